@@ -1,0 +1,39 @@
+"""One home for every default, read at call time.
+
+Change a default here, not in the functions that use it.
+"""
+
+from __future__ import annotations
+
+#: Width of the credible intervals reported everywhere (equal-tailed).
+CI_PROB: float = 0.95
+
+#: Default sampler settings for a fit.
+DRAWS: int = 1000
+TUNE: int = 1000
+CHAINS: int = 4
+TARGET_ACCEPT: float = 0.9
+SEED: int = 20261126
+
+#: Default sampling backend ("pymc", "nutpie" or "numpyro").
+BACKEND: str = "pymc"
+
+#: Convergence thresholds used by the plain-words diagnostics.
+RHAT_MAX: float = 1.01
+ESS_BULK_MIN: float = 400.0
+ESS_TAIL_MIN: float = 400.0
+EBFMI_MIN: float = 0.3
+PARETO_K_MAX: float = 0.7
+
+#: LKJ shape of the prior on the correlation of person effects (eta = 1 is uniform).
+LKJ_ETA: float = 2.0
+
+#: Reliability of observed person means below which the between-person and contextual
+#: effects are flagged as biased (Lüdtke et al., 2008).
+PERSON_MEAN_RELIABILITY_MIN: float = 0.7
+
+#: Moderator values for simple slopes, in SDs of the moderator over persons.
+SIMPLE_SLOPE_SDS: tuple[float, ...] = (-1.0, 0.0, 1.0)
+
+#: Where fits are cached when no folder is given.
+CACHE_DIR: str = ".ambidex_cache"

@@ -1,0 +1,337 @@
+"""Fit a spec to prepared data: build, check, sample, diagnose, save.
+
+:func:`fit` is the one entry point. It validates everything that can be validated before
+sampling (spec roles and columns, priors, constant or collinear predictors, a finite
+log-density gradient at the initial point), samples with the chosen backend, computes the
+pointwise log-likelihood (for LOO), runs the convergence diagnostics and reports them in
+plain words, and saves the fit to one file. Re-running with the same spec, data, sampler
+settings and seed re-uses the saved fit instead of sampling again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import time
+import warnings
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pymc as pm
+import xarray as xr
+
+from ambidex_bayes import constants
+from ambidex_bayes.diagnostics import ConvergenceReport, check_convergence
+from ambidex_bayes.errors import BackendUnavailableError, FitFileError
+from ambidex_bayes.model.build import BuiltModel, build_model, check_initial_point
+from ambidex_bayes.spec import ModelSpec
+from ambidex_bayes.store import (
+    data_hash,
+    dataset_to_frame,
+    frame_to_dataset,
+    load_datatree,
+    package_versions,
+    save_datatree,
+)
+from ambidex_bayes.terms import ModerationTerms
+
+__all__ = ["FitResult", "SamplerSettings", "fit", "load_fit", "BACKENDS"]
+
+#: Sampling backends and the optional packages each needs.
+BACKENDS: dict[str, tuple[str, ...]] = {
+    "pymc": (),
+    "nutpie": ("nutpie",),
+    "numpyro": ("jax", "numpyro"),
+}
+_EXTRAS = {"nutpie": "nutpie", "numpyro": "jax"}
+
+
+@dataclass(frozen=True)
+class SamplerSettings:
+    """How to sample. ``None`` fields take their default from :mod:`constants` at call time."""
+
+    backend: str | None = None
+    draws: int | None = None
+    tune: int | None = None
+    chains: int | None = None
+    seed: int | None = None
+    target_accept: float | None = None
+
+    def resolved(self) -> SamplerSettings:
+        """A copy with every default filled in."""
+        return SamplerSettings(
+            backend=self.backend or constants.BACKEND,
+            draws=self.draws if self.draws is not None else constants.DRAWS,
+            tune=self.tune if self.tune is not None else constants.TUNE,
+            chains=self.chains if self.chains is not None else constants.CHAINS,
+            seed=self.seed if self.seed is not None else constants.SEED,
+            target_accept=(
+                self.target_accept if self.target_accept is not None else constants.TARGET_ACCEPT
+            ),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return dict(self.__dict__)
+
+
+def require_backend(backend: str) -> None:
+    """Raise a clear error when ``backend`` is unknown or its packages are missing."""
+    if backend not in BACKENDS:
+        raise BackendUnavailableError(
+            f"Unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}."
+        )
+    missing = [pkg for pkg in BACKENDS[backend] if importlib.util.find_spec(pkg) is None]
+    if missing:
+        raise BackendUnavailableError(
+            f"The {backend!r} backend needs {', '.join(missing)}, which is not installed. "
+            f"Install it with: pip install 'ambidex_bayes[{_EXTRAS[backend]}]'"
+        )
+
+
+@dataclass
+class FitResult:
+    """A fitted model: spec, prepared data, the models and the posterior.
+
+    Attributes
+    ----------
+    spec : ModelSpec
+    prepared : PreparedData
+    idata : xarray.DataTree
+        Groups ``posterior``, ``sample_stats``, ``observed_data``, ``log_likelihood``.
+    terms : ModerationTerms
+        Which posterior variable plays which role.
+    formula : str
+        The formula with the data's column names.
+    priors : dict
+        Every prior used, with its source (spec, Bambi's data-scaled default, ...).
+    meta : dict
+        Sampler settings, seed, package versions, data hash, timings.
+    convergence : ConvergenceReport
+    path : Path or None
+        Where the fit is saved.
+    """
+
+    spec: ModelSpec
+    prepared: Any
+    idata: xr.DataTree
+    terms: ModerationTerms
+    formula: str
+    priors: dict[str, dict[str, Any]]
+    meta: dict[str, Any]
+    convergence: ConvergenceReport
+    path: Path | None = None
+    _built: BuiltModel | None = field(default=None, repr=False)
+
+    @property
+    def built(self) -> BuiltModel:
+        """The Bambi and PyMC models (rebuilt on demand after loading; no sampling)."""
+        if self._built is None:
+            self._built = build_model(self.spec, self.prepared)
+        return self._built
+
+    @property
+    def bambi_model(self) -> Any:
+        """Bambi's model of the formula, for ``predict`` and ``bambi.interpret``."""
+        return self.built.bambi_model
+
+    @property
+    def posterior(self) -> xr.Dataset:
+        """The posterior group as a Dataset."""
+        return self.idata["posterior"].to_dataset()
+
+    def prior_table(self):
+        """Every prior actually used (as brms' ``prior_summary``)."""
+        from ambidex_bayes.model.build import prior_table
+
+        return prior_table(self.priors)
+
+    def save(self, path: str | Path) -> Path:
+        """Save to one NetCDF file, atomically."""
+        tree = self.idata.copy()
+        tree["prepared_data"] = xr.DataTree(
+            frame_to_dataset(self.prepared.frame.reset_index(drop=True), "__row__")
+        )
+        tree["person_means"] = xr.DataTree(
+            frame_to_dataset(self.prepared.person_means, "__person__")
+        )
+        prepared_meta = self.prepared.to_dict()
+        prepared_meta.pop("person_means", None)
+        attrs = {
+            "spec": self.spec.to_dict(),
+            "spec_source": self.spec.source,
+            "formula": self.formula,
+            "priors": self.priors,
+            "terms": self.terms.to_dict(),
+            "meta": self.meta,
+            "prepared": prepared_meta,
+            "convergence": self.convergence.to_dict(),
+        }
+        self.path = save_datatree(tree, path, attrs)
+        return self.path
+
+    @classmethod
+    def load(cls, path: str | Path) -> FitResult:
+        """Load a fit saved by :meth:`save`; corrupt or foreign files raise FitFileError."""
+        from ambidex_bayes.prepare import PreparedData
+
+        tree, attrs = load_datatree(path)
+        for key in ("spec", "terms", "meta", "prepared"):
+            if key not in attrs:
+                raise FitFileError(f"{path}: the fit file lacks its {key!r} record; fit again.")
+        for group in ("posterior", "prepared_data", "person_means"):
+            if group not in tree.children:
+                raise FitFileError(f"{path}: the fit file lacks its {group!r} group; fit again.")
+        frame = dataset_to_frame(tree["prepared_data"].to_dataset(), "__row__")
+        frame.index = range(len(frame))
+        person_means = dataset_to_frame(tree["person_means"].to_dataset(), "__person__")
+        prepared = PreparedData.from_dict(attrs["prepared"], frame=frame, person_means=person_means)
+        idata = tree.copy()
+        for group in ("prepared_data", "person_means"):
+            del idata[group]
+        spec = ModelSpec.from_dict(attrs["spec"], source=attrs.get("spec_source", "<spec>"))
+        convergence = check_convergence(idata, warn=False)
+        return cls(
+            spec=spec,
+            prepared=prepared,
+            idata=idata,
+            terms=ModerationTerms.from_dict(attrs["terms"]),
+            formula=attrs.get("formula", ""),
+            priors=attrs.get("priors", {}),
+            meta=attrs["meta"],
+            convergence=convergence,
+            path=Path(path),
+        )
+
+
+def load_fit(path: str | Path) -> FitResult:
+    """Load a saved fit (see :meth:`FitResult.load`)."""
+    return FitResult.load(path)
+
+
+def fit_key(spec: ModelSpec, prepared: Any, settings: SamplerSettings) -> str:
+    """Hash of everything that determines a fit's draws."""
+    payload = {
+        "spec": spec.fingerprint(),
+        "data": data_hash(prepared.frame),
+        "prepared": json.dumps(prepared.to_dict(), sort_keys=True, default=str),
+        "settings": settings.to_dict(),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _sample(built: BuiltModel, settings: SamplerSettings, progressbar: bool) -> xr.DataTree:
+    kwargs: dict[str, Any] = {
+        "draws": settings.draws,
+        "tune": settings.tune,
+        "chains": settings.chains,
+        "cores": min(settings.chains, os.cpu_count() or 1),
+        "random_seed": settings.seed,
+        "nuts_sampler": settings.backend,
+        "target_accept": settings.target_accept,
+        "progressbar": progressbar,
+        "compute_convergence_checks": False,
+    }
+    with built.pymc_model:
+        idata = pm.sample(**kwargs)
+        pm.compute_log_likelihood(idata, model=built.pymc_model, progressbar=False)
+    posterior = idata["posterior"].to_dataset()
+    internal = [v for v in posterior.data_vars if str(v).startswith("_")]
+    posterior = posterior.drop_vars(internal)
+    unused_dims = [
+        d
+        for d in posterior.dims
+        if d not in {dim for v in posterior.data_vars.values() for dim in v.dims}
+    ]
+    posterior = posterior.drop_dims(unused_dims)
+    idata["posterior"] = xr.DataTree(posterior)
+    return idata
+
+
+def fit(
+    spec: ModelSpec,
+    prepared: Any,
+    *,
+    settings: SamplerSettings | None = None,
+    cache_dir: str | Path | None = None,
+    refit: bool = False,
+    progressbar: bool = True,
+    verbose: bool = True,
+) -> FitResult:
+    """Fit ``spec`` to prepared data (or re-use the saved fit of the same inputs).
+
+    Parameters
+    ----------
+    spec : ModelSpec
+    prepared : PreparedData
+    settings : SamplerSettings, optional
+        Backend, draws, tuning steps, chains, seed, target acceptance.
+    cache_dir : path, optional
+        Folder of saved fits (default :data:`constants.CACHE_DIR`). A fit whose inputs
+        hash equal to a saved one is loaded instead of sampled; pass ``refit=True`` to
+        sample anyway. ``cache_dir=False`` neither reads nor writes.
+    progressbar : bool
+        Show the sampler's progress bar.
+    verbose : bool
+        Print the convergence report in plain words.
+
+    Returns
+    -------
+    FitResult
+    """
+    settings = (settings or SamplerSettings()).resolved()
+    require_backend(settings.backend)
+    key = fit_key(spec, prepared, settings)
+    path = None
+    if cache_dir is not False:
+        folder = Path(cache_dir if cache_dir is not None else constants.CACHE_DIR)
+        safe_name = "".join(c if c.isalnum() or c in "-_" else "_" for c in spec.name)
+        path = folder / f"{safe_name}-{key[:16]}.nc"
+        if path.exists() and not refit:
+            try:
+                result = FitResult.load(path)
+            except FitFileError as err:
+                warnings.warn(f"{err} Sampling again.", UserWarning, stacklevel=2)
+            else:
+                if result.meta.get("fit_key") == key:
+                    if verbose:
+                        print(f"{spec.name}: re-using the saved fit {path}")
+                        print(result.convergence)
+                    return result
+
+    built = build_model(spec, prepared)
+    check_initial_point(built.pymc_model, source=spec.source)
+    start = time.perf_counter()
+    idata = _sample(built, settings, progressbar)
+    wall = time.perf_counter() - start
+    convergence = check_convergence(idata, warn=True)
+    meta = {
+        "fit_key": key,
+        "settings": settings.to_dict(),
+        "versions": package_versions(),
+        "data_hash": data_hash(prepared.frame),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "wall_seconds": round(wall, 3),
+        "n_rows": int(len(prepared.frame)),
+    }
+    result = FitResult(
+        spec=spec,
+        prepared=prepared,
+        idata=idata,
+        terms=built.terms,
+        formula=built.formula,
+        priors=built.priors,
+        meta=meta,
+        convergence=convergence,
+        _built=built,
+    )
+    if verbose:
+        print(f"{spec.name}: {built.formula}  ({wall:.1f} s)")
+        print(convergence)
+    if path is not None:
+        result.save(path)
+    return result

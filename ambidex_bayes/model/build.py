@@ -1,0 +1,406 @@
+r"""Build the PyMC model of a spec: Bambi's design, correlated person effects.
+
+Bambi 0.21 parses the formula, builds the design matrices and derives its data-scaled
+default priors; this module turns them into a PyMC model that adds what Bambi lacks:
+correlated person effects with an LKJ prior (as brms and lme4 estimate them).
+
+For person :math:`j` with :math:`q` person-effect terms (intercept and slopes),
+
+.. math::
+
+    u_j = L z_j, \quad z_j \sim N(0, I_q), \quad L L^\top = \Sigma = D R D,
+    \quad R \sim \mathrm{LKJ}(\eta), \quad D = \mathrm{diag}(\tau_1, \dots, \tau_q),
+
+the non-centred parameterisation (it avoids the funnel geometry that causes divergences in
+random-slope models with few diaries per person). The linear predictor is
+
+.. math::
+
+    \mu_{ij} = x_{ij}^\top \beta + \sum_k u_{jk}\, z_{ijk},
+
+and :math:`y_{ij} \sim N(\mu_{ij}, \sigma^2)` (or Student-t). Posterior variables carry
+Bambi's names (``"1|person"``, ``"x_cw|person"``, ``"x_cw|person_sigma"``, ...) so ArviZ
+and ``bambi.Model.predict`` read them unchanged; the correlation is
+``"corr(1|person,x_cw|person)"``. Internal variables start with ``"_"`` and are dropped from
+the posterior.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pymc as pm
+import pytensor.tensor as pt
+
+from ambidex_bayes import constants
+from ambidex_bayes.errors import ModelError, SpecError
+from ambidex_bayes.spec import POSITIVE_DISTRIBUTIONS, ModelSpec, PriorSpec
+from ambidex_bayes.terms import ModerationTerms, correlation_name
+
+__all__ = ["BuiltModel", "build_model", "check_initial_point", "prior_table"]
+
+
+@dataclass
+class BuiltModel:
+    """A spec turned into a Bambi model (design, names) and a PyMC model (sampling).
+
+    Attributes
+    ----------
+    spec : ModelSpec
+    formula : str
+        The formula with the data's column names.
+    bambi_model : bambi.Model
+        Bambi's model of the same formula; used for its design matrices and for
+        ``predict``/``interpret`` on the fitted posterior.
+    pymc_model : pymc.Model
+        The model that is sampled.
+    terms : ModerationTerms
+        Which posterior variable plays which role.
+    priors : dict
+        Every prior actually used, keyed by parameter name, with its source.
+    response : str
+        Name of the observed variable.
+    """
+
+    spec: ModelSpec
+    formula: str
+    bambi_model: Any
+    pymc_model: pm.Model
+    terms: ModerationTerms
+    priors: dict[str, dict[str, Any]] = field(default_factory=dict)
+    response: str = ""
+
+    def prior_table(self) -> pd.DataFrame:
+        """Every prior used, as brms' ``prior_summary`` (parameter, prior, source)."""
+        return prior_table(self.priors)
+
+
+def prior_table(priors: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
+    """Tidy table of priors: ``parameter, prior, source``."""
+    rows = [
+        {"parameter": name, "prior": info["prior"], "source": info["source"]}
+        for name, info in priors.items()
+    ]
+    return pd.DataFrame(rows, columns=["parameter", "prior", "source"])
+
+
+def _formula_columns(formula: str) -> set[str]:
+    """Identifiers used in a formula (column names, plus function names)."""
+    body = formula.replace("~", " + ")
+    tokens = re.findall(r"[A-Za-z_.][A-Za-z0-9_.]*", body)
+    return {t for t in tokens if not re.fullmatch(r"\d+", t)}
+
+
+def _check_columns(formula: str, frame: pd.DataFrame, source: str) -> None:
+    import difflib
+
+    for name in sorted(_formula_columns(formula)):
+        if name in frame.columns or name in {"C", "scale", "center", "I", "np", "log", "exp"}:
+            continue
+        close = difflib.get_close_matches(name, [str(c) for c in frame.columns], n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise SpecError(
+            f"{source}: the formula {formula!r} names the column {name!r}, which the prepared "
+            f"data do not have.{hint} Columns: {', '.join(map(str, frame.columns))}."
+        )
+
+
+def _bambi_prior_spec(prior: Any) -> PriorSpec:
+    """Convert a Bambi ``Prior`` with numeric arguments to a :class:`PriorSpec`."""
+    params = {k: float(np.asarray(v)) for k, v in prior.args.items()}
+    return PriorSpec(dist=prior.name, params=params)
+
+
+def _make_rv(name: str, prior: PriorSpec, **kwargs: Any) -> pt.TensorVariable:
+    dist = getattr(pm, prior.dist)
+    return dist(name, **dict(prior.params), **kwargs)
+
+
+def _make_dist(prior: PriorSpec, **kwargs: Any) -> pt.TensorVariable:
+    dist = getattr(pm, prior.dist)
+    return dist.dist(**dict(prior.params), **kwargs)
+
+
+def _stack_sd_priors(priors: list[PriorSpec], where: str) -> PriorSpec:
+    """One vector-valued prior for the SDs of correlated person effects."""
+    families = {p.dist for p in priors}
+    if len(families) != 1:
+        raise SpecError(
+            f"{where}: the SDs of correlated person effects must share one prior family "
+            f"(got {', '.join(sorted(families))}); give them all e.g. HalfNormal."
+        )
+    dist = families.pop()
+    if dist not in POSITIVE_DISTRIBUTIONS:
+        raise SpecError(
+            f"{where}: an SD prior must be positive (HalfNormal, Exponential, ...), got {dist}."
+        )
+    keys = priors[0].params.keys()
+    return PriorSpec(dist=dist, params={k: np.array([p.params[k] for p in priors]) for k in keys})
+
+
+def _check_design(X: np.ndarray, names: list[str], source: str) -> None:
+    """Constant or collinear fixed-effect columns make the model unidentified: refuse early."""
+    for k, name in enumerate(names):
+        if name == "Intercept":
+            continue
+        if np.nanstd(X[:, k]) == 0:
+            raise ModelError(
+                f"{source}: the predictor {name!r} is constant in the data used by the model; "
+                "its effect cannot be estimated. Remove it from the formula or check the data."
+            )
+    rank = np.linalg.matrix_rank(X)
+    if rank < X.shape[1]:
+        raise ModelError(
+            f"{source}: the fixed-effect predictors {', '.join(names)} are perfectly collinear "
+            f"(rank {rank} of {X.shape[1]}). This happens e.g. when the moderator does not vary "
+            "between persons or a predictor is the sum of others; remove one of them."
+        )
+
+
+def build_model(spec: ModelSpec, prepared: Any) -> BuiltModel:
+    """Build the Bambi and PyMC models of ``spec`` on prepared data.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+        Formula template, family, correlation and prior overrides.
+    prepared : PreparedData
+        Output of :func:`ambidex_bayes.prepare.prepare`.
+
+    Returns
+    -------
+    BuiltModel
+
+    Raises
+    ------
+    SpecError
+        Unknown roles or columns in the formula, unknown parameter names in the priors.
+    ModelError
+        Constant or collinear predictors (checked before any sampling).
+    """
+    import bambi as bmb
+
+    fields = prepared.formula_fields()
+    controls = tuple(
+        prepared.roles.get(f"control{k}", c) for k, c in enumerate(prepared.mapping.controls)
+    )
+    formula = spec.render(fields, controls=controls)
+    frame = prepared.frame
+    _check_columns(formula, frame, spec.source)
+    used = [c for c in frame.columns if c in _formula_columns(formula)]
+    data = frame[used].reset_index(drop=True)
+
+    family = {"gaussian": "gaussian", "t": "t"}[spec.family]
+    with warnings.catch_warnings():
+        # Bambi announces renamed attributes with FutureWarning; they do not concern users.
+        warnings.simplefilter("ignore", FutureWarning)
+        try:
+            bambi_model = bmb.Model(formula, data, family=family, noncentered=True)
+        except (KeyError, ValueError, TypeError) as err:
+            raise SpecError(f"{spec.source}: Bambi could not parse {formula!r}: {err}") from None
+        component = bambi_model.components[bambi_model.family.likelihood.parent]
+
+    overrides = spec.render_priors(fields)
+    design = component.design
+    X = (
+        np.asarray(design.common.design_matrix, dtype=float)
+        if design.common
+        else np.zeros((len(data), 0))
+    )
+    fixed_names = list(design.common.slices) if design.common else []
+    for name in fixed_names:
+        if design.common.slices[name].stop - design.common.slices[name].start != 1:
+            raise ModelError(
+                f"{spec.source}: the term {name!r} is categorical; code it as numeric (0/1) "
+                "columns in the data for now."
+            )
+    _check_design(X, fixed_names, spec.source)
+
+    response = bambi_model.response_term.name
+    y = np.asarray(bambi_model.response_term.data, dtype=float).ravel()
+
+    priors: dict[str, dict[str, Any]] = {}
+    used_keys: set[str] = set()
+
+    def resolve(name: str, default: PriorSpec, default_source: str) -> PriorSpec:
+        if name in overrides:
+            used_keys.add(name)
+            priors[name] = {"prior": str(overrides[name]), "source": "spec"}
+            return overrides[name]
+        priors[name] = {"prior": str(default), "source": default_source}
+        return default
+
+    group_terms = dict(component.group_specific_terms)
+    by_factor: dict[str, list[str]] = {}
+    for term_name in group_terms:
+        expr, factor = term_name.split("|")
+        by_factor.setdefault(factor, []).append(term_name)
+
+    coords: dict[str, Any] = {"__obs__": np.arange(len(data))}
+    for term in group_terms.values():
+        coords.update({k: list(v) for k, v in term.coords.items()})
+        if term.categorical:
+            raise ModelError(f"{spec.source}: categorical person-effect terms are not supported.")
+
+    terms_kwargs: dict[str, Any] = {}
+    with pm.Model(coords=coords) as model:
+        beta = []
+        for name in fixed_names:
+            term = component.intercept_term if name == "Intercept" else component.common_terms[name]
+            rv = _make_rv(
+                name, resolve(name, _bambi_prior_spec(term.prior), "bambi default (scaled to data)")
+            )
+            beta.append(rv)
+        mu = pt.dot(X, pt.stack(beta)) if beta else pt.zeros(len(data))
+
+        for factor, names in by_factor.items():
+            factor_dim = f"{factor}__factor_dim"
+            idx = np.asarray(group_terms[names[0]].group_index)
+            zcols = [np.asarray(group_terms[n].predictor, dtype=float).ravel() for n in names]
+            sd_defaults = [_bambi_prior_spec(group_terms[n].prior.args["sigma"]) for n in names]
+            sd_priors = [
+                resolve(f"{n}_sigma", d, "bambi default (scaled to data)")
+                for n, d in zip(names, sd_defaults, strict=True)
+            ]
+            if spec.correlated and len(names) >= 2:
+                eta = overrides.get("corr", PriorSpec("LKJ", {"eta": constants.LKJ_ETA}))
+                if "corr" in overrides:
+                    used_keys.add("corr")
+                priors[f"corr({factor})"] = {
+                    "prior": str(eta),
+                    "source": "spec" if "corr" in overrides else "toolkit default",
+                }
+                sd_prior = _stack_sd_priors(sd_priors, spec.source)
+                effect_dim = f"_{factor}__effect"
+                model.add_coord(effect_dim, names)
+                chol, corr, sds = pm.LKJCholeskyCov(
+                    f"_{factor}_chol",
+                    n=len(names),
+                    eta=eta.params["eta"],
+                    sd_dist=_make_dist(sd_prior, shape=len(names)),
+                    compute_corr=True,
+                )
+                z = pm.Normal(f"_{factor}_offset", 0.0, 1.0, dims=(factor_dim, effect_dim))
+                u = pt.dot(z, chol.T)
+                for k, n in enumerate(names):
+                    u_k = pm.Deterministic(n, u[:, k], dims=factor_dim)
+                    pm.Deterministic(f"{n}_sigma", sds[k])
+                    mu = mu + u_k[idx] * zcols[k]
+                for a in range(len(names)):
+                    for b in range(a + 1, len(names)):
+                        pm.Deterministic(correlation_name(names[a], names[b]), corr[a, b])
+            else:
+                for k, n in enumerate(names):
+                    sd = _make_rv(f"{n}_sigma", sd_priors[k])
+                    offset = pm.Normal(f"_{n}_offset", 0.0, 1.0, dims=factor_dim)
+                    u_k = pm.Deterministic(n, offset * sd, dims=factor_dim)
+                    mu = mu + u_k[idx] * zcols[k]
+
+        if spec.family == "gaussian":
+            sigma_prior = _bambi_prior_spec(bambi_model.constant_components["sigma"].prior)
+            sigma = _make_rv(
+                "sigma", resolve("sigma", sigma_prior, "bambi default (scaled to data)")
+            )
+            pm.Normal(response, mu=mu, sigma=sigma, observed=y, dims="__obs__")
+        else:
+            sigma_prior = _bambi_prior_spec(bambi_model.constant_components["sigma"].prior)
+            sigma = _make_rv(
+                "sigma", resolve("sigma", sigma_prior, "bambi default (scaled to data)")
+            )
+            nu_prior = _bambi_prior_spec(bambi_model.constant_components["nu"].prior)
+            nu = _make_rv("nu", resolve("nu", nu_prior, "bambi default"))
+            pm.StudentT(response, nu=nu, mu=mu, sigma=sigma, observed=y, dims="__obs__")
+
+    unused = sorted(set(overrides) - used_keys)
+    if unused:
+        import difflib
+
+        key = unused[0]
+        close = difflib.get_close_matches(key, list(priors) + ["corr"], n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise SpecError(
+            f"{spec.source}: the prior for {key!r} matches no parameter of {formula!r}.{hint} "
+            f"Parameters: {', '.join(priors)}."
+        )
+
+    terms_kwargs = _moderation_terms(fields, fixed_names, by_factor, spec, prepared)
+    return BuiltModel(
+        spec=spec,
+        formula=formula,
+        bambi_model=bambi_model,
+        pymc_model=model,
+        terms=ModerationTerms(**terms_kwargs),
+        priors=priors,
+        response=response,
+    )
+
+
+def _moderation_terms(
+    fields: Mapping[str, str],
+    fixed_names: list[str],
+    by_factor: Mapping[str, list[str]],
+    spec: ModelSpec,
+    prepared: Any,
+) -> dict[str, Any]:
+    person = fields["person"]
+    x = fields.get("x_within")
+    w = fields.get("w")
+    xb = fields.get("x_between")
+    interaction = None
+    for cand in (f"{x}:{w}", f"{w}:{x}"):
+        if cand in fixed_names:
+            interaction = cand
+    names = by_factor.get(person, [])
+    g_int = f"1|{person}" if f"1|{person}" in names else None
+    g_slope = f"{x}|{person}" if f"{x}|{person}" in names else None
+    corr = None
+    if g_int and g_slope and spec.correlated:
+        corr = correlation_name(g_int, g_slope)
+    known = {"Intercept", x, w, xb, interaction}
+    return {
+        "person_dim": f"{person}__factor_dim",
+        "x_column": x,
+        "w_column": w,
+        "y_column": fields.get("y"),
+        "intercept": "Intercept" if "Intercept" in fixed_names else None,
+        "slope": x if x in fixed_names else None,
+        "moderator": w if w in fixed_names else None,
+        "interaction": interaction,
+        "between": xb if xb in fixed_names else None,
+        "group_intercept": g_int,
+        "group_slope": g_slope,
+        "group_intercept_sd": f"{g_int}_sigma" if g_int else None,
+        "group_slope_sd": f"{g_slope}_sigma" if g_slope else None,
+        "correlation": corr,
+        "sigma": "sigma",
+        "other_fixed": tuple(n for n in fixed_names if n not in known),
+    }
+
+
+def check_initial_point(model: pm.Model, *, source: str = "model") -> None:
+    """Refuse to sample when the log density or its gradient is not finite at the start.
+
+    A cheap structural check run before every fit: a non-finite value here means a prior
+    with impossible parameters, data outside the likelihood's support, or a broken design.
+    """
+    point = model.initial_point()
+    logp = model.compile_logp()(point)
+    if not np.isfinite(logp):
+        terms = model.point_logps(point)
+        bad = [k for k, v in terms.items() if not np.isfinite(v)]
+        raise ModelError(
+            f"{source}: the log density is not finite at the initial point "
+            f"(non-finite terms: {', '.join(bad) or 'unknown'}). Check the priors and the data."
+        )
+    grad = model.compile_dlogp()(point)
+    if not np.all(np.isfinite(grad)):
+        raise ModelError(
+            f"{source}: the gradient of the log density is not finite at the initial point. "
+            "Check for constant predictors, extreme values or priors with zero width."
+        )

@@ -1,0 +1,206 @@
+"""Save and load fits: one NetCDF file per fit, written atomically.
+
+The file is the fit's ``xarray.DataTree`` (posterior, sample stats, observed data,
+log-likelihood) plus two groups holding the prepared data (``prepared_data``) and the
+observed person means (``person_means``). Root attributes hold, as JSON, the resolved spec,
+the formula, every prior used, the roles of the parameters, the data transformations, the
+package versions, the sampler settings, the seed and a hash of the data.
+
+Writing goes to a temporary file in the same folder that is renamed over the target only
+once complete, so an interrupted save never leaves a half-written fit behind and never
+destroys the previous one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from ambidex_bayes.errors import FitFileError
+
+__all__ = [
+    "FORMAT_VERSION",
+    "atomic_write",
+    "data_hash",
+    "package_versions",
+    "save_datatree",
+    "load_datatree",
+    "frame_to_dataset",
+    "dataset_to_frame",
+]
+
+#: Version of the fit-file layout; files of another version are refused on load.
+FORMAT_VERSION = 1
+_MARKER = "ambidex_bayes_fit"
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the packages that determine a fit's result."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for pkg in (
+        "ambidex_bayes",
+        "bambi",
+        "pymc",
+        "pytensor",
+        "arviz",
+        "arviz-stats",
+        "numpy",
+        "pandas",
+        "nutpie",
+        "numpyro",
+        "jax",
+    ):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            continue
+    return out
+
+
+def data_hash(frame: pd.DataFrame) -> str:
+    """SHA-256 of a table's values, column names and dtypes (row order matters)."""
+    h = hashlib.sha256()
+    h.update(json.dumps([str(c) for c in frame.columns]).encode())
+    h.update(json.dumps([str(t) for t in frame.dtypes]).encode())
+    h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return h.hexdigest()
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
+    """Call ``write(tmp_path)`` and rename the result over ``path`` only on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        write(tmp_path)
+        os.replace(tmp_path, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp_path.unlink()
+    return path
+
+
+def frame_to_dataset(frame: pd.DataFrame, dim: str) -> xr.Dataset:
+    """Store a table as a Dataset along ``dim`` (strings kept as strings)."""
+    data_vars = {}
+    for col in frame.columns:
+        values = frame[col].to_numpy()
+        if values.dtype == object or pd.api.types.is_string_dtype(frame[col]):
+            values = frame[col].astype(str).to_numpy(dtype=str)
+        data_vars[str(col)] = ((dim,), values)
+    index = (
+        frame.index.astype(str).to_numpy(dtype=str)
+        if frame.index.dtype == object or pd.api.types.is_string_dtype(frame.index)
+        else frame.index.to_numpy()
+    )
+    return xr.Dataset(
+        data_vars, coords={dim: index}, attrs={"index_name": str(frame.index.name or "")}
+    )
+
+
+def dataset_to_frame(ds: xr.Dataset, dim: str) -> pd.DataFrame:
+    """Inverse of :func:`frame_to_dataset`."""
+    frame = pd.DataFrame({name: ds[name].to_numpy() for name in ds.data_vars})
+    index = ds[dim].to_numpy()
+    frame.index = pd.Index(index, name=ds.attrs.get("index_name") or None)
+    for col in frame.columns:
+        if frame[col].dtype.kind == "U":
+            frame[col] = frame[col].astype(object)
+    if frame.index.dtype.kind == "U":
+        frame.index = frame.index.astype(object)
+    return frame
+
+
+def save_datatree(tree: xr.DataTree, path: str | Path, attrs: dict[str, Any]) -> Path:
+    """Write ``tree`` with JSON ``attrs`` on its root to ``path`` atomically."""
+    tree = tree.copy()
+    root_attrs = {k: json.dumps(v, default=_json_default) for k, v in attrs.items()}
+    root_attrs[_MARKER] = str(FORMAT_VERSION)
+    tree.attrs = {
+        **{k: v for k, v in tree.attrs.items() if isinstance(v, str | int | float)},
+        **root_attrs,
+    }
+    for node in tree.subtree:
+        node.attrs = {k: _clean_attr(v) for k, v in node.attrs.items()}
+
+    def write(tmp: Path) -> None:
+        tree.to_netcdf(tmp, engine="h5netcdf")
+
+    return atomic_write(path, write)
+
+
+def load_datatree(path: str | Path) -> tuple[xr.DataTree, dict[str, Any]]:
+    """Read a fit file fully into memory; refuse anything truncated, corrupt or foreign.
+
+    Returns
+    -------
+    tree, attrs
+        The DataTree and the decoded JSON attributes written by :func:`save_datatree`.
+
+    Raises
+    ------
+    FitFileError
+        The file is missing, unreadable, not a fit file of this toolkit, or of another
+        format version.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FitFileError(f"{path}: no such fit file.")
+    try:
+        with xr.open_datatree(path, engine="h5netcdf") as tree:
+            tree = tree.load()
+    except (OSError, ValueError, KeyError, RuntimeError) as err:
+        raise FitFileError(
+            f"{path}: cannot be read as a fit file ({type(err).__name__}: {err}). It may be "
+            "truncated or corrupt; delete it and fit again."
+        ) from None
+    version = tree.attrs.get(_MARKER)
+    if version is None:
+        raise FitFileError(f"{path}: not a fit file written by ambidex_bayes.")
+    if str(version) != str(FORMAT_VERSION):
+        raise FitFileError(
+            f"{path}: fit-file format {version}, this version reads {FORMAT_VERSION}. Fit again."
+        )
+    attrs = {}
+    for key, value in tree.attrs.items():
+        if key == _MARKER or not isinstance(value, str):
+            continue
+        try:
+            attrs[key] = json.loads(value)
+        except json.JSONDecodeError:
+            attrs[key] = value
+    return tree, attrs
+
+
+def _clean_attr(value: Any) -> Any:
+    if isinstance(value, str | int | float | np.integer | np.floating):
+        return value
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        return list(value)
+    return json.dumps(value, default=_json_default)
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, tuple):
+        return list(obj)
+    raise TypeError(f"cannot store {type(obj).__name__} in a fit file")
