@@ -76,7 +76,22 @@ _SPEC_KEYS = {
 }
 
 
+#: Names users often write for a distribution's parameters (brms/Stan/scipy habits).
+_SYNONYMS = {
+    "sd": "sigma",
+    "scale": "sigma",
+    "loc": "mu",
+    "mean": "mu",
+    "df": "nu",
+    "lambda": "lam",
+    "rate": "lam",
+    "shape": "alpha",
+}
+
+
 def _hint(word: str, choices: list[str] | set[str] | tuple[str, ...]) -> str:
+    if _SYNONYMS.get(word) in choices:
+        return f" Did you mean {_SYNONYMS[word]!r}?"
     close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.5)
     return f" Did you mean {close[0]!r}?" if close else ""
 

@@ -1,0 +1,283 @@
+"""Command-line interface ``ambidex-bayes``: a thin layer over the library.
+
+Commands: ``simulate``, ``fit``, ``summary``, ``slopes``, ``report``, ``run``. Errors the user
+can fix (data, specs, files) are printed as one clear message with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from ambidex_bayes.errors import AmbidexError
+
+__all__ = ["main", "build_parser"]
+
+
+def _floats(text: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+
+
+def _add_sampler_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("sampling")
+    g.add_argument("--backend", choices=["pymc", "nutpie", "numpyro"], help="NUTS implementation (default pymc)")
+    g.add_argument("--draws", type=int, help="draws per chain after tuning (default 1000)")
+    g.add_argument("--tune", type=int, help="tuning steps per chain (default 1000)")
+    g.add_argument("--chains", type=int, help="number of chains (default 4)")
+    g.add_argument("--seed", type=int, help="random seed")
+    g.add_argument("--target-accept", type=float, help="target acceptance rate (default 0.9)")
+    g.add_argument("--cache-dir", help="folder of saved fits (default .ambidex_cache)")
+    g.add_argument("--refit", action="store_true", help="sample even if a saved fit matches")
+    g.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def _add_data_options(p: argparse.ArgumentParser, *, required: bool) -> None:
+    p.add_argument("data", nargs=None if required else "?", help="diary file (CSV, Parquet, Excel, SPSS .sav)")
+    p.add_argument("--mapping", help="column-mapping TOML file (which column plays which role)")
+    p.add_argument("--sheet", help="Excel sheet name or number")
+    p.add_argument("--detrend", action="store_true", help="remove a linear trend over occasions")
+    p.add_argument("--standardize", action="store_true", help="standardise outcome and predictors")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``ambidex-bayes``."""
+    parser = argparse.ArgumentParser(
+        prog="ambidex-bayes",
+        description="Bayesian multilevel analysis of daily-diary studies: within-person slopes "
+        "and their cross-level moderation.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("simulate", help="simulate a diary data set from the model family")
+    p.add_argument("--out", required=True, help="CSV file to write (a mapping TOML and truth JSON go beside it)")
+    p.add_argument("--persons", type=int, default=97)
+    p.add_argument("--diaries-mean", type=float, help="mean number of diaries per person")
+    p.add_argument("--g10", type=float, help="within-person slope at the average moderator")
+    p.add_argument("--g11", type=float, help="cross-level interaction")
+    p.add_argument("--seed", type=int, default=1)
+
+    p = sub.add_parser("fit", help="fit one model spec and save the fit")
+    _add_data_options(p, required=False)
+    p.add_argument("--example", action="store_true", help="use the bundled synthetic example data")
+    p.add_argument("--spec", required=True, help="spec file or name in models/ (e.g. M3)")
+    p.add_argument("--priors", help="prior-set TOML file applied on top of the spec")
+    p.add_argument("--out", help="fit file to write (default: in the cache folder)")
+    _add_sampler_options(p)
+
+    p = sub.add_parser("summary", help="posterior summary of a saved fit")
+    p.add_argument("fit", help="fit file")
+    p.add_argument("--csv", help="also write the table to this CSV file")
+
+    p = sub.add_parser("slopes", help="simple slopes of the level-1 predictor at moderator values")
+    p.add_argument("fit", help="fit file")
+    p.add_argument("--at", type=_floats, help="raw moderator values, comma-separated (default mean ± 1 SD)")
+    p.add_argument("--which", choices=["population", "new_person", "observed_average"], default="population")
+    p.add_argument("--csv", help="also write the table to this CSV file")
+
+    p = sub.add_parser("report", help="write a report folder from saved fits of one data set")
+    p.add_argument("fits", nargs="+", help="fit files (e.g. the ladder)")
+    p.add_argument("--out", required=True, help="report folder")
+
+    p = sub.add_parser("run", help="the main job: ladder, summaries, slopes, figure, report")
+    _add_data_options(p, required=False)
+    p.add_argument("--example", action="store_true", help="use the bundled synthetic example data")
+    p.add_argument("--models", help="folder of ladder spec files (default models/)")
+    p.add_argument("--at", type=_floats, help="raw moderator values for simple slopes")
+    p.add_argument("--out", default="report", help="report folder (default ./report)")
+    _add_sampler_options(p)
+    return parser
+
+
+def _settings(args: argparse.Namespace):
+    from ambidex_bayes.fit import SamplerSettings
+
+    return SamplerSettings(
+        backend=args.backend,
+        draws=args.draws,
+        tune=args.tune,
+        chains=args.chains,
+        seed=args.seed,
+        target_accept=args.target_accept,
+    )
+
+
+def _inputs(args: argparse.Namespace):
+    from ambidex_bayes.pipeline import example_inputs, load_mapping
+
+    if args.example:
+        if args.data:
+            raise AmbidexError("Give either a data file or --example, not both.")
+        return example_inputs()
+    if not args.data:
+        raise AmbidexError("Give a data file and --mapping, or --example for the bundled data.")
+    if not args.mapping:
+        raise AmbidexError(f"{args.data}: give --mapping MAPPING.toml saying which column plays which role.")
+    return Path(args.data), load_mapping(args.mapping)
+
+
+def _print_table(frame, csv: str | None = None) -> None:
+    from tabulate import tabulate
+
+    print(tabulate(frame, headers="keys", tablefmt="simple", floatfmt=".3f", showindex=False))
+    if csv:
+        frame.to_csv(csv, index=False)
+        print(f"written: {csv}")
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from ambidex_bayes.simulate import reference_design, simulate_diary
+
+    overrides = {"n_persons": args.persons}
+    if args.diaries_mean is not None:
+        overrides["diaries_mean"] = args.diaries_mean
+    for key in ("g10", "g11"):
+        if getattr(args, key) is not None:
+            overrides[key] = getattr(args, key)
+    study = simulate_diary(reference_design(**overrides), seed=args.seed)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    study.data.to_csv(out, index=False)
+    from ambidex_bayes.data import ColumnMapping
+
+    mapping = ColumnMapping.from_dict(study.mapping)
+    _write_mapping_toml(mapping, out.with_suffix(".mapping.toml"))
+    out.with_suffix(".truth.json").write_text(json.dumps(study.truth, indent=2))
+    print(f"written: {out} ({len(study.data)} rows), {out.with_suffix('.mapping.toml')}, {out.with_suffix('.truth.json')}")
+    return 0
+
+
+def _write_mapping_toml(mapping, path: Path) -> None:
+    d = mapping.to_dict()
+    lines = []
+    for key in ("person", "occasion", "outcome"):
+        if d.get(key):
+            lines.append(f'{key} = "{d[key]}"')
+    for key in ("level1", "level2", "controls"):
+        lines.append(f"{key} = [{', '.join(json.dumps(v) for v in d.get(key, []))}]")
+    if d.get("ranges"):
+        lines.append("[ranges]")
+        lines += [f"{json.dumps(k)} = [{v[0]}, {v[1]}]" for k, v in d["ranges"].items()]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _cmd_fit(args: argparse.Namespace) -> int:
+    from ambidex_bayes.data import load_diary
+    from ambidex_bayes.fit import fit
+    from ambidex_bayes.prepare import prepare
+    from ambidex_bayes.results import posterior_summary
+    from ambidex_bayes.spec import load_prior_set, load_spec
+
+    source, mapping = _inputs(args)
+    spec = load_spec(args.spec)
+    if args.priors:
+        spec = spec.with_priors(load_prior_set(args.priors), label=Path(args.priors).stem)
+    prepared = prepare(load_diary(source, mapping, sheet=args.sheet), detrend=args.detrend, standardize=args.standardize)
+    for w in prepared.warnings:
+        print(f"WARNING: {w}")
+    result = fit(
+        spec,
+        prepared,
+        settings=_settings(args),
+        cache_dir=args.cache_dir,
+        refit=args.refit,
+        progressbar=not args.no_progress,
+    )
+    if args.out:
+        result.save(args.out)
+    print(f"fit saved: {result.path}")
+    _print_table(posterior_summary(result.idata, result.terms))
+    return 0
+
+
+def _cmd_summary(args: argparse.Namespace) -> int:
+    from ambidex_bayes.fit import load_fit
+    from ambidex_bayes.results import posterior_summary
+
+    result = load_fit(args.fit)
+    print(f"{result.spec.name}: {result.formula}")
+    _print_table(posterior_summary(result.idata, result.terms), args.csv)
+    print(result.convergence)
+    return 0
+
+
+def _cmd_slopes(args: argparse.Namespace) -> int:
+    from ambidex_bayes.fit import load_fit
+    from ambidex_bayes.results import simple_slopes
+
+    result = load_fit(args.fit)
+    slopes = simple_slopes(result.idata, result.terms, result.prepared, at=args.at, which=args.which)
+    print(slopes.description)
+    _print_table(slopes.table, args.csv)
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from ambidex_bayes.fit import load_fit
+    from ambidex_bayes.pipeline import analysis_from_fits
+    from ambidex_bayes.report import write_report
+
+    fits = [load_fit(p) for p in args.fits]
+    path = write_report(analysis_from_fits(fits), args.out)
+    print(f"report written: {path}")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from ambidex_bayes.pipeline import run_analysis
+    from ambidex_bayes.report import write_report
+    from ambidex_bayes.spec import ladder_specs
+
+    source, mapping = _inputs(args)
+    specs = ladder_specs(args.models) if args.models else None
+    analysis = run_analysis(
+        source,
+        mapping,
+        specs=specs,
+        settings=_settings(args),
+        detrend=args.detrend,
+        standardize=args.standardize,
+        moderator_values=args.at,
+        cache_dir=args.cache_dir,
+        progressbar=not args.no_progress,
+        sheet=args.sheet,
+    )
+    if analysis.slopes is not None:
+        print()
+        print(analysis.slopes.description)
+        _print_table(analysis.slopes.table)
+    path = write_report(analysis, args.out)
+    print(f"\nreport written: {path}")
+    return 0
+
+
+_COMMANDS = {
+    "simulate": _cmd_simulate,
+    "fit": _cmd_fit,
+    "summary": _cmd_summary,
+    "slopes": _cmd_slopes,
+    "report": _cmd_report,
+    "run": _cmd_run,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``ambidex-bayes``; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except AmbidexError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: saved fits and reports from earlier steps are intact.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,205 @@
+"""The main job: diary file -> validated, prepared data -> the model ladder -> results.
+
+:func:`run_analysis` returns an :class:`Analysis` holding every intermediate result; the
+report writer (:mod:`ambidex_bayes.report`) and the CLI's ``run`` only present it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ambidex_bayes.data import ColumnMapping, DiaryData, load_diary
+from ambidex_bayes.errors import ModelError
+from ambidex_bayes.fit import FitResult, SamplerSettings, fit
+from ambidex_bayes.prepare import PreparedData, prepare
+from ambidex_bayes.results import (
+    icc,
+    moderation_lines,
+    posterior_summary,
+    simple_slopes,
+)
+from ambidex_bayes.results.slopes import SimpleSlopes
+from ambidex_bayes.spec import ModelSpec, ladder_specs
+
+__all__ = ["Analysis", "run_analysis", "analysis_from_fits", "load_mapping", "example_inputs"]
+
+
+@dataclass
+class Analysis:
+    """Everything the main job produced.
+
+    Attributes
+    ----------
+    diary : DiaryData
+        Validated data with compliance summary and scale reliabilities.
+    prepared : PreparedData
+        Centred/decomposed data with every transformation recorded.
+    fits : dict of str to FitResult
+        One fit per spec, in ladder order.
+    summaries : dict of str to DataFrame
+        Posterior summary per model.
+    icc : DataFrame or None
+        ICC of the outcome from the null model.
+    slopes : SimpleSlopes or None
+        Simple slopes from the last model with a cross-level interaction.
+    lines : DataFrame or None
+        The study's figure data: predicted outcome against the level-1 predictor at low and
+        high moderator values.
+    moderation_model : str or None
+        Name of the model the slopes and lines come from.
+    """
+
+    diary: DiaryData
+    prepared: PreparedData
+    fits: dict[str, FitResult]
+    summaries: dict[str, pd.DataFrame]
+    icc: pd.DataFrame | None = None
+    slopes: SimpleSlopes | None = None
+    lines: pd.DataFrame | None = None
+    moderation_model: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def load_mapping(path: str | os.PathLike) -> ColumnMapping:
+    """Read a column-mapping TOML file."""
+    return ColumnMapping.from_toml(path)
+
+
+def example_inputs() -> tuple[Path, ColumnMapping]:
+    """Path of the bundled synthetic example and its column mapping."""
+    from ambidex_bayes import datasets
+
+    return datasets.example_path(), load_mapping(datasets.example_mapping_path())
+
+
+def _moderation_fit(fits: dict[str, FitResult]) -> FitResult | None:
+    """The last fit with a cross-level interaction, else the last with a slope."""
+    with_interaction = [f for f in fits.values() if f.terms.interaction is not None]
+    if with_interaction:
+        return with_interaction[-1]
+    with_slope = [f for f in fits.values() if f.terms.slope is not None]
+    return with_slope[-1] if with_slope else None
+
+
+def run_analysis(
+    source: str | os.PathLike | pd.DataFrame,
+    mapping: ColumnMapping,
+    *,
+    specs: Sequence[ModelSpec] | None = None,
+    settings: SamplerSettings | None = None,
+    detrend: bool = False,
+    standardize: bool = False,
+    moderator_values: Sequence[float] | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    progressbar: bool = True,
+    verbose: bool = True,
+    sheet: str | int | None = None,
+) -> Analysis:
+    """Run the main analysis: load, validate, prepare, fit the ladder, summarise.
+
+    Every spec is rendered and checked against the data before the first model is
+    sampled, so a spec or data error surfaces in a second, not after a long fit.
+
+    Parameters
+    ----------
+    source : path or DataFrame
+        The diary data (CSV, Parquet, Excel, SPSS ``.sav``).
+    mapping : ColumnMapping
+        Which column plays which role.
+    specs : sequence of ModelSpec, optional
+        Models to fit; default the ladder M0 -> M3 in ``models/``.
+    settings : SamplerSettings, optional
+    detrend, standardize : bool
+        Passed to :func:`ambidex_bayes.prepare.prepare`.
+    moderator_values : sequence of float, optional
+        Raw moderator values for the simple slopes (default mean and ±1 SD over persons).
+    """
+    from ambidex_bayes.model.build import build_model
+
+    diary = load_diary(source, mapping, sheet=sheet)
+    prepared = prepare(diary, detrend=detrend, standardize=standardize)
+    specs = list(specs) if specs is not None else ladder_specs()
+    if verbose:
+        print(diary.compliance)
+        for line in list(diary.notes) + list(prepared.notes):
+            print(f"note: {line}")
+        for line in prepared.warnings:
+            print(f"WARNING: {line}")
+    for spec in specs:  # fail fast: every spec must build on these data
+        build_model(spec, prepared)
+
+    fits: dict[str, FitResult] = {}
+    summaries: dict[str, pd.DataFrame] = {}
+    for spec in specs:
+        result = fit(
+            spec,
+            prepared,
+            settings=settings,
+            cache_dir=cache_dir,
+            progressbar=progressbar,
+            verbose=verbose,
+        )
+        fits[spec.name] = result
+        summaries[spec.name] = posterior_summary(result.idata, result.terms)
+
+    return _complete(Analysis(diary=diary, prepared=prepared, fits=fits, summaries=summaries), moderator_values)
+
+
+def analysis_from_fits(fits: Sequence[FitResult]) -> Analysis:
+    """Rebuild an :class:`Analysis` from saved fits of one data set (for ``report``)."""
+    from ambidex_bayes.data import DiaryData
+    from ambidex_bayes.data.compliance import compliance_summary
+
+    if not fits:
+        raise ModelError("No fits given.")
+    hashes = {f.meta.get("data_hash") for f in fits}
+    if len(hashes) > 1:
+        raise ModelError(
+            "The fits were made on different data (their data hashes differ); a report "
+            "combines fits of one data set only."
+        )
+    prepared = fits[0].prepared
+    diary = DiaryData(
+        frame=prepared.frame,
+        mapping=prepared.mapping,
+        notes=(),
+        compliance=compliance_summary(prepared.frame, prepared.mapping),
+        reliability=None,
+        source="saved fits",
+    )
+    by_name = {f.spec.name: f for f in fits}
+    summaries = {n: posterior_summary(f.idata, f.terms) for n, f in by_name.items()}
+    return _complete(Analysis(diary=diary, prepared=prepared, fits=by_name, summaries=summaries), None)
+
+
+def _complete(analysis: Analysis, moderator_values: Sequence[float] | None) -> Analysis:
+    """Add the ICC, simple slopes and figure data to an analysis."""
+    fits = analysis.fits
+    null = [f for f in fits.values() if f.terms.slope is None and f.terms.group_slope is None]
+    if null:
+        try:
+            analysis.icc = icc(null[0].idata, null[0].terms)
+        except ModelError as err:
+            analysis.notes.append(str(err))
+    moderation = _moderation_fit(fits)
+    if moderation is not None and moderation.terms.w_column is not None:
+        analysis.moderation_model = moderation.spec.name
+        analysis.slopes = simple_slopes(
+            moderation.idata, moderation.terms, moderation.prepared, at=moderator_values
+        )
+        analysis.lines = moderation_lines(moderation.idata, moderation.terms, moderation.prepared)
+    return analysis
+
+
+def summarise_fit(result: FitResult) -> dict[str, Any]:
+    """Posterior summary and (where the model has them) simple slopes of one fit."""
+    out: dict[str, Any] = {"summary": posterior_summary(result.idata, result.terms)}
+    if result.terms.slope is not None and result.terms.w_column is not None:
+        out["slopes"] = simple_slopes(result.idata, result.terms, result.prepared)
+    return out

@@ -1,0 +1,156 @@
+"""Write the report folder of an analysis: Markdown, PNG figures, CSV tables.
+
+The folder is assembled in a temporary sibling folder and swapped into place only when
+complete, so an interrupted run leaves the previous report intact.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from ambidex_bayes import constants  # noqa: E402
+from ambidex_bayes.pipeline import Analysis  # noqa: E402
+from ambidex_bayes.results import (  # noqa: E402
+    plot_fixed_effects,
+    plot_moderation_lines,
+    plot_simple_slopes,
+)
+
+__all__ = ["write_report", "markdown_table"]
+
+
+def markdown_table(frame: pd.DataFrame, *, digits: int = 3) -> str:
+    """A DataFrame as a GitHub-flavoured Markdown table."""
+    from tabulate import tabulate
+
+    return tabulate(frame, headers="keys", tablefmt="github", floatfmt=f".{digits}f", showindex=False)
+
+
+def _save_figure(fig: plt.Figure, path: Path) -> None:
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _swap_in(tmp: Path, out: Path) -> None:
+    backup = None
+    if out.exists():
+        backup = out.with_name(f".{out.name}.old")
+        if backup.exists():
+            shutil.rmtree(backup)
+        os.replace(out, backup)
+    os.replace(tmp, out)
+    if backup is not None:
+        shutil.rmtree(backup, ignore_errors=True)
+
+
+def write_report(analysis: Analysis, out_dir: str | os.PathLike, *, title: str | None = None) -> Path:
+    """Write ``report.md`` with figures (``figures/*.png``) and tables (``tables/*.csv``).
+
+    Returns
+    -------
+    Path
+        The report file.
+    """
+    out = Path(out_dir).resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        _write(analysis, tmp, title=title)
+        _swap_in(tmp, out)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            shutil.rmtree(tmp)
+    return out / "report.md"
+
+
+def _write(analysis: Analysis, folder: Path, *, title: str | None) -> None:
+    figures = folder / "figures"
+    tables = folder / "tables"
+    figures.mkdir()
+    tables.mkdir()
+    mapping = analysis.prepared.mapping
+    prob = int(round(constants.CI_PROB * 100))
+    md: list[str] = [f"# {title or 'Daily-diary multilevel analysis'}", ""]
+    md += [
+        f"Outcome **{mapping.outcome}**, level-1 predictor **{', '.join(mapping.level1)}** "
+        f"(centred within person), level-2 moderator **{', '.join(mapping.level2) or 'none'}** "
+        f"(centred at the mean over persons), persons identified by **{mapping.person}**. "
+        f"Intervals are {prob}% equal-tailed credible intervals.",
+        "",
+        "## Data",
+        "",
+    ]
+    compliance = analysis.diary.compliance.to_frame()
+    compliance.to_csv(tables / "compliance.csv", index=False)
+    md += [markdown_table(compliance), ""]
+    if analysis.diary.reliability is not None and len(analysis.diary.reliability):
+        analysis.diary.reliability.to_csv(tables / "reliability.csv", index=False)
+        md += ["Scale reliabilities (within and between persons):", "", markdown_table(analysis.diary.reliability), ""]
+    notes = list(analysis.diary.notes) + list(analysis.prepared.notes)
+    if notes:
+        md += ["Notes:", ""] + [f"- {n}" for n in notes] + [""]
+    if analysis.prepared.warnings:
+        md += ["**Warnings:**", ""] + [f"- {w}" for w in analysis.prepared.warnings] + [""]
+
+    if analysis.slopes is not None and analysis.lines is not None:
+        md += [f"## The moderation ({analysis.moderation_model})", ""]
+        fig, ax = plt.subplots(figsize=(6.5, 4.5))
+        plot_moderation_lines(
+            analysis.lines,
+            ax=ax,
+            x_label=mapping.level1[0],
+            y_label=mapping.outcome,
+            title=f"Predicted {mapping.outcome} by {mapping.level1[0]} at low and high {mapping.level2[0]}",
+        )
+        _save_figure(fig, figures / "moderation.png")
+        analysis.lines.to_csv(tables / "moderation_lines.csv", index=False)
+        md += ["![moderation](figures/moderation.png)", ""]
+        md += [analysis.slopes.description, ""]
+        slopes = analysis.slopes.table
+        slopes.to_csv(tables / "simple_slopes.csv", index=False)
+        md += [markdown_table(slopes.drop(columns=[c for c in ("which", "scale") if c in slopes])), ""]
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+        plot_simple_slopes(analysis.slopes, ax=ax)
+        _save_figure(fig, figures / "simple_slopes.png")
+        md += ["![simple slopes](figures/simple_slopes.png)", ""]
+
+    if analysis.icc is not None:
+        analysis.icc.to_csv(tables / "icc.csv", index=False)
+        md += ["## Intraclass correlation (null model)", "", markdown_table(analysis.icc), ""]
+
+    md += ["## The model ladder", ""]
+    for name, result in analysis.fits.items():
+        summary = analysis.summaries[name]
+        summary.to_csv(tables / f"summary_{name}.csv", index=False)
+        md += [f"### {name}: {result.spec.title}", "", f"Formula: `{result.formula}`", ""]
+        shown = [c for c in ("parameter", "role", "mean", "sd", "ci_lower", "ci_upper", "p_positive", "rhat", "ess_bulk") if c in summary]
+        md += [markdown_table(summary[shown]), ""]
+        conv = result.convergence
+        md += ["Convergence: " + ("all checks passed." if conv.ok else "**problems found**"), ""]
+        md += [f"- {line}" for line in str(conv).splitlines()] + [""]
+        priors = result.prior_table()
+        priors.to_csv(tables / f"priors_{name}.csv", index=False)
+        md += ["<details><summary>Priors used</summary>", "", markdown_table(priors), "", "</details>", ""]
+        fig, ax = plt.subplots(figsize=(6, 0.5 + 0.4 * len(summary)))
+        plot_fixed_effects(summary, ax=ax)
+        _save_figure(fig, figures / f"effects_{name}.png")
+        md += [f"![effects {name}](figures/effects_{name}.png)", ""]
+        settings = result.meta.get("settings", {})
+        md += [
+            f"Sampled with {settings.get('backend')} ({settings.get('chains')} chains x "
+            f"{settings.get('draws')} draws after {settings.get('tune')} tuning steps, seed "
+            f"{settings.get('seed')}); data hash `{str(result.meta.get('data_hash'))[:12]}`.",
+            "",
+        ]
+    (folder / "report.md").write_text("\n".join(md), encoding="utf-8")
