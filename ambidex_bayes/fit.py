@@ -154,7 +154,7 @@ class FitResult:
         """Save to one NetCDF file, atomically."""
         tree = self.idata.copy()
         tree["prepared_data"] = xr.DataTree(
-            frame_to_dataset(self.prepared.frame.reset_index(drop=True), "__row__")
+            frame_to_dataset(self.prepared.frame.reset_index(drop=True), "__prepared_row__")
         )
         tree["person_means"] = xr.DataTree(
             frame_to_dataset(self.prepared.person_means, "__person__")
@@ -186,10 +186,15 @@ class FitResult:
         for group in ("posterior", "prepared_data", "person_means"):
             if group not in tree.children:
                 raise FitFileError(f"{path}: the fit file lacks its {group!r} group; fit again.")
-        frame = dataset_to_frame(tree["prepared_data"].to_dataset(), "__row__")
+        frame = dataset_to_frame(tree["prepared_data"].to_dataset(), "__prepared_row__")
         frame.index = range(len(frame))
         person_means = dataset_to_frame(tree["person_means"].to_dataset(), "__person__")
-        prepared = PreparedData.from_dict(attrs["prepared"], frame=frame, person_means=person_means)
+        prepared_meta = dict(attrs["prepared"])
+        prepared_meta["person_means"] = {
+            "index": [str(i) for i in person_means.index],
+            "columns": {str(c): person_means[c].tolist() for c in person_means.columns},
+        }
+        prepared = PreparedData.from_dict(prepared_meta, frame=frame)
         idata = tree.copy()
         for group in ("prepared_data", "person_means"):
             del idata[group]

@@ -28,7 +28,6 @@ the posterior.
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -188,7 +187,7 @@ def build_model(spec: ModelSpec, prepared: Any) -> BuiltModel:
 
     fields = prepared.formula_fields()
     controls = tuple(
-        prepared.roles.get(f"control{k}", c) for k, c in enumerate(prepared.mapping.controls)
+        prepared.roles.get(f"c{k}", c) for k, c in enumerate(prepared.mapping.controls)
     )
     formula = spec.render(fields, controls=controls)
     frame = prepared.frame
@@ -197,14 +196,14 @@ def build_model(spec: ModelSpec, prepared: Any) -> BuiltModel:
     data = frame[used].reset_index(drop=True)
 
     family = {"gaussian": "gaussian", "t": "t"}[spec.family]
-    with warnings.catch_warnings():
-        # Bambi announces renamed attributes with FutureWarning; they do not concern users.
-        warnings.simplefilter("ignore", FutureWarning)
-        try:
-            bambi_model = bmb.Model(formula, data, family=family, noncentered=True)
-        except (KeyError, ValueError, TypeError) as err:
-            raise SpecError(f"{spec.source}: Bambi could not parse {formula!r}: {err}") from None
-        component = bambi_model.components[bambi_model.family.likelihood.parent]
+    try:
+        bambi_model = bmb.Model(formula, data, family=family, noncentered=True)
+    except (KeyError, ValueError, TypeError) as err:
+        raise SpecError(f"{spec.source}: Bambi could not parse {formula!r}: {err}") from None
+    component = bambi_model.parameters[bambi_model.family.likelihood.parent]
+    constant_priors = {
+        name: _bambi_prior_spec(comp.prior) for name, comp in bambi_model.marginal_parameters.items()
+    }
 
     overrides = spec.render_priors(fields)
     design = component.design
@@ -303,17 +302,17 @@ def build_model(spec: ModelSpec, prepared: Any) -> BuiltModel:
                     mu = mu + u_k[idx] * zcols[k]
 
         if spec.family == "gaussian":
-            sigma_prior = _bambi_prior_spec(bambi_model.constant_components["sigma"].prior)
+            sigma_prior = constant_priors["sigma"]
             sigma = _make_rv(
                 "sigma", resolve("sigma", sigma_prior, "bambi default (scaled to data)")
             )
             pm.Normal(response, mu=mu, sigma=sigma, observed=y, dims="__obs__")
         else:
-            sigma_prior = _bambi_prior_spec(bambi_model.constant_components["sigma"].prior)
+            sigma_prior = constant_priors["sigma"]
             sigma = _make_rv(
                 "sigma", resolve("sigma", sigma_prior, "bambi default (scaled to data)")
             )
-            nu_prior = _bambi_prior_spec(bambi_model.constant_components["nu"].prior)
+            nu_prior = constant_priors["nu"]
             nu = _make_rv("nu", resolve("nu", nu_prior, "bambi default"))
             pm.StudentT(response, nu=nu, mu=mu, sigma=sigma, observed=y, dims="__obs__")
 
