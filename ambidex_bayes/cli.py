@@ -21,12 +21,18 @@ def _floats(text: str) -> list[float]:
     try:
         return [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers, got {text!r}"
+        ) from None
 
 
 def _add_sampler_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("sampling")
-    g.add_argument("--backend", choices=["pymc", "nutpie", "numpyro"], help="NUTS implementation (default pymc)")
+    g.add_argument(
+        "--backend",
+        choices=["pymc", "nutpie", "numpyro"],
+        help="NUTS implementation (default pymc)",
+    )
     g.add_argument("--draws", type=int, help="draws per chain after tuning (default 1000)")
     g.add_argument("--tune", type=int, help="tuning steps per chain (default 1000)")
     g.add_argument("--chains", type=int, help="number of chains (default 4)")
@@ -38,7 +44,9 @@ def _add_sampler_options(p: argparse.ArgumentParser) -> None:
 
 
 def _add_data_options(p: argparse.ArgumentParser, *, required: bool) -> None:
-    p.add_argument("data", nargs=None if required else "?", help="diary file (CSV, Parquet, Excel, SPSS .sav)")
+    p.add_argument(
+        "data", nargs=None if required else "?", help="diary file (CSV, Parquet, Excel, SPSS .sav)"
+    )
     p.add_argument("--mapping", help="column-mapping TOML file (which column plays which role)")
     p.add_argument("--sheet", help="Excel sheet name or number")
     p.add_argument("--detrend", action="store_true", help="remove a linear trend over occasions")
@@ -55,7 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("simulate", help="simulate a diary data set from the model family")
-    p.add_argument("--out", required=True, help="CSV file to write (a mapping TOML and truth JSON go beside it)")
+    p.add_argument(
+        "--out",
+        required=True,
+        help="CSV file to write (a mapping TOML and truth JSON go beside it)",
+    )
     p.add_argument("--persons", type=int, default=97)
     p.add_argument("--diaries-mean", type=float, help="mean number of diaries per person")
     p.add_argument("--g10", type=float, help="within-person slope at the average moderator")
@@ -76,8 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("slopes", help="simple slopes of the level-1 predictor at moderator values")
     p.add_argument("fit", help="fit file")
-    p.add_argument("--at", type=_floats, help="raw moderator values, comma-separated (default mean ± 1 SD)")
-    p.add_argument("--which", choices=["population", "new_person", "observed_average"], default="population")
+    p.add_argument(
+        "--at", type=_floats, help="raw moderator values, comma-separated (default mean ± 1 SD)"
+    )
+    p.add_argument(
+        "--which", choices=["population", "new_person", "observed_average"], default="population"
+    )
     p.add_argument("--csv", help="also write the table to this CSV file")
 
     p = sub.add_parser("report", help="write a report folder from saved fits of one data set")
@@ -117,7 +133,9 @@ def _inputs(args: argparse.Namespace):
     if not args.data:
         raise AmbidexError("Give a data file and --mapping, or --example for the bundled data.")
     if not args.mapping:
-        raise AmbidexError(f"{args.data}: give --mapping MAPPING.toml saying which column plays which role.")
+        raise AmbidexError(
+            f"{args.data}: give --mapping MAPPING.toml saying which column plays which role."
+        )
     return Path(args.data), load_mapping(args.mapping)
 
 
@@ -148,7 +166,9 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     mapping = ColumnMapping.from_dict(study.mapping)
     _write_mapping_toml(mapping, out.with_suffix(".mapping.toml"))
     out.with_suffix(".truth.json").write_text(json.dumps(study.truth, indent=2))
-    print(f"written: {out} ({len(study.data)} rows), {out.with_suffix('.mapping.toml')}, {out.with_suffix('.truth.json')}")
+    print(
+        f"written: {out} ({len(study.data)} rows), {out.with_suffix('.mapping.toml')}, {out.with_suffix('.truth.json')}"
+    )
     return 0
 
 
@@ -177,7 +197,11 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)
     if args.priors:
         spec = spec.with_priors(load_prior_set(args.priors), label=Path(args.priors).stem)
-    prepared = prepare(load_diary(source, mapping, sheet=args.sheet), detrend=args.detrend, standardize=args.standardize)
+    prepared = prepare(
+        load_diary(source, mapping, sheet=args.sheet),
+        detrend=args.detrend,
+        standardize=args.standardize,
+    )
     for w in prepared.warnings:
         print(f"WARNING: {w}")
     result = fit(
@@ -211,7 +235,9 @@ def _cmd_slopes(args: argparse.Namespace) -> int:
     from ambidex_bayes.results import simple_slopes
 
     result = load_fit(args.fit)
-    slopes = simple_slopes(result.idata, result.terms, result.prepared, at=args.at, which=args.which)
+    slopes = simple_slopes(
+        result.idata, result.terms, result.prepared, at=args.at, which=args.which
+    )
     print(slopes.description)
     _print_table(slopes.table, args.csv)
     return 0

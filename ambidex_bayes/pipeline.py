@@ -148,7 +148,9 @@ def run_analysis(
         fits[spec.name] = result
         summaries[spec.name] = posterior_summary(result.idata, result.terms)
 
-    return _complete(Analysis(diary=diary, prepared=prepared, fits=fits, summaries=summaries), moderator_values)
+    return _complete(
+        Analysis(diary=diary, prepared=prepared, fits=fits, summaries=summaries), moderator_values
+    )
 
 
 def analysis_from_fits(fits: Sequence[FitResult]) -> Analysis:
@@ -175,7 +177,9 @@ def analysis_from_fits(fits: Sequence[FitResult]) -> Analysis:
     )
     by_name = {f.spec.name: f for f in fits}
     summaries = {n: posterior_summary(f.idata, f.terms) for n, f in by_name.items()}
-    return _complete(Analysis(diary=diary, prepared=prepared, fits=by_name, summaries=summaries), None)
+    return _complete(
+        Analysis(diary=diary, prepared=prepared, fits=by_name, summaries=summaries), None
+    )
 
 
 def _complete(analysis: Analysis, moderator_values: Sequence[float] | None) -> Analysis:

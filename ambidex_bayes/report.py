@@ -33,7 +33,9 @@ def markdown_table(frame: pd.DataFrame, *, digits: int = 3) -> str:
     """A DataFrame as a GitHub-flavoured Markdown table."""
     from tabulate import tabulate
 
-    return tabulate(frame, headers="keys", tablefmt="github", floatfmt=f".{digits}f", showindex=False)
+    return tabulate(
+        frame, headers="keys", tablefmt="github", floatfmt=f".{digits}f", showindex=False
+    )
 
 
 def _save_figure(fig: plt.Figure, path: Path) -> None:
@@ -54,7 +56,9 @@ def _swap_in(tmp: Path, out: Path) -> None:
         shutil.rmtree(backup, ignore_errors=True)
 
 
-def write_report(analysis: Analysis, out_dir: str | os.PathLike, *, title: str | None = None) -> Path:
+def write_report(
+    analysis: Analysis, out_dir: str | os.PathLike, *, title: str | None = None
+) -> Path:
     """Write ``report.md`` with figures (``figures/*.png``) and tables (``tables/*.csv``).
 
     Returns
@@ -96,7 +100,12 @@ def _write(analysis: Analysis, folder: Path, *, title: str | None) -> None:
     md += [markdown_table(compliance), ""]
     if analysis.diary.reliability is not None and len(analysis.diary.reliability):
         analysis.diary.reliability.to_csv(tables / "reliability.csv", index=False)
-        md += ["Scale reliabilities (within and between persons):", "", markdown_table(analysis.diary.reliability), ""]
+        md += [
+            "Scale reliabilities (within and between persons):",
+            "",
+            markdown_table(analysis.diary.reliability),
+            "",
+        ]
     notes = list(analysis.diary.notes) + list(analysis.prepared.notes)
     if notes:
         md += ["Notes:", ""] + [f"- {n}" for n in notes] + [""]
@@ -119,7 +128,10 @@ def _write(analysis: Analysis, folder: Path, *, title: str | None) -> None:
         md += [analysis.slopes.description, ""]
         slopes = analysis.slopes.table
         slopes.to_csv(tables / "simple_slopes.csv", index=False)
-        md += [markdown_table(slopes.drop(columns=[c for c in ("which", "scale") if c in slopes])), ""]
+        md += [
+            markdown_table(slopes.drop(columns=[c for c in ("which", "scale") if c in slopes])),
+            "",
+        ]
         fig, ax = plt.subplots(figsize=(6, 3.5))
         plot_simple_slopes(analysis.slopes, ax=ax)
         _save_figure(fig, figures / "simple_slopes.png")
@@ -134,14 +146,35 @@ def _write(analysis: Analysis, folder: Path, *, title: str | None) -> None:
         summary = analysis.summaries[name]
         summary.to_csv(tables / f"summary_{name}.csv", index=False)
         md += [f"### {name}: {result.spec.title}", "", f"Formula: `{result.formula}`", ""]
-        shown = [c for c in ("parameter", "role", "mean", "sd", "ci_lower", "ci_upper", "p_positive", "rhat", "ess_bulk") if c in summary]
+        shown = [
+            c
+            for c in (
+                "parameter",
+                "role",
+                "mean",
+                "sd",
+                "ci_lower",
+                "ci_upper",
+                "p_positive",
+                "rhat",
+                "ess_bulk",
+            )
+            if c in summary
+        ]
         md += [markdown_table(summary[shown]), ""]
         conv = result.convergence
         md += ["Convergence: " + ("all checks passed." if conv.ok else "**problems found**"), ""]
         md += [f"- {line}" for line in str(conv).splitlines()] + [""]
         priors = result.prior_table()
         priors.to_csv(tables / f"priors_{name}.csv", index=False)
-        md += ["<details><summary>Priors used</summary>", "", markdown_table(priors), "", "</details>", ""]
+        md += [
+            "<details><summary>Priors used</summary>",
+            "",
+            markdown_table(priors),
+            "",
+            "</details>",
+            "",
+        ]
         fig, ax = plt.subplots(figsize=(6, 0.5 + 0.4 * len(summary)))
         plot_fixed_effects(summary, ax=ax)
         _save_figure(fig, figures / f"effects_{name}.png")

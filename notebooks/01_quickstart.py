@@ -73,7 +73,9 @@ prepared.frame.head()
 # M2 and M3 have correlated person intercepts and slopes with an LKJ prior.
 
 # %%
-fits = {spec.name: fit(spec, prepared, settings=settings, cache_dir=CACHE) for spec in ladder_specs()}
+fits = {
+    spec.name: fit(spec, prepared, settings=settings, cache_dir=CACHE) for spec in ladder_specs()
+}
 fits["M3"].prior_table()
 
 # %% [markdown]

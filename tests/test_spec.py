@@ -34,7 +34,9 @@ def test_unknown_key_has_hint():
 
 
 def test_unknown_distribution_has_hint():
-    with pytest.raises(SpecError, match=r"unknown distribution 'HalfNormall'.*Did you mean 'HalfNormal'"):
+    with pytest.raises(
+        SpecError, match=r"unknown distribution 'HalfNormall'.*Did you mean 'HalfNormal'"
+    ):
         PriorSpec.from_dict({"dist": "HalfNormall", "sigma": 1}, where="p")
 
 
@@ -75,7 +77,9 @@ def test_prior_keys_rendered_with_roles():
             "priors": {"{x_within}:{w}": {"dist": "Normal", "mu": 0, "sigma": 0.5}},
         }
     )
-    assert spec.render_priors(FIELDS) == {"unc_cw:sup_c": PriorSpec("Normal", {"mu": 0.0, "sigma": 0.5})}
+    assert spec.render_priors(FIELDS) == {
+        "unc_cw:sup_c": PriorSpec("Normal", {"mu": 0.0, "sigma": 0.5})
+    }
 
 
 def test_round_trip_and_fingerprint():

@@ -195,6 +195,18 @@ def build_model(spec: ModelSpec, prepared: Any) -> BuiltModel:
     used = [c for c in frame.columns if c in _formula_columns(formula)]
     data = frame[used].reset_index(drop=True)
 
+    grouping = set(re.findall(r"\|\s*([A-Za-z_.][A-Za-z0-9_.]*)\s*\)", formula))
+    outcome = formula.split("~", 1)[0].strip()
+    for column in used:
+        if column in grouping or column == outcome:
+            continue
+        values = pd.to_numeric(data[column], errors="coerce")
+        if values.notna().any() and values.nunique() <= 1:
+            raise ModelError(
+                f"{spec.source}: the predictor {column!r} is constant in the data used by the "
+                "model; its effect cannot be estimated. Remove it from the formula or check "
+                "the data (a moderator must vary between persons)."
+            )
     family = {"gaussian": "gaussian", "t": "t"}[spec.family]
     try:
         bambi_model = bmb.Model(formula, data, family=family, noncentered=True)
@@ -202,7 +214,8 @@ def build_model(spec: ModelSpec, prepared: Any) -> BuiltModel:
         raise SpecError(f"{spec.source}: Bambi could not parse {formula!r}: {err}") from None
     component = bambi_model.parameters[bambi_model.family.likelihood.parent]
     constant_priors = {
-        name: _bambi_prior_spec(comp.prior) for name, comp in bambi_model.marginal_parameters.items()
+        name: _bambi_prior_spec(comp.prior)
+        for name, comp in bambi_model.marginal_parameters.items()
     }
 
     overrides = spec.render_priors(fields)

@@ -1,0 +1,116 @@
+"""Load a diary data set in one call: read, score scales, validate, summarise compliance."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ambidex_bayes.data.compliance import ComplianceSummary, compliance_summary
+from ambidex_bayes.data.io import read_table
+from ambidex_bayes.data.mapping import ColumnMapping
+from ambidex_bayes.data.scales import score_scales
+from ambidex_bayes.data.validate import validate
+from ambidex_bayes.errors import DataError, SpecError
+
+__all__ = ["DiaryData", "load_diary"]
+
+
+@dataclass(frozen=True, eq=False)
+class DiaryData:
+    """A loaded, scored and validated diary data set.
+
+    Attributes
+    ----------
+    frame
+        The validated frame (see :class:`~ambidex_bayes.data.validate.ValidatedData`).
+    mapping
+        The column mapping used.
+    notes
+        Informational messages from validation, in plain words.
+    compliance
+        Diaries per person and missingness.
+    reliability
+        Reliability of the mapping's scales (see
+        :func:`~ambidex_bayes.data.scales.score_scales`), or None when it defines none.
+    source
+        The file name (with the sheet, if one was given) or ``"<DataFrame>"``.
+    """
+
+    frame: pd.DataFrame
+    mapping: ColumnMapping
+    notes: tuple[str, ...]
+    compliance: ComplianceSummary
+    reliability: pd.DataFrame | None
+    source: str
+
+
+def _as_mapping(mapping: Any) -> ColumnMapping:
+    if isinstance(mapping, ColumnMapping):
+        return mapping
+    if isinstance(mapping, Mapping):
+        return ColumnMapping.from_dict(mapping)
+    if isinstance(mapping, str | os.PathLike):
+        return ColumnMapping.from_toml(mapping)
+    raise SpecError(
+        f"mapping must be a ColumnMapping, a dict or the path of a mapping TOML file; "
+        f"got {type(mapping).__name__}"
+    )
+
+
+def load_diary(
+    source: str | os.PathLike[str] | pd.DataFrame,
+    mapping: ColumnMapping | Mapping[str, Any] | str | os.PathLike[str],
+    *,
+    sheet: str | int | None = None,
+) -> DiaryData:
+    """Read a diary file (or take a DataFrame), score its scales, validate and summarise it.
+
+    Parameters
+    ----------
+    source
+        A file path (see :func:`~ambidex_bayes.data.io.read_table` for the formats) or a
+        DataFrame (not modified).
+    mapping
+        A :class:`ColumnMapping`, a dict for :meth:`ColumnMapping.from_dict`, or the path of
+        a mapping TOML file.
+    sheet
+        Excel only: sheet name or 0-based position.
+
+    Returns
+    -------
+    DiaryData
+
+    Raises
+    ------
+    DataError
+        The file cannot be read.
+    SpecError
+        The mapping is invalid.
+    ValidationError
+        The data break one or more rules; every problem is listed.
+    """
+    cmap = _as_mapping(mapping)
+    if isinstance(source, pd.DataFrame):
+        if sheet is not None:
+            raise DataError("sheet= applies to Excel files, but a DataFrame was given")
+        df, name = source, "<DataFrame>"
+    else:
+        df = read_table(source, sheet=sheet)
+        name = str(Path(source)) + (f" [sheet {sheet!r}]" if sheet is not None else "")
+    reliability = None
+    if cmap.scales:
+        df, reliability = score_scales(df, cmap.scales, person=cmap.person, source=name)
+    checked = validate(df, cmap, source=name)
+    return DiaryData(
+        frame=checked.frame,
+        mapping=cmap,
+        notes=checked.notes,
+        compliance=compliance_summary(checked.frame, cmap),
+        reliability=reliability,
+        source=name,
+    )

@@ -1,0 +1,360 @@
+"""Which column of a diary file plays which role: the column mapping.
+
+A :class:`ColumnMapping` says which column holds the person id, the occasion (day), the
+outcome, the level-1 (day-level) predictors, the level-2 (person-level) moderators and the
+controls, which response range each column has, and which item columns are averaged into a
+scale score (:class:`ScaleSpec`). It is written by hand as a small TOML file::
+
+    person = "pid"
+    occasion = "day"
+    outcome = "innovation"
+    level1 = ["uncertainty"]
+    level2 = ["support"]
+    [ranges]
+    innovation = [1, 5]
+    [scales.support]
+    items = ["sup1", "sup2", "sup3"]
+    reverse = ["sup3"]
+    range = [1, 5]
+
+Unknown keys are errors with a "did you mean ...?" hint, so a typo never passes silently.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import os
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ambidex_bayes.errors import SpecError
+
+__all__ = ["ScaleSpec", "ColumnMapping", "did_you_mean"]
+
+_MAPPING_KEYS = (
+    "person",
+    "occasion",
+    "outcome",
+    "level1",
+    "level2",
+    "controls",
+    "ranges",
+    "scales",
+)
+_REQUIRED_KEYS = ("person", "outcome", "level1")
+_SCALE_KEYS = ("items", "reverse", "range")
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """Return a hint such as ``" (did you mean 'pid'?)"``, or ``""`` when nothing is close.
+
+    Parameters
+    ----------
+    name
+        The misspelt name.
+    candidates
+        The names that exist.
+    """
+    pool = [str(c) for c in candidates]
+    close = difflib.get_close_matches(str(name), pool, n=3, cutoff=0.6)
+    if not close:
+        # Case-insensitive match catches "PID" vs "pid", which difflib scores low.
+        close = [c for c in pool if c.lower() == str(name).lower()]
+    if not close:
+        return ""
+    return " (did you mean " + " or ".join(repr(c) for c in close) + "?)"
+
+
+def _names(value: Any, what: str) -> tuple[str, ...]:
+    """Turn a string or a list of strings into a tuple of names, or raise SpecError."""
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, Iterable) and not isinstance(value, Mapping):
+        out = tuple(value)
+        bad = [v for v in out if not isinstance(v, str) or not v]
+        if bad:
+            raise SpecError(f"{what} must be column names (non-empty strings); got {bad!r}")
+        return out
+    raise SpecError(f"{what} must be a column name or a list of column names; got {value!r}")
+
+
+def _range(value: Any, what: str) -> tuple[float, float]:
+    """Turn ``[lo, hi]`` into a float pair with lo < hi, or raise SpecError."""
+    ok = (
+        isinstance(value, list | tuple)
+        and len(value) == 2
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+    )
+    if not ok:
+        raise SpecError(f"{what} must be two numbers [lowest, highest]; got {value!r}")
+    lo, hi = float(value[0]), float(value[1])
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise SpecError(f"{what} must have lowest < highest (both finite); got {value!r}")
+    return (lo, hi)
+
+
+def _duplicates(names: Iterable[str]) -> list[str]:
+    seen: set[str] = set()
+    dup: list[str] = []
+    for n in names:
+        if n in seen and n not in dup:
+            dup.append(n)
+        seen.add(n)
+    return dup
+
+
+def _check_keys(d: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
+    unknown = [k for k in d if k not in allowed]
+    if unknown:
+        msgs = [f"unknown key {k!r}{did_you_mean(k, allowed)}" for k in unknown]
+        raise SpecError(f"{where}: " + "; ".join(msgs) + f". Allowed keys: {', '.join(allowed)}.")
+
+
+@dataclass(frozen=True)
+class ScaleSpec:
+    """Items averaged into one scale score.
+
+    Parameters
+    ----------
+    items
+        Item columns averaged into the score.
+    reverse
+        The items (a subset of ``items``) that are reverse-keyed: scored as ``lo + hi - value``.
+    range
+        The items' response range ``(lo, hi)``, e.g. ``(1, 5)``. Needed to reverse-key; when
+        given, item values outside it are reported as errors.
+    """
+
+    items: tuple[str, ...]
+    reverse: tuple[str, ...] = ()
+    range: tuple[float, float] | None = None
+
+    def __post_init__(self) -> None:
+        items = _names(self.items, "scale items")
+        reverse = _names(self.reverse, "reverse-keyed items")
+        if not items:
+            raise SpecError("a scale needs at least one item")
+        dup = _duplicates(items)
+        if dup:
+            raise SpecError(f"scale items are listed twice: {', '.join(dup)}")
+        stray = [r for r in reverse if r not in items]
+        if stray:
+            raise SpecError(
+                f"reverse-keyed item(s) {', '.join(map(repr, stray))} are not among the scale's "
+                f"items {list(items)}; add them to items or fix the name"
+            )
+        rng = None if self.range is None else _range(self.range, "scale range")
+        object.__setattr__(self, "items", items)
+        object.__setattr__(self, "reverse", reverse)
+        object.__setattr__(self, "range", rng)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], *, where: str = "scale") -> ScaleSpec:
+        """Build from ``{"items": [...], "reverse": [...], "range": [lo, hi]}``."""
+        if not isinstance(d, Mapping):
+            raise SpecError(f"{where} must be a table with keys {', '.join(_SCALE_KEYS)}")
+        _check_keys(d, _SCALE_KEYS, where)
+        if "items" not in d:
+            raise SpecError(f"{where}: the required key 'items' is missing")
+        try:
+            return cls(items=d["items"], reverse=d.get("reverse", ()), range=d.get("range"))
+        except SpecError as exc:
+            raise SpecError(f"{where}: {exc}") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable form, the inverse of :meth:`from_dict`."""
+        return {
+            "items": list(self.items),
+            "reverse": list(self.reverse),
+            "range": None if self.range is None else list(self.range),
+        }
+
+
+@dataclass(frozen=True)
+class ColumnMapping:
+    """The role of each column of a diary data set.
+
+    Parameters
+    ----------
+    person
+        Person id column.
+    outcome
+        Outcome column (day level).
+    level1
+        Level-1 predictors (vary within person); at least one.
+    occasion
+        Occasion column (day number or date), optional.
+    level2
+        Level-2 moderators (constant within person).
+    controls
+        Numeric day-level controls used as they are.
+    ranges
+        Declared range ``(lo, hi)`` per column; values outside are validation errors.
+    scales
+        Scale name -> :class:`ScaleSpec`. Scores are computed before validation, in a column
+        named after the scale, so a scale name can be used as outcome, predictor or moderator.
+    """
+
+    person: str
+    outcome: str
+    level1: tuple[str, ...]
+    occasion: str | None = None
+    level2: tuple[str, ...] = ()
+    controls: tuple[str, ...] = ()
+    ranges: Mapping[str, tuple[float, float]] = field(default_factory=dict, hash=False)
+    scales: Mapping[str, ScaleSpec] = field(default_factory=dict, hash=False)
+
+    def __post_init__(self) -> None:
+        for key in ("person", "outcome"):
+            value = getattr(self, key)
+            if not isinstance(value, str) or not value:
+                raise SpecError(
+                    f"{key!r} must be a column name (a non-empty string); got {value!r}"
+                )
+        if self.occasion is not None and (not isinstance(self.occasion, str) or not self.occasion):
+            raise SpecError(f"'occasion' must be a column name or absent; got {self.occasion!r}")
+        level1 = _names(self.level1, "'level1'")
+        if not level1:
+            raise SpecError("'level1' must name at least one level-1 predictor")
+        level2 = _names(self.level2, "'level2'")
+        controls = _names(self.controls, "'controls'")
+        object.__setattr__(self, "level1", level1)
+        object.__setattr__(self, "level2", level2)
+        object.__setattr__(self, "controls", controls)
+
+        used = self.model_columns
+        dup = _duplicates(used)
+        if dup:
+            raise SpecError(
+                f"column(s) {', '.join(map(repr, dup))} are given more than one role; each column "
+                "may be the person id, occasion, outcome, a level-1, level-2 or control variable once"
+            )
+
+        if not isinstance(self.scales, Mapping):
+            raise SpecError("'scales' must be a table of scale name -> items")
+        scales: dict[str, ScaleSpec] = {}
+        for name, spec in self.scales.items():
+            if not isinstance(name, str) or not name:
+                raise SpecError(f"scale names must be non-empty strings; got {name!r}")
+            if not isinstance(spec, ScaleSpec):
+                spec = ScaleSpec.from_dict(spec, where=f"scale {name!r}")
+            if name in spec.items:
+                raise SpecError(
+                    f"scale {name!r} lists itself among its items; give it another name"
+                )
+            scales[name] = spec
+        object.__setattr__(self, "scales", scales)
+
+        if not isinstance(self.ranges, Mapping):
+            raise SpecError("'ranges' must be a table of column -> [lowest, highest]")
+        known = set(used) | {i for s in scales.values() for i in s.items} | set(scales)
+        ranges: dict[str, tuple[float, float]] = {}
+        for col, rng in self.ranges.items():
+            if col not in known:
+                raise SpecError(
+                    f"a range is declared for {col!r}, which is neither a model column nor a scale "
+                    f"item{did_you_mean(col, sorted(known))}; fix the name or remove the range"
+                )
+            ranges[col] = _range(rng, f"range of {col!r}")
+        object.__setattr__(self, "ranges", ranges)
+
+    @property
+    def model_columns(self) -> tuple[str, ...]:
+        """Person, occasion (if any), outcome, level-1, level-2 and control columns, in order."""
+        occ = (self.occasion,) if self.occasion is not None else ()
+        return (self.person, *occ, self.outcome, *self.level1, *self.level2, *self.controls)
+
+    @property
+    def numeric_columns(self) -> tuple[str, ...]:
+        """The model columns that must be numeric: outcome, level-1, level-2 and controls."""
+        return (self.outcome, *self.level1, *self.level2, *self.controls)
+
+    def role_of(self, column: str) -> str:
+        """Describe the role of ``column`` in words (for messages)."""
+        roles = {self.person: "person id", self.outcome: "outcome"}
+        if self.occasion is not None:
+            roles[self.occasion] = "occasion"
+        roles.update({c: "level-1 predictor" for c in self.level1})
+        roles.update({c: "level-2 moderator" for c in self.level2})
+        roles.update({c: "control" for c in self.controls})
+        return roles.get(column, "scale item")
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], *, source: str = "<mapping>") -> ColumnMapping:
+        """Build a mapping from a dict (as read from TOML or JSON).
+
+        Parameters
+        ----------
+        d
+            Keys: ``person``, ``outcome``, ``level1`` (required), ``occasion``, ``level2``,
+            ``controls``, ``ranges``, ``scales``.
+        source
+            Name used in error messages (the file name).
+
+        Raises
+        ------
+        SpecError
+            Unknown keys (with a "did you mean" hint), missing required keys, wrong types.
+        """
+        if not isinstance(d, Mapping):
+            raise SpecError(f"{source}: a column mapping must be a table of keys; got {type(d)}")
+        _check_keys(d, _MAPPING_KEYS, source)
+        missing = [k for k in _REQUIRED_KEYS if k not in d]
+        if missing:
+            raise SpecError(
+                f"{source}: the required key(s) {', '.join(map(repr, missing))} are missing; "
+                "a mapping needs at least person, outcome and level1"
+            )
+        scales = d.get("scales") or {}
+        if not isinstance(scales, Mapping):
+            raise SpecError(f"{source}: 'scales' must be a table of scale name -> items")
+        try:
+            return cls(
+                person=d["person"],
+                outcome=d["outcome"],
+                level1=d["level1"],
+                occasion=d.get("occasion"),
+                level2=d.get("level2", ()),
+                controls=d.get("controls", ()),
+                ranges=d.get("ranges") or {},
+                scales={
+                    name: ScaleSpec.from_dict(spec, where=f"{source}: scale {name!r}")
+                    for name, spec in scales.items()
+                },
+            )
+        except SpecError as exc:
+            msg = str(exc)
+            raise SpecError(msg if msg.startswith(source) else f"{source}: {msg}") from None
+
+    @classmethod
+    def from_toml(cls, path: str | os.PathLike[str]) -> ColumnMapping:
+        """Read a mapping from a TOML file; every error names the file."""
+        p = Path(path)
+        try:
+            text = p.read_bytes().decode("utf-8")
+        except FileNotFoundError:
+            raise SpecError(f"mapping file not found: {p}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SpecError(f"cannot read mapping file {p}: {exc}") from None
+        try:
+            d = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise SpecError(f"{p} is not valid TOML: {exc}") from None
+        return cls.from_dict(d, source=str(p))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable dict; ``ColumnMapping.from_dict(m.to_dict()) == m``."""
+        return {
+            "person": self.person,
+            "occasion": self.occasion,
+            "outcome": self.outcome,
+            "level1": list(self.level1),
+            "level2": list(self.level2),
+            "controls": list(self.controls),
+            "ranges": {k: list(v) for k, v in self.ranges.items()},
+            "scales": {k: v.to_dict() for k, v in self.scales.items()},
+        }

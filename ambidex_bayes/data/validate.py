@@ -1,0 +1,458 @@
+"""Check a diary table against its column mapping before anything is modelled.
+
+:func:`validate` collects *all* problems of a data set (missing or misspelt columns, text in
+numeric columns, missing person ids, a level-2 moderator that changes within a person,
+duplicated person-occasion rows, values outside a declared range, an outcome or predictor
+without variance) and raises them together in one :class:`ValidationError`, each problem
+naming the column, the first offending rows and what to do. Data that pass come back as a
+clean, typed, sorted copy in :class:`ValidatedData`.
+
+Row numbers
+-----------
+Rows are named by their number in the source file counting the header line as row 1, so the
+first data row is row 2 -- the number a spreadsheet program shows. For a DataFrame passed in
+directly the same convention applies to its row positions (position 0 is "row 2"). A frame
+that already has a ``__row__`` column of whole numbers keeps those numbers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ambidex_bayes.data.mapping import ColumnMapping, did_you_mean
+from ambidex_bayes.errors import DataError, ValidationError
+
+__all__ = [
+    "ValidatedData",
+    "validate",
+    "ROW_COLUMN",
+    "person_id_strings",
+    "to_float",
+    "format_rows",
+    "describe_bad_values",
+    "row_numbers",
+]
+
+#: Column holding the source row number (header = row 1, first data row = row 2).
+ROW_COLUMN = "__row__"
+
+_FIRST_DATA_ROW = 2
+_SHOW = 5
+_DECIMAL_COMMA = re.compile(r"^[+-]?\d*,\d+$")
+
+
+@dataclass(frozen=True, eq=False)
+class ValidatedData:
+    """A diary table that passed :func:`validate`.
+
+    Attributes
+    ----------
+    frame
+        A copy holding only the mapping's model columns plus ``__row__`` (the source row
+        number, header = row 1). Person ids are strings, every other model column is
+        float64 (a date occasion becomes days since the first date). Sorted by person, then
+        occasion, with a fresh ``RangeIndex``. Rows with missing model values are kept.
+    mapping
+        The column mapping that was checked.
+    notes
+        Informational messages in plain words.
+    source
+        Name of the data source (file name or ``"<DataFrame>"``).
+    """
+
+    frame: pd.DataFrame
+    mapping: ColumnMapping
+    notes: tuple[str, ...]
+    source: str
+
+
+def format_rows(rows: Sequence[int] | np.ndarray, *, limit: int = _SHOW) -> str:
+    """Describe row numbers for a message: ``"rows 3, 7 and 12 more"``."""
+    rows = [int(r) for r in rows]
+    if not rows:
+        return "no rows"
+    shown = ", ".join(str(r) for r in rows[:limit])
+    more = f" and {len(rows) - limit} more" if len(rows) > limit else ""
+    return f"row{'s' if len(rows) > 1 else ''} {shown}{more}"
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def person_id_strings(values: pd.Series) -> pd.Series:
+    """Turn person ids into strings: ``12``, ``12.0`` and ``" 12 "`` all become ``"12"``.
+
+    Missing ids and empty strings become missing (NaN). The index is kept.
+    """
+
+    def one(v: object) -> object:
+        if v is None or (isinstance(v, float | np.floating) and np.isnan(v)) or v is pd.NA:
+            return np.nan
+        if isinstance(v, float | np.floating) and float(v).is_integer():
+            return str(int(v))
+        text = str(v).strip()
+        return text if text else np.nan
+
+    s = pd.Series(values)
+    return pd.Series([one(v) for v in s.astype(object)], index=s.index, dtype="str")
+
+
+def to_float(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Convert a column to float64 without guessing.
+
+    Returns
+    -------
+    (numbers, bad)
+        ``numbers``: float64 with NaN for missing or unconvertible cells; ``bad``: a boolean
+        mask of cells that hold something (not empty) that is not a number.
+    """
+    s = pd.Series(values)
+    if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
+        nums = pd.Series(s.to_numpy(dtype="float64", na_value=np.nan), index=s.index)
+        return nums, pd.Series(False, index=s.index)
+    obj = s.astype(object)
+    text = pd.Series(
+        [np.nan if pd.isna(v) else str(v).strip() for v in obj], index=s.index, dtype=object
+    )
+    empty = text.isna() | (text == "")
+    nums = pd.to_numeric(text.where(~empty), errors="coerce").astype("float64")
+    return nums, (~empty) & nums.isna()
+
+
+def describe_bad_values(raw: pd.Series, bad: pd.Series, rows: pd.Series) -> str:
+    """``"'abc' (row 5), 'n/a' (rows 7, 9)"`` for the first few distinct bad values."""
+    groups: dict[str, list[int]] = {}
+    for value, row in zip(raw[bad].astype(object), rows[bad], strict=True):
+        groups.setdefault(str(value), []).append(int(row))
+    parts = [f"{v!r} ({format_rows(r, limit=3)})" for v, r in list(groups.items())[:_SHOW]]
+    more = f" and {len(groups) - _SHOW} other values" if len(groups) > _SHOW else ""
+    return ", ".join(parts) + more
+
+
+def row_numbers(df: pd.DataFrame) -> np.ndarray:
+    """Source row numbers of ``df``'s rows: its ``__row__`` column, else position + 2."""
+    if ROW_COLUMN in df.columns:
+        nums, bad = to_float(df[ROW_COLUMN])
+        if not bad.any() and nums.notna().all() and (nums % 1 == 0).all() and nums.is_unique:
+            return nums.to_numpy(dtype="int64")
+    return np.arange(_FIRST_DATA_ROW, _FIRST_DATA_ROW + len(df), dtype="int64")
+
+
+def _occasion(raw: pd.Series) -> tuple[pd.Series, pd.Series, str | None]:
+    """Occasion as float: numbers as they are, dates as days since the first date."""
+    if pd.api.types.is_datetime64_any_dtype(raw):
+        dates = pd.to_datetime(raw)
+    else:
+        nums, bad = to_float(raw)
+        if not bad.any():
+            return nums, bad, None
+        # Text that is not numeric: accept it only if every filled cell is an ISO date.
+        filled = nums.notna() | bad
+        text = raw.astype(object).where(filled)
+        dates = pd.to_datetime(text, format="ISO8601", errors="coerce")
+        if (dates.isna() & filled).any():
+            return nums, bad, None
+    first = dates.min()
+    if pd.isna(first):
+        return (
+            pd.Series(np.nan, index=raw.index, dtype="float64"),
+            pd.Series(False, index=raw.index),
+            None,
+        )
+    days = (dates - first) / pd.Timedelta(days=1)
+    note = f"the occasion is a date; it is used as days since the first date ({first.date()})"
+    return days.astype("float64"), pd.Series(False, index=raw.index), note
+
+
+def _natural_order(ids: pd.Series) -> pd.Series:
+    """Sort key: numeric when every id is a number (so "2" < "10"), else the text."""
+    nums = pd.to_numeric(ids, errors="coerce")
+    if nums[ids.notna()].notna().all():
+        return nums
+    return ids
+
+
+def validate(df: pd.DataFrame, mapping: ColumnMapping, *, source: str = "data") -> ValidatedData:
+    """Check a diary table against a column mapping and return a clean copy.
+
+    Parameters
+    ----------
+    df
+        The data, one row per diary (not modified).
+    mapping
+        Which column plays which role; scale scores must already be in ``df``.
+    source
+        Name used in messages (the file name).
+
+    Returns
+    -------
+    ValidatedData
+
+    Raises
+    ------
+    ValidationError
+        Listing every problem found: missing columns (with a "did you mean" hint), text in a
+        numeric column (values and rows), missing person ids, a level-2 moderator with more
+        than one value within a person (the persons), duplicated person-occasion rows,
+        values outside a range declared in ``mapping.ranges`` (values and rows), an outcome
+        or level-1 predictor without variance, or a level-1 predictor that never varies
+        within a person.
+    DataError
+        ``df`` is not a DataFrame or has no rows.
+
+    Notes
+    -----
+    Not errors, but reported in ``notes``: completely empty rows (dropped); missing cells
+    in model columns (kept, counted; :func:`ambidex_bayes.prepare.prepare` drops them); a
+    level-2 value given on only some of a person's rows (copied to the person's other
+    rows); persons with a single diary (kept).
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise DataError(f"{source}: expected a pandas DataFrame, got {type(df).__name__}")
+    if not isinstance(mapping, ColumnMapping):
+        raise DataError(f"{source}: expected a ColumnMapping, got {type(mapping).__name__}")
+    notes: list[str] = []
+    problems: list[str] = []
+
+    work = df.reset_index(drop=True)
+    rows = pd.Series(row_numbers(work), index=work.index)
+    data_cols = [c for c in work.columns if c != ROW_COLUMN]
+    empty = ~work[data_cols].notna().any(axis=1)
+    if empty.any():
+        notes.append(
+            f"{int(empty.sum())} completely empty row(s) were skipped ({format_rows(rows[empty])})."
+        )
+        work, rows = work[~empty], rows[~empty]
+    if len(work) == 0:
+        raise DataError(f"{source}: the data have no rows; check the file or the sheet")
+
+    # 1. Columns that the mapping names but the data lack.
+    range_only = [c for c in mapping.ranges if c not in mapping.model_columns]
+    wanted = [*mapping.model_columns, *range_only]
+    present = [str(c) for c in work.columns if c != ROW_COLUMN]
+    for col in wanted:
+        if col not in work.columns:
+            shown = ", ".join(repr(c) for c in present[:20]) + (" ..." if len(present) > 20 else "")
+            problems.append(
+                f"column {col!r} ({mapping.role_of(col)}) is not in the data"
+                f"{did_you_mean(col, present)}. The data have: {shown}. Fix the name in the "
+                "mapping or in the file."
+            )
+
+    # 2. Person ids.
+    ids: pd.Series | None = None
+    if mapping.person in work.columns:
+        ids = person_id_strings(work[mapping.person])
+        no_id = ids.isna()
+        if no_id.any():
+            problems.append(
+                f"column {mapping.person!r} (person id) is empty on {format_rows(rows[no_id])}; "
+                "fill in the person id or delete those rows."
+            )
+
+    # 3. Numeric columns (and the occasion).
+    values: dict[str, pd.Series] = {}
+    if mapping.occasion is not None and mapping.occasion in work.columns:
+        occ, bad, note = _occasion(work[mapping.occasion])
+        if bad.any():
+            problems.append(
+                f"column {mapping.occasion!r} (occasion) must hold day numbers or dates but holds "
+                f"{describe_bad_values(work[mapping.occasion], bad, rows)}; replace these with "
+                "numbers (or ISO dates such as 2024-03-05), or leave them empty."
+            )
+        else:
+            values[mapping.occasion] = occ
+            if note:
+                notes.append(note[0].upper() + note[1:] + ".")
+    for col in dict.fromkeys([*mapping.numeric_columns, *range_only]):
+        if col not in work.columns:
+            continue
+        nums, bad = to_float(work[col])
+        if bad.any():
+            raw = work[col]
+            hint = ""
+            if raw[bad].astype(str).str.strip().str.match(_DECIMAL_COMMA).any():
+                hint = " Some look like decimal commas (3,5): write them with a point (3.5)."
+            problems.append(
+                f"column {col!r} ({mapping.role_of(col)}) must be numeric but holds "
+                f"{describe_bad_values(raw, bad, rows)}; replace these with numbers, or leave the "
+                f"cells empty if the value is missing.{hint}"
+            )
+        else:
+            values[col] = nums
+
+    # 4. Level-2 moderators: one value per person.
+    if ids is not None:
+        for col in mapping.level2:
+            if col not in values:
+                continue
+            filled, problem, note = _check_level2(col, values[col], ids, rows)
+            if problem:
+                problems.append(problem)
+            else:
+                values[col] = filled
+                if note:
+                    notes.append(note)
+
+    # 5. Duplicated person-occasion rows.
+    if ids is not None and mapping.occasion is not None and mapping.occasion in values:
+        problem = _check_duplicates(mapping, ids, values[mapping.occasion], rows)
+        if problem:
+            problems.append(problem)
+
+    # 6. Declared ranges.
+    for col, (lo, hi) in mapping.ranges.items():
+        if col not in values:
+            continue
+        v = values[col]
+        out = (v < lo) | (v > hi)
+        if out.any():
+            shown = ", ".join(
+                f"{_fmt(x)} (row {int(r)})"
+                for x, r in list(zip(v[out], rows[out], strict=True))[:_SHOW]
+            )
+            more = f" and {int(out.sum()) - _SHOW} more" if int(out.sum()) > _SHOW else ""
+            problems.append(
+                f"column {col!r} ({mapping.role_of(col)}) has {int(out.sum())} value(s) outside "
+                f"its declared range [{_fmt(lo)}, {_fmt(hi)}]: {shown}{more}. Correct the "
+                "values, or the range in the mapping if it is wrong."
+            )
+
+    # 7. Variance of the outcome and the level-1 predictors.
+    for col in (mapping.outcome, *mapping.level1):
+        if col not in values:
+            continue
+        problem = _check_variance(col, mapping, values[col], ids)
+        if problem:
+            problems.append(problem)
+
+    if problems:
+        raise ValidationError(
+            f"{source}: {len(problems)} problem(s) found in the data; fix them and load again:",
+            problems,
+        )
+    assert ids is not None  # a missing person column is a problem above
+    frame = _build_frame(mapping, ids, values, rows)
+    notes.extend(_describe(frame, mapping))
+    return ValidatedData(frame=frame, mapping=mapping, notes=tuple(notes), source=source)
+
+
+def _check_level2(
+    col: str, v: pd.Series, ids: pd.Series, rows: pd.Series
+) -> tuple[pd.Series, str | None, str | None]:
+    """Return (values filled within person, problem, note)."""
+    known = pd.DataFrame({"id": ids, "v": v, "row": rows}).dropna()
+    n_values = known.groupby("id", sort=False)["v"].nunique()
+    varying = n_values[n_values > 1].index.tolist()
+    if varying:
+        parts = []
+        for pid in varying[:3]:
+            sub = known[known["id"] == pid]
+            vals = "; ".join(
+                f"{_fmt(val)} ({format_rows(g['row'], limit=3)})"
+                for val, g in sub.groupby("v", sort=True)
+            )
+            parts.append(f"person {pid!r} has {vals}")
+        more = f" (and {len(varying) - 3} more persons)" if len(varying) > 3 else ""
+        problem = (
+            f"column {col!r} (level-2 moderator) must have one value per person, but varies "
+            f"within {len(varying)} person(s): " + "; ".join(parts) + more + ". Correct the data, "
+            "or map the column as level1 or a control if it is a day-level variable."
+        )
+        return v, problem, None
+    person_value = known.groupby("id", sort=False)["v"].first()
+    filled = ids.map(person_value).astype("float64")
+    n_filled = int((v.isna() & filled.notna()).sum())
+    note = None
+    if n_filled:
+        note = (
+            f"Level-2 moderator {col!r} was missing on {n_filled} row(s) of persons who have it "
+            "on other rows; the person's value was used there."
+        )
+    return filled, None, note
+
+
+def _check_duplicates(
+    mapping: ColumnMapping, ids: pd.Series, occ: pd.Series, rows: pd.Series
+) -> str | None:
+    key = pd.DataFrame({"id": ids, "occ": occ, "row": rows}).dropna()
+    dup = key[key.duplicated(["id", "occ"], keep=False)]
+    if dup.empty:
+        return None
+    groups = list(dup.groupby(["id", "occ"], sort=False))
+    parts = [
+        f"person {pid!r}, occasion {_fmt(o)}: {format_rows(g['row'])}" for (pid, o), g in groups
+    ]
+    more = f" (and {len(parts) - _SHOW} more)" if len(parts) > _SHOW else ""
+    return (
+        f"columns {mapping.person!r} and {mapping.occasion!r}: {len(parts)} person-occasion "
+        f"pair(s) occur more than once: " + "; ".join(parts[:_SHOW]) + more + ". Each person may "
+        "have one diary per occasion: delete the duplicate or correct its occasion."
+    )
+
+
+def _check_variance(
+    col: str, mapping: ColumnMapping, v: pd.Series, ids: pd.Series | None
+) -> str | None:
+    role = mapping.role_of(col)
+    known = v.dropna()
+    if known.empty:
+        return f"column {col!r} ({role}) has no values at all; check the mapping and the file."
+    if known.nunique() == 1:
+        return (
+            f"column {col!r} ({role}) has no variance: every filled value is {_fmt(known.iloc[0])}. "
+            "A constant cannot be modelled; check the mapping and the file."
+        )
+    if role == "level-1 predictor" and ids is not None:
+        within = pd.DataFrame({"id": ids, "v": v}).dropna().groupby("id")["v"].nunique()
+        if (within <= 1).all():
+            return (
+                f"column {col!r} (level-1 predictor) never varies within a person, so it has no "
+                "within-person effect; if it is a person-level variable, map it as level2."
+            )
+    return None
+
+
+def _build_frame(
+    mapping: ColumnMapping, ids: pd.Series, values: dict[str, pd.Series], rows: pd.Series
+) -> pd.DataFrame:
+    cols: dict[str, pd.Series] = {mapping.person: ids}
+    for col in mapping.model_columns[1:]:
+        cols[col] = values[col]
+    cols[ROW_COLUMN] = rows
+    frame = pd.DataFrame(cols)
+    frame["__key__"] = _natural_order(ids)
+    by = ["__key__", *([mapping.occasion] if mapping.occasion else []), ROW_COLUMN]
+    frame = frame.sort_values(by, kind="stable", na_position="last")
+    return frame.drop(columns="__key__").reset_index(drop=True)
+
+
+def _describe(frame: pd.DataFrame, mapping: ColumnMapping) -> list[str]:
+    notes = []
+    model = list(mapping.model_columns)
+    miss = frame[model].isna()
+    incomplete = miss.any(axis=1)
+    if incomplete.any():
+        per_col = ", ".join(f"{c!r}: {int(n)}" for c, n in miss.sum().items() if int(n) > 0)
+        notes.append(
+            f"{int(incomplete.sum())} of {len(frame)} rows have a missing value in a model column "
+            f"({per_col}); they are kept here and left out when the data are prepared."
+        )
+    counts = frame.groupby(mapping.person, sort=False).size()
+    single = counts[counts == 1].index.tolist()
+    if single:
+        shown = ", ".join(repr(s) for s in single[:10]) + (" ..." if len(single) > 10 else "")
+        notes.append(
+            f"{len(single)} of {len(counts)} persons have a single diary ({shown}). They are kept: "
+            "they inform the between-person part (person means, moderator effects) and the "
+            "variance of the intercepts, but not the within-person slope."
+        )
+    return notes

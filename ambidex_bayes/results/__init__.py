@@ -1,0 +1,35 @@
+"""Results of a fit: posterior summaries, the ICC, simple slopes, the moderation figure.
+
+Compute functions return data (DataFrames, xarray objects); their plot twins in
+:mod:`ambidex_bayes.results.plots` only draw.
+"""
+
+from __future__ import annotations
+
+from ambidex_bayes.results.icc import icc, icc_draws
+from ambidex_bayes.results.plots import (
+    plot_fixed_effects,
+    plot_icc,
+    plot_moderation_lines,
+    plot_simple_slopes,
+)
+from ambidex_bayes.results.predictions import default_x_range, moderation_lines
+from ambidex_bayes.results.slopes import SimpleSlopes, SlopeKind, moderator_grid, simple_slopes
+from ambidex_bayes.results.summary import parameter_roles, posterior_summary
+
+__all__ = [
+    "posterior_summary",
+    "parameter_roles",
+    "icc",
+    "icc_draws",
+    "SimpleSlopes",
+    "SlopeKind",
+    "simple_slopes",
+    "moderator_grid",
+    "moderation_lines",
+    "default_x_range",
+    "plot_moderation_lines",
+    "plot_simple_slopes",
+    "plot_icc",
+    "plot_fixed_effects",
+]

@@ -1,0 +1,408 @@
+r"""Simple slopes: the within-person slope of the outcome on the level-1 predictor at chosen
+values of the level-2 moderator, with its full posterior.
+
+In the moderation model
+
+.. math::
+
+    y_{ij} = \gamma_{00} + \gamma_{01} W_j + (\gamma_{10} + \gamma_{11} W_j + u_{1j})
+             (x_{ij} - \bar x_j) + u_{0j} + e_{ij}
+
+the slope of a person with moderator value :math:`w` (centred at the mean over persons) is
+:math:`\gamma_{10} + \gamma_{11} w + u_{1j}`. Which :math:`u_{1j}` is meant must be said;
+this module offers three answers (see :func:`simple_slopes`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from ambidex_bayes import constants
+from ambidex_bayes.errors import AmbidexError, ModelError
+from ambidex_bayes.results.summary import (
+    SAMPLE_DIMS,
+    describe_draws,
+    get_scalar,
+    get_variable,
+    posterior_dataset,
+    resolve_prob,
+)
+from ambidex_bayes.terms import ModerationTerms
+
+if TYPE_CHECKING:
+    from ambidex_bayes.prepare import PreparedData
+
+__all__ = ["SimpleSlopes", "simple_slopes", "moderator_grid", "SlopeKind"]
+
+SlopeKind = Literal["population", "new_person", "observed_average"]
+_KINDS: tuple[str, ...] = ("population", "new_person", "observed_average")
+
+#: Columns of :attr:`SimpleSlopes.table`, in order.
+SLOPE_COLUMNS: tuple[str, ...] = (
+    "moderator_label",
+    "moderator",
+    "moderator_centred",
+    "mean",
+    "median",
+    "sd",
+    "ci_lower",
+    "ci_upper",
+    "p_positive",
+    "which",
+    "scale",
+)
+
+#: Label used when the model has no moderator at all.
+NO_MODERATOR_LABEL = "no moderator"
+
+
+@dataclass(frozen=True)
+class SimpleSlopes:
+    """Posterior of the within-person slope at chosen moderator values.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per moderator value: ``moderator_label`` (e.g. ``"-1 SD"``, ``"mean"``,
+        ``"+1 SD"``, ``"at 3.5"``), ``moderator`` (raw value), ``moderator_centred`` (the
+        value entered in the model: centred at the mean over persons, and divided by the
+        moderator's SD if it was standardised), ``mean, median, sd, ci_lower, ci_upper,
+        p_positive`` of the slope in original units of the outcome per original unit of the
+        predictor, ``which`` (the kind of slope) and ``scale`` (``"original"``).
+        ``attrs`` holds ``ci_prob``, ``x_name``, ``y_name`` and ``moderator_name``.
+    draws : xarray.DataArray
+        Slope draws, dims ``(chain, draw, moderator)``, coordinate ``moderator`` = the
+        labels, with ``moderator_value`` and ``moderator_centred`` along it.
+    description : str
+        Which slope this is, in words.
+    """
+
+    table: pd.DataFrame
+    draws: xr.DataArray
+    description: str
+
+
+def transform_of(prepared: PreparedData, column: str | None, role: str) -> Any:
+    """Transform of a prepared column, or a :class:`ModelError` naming what is missing."""
+    if column is None:
+        raise ModelError(f"The model terms name no {role} column; it is needed here.")
+    transforms = prepared.transforms
+    if column not in transforms:
+        raise ModelError(
+            f"The prepared data have no transform for the {role} column {column!r} "
+            f"(columns with transforms: {', '.join(map(repr, transforms)) or 'none'}). "
+            "Check that the ModerationTerms and the prepared data come from the same fit."
+        )
+    return transforms[column]
+
+
+def _label_for_sd(k: float) -> str:
+    if k == 0:
+        return "mean"
+    return f"{k:+g} SD"
+
+
+def _finite_numbers(values: Sequence[float], name: str) -> list[float]:
+    if isinstance(values, str | bytes):
+        raise AmbidexError(f"{name} must be a sequence of numbers, got {values!r}.")
+    try:
+        array = np.asarray(values, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise AmbidexError(f"{name} must hold numbers only, got {values!r}.") from exc
+    if array.ndim != 1:
+        raise AmbidexError(
+            f"{name} must be a flat sequence of numbers, e.g. [2.5, 4.0]; got {values!r}."
+        )
+    if array.size == 0:
+        raise AmbidexError(f"{name} is empty; give at least one value.")
+    if not np.all(np.isfinite(array)):
+        raise AmbidexError(f"{name} must hold finite numbers; got {values!r}.")
+    out = [float(v) for v in array]
+    if len(set(out)) != len(out):
+        raise AmbidexError(f"{name} repeats a value ({out}); give each value once.")
+    return out
+
+
+def moderator_grid(
+    terms: ModerationTerms,
+    prepared: PreparedData,
+    *,
+    at: Sequence[float] | None = None,
+    sds: Sequence[float] = constants.SIMPLE_SLOPE_SDS,
+) -> pd.DataFrame:
+    r"""Moderator values at which to evaluate slopes or predictions.
+
+    With ``at`` the values are raw moderator values, labelled ``"at <value>"``. Otherwise
+    they are :math:`\bar W + k\,s_W` for each ``k`` in ``sds``, where :math:`\bar W` and
+    :math:`s_W` are the mean and SD of the moderator over persons on its raw scale
+    (``prepared.moderator_stats``), labelled ``"-1 SD"``, ``"mean"``, ``"+1 SD"``...
+
+    The value entered in the model is :math:`w_c = (W - c) / s`, with the centre :math:`c`
+    and scale :math:`s` of the moderator column's transform.
+
+    Parameters
+    ----------
+    terms : ModerationTerms
+        Names the moderator column (``w_column``).
+    prepared : PreparedData
+        The data the model was fitted on.
+    at : sequence of float, optional
+        Raw moderator values.
+    sds : sequence of float
+        Multiples of the SD over persons, used when ``at`` is not given.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``moderator_label, moderator, moderator_centred``. When the model has no
+        moderator column, one row labelled ``"no moderator"`` with NaN values.
+    """
+    if terms.w_column is None:
+        if at is not None:
+            raise AmbidexError(
+                "at= was given, but the model has no level-2 moderator column "
+                "(terms.w_column is None), so there is nothing to set it to."
+            )
+        return pd.DataFrame(
+            {
+                "moderator_label": [NO_MODERATOR_LABEL],
+                "moderator": [math.nan],
+                "moderator_centred": [math.nan],
+            }
+        )
+    transform = transform_of(prepared, terms.w_column, "moderator")
+    if at is not None:
+        raw = _finite_numbers(at, "at")
+        labels = [f"at {v:g}" for v in raw]
+    else:
+        multiples = _finite_numbers(sds, "sds")
+        stats = prepared.moderator_stats
+        source = transform.source
+        if source not in stats.index:
+            raise ModelError(
+                f"prepared.moderator_stats has no row for the moderator {source!r} "
+                f"(rows: {', '.join(map(repr, stats.index)) or 'none'}); cannot place the "
+                "moderator at its mean +/- SDs. Pass raw values with at=[...] instead."
+            )
+        mean = float(stats.loc[source, "mean_over_persons"])
+        sd = float(stats.loc[source, "sd_over_persons"])
+        raw = [mean + k * sd for k in multiples]
+        labels = [_label_for_sd(k) for k in multiples]
+    scale = float(transform.scale)
+    centre = float(transform.centre)
+    return pd.DataFrame(
+        {
+            "moderator_label": labels,
+            "moderator": raw,
+            "moderator_centred": [(v - centre) / scale for v in raw],
+        }
+    )
+
+
+def _describe(
+    which: str,
+    terms: ModerationTerms,
+    x_name: str,
+    y_name: str,
+    w_name: str | None,
+    has_random_slope: bool,
+) -> str:
+    units = f"in original units of {y_name} per one-unit change of {x_name} within a person"
+    if which == "population":
+        kind = (
+            f"Population-level within-person slope of {y_name} on {x_name}, "
+            "g10 + g11*w with the person effects set to zero: the slope of a typical "
+            "person at each moderator value (its interval reflects uncertainty about the "
+            "fixed effects only)"
+        )
+    elif which == "new_person":
+        if has_random_slope:
+            kind = (
+                f"Predictive within-person slope of {y_name} on {x_name} for a new person "
+                "at each moderator value, g10 + g11*w + u1_new with u1_new ~ N(0, tau1^2) "
+                "drawn once per posterior draw (shared across moderator values): it adds "
+                "the spread of slopes between persons, so its interval is wider than the "
+                "population slope's and says where one new person's slope is likely to lie"
+            )
+        else:
+            kind = (
+                f"Within-person slope of {y_name} on {x_name} for a new person; the model "
+                "has no person-specific slopes, so a new person's slope equals the "
+                "population-level slope g10 + g11*w"
+            )
+    else:
+        kind = (
+            f"Within-person slope of {y_name} on {x_name} averaged over the observed "
+            "persons at each moderator value, g10 + g11*w + mean_j(u1j): the population "
+            "slope shifted by the average slope deviation of the persons in the data"
+        )
+    parts = [kind + ", " + units + "."]
+    if w_name is None:
+        parts.append("The model has no moderator, so there is one slope for everyone.")
+    elif terms.interaction is None:
+        parts.append(
+            f"The model has no cross-level interaction, so the slope does not vary with "
+            f"{w_name}: it is the same at every moderator value."
+        )
+    else:
+        parts.append(f"Moderator values are raw values of {w_name}.")
+    parts.append(
+        "Person effects are handled explicitly, unlike a default bambi.interpret grid, which "
+        "holds the person id at one level."
+    )
+    return " ".join(parts)
+
+
+def simple_slopes(
+    idata: Any,
+    terms: ModerationTerms,
+    prepared: PreparedData,
+    *,
+    at: Sequence[float] | None = None,
+    sds: Sequence[float] = constants.SIMPLE_SLOPE_SDS,
+    which: SlopeKind = "population",
+    prob: float | None = None,
+    seed: int | None = None,
+) -> SimpleSlopes:
+    r"""Posterior of the within-person slope at chosen moderator values.
+
+    For a centred moderator value :math:`w_c` (see :func:`moderator_grid`) and every
+    posterior draw :math:`s`, the slope on the model scale is
+
+    - ``"population"``: :math:`\gamma_{10}^{(s)} + \gamma_{11}^{(s)} w_c` — person effects
+      at zero; the slope of a typical person;
+    - ``"new_person"``: :math:`\gamma_{10}^{(s)} + \gamma_{11}^{(s)} w_c + u^{(s)}` with
+      :math:`u^{(s)} \sim N(0, \tau_1^{(s)2})` drawn once per draw (seeded) — the
+      posterior predictive slope of a person not in the data with that moderator value; its
+      interval also covers the spread of slopes between persons;
+    - ``"observed_average"``: :math:`\gamma_{10}^{(s)} + \gamma_{11}^{(s)} w_c +
+      \frac{1}{J}\sum_j u_{1j}^{(s)}` — the population slope plus the average slope
+      deviation of the :math:`J` observed persons.
+
+    Slopes are then converted to original units (outcome units per predictor unit) by
+    multiplying with ``prepared.slope_to_original(x_column, y_column)``
+    (:math:`s_y / s_x`). Without a cross-level interaction, the slope does not vary with
+    the moderator; the description says so.
+
+    This deliberately does not use ``bambi.interpret``'s default grid: it holds every
+    covariate that is not named — the person id included — at one value, so its "simple
+    slope" silently becomes the slope of one particular person.
+
+    Parameters
+    ----------
+    idata : xarray.DataTree
+        The fit's posterior.
+    terms : ModerationTerms
+        Which posterior variable plays which role.
+    prepared : PreparedData
+        The data the model was fitted on (for moderator values and scales).
+    at : sequence of float, optional
+        Raw moderator values; default: mean over persons plus ``sds`` SDs over persons.
+    sds : sequence of float
+        Multiples of the moderator's SD over persons; default
+        ``constants.SIMPLE_SLOPE_SDS``.
+    which : {"population", "new_person", "observed_average"}
+        Which slope (see above).
+    prob : float, optional
+        Width of the credible intervals; defaults to ``constants.CI_PROB`` at call time.
+    seed : int, optional
+        Seed of the draws of ``u1_new`` (``which="new_person"``); defaults to
+        ``constants.SEED``.
+
+    Returns
+    -------
+    SimpleSlopes
+        The table, the draws and a description in words.
+
+    Raises
+    ------
+    ModelError
+        If the model has no within-person slope term, if ``which="observed_average"`` and
+        the model has no person slopes, or if a named variable or transform is missing.
+    """
+    if which not in _KINDS:
+        raise AmbidexError(f"which must be one of {_KINDS}, got {which!r}.")
+    if terms.slope is None or terms.x_column is None:
+        raise ModelError(
+            "The model has no within-person slope term (terms.slope is None), so there is no "
+            "slope to evaluate. Simple slopes need a model with the within-person predictor "
+            "(M1 or later)."
+        )
+    if terms.interaction is not None and terms.w_column is None:
+        raise ModelError(
+            f"The model has a cross-level interaction {terms.interaction!r} but the terms "
+            "name no moderator column (terms.w_column is None); cannot place the moderator."
+        )
+    prob = resolve_prob(prob)
+    posterior = posterior_dataset(idata)
+    grid = moderator_grid(terms, prepared, at=at, sds=sds)
+
+    g10 = get_scalar(posterior, terms.slope, "within-person slope")
+    slope = g10.expand_dims(moderator=len(grid)).transpose(*SAMPLE_DIMS, "moderator")
+    if terms.interaction is not None:
+        g11 = get_scalar(posterior, terms.interaction, "cross-level interaction")
+        wc = xr.DataArray(grid["moderator_centred"].to_numpy(dtype=float), dims="moderator")
+        slope = slope + g11 * wc
+
+    has_random_slope = terms.group_slope_sd is not None
+    if which == "new_person" and has_random_slope:
+        tau1 = get_scalar(posterior, terms.group_slope_sd, "SD of person slopes")
+        rng = np.random.default_rng(constants.SEED if seed is None else seed)
+        z = xr.DataArray(rng.standard_normal(tau1.shape), dims=SAMPLE_DIMS)
+        slope = slope + tau1 * z
+    elif which == "observed_average":
+        if terms.group_slope is None:
+            raise ModelError(
+                "which='observed_average' needs person-specific slopes, and this model has "
+                "none (terms.group_slope is None). Use which='population'."
+            )
+        u1 = get_variable(posterior, terms.group_slope, "person slope effects")
+        if terms.person_dim not in u1.dims:
+            raise ModelError(
+                f"The person slope effects {terms.group_slope!r} lack the person dimension "
+                f"{terms.person_dim!r} (dims: {list(u1.dims)})."
+            )
+        slope = slope + u1.mean(terms.person_dim)
+
+    x_name = transform_of(prepared, terms.x_column, "level-1 predictor").source
+    y_name = transform_of(prepared, terms.y_column, "outcome").source
+    w_name = (
+        transform_of(prepared, terms.w_column, "moderator").source
+        if terms.w_column is not None
+        else None
+    )
+    factor = float(prepared.slope_to_original(terms.x_column, terms.y_column))
+    slope = (slope * factor).transpose(*SAMPLE_DIMS, "moderator")
+    slope = slope.assign_coords(
+        moderator=grid["moderator_label"].to_list(),
+        moderator_value=("moderator", grid["moderator"].to_numpy(dtype=float)),
+        moderator_centred=("moderator", grid["moderator_centred"].to_numpy(dtype=float)),
+    ).rename("simple_slope")
+    slope.attrs = {"which": which, "scale": "original", "ci_prob": prob}
+
+    rows = []
+    for i, grid_row in enumerate(grid.itertuples(index=False)):
+        values = slope.isel(moderator=i).values.reshape(-1)
+        row: dict[str, Any] = {
+            "moderator_label": grid_row.moderator_label,
+            "moderator": grid_row.moderator,
+            "moderator_centred": grid_row.moderator_centred,
+        }
+        row.update(describe_draws(values, prob))
+        row["p_positive"] = float(np.mean(values > 0))
+        row["which"] = which
+        row["scale"] = "original"
+        rows.append(row)
+    table = pd.DataFrame(rows, columns=list(SLOPE_COLUMNS))
+    table.attrs.update(
+        {"ci_prob": prob, "x_name": x_name, "y_name": y_name, "moderator_name": w_name}
+    )
+    description = _describe(which, terms, x_name, y_name, w_name, has_random_slope)
+    return SimpleSlopes(table=table, draws=slope, description=description)

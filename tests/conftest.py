@@ -1,0 +1,71 @@
+"""Shared fixtures: small simulated studies and a few small, seeded real fits.
+
+Real fits are expensive (compilation plus sampling), so each is made once per test session
+and shared; unit tests of summaries and plots use fake posteriors instead.
+"""
+
+from __future__ import annotations
+
+import os
+
+import matplotlib
+import pytest
+
+matplotlib.use("Agg")
+
+os.environ.setdefault("AMBIDEX_FAST", "1")
+
+
+@pytest.fixture(scope="session")
+def small_study():
+    """60 persons x 5 diaries, continuous scales, a clear cross-level interaction."""
+    from ambidex_bayes.simulate import reference_design, simulate_diary
+
+    design = reference_design(
+        n_persons=60,
+        diaries_dist="fixed",
+        diaries_mean=5,
+        likert=None,
+        missing_rate=0.0,
+        g10=0.3,
+        g11=0.5,
+        tau1=0.15,
+    )
+    return simulate_diary(design, seed=11)
+
+
+@pytest.fixture(scope="session")
+def small_prepared(small_study):
+    from ambidex_bayes.data import ColumnMapping, load_diary
+    from ambidex_bayes.prepare import prepare
+
+    mapping = ColumnMapping.from_dict(small_study.mapping)
+    return prepare(load_diary(small_study.data, mapping))
+
+
+@pytest.fixture(scope="session")
+def fit_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("fits")
+
+
+@pytest.fixture(scope="session")
+def small_settings():
+    from ambidex_bayes.fit import SamplerSettings
+
+    return SamplerSettings(backend="pymc", draws=300, tune=300, chains=2, seed=5)
+
+
+@pytest.fixture(scope="session")
+def m3_fit(small_prepared, small_settings, fit_cache):
+    """M3 on the small study: 2 chains x 300 draws."""
+    from ambidex_bayes.fit import fit
+    from ambidex_bayes.spec import load_spec
+
+    return fit(
+        load_spec("M3"),
+        small_prepared,
+        settings=small_settings,
+        cache_dir=fit_cache,
+        progressbar=False,
+        verbose=False,
+    )
