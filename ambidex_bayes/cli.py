@@ -26,7 +26,7 @@ def _floats(text: str) -> list[float]:
         ) from None
 
 
-def _add_sampler_options(p: argparse.ArgumentParser) -> None:
+def add_sampler_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("sampling")
     g.add_argument(
         "--backend",
@@ -43,7 +43,7 @@ def _add_sampler_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
-def _add_data_options(p: argparse.ArgumentParser, *, required: bool) -> None:
+def add_data_options(p: argparse.ArgumentParser, *, required: bool) -> None:
     p.add_argument(
         "data", nargs=None if required else "?", help="diary file (CSV, Parquet, Excel, SPSS .sav)"
     )
@@ -75,12 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=1)
 
     p = sub.add_parser("fit", help="fit one model spec and save the fit")
-    _add_data_options(p, required=False)
+    add_data_options(p, required=False)
     p.add_argument("--example", action="store_true", help="use the bundled synthetic example data")
     p.add_argument("--spec", required=True, help="spec file or name in models/ (e.g. M3)")
     p.add_argument("--priors", help="prior-set TOML file applied on top of the spec")
     p.add_argument("--out", help="fit file to write (default: in the cache folder)")
-    _add_sampler_options(p)
+    add_sampler_options(p)
 
     p = sub.add_parser("summary", help="posterior summary of a saved fit")
     p.add_argument("fit", help="fit file")
@@ -101,16 +101,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="report folder")
 
     p = sub.add_parser("run", help="the main job: ladder, summaries, slopes, figure, report")
-    _add_data_options(p, required=False)
+    add_data_options(p, required=False)
     p.add_argument("--example", action="store_true", help="use the bundled synthetic example data")
     p.add_argument("--models", help="folder of ladder spec files (default models/)")
     p.add_argument("--at", type=_floats, help="raw moderator values for simple slopes")
     p.add_argument("--out", default="report", help="report folder (default ./report)")
-    _add_sampler_options(p)
+    add_sampler_options(p)
+
+    for module in _command_modules():
+        p = sub.add_parser(module.NAME, help=module.HELP)
+        module.add_arguments(p)
     return parser
 
 
-def _settings(args: argparse.Namespace):
+def _command_modules() -> list:
+    import importlib
+
+    from ambidex_bayes.commands import COMMAND_MODULES
+
+    return [importlib.import_module(f"ambidex_bayes.commands.{m}") for m in COMMAND_MODULES]
+
+
+def sampler_settings(args: argparse.Namespace):
     from ambidex_bayes.fit import SamplerSettings
 
     return SamplerSettings(
@@ -123,7 +135,7 @@ def _settings(args: argparse.Namespace):
     )
 
 
-def _inputs(args: argparse.Namespace):
+def data_inputs(args: argparse.Namespace):
     from ambidex_bayes.pipeline import example_inputs, load_mapping
 
     if args.example:
@@ -139,7 +151,7 @@ def _inputs(args: argparse.Namespace):
     return Path(args.data), load_mapping(args.mapping)
 
 
-def _print_table(frame, csv: str | None = None) -> None:
+def print_table(frame, csv: str | None = None) -> None:
     from tabulate import tabulate
 
     print(tabulate(frame, headers="keys", tablefmt="simple", floatfmt=".3f", showindex=False))
@@ -193,7 +205,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     from ambidex_bayes.results import posterior_summary
     from ambidex_bayes.spec import load_prior_set, load_spec
 
-    source, mapping = _inputs(args)
+    source, mapping = data_inputs(args)
     spec = load_spec(args.spec)
     if args.priors:
         spec = spec.with_priors(load_prior_set(args.priors), label=Path(args.priors).stem)
@@ -207,7 +219,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     result = fit(
         spec,
         prepared,
-        settings=_settings(args),
+        settings=sampler_settings(args),
         cache_dir=args.cache_dir,
         refit=args.refit,
         progressbar=not args.no_progress,
@@ -215,7 +227,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     if args.out:
         result.save(args.out)
     print(f"fit saved: {result.path}")
-    _print_table(posterior_summary(result.idata, result.terms))
+    print_table(posterior_summary(result.idata, result.terms))
     return 0
 
 
@@ -225,7 +237,7 @@ def _cmd_summary(args: argparse.Namespace) -> int:
 
     result = load_fit(args.fit)
     print(f"{result.spec.name}: {result.formula}")
-    _print_table(posterior_summary(result.idata, result.terms), args.csv)
+    print_table(posterior_summary(result.idata, result.terms), args.csv)
     print(result.convergence)
     return 0
 
@@ -239,7 +251,7 @@ def _cmd_slopes(args: argparse.Namespace) -> int:
         result.idata, result.terms, result.prepared, at=args.at, which=args.which
     )
     print(slopes.description)
-    _print_table(slopes.table, args.csv)
+    print_table(slopes.table, args.csv)
     return 0
 
 
@@ -259,13 +271,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from ambidex_bayes.report import write_report
     from ambidex_bayes.spec import ladder_specs
 
-    source, mapping = _inputs(args)
+    source, mapping = data_inputs(args)
     specs = ladder_specs(args.models) if args.models else None
     analysis = run_analysis(
         source,
         mapping,
         specs=specs,
-        settings=_settings(args),
+        settings=sampler_settings(args),
         detrend=args.detrend,
         standardize=args.standardize,
         moderator_values=args.at,
@@ -276,7 +288,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if analysis.slopes is not None:
         print()
         print(analysis.slopes.description)
-        _print_table(analysis.slopes.table)
+        print_table(analysis.slopes.table)
     path = write_report(analysis, args.out)
     print(f"\nreport written: {path}")
     return 0
@@ -295,8 +307,10 @@ _COMMANDS = {
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``ambidex-bayes``; returns the exit status."""
     args = build_parser().parse_args(argv)
+    commands = dict(_COMMANDS)
+    commands.update({m.NAME: m.run for m in _command_modules()})
     try:
-        return _COMMANDS[args.command](args)
+        return commands[args.command](args)
     except AmbidexError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

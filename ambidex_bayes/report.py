@@ -26,7 +26,13 @@ from ambidex_bayes.results import (  # noqa: E402
     plot_simple_slopes,
 )
 
-__all__ = ["write_report", "markdown_table"]
+__all__ = ["write_report", "markdown_table", "REPORT_SECTIONS"]
+
+#: Further report sections, as "module:function" strings. Each function takes
+#: ``(analysis, figures_dir, tables_dir)``, computes through library functions, writes its
+#: figures and CSV tables there and returns Markdown lines (figure paths relative to the
+#: report: ``figures/<name>.png``). Sections appear in this order after the moderation.
+REPORT_SECTIONS: tuple[str, ...] = ()
 
 
 def markdown_table(frame: pd.DataFrame, *, digits: int = 3) -> str:
@@ -136,6 +142,13 @@ def _write(analysis: Analysis, folder: Path, *, title: str | None) -> None:
         plot_simple_slopes(analysis.slopes, ax=ax)
         _save_figure(fig, figures / "simple_slopes.png")
         md += ["![simple slopes](figures/simple_slopes.png)", ""]
+
+    for entry in REPORT_SECTIONS:
+        module_name, func_name = entry.split(":")
+        import importlib
+
+        section = getattr(importlib.import_module(module_name), func_name)
+        md += list(section(analysis, figures, tables)) + [""]
 
     if analysis.icc is not None:
         analysis.icc.to_csv(tables / "icc.csv", index=False)
