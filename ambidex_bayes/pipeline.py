@@ -127,7 +127,7 @@ def run_analysis(
     specs = list(specs) if specs is not None else ladder_specs()
     if verbose:
         print(diary.compliance)
-        for line in list(diary.notes) + list(prepared.notes):
+        for line in dict.fromkeys(list(diary.notes) + list(prepared.notes)):
             print(f"note: {line}")
         for line in prepared.warnings:
             print(f"WARNING: {line}")

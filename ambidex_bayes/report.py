@@ -39,8 +39,29 @@ def markdown_table(frame: pd.DataFrame, *, digits: int = 3) -> str:
     """A DataFrame as a GitHub-flavoured Markdown table."""
     from tabulate import tabulate
 
+    def escape(value: object) -> object:
+        return value.replace("|", "\\|") if isinstance(value, str) else value
+
+    def count_or_number(value: object) -> object:
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))
+        return f"{value:.{digits}g}" if isinstance(value, float) else value
+
+    shown = frame.copy()
+    for col in shown.columns:
+        if shown[col].dtype == object or pd.api.types.is_string_dtype(shown[col]):
+            shown[col] = shown[col].map(escape).astype(object)
+    as_text = "value" in shown.columns and shown["value"].dtype.kind == "f"
+    if as_text:  # a statistic/value table mixes counts and shares: print each as it is
+        shown["value"] = shown["value"].map(count_or_number).astype(object)
+    headers = [escape(str(c)) for c in shown.columns]
     return tabulate(
-        frame, headers="keys", tablefmt="github", floatfmt=f".{digits}f", showindex=False
+        shown,
+        headers=headers,
+        tablefmt="github",
+        floatfmt=f".{digits}f",
+        showindex=False,
+        disable_numparse=as_text,
     )
 
 
@@ -112,7 +133,7 @@ def _write(analysis: Analysis, folder: Path, *, title: str | None) -> None:
             markdown_table(analysis.diary.reliability),
             "",
         ]
-    notes = list(analysis.diary.notes) + list(analysis.prepared.notes)
+    notes = list(dict.fromkeys(list(analysis.diary.notes) + list(analysis.prepared.notes)))
     if notes:
         md += ["Notes:", ""] + [f"- {n}" for n in notes] + [""]
     if analysis.prepared.warnings:
