@@ -61,7 +61,7 @@ def parameter_roles(terms: ModerationTerms) -> dict[str, str]:
     named = (
         (terms.intercept, "intercept"),
         (terms.slope, "within-person slope"),
-        (terms.between, "between-person (contextual) effect of the person mean"),
+        (terms.between, "between-person effect of the person mean (minus the within slope: contextual)"),
         (terms.moderator, "moderator effect on the intercept"),
         (terms.interaction, "cross-level interaction"),
     )
