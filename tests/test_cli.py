@@ -15,7 +15,9 @@ SMALL = ["--draws", "150", "--tune", "150", "--chains", "2", "--backend", "pymc"
 @pytest.mark.fit
 def test_run_on_example_writes_the_report(tmp_path: Path, capsys):
     out = tmp_path / "report"
-    status = main(["run", "--example", "--out", str(out), "--cache-dir", str(tmp_path / "c"), *SMALL])
+    status = main(
+        ["run", "--example", "--out", str(out), "--cache-dir", str(tmp_path / "c"), *SMALL]
+    )
     assert status == 0
     text = (out / "report.md").read_text()
     assert "## The moderation (M3)" in text
@@ -45,7 +47,9 @@ def test_bad_column_is_named_without_traceback(tmp_path: Path, capsys):
     data = tmp_path / "d.csv"
     data.write_text("pid,day,inno,unc\n1,1,3,2\n1,2,4,3\n2,1,2,2\n2,2,3,4\n")
     mapping = tmp_path / "m.toml"
-    mapping.write_text('person = "pid"\noccasion = "day"\noutcome = "inno"\nlevel1 = ["uncertainty"]\n')
+    mapping.write_text(
+        'person = "pid"\noccasion = "day"\noutcome = "inno"\nlevel1 = ["uncertainty"]\n'
+    )
     assert main(["fit", str(data), "--mapping", str(mapping), "--spec", "M1", *SMALL]) == 2
     err = capsys.readouterr().err
     assert "uncertainty" in err and "unc" in err

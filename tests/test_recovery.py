@@ -48,7 +48,12 @@ def recovery():
     prepared = prepare(load_diary(study.data, ColumnMapping.from_dict(study.mapping)))
     settings = SamplerSettings(backend="pymc", draws=500, tune=500, chains=4, seed=3)
     result = fit(
-        load_spec("M3"), prepared, settings=settings, cache_dir=False, progressbar=False, verbose=False
+        load_spec("M3"),
+        prepared,
+        settings=settings,
+        cache_dir=False,
+        progressbar=False,
+        verbose=False,
     )
     return study, prepared, result
 
