@@ -1,0 +1,364 @@
+r"""The Gaussian fast path: person effects integrated out exactly.
+
+For a Gaussian outcome with person effects on one grouping factor,
+
+.. math::
+
+    y_j = X_j \beta + Z_j u_j + e_j, \qquad u_j \sim N(0, \Sigma), \qquad
+    e_j \sim N(0, \sigma^2 I_{n_j}),
+
+the person effects integrate out: :math:`y_j \sim N(X_j\beta, V_j)` with
+:math:`V_j = \sigma^2 I + Z_j \Sigma Z_j^\top`. With :math:`r_j = y_j - X_j\beta`,
+:math:`P_j = \Sigma^{-1} + Z_j^\top Z_j/\sigma^2` and :math:`w_j = Z_j^\top r_j/\sigma^2`
+(Woodbury and the matrix determinant lemma),
+
+.. math::
+
+    \log p(y \mid \beta, \Sigma, \sigma) = -\tfrac12 \sum_j \Big[ n_j \log(2\pi\sigma^2)
+        + \log|\Sigma| + \log|P_j| + r_j^\top r_j/\sigma^2 - w_j^\top P_j^{-1} w_j \Big].
+
+Only per-person sums are needed: :math:`Z_j^\top Z_j` (q x q), :math:`Z_j^\top X_j`
+(q x p), :math:`Z_j^\top y_j` (q), and globally :math:`X^\top X`, :math:`X^\top y`,
+:math:`y^\top y`, since :math:`\sum_j r_j^\top r_j = y^\top y - 2\beta^\top X^\top y +
+\beta^\top X^\top X\beta` and :math:`w_j = (Z_j^\top y_j - Z_j^\top X_j\beta)/\sigma^2`.
+The cost of a gradient no longer grows with the number of diary rows, and NUTS samples only
+:math:`\beta`, :math:`\Sigma` and :math:`\sigma`.
+
+Afterwards, per posterior draw, the person effects are drawn exactly from their conditional
+posterior :math:`u_j \mid y, \beta, \Sigma, \sigma \sim N(P_j^{-1} w_j, P_j^{-1})`, so the
+result has the same variables as the full model (person effects and pointwise
+log-likelihood included).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytensor.tensor as pt
+
+__all__ = [
+    "PersonStatistics",
+    "person_statistics",
+    "marginal_loglik",
+    "draw_person_effects",
+    "conditional_loglik",
+]
+
+
+@dataclass(frozen=True)
+class PersonStatistics:
+    """Sufficient statistics of the Gaussian model with person effects.
+
+    Attributes
+    ----------
+    ZtZ : ndarray (J, q, q)
+    ZtX : ndarray (J, q, p)
+    Zty : ndarray (J, q)
+    n : ndarray (J,)
+        Rows per person.
+    XtX : ndarray (p, p)
+    Xty : ndarray (p,)
+    yty : float
+    """
+
+    ZtZ: np.ndarray
+    ZtX: np.ndarray
+    Zty: np.ndarray
+    n: np.ndarray
+    XtX: np.ndarray
+    Xty: np.ndarray
+    yty: float
+
+    @property
+    def n_total(self) -> int:
+        """Number of rows."""
+        return int(self.n.sum())
+
+    def as_data(self) -> dict[str, np.ndarray]:
+        """The statistics by name (for ``pm.Data`` / ``with_data``)."""
+        return {
+            "_ss_ZtZ": self.ZtZ,
+            "_ss_ZtX": self.ZtX,
+            "_ss_Zty": self.Zty,
+            "_ss_XtX": self.XtX,
+            "_ss_Xty": self.Xty,
+            "_ss_yty": np.asarray(self.yty),
+            "_ss_n": np.asarray(float(self.n_total)),
+        }
+
+
+def person_statistics(
+    X: np.ndarray, Z: np.ndarray, y: np.ndarray, person: np.ndarray, n_persons: int
+) -> PersonStatistics:
+    """Per-person sums of cross-products.
+
+    Parameters
+    ----------
+    X : ndarray (n, p)
+        Fixed-effect design.
+    Z : ndarray (n, q)
+        Person-effect design (a column of ones for the intercept, the predictor for a slope).
+    y : ndarray (n,)
+    person : ndarray (n,) of int
+        Person index 0..J-1 of each row.
+    n_persons : int
+        J.
+    """
+    X = np.asarray(X, dtype=float)
+    Z = np.asarray(Z, dtype=float)
+    y = np.asarray(y, dtype=float)
+    person = np.asarray(person, dtype=np.intp)
+    q, p = Z.shape[1], X.shape[1]
+
+    def per_person(weights: np.ndarray) -> np.ndarray:
+        return np.bincount(person, weights=weights, minlength=n_persons)
+
+    ZtZ = np.empty((n_persons, q, q))
+    for a in range(q):
+        for b in range(a, q):
+            ZtZ[:, a, b] = ZtZ[:, b, a] = per_person(Z[:, a] * Z[:, b])
+    ZtX = np.empty((n_persons, q, p))
+    for a in range(q):
+        for k in range(p):
+            ZtX[:, a, k] = per_person(Z[:, a] * X[:, k])
+    Zty = np.stack([per_person(Z[:, a] * y) for a in range(q)], axis=1)
+    n = np.bincount(person, minlength=n_persons).astype(float)
+    return PersonStatistics(
+        ZtZ=ZtZ, ZtX=ZtX, Zty=Zty, n=n, XtX=X.T @ X, Xty=X.T @ y, yty=float(y @ y)
+    )
+
+
+def _inverse_and_logdet_2x2(a, b, c):
+    """Inverse entries and log-determinant of symmetric [[a, b], [b, c]] (batched)."""
+    det = a * c - b * b
+    return c / det, -b / det, a / det, pt.log(det)
+
+
+def marginal_loglik(
+    beta: pt.TensorVariable,
+    chol: pt.TensorVariable,
+    sigma: pt.TensorVariable,
+    ZtZ: pt.TensorVariable,
+    ZtX: pt.TensorVariable,
+    Zty: pt.TensorVariable,
+    XtX: pt.TensorVariable,
+    Xty: pt.TensorVariable,
+    yty: pt.TensorVariable,
+    n_total: pt.TensorVariable,
+    q: int,
+) -> pt.TensorVariable:
+    r"""Log-likelihood with person effects integrated out (see the module docstring).
+
+    ``chol`` is the lower Cholesky factor :math:`L` of :math:`\Sigma = LL^\top` (q x q).
+    Closed forms are used for q = 1 and q = 2 (intercept, or intercept and one slope);
+    larger q uses batched Cholesky factorisations.
+    """
+    s2 = sigma**2
+    J = ZtZ.shape[0]
+    rss = yty - 2.0 * pt.dot(beta, Xty) + pt.dot(beta, pt.dot(XtX, beta))
+    w = (Zty - pt.dot(ZtX, beta)) / s2  # (J, q)
+    if q == 1:
+        tau2 = chol[0, 0] ** 2
+        prec = 1.0 / tau2 + ZtZ[:, 0, 0] / s2
+        logdet_sigma = pt.log(tau2)
+        logdet_p = pt.log(prec)
+        quad = w[:, 0] ** 2 / prec
+    elif q == 2:
+        l00, l10, l11 = chol[0, 0], chol[1, 0], chol[1, 1]
+        # Sigma^{-1} = L^{-T} L^{-1}, with L^{-1} = [[1/l00, 0], [-l10/(l00 l11), 1/l11]]
+        i00, i10, i11 = 1.0 / l00, -l10 / (l00 * l11), 1.0 / l11
+        s00 = i00**2 + i10**2
+        s01 = i10 * i11
+        s11 = i11**2
+        a = s00 + ZtZ[:, 0, 0] / s2
+        b = s01 + ZtZ[:, 0, 1] / s2
+        c = s11 + ZtZ[:, 1, 1] / s2
+        inv00, inv01, inv11, logdet_p = _inverse_and_logdet_2x2(a, b, c)
+        logdet_sigma = 2.0 * (pt.log(l00) + pt.log(l11))
+        quad = inv00 * w[:, 0] ** 2 + 2.0 * inv01 * w[:, 0] * w[:, 1] + inv11 * w[:, 1] ** 2
+    else:
+        eye = pt.eye(q)
+        sigma_inv = pt.linalg.solve(
+            chol.T, pt.linalg.solve(chol, eye, assume_a="gen"), assume_a="gen"
+        )
+        P = sigma_inv[None, :, :] + ZtZ / s2
+        LP = pt.linalg.cholesky(P)
+        logdet_p = 2.0 * pt.sum(pt.log(pt.diagonal(LP, axis1=-2, axis2=-1)), axis=-1)
+        v = pt.linalg.solve_triangular(LP, w[..., None], lower=True)
+        quad = pt.sum(v[..., 0] ** 2, axis=-1)
+        logdet_sigma = 2.0 * pt.sum(pt.log(pt.diag(chol)))
+    return -0.5 * (
+        n_total * pt.log(2.0 * np.pi * s2)
+        + J * logdet_sigma
+        + pt.sum(logdet_p)
+        + rss / s2
+        - pt.sum(quad)
+    )
+
+
+def draw_person_effects(
+    stats: PersonStatistics,
+    beta: np.ndarray,
+    chol: np.ndarray,
+    sigma: np.ndarray,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    r"""Exact draws of the person effects, one per posterior draw.
+
+    Parameters
+    ----------
+    stats : PersonStatistics
+    beta : ndarray (S, p)
+    chol : ndarray (S, q, q)
+        Cholesky factors of :math:`\Sigma` per draw.
+    sigma : ndarray (S,)
+    rng : numpy Generator
+
+    Returns
+    -------
+    ndarray (S, J, q)
+        :math:`u_j \sim N(P_j^{-1} w_j, P_j^{-1})` per draw.
+    """
+    S = beta.shape[0]
+    J, q, _ = stats.ZtZ.shape
+    out = np.empty((S, J, q))
+    eye = np.eye(q)
+    for s in range(S):
+        s2 = sigma[s] ** 2
+        L = chol[s]
+        Linv = np.linalg.solve(L, eye)
+        sigma_inv = Linv.T @ Linv
+        P = sigma_inv[None] + stats.ZtZ / s2
+        w = (stats.Zty - stats.ZtX @ beta[s]) / s2
+        LP = np.linalg.cholesky(P)  # P = LP LP'
+        # mean = P^{-1} w; a draw with covariance P^{-1} is LP^{-T} z
+        mean = np.linalg.solve(P, w[..., None])[..., 0]
+        z = rng.standard_normal((J, q, 1))
+        out[s] = mean + np.linalg.solve(np.swapaxes(LP, -1, -2), z)[..., 0]
+    return out
+
+
+def conditional_loglik(
+    y: np.ndarray,
+    X: np.ndarray,
+    Z: np.ndarray,
+    person: np.ndarray,
+    beta: np.ndarray,
+    u: np.ndarray,
+    sigma: np.ndarray,
+) -> np.ndarray:
+    """Pointwise log-likelihood given person effects (as in the full model), (S, n)."""
+    mu = beta @ X.T  # (S, n)
+    mu = mu + np.einsum("snq,nq->sn", u[:, person, :], Z)
+    resid = (y[None, :] - mu) / sigma[:, None]
+    return -0.5 * resid**2 - np.log(sigma[:, None]) - 0.5 * np.log(2.0 * np.pi)
+
+
+@dataclass(frozen=True)
+class MarginalDesign:
+    """What the fast path needs besides the PyMC model: design, data and names.
+
+    Attributes
+    ----------
+    X : ndarray (n, p)
+    Z : ndarray (n, q)
+    y : ndarray (n,)
+    person : ndarray (n,) of int
+    levels : list of str
+        Person ids in the order of the person dimension (Bambi's order).
+    fixed_names : list of str
+        Fixed-effect variable names, in the columns' order of ``X``.
+    group_names : list of str
+        Person-effect variable names (``"1|person"``, ``"x|person"``), columns of ``Z``.
+    factor : str
+        Grouping factor (the person column).
+    response : str
+        Name of the observed variable.
+    stats : PersonStatistics
+    """
+
+    X: np.ndarray
+    Z: np.ndarray
+    y: np.ndarray
+    person: np.ndarray
+    levels: list[str]
+    fixed_names: list[str]
+    group_names: list[str]
+    factor: str
+    response: str
+    stats: PersonStatistics
+
+    @property
+    def factor_dim(self) -> str:
+        """Name of the person dimension in the posterior."""
+        return f"{self.factor}__factor_dim"
+
+
+def covariance_cholesky(stds: np.ndarray, corr: np.ndarray | None) -> np.ndarray:
+    r"""Cholesky factors of :math:`\Sigma = D R D` per draw.
+
+    Parameters
+    ----------
+    stds : ndarray (S, q)
+    corr : ndarray (S, q, q) or None (independent effects)
+    """
+    S, q = stds.shape
+    R = np.broadcast_to(np.eye(q), (S, q, q)) if corr is None else corr
+    cov = stds[:, :, None] * R * stds[:, None, :]
+    cov = cov + 1e-12 * np.eye(q)[None]
+    return np.linalg.cholesky(cov)
+
+
+def complete_posterior(
+    posterior: dict[str, np.ndarray],
+    design: MarginalDesign,
+    *,
+    corr: np.ndarray | None,
+    rng: np.random.Generator,
+    log_likelihood: bool,
+    chunk: int = 250,
+) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+    """Person effects (and the pointwise log-likelihood) for every posterior draw.
+
+    Parameters
+    ----------
+    posterior : dict of name to ndarray (chains, draws, ...)
+        Must hold every fixed effect, every ``<group term>_sigma`` and ``"sigma"``.
+    design : MarginalDesign
+    corr : ndarray (chains, draws, q, q) or None
+        Correlation matrices of the person effects (None: independent).
+    rng : numpy Generator
+    log_likelihood : bool
+        Also return the pointwise log-likelihood (chains, draws, n).
+    chunk : int
+        Draws processed at once (bounds memory for large data).
+
+    Returns
+    -------
+    effects, loglik
+        Person-effect arrays (chains, draws, J) by name, and the log-likelihood or None.
+    """
+    C, D = posterior["sigma"].shape
+    S = C * D
+    beta = np.stack([posterior[n].reshape(S) for n in design.fixed_names], axis=1)
+    stds = np.stack([posterior[f"{n}_sigma"].reshape(S) for n in design.group_names], axis=1)
+    sigma = posterior["sigma"].reshape(S)
+    corr_flat = None if corr is None else corr.reshape(S, *corr.shape[2:])
+    J, q = design.stats.Zty.shape
+    u = np.empty((S, J, q))
+    loglik = (
+        np.empty((S, len(design.y)), dtype=np.float32 if S * len(design.y) > 5e7 else float)
+        if log_likelihood
+        else None
+    )
+    for start in range(0, S, chunk):
+        sl = slice(start, min(S, start + chunk))
+        chol = covariance_cholesky(stds[sl], None if corr_flat is None else corr_flat[sl])
+        u[sl] = draw_person_effects(design.stats, beta[sl], chol, sigma[sl], rng)
+        if loglik is not None:
+            loglik[sl] = conditional_loglik(
+                design.y, design.X, design.Z, design.person, beta[sl], u[sl], sigma[sl]
+            )
+    effects = {n: u[:, :, k].reshape(C, D, J) for k, n in enumerate(design.group_names)}
+    return effects, None if loglik is None else loglik.reshape(C, D, -1)

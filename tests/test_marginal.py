@@ -1,0 +1,96 @@
+"""The Gaussian fast path's maths against direct computations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytensor.tensor as pt
+import pytest
+from scipy import stats
+
+from ambidex_bayes.model.marginal import (
+    conditional_loglik,
+    covariance_cholesky,
+    draw_person_effects,
+    marginal_loglik,
+    person_statistics,
+)
+
+
+def _problem(q: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    J, n, p = 7, 40, 3
+    person = rng.integers(0, J, n)
+    person[:J] = np.arange(J)
+    X = np.column_stack([np.ones(n), rng.normal(size=(n, p - 1))])
+    Z = np.column_stack([np.ones(n), rng.normal(size=(n, q - 1))])
+    y = rng.normal(size=n)
+    beta = rng.normal(size=p)
+    A = rng.normal(size=(q, q))
+    cov = A @ A.T + 0.5 * np.eye(q)
+    return rng, J, person, X, Z, y, beta, cov, 0.7
+
+
+def test_statistics_equal_per_person_sums():
+    _, J, person, X, Z, y, *_ = _problem(2)
+    ss = person_statistics(X, Z, y, person, J)
+    for j in range(J):
+        m = person == j
+        np.testing.assert_allclose(ss.ZtZ[j], Z[m].T @ Z[m])
+        np.testing.assert_allclose(ss.ZtX[j], Z[m].T @ X[m])
+        np.testing.assert_allclose(ss.Zty[j], Z[m].T @ y[m])
+    np.testing.assert_allclose(ss.XtX, X.T @ X)
+    assert ss.n_total == len(y)
+
+
+@pytest.mark.parametrize("q", [1, 2, 3])
+def test_marginal_loglik_equals_multivariate_normal(q):
+    _, J, person, X, Z, y, beta, cov, sigma = _problem(q, seed=q)
+    ss = person_statistics(X, Z, y, person, J)
+    direct = 0.0
+    for j in range(J):
+        m = person == j
+        V = sigma**2 * np.eye(m.sum()) + Z[m] @ cov @ Z[m].T
+        direct += stats.multivariate_normal(X[m] @ beta, V).logpdf(y[m])
+    tensors = [pt.as_tensor(v) for v in (ss.ZtZ, ss.ZtX, ss.Zty, ss.XtX, ss.Xty, ss.yty)]
+    value = marginal_loglik(
+        pt.as_tensor(beta),
+        pt.as_tensor(np.linalg.cholesky(cov)),
+        pt.as_tensor(sigma),
+        *tensors,
+        pt.as_tensor(float(ss.n_total)),
+        q=q,
+    ).eval()
+    assert value == pytest.approx(direct, rel=1e-10)
+
+
+def test_person_effect_draws_have_the_conditional_moments():
+    rng, J, person, X, Z, y, beta, cov, sigma = _problem(2, seed=5)
+    ss = person_statistics(X, Z, y, person, J)
+    S = 20000
+    L = np.linalg.cholesky(cov)
+    u = draw_person_effects(
+        ss, np.tile(beta, (S, 1)), np.tile(L, (S, 1, 1)), np.full(S, sigma), rng
+    )
+    j = 3
+    m = person == j
+    P = np.linalg.inv(cov) + Z[m].T @ Z[m] / sigma**2
+    mean = np.linalg.solve(P, Z[m].T @ (y[m] - X[m] @ beta) / sigma**2)
+    np.testing.assert_allclose(
+        u[:, j].mean(axis=0), mean, atol=4 * np.sqrt(np.diag(np.linalg.inv(P)) / S).max()
+    )
+    np.testing.assert_allclose(np.cov(u[:, j].T), np.linalg.inv(P), rtol=0.05, atol=1e-3)
+
+
+def test_covariance_cholesky_rebuilds_sigma():
+    stds = np.array([[0.5, 0.2]])
+    corr = np.array([[[1.0, -0.3], [-0.3, 1.0]]])
+    L = covariance_cholesky(stds, corr)[0]
+    np.testing.assert_allclose(L @ L.T, [[0.25, -0.03], [-0.03, 0.04]], atol=1e-10)
+
+
+def test_conditional_loglik_is_normal_logpdf():
+    rng, J, person, X, Z, y, beta, cov, sigma = _problem(2, seed=7)
+    u = rng.normal(size=(1, J, 2))
+    ll = conditional_loglik(y, X, Z, person, beta[None], u, np.array([sigma]))
+    mu = X @ beta + (u[0, person] * Z).sum(axis=1)
+    np.testing.assert_allclose(ll[0], stats.norm(mu, sigma).logpdf(y))
