@@ -41,6 +41,12 @@ def add_sampler_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--cache-dir", help="folder of saved fits (default .ambidex_cache)")
     g.add_argument("--refit", action="store_true", help="sample even if a saved fit matches")
     g.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    g.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit with status 3 when diagnostics fail (divergences, R-hat > 1.01, "
+        "bulk-ESS < 400, Pareto k > 0.7)",
+    )
 
 
 def add_data_options(p: argparse.ArgumentParser, *, required: bool) -> None:
@@ -228,7 +234,23 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         result.save(args.out)
     print(f"fit saved: {result.path}")
     print_table(posterior_summary(result.idata, result.terms))
-    return 0
+    return _strict_status(args, [result])
+
+
+def _strict_status(args: argparse.Namespace, fits: list) -> int:
+    """0, or 3 with a summary of what failed when --strict is set and diagnostics fail."""
+    if not getattr(args, "strict", False):
+        return 0
+    from ambidex_bayes.strict import strict_problems
+
+    problems = strict_problems(fits)
+    if not problems:
+        print("strict mode: all diagnostics passed.")
+        return 0
+    print("strict mode: diagnostics failed:", file=sys.stderr)
+    for line in problems:
+        print(f"  - {line}", file=sys.stderr)
+    return 3
 
 
 def _cmd_summary(args: argparse.Namespace) -> int:
@@ -291,7 +313,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print_table(analysis.slopes.table)
     path = write_report(analysis, args.out)
     print(f"\nreport written: {path}")
-    return 0
+    return _strict_status(args, list(analysis.fits.values()))
 
 
 _COMMANDS = {
