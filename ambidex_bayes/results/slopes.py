@@ -39,7 +39,14 @@ from ambidex_bayes.terms import ModerationTerms
 if TYPE_CHECKING:
     from ambidex_bayes.prepare import PreparedData
 
-__all__ = ["SimpleSlopes", "simple_slopes", "moderator_grid", "SlopeKind"]
+__all__ = [
+    "SimpleSlopes",
+    "simple_slopes",
+    "moderator_grid",
+    "moderator_by_person",
+    "slope_differences",
+    "SlopeKind",
+]
 
 SlopeKind = Literal["population", "new_person", "observed_average"]
 _KINDS: tuple[str, ...] = ("population", "new_person", "observed_average")
@@ -61,6 +68,24 @@ SLOPE_COLUMNS: tuple[str, ...] = (
 
 #: Label used when the model has no moderator at all.
 NO_MODERATOR_LABEL = "no moderator"
+
+#: Columns of :func:`slope_differences`, in order.
+DIFFERENCE_COLUMNS: tuple[str, ...] = (
+    "contrast",
+    "high_label",
+    "low_label",
+    "high",
+    "low",
+    "moderator_difference",
+    "mean",
+    "median",
+    "sd",
+    "ci_lower",
+    "ci_upper",
+    "p_positive",
+    "which",
+    "scale",
+)
 
 
 @dataclass(frozen=True)
@@ -130,19 +155,84 @@ def _finite_numbers(values: Sequence[float], name: str) -> list[float]:
     return out
 
 
+def moderator_by_person(terms: ModerationTerms, prepared: PreparedData) -> pd.Series:
+    """The raw moderator value of every person in the prepared data, one value per person.
+
+    Read from the moderator column the model uses (``terms.w_column``) and mapped back to
+    the raw scale with its transform (``value * scale + centre``).
+
+    Parameters
+    ----------
+    terms : ModerationTerms
+        Names the moderator column.
+    prepared : PreparedData
+        The data the model was fitted on, with its rows.
+
+    Returns
+    -------
+    pandas.Series
+        Index: person id (str), in order of first appearance; values: raw moderator values.
+        ``name`` is the moderator's raw column name.
+
+    Raises
+    ------
+    ModelError
+        If the model has no moderator, or the prepared rows lack the person or moderator
+        column (e.g. prepared data restored without their rows).
+    """
+    transform = transform_of(prepared, terms.w_column, "moderator")
+    person = prepared.roles.get("person", prepared.mapping.person)
+    frame = prepared.frame
+    missing = [c for c in (person, transform.column) if c not in frame.columns]
+    if missing or len(frame) == 0:
+        raise ModelError(
+            f"The prepared data hold no rows with the column(s) {[person, transform.column]} "
+            f"(missing: {missing or 'none'}; rows: {len(frame)}), so the moderator value of "
+            "each person is unknown. Use the prepared data the model was fitted on, with its "
+            "rows (a saved fit keeps them)."
+        )
+    centred = (
+        frame[transform.column].astype("float64").groupby(frame[person].astype(str), sort=False)
+    )
+    per_person = centred.first() * float(transform.scale) + float(transform.centre)
+    per_person.index = per_person.index.astype(str)
+    per_person.index.name = person
+    return per_person.rename(transform.source)
+
+
+def _percentile_values(
+    terms: ModerationTerms, prepared: PreparedData, percentiles: Sequence[float]
+) -> tuple[list[float], list[str]]:
+    wanted = _finite_numbers(percentiles, "percentiles")
+    outside = [p for p in wanted if not 0.0 <= p <= 100.0]
+    if outside:
+        raise AmbidexError(
+            f"percentiles must lie between 0 and 100 (e.g. [10, 50, 90]); got {outside}."
+        )
+    values = moderator_by_person(terms, prepared).to_numpy(dtype=float)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        raise ModelError("No person has a finite moderator value; percentiles are undefined.")
+    raw = [float(v) for v in np.percentile(values, wanted)]
+    return raw, [f"P{p:g}" for p in wanted]
+
+
 def moderator_grid(
     terms: ModerationTerms,
     prepared: PreparedData,
     *,
     at: Sequence[float] | None = None,
     sds: Sequence[float] = constants.SIMPLE_SLOPE_SDS,
+    percentiles: Sequence[float] | None = None,
 ) -> pd.DataFrame:
     r"""Moderator values at which to evaluate slopes or predictions.
 
-    With ``at`` the values are raw moderator values, labelled ``"at <value>"``. Otherwise
-    they are :math:`\bar W + k\,s_W` for each ``k`` in ``sds``, where :math:`\bar W` and
-    :math:`s_W` are the mean and SD of the moderator over persons on its raw scale
-    (``prepared.moderator_stats``), labelled ``"-1 SD"``, ``"mean"``, ``"+1 SD"``...
+    With ``at`` the values are raw moderator values, labelled ``"at <value>"``. With
+    ``percentiles`` they are percentiles of the moderator over persons (each person counted
+    once, ``numpy.percentile``'s linear interpolation), labelled ``"P10"``, ``"P50"``...
+    Otherwise they are :math:`\bar W + k\,s_W` for each ``k`` in ``sds``, where
+    :math:`\bar W` and :math:`s_W` are the mean and SD of the moderator over persons on its
+    raw scale (``prepared.moderator_stats``), labelled ``"-1 SD"``, ``"mean"``, ``"+1 SD"``...
 
     The value entered in the model is :math:`w_c = (W - c) / s`, with the centre :math:`c`
     and scale :math:`s` of the moderator column's transform.
@@ -156,7 +246,10 @@ def moderator_grid(
     at : sequence of float, optional
         Raw moderator values.
     sds : sequence of float
-        Multiples of the SD over persons, used when ``at`` is not given.
+        Multiples of the SD over persons, used when neither ``at`` nor ``percentiles`` is
+        given.
+    percentiles : sequence of float, optional
+        Percentiles (0-100) of the moderator over persons; not together with ``at``.
 
     Returns
     -------
@@ -164,10 +257,16 @@ def moderator_grid(
         Columns ``moderator_label, moderator, moderator_centred``. When the model has no
         moderator column, one row labelled ``"no moderator"`` with NaN values.
     """
+    if at is not None and percentiles is not None:
+        raise AmbidexError(
+            "Give either at= (raw moderator values) or percentiles= (percentiles over "
+            "persons), not both."
+        )
     if terms.w_column is None:
-        if at is not None:
+        chosen = "at=" if at is not None else "percentiles=" if percentiles is not None else None
+        if chosen is not None:
             raise AmbidexError(
-                "at= was given, but the model has no level-2 moderator column "
+                f"{chosen} was given, but the model has no level-2 moderator column "
                 "(terms.w_column is None), so there is nothing to set it to."
             )
         return pd.DataFrame(
@@ -181,6 +280,8 @@ def moderator_grid(
     if at is not None:
         raw = _finite_numbers(at, "at")
         labels = [f"at {v:g}" for v in raw]
+    elif percentiles is not None:
+        raw, labels = _percentile_values(terms, prepared, percentiles)
     else:
         multiples = _finite_numbers(sds, "sds")
         stats = prepared.moderator_stats
@@ -270,6 +371,7 @@ def simple_slopes(
     which: SlopeKind = "population",
     prob: float | None = None,
     seed: int | None = None,
+    percentiles: Sequence[float] | None = None,
 ) -> SimpleSlopes:
     r"""Posterior of the within-person slope at chosen moderator values.
 
@@ -315,6 +417,9 @@ def simple_slopes(
     seed : int, optional
         Seed of the draws of ``u1_new`` (``which="new_person"``); defaults to
         ``constants.SEED``.
+    percentiles : sequence of float, optional
+        Percentiles (0-100) of the moderator over persons at which to evaluate the slope,
+        instead of ``at`` or ``sds`` (see :func:`moderator_grid`).
 
     Returns
     -------
@@ -342,7 +447,7 @@ def simple_slopes(
         )
     prob = resolve_prob(prob)
     posterior = posterior_dataset(idata)
-    grid = moderator_grid(terms, prepared, at=at, sds=sds)
+    grid = moderator_grid(terms, prepared, at=at, sds=sds, percentiles=percentiles)
 
     g10 = get_scalar(posterior, terms.slope, "within-person slope")
     slope = g10.expand_dims(moderator=len(grid)).transpose(*SAMPLE_DIMS, "moderator")
@@ -406,3 +511,105 @@ def simple_slopes(
     )
     description = _describe(which, terms, x_name, y_name, w_name, has_random_slope)
     return SimpleSlopes(table=table, draws=slope, description=description)
+
+
+def _position(labels: list[str], label: str) -> int:
+    if label not in labels:
+        raise AmbidexError(
+            f"No simple slope is labelled {label!r}; the labels are {labels}. Pass pairs of "
+            "these labels, e.g. [('+1 SD', '-1 SD')]."
+        )
+    return labels.index(label)
+
+
+def slope_differences(
+    slopes: SimpleSlopes,
+    *,
+    pairs: Sequence[tuple[str, str]] | None = None,
+    prob: float | None = None,
+) -> pd.DataFrame:
+    r"""Posterior of differences between simple slopes, e.g. high minus low moderator.
+
+    For two moderator values :math:`w_h` and :math:`w_l` the difference is computed per
+    posterior draw from the slope draws themselves,
+
+    .. math::
+
+        \Delta^{(s)} = \beta^{(s)}(w_h) - \beta^{(s)}(w_l)
+                     = \gamma_{11}^{(s)}\,(w_{c,h} - w_{c,l}) \cdot \frac{s_y}{s_x},
+
+    which for population slopes is the cross-level interaction times the distance between
+    the two moderator values, in the slopes' units. For ``which="new_person"`` and
+    ``"observed_average"`` the person part is shared by both values and cancels, so the
+    difference is the same as for population slopes.
+
+    Parameters
+    ----------
+    slopes : SimpleSlopes
+        Output of :func:`simple_slopes`, with at least two moderator values.
+    pairs : sequence of (str, str), optional
+        ``(high_label, low_label)`` pairs of moderator labels (``slopes.table`` column
+        ``moderator_label``). Default: the highest moderator value minus the lowest.
+    prob : float, optional
+        Width of the credible intervals; defaults to the width the slopes were summarised
+        with.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per pair: ``contrast`` (e.g. ``"+1 SD − -1 SD"``), ``high_label``,
+        ``low_label``, ``high`` and ``low`` (raw moderator values), ``moderator_difference``
+        (raw), ``mean, median, sd, ci_lower, ci_upper, p_positive`` of the difference,
+        ``which`` and ``scale`` (copied from the slopes). ``attrs`` as the slopes' table.
+
+    Raises
+    ------
+    AmbidexError
+        If fewer than two moderator values are given, or a label is unknown.
+    """
+    if not isinstance(slopes, SimpleSlopes):
+        raise AmbidexError(
+            f"slopes must be the SimpleSlopes returned by simple_slopes, got "
+            f"{type(slopes).__name__}."
+        )
+    table = slopes.table
+    if len(table) < 2:
+        raise AmbidexError(
+            "Differences need at least two moderator values; these slopes have "
+            f"{len(table)}. Evaluate the slopes at two or more values (e.g. sds=(-1, 1))."
+        )
+    prob = resolve_prob(prob if prob is not None else slopes.draws.attrs.get("ci_prob"))
+    labels = [str(v) for v in table["moderator_label"]]
+    values = table["moderator"].to_numpy(dtype=float)
+    if pairs is None:
+        order = np.argsort(values, kind="stable")
+        chosen = [(int(order[-1]), int(order[0]))]
+    else:
+        chosen = []
+        for pair in pairs:
+            if isinstance(pair, str) or len(pair) != 2:
+                raise AmbidexError(
+                    f"Each pair must be (high_label, low_label), got {pair!r}; labels: {labels}."
+                )
+            chosen.append((_position(labels, str(pair[0])), _position(labels, str(pair[1]))))
+    draws = slopes.draws.transpose(*SAMPLE_DIMS, "moderator").values
+    rows = []
+    for high, low in chosen:
+        diff = (draws[..., high] - draws[..., low]).reshape(-1)
+        row: dict[str, Any] = {
+            "contrast": f"{labels[high]} \u2212 {labels[low]}",
+            "high_label": labels[high],
+            "low_label": labels[low],
+            "high": values[high],
+            "low": values[low],
+            "moderator_difference": values[high] - values[low],
+        }
+        row.update(describe_draws(diff, prob))
+        row["p_positive"] = float(np.mean(diff > 0))
+        row["which"] = table["which"].iloc[0]
+        row["scale"] = table["scale"].iloc[0]
+        rows.append(row)
+    out = pd.DataFrame(rows, columns=list(DIFFERENCE_COLUMNS))
+    out.attrs.update(dict(table.attrs))
+    out.attrs["ci_prob"] = prob
+    return out

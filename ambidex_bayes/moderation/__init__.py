@@ -1,0 +1,79 @@
+"""Moderation analysis in depth: how the within-person slope depends on the level-2 moderator.
+
+- :func:`moderation_curve` — the slope's posterior along the moderator's observed range
+  (:mod:`~ambidex_bayes.moderation.curve`);
+- :func:`johnson_neyman` — the Bayesian Johnson–Neyman regions and the posterior of the
+  boundary (:mod:`~ambidex_bayes.moderation.johnson_neyman`);
+- :func:`person_slopes` — every person's own slope against their moderator value
+  (:mod:`~ambidex_bayes.moderation.person_slopes`);
+- :func:`within_between` — within-person, between-person and contextual effects
+  (:mod:`~ambidex_bayes.moderation.contextual`);
+- plot twins in :mod:`~ambidex_bayes.moderation.plots`, and the report section in
+  :mod:`~ambidex_bayes.moderation.report_section`.
+
+Simple slopes at chosen moderator values and their differences live in
+:mod:`ambidex_bayes.results.slopes` and are re-exported here.
+"""
+
+from __future__ import annotations
+
+from ambidex_bayes.moderation.contextual import WithinBetween, within_between
+from ambidex_bayes.moderation.curve import (
+    STANDARDISED_CONVENTION,
+    ModerationCurve,
+    SlopeScales,
+    moderation_curve,
+    observed_range,
+    slope_scales,
+    standardise_simple_slopes,
+)
+from ambidex_bayes.moderation.johnson_neyman import (
+    JohnsonNeyman,
+    boundary_draws,
+    johnson_neyman,
+)
+from ambidex_bayes.moderation.person_slopes import (
+    PersonSlopes,
+    person_slopes,
+    person_slopes_bambi,
+)
+from ambidex_bayes.moderation.plots import (
+    plot_boundary_posterior,
+    plot_moderation_curve,
+    plot_person_slopes,
+)
+from ambidex_bayes.moderation.report_section import (
+    ModerationResults,
+    moderation_results,
+    report_section,
+    write_moderation_files,
+)
+from ambidex_bayes.results.slopes import moderator_by_person, simple_slopes, slope_differences
+
+__all__ = [
+    "STANDARDISED_CONVENTION",
+    "ModerationCurve",
+    "SlopeScales",
+    "moderation_curve",
+    "observed_range",
+    "slope_scales",
+    "standardise_simple_slopes",
+    "JohnsonNeyman",
+    "johnson_neyman",
+    "boundary_draws",
+    "PersonSlopes",
+    "person_slopes",
+    "person_slopes_bambi",
+    "WithinBetween",
+    "within_between",
+    "simple_slopes",
+    "slope_differences",
+    "moderator_by_person",
+    "plot_moderation_curve",
+    "plot_boundary_posterior",
+    "plot_person_slopes",
+    "ModerationResults",
+    "moderation_results",
+    "write_moderation_files",
+    "report_section",
+]

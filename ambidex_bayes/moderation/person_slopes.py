@@ -1,0 +1,321 @@
+r"""Each person's own within-person slope, set against their moderator value.
+
+For person :math:`j` with centred moderator value :math:`w_{c,j}` the slope in draw
+:math:`s` is the fixed part plus the person's own deviation,
+
+.. math::
+
+    \beta_j^{(s)} = \Big(\gamma_{10}^{(s)} + \gamma_{11}^{(s)} w_{c,j} + u_{1j}^{(s)}\Big)
+                    \cdot \frac{s_y}{s_x},
+
+so its posterior carries the uncertainty of the fixed effects and of the person's
+deviation (which is shrunk toward the population line, the more so the fewer diaries the
+person wrote). A person's slope is *credibly positive* when the lower limit of its
+``prob`` credible interval lies above zero. Two shares summarise the persons:
+
+- the share of persons whose slope is credibly positive (a count over persons of a
+  per-person decision), and
+- the posterior of the share of persons whose slope is positive,
+  :math:`\pi^{(s)} = \frac1J\sum_j[\beta_j^{(s)} > 0]`, with its mean and interval.
+
+``bambi.interpret.slopes(model, idata, wrt=x, average_by=person)`` computes the same person
+slopes by finite differences of the model's mean on the observed rows, averaged per person;
+:func:`person_slopes_bambi` runs it as a cross-check. The closed form here is exact and
+needs no prediction over the rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from ambidex_bayes.errors import AmbidexError, ModelError
+from ambidex_bayes.moderation.curve import (
+    STANDARDISED_CONVENTION,
+    Scale,
+    check_scale,
+    slope_scales,
+    summarise_draws,
+)
+from ambidex_bayes.results.slopes import moderator_by_person, transform_of
+from ambidex_bayes.results.summary import (
+    SAMPLE_DIMS,
+    get_scalar,
+    get_variable,
+    posterior_dataset,
+    resolve_prob,
+)
+from ambidex_bayes.terms import ModerationTerms
+
+if TYPE_CHECKING:
+    from ambidex_bayes.prepare import PreparedData
+
+__all__ = ["PersonSlopes", "person_slopes", "person_slopes_bambi"]
+
+#: Columns of :attr:`PersonSlopes.table`, in order.
+PERSON_COLUMNS: tuple[str, ...] = (
+    "person",
+    "moderator",
+    "moderator_centred",
+    "n_diaries",
+    "mean",
+    "median",
+    "sd",
+    "ci_lower",
+    "ci_upper",
+    "p_positive",
+    "credibly_positive",
+    "credibly_negative",
+    "scale",
+)
+
+#: Columns of :attr:`PersonSlopes.shares`, in order.
+SHARE_COLUMNS: tuple[str, ...] = ("quantity", "value", "ci_lower", "ci_upper", "n_persons")
+
+
+@dataclass(frozen=True)
+class PersonSlopes:
+    """Every observed person's slope with its uncertainty.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per person: ``person``, ``moderator`` (raw), ``moderator_centred``,
+        ``n_diaries``, ``mean, median, sd, ci_lower, ci_upper, p_positive`` of the slope,
+        ``credibly_positive`` / ``credibly_negative`` (the interval excludes zero) and
+        ``scale``. ``attrs``: ``ci_prob, x_name, y_name, moderator_name, scale``.
+    draws : xarray.DataArray
+        Slope draws, dims ``(chain, draw, person)``.
+    shares : pandas.DataFrame
+        Rows ``"credibly positive"`` and ``"credibly negative"`` (share of persons, with
+        ``ci_lower``/``ci_upper`` NaN) and ``"positive (posterior share)"`` (posterior mean
+        of the share of persons with a positive slope, with its interval).
+    description : str
+        What the slopes are, in words.
+    """
+
+    table: pd.DataFrame
+    draws: xr.DataArray
+    shares: pd.DataFrame
+    description: str
+
+    @property
+    def share_credibly_positive(self) -> float:
+        """Share of persons whose slope is credibly positive."""
+        return float(self.table["credibly_positive"].mean())
+
+
+def _person_column(prepared: PreparedData) -> str:
+    return prepared.roles.get("person", prepared.mapping.person)
+
+
+def person_slopes(
+    idata: Any,
+    terms: ModerationTerms,
+    prepared: PreparedData,
+    *,
+    prob: float | None = None,
+    scale: Scale = "original",
+) -> PersonSlopes:
+    r"""Each observed person's slope :math:`\gamma_{10} + \gamma_{11} w_{c,j} + u_{1j}`.
+
+    See the module docstring for the formula and the shares. The moderator term is left
+    out when the model has no cross-level interaction (then every person's slope is
+    :math:`\gamma_{10} + u_{1j}`).
+
+    Parameters
+    ----------
+    idata : xarray.DataTree
+        The fit's posterior.
+    terms : ModerationTerms
+        Needs the within-person slope and person-specific slopes (M2 or M3).
+    prepared : PreparedData
+        The data the model was fitted on.
+    prob : float, optional
+        Width of the credible intervals; default ``constants.CI_PROB`` at call time.
+    scale : {"original", "standardised"}
+        Units of the slopes (see :mod:`ambidex_bayes.moderation.curve`).
+
+    Returns
+    -------
+    PersonSlopes
+
+    Raises
+    ------
+    ModelError
+        Without person-specific slopes, or when the posterior's persons are not those of
+        the prepared data.
+    """
+    check_scale(scale)
+    prob = resolve_prob(prob)
+    if terms.slope is None or terms.x_column is None:
+        raise ModelError(
+            "The model has no within-person slope term (terms.slope is None), so persons have "
+            "no slopes to show."
+        )
+    if terms.group_slope is None:
+        raise ModelError(
+            "The model has no person-specific slopes (terms.group_slope is None): every "
+            "person shares the population slope. Use a model with a random slope (M2, M3)."
+        )
+    posterior = posterior_dataset(idata)
+    u1 = get_variable(posterior, terms.group_slope, "person slope effects")
+    if terms.person_dim not in u1.dims:
+        raise ModelError(
+            f"The person slope effects {terms.group_slope!r} lack the person dimension "
+            f"{terms.person_dim!r} (dims: {list(u1.dims)})."
+        )
+    ids = [str(v) for v in u1[terms.person_dim].values]
+    person = _person_column(prepared)
+    frame = prepared.frame
+    if person not in frame.columns or len(frame) == 0:
+        raise ModelError(
+            f"The prepared data hold no rows with the person column {person!r}; person slopes "
+            "need the rows the model was fitted on."
+        )
+    counts = frame[person].astype(str).value_counts()
+    unknown = [p for p in ids if p not in counts.index]
+    if unknown:
+        shown = ", ".join(repr(p) for p in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+        raise ModelError(
+            f"{len(unknown)} person(s) of the posterior are not in the prepared data "
+            f"({shown}); the fit and the prepared data do not belong together."
+        )
+
+    slope = get_scalar(posterior, terms.slope, "within-person slope")
+    moderator = np.full(len(ids), np.nan)
+    centred = np.full(len(ids), np.nan)
+    w_name = None
+    if terms.w_column is not None:
+        tw = transform_of(prepared, terms.w_column, "moderator")
+        w_name = tw.source
+        raw = moderator_by_person(terms, prepared).reindex(ids)
+        moderator = raw.to_numpy(dtype=float)
+        centred = (moderator - float(tw.centre)) / float(tw.scale)
+    model_scale = slope + u1.rename({terms.person_dim: "person"}).assign_coords(person=ids)
+    if terms.interaction is not None:
+        g11 = get_scalar(posterior, terms.interaction, "cross-level interaction")
+        model_scale = model_scale + g11 * xr.DataArray(
+            centred, dims="person", coords={"person": ids}
+        )
+    factor = float(prepared.slope_to_original(terms.x_column, terms.y_column))
+    if scale == "standardised":
+        factor *= slope_scales(terms, prepared).within_to_standardised
+    draws = (model_scale * factor).transpose(*SAMPLE_DIMS, "person").rename("person_slope")
+    draws.attrs = {"scale": scale, "ci_prob": prob}
+
+    values = draws.values.reshape(-1, len(ids))
+    table = pd.DataFrame(summarise_draws(values, prob))
+    table.insert(0, "person", ids)
+    table.insert(1, "moderator", moderator)
+    table.insert(2, "moderator_centred", centred)
+    table.insert(3, "n_diaries", counts.reindex(ids).to_numpy(dtype=int))
+    table["credibly_positive"] = table["ci_lower"] > 0
+    table["credibly_negative"] = table["ci_upper"] < 0
+    table["scale"] = scale
+    table = table[list(PERSON_COLUMNS)]
+    x_name = transform_of(prepared, terms.x_column, "level-1 predictor").source
+    y_name = transform_of(prepared, terms.y_column, "outcome").source
+    table.attrs.update(
+        {
+            "ci_prob": prob,
+            "x_name": x_name,
+            "y_name": y_name,
+            "moderator_name": w_name,
+            "scale": scale,
+        }
+    )
+
+    share_draws = np.mean(values > 0, axis=1)
+    q = np.quantile(share_draws, [(1.0 - prob) / 2.0, (1.0 + prob) / 2.0])
+    n = len(ids)
+    shares = pd.DataFrame(
+        [
+            ("credibly positive", float(table["credibly_positive"].mean()), np.nan, np.nan, n),
+            ("credibly negative", float(table["credibly_negative"].mean()), np.nan, np.nan, n),
+            ("positive (posterior share)", float(share_draws.mean()), q[0], q[1], n),
+        ],
+        columns=list(SHARE_COLUMNS),
+    )
+    shares.attrs["ci_prob"] = prob
+
+    formula = "g10 + g11*w_j + u1j" if terms.interaction is not None else "g10 + u1j"
+    units = (
+        f"in original units of {y_name} per unit of {x_name}"
+        if scale == "original"
+        else f"standardised ({STANDARDISED_CONVENTION})"
+    )
+    description = (
+        f"Each observed person's own within-person slope of {y_name} on {x_name}, {formula} "
+        f"(fixed part plus the person's deviation, shrunk toward the population line), "
+        f"{units}. {shares.loc[0, 'value']:.0%} of the {n} persons have a credibly positive "
+        f"slope ({prob:.0%} interval above zero) and {shares.loc[1, 'value']:.0%} a credibly "
+        f"negative one; the posterior share of persons with a positive slope is "
+        f"{shares.loc[2, 'value']:.0%} ({prob:.0%} interval {q[0]:.0%} to {q[1]:.0%})."
+    )
+    return PersonSlopes(table=table, draws=draws, shares=shares, description=description)
+
+
+def person_slopes_bambi(result: Any, *, prob: float | None = None) -> pd.DataFrame:
+    """Person slopes from ``bambi.interpret.slopes`` averaged by person, as a cross-check.
+
+    Runs ``bambi.interpret.slopes(model, idata, wrt=<within-person predictor>,
+    average_by=<person>)`` on the observed rows: the derivative of the model's mean with
+    respect to the within-person predictor, per row and draw (finite differences), averaged
+    over each person's rows. The model is linear in that predictor, so this equals
+    :math:`\\gamma_{10} + \\gamma_{11} w_{c,j} + u_{1j}` of :func:`person_slopes` (Bambi
+    reports the posterior mean and an equal-tailed interval).
+
+    Parameters
+    ----------
+    result : FitResult
+        A fit with ``bambi_model``, ``idata``, ``terms`` and ``prepared``.
+    prob : float, optional
+        Width of the credible intervals.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``person, mean, ci_lower, ci_upper``, original units.
+    """
+    import bambi
+
+    prob = resolve_prob(prob)
+    for name in ("bambi_model", "idata", "terms", "prepared"):
+        if not hasattr(result, name):
+            raise AmbidexError(
+                f"person_slopes_bambi needs a FitResult (with .{name}); got "
+                f"{type(result).__name__}."
+            )
+    terms = result.terms
+    if terms.x_column is None:
+        raise ModelError("The model has no within-person predictor.")
+    person = _person_column(result.prepared)
+    out = bambi.interpret.slopes(
+        result.bambi_model,
+        result.idata,
+        wrt=terms.x_column,
+        average_by=person,
+        prob=prob,
+        use_hdi=False,
+    )
+    summary = out.summary
+    lower = [c for c in summary.columns if str(c).startswith("lower")]
+    upper = [c for c in summary.columns if str(c).startswith("upper")]
+    if person not in summary.columns or len(lower) != 1 or len(upper) != 1:
+        raise ModelError(
+            f"bambi.interpret.slopes returned unexpected columns {list(summary.columns)}."
+        )
+    factor = float(result.prepared.slope_to_original(terms.x_column, terms.y_column))
+    return pd.DataFrame(
+        {
+            "person": summary[person].astype(str).to_numpy(),
+            "mean": summary["estimate"].to_numpy(dtype=float) * factor,
+            "ci_lower": summary[lower[0]].to_numpy(dtype=float) * factor,
+            "ci_upper": summary[upper[0]].to_numpy(dtype=float) * factor,
+        }
+    )
