@@ -32,7 +32,9 @@ __all__ = ["write_report", "markdown_table", "REPORT_SECTIONS"]
 #: ``(analysis, figures_dir, tables_dir)``, computes through library functions, writes its
 #: figures and CSV tables there and returns Markdown lines (figure paths relative to the
 #: report: ``figures/<name>.png``). Sections appear in this order after the moderation.
-REPORT_SECTIONS: tuple[str, ...] = ()
+REPORT_SECTIONS: tuple[str, ...] = (
+    "ambidex_bayes.moderation.report_section:report_section",
+)
 
 
 def markdown_table(frame: pd.DataFrame, *, digits: int = 3) -> str:
