@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
-import os
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -21,13 +20,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pymc as pm
 import xarray as xr
 
 from ambidex_bayes import constants
 from ambidex_bayes.diagnostics import ConvergenceReport, check_convergence
 from ambidex_bayes.errors import BackendUnavailableError, FitFileError
-from ambidex_bayes.model.build import BuiltModel, build_model, check_initial_point
+from ambidex_bayes.model.build import (
+    BuiltModel,
+    FastPathUnavailable,
+    build_model,
+    check_initial_point,
+)
+from ambidex_bayes.model.sampling import sample_full, sample_marginal
 from ambidex_bayes.spec import ModelSpec
 from ambidex_bayes.store import (
     data_hash,
@@ -60,6 +64,7 @@ class SamplerSettings:
     chains: int | None = None
     seed: int | None = None
     target_accept: float | None = None
+    fast_path: bool = True
 
     def resolved(self) -> SamplerSettings:
         """A copy with every default filled in."""
@@ -72,6 +77,7 @@ class SamplerSettings:
             target_accept=(
                 self.target_accept if self.target_accept is not None else constants.TARGET_ACCEPT
             ),
+            fast_path=self.fast_path,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -229,34 +235,6 @@ def fit_key(spec: ModelSpec, prepared: Any, settings: SamplerSettings) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-def _sample(built: BuiltModel, settings: SamplerSettings, progressbar: bool) -> xr.DataTree:
-    kwargs: dict[str, Any] = {
-        "draws": settings.draws,
-        "tune": settings.tune,
-        "chains": settings.chains,
-        "cores": min(settings.chains, os.cpu_count() or 1),
-        "random_seed": settings.seed,
-        "nuts_sampler": settings.backend,
-        "target_accept": settings.target_accept,
-        "progressbar": progressbar,
-        "compute_convergence_checks": False,
-    }
-    with built.pymc_model:
-        idata = pm.sample(**kwargs)
-        pm.compute_log_likelihood(idata, model=built.pymc_model, progressbar=False)
-    posterior = idata["posterior"].to_dataset()
-    internal = [v for v in posterior.data_vars if str(v).startswith("_")]
-    posterior = posterior.drop_vars(internal)
-    unused_dims = [
-        d
-        for d in posterior.dims
-        if d not in {dim for v in posterior.data_vars.values() for dim in v.dims}
-    ]
-    posterior = posterior.drop_dims(unused_dims)
-    idata["posterior"] = xr.DataTree(posterior)
-    return idata
-
-
 def fit(
     spec: ModelSpec,
     prepared: Any,
@@ -266,6 +244,7 @@ def fit(
     refit: bool = False,
     progressbar: bool = True,
     verbose: bool = True,
+    log_likelihood: bool = True,
 ) -> FitResult:
     """Fit ``spec`` to prepared data (or re-use the saved fit of the same inputs).
 
@@ -283,6 +262,16 @@ def fit(
         Show the sampler's progress bar.
     verbose : bool
         Print the convergence report in plain words.
+    log_likelihood : bool
+        Store the pointwise log-likelihood (needed for LOO; large for big data).
+
+    Notes
+    -----
+    Gaussian models with person effects on one grouping factor use the fast path by
+    default (``settings.fast_path``): the person effects are integrated out analytically,
+    NUTS samples only the hyperparameters, and the person effects are then drawn exactly
+    from their conditional posterior (see :mod:`ambidex_bayes.model.marginal`). The
+    result has the same variables as the full model's. Other models use full NUTS.
 
     Returns
     -------
@@ -308,10 +297,23 @@ def fit(
                         print(result.convergence)
                     return result
 
-    built = build_model(spec, prepared)
+    built = None
+    if settings.fast_path:
+        try:
+            built = build_model(spec, prepared, marginal=True, prior_data=True)
+        except FastPathUnavailable as err:
+            if verbose:
+                print(f"{spec.name}: full NUTS ({err})")
+    if built is None:
+        built = build_model(spec, prepared)
     check_initial_point(built.pymc_model, source=spec.source)
     start = time.perf_counter()
-    idata = _sample(built, settings, progressbar)
+    if built.is_marginal:
+        idata = sample_marginal(
+            built, settings, progressbar=progressbar, log_likelihood=log_likelihood
+        )
+    else:
+        idata = sample_full(built, settings, progressbar=progressbar, log_likelihood=log_likelihood)
     wall = time.perf_counter() - start
     convergence = check_convergence(idata, warn=True)
     meta = {
@@ -321,6 +323,11 @@ def fit(
         "data_hash": data_hash(prepared.frame),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "wall_seconds": round(wall, 3),
+        "method": (
+            "fast path: person effects integrated out, drawn exactly afterwards"
+            if built.is_marginal
+            else "full NUTS over all parameters"
+        ),
         "n_rows": int(len(prepared.frame)),
     }
     result = FitResult(

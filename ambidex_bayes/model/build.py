@@ -39,10 +39,32 @@ import pytensor.tensor as pt
 
 from ambidex_bayes import constants
 from ambidex_bayes.errors import ModelError, SpecError
+from ambidex_bayes.model.marginal import MarginalDesign, marginal_loglik, person_statistics
 from ambidex_bayes.spec import POSITIVE_DISTRIBUTIONS, ModelSpec, PriorSpec
 from ambidex_bayes.terms import ModerationTerms, correlation_name
 
-__all__ = ["BuiltModel", "build_model", "check_initial_point", "prior_table"]
+__all__ = [
+    "BuiltModel",
+    "build_model",
+    "check_initial_point",
+    "prior_table",
+    "prior_data_name",
+    "FastPathUnavailable",
+    "fast_path_reason",
+    "PRIOR_DATA_PREFIX",
+]
+
+#: Prefix of the ``pm.Data`` variables holding prior parameters (``prior_data=True``).
+PRIOR_DATA_PREFIX = "_prior["
+
+
+def prior_data_name(parameter: str, param: str) -> str:
+    """Name of the ``pm.Data`` variable holding ``param`` of the prior of ``parameter``.
+
+    Used by ``build_model(..., prior_data=True)``; e.g. ``"_prior[Intercept].mu"``,
+    ``"_prior[1|person_sigma].sigma"``, ``"_prior[corr(person)].eta"``.
+    """
+    return f"{PRIOR_DATA_PREFIX}{parameter}].{param}"
 
 
 @dataclass
@@ -65,6 +87,9 @@ class BuiltModel:
         Every prior actually used, keyed by parameter name, with its source.
     response : str
         Name of the observed variable.
+    marginal : MarginalDesign or None
+        For the Gaussian fast path: the design and sufficient statistics; the PyMC model
+        then samples only the hyperparameters (see :mod:`ambidex_bayes.model.marginal`).
     """
 
     spec: ModelSpec
@@ -74,6 +99,12 @@ class BuiltModel:
     terms: ModerationTerms
     priors: dict[str, dict[str, Any]] = field(default_factory=dict)
     response: str = ""
+    marginal: Any = None
+
+    @property
+    def is_marginal(self) -> bool:
+        """True for the Gaussian fast path (person effects integrated out)."""
+        return self.marginal is not None
 
     def prior_table(self) -> pd.DataFrame:
         """Every prior used, as brms' ``prior_summary`` (parameter, prior, source)."""
@@ -116,9 +147,14 @@ def _bambi_prior_spec(prior: Any) -> PriorSpec:
     return PriorSpec(dist=prior.name, params=params)
 
 
-def _make_rv(name: str, prior: PriorSpec, **kwargs: Any) -> pt.TensorVariable:
+def _make_rv(
+    name: str, prior: PriorSpec, *, prior_data: bool = False, **kwargs: Any
+) -> pt.TensorVariable:
     dist = getattr(pm, prior.dist)
-    return dist(name, **dict(prior.params), **kwargs)
+    params: dict[str, Any] = dict(prior.params)
+    if prior_data:
+        params = {k: pm.Data(prior_data_name(name, k), float(v)) for k, v in params.items()}
+    return dist(name, **params, **kwargs)
 
 
 def _make_dist(prior: PriorSpec, **kwargs: Any) -> pt.TensorVariable:
@@ -162,7 +198,22 @@ def _check_design(X: np.ndarray, names: list[str], source: str) -> None:
         )
 
 
-def build_model(spec: ModelSpec, prepared: Any) -> BuiltModel:
+class FastPathUnavailable(ModelError):
+    """The Gaussian fast path cannot serve this model (full NUTS is used instead)."""
+
+
+def fast_path_reason(spec: ModelSpec, n_factors: int) -> str | None:
+    """Why the Gaussian fast path cannot serve a model (None when it can)."""
+    if spec.family != "gaussian":
+        return f"the {spec.family!r} family has no closed-form marginal likelihood"
+    if n_factors != 1:
+        return f"it needs person effects on exactly one grouping factor (the model has {n_factors})"
+    return None
+
+
+def build_model(
+    spec: ModelSpec, prepared: Any, *, prior_data: bool = False, marginal: bool = False
+) -> BuiltModel:
     """Build the Bambi and PyMC models of ``spec`` on prepared data.
 
     Parameters
@@ -171,6 +222,18 @@ def build_model(spec: ModelSpec, prepared: Any) -> BuiltModel:
         Formula template, family, correlation and prior overrides.
     prepared : PreparedData
         Output of :func:`ambidex_bayes.prepare.prepare`.
+    prior_data : bool, default False
+        Hold every prior parameter in a ``pm.Data`` variable named by
+        :func:`prior_data_name` instead of a constant, so that one compiled model serves
+        several prior sets of the same distribution families (``model.set_data`` changes
+        a value without recompiling; see :mod:`ambidex_bayes.priors.compare`). The model's
+        density is the same as with constants.
+    marginal : bool, default False
+        Build the Gaussian fast path: the person effects are integrated out analytically
+        and the model holds only the fixed effects, person-effect SDs (and correlation)
+        and the residual SD, with the data entering through per-person sufficient
+        statistics held in ``pm.Data`` (so new data of the same shape need no rebuild).
+        Raises ModelError for models it cannot serve (see :func:`fast_path_reason`).
 
     Returns
     -------
@@ -261,12 +324,19 @@ def build_model(spec: ModelSpec, prepared: Any) -> BuiltModel:
             raise ModelError(f"{spec.source}: categorical person-effect terms are not supported.")
 
     terms_kwargs: dict[str, Any] = {}
+    if marginal:
+        reason = fast_path_reason(spec, len(by_factor))
+        if reason:
+            raise FastPathUnavailable(f"{spec.source}: the fast path cannot be used: {reason}.")
+    marginal_chol: Any = None
     with pm.Model(coords=coords) as model:
         beta = []
         for name in fixed_names:
             term = component.intercept_term if name == "Intercept" else component.common_terms[name]
             rv = _make_rv(
-                name, resolve(name, _bambi_prior_spec(term.prior), "bambi default (scaled to data)")
+                name,
+                resolve(name, _bambi_prior_spec(term.prior), "bambi default (scaled to data)"),
+                prior_data=prior_data,
             )
             beta.append(rv)
         mu = pt.dot(X, pt.stack(beta)) if beta else pt.zeros(len(data))
@@ -289,44 +359,108 @@ def build_model(spec: ModelSpec, prepared: Any) -> BuiltModel:
                     "source": "spec" if "corr" in overrides else "toolkit default",
                 }
                 sd_prior = _stack_sd_priors(sd_priors, spec.source)
+                eta_value: Any = eta.params["eta"]
+                if prior_data:
+                    eta_value = pm.Data(prior_data_name(f"corr({factor})", "eta"), eta_value)
+                    sd_prior = PriorSpec(
+                        dist=sd_prior.dist,
+                        params={
+                            k: pt.stack(
+                                [
+                                    pm.Data(prior_data_name(f"{n}_sigma", k), p.params[k])
+                                    for n, p in zip(names, sd_priors, strict=True)
+                                ]
+                            )
+                            for k in sd_prior.params
+                        },
+                    )
                 effect_dim = f"_{factor}__effect"
                 model.add_coord(effect_dim, names)
                 chol, corr, sds = pm.LKJCholeskyCov(
                     f"_{factor}_chol",
                     n=len(names),
-                    eta=eta.params["eta"],
+                    eta=eta_value,
                     sd_dist=_make_dist(sd_prior, shape=len(names)),
                     compute_corr=True,
                 )
-                z = pm.Normal(f"_{factor}_offset", 0.0, 1.0, dims=(factor_dim, effect_dim))
-                u = pt.dot(z, chol.T)
-                for k, n in enumerate(names):
-                    u_k = pm.Deterministic(n, u[:, k], dims=factor_dim)
-                    pm.Deterministic(f"{n}_sigma", sds[k])
-                    mu = mu + u_k[idx] * zcols[k]
+                if marginal:
+                    marginal_chol = chol
+                    for k, n in enumerate(names):
+                        pm.Deterministic(f"{n}_sigma", sds[k])
+                else:
+                    z = pm.Normal(f"_{factor}_offset", 0.0, 1.0, dims=(factor_dim, effect_dim))
+                    u = pt.dot(z, chol.T)
+                    for k, n in enumerate(names):
+                        u_k = pm.Deterministic(n, u[:, k], dims=factor_dim)
+                        pm.Deterministic(f"{n}_sigma", sds[k])
+                        mu = mu + u_k[idx] * zcols[k]
                 for a in range(len(names)):
                     for b in range(a + 1, len(names)):
                         pm.Deterministic(correlation_name(names[a], names[b]), corr[a, b])
             else:
+                sd_rvs = []
                 for k, n in enumerate(names):
-                    sd = _make_rv(f"{n}_sigma", sd_priors[k])
+                    sd = _make_rv(f"{n}_sigma", sd_priors[k], prior_data=prior_data)
+                    sd_rvs.append(sd)
+                    if marginal:
+                        continue
                     offset = pm.Normal(f"_{n}_offset", 0.0, 1.0, dims=factor_dim)
                     u_k = pm.Deterministic(n, offset * sd, dims=factor_dim)
                     mu = mu + u_k[idx] * zcols[k]
+                if marginal:
+                    marginal_chol = pt.diag(pt.stack(sd_rvs))
+            if marginal:
+                marginal_design = MarginalDesign(
+                    X=X,
+                    Z=np.column_stack(zcols),
+                    y=y,
+                    person=idx,
+                    levels=[str(v) for v in group_terms[names[0]].groups],
+                    fixed_names=list(fixed_names),
+                    group_names=list(names),
+                    factor=factor,
+                    response=response,
+                    stats=person_statistics(
+                        X, np.column_stack(zcols), y, idx, len(group_terms[names[0]].groups)
+                    ),
+                )
 
         if spec.family == "gaussian":
             sigma_prior = constant_priors["sigma"]
             sigma = _make_rv(
-                "sigma", resolve("sigma", sigma_prior, "bambi default (scaled to data)")
+                "sigma",
+                resolve("sigma", sigma_prior, "bambi default (scaled to data)"),
+                prior_data=prior_data,
             )
-            pm.Normal(response, mu=mu, sigma=sigma, observed=y, dims="__obs__")
+            if marginal:
+                data = {k: pm.Data(k, v) for k, v in marginal_design.stats.as_data().items()}
+                pm.Potential(
+                    "_marginal_loglik",
+                    marginal_loglik(
+                        pt.stack(beta),
+                        marginal_chol,
+                        sigma,
+                        data["_ss_ZtZ"],
+                        data["_ss_ZtX"],
+                        data["_ss_Zty"],
+                        data["_ss_XtX"],
+                        data["_ss_Xty"],
+                        data["_ss_yty"],
+                        data["_ss_n"],
+                        q=len(marginal_design.group_names),
+                    ),
+                )
+            else:
+                pm.Normal(response, mu=mu, sigma=sigma, observed=y, dims="__obs__")
         else:
             sigma_prior = constant_priors["sigma"]
             sigma = _make_rv(
-                "sigma", resolve("sigma", sigma_prior, "bambi default (scaled to data)")
+                "sigma",
+                resolve("sigma", sigma_prior, "bambi default (scaled to data)"),
+                prior_data=prior_data,
             )
             nu_prior = constant_priors["nu"]
-            nu = _make_rv("nu", resolve("nu", nu_prior, "bambi default"))
+            nu = _make_rv("nu", resolve("nu", nu_prior, "bambi default"), prior_data=prior_data)
             pm.StudentT(response, nu=nu, mu=mu, sigma=sigma, observed=y, dims="__obs__")
 
     unused = sorted(set(overrides) - used_keys)
@@ -350,6 +484,7 @@ def build_model(spec: ModelSpec, prepared: Any) -> BuiltModel:
         terms=ModerationTerms(**terms_kwargs),
         priors=priors,
         response=response,
+        marginal=marginal_design if marginal else None,
     )
 
 
@@ -402,7 +537,7 @@ def check_initial_point(model: pm.Model, *, source: str = "model") -> None:
     with impossible parameters, data outside the likelihood's support, or a broken design.
     """
     point = model.initial_point()
-    logp = model.compile_logp()(point)
+    logp, grad = model.compile_fn([model.logp(), model.dlogp()])(point)
     if not np.isfinite(logp):
         terms = model.point_logps(point)
         bad = [k for k, v in terms.items() if not np.isfinite(v)]
@@ -410,7 +545,6 @@ def check_initial_point(model: pm.Model, *, source: str = "model") -> None:
             f"{source}: the log density is not finite at the initial point "
             f"(non-finite terms: {', '.join(bad) or 'unknown'}). Check the priors and the data."
         )
-    grad = model.compile_dlogp()(point)
     if not np.all(np.isfinite(grad)):
         raise ModelError(
             f"{source}: the gradient of the log density is not finite at the initial point. "

@@ -1,0 +1,149 @@
+"""Sampling a built model with the chosen backend, full or through the fast path.
+
+:func:`sample_full` runs NUTS over every parameter of the full model. :func:`sample_marginal`
+runs NUTS over the hyperparameters of the fast-path model, then draws the person effects
+exactly and computes the pointwise log-likelihood, giving a posterior with the same variables
+and dimensions as the full model's.
+
+Compile once: with the nutpie backend, the compiled fast-path model is kept per model
+structure (formula, prior families, data shapes) and re-used for new data of the same shape
+or new prior values through ``with_data``, without rebuilding or recompiling.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import pymc as pm
+import xarray as xr
+
+from ambidex_bayes.model.marginal import complete_posterior
+
+__all__ = ["sample_full", "sample_marginal", "compiled_cache_info"]
+
+#: Compiled nutpie models of the fast path, by model structure.
+_COMPILED: dict[tuple, Any] = {}
+_CACHE_STATS = {"hits": 0, "misses": 0}
+
+
+def compiled_cache_info() -> dict[str, int]:
+    """How often a compiled fast-path model was re-used (hits) or compiled (misses)."""
+    return dict(_CACHE_STATS, size=len(_COMPILED))
+
+
+def _pymc_sample(model: pm.Model, settings: Any, progressbar: bool) -> xr.DataTree:
+    with model:
+        return pm.sample(
+            draws=settings.draws,
+            tune=settings.tune,
+            chains=settings.chains,
+            cores=min(settings.chains, os.cpu_count() or 1),
+            random_seed=settings.seed,
+            nuts_sampler=settings.backend,
+            target_accept=settings.target_accept,
+            progressbar=progressbar,
+            compute_convergence_checks=False,
+        )
+
+
+def _without_internal(posterior: xr.Dataset) -> xr.Dataset:
+    internal = [v for v in posterior.data_vars if str(v).startswith("_")]
+    posterior = posterior.drop_vars(internal)
+    used = {dim for var in posterior.data_vars.values() for dim in var.dims}
+    return posterior.drop_dims([d for d in posterior.dims if d not in used])
+
+
+def sample_full(
+    built: Any, settings: Any, *, progressbar: bool, log_likelihood: bool
+) -> xr.DataTree:
+    """NUTS over all parameters of the full model (person effects included)."""
+    idata = _pymc_sample(built.pymc_model, settings, progressbar)
+    if log_likelihood:
+        with built.pymc_model:
+            pm.compute_log_likelihood(idata, model=built.pymc_model, progressbar=False)
+    idata["posterior"] = xr.DataTree(_without_internal(idata["posterior"].to_dataset()))
+    return idata
+
+
+def _structure_key(built: Any, settings: Any) -> tuple:
+    stats = built.marginal.stats
+    priors = tuple(sorted((k, v["prior"].split("(")[0]) for k, v in built.priors.items()))
+    return (
+        built.formula,
+        built.spec.family,
+        built.spec.correlated,
+        priors,
+        stats.ZtZ.shape,
+        stats.ZtX.shape,
+        settings.backend,
+    )
+
+
+def _nutpie_sample(built: Any, settings: Any, progressbar: bool) -> xr.DataTree:
+    import nutpie
+
+    key = _structure_key(built, settings)
+    data = {var.name: var.get_value() for var in built.pymc_model.data_vars}
+    compiled = _COMPILED.get(key)
+    if compiled is None:
+        _CACHE_STATS["misses"] += 1
+        compiled = nutpie.compile_pymc_model(built.pymc_model)
+        _COMPILED[key] = compiled
+    else:
+        _CACHE_STATS["hits"] += 1
+    compiled = compiled.with_data(**data)
+    return nutpie.sample(
+        compiled,
+        draws=settings.draws,
+        tune=settings.tune,
+        chains=settings.chains,
+        cores=min(settings.chains, os.cpu_count() or 1),
+        seed=settings.seed,
+        progress_bar=progressbar,
+        target_accept=settings.target_accept,
+    )
+
+
+def sample_marginal(
+    built: Any, settings: Any, *, progressbar: bool, log_likelihood: bool
+) -> xr.DataTree:
+    """The fast path: NUTS over the hyperparameters, exact person effects afterwards."""
+    design = built.marginal
+    if settings.backend == "nutpie":
+        idata = _nutpie_sample(built, settings, progressbar)
+    else:
+        idata = _pymc_sample(built.pymc_model, settings, progressbar)
+    posterior = idata["posterior"].to_dataset()
+    names = list(design.fixed_names) + [f"{n}_sigma" for n in design.group_names] + ["sigma"]
+    draws = {n: np.asarray(posterior[n].values, dtype=float) for n in names}
+    corr_name = f"_{design.factor}_chol_corr"
+    corr = np.asarray(posterior[corr_name].values) if corr_name in posterior else None
+    rng = np.random.default_rng([int(settings.seed), 7919])
+    effects, loglik = complete_posterior(
+        draws, design, corr=corr, rng=rng, log_likelihood=log_likelihood
+    )
+    posterior = _without_internal(posterior)
+    posterior = posterior.assign_coords({design.factor_dim: design.levels})
+    for name, values in effects.items():
+        posterior[name] = (("chain", "draw", design.factor_dim), values)
+    idata["posterior"] = xr.DataTree(posterior)
+    obs = xr.Dataset(
+        {design.response: (("__obs__",), design.y)}, coords={"__obs__": np.arange(len(design.y))}
+    )
+    idata["observed_data"] = xr.DataTree(obs)
+    if loglik is not None:
+        ll = xr.Dataset(
+            {design.response: (("chain", "draw", "__obs__"), loglik)},
+            coords={
+                "chain": posterior["chain"].values,
+                "draw": posterior["draw"].values,
+                "__obs__": np.arange(len(design.y)),
+            },
+        )
+        idata["log_likelihood"] = xr.DataTree(ll)
+    for group in ("unconstrained_posterior", "warmup_posterior", "warmup_sample_stats"):
+        if group in idata.children:
+            del idata[group]
+    return idata

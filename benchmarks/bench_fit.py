@@ -1,0 +1,116 @@
+"""Speed of the Gaussian fast path against plain Bambi + nutpie, in one run.
+
+Fits M3 on simulated data at several sizes (persons x diaries) with
+
+(a) plain Bambi 0.21 (independent person effects, its own default priors) sampled by nutpie;
+(b) ambidex_bayes's fast path (person effects integrated out, correlated, nutpie),
+
+and prints wall time, the smallest bulk-ESS over the hyperparameters (fixed effects, SDs,
+residual SD), ESS per second and the ratio (b)/(a) of ESS per second.
+
+Run from the repository root::
+
+    .venv/bin/python benchmarks/bench_fit.py                 # 97x4, 2000x8, 20000x10
+    .venv/bin/python benchmarks/bench_fit.py --sizes 97x4 --skip-plain-above 50000
+
+Both arms run in this process on this machine; compare only ratios from the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+
+
+def _study(persons: int, diaries: int, seed: int):
+    from ambidex_bayes.data import ColumnMapping, load_diary
+    from ambidex_bayes.prepare import prepare
+    from ambidex_bayes.simulate import reference_design, simulate_diary
+
+    design = reference_design(
+        n_persons=persons, diaries_dist="fixed", diaries_mean=diaries, likert=None, missing_rate=0.0
+    )
+    study = simulate_diary(design, seed=seed)
+    return prepare(load_diary(study.data, ColumnMapping.from_dict(study.mapping)))
+
+
+def _min_ess(posterior, names) -> float:
+    import arviz_stats as azs
+
+    ess = azs.ess(posterior[names], method="bulk")
+    return float(min(float(ess[n]) for n in names))
+
+
+def run_plain(prepared, draws: int, tune: int, chains: int, seed: int) -> tuple[float, float]:
+    import bambi as bmb
+
+    from ambidex_bayes.spec import load_spec
+
+    formula = load_spec("M3").render(prepared.formula_fields())
+    data = prepared.frame[[c for c in prepared.frame.columns if c in formula]]
+    start = time.perf_counter()
+    model = bmb.Model(formula, data)
+    idata = model.fit(
+        inference_method="nutpie", draws=draws, tune=tune, chains=chains, random_seed=seed,
+        progressbar=False,
+    )
+    wall = time.perf_counter() - start
+    post = idata["posterior"].to_dataset()
+    names = [n for n in post.data_vars if post[n].dims == ("chain", "draw")]
+    return wall, _min_ess(post, names)
+
+
+def run_fast(prepared, draws: int, tune: int, chains: int, seed: int, backend: str) -> tuple[float, float]:
+    from ambidex_bayes.diagnostics import parameter_names
+    from ambidex_bayes.fit import SamplerSettings, fit
+    from ambidex_bayes.spec import load_spec
+
+    settings = SamplerSettings(backend=backend, draws=draws, tune=tune, chains=chains, seed=seed)
+    start = time.perf_counter()
+    result = fit(
+        load_spec("M3"), prepared, settings=settings, cache_dir=False, progressbar=False,
+        verbose=False, log_likelihood=False,
+    )
+    wall = time.perf_counter() - start
+    post = result.posterior
+    names = [n for n in parameter_names(post) if not n.startswith("corr(")]
+    return wall, _min_ess(post, names)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="97x4,2000x8,20000x10")
+    parser.add_argument("--draws", type=int, default=1000)
+    parser.add_argument("--tune", type=int, default=1000)
+    parser.add_argument("--chains", type=int, default=4)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--backend", default="nutpie", help="backend of the fast path")
+    parser.add_argument("--skip-plain-above", type=int, default=10**9, help="rows above which (a) is skipped")
+    args = parser.parse_args()
+    print(f"cores: {os.cpu_count()}, draws {args.draws}, tune {args.tune}, chains {args.chains}")
+    header = f"{'size':>10} {'rows':>7} | {'(a) wall':>9} {'minESS':>7} {'ESS/s':>7} | {'(b) wall':>9} {'minESS':>7} {'ESS/s':>7} | {'ratio':>6}"
+    print(header)
+    print("-" * len(header))
+    for size in args.sizes.split(","):
+        persons, diaries = (int(v) for v in size.lower().split("x"))
+        prepared = _study(persons, diaries, args.seed)
+        rows = len(prepared.frame)
+        fast_wall, fast_ess = run_fast(prepared, args.draws, args.tune, args.chains, args.seed, args.backend)
+        if rows <= args.skip_plain_above:
+            plain_wall, plain_ess = run_plain(prepared, args.draws, args.tune, args.chains, args.seed)
+            ratio = (fast_ess / fast_wall) / (plain_ess / plain_wall)
+            plain = f"{plain_wall:9.1f} {plain_ess:7.0f} {plain_ess / plain_wall:7.1f}"
+        else:
+            plain, ratio = f"{'skipped':>9} {'':>7} {'':>7}", np.nan
+        print(
+            f"{size:>10} {rows:>7} | {plain} | {fast_wall:9.1f} {fast_ess:7.0f} "
+            f"{fast_ess / fast_wall:7.1f} | {ratio:6.1f}",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
