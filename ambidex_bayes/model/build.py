@@ -537,7 +537,9 @@ def check_initial_point(model: pm.Model, *, source: str = "model") -> None:
     with impossible parameters, data outside the likelihood's support, or a broken design.
     """
     point = model.initial_point()
-    logp, grad = model.compile_fn([model.logp(), model.dlogp()])(point)
+    # one evaluation: compile without graph optimisation (seconds faster than the C build)
+    check = model.compile_fn([model.logp(), model.dlogp()], mode="FAST_COMPILE")
+    logp, grad = check(point)
     if not np.isfinite(logp):
         terms = model.point_logps(point)
         bad = [k for k, v in terms.items() if not np.isfinite(v)]
