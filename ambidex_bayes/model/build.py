@@ -76,8 +76,8 @@ class BuiltModel:
     spec : ModelSpec
     formula : str
         The formula with the data's column names.
-    bambi_model : bambi.Model
-        Bambi's model of the same formula; used for its design matrices and for
+    bambi_factory : callable
+        Builds Bambi's model of the same formula (see :attr:`bambi_model`); used for
         ``predict``/``interpret`` on the fitted posterior.
     pymc_model : pymc.Model
         The model that is sampled.
@@ -94,12 +94,25 @@ class BuiltModel:
 
     spec: ModelSpec
     formula: str
-    bambi_model: Any
+    bambi_factory: Any
     pymc_model: pm.Model
     terms: ModerationTerms
     priors: dict[str, dict[str, Any]] = field(default_factory=dict)
     response: str = ""
     marginal: Any = None
+    _bambi_model: Any = field(default=None, repr=False)
+
+    @property
+    def bambi_model(self) -> Any:
+        """Bambi's model of the whole formula, built on first use.
+
+        Building it is deferred because Bambi evaluates the grouping factor as a dense
+        rows x persons matrix, which does not fit in memory for large panels; the PyMC
+        model does not need it.
+        """
+        if self._bambi_model is None:
+            self._bambi_model = self.bambi_factory()
+        return self._bambi_model
 
     @property
     def is_marginal(self) -> bool:
@@ -202,6 +215,91 @@ class FastPathUnavailable(ModelError):
     """The Gaussian fast path cannot serve this model (full NUTS is used instead)."""
 
 
+_GROUP_TERM = re.compile(r"\(\s*([^()|]+?)\s*\|\s*([A-Za-z_.][A-Za-z0-9_.]*)\s*\)")
+
+
+def split_formula(formula: str) -> tuple[str, list[tuple[str, str]]]:
+    """Split a formula into its fixed part and its person-effect terms.
+
+    ``"y ~ 1 + x + (x | p)"`` gives ``("y ~ 1 + x", [("x", "p")])``.
+    """
+    groups = [(expr.strip(), factor) for expr, factor in _GROUP_TERM.findall(formula)]
+    lhs, rhs = _GROUP_TERM.sub(" ", formula).split("~", 1)
+    parts = [part.strip() for part in rhs.split("+") if part.strip()]
+    return f"{lhs.strip()} ~ {' + '.join(parts) or '1'}", groups
+
+
+def group_expressions(expr: str) -> list[str]:
+    """Terms of a person-effect expression, intercept first, as Bambi names them.
+
+    ``"x"`` and ``"1 + x"`` give ``["1", "x"]`` (the intercept is implied, as in lme4 and
+    Bambi); ``"0 + x"`` gives ``["x"]``; ``"1"`` gives ``["1"]``.
+    """
+    parts = [part.strip() for part in expr.split("+") if part.strip()]
+    no_intercept = any(part in {"0", "-1"} for part in parts)
+    terms = [part for part in parts if part not in {"0", "1", "-1"}]
+    return (["1"] if not no_intercept else []) + terms
+
+
+@dataclass(frozen=True)
+class _GroupTerm:
+    """One person-effect term: its predictor column, person index and default SD prior."""
+
+    expr: str
+    factor: str
+    predictor: np.ndarray
+    group_index: np.ndarray
+    groups: list[str]
+    sd_prior: PriorSpec
+
+
+def _group_terms(
+    group_specs: list[tuple[str, str]],
+    data: pd.DataFrame,
+    component: Any,
+    bambi_of: Any,
+    outcome: str,
+    source: str,
+) -> dict[str, _GroupTerm]:
+    """Person-effect terms with Bambi's names, level order and default SD priors.
+
+    Bambi's default prior on the SD of a person effect is a HalfNormal whose scale equals
+    the scale of its default prior on the matching common effect; that scale is read from
+    the common part (or from a one-term Bambi model when the common part lacks the term).
+    """
+    terms: dict[str, _GroupTerm] = {}
+    for expr, factor in group_specs:
+        ids = data[factor].astype(str).to_numpy()
+        levels, index = np.unique(ids, return_inverse=True)
+        for term in group_expressions(expr):
+            if term != "1" and term not in data.columns:
+                raise SpecError(f"{source}: the person-effect term {term!r} is not a column.")
+            if term != "1" and not pd.api.types.is_numeric_dtype(data[term]):
+                raise ModelError(
+                    f"{source}: categorical person-effect terms ({term!r}) are not supported."
+                )
+            common = "Intercept" if term == "1" else term
+            if common == "Intercept" and component.intercept_term is not None:
+                scale = component.intercept_term.prior
+            elif common in component.common_terms:
+                scale = component.common_terms[common].prior
+            else:
+                alone = bambi_of(f"{outcome} ~ {'1' if term == '1' else term}")
+                part = alone.parameters[alone.family.likelihood.parent]
+                scale = part.intercept_term.prior if term == "1" else part.common_terms[term].prior
+            sigma = float(np.asarray(scale.args["sigma"]))
+            predictor = np.ones(len(data)) if term == "1" else data[term].to_numpy(dtype=float)
+            terms[f"{term}|{factor}"] = _GroupTerm(
+                expr=term,
+                factor=factor,
+                predictor=predictor,
+                group_index=index,
+                groups=[str(v) for v in levels],
+                sd_prior=PriorSpec("HalfNormal", {"sigma": sigma}),
+            )
+    return terms
+
+
 def fast_path_reason(spec: ModelSpec, n_factors: int) -> str | None:
     """Why the Gaussian fast path cannot serve a model (None when it can)."""
     if spec.family != "gaussian":
@@ -271,10 +369,17 @@ def build_model(
                 "the data (a moderator must vary between persons)."
             )
     family = {"gaussian": "gaussian", "t": "t"}[spec.family]
-    try:
-        bambi_model = bmb.Model(formula, data, family=family, noncentered=True)
-    except (KeyError, ValueError, TypeError) as err:
-        raise SpecError(f"{spec.source}: Bambi could not parse {formula!r}: {err}") from None
+    fixed_formula, group_specs = split_formula(formula)
+
+    def bambi_of(text: str) -> Any:
+        try:
+            return bmb.Model(text, data, family=family, noncentered=True)
+        except (KeyError, ValueError, TypeError) as err:
+            raise SpecError(f"{spec.source}: Bambi could not parse {text!r}: {err}") from None
+
+    # Bambi builds the fixed part (design, data-scaled default priors); the person effects
+    # are built here, because Bambi would hold them as a dense rows x persons matrix.
+    bambi_model = bambi_of(fixed_formula)
     component = bambi_model.parameters[bambi_model.family.likelihood.parent]
     constant_priors = {
         name: _bambi_prior_spec(comp.prior)
@@ -311,7 +416,7 @@ def build_model(
         priors[name] = {"prior": str(default), "source": default_source}
         return default
 
-    group_terms = dict(component.group_specific_terms)
+    group_terms = _group_terms(group_specs, data, component, bambi_of, outcome, spec.source)
     by_factor: dict[str, list[str]] = {}
     for term_name in group_terms:
         expr, factor = term_name.split("|")
@@ -319,9 +424,7 @@ def build_model(
 
     coords: dict[str, Any] = {"__obs__": np.arange(len(data))}
     for term in group_terms.values():
-        coords.update({k: list(v) for k, v in term.coords.items()})
-        if term.categorical:
-            raise ModelError(f"{spec.source}: categorical person-effect terms are not supported.")
+        coords[f"{term.factor}__factor_dim"] = list(term.groups)
 
     terms_kwargs: dict[str, Any] = {}
     if marginal:
@@ -345,7 +448,7 @@ def build_model(
             factor_dim = f"{factor}__factor_dim"
             idx = np.asarray(group_terms[names[0]].group_index)
             zcols = [np.asarray(group_terms[n].predictor, dtype=float).ravel() for n in names]
-            sd_defaults = [_bambi_prior_spec(group_terms[n].prior.args["sigma"]) for n in names]
+            sd_defaults = [group_terms[n].sd_prior for n in names]
             sd_priors = [
                 resolve(f"{n}_sigma", d, "bambi default (scaled to data)")
                 for n, d in zip(names, sd_defaults, strict=True)
@@ -433,20 +536,20 @@ def build_model(
                 prior_data=prior_data,
             )
             if marginal:
-                data = {k: pm.Data(k, v) for k, v in marginal_design.stats.as_data().items()}
+                ss = {k: pm.Data(k, v) for k, v in marginal_design.stats.as_data().items()}
                 pm.Potential(
                     "_marginal_loglik",
                     marginal_loglik(
                         pt.stack(beta),
                         marginal_chol,
                         sigma,
-                        data["_ss_ZtZ"],
-                        data["_ss_ZtX"],
-                        data["_ss_Zty"],
-                        data["_ss_XtX"],
-                        data["_ss_Xty"],
-                        data["_ss_yty"],
-                        data["_ss_n"],
+                        ss["_ss_ZtZ"],
+                        ss["_ss_ZtX"],
+                        ss["_ss_Zty"],
+                        ss["_ss_XtX"],
+                        ss["_ss_Xty"],
+                        ss["_ss_yty"],
+                        ss["_ss_n"],
                         q=len(marginal_design.group_names),
                     ),
                 )
@@ -479,7 +582,7 @@ def build_model(
     return BuiltModel(
         spec=spec,
         formula=formula,
-        bambi_model=bambi_model,
+        bambi_factory=lambda: bambi_of(formula),
         pymc_model=model,
         terms=ModerationTerms(**terms_kwargs),
         priors=priors,
