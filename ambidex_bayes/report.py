@@ -34,6 +34,7 @@ __all__ = ["write_report", "markdown_table", "REPORT_SECTIONS"]
 #: report: ``figures/<name>.png``). Sections appear in this order after the moderation.
 REPORT_SECTIONS: tuple[str, ...] = (
     "ambidex_bayes.moderation.report_section:report_section",
+    "ambidex_bayes.checks.report_section:report_section",
 )
 
 

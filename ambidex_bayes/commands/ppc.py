@@ -1,0 +1,100 @@
+"""``ambidex-bayes ppc FIT``: posterior predictive checks of a saved fit.
+
+Prints the test statistics with their posterior predictive p-values, the share of
+predictions outside a declared scale range, how many persons the per-person checks flag,
+and the LOO-PIT calibration; ``--out`` also writes the tables (CSV) and figures (PNG).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+__all__ = ["NAME", "HELP", "add_arguments", "run"]
+
+NAME = "ppc"
+HELP = "posterior predictive checks of a saved fit (statistics, persons, LOO-PIT)"
+
+
+def _names(text: str) -> list[str]:
+    names = [v.strip() for v in text.split(",") if v.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected comma-separated person ids, got {text!r}")
+    return names
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of the ``ppc`` command."""
+    parser.add_argument("fit", help="fit file")
+    parser.add_argument("--seed", type=int, help="seed of the replicated residuals")
+    parser.add_argument("--max-draws", type=int, help="posterior draws used at most (default 1000)")
+    parser.add_argument(
+        "--persons", type=_names, help="person ids for the grouped check, comma-separated"
+    )
+    parser.add_argument("--prob", type=float, help="interval width (default 0.95)")
+    parser.add_argument("--csv", help="also write the statistics table to this CSV file")
+    parser.add_argument("--out", help="folder for CSV tables and PNG figures")
+
+
+def _save(fig, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    print(f"written: {path}")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the command; returns the exit status."""
+    from ambidex_bayes.checks import plots, ppc
+    from ambidex_bayes.cli import print_table
+    from ambidex_bayes.fit import load_fit
+
+    fit = load_fit(args.fit)
+    draws = ppc.posterior_predictive(fit, seed=args.seed, max_draws=args.max_draws)
+    checks = ppc.statistic_checks(draws, prob=args.prob)
+    print(f"{fit.spec.name}: {draws.n_draws} replicated data sets of {draws.outcome}")
+    print_table(checks.table.drop(columns=["description"]), args.csv)
+    outside = ppc.range_check(draws, prob=args.prob)
+    if len(outside):
+        print("\nShare of predictions outside the scale range:")
+        print_table(outside)
+    persons = ppc.person_checks(draws)
+    print("\nPersons flagged by the per-person checks:")
+    print_table(ppc.flagged_persons(persons))
+    calibration = ppc.loo_pit_calibration(ppc.loo_pit_values(fit, draws), prob=args.prob)
+    share = calibration.attrs["share_outside"]
+    print(
+        "\nLOO-PIT: "
+        + (
+            "the ECDF stays inside the band for uniform values (calibrated)."
+            if share == 0
+            else f"the ECDF leaves the band over {share:.0%} of its range (miscalibrated)."
+        )
+    )
+    chosen = args.persons
+    if chosen:
+        print("\nGrouped check of the chosen persons:")
+        print_table(ppc.person_intervals(draws, chosen, prob=args.prob))
+    if args.out:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        checks.table.to_csv(out / "ppc_statistics.csv", index=False)
+        persons.to_csv(out / "ppc_persons.csv", index=False)
+        fig, ax = plt.subplots(figsize=(6.5, 4), layout="constrained")
+        plots.plot_ppc_density(ppc.density_overlay(draws), ax=ax)
+        _save(fig, out / "ppc_density.png")
+        _save(plots.plot_ppc_statistics(checks), out / "ppc_statistics.png")
+        fig, ax = plt.subplots(figsize=(6, 3.5), layout="constrained")
+        plots.plot_loo_pit(calibration, ax=ax)
+        _save(fig, out / "loo_pit.png")
+        if chosen:
+            fig, ax = plt.subplots(figsize=(8, 3.5), layout="constrained")
+            plots.plot_person_intervals(ppc.person_intervals(draws, chosen), ax=ax)
+            _save(fig, out / "ppc_persons.png")
+    return 0
