@@ -26,7 +26,10 @@ Options
     (``{y}_z``), the controls (``{c}_z``) and the within-person parts ``{x}_cw`` (their SD
     over rows is the pooled within-person SD, since every person's within part has mean 0);
     over *persons* for the person means ``{x}_pm`` and moderators ``{w}_c``, so that one unit
-    is one SD of the variable at its own level.
+    is one SD of the variable at its own level. SDs are computed on the values divided by
+    their largest magnitude (no overflow or underflow); an SD at or below ``1e-12`` of that
+    magnitude is rounding noise (values equal but for rounding, such as ``0.1 + 0.2`` and
+    ``0.3``) and counts as no variance, which cannot be standardised.
 
 Every centre and scale is recorded in a :class:`Transform`, so that new rows can be
 transformed the same way (:meth:`PreparedData.apply`) and results turned back into raw units
@@ -66,6 +69,7 @@ from ambidex_bayes import constants
 from ambidex_bayes.data.load import DiaryData
 from ambidex_bayes.data.mapping import ColumnMapping, did_you_mean
 from ambidex_bayes.data.validate import (
+    MAX_ABS_VALUE,
     ROW_COLUMN,
     ValidatedData,
     describe_bad_values,
@@ -73,6 +77,7 @@ from ambidex_bayes.data.validate import (
     person_id_strings,
     row_numbers,
     to_float,
+    too_large,
 )
 from ambidex_bayes.errors import DataError, SpecError
 
@@ -89,6 +94,10 @@ TRANSFORM_KINDS = ("within_centred", "person_mean", "grand_centred", "outcome", 
 
 _FORMAT = "ambidex_bayes.PreparedData"
 _VERSION = 1
+
+#: A standard deviation at or below this fraction of the largest absolute value it was
+#: computed from is rounding noise (values that are equal in exact arithmetic), not variance.
+_NO_VARIANCE_RTOL = 1e-12
 
 
 @dataclass(frozen=True)
@@ -147,6 +156,12 @@ def person_mean_reliability(values: pd.Series, persons: pd.Series) -> dict[str, 
     """
     v = pd.Series(values, dtype="float64").reset_index(drop=True)
     g = pd.Series(persons).reset_index(drop=True)
+    # The ratios are scale-free: compute on values divided by their largest magnitude so that
+    # squares of very large or very small values neither overflow nor underflow.
+    top = float(v.abs().max()) if len(v) else 0.0
+    if not (math.isfinite(top) and top > 0):
+        top = 1.0
+    v = v / top
     n_total = len(v)
     counts = v.groupby(g, sort=False).size()
     n_groups = len(counts)
@@ -161,7 +176,7 @@ def person_mean_reliability(values: pd.Series, persons: pd.Series) -> dict[str, 
     n0 = (n_total - float((counts**2).sum()) / n_total) / (n_groups - 1)
     tau2 = max(0.0, (ms_between - ms_within) / n0)
     n_bar = n_total / n_groups
-    out.update(tau2=tau2, sigma2=ms_within, n_bar=n_bar)
+    out.update(tau2=tau2 * top * top, sigma2=ms_within * top * top, n_bar=n_bar)
     if tau2 + ms_within > 0:
         out["icc"] = tau2 / (tau2 + ms_within)
         out["reliability"] = tau2 / (tau2 + ms_within / n_bar)
@@ -275,6 +290,12 @@ class PreparedData:
                 raise DataError(
                     f"apply(): column {col!r} must be numeric but holds "
                     f"{describe_bad_values(out[col], bad, rows)}"
+                )
+            big = too_large(vals)
+            if big.any():
+                raise DataError(
+                    f"apply(): column {col!r} holds infinite or too large values (beyond "
+                    f"+-{MAX_ABS_VALUE:g}): {describe_bad_values(out[col], big, rows)}"
                 )
             return vals
 
@@ -422,9 +443,35 @@ class PreparedData:
             raise DataError(f"saved PreparedData is incomplete or malformed: {exc!r}") from None
 
 
-def _sd(values: pd.Series, what: str) -> float:
-    sd = float(values.std(ddof=1))
-    if not (math.isfinite(sd) and sd > 0):
+def _largest(values: pd.Series) -> float:
+    """Largest absolute value (0.0 for no values)."""
+    v = np.abs(values.to_numpy(dtype="float64"))
+    return float(np.nanmax(v)) if np.isfinite(v).any() else 0.0
+
+
+def _std(values: pd.Series) -> float:
+    r"""Standard deviation (``ddof=1``), computed as :math:`a \cdot SD(v / a)` with
+    :math:`a = \max|v|`, so that the squares neither overflow nor underflow. NaN for fewer
+    than two values."""
+    v = values.to_numpy(dtype="float64")
+    v = v[~np.isnan(v)]
+    if len(v) < 2:
+        return float("nan")
+    top = float(np.max(np.abs(v)))
+    if top == 0:
+        return 0.0
+    return float(np.std(v / top, ddof=1)) * top
+
+
+def _sd(values: pd.Series, what: str, *, reference: pd.Series | None = None) -> float:
+    """SD of ``values`` for standardising, or a DataError when it is 0 or rounding noise.
+
+    ``reference``: the raw values ``values`` were computed from (default ``values``); an SD
+    at or below ``_NO_VARIANCE_RTOL`` times their largest magnitude counts as no variance.
+    """
+    sd = _std(values)
+    ref = _largest(values if reference is None else reference)
+    if not (math.isfinite(sd) and sd > 0 and sd > _NO_VARIANCE_RTOL * ref):
         raise DataError(
             f"cannot standardise {what}: it has no variance in the rows used; "
             "prepare without standardize=True"
@@ -458,6 +505,39 @@ def _drop_incomplete(
             "check the missing values: " + notes[0]
         )
     return kept, notes
+
+
+def _check_rows_used(frame: pd.DataFrame, m: ColumnMapping, n_left_out: int) -> None:
+    """Raise if, in the rows left after dropping incomplete ones, the outcome is constant,
+    no level-1 predictor varies within any person, or a moderator is the same for everyone.
+
+    :func:`~ambidex_bayes.data.validate.validate` checks this on all rows; leaving out
+    incomplete rows can take the variation away again.
+    """
+    if not n_left_out:
+        return
+    where = (
+        f"in the {len(frame)} row(s) used ({n_left_out} row(s) with a missing model value "
+        "were left out)"
+    )
+    g = frame[m.person]
+    if frame[m.outcome].nunique() < 2:
+        raise DataError(
+            f"{where}, column {m.outcome!r} (outcome) has no variance; a constant cannot be "
+            "modelled. Fill in the missing values or check the data."
+        )
+    for x in m.level1:
+        if (frame[x].groupby(g, sort=False).nunique() < 2).all():
+            raise DataError(
+                f"{where}, column {x!r} (level-1 predictor) never varies within a person, so "
+                "it has no within-person effect. Fill in the missing values or check the data."
+            )
+    for w in m.level2:
+        if frame[w].groupby(g, sort=False).first().nunique() < 2:
+            raise DataError(
+                f"{where}, column {w!r} (level-2 moderator) has the same value for every "
+                "person; it cannot be modelled. Fill in the missing values or check the data."
+            )
 
 
 def _check_new_names(
@@ -505,7 +585,9 @@ def prepare(
     Raises
     ------
     DataError
-        No complete rows, a created column name that already exists, nothing to detrend or
+        No complete rows; in the complete rows, an outcome without variance, a level-1
+        predictor that never varies within a person or a moderator with one value for all
+        persons; a created column name that already exists; nothing to detrend or
         standardise.
     SpecError
         ``detrend=True`` without an occasion column in the mapping.
@@ -536,6 +618,7 @@ def prepare(
     n_before = len(frame)
     frame, dropped = _drop_incomplete(frame, model, m.person)
     notes.extend(dropped)
+    _check_rows_used(frame, m, n_before - len(frame))
     y_col = f"{m.outcome}_z" if standardize else (f"{m.outcome}_dt" if detrend else m.outcome)
     control_cols = [f"{c}_z" if standardize else c for c in m.controls]
     _check_new_names(frame, m, y_col, control_cols)
@@ -543,20 +626,33 @@ def prepare(
     g = frame[m.person]
     t_c: pd.Series | None = None
     occasion_means: pd.Series | None = None
-    ss_t = 0.0
+    t_top, ss_t = 1.0, 0.0
     if detrend:
         assert m.occasion is not None
         t = frame[m.occasion]
         occasion_means = t.groupby(g, sort=False).mean().rename_axis(m.person)
         t_c = t - g.map(occasion_means)
-        ss_t = float((t_c**2).sum())
-        if not ss_t > 0:
+        # Sums of squares on t_c / max|t_c|: no overflow or underflow for extreme occasions.
+        t_top = _largest(t_c)
+        if not t_top > _NO_VARIANCE_RTOL * _largest(t):
             raise DataError(
-                "cannot detrend: the occasion does not vary within any person in the rows used"
+                f"cannot detrend: the occasion column {m.occasion!r} does not vary within any "
+                "person in the rows used; prepare without detrend=True"
             )
+        ss_t = float(((t_c / t_top) ** 2).sum())
 
-    def trend(centred: pd.Series) -> float:
-        return float((t_c * centred).sum()) / ss_t if t_c is not None else 0.0
+    def trend(centred: pd.Series, what: str) -> float:
+        """Pooled within-person slope of ``centred`` per unit of the occasion."""
+        if t_c is None:
+            return 0.0
+        slope = float(((t_c / t_top) * centred).sum()) / ss_t / t_top
+        if not math.isfinite(slope):
+            raise DataError(
+                f"cannot detrend {what}: its trend per unit of the occasion {m.occasion!r} is "
+                "too large to represent (the occasion varies by tiny amounts); rescale the "
+                "occasion or prepare without detrend=True"
+            )
+        return slope
 
     transforms: dict[str, Transform] = {}
     roles: dict[str, str] = {"y": y_col, "person": m.person}
@@ -571,10 +667,14 @@ def prepare(
         pm = frame[x].groupby(g, sort=False).mean()
         person_means[x] = pm
         within = frame[x] - g.map(pm)
-        slope = trend(within)
+        slope = trend(within, repr(x))
         if t_c is not None:
             within = within - slope * t_c
-        s_w = _sd(within, f"the within-person part of {x!r}") if standardize else 1.0
+        s_w = (
+            _sd(within, f"the within-person part of {x!r}", reference=frame[x])
+            if standardize
+            else 1.0
+        )
         c_b = float(pm.mean())
         s_b = _sd(pm, f"the person means of {x!r}") if standardize else 1.0
         cw, pmc = f"{x}_cw", f"{x}_pm"
@@ -601,7 +701,7 @@ def prepare(
     for k, w in enumerate(m.level2):
         per_person = frame[w].groupby(g, sort=False).first()
         centre = float(per_person.mean())
-        sd = float(per_person.std(ddof=1))
+        sd = _std(per_person)
         scale = _sd(per_person, f"the moderator {w!r} over persons") if standardize else 1.0
         col = f"{w}_c"
         frame[col] = (frame[w] - centre) / scale
@@ -620,10 +720,14 @@ def prepare(
     yv = frame[m.outcome]
     y_slope = 0.0
     if t_c is not None:
-        y_slope = trend(yv - yv.groupby(g, sort=False).transform("mean"))
+        y_slope = trend(
+            yv - yv.groupby(g, sort=False).transform("mean"), f"the outcome {m.outcome!r}"
+        )
         yv = yv - y_slope * t_c
     y_centre, y_scale = (
-        (float(yv.mean()), _sd(yv, f"the outcome {m.outcome!r}")) if standardize else (0.0, 1.0)
+        (float(yv.mean()), _sd(yv, f"the outcome {m.outcome!r}", reference=frame[m.outcome]))
+        if standardize
+        else (0.0, 1.0)
     )
     if y_col != m.outcome:
         frame[y_col] = (yv - y_centre) / y_scale

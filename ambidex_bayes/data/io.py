@@ -7,6 +7,11 @@ names the file and says what went wrong; a raw pandas traceback never reaches th
 The returned frame has a plain 0-based ``RangeIndex`` in file order, so data row ``i`` of the
 frame is row ``i + 2`` of the file when the header is row 1 (blank lines in text files and
 blank rows in spreadsheets are kept as empty rows to keep that true).
+
+Column names are checked as written in the file: pandas would silently rename a second
+``y`` to ``y.1``; here two columns with one name are an error. A text file whose data rows
+all have one field more than its header (pandas would quietly turn the first field into the
+index) is an error too.
 """
 
 from __future__ import annotations
@@ -14,10 +19,13 @@ from __future__ import annotations
 import codecs
 import csv
 import importlib.util
+import io
 import os
 import re
+import warnings
 import zipfile
 from collections import Counter
+from collections.abc import Collection, Iterable
 from pathlib import Path
 
 import pandas as pd
@@ -38,10 +46,18 @@ SUPPORTED_EXTENSIONS: dict[str, str] = {
 }
 
 _SNIFF_BYTES = 65536
-_DECIMAL_COMMA = re.compile(r"^[+-]?\d*,\d+$|^[+-]?\d+$")
+#: A number written with a decimal comma: "3,5", ",5", "-2", "1,5e-07", "inf".
+_DECIMAL_COMMA = re.compile(
+    r"^[+-]?(\d+(,\d*)?|,\d+)([eE][+-]?\d+)?$|^[+-]?(inf|infinity)$", re.IGNORECASE
+)
 
 
-def read_table(path: str | os.PathLike[str], *, sheet: str | int | None = None) -> pd.DataFrame:
+def read_table(
+    path: str | os.PathLike[str],
+    *,
+    sheet: str | int | None = None,
+    text_columns: Collection[str] = (),
+) -> pd.DataFrame:
     """Read a data file into a DataFrame.
 
     Parameters
@@ -54,6 +70,10 @@ def read_table(path: str | os.PathLike[str], *, sheet: str | int | None = None) 
         missing).
     sheet
         Excel only: sheet name or 0-based position; the first sheet when omitted.
+    text_columns
+        Text files only: columns read as text, exactly as written (no conversion to
+        numbers), e.g. person ids, so that ``007`` and ``7`` stay two ids. Names not in the
+        file are ignored.
 
     Returns
     -------
@@ -65,7 +85,8 @@ def read_table(path: str | os.PathLike[str], *, sheet: str | int | None = None) 
     Raises
     ------
     DataError
-        File not found, unsupported extension, empty file or no data rows, a sheet that does
+        File not found, unsupported extension, empty file or no data rows, a blank first line,
+        two columns with the same name, data rows longer than the header, a sheet that does
         not exist, or a file the reader cannot parse (the reason is given).
     """
     p = Path(path)
@@ -87,7 +108,7 @@ def read_table(path: str | os.PathLike[str], *, sheet: str | int | None = None) 
         raise DataError(f"{p} is empty (0 bytes); export the data again")
 
     if kind == "text":
-        df = _read_text(p)
+        df = _read_text(p, set(text_columns))
     elif kind == "parquet":
         df = _read_parquet(p)
     elif kind == "excel":
@@ -97,51 +118,159 @@ def read_table(path: str | os.PathLike[str], *, sheet: str | int | None = None) 
     return _tidy(df, p)
 
 
-def _read_text(p: Path) -> pd.DataFrame:
-    encoding = "utf-8-sig"
-    with p.open("rb") as fh:
-        raw = fh.read(_SNIFF_BYTES)
+def _encoding(p: Path, raw: bytes) -> tuple[str, str]:
+    """The text encoding of a file from its first bytes, and those bytes decoded."""
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         # Excel's "Unicode text" export.
-        encoding = "utf-16"
-        sample = raw.decode(encoding, errors="replace")
-    elif b"\x00" in raw:
+        return "utf-16", raw.decode("utf-16", errors="replace")
+    if b"\x00" in raw:
         raise DataError(
             f"cannot read {p} as a text file: it holds binary data. If it is an Excel, SPSS or "
             "Parquet file, give it its proper extension (.xlsx, .sav, .parquet)"
         )
-    else:
-        try:
-            sample = raw.decode(encoding)
-        except UnicodeDecodeError:
-            # Files written by Excel or SPSS on Windows are often cp1252, not UTF-8.
-            encoding = "cp1252"
-            sample = raw.decode(encoding, errors="replace")
+    # Incremental decoding: the sample may end in the middle of a multi-byte character.
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    try:
+        return "utf-8-sig", decoder.decode(raw, final=False)
+    except UnicodeDecodeError:
+        if raw.startswith(codecs.BOM_UTF8):
+            # The file says it is UTF-8; keep that and replace the bytes that are not.
+            return "utf-8-sig", raw.decode("utf-8-sig", errors="replace")
+        # Files written by Excel or SPSS on Windows are often cp1252, not UTF-8.
+        return "cp1252", raw.decode("cp1252", errors="replace")
+
+
+def _field_counts(sample: str, sep: str, truncated: bool) -> list[int]:
+    """Fields per non-blank line of ``sample`` split by ``sep`` (quotes respected; an empty
+    field after a trailing delimiter on a data line is not counted); the last, possibly
+    cut-off line of a truncated sample is left out."""
+    counts: list[int] = []
+    try:
+        for row in csv.reader(io.StringIO(sample, newline=""), delimiter=sep):
+            trailing = bool(counts) and len(row) > 1 and row[-1] == ""
+            counts.append(len(row) - trailing)
+    except csv.Error:
+        pass
+    if truncated and counts:
+        counts.pop()
+    return [c for c in counts if c > 0]
+
+
+def _delimiter(sample: str, *, truncated: bool, default: str) -> str:
+    """The delimiter of a text file, from its first bytes.
+
+    A candidate (comma, semicolon, tab, bar) must split the header line into at least two
+    fields. Preferred, in this order: no data line with more fields than the header; more
+    data lines with exactly the header's fields; more columns; ``default``; the order above.
+    This is what a file's layout says, whatever its text cells hold: a semicolon file whose
+    numbers have decimal commas, or a comma file with semicolons inside its text, is split
+    correctly. When no candidate fits, Python's ``csv.Sniffer`` decides, else ``default``.
+    """
+    order = [default] + [d for d in (",", ";", "\t", "|") if d != default]
+    best: tuple[int, int, int, int] | None = None
+    chosen = None
+    for rank, sep in enumerate(order):
+        counts = _field_counts(sample, sep, truncated)
+        if not counts or counts[0] < 2:
+            continue
+        fits = all(c <= counts[0] for c in counts[1:])
+        score = (fits, sum(c == counts[0] for c in counts[1:]), counts[0], -rank)
+        if best is None or score > best:
+            best, chosen = score, sep
+    if chosen is not None:
+        return chosen
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+    except csv.Error:
+        return default
+
+
+def _header(p: Path, sep: str, encoding: str) -> list[str]:
+    """The names on the header line as written (before pandas renames duplicates)."""
+    try:
+        first = pd.read_csv(
+            p,
+            sep=sep,
+            encoding=encoding,
+            encoding_errors="replace",
+            header=None,
+            nrows=1,
+            dtype=str,
+            na_filter=False,
+            skip_blank_lines=False,
+        )
+    except pd.errors.EmptyDataError:
+        # The file is not blank (checked before), so its first line is.
+        raise DataError(
+            f"{p}: the first line holds no column names; the header must be the first line "
+            "of the file (delete blank lines above it)"
+        ) from None
+    except (pd.errors.ParserError, ValueError, OSError) as exc:
+        raise DataError(f"cannot read {p} as a {sep!r}-delimited text file: {exc}") from None
+    return [str(v) for v in first.iloc[0]] if len(first) else []
+
+
+def _check_header(p: Path, names: Iterable[object]) -> None:
+    """Raise if the header has no names or repeats a name (after stripping spaces)."""
+    stripped = [str(n).strip() for n in names if not pd.isna(n)]
+    if not any(stripped):
+        raise DataError(
+            f"{p}: the first line holds no column names; the header must be the first line "
+            "of the file (delete blank lines above it)"
+        )
+    dup = sorted(n for n, k in Counter(x for x in stripped if x).items() if k > 1)
+    if dup:
+        raise DataError(
+            f"{p}: column name(s) {', '.join(map(repr, dup))} occur more than once (after "
+            "removing surrounding spaces); give every column a distinct name"
+        )
+
+
+def _read_text(p: Path, text_columns: set[str]) -> pd.DataFrame:
+    with p.open("rb") as fh:
+        raw = fh.read(_SNIFF_BYTES)
+    encoding, sample = _encoding(p, raw)
     if not sample.strip():
         raise DataError(f"{p} holds only blank lines; export the data again")
+    default = "\t" if p.suffix.lower() == ".tsv" else ","
+    sep = _delimiter(sample, truncated=len(raw) == _SNIFF_BYTES, default=default)
+    names = _header(p, sep, encoding)
+    _check_header(p, names)
+    as_text = {n: "str" for n in names if n.strip() in text_columns}
     try:
-        sep = csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
-    except csv.Error:
-        sep = "\t" if p.suffix.lower() == ".tsv" else ","
-    try:
-        df = pd.read_csv(
-            p, sep=sep, encoding=encoding, encoding_errors="replace", skip_blank_lines=False
-        )
+        with warnings.catch_warnings():
+            # pandas warns, and drops the extra fields, when rows are longer than the header.
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            df = pd.read_csv(
+                p,
+                sep=sep,
+                encoding=encoding,
+                encoding_errors="replace",
+                skip_blank_lines=False,
+                index_col=False,
+                dtype=as_text or None,
+            )
+    except pd.errors.ParserWarning:
+        raise DataError(
+            f"cannot read {p}: its data rows have more fields than the header line "
+            f"({len(names)} names, {sep!r}-delimited); every column needs a name (or remove "
+            "the stray delimiters at the ends of the rows)"
+        ) from None
     except pd.errors.EmptyDataError:
         raise DataError(f"{p} has no header line and no data; export the data again") from None
     except (pd.errors.ParserError, ValueError, OSError) as exc:
         raise DataError(f"cannot read {p} as a {sep!r}-delimited text file: {exc}") from None
     if sep != ",":
-        df = _decimal_commas(df)
+        df = _decimal_commas(df, keep={str(n).strip() for n in as_text})
     return df
 
 
-def _decimal_commas(df: pd.DataFrame) -> pd.DataFrame:
-    """Convert text columns holding only numbers written with a decimal comma."""
+def _decimal_commas(df: pd.DataFrame, keep: Collection[str] = ()) -> pd.DataFrame:
+    """Convert text columns (except those in ``keep``) holding only decimal-comma numbers."""
     out = df.copy()
     for col in out.columns:
         s = out[col]
-        if pd.api.types.is_numeric_dtype(s):
+        if pd.api.types.is_numeric_dtype(s) or str(col).strip() in keep:
             continue
         vals = s.dropna().astype(str).str.strip()
         vals = vals[vals != ""]
@@ -191,6 +320,9 @@ def _read_excel(p: Path, sheet: str | int | None) -> pd.DataFrame:
                         f"{', '.join(map(repr, names))}"
                     )
                 chosen = sheet
+            head = pd.read_excel(book, sheet_name=chosen, header=None, nrows=1)
+            if len(head):
+                _check_header(p, head.iloc[0])
             return pd.read_excel(book, sheet_name=chosen)
     except DataError:
         raise

@@ -88,7 +88,7 @@ def load_diary(
     Raises
     ------
     DataError
-        The file cannot be read.
+        The file cannot be read, or two columns have the same name.
     SpecError
         The mapping is invalid.
     ValidationError
@@ -100,7 +100,8 @@ def load_diary(
             raise DataError("sheet= applies to Excel files, but a DataFrame was given")
         df, name = source, "<DataFrame>"
     else:
-        df = read_table(source, sheet=sheet)
+        # Person ids are labels: read them from text files as written ("007" is not 7).
+        df = read_table(source, sheet=sheet, text_columns=(cmap.person,))
         name = str(Path(source)) + (f" [sheet {sheet!r}]" if sheet is not None else "")
     reliability = None
     if cmap.scales:

@@ -24,16 +24,23 @@ from __future__ import annotations
 
 import difflib
 import math
+import numbers
 import os
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ambidex_bayes.errors import SpecError
 
-__all__ = ["ScaleSpec", "ColumnMapping", "did_you_mean"]
+__all__ = ["ScaleSpec", "ColumnMapping", "did_you_mean", "ROW_COLUMN"]
+
+#: Column holding the source row number (header = row 1, first data row = row 2). Reserved:
+#: a mapping may not give this name a role.
+ROW_COLUMN = "__row__"
 
 _MAPPING_KEYS = (
     "person",
@@ -47,6 +54,12 @@ _MAPPING_KEYS = (
 )
 _REQUIRED_KEYS = ("person", "outcome", "level1")
 _SCALE_KEYS = ("items", "reverse", "range")
+
+
+def _show(value: Any, limit: int = 80) -> str:
+    """``repr(value)``, shortened to ``limit`` characters for messages."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:
@@ -70,30 +83,52 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str:
 
 
 def _names(value: Any, what: str) -> tuple[str, ...]:
-    """Turn a string or a list of strings into a tuple of names, or raise SpecError."""
+    """Turn a string or a list of strings into a tuple of names, or raise SpecError.
+
+    Sets are refused: their order changes from run to run, and the order of the names fixes
+    the numbered roles (``x0``, ``x1``, ...).
+    """
     if isinstance(value, str):
-        return (value,)
-    if isinstance(value, Iterable) and not isinstance(value, Mapping):
-        out = tuple(value)
-        bad = [v for v in out if not isinstance(v, str) or not v]
-        if bad:
-            raise SpecError(f"{what} must be column names (non-empty strings); got {bad!r}")
-        return out
-    raise SpecError(f"{what} must be a column name or a list of column names; got {value!r}")
+        value = (value,)
+    elif isinstance(value, Set):
+        raise SpecError(
+            f"{what} must be a list of column names, not a set (a set has no fixed order); "
+            f"got {_show(value)}"
+        )
+    elif not isinstance(value, Iterable) or isinstance(value, Mapping | bytes | bytearray):
+        raise SpecError(
+            f"{what} must be a column name or a list of column names; got {_show(value)}"
+        )
+    out = tuple(value)
+    bad = [v for v in out if not isinstance(v, str) or not v]
+    if bad:
+        raise SpecError(f"{what} must be column names (non-empty strings); got {_show(bad)}")
+    reserved = [v for v in out if v == ROW_COLUMN]
+    if reserved:
+        raise SpecError(
+            f"{what}: the name {ROW_COLUMN!r} is reserved for the source row numbers; "
+            "rename that column in the data and the mapping"
+        )
+    return out
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
 
 
 def _range(value: Any, what: str) -> tuple[float, float]:
     """Turn ``[lo, hi]`` into a float pair with lo < hi, or raise SpecError."""
-    ok = (
-        isinstance(value, list | tuple)
-        and len(value) == 2
-        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
-    )
+    ok = isinstance(value, list | tuple) and len(value) == 2 and all(map(_is_number, value))
     if not ok:
-        raise SpecError(f"{what} must be two numbers [lowest, highest]; got {value!r}")
-    lo, hi = float(value[0]), float(value[1])
+        raise SpecError(f"{what} must be two numbers [lowest, highest]; got {_show(value)}")
+    try:
+        lo, hi = float(value[0]), float(value[1])
+    except OverflowError:
+        raise SpecError(
+            f"{what} holds a number too large for a float; got {_show(value)}"
+        ) from None
     if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-        raise SpecError(f"{what} must have lowest < highest (both finite); got {value!r}")
+        raise SpecError(f"{what} must have lowest < highest (both finite); got {_show(value)}")
     return (lo, hi)
 
 
@@ -110,7 +145,7 @@ def _duplicates(names: Iterable[str]) -> list[str]:
 def _check_keys(d: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
     unknown = [k for k in d if k not in allowed]
     if unknown:
-        msgs = [f"unknown key {k!r}{did_you_mean(k, allowed)}" for k in unknown]
+        msgs = [f"unknown key {_show(k)}{did_you_mean(k, allowed)}" for k in unknown]
         raise SpecError(f"{where}: " + "; ".join(msgs) + f". Allowed keys: {', '.join(allowed)}.")
 
 
@@ -213,10 +248,18 @@ class ColumnMapping:
             value = getattr(self, key)
             if not isinstance(value, str) or not value:
                 raise SpecError(
-                    f"{key!r} must be a column name (a non-empty string); got {value!r}"
+                    f"{key!r} must be a column name (a non-empty string); got {_show(value)}"
                 )
         if self.occasion is not None and (not isinstance(self.occasion, str) or not self.occasion):
-            raise SpecError(f"'occasion' must be a column name or absent; got {self.occasion!r}")
+            raise SpecError(
+                f"'occasion' must be a column name or absent; got {_show(self.occasion)}"
+            )
+        for key in ("person", "outcome", "occasion"):
+            if getattr(self, key) == ROW_COLUMN:
+                raise SpecError(
+                    f"{key!r}: the name {ROW_COLUMN!r} is reserved for the source row numbers; "
+                    "rename that column in the data and the mapping"
+                )
         level1 = _names(self.level1, "'level1'")
         if not level1:
             raise SpecError("'level1' must name at least one level-1 predictor")
@@ -291,7 +334,8 @@ class ColumnMapping:
         ----------
         d
             Keys: ``person``, ``outcome``, ``level1`` (required), ``occasion``, ``level2``,
-            ``controls``, ``ranges``, ``scales``.
+            ``controls``, ``ranges``, ``scales``. Optional keys may be None (JSON ``null``)
+            for "none"; lists of names must be lists, not sets (their order numbers the roles).
         source
             Name used in error messages (the file name).
 
@@ -309,17 +353,19 @@ class ColumnMapping:
                 f"{source}: the required key(s) {', '.join(map(repr, missing))} are missing; "
                 "a mapping needs at least person, outcome and level1"
             )
+        for key in ("ranges", "scales"):
+            if d.get(key) is not None and not isinstance(d[key], Mapping):
+                what = "column -> [lowest, highest]" if key == "ranges" else "scale name -> items"
+                raise SpecError(f"{source}: {key!r} must be a table of {what}; got {_show(d[key])}")
         scales = d.get("scales") or {}
-        if not isinstance(scales, Mapping):
-            raise SpecError(f"{source}: 'scales' must be a table of scale name -> items")
         try:
             return cls(
                 person=d["person"],
                 outcome=d["outcome"],
                 level1=d["level1"],
                 occasion=d.get("occasion"),
-                level2=d.get("level2", ()),
-                controls=d.get("controls", ()),
+                level2=() if d.get("level2") is None else d["level2"],
+                controls=() if d.get("controls") is None else d["controls"],
                 ranges=d.get("ranges") or {},
                 scales={
                     name: ScaleSpec.from_dict(spec, where=f"{source}: scale {name!r}")

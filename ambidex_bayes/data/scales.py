@@ -29,6 +29,10 @@ put back on the items' own scale), is
 
 .. math:: \omega = \frac{(\sum_m \lambda_m)^2}{(\sum_m \lambda_m)^2 + \sum_m \psi_m}.
 
+Both are computed on the items centred and divided by one common factor (their largest
+absolute value), which leaves alpha and omega unchanged but keeps squares and products of very
+large or very small numbers from overflowing or underflowing.
+
 Alpha needs :math:`k \ge 2` and omega :math:`k \ge 3` (a one-factor model of two items is
 not identified); otherwise, or when a level has no variance (e.g. a scale measured once per
 person has no within-person variance), the value is NaN. Between-person values computed on
@@ -44,11 +48,14 @@ import pandas as pd
 
 from ambidex_bayes.data.mapping import ScaleSpec, did_you_mean
 from ambidex_bayes.data.validate import (
+    MAX_ABS_VALUE,
     describe_bad_values,
     format_rows,
     person_id_strings,
     row_numbers,
+    string_columns,
     to_float,
+    too_large,
 )
 from ambidex_bayes.errors import SpecError, ValidationError
 
@@ -70,6 +77,15 @@ _PAF_ITER = 1000
 _PAF_TOL = 1e-10
 
 
+def _rescaled(x: np.ndarray) -> np.ndarray | None:
+    """Items centred and divided by their largest absolute deviation; None if all constant."""
+    centred = x - x.mean(axis=0)
+    top = float(np.max(np.abs(centred))) if centred.size else 0.0
+    if not (np.isfinite(top) and top > 0):
+        return None
+    return centred / top
+
+
 def cronbach_alpha(items: np.ndarray) -> float:
     r"""Cronbach's alpha of an ``(n, k)`` array: :math:`\frac{k}{k-1}(1 - \sum s^2_m / s^2_T)`.
 
@@ -78,6 +94,9 @@ def cronbach_alpha(items: np.ndarray) -> float:
     x = np.asarray(items, dtype=float)
     n, k = x.shape
     if k < 2 or n < 2:
+        return float("nan")
+    x = _rescaled(x)
+    if x is None:
         return float("nan")
     cov = np.cov(x, rowvar=False, ddof=1)
     total = float(cov.sum())
@@ -99,21 +118,34 @@ def omega_one_factor(items: np.ndarray) -> float:
     n, k = x.shape
     if k < 3 or n < 3:
         return float("nan")
+    x = _rescaled(x)
+    if x is None:
+        return float("nan")
     cov = np.cov(x, rowvar=False, ddof=1)
     sd = np.sqrt(np.diag(cov))
     if not (sd > 0).all():
         return float("nan")
-    corr = cov / np.outer(sd, sd)
+    # Divide in two steps: the product of two tiny SDs could underflow to 0.
+    corr = cov / sd[:, None] / sd[None, :]
+    # Starting communalities: squared multiple correlations, 1 - 1 / diag(R^-1); for a proper
+    # correlation matrix diag(R^-1) >= 1. A (nearly) singular R falls back to max |r|.
     try:
-        h2 = 1.0 - 1.0 / np.diag(np.linalg.inv(corr))
+        smc_diag = np.diag(np.linalg.inv(corr))
     except np.linalg.LinAlgError:
+        smc_diag = np.zeros(k)
+    if np.all(np.isfinite(smc_diag)) and np.all(smc_diag >= 1.0):
+        h2 = 1.0 - 1.0 / smc_diag
+    else:
         h2 = np.max(np.abs(corr - np.eye(k)), axis=0)
     h2 = np.clip(h2, 0.0, 1.0)
     loadings = np.sqrt(h2)
     for _ in range(_PAF_ITER):
         reduced = corr.copy()
         np.fill_diagonal(reduced, h2)
-        vals, vecs = np.linalg.eigh(reduced)
+        try:
+            vals, vecs = np.linalg.eigh(reduced)
+        except np.linalg.LinAlgError:
+            return float("nan")
         loadings = vecs[:, -1] * np.sqrt(max(vals[-1], 0.0))
         new = np.clip(loadings**2, 0.0, 1.0)
         done = np.max(np.abs(new - h2)) < _PAF_TOL
@@ -170,8 +202,13 @@ def score_scales(
         A scale has reverse-keyed items but no response range.
     ValidationError
         Missing item or person columns, a scale name that is already a column, items that
-        hold text, or item values outside the scale's range.
+        hold text, infinite or too large item values (see
+        :data:`~ambidex_bayes.data.validate.MAX_ABS_VALUE`), or item values outside the
+        scale's range.
+    DataError
+        Two columns of ``df`` have the same name.
     """
+    df = string_columns(df, source)
     if not scales:
         return df.copy(), _empty_table()
     no_range = [name for name, s in scales.items() if s.reverse and s.range is None]
@@ -212,6 +249,14 @@ def score_scales(
                     f"scale {name!r}: item {item!r} must be numeric but holds "
                     f"{describe_bad_values(df[item], bad, rows)}; replace these with numbers or "
                     "leave the cells empty."
+                )
+                continue
+            big = too_large(nums)
+            if big.any():
+                problems.append(
+                    f"scale {name!r}: item {item!r} holds infinite or too large values (beyond "
+                    f"+-{MAX_ABS_VALUE:g}): {describe_bad_values(df[item], big, rows)}; correct "
+                    "them or leave the cells empty."
                 )
                 continue
             items[item] = nums

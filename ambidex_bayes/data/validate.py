@@ -1,9 +1,9 @@
 """Check a diary table against its column mapping before anything is modelled.
 
 :func:`validate` collects *all* problems of a data set (missing or misspelt columns, text in
-numeric columns, missing person ids, a level-2 moderator that changes within a person,
-duplicated person-occasion rows, values outside a declared range, an outcome or predictor
-without variance) and raises them together in one :class:`ValidationError`, each problem
+numeric columns, infinite or absurdly large numbers, missing person ids, a level-2 moderator
+that changes within a person or does not differ between persons, duplicated person-occasion
+rows, values outside a declared range, an outcome or predictor without variance) and raises them together in one :class:`ValidationError`, each problem
 naming the column, the first offending rows and what to do. Data that pass come back as a
 clean, typed, sorted copy in :class:`ValidatedData`.
 
@@ -13,6 +13,11 @@ Rows are named by their number in the source file counting the header line as ro
 first data row is row 2 -- the number a spreadsheet program shows. For a DataFrame passed in
 directly the same convention applies to its row positions (position 0 is "row 2"). A frame
 that already has a ``__row__`` column of whole numbers keeps those numbers.
+
+Person ids
+----------
+Person ids are labels, compared as text after :func:`person_id_strings`: ``12``, ``12.0``,
+``"12"``, ``"12.0"``, ``"+12"`` and ``" 12 "`` are one person; ``"012"`` is another.
 """
 
 from __future__ import annotations
@@ -24,26 +29,32 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ambidex_bayes.data.mapping import ColumnMapping, did_you_mean
+from ambidex_bayes.data.mapping import ROW_COLUMN, ColumnMapping, did_you_mean
 from ambidex_bayes.errors import DataError, ValidationError
 
 __all__ = [
     "ValidatedData",
     "validate",
     "ROW_COLUMN",
+    "MAX_ABS_VALUE",
     "person_id_strings",
     "to_float",
+    "too_large",
+    "string_columns",
     "format_rows",
     "describe_bad_values",
     "row_numbers",
 ]
 
-#: Column holding the source row number (header = row 1, first data row = row 2).
-ROW_COLUMN = "__row__"
+#: Largest magnitude accepted in a numeric column. Centring, variances and sums of squares
+#: over many rows square the values; above this they could overflow to infinity.
+MAX_ABS_VALUE = 1e100
 
 _FIRST_DATA_ROW = 2
 _SHOW = 5
+_SHORT = 40
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d*,\d+$")
+_INTEGER_TEXT = re.compile(r"([+-]?)([0-9]+)(?:\.0*)?")
 
 
 @dataclass(frozen=True, eq=False)
@@ -87,18 +98,69 @@ def _fmt(value: object) -> str:
     return str(value)
 
 
-def person_id_strings(values: pd.Series) -> pd.Series:
-    """Turn person ids into strings: ``12``, ``12.0`` and ``" 12 "`` all become ``"12"``.
+def _short(value: object, limit: int = _SHORT) -> str:
+    """``repr`` of ``str(value)``, shortened for messages (very long texts are cut)."""
+    text = str(value)
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return repr(text)
 
-    Missing ids and empty strings become missing (NaN). The index is kept.
+
+def string_columns(df: pd.DataFrame, source: str = "data") -> pd.DataFrame:
+    """A shallow copy of ``df`` whose column names are strings (and whose sparse columns are
+    dense), or a DataError. ``df`` itself is not modified.
+
+    Raises
+    ------
+    DataError
+        The columns have more than one header level, or two columns have the same name
+        once written as text (``1`` and ``"1"``).
+    """
+    if isinstance(df.columns, pd.MultiIndex):
+        raise DataError(
+            f"{source}: the columns have {df.columns.nlevels} header levels; give the data a "
+            "single header row (one name per column)"
+        )
+    names = [str(c) for c in df.columns]
+    counts: dict[str, int] = {}
+    for n in names:
+        counts[n] = counts.get(n, 0) + 1
+    dup = [n for n, k in counts.items() if k > 1]
+    if dup:
+        raise DataError(
+            f"{source}: column name(s) {', '.join(_short(n) for n in dup)} occur more than once; "
+            "give every column a distinct name"
+        )
+    out = df.copy(deep=False)
+    out.columns = pd.Index(names, dtype=object)
+    for col in out.columns:
+        if isinstance(out[col].dtype, pd.SparseDtype):
+            out[col] = out[col].sparse.to_dense()
+    return out
+
+
+def person_id_strings(values: pd.Series) -> pd.Series:
+    """Turn person ids into strings: ``12``, ``12.0``, ``"12.0"``, ``"+12"`` and ``" 12 "``
+    all become ``"12"``.
+
+    Numbers with a whole value lose their decimals; text is stripped, and text that is a
+    whole number written with trailing decimal zeros or a plus sign loses those (leading zeros
+    are kept: ``"007"`` stays ``"007"``). Missing ids and empty strings become missing (NaN).
+    The index is kept.
     """
 
     def one(v: object) -> object:
         if v is None or (isinstance(v, float | np.floating) and np.isnan(v)) or v is pd.NA:
             return np.nan
+        if v is pd.NaT:
+            return np.nan
         if isinstance(v, float | np.floating) and float(v).is_integer():
             return str(int(v))
         text = str(v).strip()
+        whole = _INTEGER_TEXT.fullmatch(text)
+        if whole:
+            sign, digits = whole.groups()
+            return ("-" if sign == "-" and digits.strip("0") else "") + digits
         return text if text else np.nan
 
     s = pd.Series(values)
@@ -108,6 +170,11 @@ def person_id_strings(values: pd.Series) -> pd.Series:
 def to_float(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Convert a column to float64 without guessing.
 
+    Numbers are taken as they are, booleans as 1 and 0 (also single ``True``/``False``
+    cells in a text column), text as the number it spells after stripping spaces
+    (``" 3.5 "`` is 3.5; ``"inf"`` is infinite, see :func:`too_large`). Complex numbers count
+    only when their imaginary part is 0.
+
     Returns
     -------
     (numbers, bad)
@@ -115,16 +182,39 @@ def to_float(values: pd.Series) -> tuple[pd.Series, pd.Series]:
         mask of cells that hold something (not empty) that is not a number.
     """
     s = pd.Series(values)
+    if pd.api.types.is_complex_dtype(s):
+        arr = s.to_numpy(dtype="complex128", na_value=np.nan)
+        bad = (arr.imag != 0) & ~np.isnan(arr.imag)
+        real = np.where(bad, np.nan, arr.real)
+        return pd.Series(real, index=s.index, dtype="float64"), pd.Series(bad, index=s.index)
     if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
         nums = pd.Series(s.to_numpy(dtype="float64", na_value=np.nan), index=s.index)
         return nums, pd.Series(False, index=s.index)
-    obj = s.astype(object)
-    text = pd.Series(
-        [np.nan if pd.isna(v) else str(v).strip() for v in obj], index=s.index, dtype=object
-    )
+
+    def cell(v: object) -> object:
+        if isinstance(v, bool | np.bool_):
+            return "1" if v else "0"
+        if _is_missing(v):
+            return np.nan
+        return str(v).strip()
+
+    text = pd.Series([cell(v) for v in s.astype(object)], index=s.index, dtype=object)
     empty = text.isna() | (text == "")
     nums = pd.to_numeric(text.where(~empty), errors="coerce").astype("float64")
     return nums, (~empty) & nums.isna()
+
+
+def _is_missing(v: object) -> bool:
+    """True for None, NaN, NA and NaT (scalars only)."""
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def too_large(numbers: pd.Series) -> pd.Series:
+    """Mask of values that are infinite or larger in magnitude than :data:`MAX_ABS_VALUE`."""
+    return numbers.abs() > MAX_ABS_VALUE
 
 
 def describe_bad_values(raw: pd.Series, bad: pd.Series, rows: pd.Series) -> str:
@@ -132,7 +222,7 @@ def describe_bad_values(raw: pd.Series, bad: pd.Series, rows: pd.Series) -> str:
     groups: dict[str, list[int]] = {}
     for value, row in zip(raw[bad].astype(object), rows[bad], strict=True):
         groups.setdefault(str(value), []).append(int(row))
-    parts = [f"{v!r} ({format_rows(r, limit=3)})" for v, r in list(groups.items())[:_SHOW]]
+    parts = [f"{_short(v)} ({format_rows(r, limit=3)})" for v, r in list(groups.items())[:_SHOW]]
     more = f" and {len(groups) - _SHOW} other values" if len(groups) > _SHOW else ""
     return ", ".join(parts) + more
 
@@ -155,9 +245,21 @@ def _occasion(raw: pd.Series) -> tuple[pd.Series, pd.Series, str | None]:
         if not bad.any():
             return nums, bad, None
         # Text that is not numeric: accept it only if every filled cell is an ISO date.
+        # Dates with different UTC offsets are compared in UTC.
         filled = nums.notna() | bad
-        text = raw.astype(object).where(filled)
-        dates = pd.to_datetime(text, format="ISO8601", errors="coerce")
+        # Every filled cell as text (numbers too: pandas would read them as epochs).
+        text = pd.Series(
+            [
+                str(v).strip() if f else None
+                for v, f in zip(raw.astype(object), filled, strict=True)
+            ],
+            index=raw.index,
+            dtype=object,
+        )
+        try:
+            dates = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
+        except (ValueError, TypeError, OverflowError):
+            return nums, bad, None
         if (dates.isna() & filled).any():
             return nums, bad, None
     first = dates.min()
@@ -200,13 +302,16 @@ def validate(df: pd.DataFrame, mapping: ColumnMapping, *, source: str = "data") 
     ------
     ValidationError
         Listing every problem found: missing columns (with a "did you mean" hint), text in a
-        numeric column (values and rows), missing person ids, a level-2 moderator with more
-        than one value within a person (the persons), duplicated person-occasion rows,
-        values outside a range declared in ``mapping.ranges`` (values and rows), an outcome
-        or level-1 predictor without variance, or a level-1 predictor that never varies
-        within a person.
+        numeric column (values and rows), infinite values or values beyond
+        +-:data:`MAX_ABS_VALUE` (values and rows), missing person ids, a level-2 moderator
+        with more than one value within a person (the persons), with no values, or with the
+        same value for every person, a control or occasion with no values, duplicated
+        person-occasion rows, values outside a range declared in ``mapping.ranges`` (values
+        and rows), an outcome or level-1 predictor without variance, or a level-1 predictor
+        that never varies within a person.
     DataError
-        ``df`` is not a DataFrame or has no rows.
+        ``df`` is not a DataFrame, has no rows, has columns with several header levels, or
+        has two columns with the same name (once written as text).
 
     Notes
     -----
@@ -222,7 +327,7 @@ def validate(df: pd.DataFrame, mapping: ColumnMapping, *, source: str = "data") 
     notes: list[str] = []
     problems: list[str] = []
 
-    work = df.reset_index(drop=True)
+    work = string_columns(df, source).reset_index(drop=True)
     rows = pd.Series(row_numbers(work), index=work.index)
     data_cols = [c for c in work.columns if c != ROW_COLUMN]
     empty = ~work[data_cols].notna().any(axis=1)
@@ -240,7 +345,8 @@ def validate(df: pd.DataFrame, mapping: ColumnMapping, *, source: str = "data") 
     present = [str(c) for c in work.columns if c != ROW_COLUMN]
     for col in wanted:
         if col not in work.columns:
-            shown = ", ".join(repr(c) for c in present[:20]) + (" ..." if len(present) > 20 else "")
+            shown = ", ".join(_short(c) for c in present[:20])
+            shown += " ..." if len(present) > 20 else ""
             problems.append(
                 f"column {col!r} ({mapping.role_of(col)}) is not in the data"
                 f"{did_you_mean(col, present)}. The data have: {shown}. Fix the name in the "
@@ -268,6 +374,8 @@ def validate(df: pd.DataFrame, mapping: ColumnMapping, *, source: str = "data") 
                 f"{describe_bad_values(work[mapping.occasion], bad, rows)}; replace these with "
                 "numbers (or ISO dates such as 2024-03-05), or leave them empty."
             )
+        elif too_large(occ).any():
+            problems.append(_too_large_problem(mapping, mapping.occasion, work, occ, rows))
         else:
             values[mapping.occasion] = occ
             if note:
@@ -279,17 +387,19 @@ def validate(df: pd.DataFrame, mapping: ColumnMapping, *, source: str = "data") 
         if bad.any():
             raw = work[col]
             hint = ""
-            if raw[bad].astype(str).str.strip().str.match(_DECIMAL_COMMA).any():
+            if any(_DECIMAL_COMMA.match(str(v).strip()) for v in raw[bad]):
                 hint = " Some look like decimal commas (3,5): write them with a point (3.5)."
             problems.append(
                 f"column {col!r} ({mapping.role_of(col)}) must be numeric but holds "
                 f"{describe_bad_values(raw, bad, rows)}; replace these with numbers, or leave the "
                 f"cells empty if the value is missing.{hint}"
             )
+        elif too_large(nums).any():
+            problems.append(_too_large_problem(mapping, col, work, nums, rows))
         else:
             values[col] = nums
 
-    # 4. Level-2 moderators: one value per person.
+    # 4. Level-2 moderators: one value per person, and not the same value for everyone.
     if ids is not None:
         for col in mapping.level2:
             if col not in values:
@@ -297,10 +407,19 @@ def validate(df: pd.DataFrame, mapping: ColumnMapping, *, source: str = "data") 
             filled, problem, note = _check_level2(col, values[col], ids, rows)
             if problem:
                 problems.append(problem)
-            else:
-                values[col] = filled
-                if note:
-                    notes.append(note)
+                continue
+            values[col] = filled
+            if note:
+                notes.append(note)
+            problem = _check_between(col, filled, ids)
+            if problem:
+                problems.append(problem)
+    for col in [*mapping.controls, *([mapping.occasion] if mapping.occasion else [])]:
+        if col in values and values[col].isna().all():
+            problems.append(
+                f"column {col!r} ({mapping.role_of(col)}) has no values at all, so every row "
+                "would be left out; check the mapping and the file."
+            )
 
     # 5. Duplicated person-occasion rows.
     if ids is not None and mapping.occasion is not None and mapping.occasion in values:
@@ -345,6 +464,36 @@ def validate(df: pd.DataFrame, mapping: ColumnMapping, *, source: str = "data") 
     return ValidatedData(frame=frame, mapping=mapping, notes=tuple(notes), source=source)
 
 
+def _too_large_problem(
+    mapping: ColumnMapping, col: str, work: pd.DataFrame, nums: pd.Series, rows: pd.Series
+) -> str:
+    big = too_large(nums)
+    return (
+        f"column {col!r} ({mapping.role_of(col)}) holds infinite or too large values (beyond "
+        f"+-{MAX_ABS_VALUE:g}, where sums of squares overflow): "
+        f"{describe_bad_values(work[col], big, rows)}; correct them, leave them empty if they "
+        "stand for a missing value, or rescale the column (e.g. to other units)."
+    )
+
+
+def _check_between(col: str, filled: pd.Series, ids: pd.Series) -> str | None:
+    """A problem when a level-2 moderator has no value, or one value for every person."""
+    per_person = filled.groupby(ids, sort=False).first().dropna()
+    if per_person.empty:
+        return (
+            f"column {col!r} (level-2 moderator) has no values at all, so every row would be "
+            "left out; check the mapping and the file."
+        )
+    if per_person.nunique() == 1:
+        n = len(per_person)
+        return (
+            f"column {col!r} (level-2 moderator) has the same value, {_fmt(per_person.iloc[0])}, "
+            f"for all {n} person(s) who have it; a moderator that does not differ between "
+            "persons cannot be modelled. Check the mapping and the file."
+        )
+    return None
+
+
 def _check_level2(
     col: str, v: pd.Series, ids: pd.Series, rows: pd.Series
 ) -> tuple[pd.Series, str | None, str | None]:
@@ -360,7 +509,7 @@ def _check_level2(
                 f"{_fmt(val)} ({format_rows(g['row'], limit=3)})"
                 for val, g in sub.groupby("v", sort=True)
             )
-            parts.append(f"person {pid!r} has {vals}")
+            parts.append(f"person {_short(pid)} has {vals}")
         more = f" (and {len(varying) - 3} more persons)" if len(varying) > 3 else ""
         problem = (
             f"column {col!r} (level-2 moderator) must have one value per person, but varies "
@@ -389,7 +538,8 @@ def _check_duplicates(
         return None
     groups = list(dup.groupby(["id", "occ"], sort=False))
     parts = [
-        f"person {pid!r}, occasion {_fmt(o)}: {format_rows(g['row'])}" for (pid, o), g in groups
+        f"person {_short(pid)}, occasion {_fmt(o)}: {format_rows(g['row'])}"
+        for (pid, o), g in groups
     ]
     more = f" (and {len(parts) - _SHOW} more)" if len(parts) > _SHOW else ""
     return (
@@ -429,10 +579,14 @@ def _build_frame(
         cols[col] = values[col]
     cols[ROW_COLUMN] = rows
     frame = pd.DataFrame(cols)
-    frame["__key__"] = _natural_order(ids)
-    by = ["__key__", *([mapping.occasion] if mapping.occasion else []), ROW_COLUMN]
-    frame = frame.sort_values(by, kind="stable", na_position="last")
-    return frame.drop(columns="__key__").reset_index(drop=True)
+    # Sort keys in a frame of their own, so that no data column name can clash with them.
+    keys = pd.DataFrame({"key": _natural_order(ids), "id": ids, "row": rows})
+    by = ["key", "id", "row"]
+    if mapping.occasion:
+        keys["occ"] = values[mapping.occasion]
+        by = ["key", "id", "occ", "row"]
+    order = keys.sort_values(by, kind="stable", na_position="last").index
+    return frame.loc[order].reset_index(drop=True)
 
 
 def _describe(frame: pd.DataFrame, mapping: ColumnMapping) -> list[str]:
@@ -449,7 +603,7 @@ def _describe(frame: pd.DataFrame, mapping: ColumnMapping) -> list[str]:
     counts = frame.groupby(mapping.person, sort=False).size()
     single = counts[counts == 1].index.tolist()
     if single:
-        shown = ", ".join(repr(s) for s in single[:10]) + (" ..." if len(single) > 10 else "")
+        shown = ", ".join(_short(s) for s in single[:10]) + (" ..." if len(single) > 10 else "")
         notes.append(
             f"{len(single)} of {len(counts)} persons have a single diary ({shown}). They are kept: "
             "they inform the between-person part (person means, moderator effects) and the "
