@@ -15,6 +15,9 @@ matplotlib.use("Agg")
 
 os.environ.setdefault("AMBIDEX_FAST", "1")
 
+# prints "hypothesis cases run: N" at the end of the run, also under pytest-xdist
+pytest_plugins = ["property.hypothesis_count"]
+
 
 @pytest.fixture(scope="session")
 def small_study():
