@@ -21,7 +21,7 @@ import xarray as xr
 
 from ambidex_bayes.model.marginal import complete_posterior
 
-__all__ = ["sample_full", "sample_marginal", "compiled_cache_info"]
+__all__ = ["sample_full", "sample_marginal", "complete_marginal", "compiled_cache_info"]
 
 #: Compiled nutpie models of the fast path, by model structure.
 _COMPILED: dict[tuple, Any] = {}
@@ -110,11 +110,22 @@ def sample_marginal(
     built: Any, settings: Any, *, progressbar: bool, log_likelihood: bool
 ) -> xr.DataTree:
     """The fast path: NUTS over the hyperparameters, exact person effects afterwards."""
-    design = built.marginal
     if settings.backend == "nutpie":
         idata = _nutpie_sample(built, settings, progressbar)
     else:
         idata = _pymc_sample(built.pymc_model, settings, progressbar)
+    return complete_marginal(idata, built, settings, log_likelihood=log_likelihood)
+
+
+def complete_marginal(
+    idata: xr.DataTree, built: Any, settings: Any, *, log_likelihood: bool = True
+) -> xr.DataTree:
+    """Turn fast-path draws of the hyperparameters into the full model's posterior.
+
+    Draws the person effects exactly (seeded from ``settings.seed``), adds the pointwise
+    log-likelihood and the observed data, and drops internal variables and groups.
+    """
+    design = built.marginal
     posterior = idata["posterior"].to_dataset()
     names = list(design.fixed_names) + [f"{n}_sigma" for n in design.group_names] + ["sigma"]
     draws = {n: np.asarray(posterior[n].values, dtype=float) for n in names}

@@ -345,40 +345,10 @@ def _complete_marginal(
     idata: xr.DataTree, built: BuiltModel, settings: SamplerSettings
 ) -> xr.DataTree:
     """Person effects and log-likelihood of fast-path draws, exactly as ``fit`` completes
-    them (``ambidex_bayes.model.sampling.sample_marginal``, whose sampling step is replaced
-    here by the compiled-once one)."""
-    from ambidex_bayes.model.marginal import complete_posterior
+    them (its sampling step is replaced here by the compiled-once one)."""
+    from ambidex_bayes.model.sampling import complete_marginal
 
-    design = built.marginal
-    posterior = idata["posterior"].to_dataset()
-    names = list(design.fixed_names) + [f"{n}_sigma" for n in design.group_names] + ["sigma"]
-    draws = {n: np.asarray(posterior[n].values, dtype=float) for n in names}
-    corr_name = f"_{design.factor}_chol_corr"
-    corr = np.asarray(posterior[corr_name].values) if corr_name in posterior else None
-    rng = np.random.default_rng([int(settings.seed), 7919])
-    effects, loglik = complete_posterior(draws, design, corr=corr, rng=rng, log_likelihood=True)
-    posterior = _without_internal(posterior).assign_coords({design.factor_dim: design.levels})
-    for name, values in effects.items():
-        posterior[name] = (("chain", "draw", design.factor_dim), values)
-    idata["posterior"] = xr.DataTree(posterior)
-    n = len(design.y)
-    idata["observed_data"] = xr.DataTree(
-        xr.Dataset({design.response: (("__obs__",), design.y)}, coords={"__obs__": np.arange(n)})
-    )
-    idata["log_likelihood"] = xr.DataTree(
-        xr.Dataset(
-            {design.response: (("chain", "draw", "__obs__"), loglik)},
-            coords={
-                "chain": posterior["chain"].values,
-                "draw": posterior["draw"].values,
-                "__obs__": np.arange(n),
-            },
-        )
-    )
-    for group in ("unconstrained_posterior", "warmup_posterior", "warmup_sample_stats"):
-        if group in idata.children:
-            del idata[group]
-    return idata
+    return complete_marginal(idata, built, settings, log_likelihood=True)
 
 
 def _build(spec: ModelSpec, prepared: Any, settings: SamplerSettings) -> BuiltModel:
