@@ -21,7 +21,13 @@ import xarray as xr
 
 from ambidex_bayes.model.marginal import complete_posterior
 
-__all__ = ["sample_full", "sample_marginal", "complete_marginal", "compiled_cache_info"]
+__all__ = [
+    "sample_full",
+    "sample_marginal",
+    "complete_marginal",
+    "without_internal",
+    "compiled_cache_info",
+]
 
 #: Compiled nutpie models of the fast path, by model structure.
 _COMPILED: dict[tuple, Any] = {}
@@ -48,7 +54,8 @@ def _pymc_sample(model: pm.Model, settings: Any, progressbar: bool) -> xr.DataTr
         )
 
 
-def _without_internal(posterior: xr.Dataset) -> xr.Dataset:
+def without_internal(posterior: xr.Dataset) -> xr.Dataset:
+    """The posterior without internal variables (names starting with "_") and their dims."""
     internal = [v for v in posterior.data_vars if str(v).startswith("_")]
     posterior = posterior.drop_vars(internal)
     used = {dim for var in posterior.data_vars.values() for dim in var.dims}
@@ -63,7 +70,7 @@ def sample_full(
     if log_likelihood:
         with built.pymc_model:
             pm.compute_log_likelihood(idata, model=built.pymc_model, progressbar=False)
-    idata["posterior"] = xr.DataTree(_without_internal(idata["posterior"].to_dataset()))
+    idata["posterior"] = xr.DataTree(without_internal(idata["posterior"].to_dataset()))
     return idata
 
 
@@ -135,7 +142,7 @@ def complete_marginal(
     effects, loglik = complete_posterior(
         draws, design, corr=corr, rng=rng, log_likelihood=log_likelihood
     )
-    posterior = _without_internal(posterior)
+    posterior = without_internal(posterior)
     posterior = posterior.assign_coords({design.factor_dim: design.levels})
     for name, values in effects.items():
         posterior[name] = (("chain", "draw", design.factor_dim), values)

@@ -327,17 +327,12 @@ class ReusableModel:
         )
 
 
-def _without_internal(posterior: xr.Dataset) -> xr.Dataset:
-    internal = [v for v in posterior.data_vars if str(v).startswith("_")]
-    posterior = posterior.drop_vars(internal)
-    used = {d for v in posterior.data_vars.values() for d in v.dims}
-    return posterior.drop_dims([d for d in posterior.dims if d not in used])
-
-
 def _finish_idata(idata: xr.DataTree, loglik: xr.Dataset) -> xr.DataTree:
     """Add the log-likelihood and drop internal variables (as ``fit`` does)."""
     idata["log_likelihood"] = xr.DataTree(loglik)
-    idata["posterior"] = xr.DataTree(_without_internal(idata["posterior"].to_dataset()))
+    from ambidex_bayes.model.sampling import without_internal
+
+    idata["posterior"] = xr.DataTree(without_internal(idata["posterior"].to_dataset()))
     return idata
 
 
