@@ -39,9 +39,17 @@ def compiled_cache_info() -> dict[str, int]:
     return dict(_CACHE_STATS, size=len(_COMPILED))
 
 
-def _pymc_sample(model: pm.Model, settings: Any, progressbar: bool) -> xr.DataTree:
+def _pymc_sample(
+    model: pm.Model, settings: Any, progressbar: bool, *, dense_mass: bool = False
+) -> xr.DataTree:
+    extra: dict[str, Any] = {}
+    if dense_mass and settings.backend == "pymc":
+        # few parameters (the fast path's hyperparameters): a dense mass matrix is cheap and
+        # follows the correlations between the SDs, the intercept and the moderator effect
+        extra["init"] = "jitter+adapt_full"
     with model:
         return pm.sample(
+            **extra,
             draws=settings.draws,
             tune=settings.tune,
             chains=settings.chains,
@@ -120,7 +128,7 @@ def sample_marginal(
     if settings.backend == "nutpie":
         idata = _nutpie_sample(built, settings, progressbar)
     else:
-        idata = _pymc_sample(built.pymc_model, settings, progressbar)
+        idata = _pymc_sample(built.pymc_model, settings, progressbar, dense_mass=True)
     return complete_marginal(idata, built, settings, log_likelihood=log_likelihood)
 
 
