@@ -117,3 +117,26 @@ def test_missing_backend_message(monkeypatch):
     )
     with pytest.raises(BackendUnavailableError, match=r"pip install 'ambidex_bayes\[nutpie\]'"):
         require_backend("nutpie")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["numpyro", "nutpie"])
+def test_other_backends_reproduce_draws_bit_for_bit(small_prepared, backend):
+    pytest.importorskip({"numpyro": "numpyro", "nutpie": "nutpie"}[backend])
+    settings = SamplerSettings(backend=backend, draws=100, tune=100, chains=2, seed=9)
+    runs = [
+        fit(
+            load_spec("M2"),
+            small_prepared,
+            settings=settings,
+            cache_dir=False,
+            progressbar=False,
+            verbose=False,
+        )
+        for _ in range(2)
+    ]
+    assert runs[0].meta["method"].startswith("fast path")
+    for name in runs[0].posterior.data_vars:
+        np.testing.assert_array_equal(
+            runs[0].posterior[name].values, runs[1].posterior[name].values
+        )
