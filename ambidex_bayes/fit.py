@@ -52,6 +52,8 @@ BACKENDS: dict[str, tuple[str, ...]] = {
     "numpyro": ("jax", "numpyro"),
 }
 _EXTRAS = {"nutpie": "nutpie", "numpyro": "jax"}
+#: Packages whose versions are part of a fit's cache key.
+_KEY_PACKAGES = ("ambidex_bayes", "bambi", "pymc", "pytensor", "nutpie", "numpyro", "jax")
 
 
 @dataclass(frozen=True)
@@ -231,6 +233,8 @@ def fit_key(spec: ModelSpec, prepared: Any, settings: SamplerSettings) -> str:
         "data": data_hash(prepared.frame),
         "prepared": json.dumps(prepared.to_dict(), sort_keys=True, default=str),
         "settings": settings.to_dict(),
+        # draws depend on the sampler's code too: a new version samples afresh
+        "versions": {k: v for k, v in package_versions().items() if k in _KEY_PACKAGES},
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
