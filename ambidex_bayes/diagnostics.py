@@ -31,7 +31,7 @@ def parameter_names(posterior: xr.Dataset) -> list[str]:
             continue
         if any(str(d).endswith("__factor_dim") for d in var.dims):
             continue
-        if var.dims[2:] == ("__obs__",) or "__obs__" in var.dims:
+        if "__obs__" in var.dims:
             continue
         names.append(str(name))
     return names

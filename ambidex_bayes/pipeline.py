@@ -10,7 +10,6 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
@@ -199,11 +198,3 @@ def _complete(analysis: Analysis, moderator_values: Sequence[float] | None) -> A
         )
         analysis.lines = moderation_lines(moderation.idata, moderation.terms, moderation.prepared)
     return analysis
-
-
-def summarise_fit(result: FitResult) -> dict[str, Any]:
-    """Posterior summary and (where the model has them) simple slopes of one fit."""
-    out: dict[str, Any] = {"summary": posterior_summary(result.idata, result.terms)}
-    if result.terms.slope is not None and result.terms.w_column is not None:
-        out["slopes"] = simple_slopes(result.idata, result.terms, result.prepared)
-    return out
