@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import os
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -67,6 +68,9 @@ class SamplerSettings:
     seed: int | None = None
     target_accept: float | None = None
     fast_path: bool = True
+    #: Chains run in parallel (default: one per chain, at most one per CPU core). The draws do
+    #: not depend on it, so it is not part of a fit's identity (see :meth:`to_dict`).
+    cores: int | None = None
 
     def resolved(self) -> SamplerSettings:
         """A copy with every default filled in."""
@@ -80,11 +84,19 @@ class SamplerSettings:
                 self.target_accept if self.target_accept is not None else constants.TARGET_ACCEPT
             ),
             fast_path=self.fast_path,
+            cores=self.cores,
         )
 
+    @property
+    def parallel_chains(self) -> int:
+        """Chains run at the same time: ``cores``, or one per chain up to the CPU count."""
+        if self.cores is not None:
+            return max(1, int(self.cores))
+        return max(1, min(self.chains or constants.CHAINS, os.cpu_count() or 1))
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON form."""
-        return dict(self.__dict__)
+        """JSON form of what determines the draws (``cores`` does not)."""
+        return {k: v for k, v in self.__dict__.items() if k != "cores"}
 
 
 def require_backend(backend: str) -> None:
@@ -226,6 +238,18 @@ def load_fit(path: str | Path) -> FitResult:
     return FitResult.load(path)
 
 
+def check_reuse_key(built: BuiltModel, settings: SamplerSettings) -> tuple | None:
+    """Key under which the initial-point check may be shared, or None to build it afresh.
+
+    Shared only with nutpie, which re-uses its compiled model too. PyMC's and numpyro's
+    samplers build their graphs anew for each fit, and their draws turn out to depend, at
+    the level of rounding (which tuning amplifies), on which graphs the process built
+    before; building the check per fit keeps every fit's sequence the same, so the same
+    seed gives the same draws however many fits came before.
+    """
+    return built.reuse_key if settings.backend == "nutpie" else None
+
+
 def fit_key(spec: ModelSpec, prepared: Any, settings: SamplerSettings) -> str:
     """Hash of everything that determines a fit's draws."""
     payload = {
@@ -310,7 +334,9 @@ def fit(
                 print(f"{spec.name}: full NUTS ({err})")
     if built is None:
         built = build_model(spec, prepared)
-    check_initial_point(built.pymc_model, source=spec.source)
+    check_initial_point(
+        built.pymc_model, source=spec.source, reuse_key=check_reuse_key(built, settings)
+    )
     start = time.perf_counter()
     if built.is_marginal:
         idata = sample_marginal(

@@ -7,6 +7,7 @@ import pytest
 
 from ambidex_bayes.errors import BackendUnavailableError, FitFileError
 from ambidex_bayes.fit import FitResult, SamplerSettings, fit, require_backend
+from ambidex_bayes.model import build_model
 from ambidex_bayes.spec import load_spec
 
 pytestmark = pytest.mark.fit
@@ -140,3 +141,74 @@ def test_other_backends_reproduce_draws_bit_for_bit(small_prepared, backend):
         np.testing.assert_array_equal(
             runs[0].posterior[name].values, runs[1].posterior[name].values
         )
+
+
+@pytest.mark.slow
+def test_compiled_model_is_reused_across_sizes_with_the_same_draws(small_study, small_prepared):
+    """nutpie compiles the fast path once per structure; a data set with another number of
+    persons re-uses it, and a data set gets the same draws whichever data set the model was
+    compiled from (the start point follows the new data's prior values too)."""
+    pytest.importorskip("nutpie")
+    from ambidex_bayes.data import ColumnMapping, load_diary
+    from ambidex_bayes.model import sampling
+    from ambidex_bayes.prepare import prepare
+
+    ids = small_study.data["person_id"].unique()[:35]
+    fewer = small_study.data[small_study.data["person_id"].isin(ids)]
+    other = prepare(load_diary(fewer, ColumnMapping.from_dict(small_study.mapping)))
+    settings = SamplerSettings(backend="nutpie", draws=100, tune=100, chains=2, seed=4)
+
+    def run(prepared):
+        return fit(
+            load_spec("M1"),
+            prepared,
+            settings=settings,
+            cache_dir=False,
+            progressbar=False,
+            verbose=False,
+        )
+
+    first = run(other)  # compiled from this data set (unless an earlier test compiled M1)
+    before = sampling.compiled_cache_info()
+    bigger = run(small_prepared)
+    again = run(other)  # the compiled model last fed the 60-person data set
+    after = sampling.compiled_cache_info()
+    assert (after["hits"], after["misses"]) == (before["hits"] + 2, before["misses"])
+    assert bigger.posterior.sizes["person_id__factor_dim"] == 60
+    assert again.posterior.sizes["person_id__factor_dim"] == 35
+    for name in first.posterior.data_vars:
+        np.testing.assert_array_equal(first.posterior[name].values, again.posterior[name].values)
+
+
+@pytest.mark.slow
+def test_reused_compiled_model_starts_where_the_new_model_starts(small_study, small_prepared):
+    """The start point depends on the prior values (data-scaled priors), so a re-used
+    compiled model must start from the new model's point, not the one it was compiled from."""
+    pytest.importorskip("nutpie")
+    from pymc.initial_point import make_initial_point_fn
+
+    from ambidex_bayes.data import ColumnMapping, load_diary
+    from ambidex_bayes.model import sampling
+    from ambidex_bayes.prepare import prepare
+
+    shifted = small_study.data.assign(innovation=small_study.data["innovation"] + 10.0)
+    other = prepare(load_diary(shifted, ColumnMapping.from_dict(small_study.mapping)))
+    settings = SamplerSettings(backend="nutpie")
+
+    def start(built, seed=3):
+        model = built.pymc_model
+        point = make_initial_point_fn(
+            model=model, jitter_rvs=set(model.free_RVs), return_transformed=True
+        )(seed)
+        return np.concatenate(
+            [np.ravel(point[model.rvs_to_values[v].name]) for v in model.free_RVs]
+        )
+
+    spec = load_spec("M1")
+    first = build_model(spec, small_prepared, marginal=True, prior_data=True)
+    second = build_model(spec, other, marginal=True, prior_data=True)
+    assert not np.allclose(start(first), start(second))  # the outcome's prior moved by 10
+
+    sampling.compiled_for(first, settings)
+    reused = sampling.compiled_for(second, settings)
+    np.testing.assert_array_equal(reused.initial_point_func(3), start(second))

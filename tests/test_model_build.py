@@ -145,3 +145,28 @@ def test_infinite_logp_is_caught_before_sampling(small_prepared):
         pm.Normal("y", 0, 1, observed=np.array([np.inf]))
     with pytest.raises(ModelError, match="not finite at the initial point"):
         check_initial_point(model, source="test")
+
+
+def test_shared_initial_point_check_sees_new_prior_values(small_prepared):
+    """One compiled check serves every model of a structure, with its own data and priors."""
+    from ambidex_bayes.model import build as build_module
+
+    spec = load_spec("M3")
+    first = build_model(spec, small_prepared, marginal=True, prior_data=True)
+    key = first.reuse_key
+    assert key is not None
+    build_module._CHECKS.pop(key, None)
+    check_initial_point(first.pymc_model, source="first", reuse_key=key)
+    compiled = build_module._CHECKS[key]
+
+    second = build_model(spec, small_prepared, marginal=True, prior_data=True)
+    assert second.reuse_key == key
+    second.pymc_model.set_data("_prior[sigma].sigma", -1.0)  # impossible prior scale
+    with pytest.raises(ModelError, match="second: the log density is not finite"):
+        check_initial_point(second.pymc_model, source="second", reuse_key=key)
+    assert build_module._CHECKS[key] is compiled  # not compiled again
+
+
+def test_models_with_constant_priors_are_not_shared(small_prepared):
+    built = build_model(load_spec("M3"), small_prepared, marginal=True)
+    assert built.reuse_key is None

@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
+from pymc.logprob.utils import ParameterValueError
 
 from ambidex_bayes import constants
 from ambidex_bayes.errors import ModelError, SpecError
@@ -90,6 +91,8 @@ class BuiltModel:
     marginal : MarginalDesign or None
         For the Gaussian fast path: the design and sufficient statistics; the PyMC model
         then samples only the hyperparameters (see :mod:`ambidex_bayes.model.marginal`).
+    prior_data : bool
+        Whether prior parameters are held in ``pm.Data`` variables (see :func:`build_model`).
     """
 
     spec: ModelSpec
@@ -100,6 +103,7 @@ class BuiltModel:
     priors: dict[str, dict[str, Any]] = field(default_factory=dict)
     response: str = ""
     marginal: Any = None
+    prior_data: bool = False
     _bambi_model: Any = field(default=None, repr=False)
 
     @property
@@ -122,6 +126,27 @@ class BuiltModel:
     def prior_table(self) -> pd.DataFrame:
         """Every prior used, as brms' ``prior_summary`` (parameter, prior, source)."""
         return prior_table(self.priors)
+
+    @property
+    def reuse_key(self) -> tuple | None:
+        """What a compiled function of this model depends on, or None if not re-usable.
+
+        A fast-path model with its prior parameters held as data is the same graph for every
+        data set and prior value of the same structure: formula, family, correlation, prior
+        families and the number of fixed and person-level terms. The number of persons and
+        rows is not part of it (the sufficient statistics have no fixed shape).
+        """
+        if not (self.is_marginal and self.prior_data):
+            return None
+        families = tuple(sorted((k, v["prior"].split("(")[0]) for k, v in self.priors.items()))
+        return (
+            self.formula,
+            self.spec.family,
+            self.spec.correlated,
+            families,
+            len(self.marginal.fixed_names),
+            len(self.marginal.group_names),
+        )
 
 
 def prior_table(priors: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
@@ -588,6 +613,7 @@ def build_model(
         priors=priors,
         response=response,
         marginal=marginal_design if marginal else None,
+        prior_data=prior_data,
     )
 
 
@@ -633,16 +659,66 @@ def _moderation_terms(
     }
 
 
-def check_initial_point(model: pm.Model, *, source: str = "model") -> None:
+#: Compiled initial-point checks, by model structure (see :func:`check_initial_point`).
+_CHECKS: dict[Any, Any] = {}
+
+
+def _compile_check(model: pm.Model) -> Any:
+    """A function of (value variables, data variables) giving the log density and gradient.
+
+    The data variables become explicit inputs of unknown shape, so one compiled function
+    serves every model of the same structure, whatever its data or prior values.
+    """
+    import pytensor
+    from pytensor.graph.replace import graph_replace
+
+    data_vars = list(model.data_vars)
+    inputs = {v: v.type.clone(shape=(None,) * v.type.ndim)(name=v.name) for v in data_vars}
+    outputs = graph_replace([model.logp(), model.dlogp()], inputs, strict=False)
+    fn = pytensor.function(
+        [*model.value_vars, *inputs.values()],
+        outputs,
+        mode="FAST_COMPILE",
+        on_unused_input="ignore",
+    )
+    value_names = [v.name for v in model.value_vars]
+    data_names = [v.name for v in data_vars]
+
+    def check(model: pm.Model, point: Mapping[str, Any]) -> tuple[Any, Any]:
+        data = {v.name: v.get_value() for v in model.data_vars}
+        return fn(*[point[n] for n in value_names], *[data[n] for n in data_names])
+
+    return check
+
+
+def check_initial_point(
+    model: pm.Model, *, source: str = "model", reuse_key: Any | None = None
+) -> None:
     """Refuse to sample when the log density or its gradient is not finite at the start.
 
     A cheap structural check run before every fit: a non-finite value here means a prior
     with impossible parameters, data outside the likelihood's support, or a broken design.
+
+    Parameters
+    ----------
+    model : pymc.Model
+    source : str
+        Named in the error message (the spec file).
+    reuse_key : hashable, optional
+        Models built from the same structure (formula, families, prior families) share one
+        compiled check under this key; new data or prior values are passed to it as inputs.
+        Without a key the check is compiled for this model alone.
     """
     point = model.initial_point()
-    # one evaluation: compile without graph optimisation (seconds faster than the C build)
-    check = model.compile_fn([model.logp(), model.dlogp()], mode="FAST_COMPILE")
-    logp, grad = check(point)
+    check = _CHECKS.get(reuse_key) if reuse_key is not None else None
+    if check is None:
+        check = _compile_check(model)
+        if reuse_key is not None:
+            _CHECKS[reuse_key] = check
+    try:
+        logp, grad = check(model, point)
+    except ParameterValueError:  # a prior or likelihood parameter outside its support
+        logp, grad = -np.inf, None
     if not np.isfinite(logp):
         terms = model.point_logps(point)
         bad = [k for k, v in terms.items() if not np.isfinite(v)]

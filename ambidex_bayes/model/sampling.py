@@ -6,13 +6,13 @@ exactly and computes the pointwise log-likelihood, giving a posterior with the s
 and dimensions as the full model's.
 
 Compile once: with the nutpie backend, the compiled fast-path model is kept per model
-structure (formula, prior families, data shapes) and re-used for new data of the same shape
-or new prior values through ``with_data``, without rebuilding or recompiling.
+structure (formula, family, prior families; see :attr:`BuiltModel.reuse_key`) and re-used
+through ``with_data`` for new data, of any number of persons or rows, and new prior values,
+without recompiling.
 """
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np
@@ -27,6 +27,7 @@ __all__ = [
     "complete_marginal",
     "without_internal",
     "compiled_cache_info",
+    "compiled_for",
 ]
 
 #: Compiled nutpie models of the fast path, by model structure.
@@ -53,7 +54,7 @@ def _pymc_sample(
             draws=settings.draws,
             tune=settings.tune,
             chains=settings.chains,
-            cores=min(settings.chains, os.cpu_count() or 1),
+            cores=settings.parallel_chains,
             random_seed=settings.seed,
             nuts_sampler=settings.backend,
             target_accept=settings.target_accept,
@@ -83,38 +84,47 @@ def sample_full(
 
 
 def _structure_key(built: Any, settings: Any) -> tuple:
-    stats = built.marginal.stats
-    priors = tuple(sorted((k, v["prior"].split("(")[0]) for k, v in built.priors.items()))
-    return (
-        built.formula,
-        built.spec.family,
-        built.spec.correlated,
-        priors,
-        stats.ZtZ.shape,
-        stats.ZtX.shape,
-        settings.backend,
-    )
+    key = built.reuse_key
+    if key is None:  # not re-usable: compile for this model alone
+        key = ("model", id(built.pymc_model))
+    return (*key, settings.backend)
+
+
+def compiled_for(built: Any, settings: Any) -> Any:
+    """nutpie's compiled fast-path model of ``built``'s structure, holding ``built``'s data.
+
+    Compiled on first use of a structure, re-used afterwards (see :func:`compiled_cache_info`).
+    """
+    import nutpie
+
+    key = _structure_key(built, settings)
+    data = {var.name: var.get_value() for var in built.pymc_model.data_vars}
+    cached = _COMPILED.get(key)
+    if cached is None:
+        _CACHE_STATS["misses"] += 1
+        cached = (nutpie.compile_pymc_model(built.pymc_model), built.pymc_model)
+        _COMPILED[key] = cached
+    else:
+        _CACHE_STATS["hits"] += 1
+    compiled, source_model = cached
+    # the compiled start-point function reads the data variables of the model it was
+    # compiled from (prior values set the start): give them this model's values, so that
+    # the draws do not depend on which data set was compiled first
+    for var in source_model.data_vars:
+        var.set_value(data[var.name])
+    return compiled.with_data(**data)
 
 
 def _nutpie_sample(built: Any, settings: Any, progressbar: bool) -> xr.DataTree:
     import nutpie
 
-    key = _structure_key(built, settings)
-    data = {var.name: var.get_value() for var in built.pymc_model.data_vars}
-    compiled = _COMPILED.get(key)
-    if compiled is None:
-        _CACHE_STATS["misses"] += 1
-        compiled = nutpie.compile_pymc_model(built.pymc_model)
-        _COMPILED[key] = compiled
-    else:
-        _CACHE_STATS["hits"] += 1
-    compiled = compiled.with_data(**data)
+    compiled = compiled_for(built, settings)
     return nutpie.sample(
         compiled,
         draws=settings.draws,
         tune=settings.tune,
         chains=settings.chains,
-        cores=min(settings.chains, os.cpu_count() or 1),
+        cores=settings.parallel_chains,
         seed=settings.seed,
         progress_bar=progressbar,
         target_accept=settings.target_accept,

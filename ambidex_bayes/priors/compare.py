@@ -52,7 +52,14 @@ import xarray as xr
 from ambidex_bayes import constants
 from ambidex_bayes.diagnostics import check_convergence
 from ambidex_bayes.errors import FitFileError, ModelError, SpecError
-from ambidex_bayes.fit import FitResult, SamplerSettings, fit, fit_key, require_backend
+from ambidex_bayes.fit import (
+    FitResult,
+    SamplerSettings,
+    check_reuse_key,
+    fit,
+    fit_key,
+    require_backend,
+)
 from ambidex_bayes.model.build import (
     PRIOR_DATA_PREFIX,
     BuiltModel,
@@ -597,7 +604,11 @@ def compare_priors(
                     rows[name]["cached"] = True
                     continue
         if settings.backend != "pymc":
-            check_initial_point(built.pymc_model, source=sets[name].source)
+            check_initial_point(
+                built.pymc_model,
+                source=sets[name].source,
+                reuse_key=check_reuse_key(built, settings),
+            )
             continue
         structure = (built.is_marginal, prior_structure(priors[name]))
         reusable = compiled.get(structure) if reuse else None
