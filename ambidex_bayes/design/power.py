@@ -25,7 +25,7 @@ negative bias (see :mod:`ambidex_bayes.simulate`).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from typing import Any
