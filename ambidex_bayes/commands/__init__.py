@@ -8,4 +8,12 @@ module listed in :data:`COMMAND_MODULES`.
 from __future__ import annotations
 
 #: Modules of this package that provide a command, in the order ``--help`` lists them.
-COMMAND_MODULES: tuple[str, ...] = ("moderation", "ppc", "compare", "compare_priors", "prior_check")
+COMMAND_MODULES: tuple[str, ...] = (
+    "moderation",
+    "ppc",
+    "compare",
+    "compare_priors",
+    "prior_check",
+    "power",
+    "sbc",
+)

@@ -76,6 +76,8 @@ def safe_run(task: Task, work: Work) -> dict[str, Any]:
 
 def _quiet_worker() -> None:
     """Silence the samplers' log lines on a worker (the run's progress bar speaks)."""
+    import pymc  # noqa: F401  (importing it sets its log level, so import it first)
+
     for name in ("pymc", "pytensor", "nutpie", "numba", "jax"):
         logging.getLogger(name).setLevel(logging.ERROR)
 

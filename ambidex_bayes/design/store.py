@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from typing import Any
 import pandas as pd
 
 from ambidex_bayes.errors import AmbidexError
+from ambidex_bayes.store import atomic_write
 
 __all__ = ["ResultStore", "StoreError"]
 
@@ -35,18 +35,6 @@ _RUN_FILE = "run.json"
 
 class StoreError(AmbidexError):
     """A result folder that cannot be used for this run."""
-
-
-def _atomic_write(path: Path, write: Any) -> None:
-    """Call ``write(tmp_path)`` on a temporary file next to ``path``, then rename it."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _normalise(config: Mapping[str, Any]) -> Any:
@@ -97,7 +85,7 @@ class ResultStore:
                     "folder of ambidex-bayes. Choose an empty or new folder."
                 )
             payload = {"kind": kind, "config": self.config}
-            _atomic_write(run_file, lambda p: p.write_text(json.dumps(payload, indent=2)))
+            atomic_write(run_file, lambda p: p.write_text(json.dumps(payload, indent=2)))
         self._next_part = 1 + max((int(m.group(1)) for m in self._parts()), default=0)
 
     def _check_same_run(self, run_file: Path) -> None:
@@ -143,7 +131,7 @@ class ResultStore:
         if "task_id" not in frame:
             raise StoreError("every result row needs a 'task_id'.")
         path = self.folder / f"part-{self._next_part:06d}.parquet"
-        _atomic_write(path, lambda p: frame.to_parquet(p, index=False))
+        atomic_write(path, lambda p: frame.to_parquet(p, index=False))
         self._next_part += 1
         return path
 

@@ -1,0 +1,64 @@
+"""Options and the run step shared by the ``power`` and ``sbc`` commands."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+__all__ = ["add_run_options", "run_with_store"]
+
+
+def add_run_options(parser: argparse.ArgumentParser, *, default_out: str) -> None:
+    """Sampler, cluster and result-folder options."""
+    g = parser.add_argument_group("running")
+    g.add_argument(
+        "--out",
+        default=default_out,
+        help=f"result folder; an interrupted run resumes from it (default {default_out})",
+    )
+    g.add_argument(
+        "--restart", action="store_true", help="delete the results in --out and start afresh"
+    )
+    g.add_argument(
+        "--scheduler",
+        help="address of a running Dask scheduler (tcp://HOST:8786), or 'serial' to run in "
+        "this process; default: a local cluster with one worker per core",
+    )
+    g.add_argument("--workers", type=int, help="workers of the local cluster (default: cores)")
+    g.add_argument("--backend", choices=["pymc", "nutpie", "numpyro"], help="NUTS backend")
+    g.add_argument("--draws", type=int, default=500, help="draws per chain (default 500)")
+    g.add_argument("--tune", type=int, default=500, help="tuning steps per chain (default 500)")
+    g.add_argument("--chains", type=int, default=2, help="chains per fit (default 2)")
+    g.add_argument("--seed", type=int, help="seed of the run (each simulation derives its own)")
+    g.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def sampler_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """The options that go into a run's configuration (unset ones keep its defaults)."""
+    fields = {"draws": args.draws, "tune": args.tune, "chains": args.chains}
+    if args.backend:
+        fields["backend"] = args.backend
+    if args.seed is not None:
+        fields["seed"] = args.seed
+    return fields
+
+
+def run_with_store(
+    args: argparse.Namespace, *, kind: str, config: Any, tasks: list, work: Any
+) -> Any:
+    """Run the missing tasks of ``config`` into ``args.out``; return every stored result."""
+    from ambidex_bayes.design import ResultStore, run_tasks
+
+    store = ResultStore(args.out, kind=kind, config=config.to_dict(), restart=args.restart)
+    done = len(store.done_ids())
+    if done:
+        print(f"Resuming: {done} of {len(tasks)} simulations are already in {args.out}.")
+    return run_tasks(
+        tasks,
+        work,
+        store,
+        scheduler=args.scheduler,
+        n_workers=args.workers,
+        progressbar=not args.no_progress,
+        description=kind,
+    )

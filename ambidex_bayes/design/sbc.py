@@ -1,0 +1,301 @@
+r"""Simulation-based calibration (SBC) of a model and its sampler.
+
+If parameters :math:`\theta^\ast` are drawn from the prior, data :math:`y` from the model
+given :math:`\theta^\ast`, and the model is fitted to :math:`y`, then the rank of
+:math:`\theta^\ast` among :math:`L` independent posterior draws is uniform on
+:math:`0..L` (Talts et al. 2018). Departures show a model or sampler that does not recover
+what it should: ranks piling at both ends mean posteriors too narrow, in the middle too
+wide, at one end a bias. :mod:`ambidex_bayes.design.sbc_stats` tests the ranks.
+
+Each simulation here:
+
+1. takes the covariates of one simulated study (the reference design, fixed for the run);
+2. draws every parameter, the person effects and the outcome from the *simulation* prior
+   with PyMC's forward sampler (the full model, person effects explicit);
+3. fits the model with the *fit* prior (the same set unless chosen otherwise) by the usual
+   route (the Gaussian fast path for Gaussian models);
+4. ranks the drawn value of each parameter among :math:`L` draws thinned evenly from the
+   posterior: the fixed effects, the person-effect SDs and correlation, the residual SD, and
+   the first person's own intercept and slope.
+
+Priors must not depend on the data (Bambi's defaults scale with the outcome, so the prior
+that generated :math:`y` would differ from the one fitted): every parameter needs a prior
+from a prior set, e.g. ``weakly_informative``.
+
+``simuk`` (which implements SBC for PyMC models) is not used: it runs its simulations in one
+loop in one process and keeps results in memory, while a run here is spread over a Dask
+cluster, seeded per task, and written to a store that resumes after interruption. Its
+plotting relies on the same rank statistics, which :mod:`.sbc_plots` draws.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache, partial
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ambidex_bayes import constants
+from ambidex_bayes.design.tasks import Task, task_seed
+from ambidex_bayes.errors import SpecError
+
+__all__ = ["SBCConfig", "sbc_tasks", "run_sbc_task", "sbc_work", "sbc_ranks"]
+
+#: Column prefix of a parameter's rank in the stored results.
+RANK_PREFIX = "rank__"
+#: Column prefix of a parameter's drawn (true) value.
+TRUTH_PREFIX = "truth__"
+
+
+def _default_backend() -> str:
+    import importlib.util
+
+    return "nutpie" if importlib.util.find_spec("nutpie") is not None else "pymc"
+
+
+@dataclass(frozen=True)
+class SBCConfig:
+    """Everything that defines an SBC run.
+
+    Parameters
+    ----------
+    spec : str
+        Model spec (name or file).
+    priors : str
+        Prior set that generates the parameters (name or file); it must set every
+        parameter's prior (no data-scaled defaults).
+    fit_priors : str or None
+        Prior set used for fitting; None means ``priors`` (a correct SBC). A different set
+        makes a deliberately miscalibrated check.
+    simulations : int
+        Number of simulated data sets.
+    rank_draws : int
+        :math:`L`, the posterior draws each rank is taken among (thinned evenly from
+        ``chains * draws``, which must be at least this many).
+    design : dict
+        Overrides of the reference design that supplies the covariates (for example
+        ``{"n_persons": 40}``).
+    design_seed : int
+        Seed of the covariates (the same for every simulation).
+    backend, draws, tune, chains
+        Sampler settings of every fit.
+    seed : int
+        Seed of the run; each simulation's seed derives from it and the simulation number.
+    """
+
+    spec: str = "M3"
+    priors: str = "weakly_informative"
+    fit_priors: str | None = None
+    simulations: int = 100
+    rank_draws: int = 99
+    design: Mapping[str, Any] = field(default_factory=dict)
+    design_seed: int = 1
+    backend: str = field(default_factory=_default_backend)
+    draws: int = 500
+    tune: int = 500
+    chains: int = 2
+    seed: int = constants.SEED
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "design", dict(self.design))
+        problems = []
+        if int(self.simulations) != self.simulations or self.simulations < 1:
+            problems.append(
+                f"simulations must be a whole number of at least 1, got {self.simulations}"
+            )
+        if self.rank_draws < 1 or self.rank_draws > self.draws * self.chains:
+            problems.append(
+                f"rank_draws ({self.rank_draws}) must lie between 1 and draws x chains "
+                f"({self.draws * self.chains})"
+            )
+        if min(self.draws, self.tune, self.chains) < 1:
+            problems.append("draws, tune and chains must be at least 1")
+        if problems:
+            raise SpecError(
+                "Invalid SBC run:\n"
+                + "\n".join(f"  - {p}" for p in problems)
+                + "\nFix the named option(s) and run again."
+            )
+
+    @property
+    def fit_prior_set(self) -> str:
+        """The prior set used for fitting."""
+        return self.fit_priors if self.fit_priors is not None else self.priors
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form (what the result store records)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> SBCConfig:
+        """Inverse of :meth:`to_dict`."""
+        return cls(**dict(values))
+
+
+def sbc_tasks(config: SBCConfig) -> list[Task]:
+    """One task per simulation, each with its own seed."""
+    return [
+        Task(
+            task_id=f"sim{r:06d}",
+            seed=task_seed(config.seed, "sbc", r),
+            params={"simulation": r},
+        )
+        for r in range(int(config.simulations))
+    ]
+
+
+@dataclass
+class _Template:
+    prepared: Any
+    simulator: Any  # the full model with the simulation priors
+    fit_spec: Any
+    checked: dict[str, tuple[str, Any]]  # label -> (variable, index or None)
+
+
+def _with_priors(spec: Any, prior_set: str, prepared: Any) -> Any:
+    from ambidex_bayes.priors.sets import load_prior_set
+
+    return spec.with_priors(load_prior_set(prior_set, prepared=prepared))
+
+
+def _refuse_data_scaled(built: Any, prior_set: str) -> None:
+    from ambidex_bayes.priors.bayes_factor import DATA_SCALED_SOURCE
+
+    scaled = [k for k, v in built.priors.items() if v.get("source") == DATA_SCALED_SOURCE]
+    if scaled:
+        raise SpecError(
+            f"SBC needs priors that do not depend on the data, but the prior set "
+            f"{prior_set!r} leaves {', '.join(scaled)} to the data-scaled defaults. Use a set "
+            "that gives every parameter a prior, e.g. 'weakly_informative'."
+        )
+
+
+def _checked_parameters(terms: Any, levels: list[str]) -> dict[str, tuple[str, Any]]:
+    names = [
+        terms.intercept,
+        terms.slope,
+        terms.between,
+        terms.moderator,
+        terms.interaction,
+        *terms.other_fixed,
+        terms.group_intercept_sd,
+        terms.group_slope_sd,
+        terms.correlation,
+        terms.sigma,
+    ]
+    checked = {n: (n, None) for n in names if n}
+    for effect in (terms.group_intercept, terms.group_slope):
+        if effect:
+            checked[f"{effect}[{levels[0]}]"] = (effect, 0)
+    return checked
+
+
+@lru_cache(maxsize=4)
+def _template(config_json: str) -> _Template:
+    """Covariates, simulator and fit spec of a run (built once per process)."""
+    from ambidex_bayes.data import ColumnMapping, load_diary
+    from ambidex_bayes.model.build import build_model
+    from ambidex_bayes.prepare import prepare
+    from ambidex_bayes.simulate import reference_design, simulate_diary
+    from ambidex_bayes.spec import load_spec
+
+    config = SBCConfig.from_dict(json.loads(config_json))
+    study = simulate_diary(reference_design(**config.design), seed=config.design_seed)
+    prepared = prepare(load_diary(study.data, ColumnMapping.from_dict(study.mapping)))
+    spec = load_spec(config.spec)
+    sim_spec = _with_priors(spec, config.priors, prepared)
+    simulator = build_model(sim_spec, prepared)
+    _refuse_data_scaled(simulator, config.priors)
+    fit_spec = _with_priors(spec, config.fit_prior_set, prepared)
+    _refuse_data_scaled(build_model(fit_spec, prepared, marginal=True), config.fit_prior_set)
+    levels = list(simulator.pymc_model.coords[simulator.terms.person_dim])
+    checked = _checked_parameters(simulator.terms, [str(v) for v in levels])
+    return _Template(prepared, simulator, fit_spec, checked)
+
+
+def _value(dataset: Any, variable: str, index: Any) -> np.ndarray:
+    values = np.asarray(dataset[variable].values, dtype=float)
+    values = values.reshape(-1, *values.shape[2:])  # (draws, ...) over chains
+    return values if index is None else values[..., index]
+
+
+def thinned(draws: np.ndarray, n: int) -> np.ndarray:
+    """``n`` draws taken at evenly spaced positions of ``draws`` (chains concatenated)."""
+    positions = np.linspace(0, len(draws) - 1, n).round().astype(int)
+    return draws[positions]
+
+
+def run_sbc_task(task: Task, config: SBCConfig) -> dict[str, Any]:
+    """Draw parameters and an outcome from the prior, fit, and rank the drawn values.
+
+    Returns ``rank__<parameter>`` (the number of the :math:`L` thinned posterior draws below
+    the drawn value) and ``truth__<parameter>`` for every checked parameter, and the fit's
+    diagnostics.
+    """
+    import pymc as pm
+
+    from ambidex_bayes.fit import SamplerSettings, fit
+
+    template = _template(json.dumps(config.to_dict(), sort_keys=True))
+    model = template.simulator.pymc_model
+    drawn = pm.sample_prior_predictive(draws=1, model=model, random_seed=task.seed % 2**32)
+    prior = drawn["prior"].to_dataset()
+    response = template.simulator.response
+    y = np.asarray(drawn["prior_predictive"][response].values, dtype=float).ravel()
+    frame = template.prepared.frame.copy()
+    frame[response] = y
+    prepared = dataclasses.replace(template.prepared, frame=frame)
+    settings = SamplerSettings(
+        backend=config.backend,
+        draws=config.draws,
+        tune=config.tune,
+        chains=config.chains,
+        seed=task.seed % 2**32,
+        cores=1,
+    )
+    result = fit(
+        template.fit_spec,
+        prepared,
+        settings=settings,
+        cache_dir=False,
+        progressbar=False,
+        verbose=False,
+        log_likelihood=False,
+    )
+    posterior = result.posterior
+    row: dict[str, Any] = {}
+    for label, (variable, index) in template.checked.items():
+        truth = float(_value(prior, variable, index).ravel()[0])
+        draws = thinned(_value(posterior, variable, index).ravel(), config.rank_draws)
+        row[f"{RANK_PREFIX}{label}"] = int((draws < truth).sum())
+        row[f"{TRUTH_PREFIX}{label}"] = truth
+    conv = result.convergence
+    row["max_rhat"] = float(conv.table["rhat"].max())
+    row["min_ess_bulk"] = float(conv.min_ess_bulk)
+    row["divergent"] = int(conv.n_divergent)
+    return row
+
+
+def sbc_work(config: SBCConfig) -> Any:
+    """The picklable work function of the run's tasks."""
+    return partial(run_sbc_task, config=config)
+
+
+def sbc_ranks(results: pd.DataFrame) -> pd.DataFrame:
+    """The stored results in long form: ``simulation, parameter, rank`` (failed fits out)."""
+    ok = results[results.get("error", pd.Series("", index=results.index)).fillna("") == ""]
+    columns = [c for c in results.columns if c.startswith(RANK_PREFIX)]
+    long = ok.melt(
+        id_vars=["simulation"], value_vars=columns, var_name="parameter", value_name="rank"
+    )
+    long["parameter"] = long["parameter"].str.slice(len(RANK_PREFIX))
+    order = {c[len(RANK_PREFIX) :]: i for i, c in enumerate(columns)}
+    long = long.sort_values(
+        ["parameter", "simulation"], key=lambda s: s.map(order) if s.name == "parameter" else s
+    )
+    return long.dropna(subset=["rank"]).astype({"rank": int}).reset_index(drop=True)
