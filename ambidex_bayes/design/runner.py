@@ -40,6 +40,9 @@ __all__ = ["run_tasks", "RunInterrupted", "SERIAL"]
 #: Scheduler name that runs every task in this process.
 SERIAL = "serial"
 
+#: How long to wait for a remote scheduler to answer.
+CONNECT_TIMEOUT = "20s"
+
 #: Results are written when this many are waiting, or ...
 BATCH_SIZE = 8
 #: ... when the oldest waiting result is this many seconds old.
@@ -105,7 +108,7 @@ def _client(scheduler: str | None, n_workers: int | None) -> Iterator[Any]:
     else:
         cluster = None
         try:
-            client = Client(scheduler, timeout="20s")
+            client = Client(scheduler, timeout=CONNECT_TIMEOUT)
         except (OSError, TimeoutError) as err:
             raise AmbidexError(
                 f"Cannot reach the Dask scheduler at {scheduler!r} ({err}). Check the address "

@@ -1,0 +1,148 @@
+"""Power tables from stored results (no fits), configuration checks, tasks and the figure."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ambidex_bayes.design.plots import plot_power_curve
+from ambidex_bayes.design.power import (
+    PowerConfig,
+    cell_design,
+    describe_power,
+    power_table,
+    power_tasks,
+)
+from ambidex_bayes.errors import SpecError
+
+
+def fake_results(config: PowerConfig, intervals: dict) -> pd.DataFrame:
+    """Rows as run_power_task stores them, with chosen (lower, mean, upper) per cell."""
+    rows = []
+    for (n, d, e), cells in intervals.items():
+        for r, (lower, mean, upper, p_pos) in enumerate(cells):
+            rows.append(
+                {
+                    "task_id": f"{n}-{d}-{e}-{r}",
+                    "n_persons": n,
+                    "diaries": d,
+                    "effect": e,
+                    "replicate": r,
+                    "lower": lower,
+                    "mean": mean,
+                    "upper": upper,
+                    "p_positive": p_pos,
+                    "n_rows": n * 4,
+                    "max_rhat": 1.0,
+                    "min_ess_bulk": 500.0,
+                    "divergent": 0,
+                    "error": "",
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_power_table_closed_form():
+    config = PowerConfig(persons=(40, 97), diaries=(4.0,), effects=(0.25,), simulations=4)
+    results = fake_results(
+        config,
+        {
+            (40, 4.0, 0.25): [
+                (-0.1, 0.10, 0.30, 0.80),  # covers 0 and the truth
+                (0.05, 0.20, 0.35, 0.99),  # excludes 0, covers the truth
+                (0.30, 0.40, 0.50, 1.00),  # excludes 0, misses the truth
+                (-0.2, 0.00, 0.20, 0.50),
+            ],
+            (97, 4.0, 0.25): [(0.1, 0.25, 0.4, 0.999)] * 4,
+        },
+    )
+    table = power_table(results, config)
+    small = table.iloc[0]
+    assert small["simulations"] == 4 and small["failed"] == 0
+    assert small["power"] == pytest.approx(0.5)
+    assert small["power_se"] == pytest.approx(math.sqrt(0.5 * 0.5 / 4))
+    assert small["power_prob"] == pytest.approx(0.5)  # 0.99 and 1.00 reach 0.95
+    assert small["mean_width"] == pytest.approx((0.4 + 0.3 + 0.2 + 0.4) / 4)
+    assert small["bias"] == pytest.approx(np.mean([0.1, 0.2, 0.4, 0.0]) - 0.25)
+    assert small["rmse"] == pytest.approx(
+        math.sqrt(np.mean(np.square(np.array([0.1, 0.2, 0.4, 0.0]) - 0.25)))
+    )
+    assert small["coverage"] == pytest.approx(0.5)
+    big = table.iloc[1]
+    assert big["power"] == 1.0 and big["power_se"] == 0.0 and big["bias"] == pytest.approx(0.0)
+    text = describe_power(table, config)
+    assert "80% power first reached with 97 persons" in text
+
+
+def test_failed_fits_are_counted_not_used():
+    config = PowerConfig(persons=(40,), diaries=(4.0,), effects=(0.25,), simulations=3)
+    results = fake_results(config, {(40, 4.0, 0.25): [(0.1, 0.2, 0.3, 0.99)] * 3})
+    results.loc[2, ["lower", "mean", "upper", "p_positive"]] = np.nan
+    results.loc[2, "error"] = "ModelError: broken"
+    row = power_table(results, config).iloc[0]
+    assert row["simulations"] == 2 and row["failed"] == 1 and row["power"] == 1.0
+    assert "1 fits failed" in describe_power(power_table(results, config), config)
+
+
+def test_negative_effects_count_intervals_below_zero():
+    config = PowerConfig(persons=(40,), diaries=(4.0,), effects=(-0.25,), simulations=2)
+    results = fake_results(
+        config, {(40, 4.0, -0.25): [(-0.4, -0.25, -0.1, 0.001), (-0.3, -0.1, 0.1, 0.2)]}
+    )
+    assert power_table(results, config).iloc[0]["power"] == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"persons": (1,)}, "persons must be whole numbers of at least 2"),
+        ({"diaries": (1.0,)}, "mean diaries per person must be above 1"),
+        ({"simulations": 0}, "simulations must be a whole number"),
+        ({"level": 1.0}, "level must lie in"),
+        ({"design": {"g11": 0.3}}, "set by the grid; use persons, diaries and effects"),
+    ],
+)
+def test_bad_configuration_is_refused(kwargs, message):
+    with pytest.raises(SpecError, match=message):
+        PowerConfig(**kwargs)
+
+
+def test_config_round_trips_through_json_form():
+    config = PowerConfig(persons=[40, 97], diaries=[4.2], effects=[0.1, 0.25], design={"tau1": 0.2})
+    assert PowerConfig.from_dict(config.to_dict()) == config
+
+
+def test_tasks_cover_the_grid_with_distinct_seeds():
+    config = PowerConfig(persons=(40, 97), diaries=(3.0, 6.0), effects=(0.25,), simulations=5)
+    tasks = power_tasks(config)
+    assert len(tasks) == 2 * 2 * 1 * 5
+    assert len({t.task_id for t in tasks}) == len(tasks)
+    assert len({t.seed for t in tasks}) == len(tasks)
+    # a task's seed depends on its cell and replicate, not on the rest of the grid
+    other = PowerConfig(persons=(97,), diaries=(6.0,), effects=(0.25,), simulations=5)
+    seeds = {t.task_id: t.seed for t in tasks}
+    assert all(seeds[t.task_id] == t.seed for t in power_tasks(other))
+
+
+def test_cell_design_sets_the_grid_values():
+    config = PowerConfig(design={"tau1": 0.2})
+    design = cell_design(config, 150, 9.0, 0.4)
+    assert (design.n_persons, design.diaries_mean, design.g11, design.tau1) == (150, 9.0, 0.4, 0.2)
+    assert design.diaries_max >= 18  # room for the count to vary around its mean
+
+
+def test_power_curve_has_one_panel_per_effect():
+    config = PowerConfig(persons=(40, 97), diaries=(4.0,), effects=(0.1, 0.25), simulations=2)
+    cells = {
+        (n, 4.0, e): [(0.1, 0.2, 0.3, 0.99), (-0.1, 0.1, 0.3, 0.8)]
+        for n in (40, 97)
+        for e in (0.1, 0.25)
+    }
+    fig = plot_power_curve(power_table(fake_results(config, cells), config))
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in visible] == ["interaction = 0.1", "interaction = 0.25"]
+    with pytest.raises(Exception, match="lacks"):
+        plot_power_curve(pd.DataFrame({"n_persons": [1]}))
