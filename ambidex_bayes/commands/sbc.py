@@ -45,6 +45,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--alpha", type=float, default=0.05, help="family-wise level of the uniformity test"
     )
     parser.add_argument(
+        "--no-fast-path",
+        action="store_true",
+        help="fit with full NUTS instead of the fast path (to check one against the other)",
+    )
+    parser.add_argument(
         "--strict", action="store_true", help=f"exit with status {NOT_CALIBRATED} if not calibrated"
     )
     add_run_options(parser, default_out="sbc_results")
@@ -65,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
         simulations=args.sims,
         rank_draws=args.rank_draws,
         design={"n_persons": args.persons},
+        fast_path=not args.no_fast_path,
         **sampler_fields(args),
     )
     results = run_with_store(

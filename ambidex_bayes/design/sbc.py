@@ -84,6 +84,9 @@ class SBCConfig:
         Seed of the covariates (the same for every simulation).
     backend, draws, tune, chains
         Sampler settings of every fit.
+    fast_path : bool
+        Fit Gaussian models through the fast path (default) or with full NUTS; running both
+        checks one against the other.
     seed : int
         Seed of the run; each simulation's seed derives from it and the simulation number.
     """
@@ -99,6 +102,7 @@ class SBCConfig:
     draws: int = 500
     tune: int = 500
     chains: int = 2
+    fast_path: bool = True
     seed: int = constants.SEED
 
     def __post_init__(self) -> None:
@@ -256,6 +260,7 @@ def run_sbc_task(task: Task, config: SBCConfig) -> dict[str, Any]:
         tune=config.tune,
         chains=config.chains,
         seed=task.seed % 2**32,
+        fast_path=config.fast_path,
         cores=1,
     )
     result = fit(

@@ -26,6 +26,7 @@ __all__ = [
     "sample_marginal",
     "complete_marginal",
     "without_internal",
+    "clear_compiled_cache",
     "compiled_cache_info",
     "compiled_for",
 ]
@@ -33,6 +34,14 @@ __all__ = [
 #: Compiled nutpie models of the fast path, by model structure.
 _COMPILED: dict[tuple, Any] = {}
 _CACHE_STATS = {"hits": 0, "misses": 0}
+
+
+def clear_compiled_cache() -> None:
+    """Forget every compiled fast-path model and initial-point check (the next fit compiles)."""
+    from ambidex_bayes.model.build import _CHECKS
+
+    _COMPILED.clear()
+    _CHECKS.clear()
 
 
 def compiled_cache_info() -> dict[str, int]:
