@@ -146,3 +146,31 @@ def test_power_curve_has_one_panel_per_effect():
     assert [ax.get_title() for ax in visible] == ["interaction = 0.1", "interaction = 0.25"]
     with pytest.raises(Exception, match="lacks"):
         plot_power_curve(pd.DataFrame({"n_persons": [1]}))
+
+
+def test_sbc_ranks_explains_when_every_simulation_failed():
+    from ambidex_bayes.design.sbc import sbc_ranks
+    from ambidex_bayes.errors import ModelError
+
+    results = pd.DataFrame(
+        {"task_id": ["a", "b"], "simulation": [0, 1], "error": ["SpecError: bad prior", "x"]}
+    )
+    with pytest.raises(ModelError, match="None of the 2 simulations succeeded.*bad prior"):
+        sbc_ranks(results)
+
+
+def test_sbc_ranks_long_form_keeps_parameter_order_and_drops_failures():
+    from ambidex_bayes.design.sbc import sbc_ranks
+
+    results = pd.DataFrame(
+        {
+            "task_id": ["a", "b", "c"],
+            "simulation": [0, 1, 2],
+            "rank__sigma": [3, 5, np.nan],
+            "rank__Intercept": [1, 2, np.nan],
+            "error": ["", "", "ModelError: failed"],
+        }
+    )
+    long = sbc_ranks(results)
+    assert list(long["parameter"]) == ["sigma", "sigma", "Intercept", "Intercept"]
+    assert list(long["rank"]) == [3, 5, 1, 2]

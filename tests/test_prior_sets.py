@@ -204,3 +204,24 @@ def test_unknown_names_are_reported_with_hints(tmp_path):
     path.write_text('[priors]\n"{x_within}:{w}x" = { dist = "Normal", mu = 0, sigma = 1 }\n')
     with pytest.raises(SpecError, match="bad.toml.*matches no parameter"):
         load_prior_set(path, prepared=prepared, model=built)
+
+
+def test_a_set_written_for_m3_applies_to_the_smaller_models():
+    from ambidex_bayes.data import load_diary
+    from ambidex_bayes.priors.sets import applicable_priors, spec_with_prior_set
+    from ambidex_bayes.simulate import reference_design, simulate_diary
+
+    study = simulate_diary(reference_design(n_persons=30), seed=2)  # 1-5 scales: ranges known
+    small_prepared = prepare(load_diary(study.data, ColumnMapping.from_dict(study.mapping)))
+
+    resolved = load_prior_set("weakly_informative", prepared=small_prepared)
+    m1 = build_model(load_spec("M1"), small_prepared)
+    kept = applicable_priors(resolved, m1, small_prepared.formula_fields())
+    assert "corr" in resolved and "corr" not in kept
+    assert "{x_within}:{w}" in resolved and "{x_within}:{w}" not in kept
+    assert "Intercept" in kept and "sigma" in kept
+    built = build_model(
+        spec_with_prior_set(load_spec("M1"), "weakly_informative", small_prepared), small_prepared
+    )
+    assert built.priors["Intercept"]["source"] == "spec"
+    assert built.priors["sigma"]["prior"] == str(resolved["sigma"])

@@ -245,12 +245,12 @@ def run_power_task(task: Task, config: PowerConfig) -> dict[str, Any]:
 
 
 def _spec(config: PowerConfig, prepared: Any) -> Any:
-    from ambidex_bayes.priors.sets import load_prior_set
+    from ambidex_bayes.priors.sets import spec_with_prior_set
     from ambidex_bayes.spec import load_spec
 
     spec = load_spec(config.spec)
     if config.priors is not None:
-        spec = spec.with_priors(load_prior_set(config.priors, prepared=prepared))
+        spec = spec_with_prior_set(spec, config.priors, prepared)
     return spec
 
 

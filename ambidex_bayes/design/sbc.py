@@ -42,7 +42,7 @@ import pandas as pd
 
 from ambidex_bayes import constants
 from ambidex_bayes.design.tasks import Task, task_seed
-from ambidex_bayes.errors import SpecError
+from ambidex_bayes.errors import ModelError, SpecError
 
 __all__ = ["SBCConfig", "sbc_tasks", "run_sbc_task", "sbc_work", "sbc_ranks"]
 
@@ -161,12 +161,6 @@ class _Template:
     checked: dict[str, tuple[str, Any]]  # label -> (variable, index or None)
 
 
-def _with_priors(spec: Any, prior_set: str, prepared: Any) -> Any:
-    from ambidex_bayes.priors.sets import load_prior_set
-
-    return spec.with_priors(load_prior_set(prior_set, prepared=prepared))
-
-
 def _refuse_data_scaled(built: Any, prior_set: str) -> None:
     from ambidex_bayes.priors.bayes_factor import DATA_SCALED_SOURCE
 
@@ -205,6 +199,7 @@ def _template(config_json: str) -> _Template:
     from ambidex_bayes.data import ColumnMapping, load_diary
     from ambidex_bayes.model.build import build_model
     from ambidex_bayes.prepare import prepare
+    from ambidex_bayes.priors.sets import spec_with_prior_set
     from ambidex_bayes.simulate import reference_design, simulate_diary
     from ambidex_bayes.spec import load_spec
 
@@ -212,10 +207,10 @@ def _template(config_json: str) -> _Template:
     study = simulate_diary(reference_design(**config.design), seed=config.design_seed)
     prepared = prepare(load_diary(study.data, ColumnMapping.from_dict(study.mapping)))
     spec = load_spec(config.spec)
-    sim_spec = _with_priors(spec, config.priors, prepared)
+    sim_spec = spec_with_prior_set(spec, config.priors, prepared)
     simulator = build_model(sim_spec, prepared)
     _refuse_data_scaled(simulator, config.priors)
-    fit_spec = _with_priors(spec, config.fit_prior_set, prepared)
+    fit_spec = spec_with_prior_set(spec, config.fit_prior_set, prepared)
     _refuse_data_scaled(build_model(fit_spec, prepared, marginal=True), config.fit_prior_set)
     levels = list(simulator.pymc_model.coords[simulator.terms.person_dim])
     checked = _checked_parameters(simulator.terms, [str(v) for v in levels])
@@ -292,8 +287,17 @@ def sbc_work(config: SBCConfig) -> Any:
 
 
 def sbc_ranks(results: pd.DataFrame) -> pd.DataFrame:
-    """The stored results in long form: ``simulation, parameter, rank`` (failed fits out)."""
-    ok = results[results.get("error", pd.Series("", index=results.index)).fillna("") == ""]
+    """The stored results in long form: ``simulation, parameter, rank`` (failed fits out).
+
+    Raises ModelError, with the first failure's message, when no simulation succeeded.
+    """
+    errors = results.get("error", pd.Series("", index=results.index)).fillna("")
+    ok = results[errors == ""]
+    if ok.empty:
+        first = errors[errors != ""].iloc[0] if (errors != "").any() else "no results stored"
+        raise ModelError(
+            f"None of the {len(results)} simulations succeeded; the first failed with: {first}"
+        )
     columns = [c for c in results.columns if c.startswith(RANK_PREFIX)]
     long = ok.melt(
         id_vars=["simulation"], value_vars=columns, var_name="parameter", value_name="rank"

@@ -596,7 +596,9 @@ def build_model(
         import difflib
 
         key = unused[0]
-        close = difflib.get_close_matches(key, list(priors) + ["corr"], n=1)
+        has_corr = any(name.startswith("corr(") for name in priors)
+        candidates = [n for n in [*priors, *(["corr"] if has_corr else [])] if n != key]
+        close = difflib.get_close_matches(key, candidates, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise SpecError(
             f"{spec.source}: the prior for {key!r} matches no parameter of {formula!r}.{hint} "

@@ -60,6 +60,8 @@ __all__ = [
     "read_prior_set",
     "load_prior_set",
     "check_prior_keys",
+    "applicable_priors",
+    "spec_with_prior_set",
     "parameter_unit",
     "declared_range",
     "PARAM_UNITS",
@@ -340,6 +342,35 @@ def check_prior_keys(
             f"{source}: the prior for {key!r} ({rendered!r}) matches no parameter of "
             f"{model.formula!r}.{hint} Parameters: {', '.join(sorted(valid))}."
         )
+
+
+def applicable_priors(
+    priors: Mapping[str, PriorSpec], model: Any, fields: Mapping[str, str]
+) -> dict[str, PriorSpec]:
+    """The priors of a set that name parameters of ``model``; the others are left out.
+
+    A prior set is usually written for the fullest model (M3); applied to a smaller model of
+    the ladder, its priors for the parameters that model lacks (the interaction, the slope
+    SD, the correlation) do not apply. A misspelt key is left out as well, so check a set
+    against the model it was written for with :func:`check_prior_keys`.
+    """
+    names = set(model.priors)
+    if any(n.startswith("corr(") for n in names):
+        names.add("corr")
+    return {k: v for k, v in priors.items() if k.format(**fields) in names}
+
+
+def spec_with_prior_set(spec: Any, prior_set: str, prepared: Any) -> Any:
+    """``spec`` with the priors of ``prior_set`` that apply to its parameters.
+
+    A set written for M3 thus serves the smaller models of the ladder too (see
+    :func:`applicable_priors`).
+    """
+    from ambidex_bayes.model.build import build_model
+
+    resolved = load_prior_set(prior_set, prepared=prepared)
+    base = build_model(spec, prepared)
+    return spec.with_priors(applicable_priors(resolved, base, prepared.formula_fields()))
 
 
 # --- scale-relative priors ---------------------------------------------------------------

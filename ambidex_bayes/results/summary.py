@@ -61,7 +61,10 @@ def parameter_roles(terms: ModerationTerms) -> dict[str, str]:
     named = (
         (terms.intercept, "intercept"),
         (terms.slope, "within-person slope"),
-        (terms.between, "between-person effect of the person mean (minus the within slope: contextual)"),
+        (
+            terms.between,
+            "between-person effect of the person mean (minus the within slope: contextual)",
+        ),
         (terms.moderator, "moderator effect on the intercept"),
         (terms.interaction, "cross-level interaction"),
     )
