@@ -1,0 +1,79 @@
+"""The fast path with the NumPyro (JAX) backend on a large panel, on whatever JAX finds.
+
+Fits M3 to a simulated panel of PERSONS x DIARIES rows (default 100,000 x 10, one million
+rows) and prints the JAX device, the wall time of the fit (compilation included) and the
+smallest bulk-ESS over the hyperparameters. On a machine with an NVIDIA GPU, install the
+CUDA build of JAX first (``pip install 'ambidex_bayes[gpu]'``); JAX then runs the sampler
+on the GPU without further settings.
+
+Run from the repository root::
+
+    .venv/bin/python benchmarks/bench_gpu.py                       # 100,000 x 10
+    .venv/bin/python benchmarks/bench_gpu.py --persons 2000 --diaries 8   # a quick check
+
+The pointwise log-likelihood is not stored (it would be rows x draws numbers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--persons", type=int, default=100_000)
+    parser.add_argument("--diaries", type=int, default=10)
+    parser.add_argument("--draws", type=int, default=1000)
+    parser.add_argument("--tune", type=int, default=1000)
+    parser.add_argument("--chains", type=int, default=4)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+
+    import jax
+
+    from ambidex_bayes.data import ColumnMapping, load_diary
+    from ambidex_bayes.fit import SamplerSettings, fit
+    from ambidex_bayes.prepare import prepare
+    from ambidex_bayes.simulate import reference_design, simulate_diary
+    from ambidex_bayes.spec import load_spec
+
+    print(f"JAX devices: {jax.devices()}")
+    start = time.perf_counter()
+    design = reference_design(
+        n_persons=args.persons,
+        diaries_dist="fixed",
+        diaries_mean=args.diaries,
+        likert=None,
+        missing_rate=0.0,
+    )
+    study = simulate_diary(design, seed=args.seed)
+    prepared = prepare(load_diary(study.data, ColumnMapping.from_dict(study.mapping)))
+    print(
+        f"{len(prepared.frame)} rows simulated and prepared in {time.perf_counter() - start:.1f} s"
+    )
+    settings = SamplerSettings(
+        backend="numpyro",
+        draws=args.draws,
+        tune=args.tune,
+        chains=args.chains,
+        seed=args.seed,
+    )
+    start = time.perf_counter()
+    result = fit(
+        load_spec("M3"),
+        prepared,
+        settings=settings,
+        cache_dir=False,
+        progressbar=False,
+        verbose=False,
+        log_likelihood=False,
+    )
+    wall = time.perf_counter() - start
+    ess = result.convergence.min_ess_bulk  # over the hyperparameters
+    print(f"fit: {wall:.1f} s wall, smallest bulk-ESS {ess:.0f}, {ess / wall:.1f} ESS/s")
+    print(result.convergence)
+
+
+if __name__ == "__main__":
+    main()
