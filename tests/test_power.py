@@ -36,6 +36,8 @@ def fake_results(config: PowerConfig, intervals: dict) -> pd.DataFrame:
                     "upper": upper,
                     "p_positive": p_pos,
                     "n_rows": n * 4,
+                    "rhat": 1.0,
+                    "ess_bulk": 400.0,
                     "max_rhat": 1.0,
                     "min_ess_bulk": 500.0,
                     "divergent": 0,
@@ -174,3 +176,12 @@ def test_sbc_ranks_long_form_keeps_parameter_order_and_drops_failures():
     long = sbc_ranks(results)
     assert list(long["parameter"]) == ["sigma", "sigma", "Intercept", "Intercept"]
     assert list(long["rank"]) == [3, 5, 1, 2]
+
+
+def test_flagged_counts_the_interactions_own_diagnostics_and_divergences():
+    config = PowerConfig(persons=(40,), diaries=(4.0,), effects=(0.25,), simulations=4)
+    results = fake_results(config, {(40, 4.0, 0.25): [(0.1, 0.2, 0.3, 0.99)] * 4})
+    results.loc[0, "rhat"] = 1.05  # the interaction mixed badly
+    results.loc[1, "divergent"] = 2
+    results.loc[2, "max_rhat"] = 1.2  # another parameter (e.g. the slope SD): not flagged
+    assert power_table(results, config).iloc[0]["flagged"] == pytest.approx(0.5)
