@@ -183,5 +183,6 @@ def test_flagged_counts_the_interactions_own_diagnostics_and_divergences():
     results = fake_results(config, {(40, 4.0, 0.25): [(0.1, 0.2, 0.3, 0.99)] * 4})
     results.loc[0, "rhat"] = 1.05  # the interaction mixed badly
     results.loc[1, "divergent"] = 2
-    results.loc[2, "max_rhat"] = 1.2  # another parameter (e.g. the slope SD): not flagged
-    assert power_table(results, config).iloc[0]["flagged"] == pytest.approx(0.5)
+    results.loc[2, ["max_rhat", "min_ess_bulk"]] = (1.2, 20.0)  # another parameter: not flagged
+    results.loc[3, "ess_bulk"] = 50.0  # too few effective draws of the interaction
+    assert power_table(results, config).iloc[0]["flagged"] == pytest.approx(0.75)

@@ -328,7 +328,7 @@ def _cell_row(
     row["rmse"] = float(np.sqrt(((ok["mean"] - e) ** 2).mean()))
     row["coverage"] = float(((ok["lower"] <= e) & (e <= ok["upper"])).mean())
     flagged = (
-        (ok["max_rhat"] > constants.RHAT_MAX) | (ok["min_ess_bulk"] < 100) | (ok["divergent"] > 0)
+        (ok["rhat"] > constants.RHAT_MAX) | (ok["ess_bulk"] < FLAG_ESS) | (ok["divergent"] > 0)
     )
     row["flagged"] = float(flagged.mean())
     return row
