@@ -186,3 +186,13 @@ def test_flagged_counts_the_interactions_own_diagnostics_and_divergences():
     results.loc[2, ["max_rhat", "min_ess_bulk"]] = (1.2, 20.0)  # another parameter: not flagged
     results.loc[3, "ess_bulk"] = 50.0  # too few effective draws of the interaction
     assert power_table(results, config).iloc[0]["flagged"] == pytest.approx(0.75)
+
+
+def test_sbc_refuses_priors_that_scale_with_the_data():
+    import json
+
+    from ambidex_bayes.design.sbc import SBCConfig, _template
+
+    config = SBCConfig(priors="default", design={"n_persons": 20})
+    with pytest.raises(SpecError, match="SBC needs priors that do not depend on the data"):
+        _template(json.dumps(config.to_dict(), sort_keys=True))
