@@ -191,3 +191,58 @@ def test_unreachable_scheduler_message(tmp_path, monkeypatch):
             scheduler="tcp://127.0.0.1:9",
             progressbar=False,
         )
+
+
+def draw_numbers_slowly(task: Task) -> dict:
+    """The stand-in, taking a little time (so that a run can be killed in the middle)."""
+    import time
+
+    time.sleep(0.02)
+    return draw_numbers(task)
+
+
+def test_a_killed_process_resumes_to_the_uninterrupted_table(tmp_path):
+    """SIGKILL (no chance to clean up) in the middle of a run; the next run completes it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    script = (
+        "import sys; sys.path.insert(0, sys.argv[1])\n"
+        "from test_design_store import draw_numbers_slowly, make_tasks\n"
+        "from ambidex_bayes.design import ResultStore, run_tasks\n"
+        "run_tasks(make_tasks(400), draw_numbers_slowly,\n"
+        "          ResultStore(sys.argv[2], kind='t', config={}),\n"
+        "          scheduler='serial', progressbar=False)\n"
+    )
+    folder = tmp_path / "killed"
+    tests_dir = str(Path(__file__).resolve().parent)
+    process = subprocess.Popen([sys.executable, "-c", script, tests_dir, str(folder)])
+    deadline = time.monotonic() + 120
+    while not len(list(folder.glob("part-*.parquet"))) >= 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    stored = len(ResultStore(folder, kind="t", config={}).done_ids())
+    assert 0 < stored < 400  # killed in the middle
+
+    tasks = make_tasks(400)
+    resumed = run_tasks(
+        tasks,
+        draw_numbers,
+        ResultStore(folder, kind="t", config={}),
+        scheduler="serial",
+        progressbar=False,
+    )
+    full = run_tasks(
+        tasks,
+        draw_numbers,
+        ResultStore(tmp_path / "full", kind="t", config={}),
+        scheduler="serial",
+        progressbar=False,
+    )
+    columns = ["task_id", "seed", "i", "value", "count", "error"]
+    pd.testing.assert_frame_equal(resumed[columns], full[columns])
