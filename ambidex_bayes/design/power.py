@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from ambidex_bayes import constants
-from ambidex_bayes.design.tasks import Task, task_seed
+from ambidex_bayes.design.tasks import RunConfig, Task, default_backend, fit_simulated, task_seed
 from ambidex_bayes.errors import SpecError
 
 __all__ = [
@@ -52,14 +52,8 @@ __all__ = [
 FLAG_ESS = 100
 
 
-def _default_backend() -> str:
-    import importlib.util
-
-    return "nutpie" if importlib.util.find_spec("nutpie") is not None else "pymc"
-
-
 @dataclass(frozen=True)
-class PowerConfig:
+class PowerConfig(RunConfig):
     """Everything that defines a power analysis (its store refuses any other).
 
     Parameters
@@ -97,7 +91,7 @@ class PowerConfig:
     spec: str = "M3"
     priors: str | None = None
     design: Mapping[str, Any] = field(default_factory=dict)
-    backend: str = field(default_factory=_default_backend)
+    backend: str = field(default_factory=default_backend)
     draws: int = 500
     tune: int = 500
     chains: int = 2
@@ -116,15 +110,6 @@ class PowerConfig:
                 + "\n".join(f"  - {p}" for p in problems)
                 + "\nFix the named option(s) and run again."
             )
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form (what the result store records)."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> PowerConfig:
-        """Inverse of :meth:`to_dict`."""
-        return cls(**dict(values))
 
 
 def _config_problems(c: PowerConfig) -> list[str]:
@@ -209,7 +194,6 @@ def run_power_task(task: Task, config: PowerConfig) -> dict[str, Any]:
     (largest R-hat, smallest bulk-ESS, divergences).
     """
     from ambidex_bayes.data import ColumnMapping, load_diary
-    from ambidex_bayes.fit import SamplerSettings, fit
     from ambidex_bayes.prepare import prepare
     from ambidex_bayes.simulate import simulate_diary
 
@@ -218,23 +202,7 @@ def run_power_task(task: Task, config: PowerConfig) -> dict[str, Any]:
     study = simulate_diary(design, seed=task.seed)
     prepared = prepare(load_diary(study.data, ColumnMapping.from_dict(study.mapping)))
     spec = _spec(config, prepared)
-    settings = SamplerSettings(
-        backend=config.backend,
-        draws=config.draws,
-        tune=config.tune,
-        chains=config.chains,
-        seed=task.seed % 2**32,
-        cores=1,
-    )
-    result = fit(
-        spec,
-        prepared,
-        settings=settings,
-        cache_dir=False,
-        progressbar=False,
-        verbose=False,
-        log_likelihood=False,
-    )
+    result = fit_simulated(spec, prepared, config, task.seed)
     name = result.terms.interaction
     if name is None:
         raise SpecError(f"{spec.source}: the model has no cross-level interaction to test.")

@@ -33,7 +33,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from typing import Any
 
@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from ambidex_bayes import constants
-from ambidex_bayes.design.tasks import Task, task_seed
+from ambidex_bayes.design.tasks import RunConfig, Task, default_backend, fit_simulated, task_seed
 from ambidex_bayes.errors import ModelError, SpecError
 
 __all__ = ["SBCConfig", "sbc_tasks", "run_sbc_task", "sbc_work", "sbc_ranks"]
@@ -52,14 +52,8 @@ RANK_PREFIX = "rank__"
 TRUTH_PREFIX = "truth__"
 
 
-def _default_backend() -> str:
-    import importlib.util
-
-    return "nutpie" if importlib.util.find_spec("nutpie") is not None else "pymc"
-
-
 @dataclass(frozen=True)
-class SBCConfig:
+class SBCConfig(RunConfig):
     """Everything that defines an SBC run.
 
     Parameters
@@ -98,7 +92,7 @@ class SBCConfig:
     rank_draws: int = 99
     design: Mapping[str, Any] = field(default_factory=dict)
     design_seed: int = 1
-    backend: str = field(default_factory=_default_backend)
+    backend: str = field(default_factory=default_backend)
     draws: int = 500
     tune: int = 500
     chains: int = 2
@@ -130,15 +124,6 @@ class SBCConfig:
     def fit_prior_set(self) -> str:
         """The prior set used for fitting."""
         return self.fit_priors if self.fit_priors is not None else self.priors
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form (what the result store records)."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> SBCConfig:
-        """Inverse of :meth:`to_dict`."""
-        return cls(**dict(values))
 
 
 def sbc_tasks(config: SBCConfig) -> list[Task]:
@@ -238,8 +223,6 @@ def run_sbc_task(task: Task, config: SBCConfig) -> dict[str, Any]:
     """
     import pymc as pm
 
-    from ambidex_bayes.fit import SamplerSettings, fit
-
     template = _template(json.dumps(config.to_dict(), sort_keys=True))
     model = template.simulator.pymc_model
     drawn = pm.sample_prior_predictive(draws=1, model=model, random_seed=task.seed % 2**32)
@@ -249,23 +232,8 @@ def run_sbc_task(task: Task, config: SBCConfig) -> dict[str, Any]:
     frame = template.prepared.frame.copy()
     frame[response] = y
     prepared = dataclasses.replace(template.prepared, frame=frame)
-    settings = SamplerSettings(
-        backend=config.backend,
-        draws=config.draws,
-        tune=config.tune,
-        chains=config.chains,
-        seed=task.seed % 2**32,
-        fast_path=config.fast_path,
-        cores=1,
-    )
-    result = fit(
-        template.fit_spec,
-        prepared,
-        settings=settings,
-        cache_dir=False,
-        progressbar=False,
-        verbose=False,
-        log_likelihood=False,
+    result = fit_simulated(
+        template.fit_spec, prepared, config, task.seed, fast_path=config.fast_path
     )
     posterior = result.posterior
     row: dict[str, Any] = {}

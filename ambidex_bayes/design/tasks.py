@@ -11,13 +11,14 @@ re-creates exactly the tasks that are still missing.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
-__all__ = ["Task", "task_seed"]
+__all__ = ["Task", "task_seed", "RunConfig", "default_backend", "fit_simulated"]
 
 
 def task_seed(base_seed: int, *identity: Any) -> int:
@@ -66,3 +67,50 @@ class Task:
     task_id: str
     seed: int
     params: Mapping[str, Any] = field(default_factory=dict)
+
+
+def default_backend() -> str:
+    """nutpie when installed (it compiles the fast path once per worker), else PyMC."""
+    return "nutpie" if importlib.util.find_spec("nutpie") is not None else "pymc"
+
+
+class RunConfig:
+    """JSON round trip of a run's frozen configuration dataclass (what its store records)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> Any:
+        """Inverse of :meth:`to_dict`."""
+        return cls(**dict(values))
+
+
+def fit_simulated(
+    spec: Any, prepared: Any, config: Any, seed: int, *, fast_path: bool = True
+) -> Any:
+    """Fit one simulated data set quietly: one core, no saved fit, no log-likelihood.
+
+    ``config`` supplies ``backend, draws, tune, chains``; ``seed`` is the task's seed.
+    """
+    from ambidex_bayes.fit import SamplerSettings, fit
+
+    settings = SamplerSettings(
+        backend=config.backend,
+        draws=config.draws,
+        tune=config.tune,
+        chains=config.chains,
+        seed=seed % 2**32,
+        fast_path=fast_path,
+        cores=1,
+    )
+    return fit(
+        spec,
+        prepared,
+        settings=settings,
+        cache_dir=False,
+        progressbar=False,
+        verbose=False,
+        log_likelihood=False,
+    )
