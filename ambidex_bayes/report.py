@@ -25,6 +25,7 @@ from ambidex_bayes.results import (  # noqa: E402
     plot_moderation_lines,
     plot_simple_slopes,
 )
+from ambidex_bayes.store import current_umask  # noqa: E402
 
 __all__ = ["write_report", "markdown_table", "REPORT_SECTIONS"]
 
@@ -99,6 +100,7 @@ def write_report(
     out = Path(out_dir).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    tmp.chmod(0o777 & ~current_umask())  # a folder's usual permissions, not a temporary one's
     try:
         _write(analysis, tmp, title=title)
         _swap_in(tmp, out)

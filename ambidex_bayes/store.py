@@ -78,8 +78,20 @@ def data_hash(frame: pd.DataFrame) -> str:
     return h.hexdigest()
 
 
+def current_umask() -> int:
+    """The process's file-creation mask (read without changing it for long)."""
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
-    """Call ``write(tmp_path)`` and rename the result over ``path`` only on success."""
+    """Call ``write(tmp_path)`` and rename the result over ``path`` only on success.
+
+    The file gets the permissions a newly created file gets (``0o666`` less the umask), not
+    the owner-only ones of a temporary file, so that colleagues and cluster workers can
+    read it.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -87,6 +99,7 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     tmp_path = Path(tmp)
     try:
         write(tmp_path)
+        os.chmod(tmp_path, 0o666 & ~current_umask())
         os.replace(tmp_path, path)
     finally:
         with contextlib.suppress(FileNotFoundError):

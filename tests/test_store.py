@@ -81,3 +81,16 @@ def test_data_hash_changes_with_one_value():
     other.loc[1, "y"] = 2.0000001
     assert data_hash(frame) == data_hash(frame.copy())
     assert data_hash(frame) != data_hash(other)
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    import os
+
+    from ambidex_bayes.store import atomic_write
+
+    old = os.umask(0o022)
+    try:
+        path = atomic_write(tmp_path / "table.csv", lambda p: p.write_text("a,b\n"))
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644
