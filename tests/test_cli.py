@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from pathlib import Path
 
 import pandas as pd
@@ -32,6 +34,10 @@ def test_run_on_example_writes_the_report(tmp_path: Path, capsys):
     assert "uncertainty_cw:leader_support_c" in set(summary["parameter"])
     printed = capsys.readouterr().out
     assert "report written" in printed
+    # a folder others can read (not the owner-only mode of a temporary folder)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o777 & ~umask
 
 
 def test_missing_mapping_is_a_clear_error(tmp_path: Path, capsys):
