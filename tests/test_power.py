@@ -196,3 +196,36 @@ def test_sbc_refuses_priors_that_scale_with_the_data():
     config = SBCConfig(priors="default", design={"n_persons": 20})
     with pytest.raises(SpecError, match="SBC needs priors that do not depend on the data"):
         _template(json.dumps(config.to_dict(), sort_keys=True))
+
+
+def test_sbc_command_reads_stored_ranks_and_strict_fails_on_miscalibration(tmp_path, capsys):
+    """The command resumes from a complete store (no fits), writes its files, and with
+    --strict exits 3 when the ranks pile at both ends (posteriors too narrow)."""
+    from ambidex_bayes.cli import main
+    from ambidex_bayes.design import ResultStore
+    from ambidex_bayes.design.sbc import SBCConfig, sbc_tasks
+
+    config = SBCConfig(
+        simulations=60, design={"n_persons": 97}, draws=500, tune=500, chains=2, rank_draws=99
+    )
+    rng = np.random.default_rng(0)
+    rows = [
+        {
+            "task_id": t.task_id,
+            "simulation": t.params["simulation"],
+            "rank__sigma": int(rng.integers(0, 100)),
+            "rank__Intercept": int(rng.choice([0, 1, 98, 99])),  # too narrow
+            "error": "",
+        }
+        for t in sbc_tasks(config)
+    ]
+    out = tmp_path / "sbc"
+    ResultStore(out, kind="sbc", config=config.to_dict()).append(rows)
+    args = ["sbc", "--sims", "60", "--out", str(out), "--scheduler", "serial", "--no-progress"]
+    assert main(args) == 0
+    assert main([*args, "--strict"]) == 3
+    printed = capsys.readouterr().out
+    assert "Resuming: 60 of 60" in printed and "Not calibrated" in printed
+    table = pd.read_csv(out / "sbc_table.csv")
+    assert table.set_index("parameter").loc["Intercept", "passes"] == False  # noqa: E712
+    assert (out / "sbc_ecdf.png").stat().st_size > 5000
