@@ -268,6 +268,11 @@ def _loo(tree: xr.DataTree) -> Any:
     with warnings.catch_warnings():
         # High Pareto k is reported by psis_loo in its own words, with what was done.
         warnings.filterwarnings("ignore", message=_PARETO_WARNING, category=UserWarning)
+        # Said when the pointwise values sum to the total, i.e. for a single observation
+        # (the remedy of one high-k row); the log-likelihood here is always pointwise.
+        warnings.filterwarnings(
+            "ignore", message="The point-wise LOO is the same", category=UserWarning
+        )
         return azs.loo(tree, pointwise=True)
 
 
