@@ -387,3 +387,25 @@ def test_compare_command_needs_two_fits(m3_fit, capsys):
 
     assert main(["compare", str(m3_fit.path)]) == 2
     assert "at least two fits" in capsys.readouterr().err
+
+
+def test_loo_of_a_single_row_raises_no_false_alarm():
+    import warnings
+
+    import xarray as xr
+
+    from ambidex_bayes.checks.comparison import _loo
+
+    rng = np.random.default_rng(1)
+    tree = xr.DataTree.from_dict(
+        {
+            "posterior": xr.Dataset({"a": (("chain", "draw"), rng.normal(size=(2, 200)))}),
+            "log_likelihood": xr.Dataset(
+                {"y": (("chain", "draw", "__obs__"), rng.normal(-1, 0.1, size=(2, 200, 1)))}
+            ),
+        }
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = _loo(tree)
+    assert np.asarray(result.elpd_i).size == 1
