@@ -7,6 +7,7 @@ and shared; unit tests of summaries and plots use fake posteriors instead.
 from __future__ import annotations
 
 import os
+import tempfile
 
 import matplotlib
 import pytest
@@ -14,6 +15,11 @@ import pytest
 matplotlib.use("Agg")
 
 os.environ.setdefault("AMBIDEX_FAST", "1")
+# compiled JAX programs go to a folder of this test run, not the user's cache
+os.environ.setdefault(
+    "AMBIDEX_JAX_CACHE_DIR",
+    os.path.join(tempfile.gettempdir(), f"ambidex-test-jax-cache-{os.getpid()}"),
+)
 
 # prints "hypothesis cases run: N" at the end of the run, also under pytest-xdist
 pytest_plugins = ["property.hypothesis_count"]

@@ -137,6 +137,11 @@ def test_other_backends_reproduce_draws_bit_for_bit(small_prepared, backend):
         for _ in range(2)
     ]
     assert runs[0].meta["method"].startswith("fast path")
+    if backend == "numpyro":  # the compiled sampler was kept in the on-disk cache
+        import os
+        from pathlib import Path
+
+        assert any(Path(os.environ["AMBIDEX_JAX_CACHE_DIR"]).iterdir())
     for name in runs[0].posterior.data_vars:
         np.testing.assert_array_equal(
             runs[0].posterior[name].values, runs[1].posterior[name].values

@@ -13,6 +13,8 @@ without recompiling.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,6 +31,7 @@ __all__ = [
     "clear_compiled_cache",
     "compiled_cache_info",
     "compiled_for",
+    "jax_cache_dir",
 ]
 
 #: Compiled nutpie models of the fast path, by model structure.
@@ -49,10 +52,40 @@ def compiled_cache_info() -> dict[str, int]:
     return dict(_CACHE_STATS, size=len(_COMPILED))
 
 
+def jax_cache_dir() -> Path:
+    """Where compiled JAX programs are kept between runs.
+
+    ``$AMBIDEX_JAX_CACHE_DIR``, else ``$XDG_CACHE_HOME/ambidex_bayes/jax`` (by default
+    ``~/.cache/ambidex_bayes/jax``).
+    """
+    if os.environ.get("AMBIDEX_JAX_CACHE_DIR"):
+        return Path(os.environ["AMBIDEX_JAX_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "ambidex_bayes" / "jax"
+
+
+def _use_jax_compilation_cache() -> None:
+    """Keep JAX's compiled programs on disk, unless the user configured a cache already.
+
+    XLA compilation is a large part of a NumPyro fit's time on a CPU; with the cache, later
+    processes on the same machine load the compiled sampler instead of compiling it again.
+    Compiled programs do not change the draws.
+    """
+    import jax
+
+    if jax.config.jax_compilation_cache_dir is None:
+        folder = jax_cache_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        jax.config.update("jax_compilation_cache_dir", str(folder))
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+
+
 def _pymc_sample(
     model: pm.Model, settings: Any, progressbar: bool, *, dense_mass: bool = False
 ) -> xr.DataTree:
     extra: dict[str, Any] = {}
+    if settings.backend == "numpyro":
+        _use_jax_compilation_cache()
     if dense_mass and settings.backend == "pymc":
         # few parameters (the fast path's hyperparameters): a dense mass matrix is cheap and
         # follows the correlations between the SDs, the intercept and the moderator effect
