@@ -15,6 +15,10 @@ fit in the process does (the ladder, prior sets, folds, simulations). One compil
 serves every size, so after the first size "first" would be a re-use too; the compiled
 model is therefore forgotten before each "first" fit.
 
+With ``--backend numpyro`` the compiled JAX programs are kept in an on-disk cache (see
+:func:`ambidex_bayes.model.sampling.jax_cache_dir`): the first run on a machine compiles,
+later runs load them, so run it twice to see both.
+
 Run from the repository root::
 
     .venv/bin/python benchmarks/bench_fit.py                 # 97x4, 2000x8, 20000x10

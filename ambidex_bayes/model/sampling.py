@@ -77,7 +77,7 @@ def _use_jax_compilation_cache() -> None:
         folder = jax_cache_dir()
         folder.mkdir(parents=True, exist_ok=True)
         jax.config.update("jax_compilation_cache_dir", str(folder))
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
 
 
 def _pymc_sample(
