@@ -75,7 +75,10 @@ def _use_jax_compilation_cache() -> None:
 
     if jax.config.jax_compilation_cache_dir is None:
         folder = jax_cache_dir()
-        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError:  # a read-only home: compile in every process, as without the cache
+            return
         jax.config.update("jax_compilation_cache_dir", str(folder))
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
 
