@@ -36,7 +36,8 @@ import time
 import numpy as np
 
 
-def _study(persons: int, diaries: int, seed: int):
+def simulated_study(persons: int, diaries: int, seed: int):
+    """Prepared M3 data: PERSONS x DIARIES rows from the reference design, continuous scales."""
     from ambidex_bayes.data import ColumnMapping, load_diary
     from ambidex_bayes.prepare import prepare
     from ambidex_bayes.simulate import reference_design, simulate_diary
@@ -126,12 +127,12 @@ def main() -> None:
     print("-" * len(header))
     for size in args.sizes.split(","):
         persons, diaries = (int(v) for v in size.lower().split("x"))
-        prepared = _study(persons, diaries, args.seed)
+        prepared = simulated_study(persons, diaries, args.seed)
         rows = len(prepared.frame)
         sampler = (args.draws, args.tune, args.chains, args.seed, args.backend)
         clear_compiled_cache()
         first_wall, first_ess = run_fast(prepared, *sampler)
-        again_wall, again_ess = run_fast(_study(persons, diaries, args.seed + 1), *sampler)
+        again_wall, again_ess = run_fast(simulated_study(persons, diaries, args.seed + 1), *sampler)
         if rows <= args.skip_plain_above:
             plain_wall, plain_ess = run_plain(prepared, *sampler[:4])
             plain_rate = plain_ess / plain_wall

@@ -31,24 +31,14 @@ def main() -> None:
     args = parser.parse_args()
 
     import jax
+    from bench_fit import simulated_study  # benchmarks/ is on the path when run as a script
 
-    from ambidex_bayes.data import ColumnMapping, load_diary
     from ambidex_bayes.fit import SamplerSettings, fit
-    from ambidex_bayes.prepare import prepare
-    from ambidex_bayes.simulate import reference_design, simulate_diary
     from ambidex_bayes.spec import load_spec
 
     print(f"JAX devices: {jax.devices()}")
     start = time.perf_counter()
-    design = reference_design(
-        n_persons=args.persons,
-        diaries_dist="fixed",
-        diaries_mean=args.diaries,
-        likert=None,
-        missing_rate=0.0,
-    )
-    study = simulate_diary(design, seed=args.seed)
-    prepared = prepare(load_diary(study.data, ColumnMapping.from_dict(study.mapping)))
+    prepared = simulated_study(args.persons, args.diaries, args.seed)
     print(
         f"{len(prepared.frame)} rows simulated and prepared in {time.perf_counter() - start:.1f} s"
     )
