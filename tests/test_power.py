@@ -229,3 +229,29 @@ def test_sbc_command_reads_stored_ranks_and_strict_fails_on_miscalibration(tmp_p
     table = pd.read_csv(out / "sbc_table.csv")
     assert table.set_index("parameter").loc["Intercept", "passes"] == False  # noqa: E712
     assert (out / "sbc_ecdf.png").stat().st_size > 5000
+
+
+def test_unknown_design_field_is_refused_before_anything_runs():
+    with pytest.raises(
+        SpecError, match="unknown design field 'tau_1' \\(did you mean 'tau1'\\?\\)"
+    ):
+        PowerConfig(design={"tau_1": 0.2})
+    from ambidex_bayes.design.sbc import SBCConfig
+
+    with pytest.raises(SpecError, match="rho"):
+        SBCConfig(design={"rho": 3.0})
+
+
+def test_set_option_changes_the_design_of_the_run(tmp_path):
+    from ambidex_bayes.cli import build_parser
+    from ambidex_bayes.commands._simulation import design_overrides
+
+    args = build_parser().parse_args(
+        ["power", "--set", "tau1=0.15", "--set", "icc=0.3", "--set", "likert=none"]
+    )
+    assert design_overrides(args) == {"tau1": 0.15, "icc": 0.3, "likert": None}
+    config = PowerConfig(design=design_overrides(args))
+    design = cell_design(config, 50, 4.0, 0.2)
+    assert (design.tau1, design.icc, design.likert, design.g11) == (0.15, 0.3, None, 0.2)
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["sbc", "--set", "tau1"])

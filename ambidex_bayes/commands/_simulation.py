@@ -5,7 +5,47 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-__all__ = ["add_run_options", "run_with_store"]
+__all__ = [
+    "add_run_options",
+    "add_design_option",
+    "design_overrides",
+    "sampler_fields",
+    "run_with_store",
+]
+
+
+def _design_value(text: str) -> tuple[str, Any]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected FIELD=VALUE, e.g. tau1=0.15, got {text!r}")
+    value = value.strip()
+    if value.lower() == "none":
+        return key.strip(), None
+    for kind in (int, float):
+        try:
+            return key.strip(), kind(value)
+        except ValueError:
+            pass
+    return key.strip(), value
+
+
+def add_design_option(parser: argparse.ArgumentParser) -> None:
+    """``--set FIELD=VALUE`` (repeatable): change a field of the reference design."""
+    parser.add_argument(
+        "--set",
+        dest="design",
+        type=_design_value,
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="change the reference design, e.g. --set icc=0.3 --set tau1=0.15 "
+        "(fields: see ambidex_bayes.simulate.SimulationDesign)",
+    )
+
+
+def design_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``--set`` values as a dict of design fields (checked when the design is built)."""
+    return dict(args.design)
 
 
 def add_run_options(parser: argparse.ArgumentParser, *, default_out: str) -> None:

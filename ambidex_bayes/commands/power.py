@@ -11,7 +11,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ambidex_bayes.commands._simulation import add_run_options, run_with_store, sampler_fields
+from ambidex_bayes.commands._simulation import (
+    add_design_option,
+    add_run_options,
+    design_overrides,
+    run_with_store,
+    sampler_fields,
+)
 
 __all__ = ["NAME", "HELP", "add_arguments", "run"]
 
@@ -50,6 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--priors", help="prior set for the fits (default: the spec's priors)")
     parser.add_argument("--prob", type=float, default=0.95, help="credible-interval width")
     parser.add_argument("--level", type=float, default=0.95, help="threshold of P(interaction > 0)")
+    add_design_option(parser)
     add_run_options(parser, default_out="power_results")
 
 
@@ -75,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
         priors=args.priors,
         prob=args.prob,
         level=args.level,
+        design=design_overrides(args),
         **sampler_fields(args),
     )
     results = run_with_store(

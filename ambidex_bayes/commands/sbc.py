@@ -11,7 +11,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ambidex_bayes.commands._simulation import add_run_options, run_with_store, sampler_fields
+from ambidex_bayes.commands._simulation import (
+    add_design_option,
+    add_run_options,
+    design_overrides,
+    run_with_store,
+    sampler_fields,
+)
 
 __all__ = ["NAME", "HELP", "add_arguments", "run"]
 
@@ -52,6 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--strict", action="store_true", help=f"exit with status {NOT_CALIBRATED} if not calibrated"
     )
+    add_design_option(parser)
     add_run_options(parser, default_out="sbc_results")
 
 
@@ -69,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         fit_priors=args.fit_priors,
         simulations=args.sims,
         rank_draws=args.rank_draws,
-        design={"n_persons": args.persons},
+        design={**design_overrides(args), "n_persons": args.persons},
         fast_path=not args.no_fast_path,
         **sampler_fields(args),
     )

@@ -34,7 +34,14 @@ import numpy as np
 import pandas as pd
 
 from ambidex_bayes import constants
-from ambidex_bayes.design.tasks import RunConfig, Task, default_backend, fit_simulated, task_seed
+from ambidex_bayes.design.tasks import (
+    RunConfig,
+    Task,
+    default_backend,
+    design_problem,
+    fit_simulated,
+    task_seed,
+)
 from ambidex_bayes.errors import SpecError
 
 __all__ = [
@@ -134,6 +141,8 @@ def _config_problems(c: PowerConfig) -> list[str]:
             f"design overrides {sorted(reserved)} are set by the grid; use persons, diaries "
             "and effects instead"
         )
+    elif (problem := design_problem(c.design)) is not None:
+        problems.append(problem)
     return problems
 
 

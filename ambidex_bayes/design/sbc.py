@@ -41,7 +41,14 @@ import numpy as np
 import pandas as pd
 
 from ambidex_bayes import constants
-from ambidex_bayes.design.tasks import RunConfig, Task, default_backend, fit_simulated, task_seed
+from ambidex_bayes.design.tasks import (
+    RunConfig,
+    Task,
+    default_backend,
+    design_problem,
+    fit_simulated,
+    task_seed,
+)
 from ambidex_bayes.errors import ModelError, SpecError
 
 __all__ = ["SBCConfig", "sbc_tasks", "run_sbc_task", "sbc_work", "sbc_ranks"]
@@ -113,6 +120,8 @@ class SBCConfig(RunConfig):
             )
         if min(self.draws, self.tune, self.chains) < 1:
             problems.append("draws, tune and chains must be at least 1")
+        if (problem := design_problem(self.design)) is not None:
+            problems.append(problem)
         if problems:
             raise SpecError(
                 "Invalid SBC run:\n"

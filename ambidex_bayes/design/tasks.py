@@ -18,7 +18,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Task", "task_seed", "RunConfig", "default_backend", "fit_simulated"]
+__all__ = [
+    "Task",
+    "task_seed",
+    "RunConfig",
+    "default_backend",
+    "design_problem",
+    "fit_simulated",
+]
 
 
 def task_seed(base_seed: int, *identity: Any) -> int:
@@ -67,6 +74,17 @@ class Task:
     task_id: str
     seed: int
     params: Mapping[str, Any] = field(default_factory=dict)
+
+
+def design_problem(overrides: Mapping[str, Any]) -> str | None:
+    """Why the reference design with ``overrides`` is invalid, or None when it is valid."""
+    from ambidex_bayes.simulate import DesignError, reference_design
+
+    try:
+        reference_design(**overrides)
+    except DesignError as err:
+        return str(err).replace("\n", " ")
+    return None
 
 
 def default_backend() -> str:
