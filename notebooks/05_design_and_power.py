@@ -344,4 +344,6 @@ plt.close(fig)
 # ```
 #
 # `--scheduler serial` runs everything in the command's own process; `--restart` discards
-# the results in `--out` and starts afresh.
+# the results in `--out` and starts afresh. `--set FIELD=VALUE` (repeatable) changes the
+# reference design, e.g. `--set icc=0.3 --set tau1=0.2` for more person-to-person variation
+# of the slopes; an unknown field or an impossible value is refused before anything runs.
