@@ -205,7 +205,7 @@ def _template(config_json: str) -> _Template:
     simulator = build_model(sim_spec, prepared)
     _refuse_data_scaled(simulator, config.priors)
     fit_spec = spec_with_prior_set(spec, config.fit_prior_set, prepared)
-    _refuse_data_scaled(build_model(fit_spec, prepared, marginal=True), config.fit_prior_set)
+    _refuse_data_scaled(build_model(fit_spec, prepared), config.fit_prior_set)
     levels = list(simulator.pymc_model.coords[simulator.terms.person_dim])
     checked = _checked_parameters(simulator.terms, [str(v) for v in levels])
     return _Template(prepared, simulator, fit_spec, checked)
