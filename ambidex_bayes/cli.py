@@ -157,6 +157,26 @@ def data_inputs(args: argparse.Namespace):
     return Path(args.data), load_mapping(args.mapping)
 
 
+def prepared_inputs(args: argparse.Namespace, *, show_warnings: bool = True):
+    """The data named by the data options, read, validated and prepared.
+
+    With ``show_warnings``, preparation warnings (e.g. few diaries per person) are printed.
+    """
+    from ambidex_bayes.data import load_diary
+    from ambidex_bayes.prepare import prepare
+
+    source, mapping = data_inputs(args)
+    prepared = prepare(
+        load_diary(source, mapping, sheet=args.sheet),
+        detrend=args.detrend,
+        standardize=args.standardize,
+    )
+    if show_warnings:
+        for line in prepared.warnings:
+            print(f"WARNING: {line}")
+    return prepared
+
+
 def print_table(frame, csv: str | None = None) -> None:
     from tabulate import tabulate
 
@@ -205,23 +225,14 @@ def _write_mapping_toml(mapping, path: Path) -> None:
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
-    from ambidex_bayes.data import load_diary
     from ambidex_bayes.fit import fit
-    from ambidex_bayes.prepare import prepare
     from ambidex_bayes.results import posterior_summary
     from ambidex_bayes.spec import load_prior_set, load_spec
 
-    source, mapping = data_inputs(args)
     spec = load_spec(args.spec)
     if args.priors:
         spec = spec.with_priors(load_prior_set(args.priors), label=Path(args.priors).stem)
-    prepared = prepare(
-        load_diary(source, mapping, sheet=args.sheet),
-        detrend=args.detrend,
-        standardize=args.standardize,
-    )
-    for w in prepared.warnings:
-        print(f"WARNING: {w}")
+    prepared = prepared_inputs(args)
     result = fit(
         spec,
         prepared,

@@ -32,7 +32,7 @@ from ambidex_bayes.model.build import (
     build_model,
     check_initial_point,
 )
-from ambidex_bayes.model.sampling import sample_full, sample_marginal
+from ambidex_bayes.model.sampling import check_reuse_key, sample_full, sample_marginal
 from ambidex_bayes.spec import ModelSpec
 from ambidex_bayes.store import (
     data_hash,
@@ -236,18 +236,6 @@ class FitResult:
 def load_fit(path: str | Path) -> FitResult:
     """Load a saved fit (see :meth:`FitResult.load`)."""
     return FitResult.load(path)
-
-
-def check_reuse_key(built: BuiltModel, settings: SamplerSettings) -> tuple | None:
-    """Key under which the initial-point check may be shared, or None to build it afresh.
-
-    Shared only with nutpie, which re-uses its compiled model too. PyMC's and numpyro's
-    samplers build their graphs anew for each fit, and their draws turn out to depend, at
-    the level of rounding (which tuning amplifies), on which graphs the process built
-    before; building the check per fit keeps every fit's sequence the same, so the same
-    seed gives the same draws however many fits came before.
-    """
-    return built.reuse_key if settings.backend == "nutpie" else None
 
 
 def fit_key(spec: ModelSpec, prepared: Any, settings: SamplerSettings) -> str:

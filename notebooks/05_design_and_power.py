@@ -44,17 +44,10 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from ambidex_bayes.design import (
-    PowerConfig,
-    ResultStore,
-    describe_power,
-    power_table,
-    power_tasks,
-    run_tasks,
-)
+from ambidex_bayes.design import PowerConfig, describe_power, power_table, power_tasks
 from ambidex_bayes.design.plots import plot_power_curve
-from ambidex_bayes.design.power import power_work
-from ambidex_bayes.design.sbc import SBCConfig, sbc_ranks, sbc_tasks, sbc_work
+from ambidex_bayes.design.power import run_power
+from ambidex_bayes.design.sbc import SBCConfig, run_sbc, sbc_ranks
 from ambidex_bayes.design.sbc_plots import plot_rank_histograms, plot_sbc_ecdf
 from ambidex_bayes.design.sbc_stats import sbc_calibration
 from ambidex_bayes.simulate import reference_design
@@ -106,19 +99,10 @@ else:
         simulations=200,
     )
 power_folder = CACHE_ROOT / f"power_demo{SUFFIX}"
-power_store = ResultStore(power_folder, kind="power", config=power_config.to_dict())
 print(f"{len(power_tasks(power_config))} simulations, results in {power_folder}")
 
 # %%
-power_results = run_tasks(
-    power_tasks(power_config),
-    power_work(power_config),
-    power_store,
-    scheduler=SCHEDULER,
-    n_workers=N_WORKERS,
-    progressbar=True,
-    description="power",
-)
+power_results = run_power(power_config, power_folder, scheduler=SCHEDULER, n_workers=N_WORKERS)
 power = power_table(power_results, power_config)
 print(describe_power(power, power_config))
 display(power)  # noqa: F821 (provided by IPython)
@@ -182,16 +166,10 @@ plt.close(fig)
 # started. After a real interruption the same call fits only the missing simulations.
 
 # %%
-store_again = ResultStore(power_folder, kind="power", config=power_config.to_dict())
-before = len(store_again.read())
+before = len(power_results)
 start = time.perf_counter()
-resumed = run_tasks(
-    power_tasks(power_config),
-    power_work(power_config),
-    store_again,
-    scheduler=SCHEDULER,
-    n_workers=N_WORKERS,
-    progressbar=False,
+resumed = run_power(
+    power_config, power_folder, scheduler=SCHEDULER, n_workers=N_WORKERS, progressbar=False
 )
 print(f"results before: {before}, after: {len(resumed)}")
 print(f"second call took {time.perf_counter() - start:.2f} s (nothing was refitted)")
@@ -222,15 +200,8 @@ if FAST:
 else:
     sbc_sizes = dict(simulations=200, draws=500, tune=500, chains=2, rank_draws=99)
 sbc_config = SBCConfig(design={"n_persons": 30}, **sbc_sizes)
-sbc_store = ResultStore(CACHE_ROOT / f"sbc_demo{SUFFIX}", kind="sbc", config=sbc_config.to_dict())
-sbc_results = run_tasks(
-    sbc_tasks(sbc_config),
-    sbc_work(sbc_config),
-    sbc_store,
-    scheduler=SCHEDULER,
-    n_workers=N_WORKERS,
-    progressbar=True,
-    description="sbc",
+sbc_results = run_sbc(
+    sbc_config, CACHE_ROOT / f"sbc_demo{SUFFIX}", scheduler=SCHEDULER, n_workers=N_WORKERS
 )
 ranks = sbc_ranks(sbc_results)
 calibration = sbc_calibration(ranks, sbc_config.rank_draws)
@@ -290,17 +261,11 @@ plt.close(fig)
 
 # %%
 sceptical_config = SBCConfig(design={"n_persons": 30}, fit_priors="sceptical", **sbc_sizes)
-sceptical_store = ResultStore(
-    CACHE_ROOT / f"sbc_sceptical_demo{SUFFIX}", kind="sbc", config=sceptical_config.to_dict()
-)
-sceptical_results = run_tasks(
-    sbc_tasks(sceptical_config),
-    sbc_work(sceptical_config),
-    sceptical_store,
+sceptical_results = run_sbc(
+    sceptical_config,
+    CACHE_ROOT / f"sbc_sceptical_demo{SUFFIX}",
     scheduler=SCHEDULER,
     n_workers=N_WORKERS,
-    progressbar=True,
-    description="sbc (sceptical fit)",
 )
 sceptical_ranks = sbc_ranks(sceptical_results)
 sceptical = sbc_calibration(sceptical_ranks, sceptical_config.rank_draws)

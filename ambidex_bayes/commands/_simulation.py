@@ -10,7 +10,7 @@ __all__ = [
     "add_design_option",
     "design_overrides",
     "sampler_fields",
-    "run_with_store",
+    "run_options",
 ]
 
 
@@ -83,22 +83,12 @@ def sampler_fields(args: argparse.Namespace) -> dict[str, Any]:
     return fields
 
 
-def run_with_store(
-    args: argparse.Namespace, *, kind: str, config: Any, tasks: list, work: Any
-) -> Any:
-    """Run the missing tasks of ``config`` into ``args.out``; return every stored result."""
-    from ambidex_bayes.design import ResultStore, run_tasks
-
-    store = ResultStore(args.out, kind=kind, config=config.to_dict(), restart=args.restart)
-    done = len(store.done_ids())
-    if done:
-        print(f"Resuming: {done} of {len(tasks)} simulations are already in {args.out}.")
-    return run_tasks(
-        tasks,
-        work,
-        store,
-        scheduler=args.scheduler,
-        n_workers=args.workers,
-        progressbar=not args.no_progress,
-        description=kind,
-    )
+def run_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The options of :func:`ambidex_bayes.design.runner.run_in_folder` given on the command
+    line."""
+    return {
+        "restart": args.restart,
+        "scheduler": args.scheduler,
+        "n_workers": args.workers,
+        "progressbar": not args.no_progress,
+    }

@@ -54,21 +54,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``compare-priors``."""
-    from ambidex_bayes.cli import data_inputs, print_table, sampler_settings
-    from ambidex_bayes.data import load_diary
-    from ambidex_bayes.prepare import prepare
+    from ambidex_bayes.cli import prepared_inputs, print_table, sampler_settings
     from ambidex_bayes.priors import compare_priors
     from ambidex_bayes.spec import load_spec
 
     spec = load_spec(args.spec)
-    source, mapping = data_inputs(args)
-    prepared = prepare(
-        load_diary(source, mapping, sheet=args.sheet),
-        detrend=args.detrend,
-        standardize=args.standardize,
-    )
-    for line in prepared.warnings:
-        print(f"WARNING: {line}")
+    prepared = prepared_inputs(args)
     names = [n.strip() for n in args.priors.split(",") if n.strip()]
     comparison = compare_priors(
         spec,

@@ -15,7 +15,7 @@ from ambidex_bayes.commands._simulation import (
     add_design_option,
     add_run_options,
     design_overrides,
-    run_with_store,
+    run_options,
     sampler_fields,
 )
 
@@ -65,13 +65,7 @@ def run(args: argparse.Namespace) -> int:
     from ambidex_bayes.cli import print_table
     from ambidex_bayes.design.outputs import write_outputs
     from ambidex_bayes.design.plots import plot_power_curve
-    from ambidex_bayes.design.power import (
-        PowerConfig,
-        describe_power,
-        power_table,
-        power_tasks,
-        power_work,
-    )
+    from ambidex_bayes.design.power import PowerConfig, describe_power, power_table, run_power
 
     config = PowerConfig(
         persons=tuple(args.persons),
@@ -85,9 +79,7 @@ def run(args: argparse.Namespace) -> int:
         design=design_overrides(args),
         **sampler_fields(args),
     )
-    results = run_with_store(
-        args, kind="power", config=config, tasks=power_tasks(config), work=power_work(config)
-    )
+    results = run_power(config, args.out, **run_options(args))
     table = power_table(results, config)
     summary = describe_power(table, config)
     print(summary)

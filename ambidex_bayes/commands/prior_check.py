@@ -36,19 +36,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``prior-check``."""
-    from ambidex_bayes.cli import data_inputs, print_table
-    from ambidex_bayes.data import load_diary
-    from ambidex_bayes.prepare import prepare
+    from ambidex_bayes.cli import prepared_inputs, print_table
     from ambidex_bayes.priors import prior_predictive_check, prior_predictive_table
     from ambidex_bayes.spec import load_spec
 
     spec = load_spec(args.spec)
-    source, mapping = data_inputs(args)
-    prepared = prepare(
-        load_diary(source, mapping, sheet=args.sheet),
-        detrend=args.detrend,
-        standardize=args.standardize,
-    )
+    prepared = prepared_inputs(args, show_warnings=False)
     names = [n.strip() for n in args.priors.split(",") if n.strip()]
     checks = [
         prior_predictive_check(spec, prepared, name, draws=args.draws, seed=args.seed, warn=False)

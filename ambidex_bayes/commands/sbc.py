@@ -15,7 +15,7 @@ from ambidex_bayes.commands._simulation import (
     add_design_option,
     add_run_options,
     design_overrides,
-    run_with_store,
+    run_options,
     sampler_fields,
 )
 
@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the command; returns the exit status."""
     from ambidex_bayes.cli import print_table
     from ambidex_bayes.design.outputs import write_outputs
-    from ambidex_bayes.design.sbc import SBCConfig, sbc_ranks, sbc_tasks, sbc_work
+    from ambidex_bayes.design.sbc import SBCConfig, run_sbc, sbc_ranks
     from ambidex_bayes.design.sbc_plots import plot_rank_histograms, plot_sbc_ecdf
     from ambidex_bayes.design.sbc_stats import sbc_calibration
 
@@ -80,9 +80,7 @@ def run(args: argparse.Namespace) -> int:
         fast_path=not args.no_fast_path,
         **sampler_fields(args),
     )
-    results = run_with_store(
-        args, kind="sbc", config=config, tasks=sbc_tasks(config), work=sbc_work(config)
-    )
+    results = run_sbc(config, args.out, **run_options(args))
     ranks = sbc_ranks(results)
     calibration = sbc_calibration(ranks, config.rank_draws, alpha=args.alpha)
     print(calibration.verdict)

@@ -24,7 +24,9 @@ negative bias (see :mod:`ambidex_bayes.simulate`).
 
 from __future__ import annotations
 
+import json
 import math
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -52,6 +54,7 @@ __all__ = [
     "describe_power",
     "cell_design",
     "power_work",
+    "run_power",
 ]
 
 
@@ -183,13 +186,14 @@ def power_tasks(config: PowerConfig) -> list[Task]:
 
 
 def _interaction_summary(draws: np.ndarray, prob: float, truth: float) -> dict[str, float]:
-    tail = (1.0 - prob) / 2.0
-    lower, upper = np.quantile(draws, [tail, 1.0 - tail])
+    from ambidex_bayes.results.summary import describe_draws
+
+    described = describe_draws(draws, prob)
     return {
-        "mean": float(draws.mean()),
-        "sd": float(draws.std(ddof=1)),
-        "lower": float(lower),
-        "upper": float(upper),
+        "mean": described["mean"],
+        "sd": described["sd"],
+        "lower": described["ci_lower"],
+        "upper": described["ci_upper"],
         "p_positive": float((draws > 0).mean()),
         "truth": float(truth),
     }
@@ -228,19 +232,49 @@ def run_power_task(task: Task, config: PowerConfig) -> dict[str, Any]:
     }
 
 
+#: The spec of a run, by configuration, built once per process.
+_SPECS: dict[str, Any] = {}
+
+
 def _spec(config: PowerConfig, prepared: Any) -> Any:
+    """The run's spec with its prior set, built on the first task a process runs.
+
+    Every data set of a run has the same columns and declared scale ranges, which are all a
+    prior set's resolution depends on, so the spec of the first serves them all.
+    """
     from ambidex_bayes.priors.sets import spec_with_prior_set
     from ambidex_bayes.spec import load_spec
 
-    spec = load_spec(config.spec)
-    if config.priors is not None:
-        spec = spec_with_prior_set(spec, config.priors, prepared)
-    return spec
+    key = json.dumps(config.to_dict(), sort_keys=True, default=str)
+    if key not in _SPECS:
+        spec = load_spec(config.spec)
+        if config.priors is not None:
+            spec = spec_with_prior_set(spec, config.priors, prepared)
+        _SPECS[key] = spec
+    return _SPECS[key]
 
 
 def power_work(config: PowerConfig) -> Any:
     """The picklable work function of the run's tasks."""
     return partial(run_power_task, config=config)
+
+
+def run_power(config: PowerConfig, folder: str | os.PathLike, **options: Any) -> pd.DataFrame:
+    """Run (or resume) a power analysis into ``folder``; return every stored result.
+
+    ``options`` go to :func:`ambidex_bayes.design.runner.run_in_folder` (``scheduler``,
+    ``n_workers``, ``restart``, ``progressbar``, ``verbose``).
+    """
+    from ambidex_bayes.design.runner import run_in_folder
+
+    return run_in_folder(
+        folder,
+        kind="power",
+        config=config,
+        tasks=power_tasks(config),
+        work=power_work(config),
+        **options,
+    )
 
 
 def _share(flags: pd.Series) -> tuple[float, float]:

@@ -35,7 +35,7 @@ from ambidex_bayes.design.store import ResultStore
 from ambidex_bayes.design.tasks import Task
 from ambidex_bayes.errors import AmbidexError, BackendUnavailableError
 
-__all__ = ["run_tasks", "RunInterrupted", "SERIAL"]
+__all__ = ["run_tasks", "run_in_folder", "RunInterrupted", "SERIAL"]
 
 #: Scheduler name that runs every task in this process.
 SERIAL = "serial"
@@ -239,3 +239,37 @@ def _results(
         return
     with _client(scheduler, n_workers) as client:
         yield _cluster_results(client, pending, work)
+
+
+def run_in_folder(
+    folder: str | os.PathLike,
+    *,
+    kind: str,
+    config: Any,
+    tasks: Sequence[Task],
+    work: Work,
+    restart: bool = False,
+    scheduler: str | None = None,
+    n_workers: int | None = None,
+    progressbar: bool = True,
+    verbose: bool = True,
+) -> pd.DataFrame:
+    """Run a study-design run into its result folder, resuming what is stored there.
+
+    Opens (or creates) the :class:`ResultStore` of ``config`` in ``folder``, says how many
+    results it already holds (with ``verbose``), and runs the missing ``tasks`` with
+    :func:`run_tasks`. ``config`` is the run's configuration object (with ``to_dict``).
+    """
+    store = ResultStore(folder, kind=kind, config=config.to_dict(), restart=restart)
+    done = len(store.done_ids() & {t.task_id for t in tasks})
+    if done and verbose:
+        print(f"Resuming: {done} of {len(tasks)} simulations are already in {folder}.")
+    return run_tasks(
+        tasks,
+        work,
+        store,
+        scheduler=scheduler,
+        n_workers=n_workers,
+        progressbar=progressbar,
+        description=kind,
+    )

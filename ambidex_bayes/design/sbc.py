@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
@@ -51,7 +52,7 @@ from ambidex_bayes.design.tasks import (
 )
 from ambidex_bayes.errors import ModelError, SpecError
 
-__all__ = ["SBCConfig", "sbc_tasks", "run_sbc_task", "sbc_work", "sbc_ranks"]
+__all__ = ["SBCConfig", "sbc_tasks", "run_sbc_task", "sbc_work", "run_sbc", "sbc_ranks"]
 
 #: Column prefix of a parameter's rank in the stored results.
 RANK_PREFIX = "rank__"
@@ -261,6 +262,19 @@ def run_sbc_task(task: Task, config: SBCConfig) -> dict[str, Any]:
 def sbc_work(config: SBCConfig) -> Any:
     """The picklable work function of the run's tasks."""
     return partial(run_sbc_task, config=config)
+
+
+def run_sbc(config: SBCConfig, folder: str | os.PathLike, **options: Any) -> pd.DataFrame:
+    """Run (or resume) an SBC run into ``folder``; return every stored result.
+
+    ``options`` go to :func:`ambidex_bayes.design.runner.run_in_folder` (``scheduler``,
+    ``n_workers``, ``restart``, ``progressbar``, ``verbose``).
+    """
+    from ambidex_bayes.design.runner import run_in_folder
+
+    return run_in_folder(
+        folder, kind="sbc", config=config, tasks=sbc_tasks(config), work=sbc_work(config), **options
+    )
 
 
 def sbc_ranks(results: pd.DataFrame) -> pd.DataFrame:

@@ -28,6 +28,7 @@ __all__ = [
     "sample_marginal",
     "complete_marginal",
     "without_internal",
+    "check_reuse_key",
     "clear_compiled_cache",
     "compiled_cache_info",
     "compiled_for",
@@ -126,6 +127,18 @@ def sample_full(
             pm.compute_log_likelihood(idata, model=built.pymc_model, progressbar=False)
     idata["posterior"] = xr.DataTree(without_internal(idata["posterior"].to_dataset()))
     return idata
+
+
+def check_reuse_key(built: Any, settings: Any) -> tuple | None:
+    """Key under which the initial-point check may be shared, or None to build it afresh.
+
+    Shared only with nutpie, which re-uses its compiled model too. PyMC's and numpyro's
+    samplers build their graphs anew for each fit, and their draws turn out to depend, at
+    the level of rounding (which tuning amplifies), on which graphs the process built
+    before; building the check per fit keeps every fit's sequence the same, so the same
+    seed gives the same draws however many fits came before.
+    """
+    return built.reuse_key if settings.backend == "nutpie" else None
 
 
 def _structure_key(built: Any, settings: Any) -> tuple:

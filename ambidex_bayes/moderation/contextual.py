@@ -54,6 +54,7 @@ from ambidex_bayes.moderation.curve import (
 )
 from ambidex_bayes.results.slopes import transform_of
 from ambidex_bayes.results.summary import (
+    DRAW_SUMMARY_COLUMNS,
     SAMPLE_DIMS,
     get_scalar,
     posterior_dataset,
@@ -70,12 +71,7 @@ __all__ = ["WithinBetween", "within_between"]
 EFFECT_COLUMNS: tuple[str, ...] = (
     "effect",
     "meaning",
-    "mean",
-    "median",
-    "sd",
-    "ci_lower",
-    "ci_upper",
-    "p_positive",
+    *DRAW_SUMMARY_COLUMNS,
     "scale",
 )
 

@@ -51,7 +51,12 @@ from ambidex_bayes.results.slopes import (
     simple_slopes,
     transform_of,
 )
-from ambidex_bayes.results.summary import SAMPLE_DIMS, describe_draws, resolve_prob
+from ambidex_bayes.results.summary import (
+    DRAW_SUMMARY_COLUMNS,
+    SAMPLE_DIMS,
+    describe_draws,
+    resolve_prob,
+)
 from ambidex_bayes.terms import ModerationTerms
 
 if TYPE_CHECKING:
@@ -76,12 +81,7 @@ CURVE_COLUMNS: tuple[str, ...] = (
     "moderator",
     "moderator_centred",
     "moderator_sd_units",
-    "mean",
-    "median",
-    "sd",
-    "ci_lower",
-    "ci_upper",
-    "p_positive",
+    *DRAW_SUMMARY_COLUMNS,
     "scale",
 )
 

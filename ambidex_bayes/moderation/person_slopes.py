@@ -43,6 +43,7 @@ from ambidex_bayes.moderation.curve import (
 )
 from ambidex_bayes.results.slopes import moderator_by_person, transform_of
 from ambidex_bayes.results.summary import (
+    DRAW_SUMMARY_COLUMNS,
     SAMPLE_DIMS,
     get_scalar,
     get_variable,
@@ -62,12 +63,7 @@ PERSON_COLUMNS: tuple[str, ...] = (
     "moderator",
     "moderator_centred",
     "n_diaries",
-    "mean",
-    "median",
-    "sd",
-    "ci_lower",
-    "ci_upper",
-    "p_positive",
+    *DRAW_SUMMARY_COLUMNS,
     "credibly_positive",
     "credibly_negative",
     "scale",

@@ -55,7 +55,6 @@ from ambidex_bayes.errors import FitFileError, ModelError, SpecError
 from ambidex_bayes.fit import (
     FitResult,
     SamplerSettings,
-    check_reuse_key,
     fit,
     fit_key,
     require_backend,
@@ -67,6 +66,7 @@ from ambidex_bayes.model.build import (
     build_model,
     check_initial_point,
 )
+from ambidex_bayes.model.sampling import check_reuse_key
 from ambidex_bayes.priors.bayes_factor import (
     BayesFactorRefused,
     bf_width_sensitivity,

@@ -27,6 +27,7 @@ import xarray as xr
 from ambidex_bayes import constants
 from ambidex_bayes.errors import AmbidexError, ModelError
 from ambidex_bayes.results.summary import (
+    DRAW_SUMMARY_COLUMNS,
     SAMPLE_DIMS,
     describe_draws,
     get_scalar,
@@ -56,12 +57,7 @@ SLOPE_COLUMNS: tuple[str, ...] = (
     "moderator_label",
     "moderator",
     "moderator_centred",
-    "mean",
-    "median",
-    "sd",
-    "ci_lower",
-    "ci_upper",
-    "p_positive",
+    *DRAW_SUMMARY_COLUMNS,
     "which",
     "scale",
 )
@@ -77,12 +73,7 @@ DIFFERENCE_COLUMNS: tuple[str, ...] = (
     "high",
     "low",
     "moderator_difference",
-    "mean",
-    "median",
-    "sd",
-    "ci_lower",
-    "ci_upper",
-    "p_positive",
+    *DRAW_SUMMARY_COLUMNS,
     "which",
     "scale",
 )

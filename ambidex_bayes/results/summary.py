@@ -27,6 +27,17 @@ __all__ = ["posterior_summary", "parameter_roles"]
 #: Dimensions that index posterior draws.
 SAMPLE_DIMS: tuple[str, str] = ("chain", "draw")
 
+#: Columns describing the draws of one quantity, in the order result tables show them
+#: (:func:`describe_draws` plus the share of draws above zero).
+DRAW_SUMMARY_COLUMNS: tuple[str, ...] = (
+    "mean",
+    "median",
+    "sd",
+    "ci_lower",
+    "ci_upper",
+    "p_positive",
+)
+
 #: Columns of :func:`posterior_summary`, in order.
 SUMMARY_COLUMNS: tuple[str, ...] = (
     "parameter",
