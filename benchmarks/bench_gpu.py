@@ -34,9 +34,12 @@ def main() -> None:
     from bench_fit import simulated_study  # benchmarks/ is on the path when run as a script
 
     from ambidex_bayes.fit import SamplerSettings, fit
+    from ambidex_bayes.model import sampling
     from ambidex_bayes.spec import load_spec
 
     print(f"JAX devices: {jax.devices()}")
+    print(f"NumPyro chain method: {sampling.numpyro_chain_method(args.chains)}")
+    completing = _timed(sampling, "complete_marginal")
     start = time.perf_counter()
     prepared = simulated_study(args.persons, args.diaries, args.seed)
     print(
@@ -62,7 +65,27 @@ def main() -> None:
     wall = time.perf_counter() - start
     ess = result.convergence.min_ess_bulk  # over the hyperparameters
     print(f"fit: {wall:.1f} s wall, smallest bulk-ESS {ess:.0f}, {ess / wall:.1f} ESS/s")
+    print(
+        f"  of which drawing the person effects and assembling the posterior: "
+        f"{completing[0]:.1f} s (CPU); model building and NUTS: {wall - completing[0]:.1f} s"
+    )
     print(result.convergence)
+
+
+def _timed(module: object, name: str) -> list[float]:
+    """Wrap ``module.name`` so that the seconds spent in it add up in the returned list."""
+    original = getattr(module, name)
+    spent = [0.0]
+
+    def wrapper(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            spent[0] += time.perf_counter() - start
+
+    setattr(module, name, wrapper)
+    return spent
 
 
 if __name__ == "__main__":

@@ -217,3 +217,49 @@ def test_reused_compiled_model_starts_where_the_new_model_starts(small_study, sm
     sampling.compiled_for(first, settings)
     reused = sampling.compiled_for(second, settings)
     np.testing.assert_array_equal(reused.initial_point_func(3), start(second))
+
+
+@pytest.mark.parametrize(
+    ("platform", "n_devices", "expected"),
+    [
+        ("gpu", 1, "vectorized"),
+        ("gpu", 4, "parallel"),
+        ("cpu", 1, "parallel"),
+        ("tpu", 2, "vectorized"),
+    ],
+)
+def test_numpyro_vectorises_chains_on_one_accelerator(platform, n_devices, expected):
+    from ambidex_bayes.model.sampling import numpyro_chain_method
+
+    assert numpyro_chain_method(4, platform, n_devices) == expected
+
+
+def test_numpyro_fit_passes_the_chain_method_to_the_sampler(small_prepared, monkeypatch):
+    """With vectorised chains (what a single GPU gets), the fit runs and its chains differ."""
+    pytest.importorskip("numpyro")
+    import pymc.sampling.jax as pymc_jax
+
+    from ambidex_bayes.model import sampling
+
+    seen: list[str] = []
+    original = pymc_jax.sample_jax_nuts
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("chain_method", "parallel"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(pymc_jax, "sample_jax_nuts", spy)
+    monkeypatch.setattr(sampling, "numpyro_chain_method", lambda chains: "vectorized")
+    settings = SamplerSettings(backend="numpyro", draws=60, tune=60, chains=2, seed=4)
+    result = fit(
+        load_spec("M2"),
+        small_prepared,
+        settings=settings,
+        cache_dir=False,
+        progressbar=False,
+        verbose=False,
+    )
+    assert seen == ["vectorized"]
+    sigma = result.posterior["sigma"].values
+    assert sigma.shape == (2, 60)
+    assert not np.array_equal(sigma[0], sigma[1])

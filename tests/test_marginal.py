@@ -94,3 +94,59 @@ def test_conditional_loglik_is_normal_logpdf():
     ll = conditional_loglik(y, X, Z, person, beta[None], u, np.array([sigma]))
     mu = X @ beta + (u[0, person] * Z).sum(axis=1)
     np.testing.assert_allclose(ll[0], stats.norm(mu, sigma).logpdf(y))
+
+
+@pytest.mark.parametrize("q", [1, 2])
+def test_closed_form_draws_equal_the_linear_algebra_route(q):
+    """The elementwise draws for one or two effects equal batched LAPACK on the same normals."""
+    from ambidex_bayes.model.marginal import _draw_by_linear_algebra
+
+    rng, J, person, X, Z, y, beta, cov, sigma = _problem(q, seed=11)
+    ss = person_statistics(X, Z, y, person, J)
+    S = 6
+    betas = beta + 0.1 * rng.normal(size=(S, len(beta)))
+    chols = np.stack([np.linalg.cholesky(cov * (1 + 0.2 * s)) for s in range(S)])
+    sigmas = sigma * (1 + 0.1 * np.arange(S))
+    fast = draw_person_effects(ss, betas, chols, sigmas, np.random.default_rng(3))
+    z = np.random.default_rng(3).standard_normal((S, J, q))
+    slow = _draw_by_linear_algebra(ss, betas, chols, sigmas, z)
+    np.testing.assert_allclose(fast, slow, rtol=1e-10, atol=1e-12)
+
+
+def test_person_effect_draws_depend_on_the_chunk_size_only_by_rounding():
+    from ambidex_bayes.model.marginal import MarginalDesign, complete_posterior
+
+    rng, J, person, X, Z, y, beta, cov, sigma = _problem(2, seed=13)
+    ss = person_statistics(X, Z, y, person, J)
+    design = MarginalDesign(
+        X=X,
+        Z=Z,
+        y=y,
+        person=person,
+        levels=[str(j) for j in range(J)],
+        fixed_names=["a", "b", "c"],
+        group_names=["u0", "u1"],
+        factor="p",
+        response="y",
+        stats=ss,
+    )
+    C, D = 2, 5
+    posterior = {n: beta[k] + 0.05 * rng.normal(size=(C, D)) for k, n in enumerate("abc")}
+    posterior |= {"u0_sigma": np.full((C, D), 0.6), "u1_sigma": np.full((C, D), 0.3)}
+    posterior["sigma"] = np.full((C, D), sigma)
+    corr = np.broadcast_to(np.array([[1.0, 0.2], [0.2, 1.0]]), (C, D, 2, 2))
+    runs = [
+        complete_posterior(
+            posterior,
+            design,
+            corr=corr,
+            rng=np.random.default_rng(5),
+            log_likelihood=True,
+            chunk=chunk,
+        )
+        for chunk in (1, 3, None)
+    ]
+    for effects, loglik in runs[1:]:
+        for name in ("u0", "u1"):
+            np.testing.assert_allclose(effects[name], runs[0][0][name], rtol=1e-12)
+        np.testing.assert_allclose(loglik, runs[0][1], rtol=1e-12)

@@ -33,6 +33,7 @@ __all__ = [
     "compiled_cache_info",
     "compiled_for",
     "jax_cache_dir",
+    "numpyro_chain_method",
 ]
 
 #: Compiled nutpie models of the fast path, by model structure.
@@ -84,12 +85,40 @@ def _use_jax_compilation_cache() -> None:
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
 
 
+def numpyro_chain_method(
+    chains: int, platform: str | None = None, n_devices: int | None = None
+) -> str:
+    """How NumPyro runs the chains: ``"vectorized"`` or ``"parallel"``.
+
+    On a GPU (or another accelerator) with fewer devices than chains, the chains run as one
+    vectorised program on the device; "parallel" would run them one after the other there.
+    On the CPU the chains stay "parallel" (one per host device, else one after the other),
+    which keeps the draws of CPU runs as they were.
+
+    Parameters
+    ----------
+    chains : int
+    platform, n_devices : optional
+        JAX's default platform ("cpu", "gpu", "tpu") and its number of local devices;
+        by default asked from JAX.
+    """
+    if platform is None or n_devices is None:
+        import jax
+
+        platform, n_devices = jax.default_backend(), jax.local_device_count()
+    if platform != "cpu" and n_devices < chains:
+        return "vectorized"
+    return "parallel"
+
+
 def _pymc_sample(
     model: pm.Model, settings: Any, progressbar: bool, *, dense_mass: bool = False
 ) -> xr.DataTree:
     extra: dict[str, Any] = {}
     if settings.backend == "numpyro":
         _use_jax_compilation_cache()
+        if numpyro_chain_method(settings.chains) == "vectorized":
+            extra["nuts"] = {"chain_method": "vectorized"}
     if dense_mass and settings.backend == "pymc":
         # few parameters (the fast path's hyperparameters): a dense mass matrix is cheap and
         # follows the correlations between the SDs, the intercept and the moderator effect
