@@ -150,3 +150,43 @@ def test_person_effect_draws_depend_on_the_chunk_size_only_by_rounding():
         for name in ("u0", "u1"):
             np.testing.assert_allclose(effects[name], runs[0][0][name], rtol=1e-12)
         np.testing.assert_allclose(loglik, runs[0][1], rtol=1e-12)
+
+
+def test_threaded_completion_gives_the_same_draws(monkeypatch):
+    from ambidex_bayes.model import marginal
+
+    rng, J, person, X, Z, y, beta, cov, sigma = _problem(2, seed=17)
+    design = marginal.MarginalDesign(
+        X=X,
+        Z=Z,
+        y=y,
+        person=person,
+        levels=[str(j) for j in range(J)],
+        fixed_names=["a", "b", "c"],
+        group_names=["u0", "u1"],
+        factor="p",
+        response="y",
+        stats=person_statistics(X, Z, y, person, J),
+    )
+    C, D = 3, 20
+    posterior = {n: beta[k] + 0.05 * rng.normal(size=(C, D)) for k, n in enumerate("abc")}
+    posterior |= {"u0_sigma": rng.uniform(0.3, 0.8, (C, D)), "u1_sigma": np.full((C, D), 0.3)}
+    posterior["sigma"] = np.full((C, D), sigma)
+
+    def run():
+        return marginal.complete_posterior(
+            posterior,
+            design,
+            corr=None,
+            rng=np.random.default_rng(2),
+            log_likelihood=True,
+            chunk=4,
+        )
+
+    serial = run()
+    monkeypatch.setattr(marginal, "_THREADS_FROM", 0)
+    monkeypatch.setattr(marginal, "_worker_threads", lambda: 3)
+    threaded = run()
+    for name in ("u0", "u1"):
+        np.testing.assert_array_equal(threaded[0][name], serial[0][name])
+    np.testing.assert_array_equal(threaded[1], serial[1])

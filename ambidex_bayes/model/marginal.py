@@ -32,6 +32,9 @@ log-likelihood included).
 
 from __future__ import annotations
 
+import os
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -223,7 +226,14 @@ def draw_person_effects(
     J, q, _ = stats.ZtZ.shape
     # one block of normals in draw, person, effect order (the order of the general route)
     z = rng.standard_normal((beta.shape[0], J, q))
-    if q <= 2:
+    return _draw_given_normals(stats, beta, chol, sigma, z)
+
+
+def _draw_given_normals(
+    stats: PersonStatistics, beta: np.ndarray, chol: np.ndarray, sigma: np.ndarray, z: np.ndarray
+) -> np.ndarray:
+    """Person effects from standard normals ``z`` (S, J, q): closed form for q <= 2."""
+    if z.shape[2] <= 2:
         return _draw_closed_form(stats, beta, chol, sigma, z)
     return _draw_by_linear_algebra(stats, beta, chol, sigma, z)
 
@@ -292,11 +302,20 @@ def conditional_loglik(
     u: np.ndarray,
     sigma: np.ndarray,
 ) -> np.ndarray:
-    """Pointwise log-likelihood given person effects (as in the full model), (S, n)."""
-    mu = beta @ X.T  # (S, n)
-    mu = mu + np.einsum("snq,nq->sn", u[:, person, :], Z)
-    resid = (y[None, :] - mu) / sigma[:, None]
-    return -0.5 * resid**2 - np.log(sigma[:, None]) - 0.5 * np.log(2.0 * np.pi)
+    r"""Pointwise log-likelihood given person effects (as in the full model), (S, n).
+
+    :math:`\log N(y_i \mid x_i^\top\beta + z_i^\top u_{j[i]}, \sigma^2)` per draw and row,
+    computed in place in one (S, n) array.
+    """
+    out = beta @ X.T  # the linear predictor, then the standardised residual, then the result
+    for k in range(Z.shape[1]):
+        out += u[:, person, k] * Z[:, k]
+    out -= y
+    out /= sigma[:, None]
+    np.square(out, out=out)
+    out *= -0.5
+    out -= (np.log(sigma) + 0.5 * np.log(2.0 * np.pi))[:, None]
+    return out
 
 
 @dataclass(frozen=True)
@@ -354,6 +373,19 @@ def covariance_cholesky(stds: np.ndarray, corr: np.ndarray | None) -> np.ndarray
     return np.linalg.cholesky(cov)
 
 
+#: Work (draws x numbers per draw) from which the posterior is completed in several threads.
+_THREADS_FROM = 20_000_000
+
+
+def _worker_threads() -> int:
+    """Threads for completing a large posterior: the usable cores, at most 8."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(8, cores))
+
+
 def complete_posterior(
     posterior: dict[str, np.ndarray],
     design: MarginalDesign,
@@ -398,16 +430,35 @@ def complete_posterior(
         if log_likelihood
         else None
     )
+    per_draw = max(J * q, len(design.y) if log_likelihood else 1)
     if chunk is None:
-        per_draw = max(J * q, len(design.y) if log_likelihood else 1)
         chunk = int(np.clip(2_000_000 // per_draw, 1, 250))
-    for start in range(0, S, chunk):
-        sl = slice(start, min(S, start + chunk))
+
+    def complete_chunk(sl: slice, z: np.ndarray) -> None:
         chol = covariance_cholesky(stds[sl], None if corr_flat is None else corr_flat[sl])
-        u[sl] = draw_person_effects(design.stats, beta[sl], chol, sigma[sl], rng)
+        u[sl] = _draw_given_normals(design.stats, beta[sl], chol, sigma[sl], z)
         if loglik is not None:
             loglik[sl] = conditional_loglik(
                 design.y, design.X, design.Z, design.person, beta[sl], u[sl], sigma[sl]
             )
+
+    # The normals come from ``rng`` in draw order, chunk after chunk, in this thread; the
+    # arithmetic of large problems runs in worker threads (NumPy releases the GIL), so the
+    # draws are the same whatever the number of threads.
+    chunks = [slice(a, min(S, a + chunk)) for a in range(0, S, chunk)]
+    threads = _worker_threads() if S * per_draw >= _THREADS_FROM else 1
+    if threads == 1:
+        for sl in chunks:
+            complete_chunk(sl, rng.standard_normal((sl.stop - sl.start, J, q)))
+    else:
+        with ThreadPoolExecutor(threads) as pool:
+            pending: deque[Future] = deque()
+            for sl in chunks:
+                if len(pending) >= 2 * threads:  # bounds the normals held at once
+                    pending.popleft().result()
+                z = rng.standard_normal((sl.stop - sl.start, J, q))
+                pending.append(pool.submit(complete_chunk, sl, z))
+            for future in pending:
+                future.result()
     effects = {n: u[:, :, k].reshape(C, D, J) for k, n in enumerate(design.group_names)}
     return effects, None if loglik is None else loglik.reshape(C, D, -1)
