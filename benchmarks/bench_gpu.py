@@ -3,8 +3,9 @@
 Fits M3 to a simulated panel of PERSONS x DIARIES rows (default 100,000 x 10, one million
 rows) and prints the JAX device, the wall time of the fit (compilation included) and the
 smallest bulk-ESS over the hyperparameters. On a machine with an NVIDIA GPU, install the
-CUDA build of JAX first (``pip install 'ambidex_bayes[gpu]'``); JAX then runs the sampler
-on the GPU without further settings.
+CUDA build of JAX first (``pip install -e '.[gpu]'`` for CUDA 12, ``'.[gpu-cuda13]'`` for
+CUDA 13); JAX then runs the sampler on the GPU without further settings, the chains as one
+vectorised program.
 
 Run from the repository root::
 
