@@ -113,11 +113,11 @@ def test_closed_form_draws_equal_the_linear_algebra_route(q):
     np.testing.assert_allclose(fast, slow, rtol=1e-10, atol=1e-12)
 
 
-def test_person_effect_draws_depend_on_the_chunk_size_only_by_rounding():
-    from ambidex_bayes.model.marginal import MarginalDesign, complete_posterior
+def _hyperparameter_draws(seed: int, chains: int, draws: int):
+    """A two-effect design and fake hyperparameter draws around the problem's truth."""
+    from ambidex_bayes.model.marginal import MarginalDesign
 
-    rng, J, person, X, Z, y, beta, cov, sigma = _problem(2, seed=13)
-    ss = person_statistics(X, Z, y, person, J)
+    rng, J, person, X, Z, y, beta, cov, sigma = _problem(2, seed=seed)
     design = MarginalDesign(
         X=X,
         Z=Z,
@@ -128,13 +128,20 @@ def test_person_effect_draws_depend_on_the_chunk_size_only_by_rounding():
         group_names=["u0", "u1"],
         factor="p",
         response="y",
-        stats=ss,
+        stats=person_statistics(X, Z, y, person, J),
     )
-    C, D = 2, 5
-    posterior = {n: beta[k] + 0.05 * rng.normal(size=(C, D)) for k, n in enumerate("abc")}
-    posterior |= {"u0_sigma": np.full((C, D), 0.6), "u1_sigma": np.full((C, D), 0.3)}
-    posterior["sigma"] = np.full((C, D), sigma)
-    corr = np.broadcast_to(np.array([[1.0, 0.2], [0.2, 1.0]]), (C, D, 2, 2))
+    shape = (chains, draws)
+    posterior = {n: beta[k] + 0.05 * rng.normal(size=shape) for k, n in enumerate("abc")}
+    posterior |= {"u0_sigma": rng.uniform(0.3, 0.8, shape), "u1_sigma": np.full(shape, 0.3)}
+    posterior["sigma"] = np.full(shape, sigma)
+    return design, posterior
+
+
+def test_person_effect_draws_depend_on_the_chunk_size_only_by_rounding():
+    from ambidex_bayes.model.marginal import complete_posterior
+
+    design, posterior = _hyperparameter_draws(seed=13, chains=2, draws=5)
+    corr = np.broadcast_to(np.array([[1.0, 0.2], [0.2, 1.0]]), (2, 5, 2, 2))
     runs = [
         complete_posterior(
             posterior,
@@ -155,23 +162,7 @@ def test_person_effect_draws_depend_on_the_chunk_size_only_by_rounding():
 def test_threaded_completion_gives_the_same_draws(monkeypatch):
     from ambidex_bayes.model import marginal
 
-    rng, J, person, X, Z, y, beta, cov, sigma = _problem(2, seed=17)
-    design = marginal.MarginalDesign(
-        X=X,
-        Z=Z,
-        y=y,
-        person=person,
-        levels=[str(j) for j in range(J)],
-        fixed_names=["a", "b", "c"],
-        group_names=["u0", "u1"],
-        factor="p",
-        response="y",
-        stats=person_statistics(X, Z, y, person, J),
-    )
-    C, D = 3, 20
-    posterior = {n: beta[k] + 0.05 * rng.normal(size=(C, D)) for k, n in enumerate("abc")}
-    posterior |= {"u0_sigma": rng.uniform(0.3, 0.8, (C, D)), "u1_sigma": np.full((C, D), 0.3)}
-    posterior["sigma"] = np.full((C, D), sigma)
+    design, posterior = _hyperparameter_draws(seed=17, chains=3, draws=20)
 
     def run():
         return marginal.complete_posterior(
