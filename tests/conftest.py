@@ -15,11 +15,15 @@ import pytest
 matplotlib.use("Agg")
 
 os.environ.setdefault("AMBIDEX_FAST", "1")
-# compiled JAX programs go to a folder of this test run, not the user's cache
-os.environ.setdefault(
-    "AMBIDEX_JAX_CACHE_DIR",
-    os.path.join(tempfile.gettempdir(), f"ambidex-test-jax-cache-{os.getpid()}"),
-)
+# compiled JAX programs and nutpie callbacks go to folders of this test run, not the
+# user's caches
+for _variable, _name in [
+    ("AMBIDEX_JAX_CACHE_DIR", "jax-cache"),
+    ("AMBIDEX_NUMBA_CACHE_DIR", "nutpie-cache"),
+]:
+    os.environ.setdefault(
+        _variable, os.path.join(tempfile.gettempdir(), f"ambidex-test-{_name}-{os.getpid()}")
+    )
 
 # prints "hypothesis cases run: N" at the end of the run, also under pytest-xdist
 pytest_plugins = ["property.hypothesis_count"]

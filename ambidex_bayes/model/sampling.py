@@ -8,12 +8,14 @@ and dimensions as the full model's.
 Compile once: with the nutpie backend, the compiled fast-path model is kept per model
 structure (formula, family, prior families; see :attr:`BuiltModel.reuse_key`) and re-used
 through ``with_data`` for new data, of any number of persons or rows, and new prior values,
-without recompiling.
+without recompiling; its compiled callbacks are also kept on disk
+(:mod:`ambidex_bayes.model.nutpie_cache`), so a new process skips numba's compilation.
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ import pymc as pm
 import xarray as xr
 
 from ambidex_bayes.model.marginal import complete_posterior
+from ambidex_bayes.model.nutpie_cache import compile_cached
 
 __all__ = [
     "sample_full",
@@ -182,14 +185,13 @@ def compiled_for(built: Any, settings: Any) -> Any:
 
     Compiled on first use of a structure, re-used afterwards (see :func:`compiled_cache_info`).
     """
-    import nutpie
 
     key = _structure_key(built, settings)
     data = {var.name: var.get_value() for var in built.pymc_model.data_vars}
     cached = _COMPILED.get(key)
     if cached is None:
         _CACHE_STATS["misses"] += 1
-        cached = (nutpie.compile_pymc_model(built.pymc_model), built.pymc_model)
+        cached = (_compile_nutpie(built.pymc_model), built.pymc_model)
         _COMPILED[key] = cached
     else:
         _CACHE_STATS["hits"] += 1
@@ -200,6 +202,27 @@ def compiled_for(built: Any, settings: Any) -> Any:
     for var in source_model.data_vars:
         var.set_value(data[var.name])
     return compiled.with_data(**data)
+
+
+def _compile_nutpie(model: pm.Model) -> Any:
+    """nutpie's compiled model, its callbacks from the on-disk cache where possible.
+
+    See :mod:`ambidex_bayes.model.nutpie_cache`; models it cannot handle are compiled by
+    nutpie itself (same draws up to rounding, slower to compile).
+    """
+    import nutpie
+
+    try:
+        compiled = compile_cached(model)
+    except Exception as error:  # noqa: BLE001 - the cache is an optimisation, never a failure
+        warnings.warn(
+            f"The compiled-model cache could not be used ({type(error).__name__}: {error}); "
+            "compiling with nutpie directly, which is slower but gives the same posterior.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        compiled = None
+    return compiled if compiled is not None else nutpie.compile_pymc_model(model)
 
 
 def _nutpie_sample(built: Any, settings: Any, progressbar: bool) -> xr.DataTree:

@@ -1,0 +1,323 @@
+"""nutpie models whose compiled callbacks are kept on disk between processes.
+
+nutpie samples a PyMC model through two C callbacks, the log density with its gradient and
+the "expand" function that turns a point into the stored variables. It builds them with
+``numba.cfunc`` around PyTensor's numba functions and compiles them anew in every process
+(about 12 s for the fast-path model of M3: numba types and lowers the wrappers again, since
+they refer to the shared data through a record type with random field names).
+
+Here the same two callbacks are written as plain source files, one per compiled graph, in
+:func:`nutpie_cache_dir`, and compiled with ``numba.cfunc(cache=True)``: the first process
+compiles and stores them, later processes load the machine code. The callbacks read the
+shared data (the sufficient statistics and prior values) from nutpie's user-data record by
+byte offset, so ``with_data`` works as with nutpie's own compiled model, and they call the
+very PyTensor functions nutpie would call, so the draws are the same.
+
+A file's name is a hash of its text, and the text names the PyTensor cache key of the graph
+it calls (a hash of the graph), the number of parameters and the layout of the shared data:
+a changed model gets a new file and never a stale callback.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import sys
+import threading
+import uuid
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["compile_cached", "nutpie_cache_dir"]
+
+#: Changes whenever the generated source changes meaning (part of every file's hash).
+_TEMPLATE_VERSION = "1"
+
+
+def nutpie_cache_dir() -> Path:
+    """Folder of the generated callbacks and their compiled code.
+
+    ``$AMBIDEX_NUMBA_CACHE_DIR``, else ``$XDG_CACHE_HOME/ambidex_bayes/nutpie`` (by default
+    ``~/.cache/ambidex_bayes/nutpie``).
+    """
+    explicit = os.environ.get("AMBIDEX_NUMBA_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "ambidex_bayes" / "nutpie"
+
+
+def _intrinsics() -> tuple[Any, Any]:
+    """numba intrinsics: a void pointer as a uint64 pointer, an address as a double pointer."""
+    from llvmlite import ir
+    from numba.core import types
+    from numba.extending import intrinsic
+
+    @intrinsic
+    def as_uint64_pointer(typingctx, src):
+        sig = types.CPointer(types.uint64)(src)
+
+        def codegen(context, builder, signature, args):
+            return builder.bitcast(args[0], ir.IntType(64).as_pointer())
+
+        return sig, codegen
+
+    @intrinsic
+    def as_float64_pointer(typingctx, src):
+        sig = types.CPointer(types.float64)(src)
+
+        def codegen(context, builder, signature, args):
+            return builder.inttoptr(args[0], ir.DoubleType().as_pointer())
+
+        return sig, codegen
+
+    return as_uint64_pointer, as_float64_pointer
+
+
+as_uint64_pointer, as_float64_pointer = _intrinsics()
+
+
+def _shared_layout(user_data: np.ndarray, keys: list[str]) -> list[tuple[int, int, list[int]]]:
+    """Per shared array: word offsets of its data pointer, size and shape entries."""
+    shared = user_data.dtype["shared"]
+    layout = []
+    for key in keys:
+        data_offset = shared.fields["data"][1] + shared["data"].fields[key][1]
+        size_offset = shared.fields["size"][1] + shared["size"].fields[key][1]
+        shape_type, shape_offset = shared["shape"].fields[key][:2]
+        shape_offset += shared.fields["shape"][1]
+        ndim = shape_type.shape[0] if shape_type.shape else 0
+        layout.append(
+            (data_offset // 8, size_offset // 8, [shape_offset // 8 + i for i in range(ndim)])
+        )
+    return layout
+
+
+def _array_lines(layout: list[tuple[int, int, list[int]]]) -> tuple[list[str], list[str]]:
+    lines, names = [], []
+    for i, (data, size, shape) in enumerate(layout):
+        dims = "".join(f"int(meta[{s}]), " for s in shape)
+        lines.append(
+            f"    a{i} = carray(as_float64_pointer(meta[{data}]), (int(meta[{size}]),))"
+            f".reshape(({dims}))"
+        )
+        names.append(f"a{i}")
+    return lines, names
+
+
+def _logp_source(graph_key: str, n_dim: int, meta_len: int, layout: list) -> str:
+    lines, names = _array_lines(layout)
+    args = ", ".join(["x", *names])
+    return "\n".join(
+        [
+            f"# log density and gradient of graph {graph_key}",
+            "import numpy as np",
+            "from numba import carray",
+            "",
+            "from ambidex_bayes.model.nutpie_cache import as_float64_pointer, as_uint64_pointer",
+            "",
+            "inner = None  # PyTensor's compiled function of that graph, set before compiling",
+            "",
+            "",
+            "def logp_callback(dim, x_, out_, logp_, user_data_):",
+            f"    if dim != {n_dim}:",
+            "        return -1",
+            f"    meta = carray(as_uint64_pointer(user_data_), ({max(meta_len, 1)},))",
+            *lines,
+            f"    x = carray(x_, ({n_dim},))",
+            f"    out = carray(out_, ({n_dim},))",
+            "    logp = carray(logp_, (1,))",
+            "    try:",
+            f"        value, grad = inner({args})",
+            "    except Exception:",
+            "        return 1",
+            "    logp[0] = value",
+            "    out[:] = grad",
+            "    if not np.all(np.isfinite(out)):",
+            "        return 3",
+            "    if not np.isfinite(value):",
+            "        return 4",
+            "    return 0",
+            "",
+        ]
+    )
+
+
+def _expand_source(graph_key: str, n_dim: int, n_expanded: int, meta_len: int, layout: list) -> str:
+    lines, names = _array_lines(layout)
+    args = ", ".join(["x", *names])
+    return "\n".join(
+        [
+            f"# stored variables of graph {graph_key}",
+            "from numba import carray",
+            "",
+            "from ambidex_bayes.model.nutpie_cache import as_float64_pointer, as_uint64_pointer",
+            "",
+            "inner = None  # PyTensor's compiled function of that graph, set before compiling",
+            "",
+            "",
+            "def expand_callback(dim, expanded, x_, out_, user_data_):",
+            f"    if dim != {n_dim}:",
+            "        return -1",
+            f"    if expanded != {n_expanded}:",
+            "        return -1",
+            f"    meta = carray(as_uint64_pointer(user_data_), ({max(meta_len, 1)},))",
+            *lines,
+            f"    x = carray(x_, ({n_dim},))",
+            f"    out = carray(out_, ({n_expanded},))",
+            "    try:",
+            f"        (values,) = inner({args})",
+            "    except Exception:",
+            "        return -2",
+            "    out[:] = values",
+            "    return 0",
+            "",
+        ]
+    )
+
+
+def _load_callback(source: str, name: str, inner: Any, signature: Any) -> Any:
+    """Write ``source`` once under its hash, import it and compile ``name`` with caching."""
+    import numba
+    from numba.core import utils as numba_utils
+
+    digest = hashlib.sha256(f"{_TEMPLATE_VERSION}\n{source}".encode()).hexdigest()[:32]
+    folder = nutpie_cache_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"callback_{digest}.py"
+    if not path.exists():  # written once: numba's cache checks the file's time stamp
+        temporary = folder / f".{path.name}.{uuid.uuid4().hex}.tmp"
+        temporary.write_text(source)
+        os.replace(temporary, path)
+    # PyTensor builds its helper functions from generated source; numba files them under
+    # the module name "<dynamic>", which loading cached code imports by name
+    sys.modules.setdefault(numba_utils._dynamic_modname, numba_utils._dynamic_module)
+    spec = importlib.util.spec_from_file_location(f"ambidex_nutpie_{digest}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.inner = inner
+    return numba.cfunc(signature, cache=True)(getattr(module, name))
+
+
+def _graph_key(function: Any) -> str | None:
+    """PyTensor's cache key (a hash of the graph) of a compiled numba-mode function."""
+    from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS
+
+    jit_fn = function.vm.jit_fn
+    return CACHED_SRC_FUNCTIONS.get(getattr(jit_fn, "py_func", None))
+
+
+def _with_lock(func: Any) -> Any:
+    lock = threading.Lock()
+
+    @wraps(func)
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return func(*args, **kwargs)
+
+    return locked
+
+
+def compile_cached(model: Any) -> Any | None:
+    """nutpie's compiled model of ``model`` with callbacks from the disk cache.
+
+    Same start points (support point with jitter), same log density and stored variables as
+    ``nutpie.compile_pymc_model(model)``. Returns None when the model cannot use the cache
+    (shared data that are not float64, or a graph PyTensor does not cache); compile with
+    nutpie then.
+    """
+    import numba
+    from nutpie.compile_pymc import (
+        CompiledPyMCModel,
+        _make_functions,
+        _prepare_dims_and_coords,
+        make_user_data,
+    )
+    from pymc.initial_point import make_initial_point_fn
+
+    start_point = make_initial_point_fn(
+        model=model,
+        default_strategy="support_point",
+        jitter_rvs=set(model.free_RVs),
+        return_transformed=True,
+    )
+    n_dim, n_expanded, logp_fn, expand_fn, initial_point_fn, shape_info, reparameterized = (
+        _make_functions(
+            model,
+            mode="NUMBA",
+            compute_grad=True,
+            join_expanded=True,
+            pymc_initial_point_fn=_with_lock(start_point),
+            var_names=None,
+        )
+    )
+    logp_key, expand_key = _graph_key(logp_fn), _graph_key(expand_fn)
+    if logp_key is None or expand_key is None:
+        return None
+
+    shared_data: dict[str, np.ndarray] = {}
+    shared_var_keys: dict[Any, str] = {}
+    for var in [*logp_fn.get_shared(), *expand_fn.get_shared()]:
+        if var in shared_var_keys:
+            continue
+        value = np.array(var.get_value(), order="C", copy=True)
+        if value.dtype != np.float64:
+            return None
+        value.flags.writeable = False
+        key = f"v{len(shared_var_keys)}"
+        shared_data[key] = value
+        shared_var_keys[var] = key
+    user_data = make_user_data(shared_var_keys, shared_data)
+    meta_len = user_data.dtype.itemsize // 8
+
+    logp_layout = _shared_layout(user_data, [shared_var_keys[v] for v in logp_fn.get_shared()])
+    expand_layout = _shared_layout(user_data, [shared_var_keys[v] for v in expand_fn.get_shared()])
+    types = numba.types
+    logp_signature = types.int64(
+        types.uint64,
+        types.CPointer(types.double),
+        types.CPointer(types.double),
+        types.CPointer(types.double),
+        types.voidptr,
+    )
+    expand_signature = types.int64(
+        types.uint64,
+        types.uint64,
+        types.CPointer(types.double),
+        types.CPointer(types.double),
+        types.voidptr,
+    )
+    logp_callback = _load_callback(
+        _logp_source(logp_key, n_dim, meta_len, logp_layout),
+        "logp_callback",
+        logp_fn.vm.jit_fn,
+        logp_signature,
+    )
+    expand_callback = _load_callback(
+        _expand_source(expand_key, n_dim, n_expanded, meta_len, expand_layout),
+        "expand_callback",
+        expand_fn.vm.jit_fn,
+        expand_signature,
+    )
+    dims, coords = _prepare_dims_and_coords(model, shape_info, reparameterized)
+    return CompiledPyMCModel(
+        _n_dim=n_dim,
+        dims=dims,
+        _coords=coords,
+        _shapes={name: tuple(shape) for name, _, shape in zip(*shape_info, strict=True)},
+        compiled_logp_func=logp_callback,
+        compiled_expand_func=expand_callback,
+        initial_point_func=initial_point_fn,
+        shared_data=shared_data,
+        shared_var_keys=shared_var_keys,
+        user_data=user_data,
+        n_expanded=n_expanded,
+        shape_info=shape_info,
+        logp_func=logp_fn,
+        expand_func=expand_fn,
+        reparameterized_names=reparameterized,
+    )
