@@ -9,11 +9,15 @@ and prints wall time, the smallest bulk-ESS over the hyperparameters (fixed effe
 residual SD), ESS per second and the ratio (b)/(a) of ESS per second.
 
 The fast path is timed twice per size: "first" is a fit in a process that has not compiled
-the model yet (compilation included: nutpie compiles it with numba), "again" is the next
-fit, on a new data set of the same size, which re-uses the compiled model as every further
-fit in the process does (the ladder, prior sets, folds, simulations). One compiled model
-serves every size, so after the first size "first" would be a re-use too; the compiled
-model is therefore forgotten before each "first" fit.
+the model yet (nutpie's model is built and its compiled callbacks are loaded from the disk
+cache of :mod:`ambidex_bayes.model.nutpie_cache`, or compiled with numba and stored there
+if the cache does not hold them), "again" is the next fit, on a new data set of the same
+size, which re-uses the compiled model as every further fit in the process does (the
+ladder, prior sets, folds, simulations). One compiled model serves every size, so after the
+first size "first" would be a re-use too; the compiled model is therefore forgotten before
+each "first" fit. To time a machine that has never compiled the model, point the caches at
+empty folders: ``PYTENSOR_FLAGS=base_compiledir=/tmp/empty1
+AMBIDEX_NUMBA_CACHE_DIR=/tmp/empty2``.
 
 With ``--backend numpyro`` the compiled JAX programs are kept in an on-disk cache (see
 :func:`ambidex_bayes.model.sampling.jax_cache_dir`): the first run on a machine compiles,
