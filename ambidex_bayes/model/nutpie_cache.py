@@ -189,10 +189,21 @@ def _load_callback(source: str, name: str, inner: Any, signature: Any) -> Any:
     folder = nutpie_cache_dir()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"callback_{digest}.py"
-    if not path.exists():  # written once: numba's cache checks the file's time stamp
+    if not path.exists():
+        # written once and never replaced (numba's cache checks the file's time stamp): a
+        # hard link of a complete temporary file, so that of processes writing at the same
+        # time the first wins and nobody reads a half-written file
         temporary = folder / f".{path.name}.{uuid.uuid4().hex}.tmp"
         temporary.write_text(source)
-        os.replace(temporary, path)
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass
+        except OSError:  # a file system without hard links
+            if not path.exists():
+                os.replace(temporary, path)
+        finally:
+            temporary.unlink(missing_ok=True)
     # PyTensor builds its helper functions from generated source; numba files them under
     # the module name "<dynamic>", which loading cached code imports by name
     sys.modules.setdefault(numba_utils._dynamic_modname, numba_utils._dynamic_module)
