@@ -35,7 +35,7 @@ import numpy as np
 __all__ = ["compile_cached", "nutpie_cache_dir"]
 
 #: Changes whenever the generated source changes meaning (part of every file's hash).
-_TEMPLATE_VERSION = "1"
+_TEMPLATE_VERSION = "2"
 
 
 def nutpie_cache_dir() -> Path:
@@ -97,24 +97,21 @@ def _shared_layout(user_data: np.ndarray, keys: list[str]) -> list[tuple[int, in
     return layout
 
 
-def _array_lines(layout: list[tuple[int, int, list[int]]]) -> tuple[list[str], list[str]]:
-    lines, names = [], []
+def _callback_source(
+    graph_key: str, header: str, meta_len: int, layout: list, body: list[str]
+) -> str:
+    """A module holding one callback: ``header`` (its ``def`` and size checks), the shared
+    arrays ``a0, a1, ...`` read from the user data by offset, then ``body``."""
+    arrays = []
     for i, (data, size, shape) in enumerate(layout):
         dims = "".join(f"int(meta[{s}]), " for s in shape)
-        lines.append(
+        arrays.append(
             f"    a{i} = carray(as_float64_pointer(meta[{data}]), (int(meta[{size}]),))"
             f".reshape(({dims}))"
         )
-        names.append(f"a{i}")
-    return lines, names
-
-
-def _logp_source(graph_key: str, n_dim: int, meta_len: int, layout: list) -> str:
-    lines, names = _array_lines(layout)
-    args = ", ".join(["x", *names])
     return "\n".join(
         [
-            f"# log density and gradient of graph {graph_key}",
+            f"# nutpie callback around the PyTensor graph {graph_key}",
             "import numpy as np",
             "from numba import carray",
             "",
@@ -123,61 +120,61 @@ def _logp_source(graph_key: str, n_dim: int, meta_len: int, layout: list) -> str
             "inner = None  # PyTensor's compiled function of that graph, set before compiling",
             "",
             "",
-            "def logp_callback(dim, x_, out_, logp_, user_data_):",
-            f"    if dim != {n_dim}:",
-            "        return -1",
+            header,
             f"    meta = carray(as_uint64_pointer(user_data_), ({max(meta_len, 1)},))",
-            *lines,
-            f"    x = carray(x_, ({n_dim},))",
-            f"    out = carray(out_, ({n_dim},))",
-            "    logp = carray(logp_, (1,))",
-            "    try:",
-            f"        value, grad = inner({args})",
-            "    except Exception:",
-            "        return 1",
-            "    logp[0] = value",
-            "    out[:] = grad",
-            "    if not np.all(np.isfinite(out)):",
-            "        return 3",
-            "    if not np.isfinite(value):",
-            "        return 4",
-            "    return 0",
+            *arrays,
+            *body,
             "",
         ]
     )
+
+
+def _inner_call(layout: list) -> str:
+    return "inner(" + ", ".join(["x", *(f"a{i}" for i in range(len(layout)))]) + ")"
+
+
+def _logp_source(graph_key: str, n_dim: int, meta_len: int, layout: list) -> str:
+    header = (
+        "def logp_callback(dim, x_, out_, logp_, user_data_):\n"
+        f"    if dim != {n_dim}:\n"
+        "        return -1"
+    )
+    body = [
+        f"    x = carray(x_, ({n_dim},))",
+        f"    out = carray(out_, ({n_dim},))",
+        "    logp = carray(logp_, (1,))",
+        "    try:",
+        f"        value, grad = {_inner_call(layout)}",
+        "    except Exception:",
+        "        return 1",
+        "    logp[0] = value",
+        "    out[:] = grad",
+        "    if not np.all(np.isfinite(out)):",
+        "        return 3",
+        "    if not np.isfinite(value):",
+        "        return 4",
+        "    return 0",
+    ]
+    return _callback_source(graph_key, header, meta_len, layout, body)
 
 
 def _expand_source(graph_key: str, n_dim: int, n_expanded: int, meta_len: int, layout: list) -> str:
-    lines, names = _array_lines(layout)
-    args = ", ".join(["x", *names])
-    return "\n".join(
-        [
-            f"# stored variables of graph {graph_key}",
-            "from numba import carray",
-            "",
-            "from ambidex_bayes.model.nutpie_cache import as_float64_pointer, as_uint64_pointer",
-            "",
-            "inner = None  # PyTensor's compiled function of that graph, set before compiling",
-            "",
-            "",
-            "def expand_callback(dim, expanded, x_, out_, user_data_):",
-            f"    if dim != {n_dim}:",
-            "        return -1",
-            f"    if expanded != {n_expanded}:",
-            "        return -1",
-            f"    meta = carray(as_uint64_pointer(user_data_), ({max(meta_len, 1)},))",
-            *lines,
-            f"    x = carray(x_, ({n_dim},))",
-            f"    out = carray(out_, ({n_expanded},))",
-            "    try:",
-            f"        (values,) = inner({args})",
-            "    except Exception:",
-            "        return -2",
-            "    out[:] = values",
-            "    return 0",
-            "",
-        ]
+    header = (
+        "def expand_callback(dim, expanded, x_, out_, user_data_):\n"
+        f"    if dim != {n_dim} or expanded != {n_expanded}:\n"
+        "        return -1"
     )
+    body = [
+        f"    x = carray(x_, ({n_dim},))",
+        f"    out = carray(out_, ({n_expanded},))",
+        "    try:",
+        f"        (values,) = {_inner_call(layout)}",
+        "    except Exception:",
+        "        return -2",
+        "    out[:] = values",
+        "    return 0",
+    ]
+    return _callback_source(graph_key, header, meta_len, layout, body)
 
 
 def _load_callback(source: str, name: str, inner: Any, signature: Any) -> Any:
