@@ -180,9 +180,14 @@ def _expand_source(graph_key: str, n_dim: int, n_expanded: int, meta_len: int, l
 def _load_callback(source: str, name: str, inner: Any, signature: Any) -> Any:
     """Write ``source`` once under its hash, import it and compile ``name`` with caching."""
     import numba
+    import nutpie
+    import pytensor
     from numba.core import utils as numba_utils
 
-    digest = hashlib.sha256(f"{_TEMPLATE_VERSION}\n{source}".encode()).hexdigest()[:32]
+    versions = (
+        f"{_TEMPLATE_VERSION} {numba.__version__} {pytensor.__version__} {nutpie.__version__}"
+    )
+    digest = hashlib.sha256(f"{versions}\n{source}".encode()).hexdigest()[:32]
     folder = nutpie_cache_dir()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"callback_{digest}.py"
