@@ -83,14 +83,11 @@ def run_plain(prepared, draws: int, tune: int, chains: int, seed: int) -> tuple[
     return wall, _min_ess(post, names)
 
 
-def run_fast(
-    prepared, draws: int, tune: int, chains: int, seed: int, backend: str
-) -> tuple[float, float]:
-    from ambidex_bayes.diagnostics import parameter_names
-    from ambidex_bayes.fit import SamplerSettings, fit
+def timed_fast_fit(prepared, settings):
+    """Fit M3 with the fast path, quietly, without saving; return (wall seconds, result)."""
+    from ambidex_bayes.fit import fit
     from ambidex_bayes.spec import load_spec
 
-    settings = SamplerSettings(backend=backend, draws=draws, tune=tune, chains=chains, seed=seed)
     start = time.perf_counter()
     result = fit(
         load_spec("M3"),
@@ -101,7 +98,17 @@ def run_fast(
         verbose=False,
         log_likelihood=False,
     )
-    wall = time.perf_counter() - start
+    return time.perf_counter() - start, result
+
+
+def run_fast(
+    prepared, draws: int, tune: int, chains: int, seed: int, backend: str
+) -> tuple[float, float]:
+    from ambidex_bayes.diagnostics import parameter_names
+    from ambidex_bayes.fit import SamplerSettings
+
+    settings = SamplerSettings(backend=backend, draws=draws, tune=tune, chains=chains, seed=seed)
+    wall, result = timed_fast_fit(prepared, settings)
     post = result.posterior
     names = [n for n in parameter_names(post) if not n.startswith("corr(")]
     return wall, _min_ess(post, names)

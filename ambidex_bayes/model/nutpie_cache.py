@@ -11,7 +11,8 @@ Here the same two callbacks are written as plain source files, one per compiled 
 compiles and stores them, later processes load the machine code. The callbacks read the
 shared data (the sufficient statistics and prior values) from nutpie's user-data record by
 byte offset, so ``with_data`` works as with nutpie's own compiled model, and they call the
-very PyTensor functions nutpie would call, so the draws are the same.
+very PyTensor functions nutpie would call, so the log density and the draws agree with
+nutpie's own to rounding.
 
 A file's name is a hash of its text, and the text names the PyTensor cache key of the graph
 it calls (a hash of the graph), the number of parameters and the layout of the shared data:
@@ -24,13 +25,13 @@ import hashlib
 import importlib.util
 import os
 import sys
-import threading
 import uuid
-from functools import wraps
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ambidex_bayes.cache_dirs import user_cache_dir
 
 __all__ = ["compile_cached", "nutpie_cache_dir"]
 
@@ -44,11 +45,7 @@ def nutpie_cache_dir() -> Path:
     ``$AMBIDEX_NUMBA_CACHE_DIR``, else ``$XDG_CACHE_HOME/ambidex_bayes/nutpie`` (by default
     ``~/.cache/ambidex_bayes/nutpie``).
     """
-    explicit = os.environ.get("AMBIDEX_NUMBA_CACHE_DIR")
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "ambidex_bayes" / "nutpie"
+    return user_cache_dir("nutpie", "AMBIDEX_NUMBA_CACHE_DIR")
 
 
 def _intrinsics() -> tuple[Any, Any]:
@@ -224,17 +221,6 @@ def _graph_key(function: Any) -> str | None:
     return CACHED_SRC_FUNCTIONS.get(getattr(jit_fn, "py_func", None))
 
 
-def _with_lock(func: Any) -> Any:
-    lock = threading.Lock()
-
-    @wraps(func)
-    def locked(*args: Any, **kwargs: Any) -> Any:
-        with lock:
-            return func(*args, **kwargs)
-
-    return locked
-
-
 def compile_cached(model: Any) -> Any | None:
     """nutpie's compiled model of ``model`` with callbacks from the disk cache.
 
@@ -248,6 +234,7 @@ def compile_cached(model: Any) -> Any | None:
         CompiledPyMCModel,
         _make_functions,
         _prepare_dims_and_coords,
+        _wrap_with_lock,
         make_user_data,
     )
     from pymc.initial_point import make_initial_point_fn
@@ -264,7 +251,7 @@ def compile_cached(model: Any) -> Any | None:
             mode="NUMBA",
             compute_grad=True,
             join_expanded=True,
-            pymc_initial_point_fn=_with_lock(start_point),
+            pymc_initial_point_fn=_wrap_with_lock(start_point),
             var_names=None,
         )
     )

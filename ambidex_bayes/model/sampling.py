@@ -14,7 +14,6 @@ without recompiling; its compiled callbacks are also kept on disk
 
 from __future__ import annotations
 
-import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
+from ambidex_bayes.cache_dirs import user_cache_dir
 from ambidex_bayes.model.marginal import complete_posterior
 from ambidex_bayes.model.nutpie_cache import compile_cached
 
@@ -63,10 +63,7 @@ def jax_cache_dir() -> Path:
     ``$AMBIDEX_JAX_CACHE_DIR``, else ``$XDG_CACHE_HOME/ambidex_bayes/jax`` (by default
     ``~/.cache/ambidex_bayes/jax``).
     """
-    if os.environ.get("AMBIDEX_JAX_CACHE_DIR"):
-        return Path(os.environ["AMBIDEX_JAX_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "ambidex_bayes" / "jax"
+    return user_cache_dir("jax", "AMBIDEX_JAX_CACHE_DIR")
 
 
 def _use_jax_compilation_cache() -> None:
@@ -185,7 +182,6 @@ def compiled_for(built: Any, settings: Any) -> Any:
 
     Compiled on first use of a structure, re-used afterwards (see :func:`compiled_cache_info`).
     """
-
     key = _structure_key(built, settings)
     data = {var.name: var.get_value() for var in built.pymc_model.data_vars}
     cached = _COMPILED.get(key)
