@@ -197,15 +197,11 @@ class FitResult:
     @classmethod
     def load(cls, path: str | Path) -> FitResult:
         """Load a fit saved by :meth:`save`; corrupt or foreign files raise FitFileError."""
+        from ambidex_bayes.fit_file import check_fit_records
         from ambidex_bayes.prepare import PreparedData
 
         tree, attrs = load_datatree(path)
-        for key in ("spec", "terms", "meta", "prepared"):
-            if key not in attrs:
-                raise FitFileError(f"{path}: the fit file lacks its {key!r} record; fit again.")
-        for group in ("posterior", "prepared_data", "person_means"):
-            if group not in tree.children:
-                raise FitFileError(f"{path}: the fit file lacks its {group!r} group; fit again.")
+        check_fit_records(path, tree)
         frame = dataset_to_frame(tree["prepared_data"].to_dataset(), "__prepared_row__")
         frame.index = range(len(frame))
         person_means = dataset_to_frame(tree["person_means"].to_dataset(), "__person__")

@@ -185,9 +185,7 @@ def load_datatree(path: str | Path) -> tuple[xr.DataTree, dict[str, Any]]:
     if version is None:
         raise FitFileError(f"{path}: not a fit file written by ambidex_bayes.")
     if str(version) != str(FORMAT_VERSION):
-        raise FitFileError(
-            f"{path}: fit-file format {version}, this version reads {FORMAT_VERSION}. Fit again."
-        )
+        raise FitFileError(_version_message(path, version))
     attrs = {}
     for key, value in tree.attrs.items():
         if key == _MARKER or not isinstance(value, str):
@@ -197,6 +195,28 @@ def load_datatree(path: str | Path) -> tuple[xr.DataTree, dict[str, Any]]:
         except json.JSONDecodeError:
             attrs[key] = value
     return tree, attrs
+
+
+def _version_message(path: Path, version: Any) -> str:
+    """What to do with a fit file of another layout version."""
+    try:
+        newer = int(str(version)) > FORMAT_VERSION
+    except ValueError:
+        return (
+            f"{path}: the fit file is damaged: its format version is {str(version)[:40]!r}, "
+            f"not a number (this version of ambidex_bayes reads format {FORMAT_VERSION}). "
+            "Delete it and fit the model again."
+        )
+    if newer:
+        return (
+            f"{path}: the fit file was written by a newer version of ambidex_bayes (fit-file "
+            f"format {version}; this version reads format {FORMAT_VERSION}). Update "
+            "ambidex_bayes to read it, or fit the model again with this version."
+        )
+    return (
+        f"{path}: the fit file was written by an older version of ambidex_bayes (fit-file "
+        f"format {version}; this version reads format {FORMAT_VERSION}). Fit the model again."
+    )
 
 
 def _clean_attr(value: Any) -> Any:

@@ -1,0 +1,203 @@
+"""Structural checks of a saved fit file's records, before a fit is rebuilt from them.
+
+A fit file (see :mod:`ambidex_bayes.store`) holds groups (posterior, sample statistics,
+prepared rows, person means) and root attributes holding JSON records (spec, formula,
+priors, terms, sampler settings, prepared-data description). A file damaged on disk, edited
+by hand or written by another version can hold records of the wrong shape; rebuilding a fit
+from them would fail deep inside pandas or a dataclass, or worse, succeed with nonsense.
+:func:`check_fit_records` checks every record first and raises one
+:class:`~ambidex_bayes.errors.FitFileError` that names the file and the damaged record.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import xarray as xr
+
+from ambidex_bayes.errors import AmbidexError, FitFileError
+
+__all__ = ["REQUIRED_GROUPS", "REQUIRED_RECORDS", "check_fit_records"]
+
+#: Groups every fit file has.
+REQUIRED_GROUPS = ("posterior", "sample_stats", "prepared_data", "person_means")
+#: Root records every fit file has, with the JSON type each must decode to.
+REQUIRED_RECORDS: dict[str, type] = {
+    "spec": dict,
+    "formula": str,
+    "priors": dict,
+    "terms": dict,
+    "meta": dict,
+    "prepared": dict,
+}
+#: Sampler settings stored in ``meta["settings"]`` and the types each may have.
+_SETTING_TYPES: dict[str, tuple[type, ...]] = {
+    "backend": (str,),
+    "draws": (int,),
+    "tune": (int,),
+    "chains": (int,),
+    "seed": (int,),
+    "target_accept": (int, float),
+    "fast_path": (bool,),
+}
+
+
+_KIND_NAMES = {dict: "a table", list: "a list", str: "text", int: "a number", float: "a number"}
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    return _KIND_NAMES.get(type(value), type(value).__name__)
+
+
+def _damaged(path: Path, what: str) -> FitFileError:
+    return FitFileError(
+        f"{path}: the fit file is damaged or was written by another version of ambidex_bayes: "
+        f"{what}. Delete it and fit the model again."
+    )
+
+
+def _decoded(path: Path, tree: xr.DataTree, key: str, kind: type) -> Any:
+    raw = tree.attrs.get(key)
+    if raw is None:
+        raise _damaged(path, f"it lacks its {key!r} record")
+    if not isinstance(raw, str):
+        raise _damaged(path, f"its {key!r} record is {_kind(raw)}, not JSON text")
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as err:
+        raise _damaged(path, f"its {key!r} record is not valid JSON ({err})") from None
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise _damaged(path, f"its {key!r} record is {_kind(value)}, expected {_KIND_NAMES[kind]}")
+    return value
+
+
+def _known_distribution(name: str) -> bool:
+    from ambidex_bayes.spec import DISTRIBUTIONS
+
+    if name in DISTRIBUTIONS:
+        return True
+    import pymc as pm
+
+    dist = getattr(pm, name, None)
+    return isinstance(dist, type) and issubclass(dist, pm.Distribution)
+
+
+def _check_priors(path: Path, priors: Mapping[str, Any]) -> None:
+    for name, entry in priors.items():
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("prior"), str):
+            raise _damaged(path, f"the prior of {name!r} is not a table with a 'prior' text")
+        dist = entry["prior"].split("(", 1)[0].strip()
+        if not _known_distribution(dist):
+            raise _damaged(path, f"the prior of {name!r} names an unknown distribution {dist!r}")
+
+
+def _check_settings(path: Path, meta: Mapping[str, Any]) -> None:
+    settings = meta.get("settings")
+    if not isinstance(settings, Mapping):
+        raise _damaged(path, f"its sampler settings are {_kind(settings)}, expected a table")
+    for key, kinds in _SETTING_TYPES.items():
+        if key not in settings:
+            raise _damaged(path, f"its sampler settings lack {key!r}")
+        value = settings[key]
+        if not isinstance(value, kinds) or (bool not in kinds and isinstance(value, bool)):
+            raise _damaged(
+                path,
+                f"the sampler setting {key!r} is {value!r}, expected "
+                + " or ".join(sorted({_KIND_NAMES.get(k, "true/false") for k in kinds})),
+            )
+    for key in ("versions",):
+        if key in meta and not isinstance(meta[key], Mapping):
+            raise _damaged(path, f"its {key!r} entry is {_kind(meta[key])}, expected a table")
+
+
+def _check_terms(path: Path, terms: Mapping[str, Any], posterior: xr.DataTree) -> None:
+    from ambidex_bayes.terms import ModerationTerms
+
+    known = {f.name for f in fields(ModerationTerms)}
+    unknown = sorted(set(terms) - known)
+    if unknown or "person_dim" not in terms:
+        what = f"unknown entries {unknown}" if unknown else "no 'person_dim'"
+        raise _damaged(path, f"its 'terms' record has {what}")
+    for key, value in terms.items():
+        if key == "other_fixed":
+            ok = value is None or (
+                isinstance(value, list) and all(isinstance(v, str) for v in value)
+            )
+        else:
+            ok = value is None or isinstance(value, str)
+        if not ok:
+            raise _damaged(path, f"the term {key!r} is {value!r}, not a name")
+    variables = set(posterior.to_dataset().data_vars)
+    skip = {"person_dim", "x_column", "w_column", "y_column", "other_fixed"}
+    named = [v for k, v in terms.items() if k not in skip and v is not None]
+    named += list(terms.get("other_fixed") or [])
+    missing = [v for v in named if v not in variables]
+    if missing:
+        raise _damaged(path, f"its posterior lacks the variable(s) {', '.join(missing)}")
+
+
+def _check_tables(path: Path, tree: xr.DataTree, prepared: Mapping[str, Any]) -> None:
+    columns = prepared.get("columns")
+    if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+        raise _damaged(path, "its prepared-data record has no list of columns")
+    stored = set(tree["prepared_data"].to_dataset().data_vars)
+    missing = [c for c in columns if c not in stored]
+    if missing:
+        raise _damaged(path, f"its prepared data lack the column(s) {', '.join(missing)}")
+    mapping = prepared.get("mapping")
+    level1 = mapping.get("level1") if isinstance(mapping, Mapping) else None
+    if not isinstance(level1, list):
+        raise _damaged(path, "its prepared-data record has no column mapping")
+    means = set(tree["person_means"].to_dataset().data_vars)
+    missing = [str(c) for c in level1 if str(c) not in means]
+    if missing:
+        raise _damaged(path, f"its person means lack the column(s) {', '.join(missing)}")
+
+
+def check_fit_records(path: str | Path, tree: xr.DataTree) -> None:
+    """Check that a fit file's groups and records have the shape :meth:`FitResult.save`
+    writes, and that a spec, prepared data and terms can be rebuilt from them.
+
+    Parameters
+    ----------
+    path : path
+        The file (for messages).
+    tree : xarray.DataTree
+        Its content, as read by :func:`ambidex_bayes.store.load_datatree`.
+
+    Raises
+    ------
+    FitFileError
+        Naming the file and the first damaged group or record, and saying to fit again.
+    """
+    from ambidex_bayes.prepare import PreparedData
+    from ambidex_bayes.spec import ModelSpec
+    from ambidex_bayes.store import dataset_to_frame
+
+    path = Path(path)
+    for group in REQUIRED_GROUPS:
+        if group not in tree.children:
+            raise _damaged(path, f"it lacks its {group!r} group")
+    records = {key: _decoded(path, tree, key, kind) for key, kind in REQUIRED_RECORDS.items()}
+    if not records["formula"].strip():
+        raise _damaged(path, "its formula is empty")
+    _check_priors(path, records["priors"])
+    _check_settings(path, records["meta"])
+    _check_terms(path, records["terms"], tree["posterior"])
+    _check_tables(path, tree, records["prepared"])
+    try:
+        ModelSpec.from_dict(records["spec"], source=f"{path} (stored spec)")
+        frame = dataset_to_frame(tree["prepared_data"].to_dataset(), "__prepared_row__")
+        prepared = dict(records["prepared"])
+        prepared["person_means"] = {"index": [], "columns": {}}
+        PreparedData.from_dict(prepared, frame=frame)
+    except (AmbidexError, TypeError, ValueError, KeyError, AttributeError) as err:
+        raise _damaged(path, f"{type(err).__name__}: {err}") from None

@@ -1,0 +1,201 @@
+"""Damaged, oversized or foreign inputs get a clear error (or warning), never a traceback,
+a hang or silent nonsense.
+
+Saved fits are copies of the session's real M3 fit, damaged in ``tmp_path``; nothing is
+sampled here.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import xarray as xr
+
+from ambidex_bayes.errors import FitFileError
+from ambidex_bayes.fit import FitResult
+
+# --------------------------------------------------------------------------- saved fits
+
+
+def _rewrite(
+    source: Path,
+    target: Path,
+    *,
+    attrs: dict[str, object] | None = None,
+    edit: Callable[[xr.DataTree], None] | None = None,
+) -> Path:
+    """Write a copy of the fit file ``source`` with some root attributes or groups changed
+    (an attribute set to None is removed)."""
+    with xr.open_datatree(source, engine="h5netcdf") as tree:
+        tree = tree.load()
+    new_attrs = dict(tree.attrs)
+    for key, value in (attrs or {}).items():
+        if value is None:
+            new_attrs.pop(key, None)
+        else:
+            new_attrs[key] = value
+    tree.attrs = new_attrs
+    if edit is not None:
+        edit(tree)
+    tree.to_netcdf(target, engine="h5netcdf")
+    return target
+
+
+def _record(source: Path, key: str) -> object:
+    with xr.open_datatree(source, engine="h5netcdf") as tree:
+        return json.loads(tree.attrs[key])
+
+
+def _drop_columns(group: str, count: int | None) -> Callable[[xr.DataTree], None]:
+    def edit(tree: xr.DataTree) -> None:
+        ds = tree[group].to_dataset()
+        names = list(ds.data_vars)
+        tree[group] = xr.DataTree(ds.drop_vars(names if count is None else names[:count]))
+
+    return edit
+
+
+def _drop_group(group: str) -> Callable[[xr.DataTree], None]:
+    def edit(tree: xr.DataTree) -> None:
+        del tree[group]
+
+    return edit
+
+
+@pytest.fixture
+def saved_fit(m3_fit, tmp_path) -> Path:
+    """A copy of the real M3 fit's file."""
+    return Path(shutil.copy(m3_fit.path, tmp_path / "m3.nc"))
+
+
+def _with_meta(source: Path, **changes: object) -> dict[str, object]:
+    meta = _record(source, "meta")
+    for key, value in changes.items():
+        meta[key] = value
+    return {"meta": json.dumps(meta)}
+
+
+def _with_setting(source: Path, key: str, value: object) -> dict[str, object]:
+    meta = _record(source, "meta")
+    meta["settings"] = {**meta["settings"], key: value}
+    return {"meta": json.dumps(meta)}
+
+
+def _unknown_prior(source: Path) -> dict[str, object]:
+    priors = _record(source, "priors")
+    first = next(iter(priors))
+    priors[first] = {"prior": "Foo(a=1)", "source": "spec"}
+    return {"priors": json.dumps(priors)}
+
+
+def _unknown_spec_prior(source: Path) -> dict[str, object]:
+    spec = _record(source, "spec")
+    spec["priors"] = {"sigma": {"dist": "Foo", "a": 1}}
+    return {"spec": json.dumps(spec)}
+
+
+def _prepared_version(source: Path) -> dict[str, object]:
+    prepared = _record(source, "prepared")
+    prepared["version"] = 99
+    return {"prepared": json.dumps(prepared)}
+
+
+# case -> (attributes changed from the saved file, group edit, words the message must hold)
+_FIT_CASES: dict[str, tuple[Callable[[Path], dict] | None, Callable | None, str]] = {
+    "spec is not JSON": (lambda s: {"spec": "{not json"}, None, "'spec' record is not valid"),
+    "meta is not JSON": (lambda s: {"meta": "{not json"}, None, "'meta' record is not valid"),
+    "prepared is not JSON": (
+        lambda s: {"prepared": "{not json"},
+        None,
+        "'prepared' record is not valid",
+    ),
+    "spec is a list": (lambda s: {"spec": "[1, 2]"}, None, "'spec' record is a list"),
+    "spec is text": (lambda s: {"spec": '"M3"'}, None, "'spec' record is text"),
+    "terms is a list": (lambda s: {"terms": "[1]"}, None, "'terms' record is a list"),
+    "terms has an unknown entry": (
+        lambda s: {"terms": json.dumps({**_record(s, "terms"), "foo": "x"})},
+        None,
+        "unknown entries ['foo']",
+    ),
+    "meta is a list": (lambda s: {"meta": "[1]"}, None, "'meta' record is a list"),
+    "prepared is a list": (lambda s: {"prepared": "[1]"}, None, "'prepared' record is a list"),
+    "priors is a list": (lambda s: {"priors": "[1]"}, None, "'priors' record is a list"),
+    "formula is a number": (lambda s: {"formula": "5"}, None, "'formula' record is a number"),
+    "no meta record": (lambda s: {"meta": None}, None, "lacks its 'meta' record"),
+    "prior of unknown distribution": (_unknown_prior, None, "unknown distribution 'Foo'"),
+    "spec prior of unknown distribution": (
+        _unknown_spec_prior,
+        None,
+        "unknown distribution 'Foo'",
+    ),
+    "sampler settings are text": (
+        lambda s: _with_meta(s, settings="fast"),
+        None,
+        "sampler settings are text",
+    ),
+    "draws is text": (
+        lambda s: _with_setting(s, "draws", "many"),
+        None,
+        "'draws' is 'many', expected a number",
+    ),
+    "fast_path is a number": (
+        lambda s: _with_setting(s, "fast_path", 3),
+        None,
+        "'fast_path' is 3, expected true/false",
+    ),
+    "prepared-data record of another version": (_prepared_version, None, "version 99"),
+    "prepared rows lack columns": (
+        None,
+        _drop_columns("prepared_data", 2),
+        "prepared data lack the column(s)",
+    ),
+    "person means lack columns": (
+        None,
+        _drop_columns("person_means", None),
+        "person means lack the column(s)",
+    ),
+    "no sample statistics": (None, _drop_group("sample_stats"), "lacks its 'sample_stats'"),
+    "posterior lacks a term": (
+        None,
+        lambda t: t.__setitem__(
+            "posterior",
+            xr.DataTree(t["posterior"].to_dataset().drop_vars("uncertainty_cw:leader_support_c")),
+        ),
+        "posterior lacks the variable(s) uncertainty_cw:leader_support_c",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(_FIT_CASES))
+def test_damaged_fit_record_is_refused_naming_the_file(saved_fit, tmp_path, case):
+    attrs, edit, words = _FIT_CASES[case]
+    target = _rewrite(
+        saved_fit,
+        tmp_path / "damaged.nc",
+        attrs=None if attrs is None else attrs(saved_fit),
+        edit=edit,
+    )
+    with pytest.raises(FitFileError) as info:
+        FitResult.load(target)
+    message = str(info.value)
+    assert str(target) in message
+    assert words in message
+    assert "fit the model again" in message
+
+
+def test_fit_file_of_a_newer_format_says_to_update(saved_fit, tmp_path):
+    target = _rewrite(saved_fit, tmp_path / "future.nc", attrs={"ambidex_bayes_fit": "2"})
+    with pytest.raises(FitFileError, match="newer version of ambidex_bayes") as info:
+        FitResult.load(target)
+    assert str(target) in str(info.value)
+    assert "Update ambidex_bayes" in str(info.value)
+
+
+def test_undamaged_copy_still_loads(saved_fit, tmp_path):
+    target = _rewrite(saved_fit, tmp_path / "copy.nc")
+    result = FitResult.load(target)
+    assert result.terms.interaction in result.posterior
