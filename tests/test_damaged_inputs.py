@@ -199,3 +199,49 @@ def test_undamaged_copy_still_loads(saved_fit, tmp_path):
     target = _rewrite(saved_fit, tmp_path / "copy.nc")
     result = FitResult.load(target)
     assert result.terms.interaction in result.posterior
+
+
+# ------------------------------------------------------------------ study-design results
+
+
+def _store_with_two_parts(folder: Path):
+    from ambidex_bayes.design.store import ResultStore
+
+    store = ResultStore(folder, kind="power", config={"simulations": 4})
+    store.append([{"task_id": "a", "value": 1.0}, {"task_id": "b", "value": 2.0}])
+    second = store.append([{"task_id": "c", "value": 3.0}, {"task_id": "d", "value": 4.0}])
+    return store, second
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda p: p.write_bytes(p.read_bytes()[:40]),
+        lambda p: p.write_bytes(b"not parquet at all"),
+        lambda p: __import__("pandas").DataFrame({"other": [1]}).to_parquet(p),
+    ],
+    ids=["truncated", "not parquet", "no task_id column"],
+)
+def test_damaged_part_file_is_left_out_with_a_warning_naming_it(tmp_path, damage):
+    from ambidex_bayes.design.store import DamagedPartWarning, ResultStore
+
+    store, second = _store_with_two_parts(tmp_path / "run")
+    damage(second)
+    with pytest.warns(DamagedPartWarning, match="results are partial") as caught:
+        table = store.read()
+    assert str(second) in str(caught[0].message)
+    assert list(table["task_id"]) == ["a", "b"]
+    # resuming computes the left-out tasks again
+    reopened = ResultStore(tmp_path / "run", kind="power", config={"simulations": 4})
+    with pytest.warns(DamagedPartWarning):
+        assert reopened.done_ids() == {"a", "b"}
+
+
+def test_damaged_run_description_is_refused(tmp_path):
+    from ambidex_bayes.design.store import ResultStore, StoreError
+
+    folder = tmp_path / "run"
+    ResultStore(folder, kind="power", config={"simulations": 4})
+    (folder / "run.json").write_text("[1, 2]")
+    with pytest.raises(StoreError, match="run.json is damaged"):
+        ResultStore(folder, kind="power", config={"simulations": 4})

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ import pandas as pd
 from ambidex_bayes.errors import AmbidexError
 from ambidex_bayes.store import atomic_write
 
-__all__ = ["ResultStore", "StoreError"]
+__all__ = ["ResultStore", "StoreError", "DamagedPartWarning"]
 
 _PART = re.compile(r"^part-(\d{6})\.parquet$")
 _RUN_FILE = "run.json"
@@ -35,6 +36,10 @@ _RUN_FILE = "run.json"
 
 class StoreError(AmbidexError):
     """A result folder that cannot be used for this run."""
+
+
+class DamagedPartWarning(UserWarning):
+    """A part file of a result folder cannot be read; its results are left out."""
 
 
 def _normalise(config: Mapping[str, Any]) -> Any:
@@ -95,6 +100,11 @@ class ResultStore:
             raise StoreError(
                 f"{run_file} cannot be read ({err}). Move the folder away or pass restart."
             ) from None
+        if not isinstance(stored, dict) or not isinstance(stored.get("config", {}), dict):
+            raise StoreError(
+                f"{run_file} is damaged (it does not describe a run). Move the folder away or "
+                "pass restart."
+            )
         if stored.get("kind") != self.kind:
             raise StoreError(
                 f"{self.folder} holds a {stored.get('kind')!r} run, not a {self.kind!r} run. "
@@ -137,13 +147,38 @@ class ResultStore:
 
     def read(self) -> pd.DataFrame:
         """Every stored row, sorted by ``task_id`` (a task stored twice counts once)."""
-        frames = [pd.read_parquet(self.folder / m.group(0)) for m in self._parts()]
-        frames = [f for f in frames if not f.empty]
+        frames = [self._read_part(self.folder / m.group(0)) for m in self._parts()]
+        frames = [f for f in frames if f is not None and not f.empty]
         if not frames:
             return pd.DataFrame({"task_id": pd.Series(dtype=str)})
         table = pd.concat(frames, ignore_index=True)
         table = table.drop_duplicates("task_id", keep="first")
         return table.sort_values("task_id", kind="stable").reset_index(drop=True)
+
+    def _read_part(self, part: Path) -> pd.DataFrame | None:
+        """One part file's rows, or None (with a warning) when it is damaged.
+
+        A damaged part is left out rather than stopping the run: its tasks count as not
+        done, so running the same command again computes them afresh.
+        """
+        import pyarrow as pa
+
+        try:
+            frame = pd.read_parquet(part)
+        except (pa.ArrowException, OSError, ValueError) as err:
+            reason = f"it cannot be read as Parquet: {str(err)[:200]}"
+        else:
+            if "task_id" in frame.columns:
+                return frame
+            reason = "it has no 'task_id' column"
+        warnings.warn(
+            f"{part}: this result file is damaged ({reason}); its results are left out, so "
+            "the results are partial. Run the same command again to redo its simulations "
+            "(or delete the file).",
+            DamagedPartWarning,
+            stacklevel=3,
+        )
+        return None
 
     def done_ids(self) -> set[str]:
         """Ids of the tasks whose results are stored."""
