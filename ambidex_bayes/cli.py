@@ -177,12 +177,40 @@ def prepared_inputs(args: argparse.Namespace, *, show_warnings: bool = True):
     return prepared
 
 
+def input_paths(args: argparse.Namespace) -> list[Path]:
+    """The existing files and folders a command reads, as named by its arguments.
+
+    No output of the command may be one of them (or, for a report folder, hold one).
+    """
+    names = [getattr(args, key, None) for key in ("data", "mapping", "spec", "models", "fit")]
+    names += list(getattr(args, "fits", None) or [])
+    priors = getattr(args, "priors", None)
+    if priors:
+        names += [name.strip() for name in priors.split(",")]
+    if getattr(args, "example", False):
+        from ambidex_bayes import datasets
+
+        names += [datasets.example_path(), datasets.example_mapping_path()]
+    return [Path(name) for name in names if name and Path(name).exists()]
+
+
+def check_csv_option(csv: str | None, args: argparse.Namespace) -> None:
+    """Refuse a ``--csv`` file that may not be written, before any work is done."""
+    if csv:
+        from ambidex_bayes.output_paths import check_output_file
+
+        check_output_file(csv, kind="CSV table", suffixes=(".csv",), inputs=input_paths(args))
+
+
 def print_table(frame, csv: str | None = None) -> None:
+    """Print a table; with ``csv``, also write it there (atomically)."""
     from tabulate import tabulate
 
     print(tabulate(frame, headers="keys", tablefmt="simple", floatfmt=".3f", showindex=False))
     if csv:
-        frame.to_csv(csv, index=False)
+        from ambidex_bayes.output_paths import write_file
+
+        write_file(csv, lambda tmp: frame.to_csv(tmp, index=False), what="CSV table")
         print(f"written: {csv}")
 
 
@@ -195,15 +223,21 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     for key in ("g10", "g11"):
         if getattr(args, key) is not None:
             overrides[key] = getattr(args, key)
-    study = simulate_diary(reference_design(**overrides), seed=args.seed)
+    from ambidex_bayes.output_paths import check_output_file, write_file
+
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    study.data.to_csv(out, index=False)
+    # the data file and the two files beside it are this command's named output
+    check_output_file(out, kind="CSV data file", suffixes=(".csv",))
+    check_output_file(out.with_suffix(".mapping.toml"), kind="mapping file", suffixes=(".toml",))
+    check_output_file(out.with_suffix(".truth.json"), kind="truth file", suffixes=(".json",))
+    study = simulate_diary(reference_design(**overrides), seed=args.seed)
+    write_file(out, lambda tmp: study.data.to_csv(tmp, index=False), what="simulated data")
     from ambidex_bayes.data import ColumnMapping
 
     mapping = ColumnMapping.from_dict(study.mapping)
     _write_mapping_toml(mapping, out.with_suffix(".mapping.toml"))
-    out.with_suffix(".truth.json").write_text(json.dumps(study.truth, indent=2))
+    truth = json.dumps(study.truth, indent=2)
+    write_file(out.with_suffix(".truth.json"), lambda tmp: tmp.write_text(truth), what="truth")
     print(
         f"written: {out} ({len(study.data)} rows), {out.with_suffix('.mapping.toml')}, {out.with_suffix('.truth.json')}"
     )
@@ -221,7 +255,10 @@ def _write_mapping_toml(mapping, path: Path) -> None:
     if d.get("ranges"):
         lines.append("[ranges]")
         lines += [f"{json.dumps(k)} = [{v[0]}, {v[1]}]" for k, v in d["ranges"].items()]
-    path.write_text("\n".join(lines) + "\n")
+    from ambidex_bayes.output_paths import write_file
+
+    text = "\n".join(lines) + "\n"
+    write_file(path, lambda tmp: tmp.write_text(text), what="column mapping")
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
@@ -232,6 +269,10 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)
     if args.priors:
         spec = spec.with_priors(load_prior_set(args.priors), label=Path(args.priors).stem)
+    if args.out:  # before any sampling
+        from ambidex_bayes.output_paths import check_output_file
+
+        check_output_file(args.out, kind="fit file", suffixes=(".nc",), inputs=input_paths(args))
     prepared = prepared_inputs(args)
     result = fit(
         spec,
@@ -241,11 +282,43 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         refit=args.refit,
         progressbar=not args.no_progress,
     )
+    status = 0
     if args.out:
-        result.save(args.out)
-    print(f"fit saved: {result.path}")
+        try:
+            result.save(args.out)
+        except OSError as err:  # checked before sampling, so: disk full, lost mount, ...
+            status = 2
+            print(
+                f"error: {args.out}: the fit could not be written ({err.strerror or err}).",
+                file=sys.stderr,
+            )
+    if result.path is None:
+        _save_elsewhere(result)
+    print(f"fit saved: {result.path}" if result.path else "fit not saved (see the warnings)")
     print_table(posterior_summary(result.idata, result.terms))
-    return _strict_status(args, [result])
+    return status or _strict_status(args, [result])
+
+
+def _save_elsewhere(result) -> None:
+    """Save a fit that neither the cache nor ``--out`` took in the temporary folder."""
+    import tempfile
+
+    folder = Path(tempfile.gettempdir())
+    name = "".join(c if c.isalnum() or c in "-_" else "_" for c in result.spec.name)
+    path = folder / f"ambidex-fit-{name}-{str(result.meta.get('fit_key', ''))[:16]}.nc"
+    try:
+        result.save(path)
+    except OSError as err:
+        print(
+            f"WARNING: the fit could not be saved in {folder} either ({err.strerror or err}); "
+            "it is lost when this command ends.",
+            file=sys.stderr,
+        )
+    else:
+        print(
+            f"WARNING: the fit was saved in the temporary folder instead: {path}. Move it "
+            "somewhere safe; the system may delete it."
+        )
 
 
 def _strict_status(args: argparse.Namespace, fits: list) -> int:
@@ -268,6 +341,7 @@ def _cmd_summary(args: argparse.Namespace) -> int:
     from ambidex_bayes.fit import load_fit
     from ambidex_bayes.results import posterior_summary
 
+    check_csv_option(args.csv, args)
     result = load_fit(args.fit)
     print(f"{result.spec.name}: {result.formula}")
     print_table(posterior_summary(result.idata, result.terms), args.csv)
@@ -279,6 +353,7 @@ def _cmd_slopes(args: argparse.Namespace) -> int:
     from ambidex_bayes.fit import load_fit
     from ambidex_bayes.results import simple_slopes
 
+    check_csv_option(args.csv, args)
     result = load_fit(args.fit)
     slopes = simple_slopes(
         result.idata, result.terms, result.prepared, at=args.at, which=args.which
@@ -290,21 +365,30 @@ def _cmd_slopes(args: argparse.Namespace) -> int:
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from ambidex_bayes.fit import load_fit
+    from ambidex_bayes.output_paths import check_report_folder
     from ambidex_bayes.pipeline import analysis_from_fits
     from ambidex_bayes.report import write_report
 
+    inputs = input_paths(args)
+    check_report_folder(args.out, inputs=inputs)  # before the fits are read
     fits = [load_fit(p) for p in args.fits]
-    path = write_report(analysis_from_fits(fits), args.out)
+    path = write_report(analysis_from_fits(fits), args.out, inputs=inputs)
     print(f"report written: {path}")
     return 0
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from ambidex_bayes import constants
+    from ambidex_bayes.errors import OutputError
+    from ambidex_bayes.output_paths import check_report_folder
     from ambidex_bayes.pipeline import run_analysis
     from ambidex_bayes.report import write_report
     from ambidex_bayes.spec import ladder_specs
 
     source, mapping = data_inputs(args)
+    # the report folder replaces what is there: never an input or the fit cache
+    inputs = [*input_paths(args), source, Path(args.cache_dir or constants.CACHE_DIR)]
+    check_report_folder(args.out, inputs=inputs)  # before any sampling
     specs = ladder_specs(args.models) if args.models else None
     analysis = run_analysis(
         source,
@@ -322,7 +406,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print()
         print(analysis.slopes.description)
         print_table(analysis.slopes.table)
-    path = write_report(analysis, args.out)
+    try:
+        path = write_report(analysis, args.out, inputs=inputs)
+    except OutputError as err:
+        saved = [str(f.path) for f in analysis.fits.values() if f.path is not None]
+        kept = (
+            f" The fits are saved ({', '.join(saved)}); write the report from them with "
+            "`ambidex-bayes report FIT ... --out NEW_FOLDER`."
+            if saved
+            else ""
+        )
+        raise OutputError(f"{err}{kept}") from None
     print(f"\nreport written: {path}")
     return _strict_status(args, list(analysis.fits.values()))
 

@@ -15,6 +15,7 @@ __all__ = [
     "ModelError",
     "BackendUnavailableError",
     "FitFileError",
+    "OutputError",
 ]
 
 
@@ -50,3 +51,7 @@ class BackendUnavailableError(AmbidexError):
 
 class FitFileError(AmbidexError):
     """A saved fit file is missing, truncated, corrupt or from an incompatible version."""
+
+
+class OutputError(AmbidexError):
+    """An output path cannot or must not be written (an input, a user's folder, no access)."""

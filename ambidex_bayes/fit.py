@@ -358,6 +358,8 @@ def fit(
     if verbose:
         print(f"{spec.name}: {built.formula}  ({wall:.1f} s)")
         print(convergence)
-    if path is not None:
-        result.save(path)
+    if path is not None:  # a fit the cache cannot take is kept in memory, with a warning
+        from ambidex_bayes.output_paths import save_fit_or_warn
+
+        save_fit_or_warn(result, path, where="the cache folder")
     return result

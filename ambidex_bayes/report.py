@@ -1,7 +1,10 @@
 """Write the report folder of an analysis: Markdown, PNG figures, CSV tables.
 
 The folder is assembled in a temporary sibling folder and swapped into place only when
-complete, so an interrupted run leaves the previous report intact.
+complete, so an interrupted run leaves the previous report intact. Because the folder is
+replaced as a whole, only a new path, an empty folder or a report folder written earlier
+(it holds the marker file ``.ambidex-report`` and nothing else but a report's files) is
+accepted; see :func:`ambidex_bayes.output_paths.check_report_folder`.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 import matplotlib
@@ -19,13 +22,19 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ambidex_bayes import constants  # noqa: E402
+from ambidex_bayes.errors import OutputError  # noqa: E402
+from ambidex_bayes.output_paths import (  # noqa: E402
+    REPORT_MARKER,
+    check_report_folder,
+    new_folder_beside,
+    replace_folder,
+)
 from ambidex_bayes.pipeline import Analysis  # noqa: E402
 from ambidex_bayes.results import (  # noqa: E402
     plot_fixed_effects,
     plot_moderation_lines,
     plot_simple_slopes,
 )
-from ambidex_bayes.store import current_umask  # noqa: E402
 
 __all__ = ["write_report", "markdown_table", "REPORT_SECTIONS"]
 
@@ -75,35 +84,57 @@ def _save_figure(fig: plt.Figure, path: Path) -> None:
     plt.close(fig)
 
 
-def _swap_in(tmp: Path, out: Path) -> None:
-    backup = None
-    if out.exists():
-        backup = out.with_name(f".{out.name}.old")
-        if backup.exists():
-            shutil.rmtree(backup)
-        os.replace(out, backup)
-    os.replace(tmp, out)
-    if backup is not None:
-        shutil.rmtree(backup, ignore_errors=True)
-
-
 def write_report(
-    analysis: Analysis, out_dir: str | os.PathLike, *, title: str | None = None
+    analysis: Analysis,
+    out_dir: str | os.PathLike,
+    *,
+    title: str | None = None,
+    inputs: Iterable[str | os.PathLike | None] = (),
 ) -> Path:
     """Write ``report.md`` with figures (``figures/*.png``) and tables (``tables/*.csv``).
+
+    The report folder is replaced as a whole. It must be a new path, an empty folder, or a
+    report folder written earlier by this function; a symbolic link, the current folder, a
+    folder holding an input (``inputs`` and the analysis' saved fits) or any other non-empty
+    folder is refused before anything is written.
+
+    Parameters
+    ----------
+    analysis : Analysis
+    out_dir : path
+        The report folder.
+    title : str, optional
+    inputs : iterable of path
+        Files and folders the report folder must not hold (data, mapping, fit cache).
 
     Returns
     -------
     Path
         The report file.
+
+    Raises
+    ------
+    OutputError
+        The folder may not be replaced, or cannot be written.
     """
-    out = Path(out_dir).resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    tmp.chmod(0o777 & ~current_umask())  # a folder's usual permissions, not a temporary one's
+    fits = getattr(analysis, "fits", {}) or {}
+    protected = [*inputs, *(getattr(f, "path", None) for f in fits.values())]
+    out = check_report_folder(out_dir, inputs=protected)
+    tmp = new_folder_beside(out)
     try:
-        _write(analysis, tmp, title=title)
-        _swap_in(tmp, out)
+        try:
+            _write(analysis, tmp, title=title)
+            (tmp / REPORT_MARKER).write_text(
+                "This folder is a report written by ambidex-bayes; writing a report to it "
+                "replaces it as a whole.\n",
+                encoding="utf-8",
+            )
+        except OSError as err:
+            raise OutputError(
+                f"{out}: the report could not be written ({err.strerror or err}). Name a folder "
+                "you can write to, with enough free space."
+            ) from None
+        replace_folder(tmp, out, inputs=protected)
     finally:
         with contextlib.suppress(FileNotFoundError):
             shutil.rmtree(tmp)

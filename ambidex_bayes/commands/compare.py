@@ -10,7 +10,6 @@ leave-persons-out cross-validation (K refits per model).
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 __all__ = ["NAME", "HELP", "add_arguments", "run"]
 
@@ -51,9 +50,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the command; returns the exit status."""
     from ambidex_bayes.checks import comparison, r2
-    from ambidex_bayes.cli import print_table
+    from ambidex_bayes.cli import input_paths, print_table
     from ambidex_bayes.errors import AmbidexError
     from ambidex_bayes.fit import SamplerSettings, load_fit
+    from ambidex_bayes.output_paths import OutputFolder
+
+    out = OutputFolder(args.out, inputs=input_paths(args)) if args.out else None
 
     fits = {}
     for path in args.fits:
@@ -95,9 +97,7 @@ def run(args: argparse.Namespace) -> int:
         share = r2.slope_variance_explained(fits[pair[0]], fits[pair[1]])
         print("\nShare of person-slope variance explained by the moderator:")
         print_table(share)
-    if args.out:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
+    if out is not None:
         tables = {
             "loo.csv": result.loo_table,
             "loo_compare.csv": result.loo_compare,
@@ -107,6 +107,5 @@ def run(args: argparse.Namespace) -> int:
         }
         for name, table in tables.items():
             if table is not None:
-                table.to_csv(out / name, index=False)
-                print(f"written: {out / name}")
+                print(f"written: {out.table(name, table)}")
     return 0

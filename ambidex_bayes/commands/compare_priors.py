@@ -8,7 +8,6 @@ optionally writes them (CSV) and the figures (PNG) to a folder.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 __all__ = ["NAME", "HELP", "add_arguments", "run"]
 
@@ -54,9 +53,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``compare-priors``."""
-    from ambidex_bayes.cli import prepared_inputs, print_table, sampler_settings
+    from ambidex_bayes.cli import input_paths, prepared_inputs, print_table, sampler_settings
+    from ambidex_bayes.output_paths import OutputFolder
     from ambidex_bayes.priors import compare_priors
     from ambidex_bayes.spec import load_spec
+
+    out = OutputFolder(args.out, inputs=input_paths(args)) if args.out else None
 
     spec = load_spec(args.spec)
     prepared = prepared_inputs(args)
@@ -72,13 +74,12 @@ def run(args: argparse.Namespace) -> int:
         progressbar=not args.no_progress,
         bf_widths=args.bf_widths,
     )
-    out = Path(args.out) if args.out else None
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
 
     def section(title: str, frame, name: str) -> None:
         print(f"\n== {title}")
-        print_table(frame, str(out / f"{name}.csv") if out is not None else None)
+        print_table(frame)
+        if out is not None:
+            print(f"written: {out.table(f'{name}.csv', frame)}")
 
     section(
         "Posterior mean [interval] under each prior set", comparison.side_by_side(), "estimates"
@@ -115,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
         if row.note:
             print(f"  {row.prior_set}: {row.note}")
     if out is not None:
-        bf.to_csv(out / "bayes_factors.csv", index=False)
+        out.table("bayes_factors.csv", bf)
     for name, curve in comparison.bf_curves.items():
         section(f"BF10 against the prior SD ({name})", curve, f"bf_width_{name}")
     section("Timings (seconds)", comparison.timings, "timings")
@@ -150,7 +151,6 @@ def run(args: argparse.Namespace) -> int:
         for name, draw in figures.items():
             fig, ax = plt.subplots(figsize=(7, 5), layout="constrained")
             draw(ax)
-            fig.savefig(out / f"{name}.png", dpi=120)
-            plt.close(fig)
-        print(f"\nwritten: tables and figures in {out}")
+            out.figure(f"{name}.png", fig)
+        print(f"\nwritten: tables and figures in {out.path}")
     return 0

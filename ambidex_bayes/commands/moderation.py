@@ -57,10 +57,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the command; returns the exit status."""
-    from ambidex_bayes.cli import print_table
+    from ambidex_bayes.cli import input_paths, print_table
     from ambidex_bayes.fit import load_fit
     from ambidex_bayes.moderation import moderation_results, write_moderation_files
+    from ambidex_bayes.output_paths import OutputFolder
 
+    if args.out:  # checked before any work
+        for sub in ("figures", "tables"):
+            OutputFolder(Path(args.out) / sub, inputs=input_paths(args))
     result = load_fit(args.fit)
     results = moderation_results(
         result.idata,
@@ -101,6 +105,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: {note}")
     if args.out:
         out = Path(args.out)
-        written = write_moderation_files(results, out / "figures", out / "tables")
+        written = write_moderation_files(
+            results, out / "figures", out / "tables", inputs=input_paths(args)
+        )
         print(f"\nwritten: {len(written)} files under {out}")
     return 0

@@ -62,10 +62,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the command; returns the exit status."""
-    from ambidex_bayes.cli import print_table
+    from ambidex_bayes.cli import input_paths, print_table
     from ambidex_bayes.design.outputs import write_outputs
     from ambidex_bayes.design.plots import plot_power_curve
     from ambidex_bayes.design.power import PowerConfig, describe_power, power_table, run_power
+    from ambidex_bayes.output_paths import OutputFolder
+
+    OutputFolder(args.out, inputs=input_paths(args), what="result folder")  # before any work
 
     config = PowerConfig(
         persons=tuple(args.persons),

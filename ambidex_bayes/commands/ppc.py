@@ -8,7 +8,6 @@ and the LOO-PIT calibration; ``--out`` also writes the tables (CSV) and figures 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 __all__ = ["NAME", "HELP", "add_arguments", "run"]
 
@@ -36,20 +35,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", help="folder for CSV tables and PNG figures")
 
 
-def _save(fig, path: Path) -> None:
-    import matplotlib.pyplot as plt
-
-    fig.savefig(path, dpi=120, bbox_inches="tight")
-    plt.close(fig)
-    print(f"written: {path}")
-
-
 def run(args: argparse.Namespace) -> int:
     """Run the command; returns the exit status."""
     from ambidex_bayes.checks import plots, ppc
-    from ambidex_bayes.cli import print_table
+    from ambidex_bayes.cli import check_csv_option, input_paths, print_table
     from ambidex_bayes.fit import load_fit
+    from ambidex_bayes.output_paths import OutputFolder
 
+    check_csv_option(args.csv, args)  # outputs are checked before any work
+    out = OutputFolder(args.out, inputs=input_paths(args)) if args.out else None
     fit = load_fit(args.fit)
     draws = ppc.posterior_predictive(fit, seed=args.seed, max_draws=args.max_draws)
     checks = ppc.statistic_checks(draws, prob=args.prob)
@@ -76,25 +70,25 @@ def run(args: argparse.Namespace) -> int:
     if chosen:
         print("\nGrouped check of the chosen persons:")
         print_table(ppc.person_intervals(draws, chosen, prob=args.prob))
-    if args.out:
+    if out is not None:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        checks.table.to_csv(out / "ppc_statistics.csv", index=False)
-        persons.to_csv(out / "ppc_persons.csv", index=False)
+        out.table("ppc_statistics.csv", checks.table)
+        out.table("ppc_persons.csv", persons)
         fig, ax = plt.subplots(figsize=(6.5, 4), layout="constrained")
         plots.plot_ppc_density(ppc.density_overlay(draws), ax=ax)
-        _save(fig, out / "ppc_density.png")
-        _save(plots.plot_ppc_statistics(checks), out / "ppc_statistics.png")
+        out.figure("ppc_density.png", fig, bbox_inches="tight")
+        out.figure("ppc_statistics.png", plots.plot_ppc_statistics(checks), bbox_inches="tight")
         fig, ax = plt.subplots(figsize=(6, 3.5), layout="constrained")
         plots.plot_loo_pit(calibration, ax=ax)
-        _save(fig, out / "loo_pit.png")
+        out.figure("loo_pit.png", fig, bbox_inches="tight")
         if chosen:
             fig, ax = plt.subplots(figsize=(8, 3.5), layout="constrained")
             plots.plot_person_intervals(ppc.person_intervals(draws, chosen), ax=ax)
-            _save(fig, out / "ppc_persons.png")
+            out.figure("ppc_persons.png", fig, bbox_inches="tight")
+        for path in out.written:
+            print(f"written: {path}")
     return 0

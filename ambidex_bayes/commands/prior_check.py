@@ -9,7 +9,6 @@ writes the table (CSV) and the figures (PNG) to a folder.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 __all__ = ["NAME", "HELP", "add_arguments", "run"]
 
@@ -36,9 +35,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``prior-check``."""
-    from ambidex_bayes.cli import prepared_inputs, print_table
+    from ambidex_bayes.cli import input_paths, prepared_inputs, print_table
+    from ambidex_bayes.output_paths import OutputFolder
     from ambidex_bayes.priors import prior_predictive_check, prior_predictive_table
     from ambidex_bayes.spec import load_spec
+
+    out = OutputFolder(args.out, inputs=input_paths(args)) if args.out else None
 
     spec = load_spec(args.spec)
     prepared = prepared_inputs(args, show_warnings=False)
@@ -47,13 +49,10 @@ def run(args: argparse.Namespace) -> int:
         prior_predictive_check(spec, prepared, name, draws=args.draws, seed=args.seed, warn=False)
         for name in names
     ]
-    out = Path(args.out) if args.out else None
+    table = prior_predictive_table(checks)
+    print_table(table)
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-    print_table(
-        prior_predictive_table(checks),
-        str(out / "prior_predictive.csv") if out is not None else None,
-    )
+        out.table("prior_predictive.csv", table)
     for check in checks:
         for line in check.warnings:
             print(f"WARNING: {line}")
@@ -69,14 +68,12 @@ def run(args: argparse.Namespace) -> int:
 
         fig, ax = plt.subplots(figsize=(7, 5), layout="constrained")
         plot_prior_predictive(checks, ax=ax)
-        fig.savefig(out / "prior_predictive.png", dpi=120)
-        plt.close(fig)
+        out.figure("prior_predictive.png", fig)
         for check in checks:
             if check.slopes is None:
                 continue
             fig, ax = plt.subplots(figsize=(7, 5), layout="constrained")
             plot_prior_slopes(check, ax=ax)
-            fig.savefig(out / f"prior_slopes_{check.prior_set}.png", dpi=120)
-            plt.close(fig)
-        print(f"written: table and figures in {out}")
+            out.figure(f"prior_slopes_{check.prior_set}.png", fig)
+        print(f"written: table and figures in {out.path}")
     return 0

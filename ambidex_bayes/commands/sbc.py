@@ -64,11 +64,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the command; returns the exit status."""
-    from ambidex_bayes.cli import print_table
+    from ambidex_bayes.cli import input_paths, print_table
     from ambidex_bayes.design.outputs import write_outputs
     from ambidex_bayes.design.sbc import SBCConfig, run_sbc, sbc_ranks
     from ambidex_bayes.design.sbc_plots import plot_rank_histograms, plot_sbc_ecdf
     from ambidex_bayes.design.sbc_stats import sbc_calibration
+    from ambidex_bayes.output_paths import OutputFolder
+
+    OutputFolder(args.out, inputs=input_paths(args), what="result folder")  # before any work
 
     config = SBCConfig(
         spec=args.spec,

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from ambidex_bayes.store import atomic_write
+from ambidex_bayes.output_paths import OutputFolder
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -25,24 +25,15 @@ def write_outputs(
 ) -> list[Path]:
     """Write tables (CSV), texts and figures (PNG) into ``folder``, each file atomically.
 
-    Keys are file names without extension. Returns the written paths.
+    Keys are file names without extension. Returns the written paths. A file that cannot be
+    written is an :class:`~ambidex_bayes.errors.OutputError` naming it; the run's stored
+    results are not touched.
     """
-    import matplotlib.pyplot as plt
-
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
+    out = OutputFolder(folder, what="result folder")
     for name, table in tables.items():
-        path = folder / f"{name}.csv"
-        atomic_write(path, lambda tmp, t=table: t.to_csv(tmp, index=False))
-        written.append(path)
+        out.table(f"{name}.csv", table)
     for name, body in text.items():
-        path = folder / f"{name}.txt"
-        atomic_write(path, lambda tmp, b=body: tmp.write_text(b + "\n"))
-        written.append(path)
+        out.text(f"{name}.txt", body + "\n")
     for name, fig in figures.items():
-        path = folder / f"{name}.png"
-        atomic_write(path, lambda tmp, f=fig: f.savefig(tmp, format="png", dpi=120))
-        plt.close(fig)
-        written.append(path)
-    return written
+        out.figure(f"{name}.png", fig)
+    return list(out.written)

@@ -77,14 +77,20 @@ class ResultStore:
         self.config = _normalise(config)
         if self.folder.exists() and not self.folder.is_dir():
             raise StoreError(f"{self.folder} is a file; give a folder for the results.")
-        self.folder.mkdir(parents=True, exist_ok=True)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise StoreError(
+                f"{self.folder}: the result folder cannot be created ({err.strerror or err}). "
+                "Give a folder you can write to."
+            ) from None
         run_file = self.folder / _RUN_FILE
         if run_file.exists() and not restart:
             self._check_same_run(run_file)
         else:
-            if restart:
+            if restart and run_file.exists():
                 self._clear()
-            elif any(self.folder.iterdir()):
+            elif any(self.folder.iterdir()):  # --restart too: only a result folder is cleared
                 raise StoreError(
                     f"{self.folder} is not empty and holds no run.json: it is not a result "
                     "folder of ambidex-bayes. Choose an empty or new folder."

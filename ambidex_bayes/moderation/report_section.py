@@ -188,9 +188,17 @@ def moderation_results(
 
 
 def write_moderation_files(
-    results: ModerationResults, figures_dir: Path, tables_dir: Path
+    results: ModerationResults,
+    figures_dir: Path,
+    tables_dir: Path,
+    *,
+    inputs: Sequence[str | Path] = (),
 ) -> dict[str, Path]:
     """Save the tables (CSV) and figures (PNG) of a moderation analysis.
+
+    Each file is written atomically; other files in the folders are left alone, and none of
+    ``inputs`` (the command's input files) is ever replaced (see
+    :class:`ambidex_bayes.output_paths.OutputFolder`).
 
     Figures: ``moderation_curve.png`` (curve with the Johnson–Neyman region shaded),
     ``boundary_posterior.png`` and, with person slopes, ``person_slopes.png``.
@@ -207,21 +215,16 @@ def write_moderation_files(
         plot_moderation_curve,
         plot_person_slopes,
     )
+    from ambidex_bayes.output_paths import OutputFolder
 
-    figures_dir, tables_dir = Path(figures_dir), Path(tables_dir)
-    figures_dir.mkdir(parents=True, exist_ok=True)
-    tables_dir.mkdir(parents=True, exist_ok=True)
+    figures = OutputFolder(figures_dir, inputs=inputs, what="figure folder")
+    tables = OutputFolder(tables_dir, inputs=inputs, what="table folder")
     written: dict[str, Path] = {}
     for stem, table in results.tables().items():
-        path = tables_dir / f"{stem}.csv"
-        table.to_csv(path, index=False)
-        written[stem] = path
+        written[stem] = tables.table(f"{stem}.csv", table)
 
     def save(fig: Any, stem: str) -> None:
-        path = figures_dir / f"{stem}.png"
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
-        written[f"figure:{stem}"] = path
+        written[f"figure:{stem}"] = figures.figure(f"{stem}.png", fig)
 
     fig, ax = plt.subplots(figsize=(7.0, 4.5), layout="constrained")
     plot_moderation_curve(results.curve, johnson_neyman=results.johnson_neyman, ax=ax)

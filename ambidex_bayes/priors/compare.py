@@ -67,6 +67,7 @@ from ambidex_bayes.model.build import (
     check_initial_point,
 )
 from ambidex_bayes.model.sampling import check_reuse_key
+from ambidex_bayes.output_paths import save_fit_or_warn
 from ambidex_bayes.priors.bayes_factor import (
     BayesFactorRefused,
     bf_width_sensitivity,
@@ -688,7 +689,7 @@ def compare_priors(
         if "log_prior" not in result.idata.children:
             result.idata = add_log_prior(result.idata, set_priors)
             if path is not None and not row["cached"]:
-                result.save(path)
+                save_fit_or_warn(result, path, where="the cache folder")
         if verbose:
             how = (
                 "re-used a saved fit"
