@@ -25,12 +25,13 @@ import xarray as xr
 
 from ambidex_bayes import constants
 from ambidex_bayes.diagnostics import ConvergenceReport, check_convergence
-from ambidex_bayes.errors import BackendUnavailableError, FitFileError
+from ambidex_bayes.errors import BackendUnavailableError, FitFileError, SpecError
 from ambidex_bayes.model.build import (
     BuiltModel,
     FastPathUnavailable,
     build_model,
     check_initial_point,
+    check_saved_formulas,
 )
 from ambidex_bayes.model.sampling import check_reuse_key, sample_full, sample_marginal
 from ambidex_bayes.spec import ModelSpec
@@ -214,7 +215,14 @@ class FitResult:
         idata = tree.copy()
         for group in ("prepared_data", "person_means"):
             del idata[group]
-        spec = ModelSpec.from_dict(attrs["spec"], source=attrs.get("spec_source", "<spec>"))
+        try:  # the stored formulas are code for formulae: check them before any use
+            spec = ModelSpec.from_dict(attrs["spec"], source=attrs.get("spec_source", "<spec>"))
+            check_saved_formulas(spec, prepared, attrs.get("formula", ""))
+        except SpecError as err:
+            raise FitFileError(
+                f"{path}: the fit file is refused, its model formula is not safe to use: {err} "
+                "Fit the model again from its spec file and data."
+            ) from None
         convergence = check_convergence(idata, warn=False)
         return cls(
             spec=spec,

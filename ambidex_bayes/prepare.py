@@ -80,6 +80,7 @@ from ambidex_bayes.data.validate import (
     too_large,
 )
 from ambidex_bayes.errors import DataError, SpecError
+from ambidex_bayes.formula_guard import column_name_problem
 
 __all__ = [
     "Transform",
@@ -602,6 +603,10 @@ def prepare(
             "detrend=True needs an occasion column: add occasion = '<column>' to the mapping"
         )
     model = list(m.model_columns)
+    for column in model:
+        problem = column_name_problem(column)
+        if problem:
+            raise DataError(f"{data.source}: {problem}.")
     absent = [c for c in model if c not in data.frame.columns]
     if absent:
         raise DataError(f"prepare(): the data lack the model column(s) {absent}; validate first")

@@ -32,6 +32,12 @@ from pathlib import Path
 from typing import Any
 
 from ambidex_bayes.errors import SpecError
+from ambidex_bayes.formula_guard import (
+    check_template,
+    is_group_term,
+    quote_name,
+    split_top_level,
+)
 
 __all__ = [
     "PriorSpec",
@@ -40,6 +46,8 @@ __all__ = [
     "load_prior_set",
     "ladder_specs",
     "models_dir",
+    "check_spec_name",
+    "check_prior_key_roles",
     "DISTRIBUTIONS",
     "FAMILIES",
 ]
@@ -87,6 +95,41 @@ _SYNONYMS = {
     "rate": "lam",
     "shape": "alpha",
 }
+
+
+#: Characters a spec name may hold: it is used in file names (``summary_M3.csv``, saved fits)
+#: and tables. Letters, digits, ``_ - .``, spaces and the brackets of a prior-set label
+#: (``M3[sceptical]``, see :meth:`ModelSpec.with_priors`).
+_NAME_CHARACTERS = re.compile(r"[\w.\- \[\]]+")
+#: Longest spec name accepted (file names have limits too).
+_MAX_NAME_LENGTH = 100
+
+
+def check_spec_name(name: str, *, source: str, what: str = "spec name") -> str:
+    """Return ``name`` if it is safe in file names and tables, else raise SpecError.
+
+    Allowed: letters, digits, ``_``, ``-``, ``.``, inner spaces and square brackets, at most
+    100 characters, not starting with ``.`` and without ``..``. Refused: path separators,
+    control characters and anything else a file name would have to escape.
+    """
+    problem = None
+    if not name:
+        problem = "is empty"
+    elif len(name) > _MAX_NAME_LENGTH:
+        problem = f"is longer than {_MAX_NAME_LENGTH} characters"
+    elif not _NAME_CHARACTERS.fullmatch(name):
+        bad = next(c for c in name if not _NAME_CHARACTERS.fullmatch(c))
+        problem = f"holds the character {bad!r}"
+    elif name.startswith(".") or ".." in name:
+        problem = "starts with '.' or holds '..'"
+    elif name != name.strip():
+        problem = "starts or ends with a space"
+    if problem:
+        raise SpecError(
+            f"{source}: the {what} {name!r} {problem}; it is used in file names, so use "
+            "letters, digits, spaces, '_', '-', '.' and [ ] only (e.g. name = \"M3\")."
+        )
+    return name
 
 
 def _hint(word: str, choices: list[str] | set[str] | tuple[str, ...]) -> str:
@@ -219,9 +262,14 @@ class ModelSpec:
         for key in ("correlated", "include_controls"):
             if key in d and not isinstance(d[key], bool):
                 raise SpecError(f"{source}: {key!r} must be true or false, got {d[key]!r}.")
+        name = check_spec_name(d["name"].strip(), source=source)
+        formula = " ".join(d["formula"].split())
+        check_template(formula, source=source)
         raw_priors = d.get("priors", {}) or {}
         if not isinstance(raw_priors, Mapping):
             raise SpecError(f"{source}: [priors] must be a table.")
+        for key in raw_priors:
+            check_prior_key_roles(str(key), source)
         priors = {
             str(k): PriorSpec.from_dict(v, where=f"{source}: prior {k!r}")
             for k, v in raw_priors.items()
@@ -231,8 +279,8 @@ class ModelSpec:
                 f"{source}: prior 'corr' must be an LKJ distribution, e.g. {{ dist = 'LKJ', eta = 2 }}."
             )
         spec = cls(
-            name=d["name"].strip(),
-            formula=" ".join(d["formula"].split()),
+            name=name,
+            formula=formula,
             title=str(d.get("title", "")),
             description=str(d.get("description", "")),
             family=family,
@@ -241,7 +289,6 @@ class ModelSpec:
             priors=priors,
             source=source,
         )
-        spec.placeholders()  # checks the template syntax
         return spec
 
     def to_dict(self) -> dict[str, Any]:
@@ -274,8 +321,9 @@ class ModelSpec:
     ) -> ModelSpec:
         """A copy whose priors are updated by ``priors`` (a prior set)."""
         merged = {**self.priors, **priors}
+        name = self.name if label is None else f"{self.name}[{label}]"
         return ModelSpec(
-            name=self.name if label is None else f"{self.name}[{label}]",
+            name=check_spec_name(name, source=self.source),
             formula=self.formula,
             title=self.title,
             description=self.description,
@@ -289,11 +337,16 @@ class ModelSpec:
     def render(self, fields: Mapping[str, str], *, controls: tuple[str, ...] = ()) -> str:
         """Fill the role placeholders with the prepared data's column names.
 
+        Column names are written so that the formula reads each as one name (see
+        :func:`ambidex_bayes.formula_guard.quote_name`): ``innovation`` stays as it is,
+        ``Innovation (daily)`` becomes ```Innovation (daily)```. Controls are added to the
+        fixed part, before the first person-effect term.
+
         Raises
         ------
         SpecError
             When the formula uses a role the data do not have (e.g. ``{w}`` without a
-            level-2 moderator in the column mapping).
+            level-2 moderator in the column mapping), or a column name holds a backtick.
         """
         missing = sorted(self.placeholders() - set(fields))
         if missing:
@@ -303,13 +356,17 @@ class ModelSpec:
                 f"{_hint(role, list(fields))} Available roles: {', '.join(sorted(fields))}. "
                 "A missing {w} means the column mapping declares no level-2 moderator."
             )
-        formula = self.formula.format(**fields)
+        used = self.placeholders()
+        formula = self.formula.format(
+            **{k: _quoted(v, k, self.source) for k, v in fields.items() if k in used}
+        )
         if self.include_controls and controls:
-            lhs, rhs = formula.split("~", 1)
-            fixed, sep, rest = rhs.partition("(")
-            fixed = fixed.rstrip().rstrip("+").rstrip()
-            extra = " + ".join(controls)
-            formula = f"{lhs}~{fixed} + {extra}" + (f" + {sep}{rest}" if sep else "")
+            lhs, rhs = split_top_level(formula, "~")
+            terms = [t.strip() for t in split_top_level(rhs, "+")]
+            first_group = next((i for i, t in enumerate(terms) if is_group_term(t)), len(terms))
+            extra = [_quoted(c, "control", self.source) for c in controls]
+            terms[first_group:first_group] = extra
+            formula = f"{lhs.rstrip()} ~ {' + '.join(terms)}"
         return formula
 
     def render_priors(self, fields: Mapping[str, str]) -> dict[str, PriorSpec]:
@@ -326,14 +383,38 @@ class ModelSpec:
         return out
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def _quoted(name: str, role: str, source: str) -> str:
+    """A column name written for a formula; a name that cannot be is a SpecError."""
+    try:
+        return quote_name(name)
+    except SpecError as err:
+        raise SpecError(f"{source}: the role {{{role}}}: {err}") from None
+
+
+def check_prior_key_roles(key: str, source: str) -> None:
+    """Refuse a prior key whose placeholders are not role names (``{x.y}``, ``{0}``, ``{}``):
+    keys are filled in with ``str.format``."""
+    found = re.findall(r"\{([^{}]*)\}", key)
+    bad = [p for p in found if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", p)]
+    if bad:
+        raise SpecError(f"{source}: prior key {key!r}: {{{bad[0]}}} is not a role name.")
+
+
+def _read_toml(path: Path, what: str = "spec") -> dict[str, Any]:
+    if path.is_dir():
+        raise SpecError(
+            f"{path}: is a folder, not a {what} file; give the path of a .toml file"
+            + (" (or a bundled name such as M3)." if what == "spec" else ".")
+        )
     if not path.exists():
-        raise SpecError(f"{path}: no such spec file.")
+        raise SpecError(f"{path}: no such {what} file.")
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as err:
         raise SpecError(f"{path}: not valid TOML ({err}).") from None
+    except OSError as err:
+        raise SpecError(f"{path}: cannot read the {what} file ({err.strerror or err}).") from None
 
 
 def models_dir() -> Path:
@@ -363,20 +444,40 @@ def load_spec(path: str | Path) -> ModelSpec:
 def load_prior_set(path: str | Path) -> dict[str, PriorSpec]:
     """Read a prior-set file: a ``[priors]`` table as in a model spec."""
     path = Path(path)
-    data = _read_toml(path)
+    data = _read_toml(path, "prior-set")
     unknown = [k for k in data if k not in {"name", "description", "priors"}]
     if unknown:
         raise SpecError(
             f"{path}: unknown key {unknown[0]!r}.{_hint(unknown[0], ['name', 'description', 'priors'])}"
         )
     raw = data.get("priors", {})
+    if not isinstance(raw, Mapping):
+        raise SpecError(f"{path}: [priors] must be a table.")
+    for key in raw:
+        check_prior_key_roles(str(key), str(path))
     return {str(k): PriorSpec.from_dict(v, where=f"{path}: prior {k!r}") for k, v in raw.items()}
 
 
 def ladder_specs(directory: str | Path | None = None) -> list[ModelSpec]:
     """The ladder M0 -> M3 from ``models/`` (files ``m0_*.toml`` ... ``m3_*.toml``)."""
     directory = Path(directory) if directory is not None else models_dir()
+    if not directory.is_dir():
+        raise SpecError(
+            f"{directory}: "
+            + ("is a file, not a folder" if directory.exists() else "no such folder")
+            + "; give the folder holding the ladder spec files (m0_*.toml ... m3_*.toml)."
+        )
     files = sorted(p for p in directory.glob("m[0-9]_*.toml"))
     if not files:
         raise SpecError(f"{directory}: no ladder spec files (m0_*.toml ... m3_*.toml) found.")
-    return [load_spec(p) for p in files]
+    specs = [load_spec(p) for p in files]
+    seen: dict[str, ModelSpec] = {}
+    for spec in specs:
+        other = seen.get(spec.name.lower())
+        if other is not None:
+            raise SpecError(
+                f"{other.source} and {spec.source} both name their model {spec.name!r}; every "
+                "model of the ladder needs its own name (it names its fit, tables and figures)."
+            )
+        seen[spec.name.lower()] = spec
+    return specs

@@ -27,7 +27,6 @@ the posterior.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +39,13 @@ from pymc.logprob.utils import ParameterValueError
 
 from ambidex_bayes import constants
 from ambidex_bayes.errors import ModelError, SpecError
+from ambidex_bayes.formula_guard import (
+    FormulaParts,
+    check_formula,
+    quote_name,
+    split_top_level,
+    unquote_name,
+)
 from ambidex_bayes.model.marginal import MarginalDesign, marginal_loglik, person_statistics
 from ambidex_bayes.spec import POSITIVE_DISTRIBUTIONS, ModelSpec, PriorSpec
 from ambidex_bayes.terms import ModerationTerms, correlation_name
@@ -158,25 +164,41 @@ def prior_table(priors: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["parameter", "prior", "source"])
 
 
-def _formula_columns(formula: str) -> set[str]:
-    """Identifiers used in a formula (column names, plus function names)."""
-    body = formula.replace("~", " + ")
-    tokens = re.findall(r"[A-Za-z_.][A-Za-z0-9_.]*", body)
-    return {t for t in tokens if not re.fullmatch(r"\d+", t)}
+def render_formula(spec: ModelSpec, prepared: Any) -> FormulaParts:
+    """The spec's formula with the prepared data's column names, checked before any use.
+
+    Every name must be a column of the prepared data and every call an allowed
+    transformation (:func:`ambidex_bayes.formula_guard.check_formula`); nothing of the
+    formula is evaluated here.
+
+    Raises
+    ------
+    SpecError
+        A role the data lack, a column name that cannot be written in a formula, a name
+        that is not a column, or a call that is not allowed.
+    """
+    fields = prepared.formula_fields()
+    controls = tuple(
+        prepared.roles.get(f"c{k}", c) for k, c in enumerate(prepared.mapping.controls)
+    )
+    formula = spec.render(fields, controls=controls)
+    return check_formula(formula, source=spec.source, columns=prepared.frame.columns)
 
 
-def _check_columns(formula: str, frame: pd.DataFrame, source: str) -> None:
-    import difflib
+def check_saved_formulas(spec: ModelSpec, prepared: Any, formula: str) -> None:
+    """Check the formulas of a saved fit before a model is rebuilt from it.
 
-    for name in sorted(_formula_columns(formula)):
-        if name in frame.columns or name in {"C", "scale", "center", "I", "np", "log", "exp"}:
-            continue
-        close = difflib.get_close_matches(name, [str(c) for c in frame.columns], n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise SpecError(
-            f"{source}: the formula {formula!r} names the column {name!r}, which the prepared "
-            f"data do not have.{hint} Columns: {', '.join(map(str, frame.columns))}."
-        )
+    Both the formula the rebuilt model would use (the spec's template filled in with the
+    saved roles) and the formula recorded in the file must name only columns of the saved
+    prepared data and call only allowed transformations.
+
+    Raises
+    ------
+    SpecError
+        Either formula fails :func:`ambidex_bayes.formula_guard.check_formula`.
+    """
+    render_formula(spec, prepared)
+    check_formula(formula, source="the recorded formula", columns=prepared.frame.columns)
 
 
 def _bambi_prior_spec(prior: Any) -> PriorSpec:
@@ -240,29 +262,28 @@ class FastPathUnavailable(ModelError):
     """The Gaussian fast path cannot serve this model (full NUTS is used instead)."""
 
 
-_GROUP_TERM = re.compile(r"\(\s*([^()|]+?)\s*\|\s*([A-Za-z_.][A-Za-z0-9_.]*)\s*\)")
-
-
 def split_formula(formula: str) -> tuple[str, list[tuple[str, str]]]:
     """Split a formula into its fixed part and its person-effect terms.
 
-    ``"y ~ 1 + x + (x | p)"`` gives ``("y ~ 1 + x", [("x", "p")])``.
+    ``"y ~ 1 + x + (x | p)"`` gives ``("y ~ 1 + x", [("x", "p")])``; column names in
+    backticks stay quoted in the fixed part and the expression, the factor is unquoted
+    (``"(1 | `person id`)"`` gives ``("1", "person id")``). The formula is checked first
+    (:func:`ambidex_bayes.formula_guard.check_formula`).
     """
-    groups = [(expr.strip(), factor) for expr, factor in _GROUP_TERM.findall(formula)]
-    lhs, rhs = _GROUP_TERM.sub(" ", formula).split("~", 1)
-    parts = [part.strip() for part in rhs.split("+") if part.strip()]
-    return f"{lhs.strip()} ~ {' + '.join(parts) or '1'}", groups
+    parts = check_formula(formula)
+    return parts.fixed, list(parts.groups)
 
 
 def group_expressions(expr: str) -> list[str]:
     """Terms of a person-effect expression, intercept first, as Bambi names them.
 
     ``"x"`` and ``"1 + x"`` give ``["1", "x"]`` (the intercept is implied, as in lme4 and
-    Bambi); ``"0 + x"`` gives ``["x"]``; ``"1"`` gives ``["1"]``.
+    Bambi); ``"0 + x"`` gives ``["x"]``; ``"1"`` gives ``["1"]``. Quoted column names are
+    returned without their backticks (```leader-support``` gives ``leader-support``).
     """
-    parts = [part.strip() for part in expr.split("+") if part.strip()]
+    parts = [part.strip() for part in split_top_level(expr, "+") if part.strip()]
     no_intercept = any(part in {"0", "-1"} for part in parts)
-    terms = [part for part in parts if part not in {"0", "1", "-1"}]
+    terms = [unquote_name(part) for part in parts if part not in {"0", "1", "-1"}]
     return (["1"] if not no_intercept else []) + terms
 
 
@@ -309,7 +330,7 @@ def _group_terms(
             elif common in component.common_terms:
                 scale = component.common_terms[common].prior
             else:
-                alone = bambi_of(f"{outcome} ~ {'1' if term == '1' else term}")
+                alone = bambi_of(f"{outcome} ~ {'1' if term == '1' else quote_name(term)}")
                 part = alone.parameters[alone.family.likelihood.parent]
                 scale = part.intercept_term.prior if term == "1" else part.common_terms[term].prior
             sigma = float(np.asarray(scale.args["sigma"]))
@@ -372,17 +393,14 @@ def build_model(
     import bambi as bmb
 
     fields = prepared.formula_fields()
-    controls = tuple(
-        prepared.roles.get(f"c{k}", c) for k, c in enumerate(prepared.mapping.controls)
-    )
-    formula = spec.render(fields, controls=controls)
+    parts = render_formula(spec, prepared)
+    formula = parts.formula
     frame = prepared.frame
-    _check_columns(formula, frame, spec.source)
-    used = [c for c in frame.columns if c in _formula_columns(formula)]
+    used = [c for c in frame.columns if c in parts.names]
     data = frame[used].reset_index(drop=True)
 
-    grouping = set(re.findall(r"\|\s*([A-Za-z_.][A-Za-z0-9_.]*)\s*\)", formula))
-    outcome = formula.split("~", 1)[0].strip()
+    grouping = {factor for _, factor in parts.groups}
+    outcome = parts.outcome_name or parts.outcome
     for column in used:
         if column in grouping or column == outcome:
             continue
@@ -394,7 +412,7 @@ def build_model(
                 "the data (a moderator must vary between persons)."
             )
     family = {"gaussian": "gaussian", "t": "t"}[spec.family]
-    fixed_formula, group_specs = split_formula(formula)
+    fixed_formula, group_specs = parts.fixed, list(parts.groups)
 
     def bambi_of(text: str) -> Any:
         try:
@@ -441,11 +459,10 @@ def build_model(
         priors[name] = {"prior": str(default), "source": default_source}
         return default
 
-    group_terms = _group_terms(group_specs, data, component, bambi_of, outcome, spec.source)
+    group_terms = _group_terms(group_specs, data, component, bambi_of, parts.outcome, spec.source)
     by_factor: dict[str, list[str]] = {}
     for term_name in group_terms:
-        expr, factor = term_name.split("|")
-        by_factor.setdefault(factor, []).append(term_name)
+        by_factor.setdefault(group_terms[term_name].factor, []).append(term_name)
 
     coords: dict[str, Any] = {"__obs__": np.arange(len(data))}
     for term in group_terms.values():

@@ -51,7 +51,13 @@ from pathlib import Path
 from typing import Any
 
 from ambidex_bayes.errors import SpecError
-from ambidex_bayes.spec import POSITIVE_DISTRIBUTIONS, PriorSpec, models_dir
+from ambidex_bayes.spec import (
+    POSITIVE_DISTRIBUTIONS,
+    PriorSpec,
+    check_prior_key_roles,
+    check_spec_name,
+    models_dir,
+)
 
 __all__ = [
     "PriorSet",
@@ -153,6 +159,8 @@ class PriorSet:
             raw = d.get(table, {}) or {}
             if not isinstance(raw, Mapping):
                 raise SpecError(f"{source}: [{table}] must be a table of parameter = prior.")
+            for key in raw:
+                check_prior_key_roles(str(key), source)
             tables[table] = {
                 str(k): PriorSpec.from_dict(v, where=f"{source}: [{table}] prior {k!r}")
                 for k, v in raw.items()
@@ -173,7 +181,10 @@ class PriorSet:
                         f"{source}: [relative] prior {key!r}: {prior.dist} parameter {param!r} "
                         "has no known unit; give this prior in [priors] instead."
                     )
-        label = name or str(d.get("name", "")).strip() or Path(source).stem
+        given = name or str(d.get("name", "")).strip()
+        if given:  # it labels the models fitted with the set, and their files
+            check_spec_name(given, source=source, what="prior-set name")
+        label = given or Path(source).stem
         return cls(
             name=label,
             priors=tables["priors"],
@@ -237,6 +248,11 @@ def _is_sd_key(key: str) -> bool:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    if path.is_dir():
+        raise SpecError(
+            f"{path}: is a folder, not a prior-set file; give the path of a .toml file or a "
+            f"bundled set's name ({', '.join(available_prior_sets())})."
+        )
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)
