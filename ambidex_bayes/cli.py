@@ -85,7 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--example", action="store_true", help="use the bundled synthetic example data")
     p.add_argument("--spec", required=True, help="spec file or name in models/ (e.g. M3)")
     p.add_argument("--priors", help="prior-set TOML file applied on top of the spec")
-    p.add_argument("--out", help="fit file to write (default: in the cache folder)")
+    p.add_argument(
+        "--out",
+        help="fit file to write, .nc (default: in the cache folder); an existing file is "
+        "replaced only if it is a .nc file and not an input",
+    )
     add_sampler_options(p)
 
     p = sub.add_parser("summary", help="posterior summary of a saved fit")
@@ -104,14 +108,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("report", help="write a report folder from saved fits of one data set")
     p.add_argument("fits", nargs="+", help="fit files (e.g. the ladder)")
-    p.add_argument("--out", required=True, help="report folder")
+    p.add_argument(
+        "--out",
+        required=True,
+        help="report folder: new, empty, or an earlier report (replaced as a whole); a folder "
+        "with other files is refused",
+    )
 
     p = sub.add_parser("run", help="the main job: ladder, summaries, slopes, figure, report")
     add_data_options(p, required=False)
     p.add_argument("--example", action="store_true", help="use the bundled synthetic example data")
     p.add_argument("--models", help="folder of ladder spec files (default models/)")
     p.add_argument("--at", type=_floats, help="raw moderator values for simple slopes")
-    p.add_argument("--out", default="report", help="report folder (default ./report)")
+    p.add_argument(
+        "--out",
+        default="report",
+        help="report folder (default ./report): new, empty, or an earlier report (replaced as "
+        "a whole); a folder with other files is refused",
+    )
     add_sampler_options(p)
 
     for module in _command_modules():
@@ -282,21 +296,20 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         refit=args.refit,
         progressbar=not args.no_progress,
     )
-    status = 0
+    failed = None
     if args.out:
         try:
             result.save(args.out)
         except OSError as err:  # checked before sampling, so: disk full, lost mount, ...
-            status = 2
-            print(
-                f"error: {args.out}: the fit could not be written ({err.strerror or err}).",
-                file=sys.stderr,
-            )
+            failed = f"{args.out}: the fit could not be written ({err.strerror or err})."
     if result.path is None:
         _save_elsewhere(result)
     print(f"fit saved: {result.path}" if result.path else "fit not saved (see the warnings)")
+    if failed:
+        kept = f"The fit is saved at {result.path} instead." if result.path else ""
+        print(f"error: {failed} {kept}".rstrip(), file=sys.stderr)
     print_table(posterior_summary(result.idata, result.terms))
-    return status or _strict_status(args, [result])
+    return 2 if failed else _strict_status(args, [result])
 
 
 def _save_elsewhere(result) -> None:

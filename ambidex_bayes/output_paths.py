@@ -242,7 +242,13 @@ class OutputFolder:
 def _report_problems(folder: Path) -> list[str]:
     """Why ``folder`` (an existing, non-empty folder) is not a report folder of this toolkit."""
     if not (folder / REPORT_MARKER).is_file() or (folder / REPORT_MARKER).is_symlink():
-        return [f"it has no {REPORT_MARKER} file, so it was not written by ambidex-bayes"]
+        earlier = (
+            " (a report written by an earlier version has none either: delete it yourself "
+            "to write the new one there)"
+            if (folder / "report.md").is_file()
+            else ""
+        )
+        return [f"it has no {REPORT_MARKER} file, so it was not written by ambidex-bayes{earlier}"]
     foreign = []
     for entry in sorted(folder.iterdir()):
         name = entry.name

@@ -299,6 +299,32 @@ def test_fit_command_keeps_a_fit_the_cache_could_not_take(
     assert load_fit(saved[0]).spec.name == "M3"
 
 
+@pytest.mark.fit
+def test_fit_out_that_fails_after_sampling_says_where_the_fit_is(
+    m3_fit, fit_file, diary, tmp_path, monkeypatch, capsys
+):
+    import dataclasses
+
+    import ambidex_bayes.fit as fit_module
+
+    monkeypatch.setattr(
+        fit_module, "fit", lambda *a, **k: dataclasses.replace(m3_fit, path=fit_file)
+    )
+
+    def disk_full(self, path):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(fit_module.FitResult, "save", disk_full)
+    data, mapping = diary
+    out = tmp_path / "m3_out.nc"
+    args = ["fit", str(data), "--mapping", str(mapping), "--spec", "M3", "--out", str(out)]
+    assert main([*args, *SMALL]) == 2
+    printed = capsys.readouterr()
+    assert "No space left on device" in printed.err and "Traceback" not in printed.err
+    assert f"saved at {fit_file}" in printed.err
+    assert "cross-level interaction" in printed.out  # the command finished with the fit
+
+
 # ---- CSV tables and figure folders ---------------------------------------------------------
 
 
