@@ -245,3 +245,120 @@ def test_damaged_run_description_is_refused(tmp_path):
     (folder / "run.json").write_text("[1, 2]")
     with pytest.raises(StoreError, match="run.json is damaged"):
         ResultStore(folder, kind="power", config={"simulations": 4})
+
+
+# ------------------------------------------------------------------ distributed runs
+
+
+def _tasks(n: int = 2):
+    from ambidex_bayes.design.tasks import Task
+
+    return [Task(f"t{i}", i, {"i": i}) for i in range(n)]
+
+
+def _numbers(task) -> dict:
+    return {"value": float(task.params["i"])}
+
+
+def _run_bounded(scheduler: str, folder: Path, limit: float = 15.0) -> BaseException | None:
+    """Run two tiny tasks on ``scheduler`` in a thread; the error it ended with (or None).
+    Fails the test when the run has not ended within ``limit`` seconds."""
+    import threading
+
+    from ambidex_bayes.design.runner import run_tasks
+    from ambidex_bayes.design.store import ResultStore
+
+    outcome: dict[str, BaseException | None] = {"error": None}
+
+    def target() -> None:
+        try:
+            run_tasks(
+                _tasks(),
+                _numbers,
+                ResultStore(folder, kind="t", config={}),
+                scheduler=scheduler,
+                progressbar=False,
+            )
+        except BaseException as err:  # handed to the test, which checks its type
+            outcome["error"] = err
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(limit)
+    if thread.is_alive():
+        pytest.fail(f"the run on {scheduler} was still waiting after {limit:g} s")
+    return outcome["error"]
+
+
+class _FakeServer:
+    """A TCP server on 127.0.0.1 that is not a Dask scheduler."""
+
+    def __init__(self, mode: str) -> None:
+        import socket
+        import threading
+
+        self.mode = mode
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.open: list[socket.socket] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.open.append(conn)
+            if self.mode == "garbage":
+                conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n" * 4)
+            elif self.mode == "close":
+                conn.close()
+            # "silent": accept and never answer
+
+    def close(self) -> None:
+        self.sock.close()
+        for conn in self.open:
+            conn.close()
+
+
+@pytest.mark.parametrize("address", ["foo://127.0.0.1:8786", "http://127.0.0.1:8786", "127.0.0.1"])
+def test_scheduler_address_dask_cannot_use_is_refused_up_front(tmp_path, address):
+    from ambidex_bayes.design.scheduler import SchedulerError
+
+    error = _run_bounded(address, tmp_path / "run", limit=5)
+    assert isinstance(error, SchedulerError), repr(error)
+    assert address in str(error)
+    assert "--scheduler serial" in str(error)
+
+
+@pytest.mark.parametrize("mode", ["silent", "garbage", "close"])
+def test_port_where_no_dask_scheduler_answers_fails_within_the_timeout(tmp_path, monkeypatch, mode):
+    pytest.importorskip("distributed")
+    import time
+
+    from ambidex_bayes.design import runner
+    from ambidex_bayes.design.scheduler import SchedulerError
+
+    monkeypatch.setattr(runner, "CONNECT_TIMEOUT", "2s")
+    server = _FakeServer(mode)
+    address = f"tcp://127.0.0.1:{server.port}"
+    start = time.monotonic()
+    try:
+        error = _run_bounded(address, tmp_path / "run")
+    finally:
+        server.close()
+    assert time.monotonic() - start < 10
+    assert isinstance(error, SchedulerError), repr(error)
+    assert address in str(error)
+    assert "not a Dask scheduler" in str(error) or "No Dask scheduler answered" in str(error)
+
+
+def test_a_real_scheduler_passes_the_probe():
+    distributed = pytest.importorskip("distributed")
+    from ambidex_bayes.design.scheduler import probe_scheduler
+
+    with distributed.LocalCluster(
+        n_workers=0, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
+        assert probe_scheduler(cluster.scheduler_address, timeout=5)["type"] == "Scheduler"

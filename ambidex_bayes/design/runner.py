@@ -107,6 +107,12 @@ def _client(scheduler: str | None, n_workers: int | None) -> Iterator[Any]:
         client = Client(cluster)
     else:
         cluster = None
+        from dask.utils import parse_timedelta
+
+        from ambidex_bayes.design.scheduler import probe_scheduler
+
+        # a bounded check first: Client() itself can wait forever on a silent server
+        probe_scheduler(scheduler, timeout=parse_timedelta(CONNECT_TIMEOUT))
         try:
             client = Client(scheduler, timeout=CONNECT_TIMEOUT)
         except (OSError, TimeoutError) as err:
@@ -122,6 +128,14 @@ def _client(scheduler: str | None, n_workers: int | None) -> Iterator[Any]:
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def _check_scheduler(scheduler: str | None) -> None:
+    """Refuse a scheduler address Dask cannot use before anything starts."""
+    if scheduler is not None and scheduler != SERIAL:
+        from ambidex_bayes.design.scheduler import check_scheduler_address
+
+        check_scheduler_address(scheduler)
 
 
 def _progress(total: int, initial: int, enabled: bool, desc: str) -> Any:
@@ -191,6 +205,7 @@ def run_tasks(
         On Ctrl-C: the results that arrived are written first, and the message says how to
         resume.
     """
+    _check_scheduler(scheduler)
     ids = [t.task_id for t in tasks]
     if len(set(ids)) != len(ids):
         raise AmbidexError("task ids must be unique within a run.")
@@ -260,6 +275,7 @@ def run_in_folder(
     results it already holds (with ``verbose``), and runs the missing ``tasks`` with
     :func:`run_tasks`. ``config`` is the run's configuration object (with ``to_dict``).
     """
+    _check_scheduler(scheduler)
     store = ResultStore(folder, kind=kind, config=config.to_dict(), restart=restart)
     done = len(store.done_ids() & {t.task_id for t in tasks})
     if done and verbose:
