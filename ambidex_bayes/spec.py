@@ -408,9 +408,11 @@ def _read_toml(path: Path, what: str = "spec") -> dict[str, Any]:
         )
     if not path.exists():
         raise SpecError(f"{path}: no such {what} file.")
+    from ambidex_bayes.toml_text import decode_toml_bytes
+
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+        # UTF-8 with or without a byte-order mark, or UTF-16 (Windows Notepad)
+        return tomllib.loads(decode_toml_bytes(path.read_bytes(), path))
     except tomllib.TOMLDecodeError as err:
         raise SpecError(f"{path}: not valid TOML ({err}).") from None
     except OSError as err:

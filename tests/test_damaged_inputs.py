@@ -362,3 +362,63 @@ def test_a_real_scheduler_passes_the_probe():
         n_workers=0, processes=True, host="127.0.0.1", dashboard_address=None
     ) as cluster:
         assert probe_scheduler(cluster.scheduler_address, timeout=5)["type"] == "Scheduler"
+
+
+# ------------------------------------------------------------- text encodings of TOML files
+
+_MAPPING = Path(__file__).parent / "fixtures" / "mapping_small.toml"
+_MODELS = Path(__file__).resolve().parent.parent / "models"
+
+
+def _saved_as(text: str, target: Path, encoding: str) -> Path:
+    target.write_bytes(text.encode(encoding))
+    return target
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16"])
+def test_mapping_saved_with_a_byte_order_mark_reads(tmp_path, encoding):
+    from ambidex_bayes.data.mapping import ColumnMapping
+
+    text = _MAPPING.read_text(encoding="utf-8")
+    saved = _saved_as(text, tmp_path / "mapping.toml", encoding)
+    assert ColumnMapping.from_toml(saved) == ColumnMapping.from_toml(_MAPPING)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16"])
+def test_spec_saved_with_a_byte_order_mark_reads(tmp_path, encoding):
+    from ambidex_bayes.spec import load_spec
+
+    original = _MODELS / "m3_cross_level.toml"
+    saved = _saved_as(original.read_text(encoding="utf-8"), tmp_path / "m3.toml", encoding)
+    assert load_spec(saved).to_dict() == load_spec(original).to_dict()
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16"])
+def test_prior_set_saved_with_a_byte_order_mark_reads(tmp_path, encoding):
+    from ambidex_bayes.priors.sets import read_prior_set
+
+    original = sorted((_MODELS / "priors").glob("*.toml"))[0]
+    saved = _saved_as(original.read_text(encoding="utf-8"), tmp_path / original.name, encoding)
+    assert read_prior_set(saved).priors == read_prior_set(original).priors
+
+
+def test_mapping_in_windows_1252_gets_a_clear_error(tmp_path):
+    from ambidex_bayes.data.mapping import ColumnMapping
+    from ambidex_bayes.errors import SpecError
+
+    text = "# Zufriedenheit mit dem Vorgesetzten (\u00e4\u00f6\u00fc)\n" + _MAPPING.read_text()
+    saved = _saved_as(text, tmp_path / "mapping.toml", "cp1252")
+    with pytest.raises(SpecError, match="line 1 is not UTF-8") as info:
+        ColumnMapping.from_toml(saved)
+    assert str(saved) in str(info.value)
+    assert "Save it again as UTF-8" in str(info.value)
+
+
+def test_mapping_in_utf16_without_a_byte_order_mark_gets_a_clear_error(tmp_path):
+    from ambidex_bayes.data.mapping import ColumnMapping
+    from ambidex_bayes.errors import SpecError
+
+    saved = _saved_as(_MAPPING.read_text(), tmp_path / "mapping.toml", "utf-16-le")
+    with pytest.raises(SpecError, match="UTF-16") as info:
+        ColumnMapping.from_toml(saved)
+    assert str(saved) in str(info.value)

@@ -380,12 +380,15 @@ class ColumnMapping:
     def from_toml(cls, path: str | os.PathLike[str]) -> ColumnMapping:
         """Read a mapping from a TOML file; every error names the file."""
         p = Path(path)
+        from ambidex_bayes.toml_text import decode_toml_bytes
+
         try:
-            text = p.read_bytes().decode("utf-8")
+            raw = p.read_bytes()
         except FileNotFoundError:
             raise SpecError(f"mapping file not found: {p}") from None
-        except (OSError, UnicodeDecodeError) as exc:
+        except OSError as exc:
             raise SpecError(f"cannot read mapping file {p}: {exc}") from None
+        text = decode_toml_bytes(raw, p)  # UTF-8 with or without a byte-order mark, UTF-16
         try:
             d = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
