@@ -422,3 +422,62 @@ def test_mapping_in_utf16_without_a_byte_order_mark_gets_a_clear_error(tmp_path)
     with pytest.raises(SpecError, match="UTF-16") as info:
         ColumnMapping.from_toml(saved)
     assert str(saved) in str(info.value)
+
+
+# ------------------------------------------------------------ SPSS missing-value codes
+
+
+def test_spss_values_labelled_as_missing_codes_become_missing_with_a_warning(tmp_path):
+    pyreadstat = pytest.importorskip("pyreadstat")
+    import pandas as pd
+
+    from ambidex_bayes.data.io import MissingCodeWarning, read_table
+
+    frame = pd.DataFrame(
+        {
+            "pid": [1, 1, 2, 2, 3, 3],
+            "innovation": [3.0, -99, 4, 5, 99, -99],
+            "uncertainty": [1.0, 2, 3, 3, 4, 5],
+        }
+    )
+    path = tmp_path / "diary.sav"
+    pyreadstat.write_sav(
+        frame,
+        str(path),
+        variable_value_labels={
+            "innovation": {-99: "no answer", 99: "don't know", 1: "low", 5: "high"},
+            "uncertainty": {1: "not at all", 5: "very much"},
+        },
+    )
+    with pytest.warns(MissingCodeWarning) as caught:
+        table = read_table(path)
+    message = str(caught[0].message)
+    assert str(path) in message
+    assert "innovation = -99 ('no answer'): 2 row(s)" in message
+    assert 'innovation = 99 ("don\'t know"): 1 row(s)' in message
+    assert "uncertainty" not in message
+    assert table["innovation"].isna().sum() == 3
+    assert list(table["uncertainty"]) == [1.0, 2, 3, 3, 4, 5]
+    assert table["innovation"].dropna().tolist() == [3.0, 4.0, 5.0]
+
+
+def test_spss_declared_user_missing_values_stay_missing_without_a_warning(tmp_path):
+    pyreadstat = pytest.importorskip("pyreadstat")
+    import warnings
+
+    import pandas as pd
+
+    from ambidex_bayes.data.io import read_table
+
+    frame = pd.DataFrame({"pid": [1, 2], "innovation": [3.0, -9]})
+    path = tmp_path / "declared.sav"
+    pyreadstat.write_sav(
+        frame,
+        str(path),
+        variable_value_labels={"innovation": {-9: "missing"}},
+        missing_ranges={"innovation": [-9]},
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        table = read_table(path)
+    assert table["innovation"].isna().tolist() == [False, True]

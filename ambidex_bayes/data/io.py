@@ -32,7 +32,7 @@ import pandas as pd
 
 from ambidex_bayes.errors import DataError
 
-__all__ = ["read_table", "SUPPORTED_EXTENSIONS"]
+__all__ = ["read_table", "SUPPORTED_EXTENSIONS", "MissingCodeWarning"]
 
 #: Extension -> kind of reader.
 SUPPORTED_EXTENSIONS: dict[str, str] = {
@@ -337,10 +337,63 @@ def _read_spss(p: Path) -> pd.DataFrame:
     import pyreadstat
 
     try:
-        df, _meta = pyreadstat.read_sav(str(p), apply_value_formats=False)
+        df, meta = pyreadstat.read_sav(str(p), apply_value_formats=False)
     except (pyreadstat.ReadstatError, pyreadstat.PyreadstatError, OSError, ValueError) as exc:
         raise DataError(f"cannot read {p} as an SPSS .sav file (is it corrupt?): {exc}") from None
-    return df
+    return _labelled_missing_codes(df, meta.variable_value_labels or {}, p)
+
+
+class MissingCodeWarning(UserWarning):
+    """Values of an SPSS file labelled as missing-data codes were set to missing."""
+
+
+#: Value labels that mark a missing-data code rather than an answer (lower case, matched as
+#: words): "no answer", "don't know", "refused", "not applicable", "missing", and the same
+#: in German, French, Dutch and Spanish.
+_MISSING_LABEL = re.compile(
+    r"\b(missing|no answer|not answered|no response|non-?response|don'?t know|do not know|"
+    r"dk|refused|refusal|not applicable|n/?a|not asked|skipped|system missing|"
+    r"keine angabe|wei(ß|ss) nicht|fehlend|verweigert|trifft nicht zu|"
+    r"ne sait pas|sans r[ée]ponse|manquant|refus|weet niet|geen antwoord|ontbrekend|"
+    r"no sabe|no contesta|sin respuesta|ns/?nc)\b",
+    re.IGNORECASE,
+)
+
+
+def _labelled_missing_codes(
+    df: pd.DataFrame, labels: dict[str, dict[object, str]], p: Path
+) -> pd.DataFrame:
+    """Set values whose SPSS value label marks a missing-data code (``-99 = "no answer"``)
+    to missing, with one warning that lists column, value, label and count.
+
+    Codes declared as user-missing in SPSS are already missing when read; this catches the
+    codes that were only labelled, which would otherwise enter the model as numbers.
+    """
+    found = []
+    out = df
+    for column, value_labels in labels.items():
+        if column not in df.columns or not pd.api.types.is_numeric_dtype(df[column]):
+            continue
+        for value, label in value_labels.items():
+            if not isinstance(value, int | float) or not _MISSING_LABEL.search(str(label)):
+                continue
+            hit = df[column] == value
+            count = int(hit.sum())
+            if count:
+                if out is df:
+                    out = df.copy()
+                out.loc[hit, column] = float("nan")
+                found.append(f"{column} = {value:g} ({label!r}): {count} row(s)")
+    if found:
+        warnings.warn(
+            f"{p}: values labelled as missing-data codes were set to missing:\n  "
+            + "\n  ".join(found)
+            + "\nDeclare them as missing values in SPSS (Variable View > Missing) to make this "
+            "explicit; if one of them is a real answer, change its value label.",
+            MissingCodeWarning,
+            stacklevel=4,
+        )
+    return out
 
 
 def _tidy(df: pd.DataFrame, p: Path) -> pd.DataFrame:
