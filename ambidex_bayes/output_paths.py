@@ -351,8 +351,10 @@ def replace_folder(
     backup = None
     try:
         if out.exists():
+            # a fresh unused name (never an existing folder such as .report.old)
             backup = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
-            os.replace(out, backup)  # onto the empty fresh folder: an atomic rename
+            backup.rmdir()
+            os.replace(out, backup)
         os.replace(tmp, out)
     except OSError as err:
         if backup is not None and not out.exists():

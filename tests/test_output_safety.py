@@ -156,6 +156,27 @@ def test_run_report_folder_holding_the_cache_is_refused(tmp_path: Path, monkeypa
     _refused(capsys, "input", str(cache))
 
 
+def test_run_whose_report_cannot_be_written_names_the_saved_fits(
+    tmp_path: Path, monkeypatch, capsys
+):
+    import ambidex_bayes.report as report
+
+    saved = tmp_path / "cache" / "M3-0123.nc"
+    analysis = SimpleNamespace(fits={"M3": SimpleNamespace(path=saved)}, slopes=None)
+    monkeypatch.setattr("ambidex_bayes.pipeline.run_analysis", lambda *a, **k: analysis)
+
+    def disk_full(analysis, folder, *, title):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(report, "_write", disk_full)
+    out = tmp_path / "report"
+    args = ["run", "--example", "--out", str(out), "--cache-dir", str(tmp_path / "cache")]
+    assert main([*args, *SMALL]) == 2
+    err = _refused(capsys, "No space left on device", str(saved), "ambidex-bayes report")
+    assert str(out) in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no half-written folder left
+
+
 def test_an_earlier_report_is_replaced_but_not_once_the_user_adds_a_file(
     tmp_path: Path, monkeypatch
 ):
@@ -404,3 +425,21 @@ def test_power_restart_in_a_foreign_folder_deletes_nothing(tmp_path: Path, monke
         ResultStore(folder, kind="power", config={}, restart=True)
     assert _intact(folder)
     assert (folder / "part-000001.parquet").read_bytes() == b"someone else's data"
+
+
+def test_a_table_that_cannot_be_written_keeps_the_previous_one(tmp_path: Path):
+    import pandas as pd
+
+    from ambidex_bayes.errors import OutputError
+    from ambidex_bayes.output_paths import OutputFolder
+
+    folder = OutputFolder(tmp_path / "tables")
+    folder.table("loo.csv", pd.DataFrame({"a": [1]}))
+
+    def disk_full(tmp):
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OutputError, match="loo.csv.*No space left"):
+        folder.write("loo.csv", disk_full)
+    assert (tmp_path / "tables" / "loo.csv").read_text() == "a\n1\n"
+    assert [p.name for p in (tmp_path / "tables").iterdir()] == ["loo.csv"]
