@@ -7,12 +7,15 @@ or a saved fit must never call anything but a few harmless transformations. This
 
 * quotes column names with backticks where formulae would otherwise read them as something
   else than one name (:func:`quote_name`): ``Innovation (daily)``, ``leader-support``,
-  ``a.b`` become ```Innovation (daily)```, ...; ordinary names (``innovation``,
-  ``uncertainty_cw``) are left as they are, so formulas read as before;
+  ``a.b``, ``Unsicherheit_ä`` are put in backticks, ordinary names (``innovation``,
+  ``uncertainty_cw``) are left as they are, so formulas read as before. Bambi names terms
+  by the unquoted name, so posterior variables, prior keys and roles are unchanged;
 * parses a formula with formulae's own scanner and parser (the same tree Bambi evaluates)
-  and refuses any call outside :data:`ALLOWED_CALLS`, any attribute access, and arithmetic
-  other than ``+ - * /``, comparisons and small powers inside a call
-  (:func:`check_formula`); with ``columns`` given, every name must be a column;
+  and refuses any call outside :data:`ALLOWED_CALLS` (so no attribute access such as
+  ``np.f2py.os.system``), and arithmetic other than ``+ - * /``, comparisons and small
+  powers inside a call (:func:`check_formula`); with ``columns`` given, every name must be
+  a column. A name that is not called is only looked up (in the data, where the check
+  above requires it to be), never evaluated;
 * checks a spec's formula template, its placeholders standing for quoted column names
   (:func:`check_template`);
 * splits a checked formula into its outcome, fixed part and person-effect terms
@@ -91,7 +94,6 @@ _CALL_OPERATORS = {
     "GREATER_EQUAL",
     "GREATER",
 }
-_OPENING = {"(": ")", "[": "]", "{": "}"}
 
 
 def _allowed_text() -> str:
@@ -315,7 +317,7 @@ class _Walker:
                 )
             if kind == "STAR_STAR":
                 self.formula_level(node.left)
-                self.number(node.right, "the power of terms")
+                self.number(node.right, "the power of terms", limit=MAX_EXPONENT)
                 return
             if kind == "PIPE":
                 raise self.refuse(
@@ -416,7 +418,6 @@ class _Walker:
 
     # leaves -------------------------------------------------------------------------------
     def name(self, node: Any) -> None:
-
         # a name is looked up as a whole (a dot in it is no attribute access)
         name = _node_name(node)
         if not name:

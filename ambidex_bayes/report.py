@@ -215,7 +215,9 @@ def _write(analysis: Analysis, folder: Path, *, title: str | None) -> None:
     for name, result in analysis.fits.items():
         summary = analysis.summaries[name]
         summary.to_csv(tables / f"summary_{name}.csv", index=False)
-        md += [f"### {name}: {result.spec.title}", "", f"Formula: `{result.formula}`", ""]
+        # a formula with quoted column names holds backticks: a double-backtick code span
+        formula = f"`` {result.formula} ``" if "`" in result.formula else f"`{result.formula}`"
+        md += [f"### {name}: {result.spec.title}", "", f"Formula: {formula}", ""]
         shown = [
             c
             for c in (

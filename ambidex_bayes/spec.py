@@ -339,8 +339,8 @@ class ModelSpec:
 
         Column names are written so that the formula reads each as one name (see
         :func:`ambidex_bayes.formula_guard.quote_name`): ``innovation`` stays as it is,
-        ``Innovation (daily)`` becomes ```Innovation (daily)```. Controls are added to the
-        fixed part, before the first person-effect term.
+        ``Innovation (daily)`` is put in backticks. Controls are added to the fixed part,
+        before the first person-effect term.
 
         Raises
         ------
