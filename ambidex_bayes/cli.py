@@ -38,6 +38,9 @@ def add_sampler_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--chains", type=int, help="number of chains (default 4)")
     g.add_argument("--seed", type=int, help="random seed")
     g.add_argument("--target-accept", type=float, help="target acceptance rate (default 0.9)")
+    g.add_argument(
+        "--cores", type=int, help="chains run at the same time (default: one per CPU core)"
+    )
     g.add_argument("--cache-dir", help="folder of saved fits (default .ambidex_cache)")
     g.add_argument("--refit", action="store_true", help="sample even if a saved fit matches")
     g.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -152,6 +155,7 @@ def sampler_settings(args: argparse.Namespace):
         chains=args.chains,
         seed=args.seed,
         target_accept=args.target_accept,
+        cores=getattr(args, "cores", None),
     )
 
 
@@ -280,6 +284,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     from ambidex_bayes.results import posterior_summary
     from ambidex_bayes.spec import load_prior_set, load_spec
 
+    settings = sampler_settings(args)  # checked before the data are read
     spec = load_spec(args.spec)
     if args.priors:
         spec = spec.with_priors(load_prior_set(args.priors), label=Path(args.priors).stem)
@@ -291,7 +296,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     result = fit(
         spec,
         prepared,
-        settings=sampler_settings(args),
+        settings=settings,
         cache_dir=args.cache_dir,
         refit=args.refit,
         progressbar=not args.no_progress,
@@ -398,6 +403,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from ambidex_bayes.report import write_report
     from ambidex_bayes.spec import ladder_specs
 
+    settings = sampler_settings(args)  # checked before the data are read
     source, mapping = data_inputs(args)
     # the report folder replaces what is there: never an input or the fit cache
     inputs = [*input_paths(args), source, Path(args.cache_dir or constants.CACHE_DIR)]
@@ -407,7 +413,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         source,
         mapping,
         specs=specs,
-        settings=sampler_settings(args),
+        settings=settings,
         detrend=args.detrend,
         standardize=args.standardize,
         moderator_values=args.at,

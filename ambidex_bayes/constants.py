@@ -15,6 +15,15 @@ CHAINS: int = 4
 TARGET_ACCEPT: float = 0.9
 SEED: int = 20261126
 
+#: Largest sampler settings accepted (see :mod:`ambidex_bayes.sampler_limits`): beyond these a
+#: fit would run for days or exhaust memory, which almost always means a typo.
+MAX_DRAWS: int = 1_000_000
+MAX_TUNE: int = 1_000_000
+MAX_CHAINS: int = 64
+MAX_CORES: int = 1024
+#: Seeds are whole numbers from 0 to this (every backend accepts them).
+MAX_SEED: int = 2**32 - 1
+
 #: Default sampling backend ("pymc", "nutpie" or "numpyro").
 BACKEND: str = "pymc"
 

@@ -16,6 +16,7 @@ __all__ = [
     "BackendUnavailableError",
     "FitFileError",
     "OutputError",
+    "SettingsError",
 ]
 
 
@@ -42,6 +43,10 @@ class SpecError(AmbidexError):
 
 
 class ModelError(AmbidexError):
+class SettingsError(SpecError):
+    """A sampler or run setting is outside its allowed range (checked before any work)."""
+
+
     """The model cannot be built or sampled as specified (checked before sampling)."""
 
 

@@ -74,6 +74,13 @@ class SamplerSettings:
     cores: int | None = None
 
     def resolved(self) -> SamplerSettings:
+    def __post_init__(self) -> None:
+        # every caller gets the same clear error for a setting outside its range
+        from ambidex_bayes.sampler_limits import check_sampler_fields
+
+        for name, value in check_sampler_fields(self.__dict__).items():
+            object.__setattr__(self, name, value)
+
         """A copy with every default filled in."""
         return SamplerSettings(
             backend=self.backend or constants.BACKEND,

@@ -57,6 +57,7 @@ import pandas as pd
 from scipy import optimize, special, stats
 
 from ambidex_bayes.errors import SpecError
+from ambidex_bayes.sampler_limits import check_seed
 
 __all__ = [
     "DesignError",
@@ -518,6 +519,8 @@ def simulate_diary(design: SimulationDesign, *, seed: int | np.random.Generator)
         raise DesignError(
             f"seed must be an int or a numpy.random.Generator, got {type(seed).__name__}"
         )
+    if is_int_seed:
+        check_seed(seed)
     rng = np.random.default_rng(seed)
     d = design
     n_p = int(d.n_persons)

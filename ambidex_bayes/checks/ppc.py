@@ -81,6 +81,7 @@ from ambidex_bayes.results.summary import (
     posterior_dataset,
     resolve_prob,
 )
+from ambidex_bayes.sampler_limits import check_seed
 
 __all__ = [
     "PredictiveDraws",
@@ -413,7 +414,7 @@ def posterior_predictive(
     -------
     PredictiveDraws
     """
-    seed = constants.SEED if seed is None else int(seed)
+    seed = constants.SEED if seed is None else check_seed(seed)
     post_all = posterior_dataset(fit.idata)
     step = _draw_step(post_all, max_draws)
     post = post_all.isel(draw=slice(None, None, step))

@@ -57,6 +57,10 @@ def run(args: argparse.Namespace) -> int:
 
     out = OutputFolder(args.out, inputs=input_paths(args)) if args.out else None
 
+    # checked before the fits are read
+    settings = SamplerSettings(
+        backend=args.backend, draws=args.draws, tune=args.tune, chains=args.chains
+    )
     fits = {}
     for path in args.fits:
         fit = load_fit(path)
@@ -65,9 +69,6 @@ def run(args: argparse.Namespace) -> int:
                 f"{path}: two fits are named {fit.spec.name!r}; compare differently named specs."
             )
         fits[fit.spec.name] = fit
-    settings = SamplerSettings(
-        backend=args.backend, draws=args.draws, tune=args.tune, chains=args.chains
-    )
     result = comparison.compare_fits(
         fits,
         remedy=args.remedy,

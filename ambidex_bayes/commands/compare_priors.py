@@ -60,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
 
     out = OutputFolder(args.out, inputs=input_paths(args)) if args.out else None
 
+    settings = sampler_settings(args)  # checked before the data are read
     spec = load_spec(args.spec)
     prepared = prepared_inputs(args)
     names = [n.strip() for n in args.priors.split(",") if n.strip()]
@@ -67,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         spec,
         prepared,
         names,
-        settings=sampler_settings(args),
+        settings=settings,
         cache_dir=args.cache_dir,
         refit=args.refit,
         reuse=not args.no_reuse,

@@ -45,6 +45,7 @@ from ambidex_bayes.design.tasks import (
     task_seed,
 )
 from ambidex_bayes.errors import SpecError
+from ambidex_bayes.sampler_limits import sampler_problems
 
 __all__ = [
     "PowerConfig",
@@ -136,8 +137,12 @@ def _config_problems(c: PowerConfig) -> list[str]:
         problems.append(f"prob must lie between 0 and 1, got {c.prob}")
     if not 0.5 <= c.level < 1:
         problems.append(f"level must lie in [0.5, 1), got {c.level}")
-    if min(c.draws, c.tune, c.chains) < 1:
-        problems.append("draws, tune and chains must be at least 1")
+    sampler = sampler_problems(
+        {"backend": c.backend, "draws": c.draws, "tune": c.tune, "chains": c.chains, "seed": c.seed}
+    )
+    problems.extend(sampler)
+    if not sampler and c.tune < 1:
+        problems.append("tune (--tune) must be at least 1 in a power analysis")
     reserved = {"n_persons", "diaries_mean", "diaries_max", "g11"} & set(c.design)
     if reserved:
         problems.append(

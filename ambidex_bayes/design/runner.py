@@ -34,6 +34,7 @@ import pandas as pd
 from ambidex_bayes.design.store import ResultStore
 from ambidex_bayes.design.tasks import Task
 from ambidex_bayes.errors import AmbidexError, BackendUnavailableError
+from ambidex_bayes.sampler_limits import check_workers
 
 __all__ = ["run_tasks", "run_in_folder", "RunInterrupted", "SERIAL"]
 
@@ -205,6 +206,8 @@ def run_tasks(
         On Ctrl-C: the results that arrived are written first, and the message says how to
         resume.
     """
+    if n_workers is not None:
+        check_workers(n_workers)
     _check_scheduler(scheduler)
     ids = [t.task_id for t in tasks]
     if len(set(ids)) != len(ids):

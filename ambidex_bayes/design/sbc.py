@@ -51,6 +51,7 @@ from ambidex_bayes.design.tasks import (
     task_seed,
 )
 from ambidex_bayes.errors import ModelError, SpecError
+from ambidex_bayes.sampler_limits import sampler_problems, whole_number_problem
 
 __all__ = ["SBCConfig", "sbc_tasks", "run_sbc_task", "sbc_work", "run_sbc", "sbc_ranks"]
 
@@ -114,13 +115,19 @@ class SBCConfig(RunConfig):
             problems.append(
                 f"simulations must be a whole number of at least 1, got {self.simulations}"
             )
-        if self.rank_draws < 1 or self.rank_draws > self.draws * self.chains:
+        fields = {"draws": self.draws, "tune": self.tune, "chains": self.chains}
+        sampler = sampler_problems({**fields, "backend": self.backend, "seed": self.seed})
+        problems.extend(sampler)
+        if not sampler and self.tune < 1:
+            problems.append("tune (--tune) must be at least 1 in an SBC run")
+        if not sampler and (
+            whole_number_problem("rank_draws", self.rank_draws, 1, self.draws * self.chains)
+            is not None
+        ):
             problems.append(
-                f"rank_draws ({self.rank_draws}) must lie between 1 and draws x chains "
-                f"({self.draws * self.chains})"
+                f"rank_draws ({self.rank_draws!r}) must be a whole number between 1 and draws x "
+                f"chains ({self.draws * self.chains})"
             )
-        if min(self.draws, self.tune, self.chains) < 1:
-            problems.append("draws, tune and chains must be at least 1")
         if (problem := design_problem(self.design)) is not None:
             problems.append(problem)
         if problems:

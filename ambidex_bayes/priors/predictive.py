@@ -31,6 +31,7 @@ from ambidex_bayes.errors import SpecError
 from ambidex_bayes.model.build import build_model
 from ambidex_bayes.priors.sets import PriorSet, declared_range, read_prior_set
 from ambidex_bayes.results.slopes import SimpleSlopes, simple_slopes
+from ambidex_bayes.sampler_limits import check_seed
 from ambidex_bayes.spec import ModelSpec, PriorSpec
 
 __all__ = [
@@ -149,6 +150,8 @@ def prior_predictive_check(
     """
     if draws < 1:
         raise SpecError(f"draws must be a positive number of prior draws, got {draws}.")
+    if seed is not None:
+        seed = check_seed(seed)
     resolved, name = _resolve(priors, prepared, label)
     built = build_model(spec.with_priors(resolved, label=name), prepared)
     with built.pymc_model:
