@@ -42,11 +42,11 @@ class SpecError(AmbidexError):
     """A model spec or prior-set file is invalid."""
 
 
-class ModelError(AmbidexError):
 class SettingsError(SpecError):
     """A sampler or run setting is outside its allowed range (checked before any work)."""
 
 
+class ModelError(AmbidexError):
     """The model cannot be built or sampled as specified (checked before sampling)."""
 
 

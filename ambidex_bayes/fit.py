@@ -73,7 +73,6 @@ class SamplerSettings:
     #: not depend on it, so it is not part of a fit's identity (see :meth:`to_dict`).
     cores: int | None = None
 
-    def resolved(self) -> SamplerSettings:
     def __post_init__(self) -> None:
         # every caller gets the same clear error for a setting outside its range
         from ambidex_bayes.sampler_limits import check_sampler_fields
@@ -81,6 +80,7 @@ class SamplerSettings:
         for name, value in check_sampler_fields(self.__dict__).items():
             object.__setattr__(self, name, value)
 
+    def resolved(self) -> SamplerSettings:
         """A copy with every default filled in."""
         return SamplerSettings(
             backend=self.backend or constants.BACKEND,
