@@ -16,7 +16,14 @@ import xarray as xr
 
 from ambidex_bayes import constants
 
-__all__ = ["ConvergenceReport", "ConvergenceWarning", "check_convergence", "parameter_names"]
+__all__ = [
+    "ConvergenceReport",
+    "ConvergenceWarning",
+    "check_convergence",
+    "parameter_names",
+    "nonfinite_draws",
+    "undefined_diagnostics",
+]
 
 
 class ConvergenceWarning(UserWarning):
@@ -35,6 +42,72 @@ def parameter_names(posterior: xr.Dataset) -> list[str]:
             continue
         names.append(str(name))
     return names
+
+
+def nonfinite_draws(posterior: xr.Dataset, names: list[str] | None = None) -> dict[str, int]:
+    """Number of NaN or infinite draws of each variable that has any (default: all)."""
+    out = {}
+    for name in names if names is not None else [str(n) for n in posterior.data_vars]:
+        values = np.asarray(posterior[name].values)
+        if not np.issubdtype(values.dtype, np.number):
+            continue
+        n_bad = int((~np.isfinite(values)).sum())
+        if n_bad:
+            out[name] = n_bad
+    return out
+
+
+def undefined_diagnostics(posterior: xr.Dataset, table: pd.DataFrame) -> list[str]:
+    """Why R-hat or an ESS is not a finite number for some parameters, in plain words.
+
+    An undefined diagnostic is a failed check, never a passed one: it means the draws are
+    missing, constant or not numbers, or there is a single chain, and each case says what
+    to do. Empty when every diagnostic in ``table`` is finite.
+    """
+    n_chains = int(posterior.sizes.get("chain", 0))
+    n_per_chain = int(posterior.sizes.get("draw", 0))
+    if n_chains * n_per_chain == 0:
+        return [
+            f"The fit has no draws ({n_chains} chain(s) x {n_per_chain} draws), so nothing "
+            "about the posterior can be checked or reported. Sample again with at least one "
+            "chain and some draws (e.g. --chains 4 --draws 1000)."
+        ]
+    values = table[["rhat", "ess_bulk", "ess_tail"]].to_numpy(dtype=float)
+    undefined = table.index[~np.isfinite(values).all(axis=1)].tolist()
+    bad_draws = nonfinite_draws(posterior, [str(n) for n in table.index])
+    constant = [
+        n
+        for n in undefined
+        if n not in bad_draws and float(np.ptp(np.asarray(posterior[n].values, float))) == 0.0
+    ]
+    problems = []
+    if bad_draws:
+        shown = ", ".join(f"{n} ({k} draws)" for n, k in bad_draws.items())
+        problems.append(
+            f"Non-finite (NaN or infinite) draws of {shown}: the sampler broke down, so "
+            "these posteriors are meaningless. Check the priors (ambidex-bayes prior-check), "
+            "standardise the variables (--standardize) and raise --target-accept."
+        )
+    if constant:
+        problems.append(
+            f"The draws of {', '.join(constant)} never change: the sampler did not move "
+            "(stuck chains, often from a prior far narrower than the data or an outcome "
+            "without within-person variation), so R-hat and ESS cannot be computed. Check "
+            "the priors and the data and sample again."
+        )
+    rest = [n for n in undefined if n not in bad_draws and n not in constant]
+    if rest and n_chains < 2:
+        problems.append(
+            f"R-hat cannot be computed from a single chain ({', '.join(rest)}): whether the "
+            "sampler converged cannot be checked. Run at least 2 chains (e.g. --chains 4)."
+        )
+    elif rest:
+        problems.append(
+            f"R-hat or ESS could not be computed for {', '.join(rest)} from {n_chains} chains "
+            f"of {n_per_chain} draws: too few draws to judge convergence. Draw more samples "
+            "(e.g. --draws 1000)."
+        )
+    return problems
 
 
 @dataclass(frozen=True)
@@ -131,9 +204,12 @@ def check_convergence(
     posterior = idata["posterior"].to_dataset()
     names = var_names or parameter_names(posterior)
     sub = posterior[names]
-    rhat = azs.rhat(sub)
-    ess_bulk = azs.ess(sub, method="bulk")
-    ess_tail = azs.ess(sub, method="tail")
+    # constant or too few draws give 0/0 inside arviz-stats: the NaN it returns is reported
+    # in words below (undefined_diagnostics), so numpy's division warning would only repeat it
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rhat = azs.rhat(sub)
+        ess_bulk = azs.ess(sub, method="bulk")
+        ess_tail = azs.ess(sub, method="tail")
     table = pd.DataFrame(
         {
             "rhat": [float(rhat[n]) for n in names],
@@ -164,7 +240,7 @@ def check_convergence(
     else:
         ebfmi = ()
 
-    problems: list[str] = []
+    problems: list[str] = undefined_diagnostics(posterior, table)
     bad_rhat = table.index[table["rhat"] > constants.RHAT_MAX].tolist()
     if bad_rhat:
         problems.append(

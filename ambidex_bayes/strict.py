@@ -3,7 +3,9 @@
 A fit fails strict mode when it has divergent transitions, an R-hat above
 :data:`constants.RHAT_MAX`, a bulk-ESS below :data:`constants.ESS_BULK_MIN`, or observations
 whose PSIS-LOO Pareto k exceeds :data:`constants.PARETO_K_MAX` (the leave-one-out estimate
-is then unreliable for them).
+is then unreliable for them). A diagnostic that cannot be computed fails too: no draws,
+constant or non-finite draws, a single chain (no R-hat), a log-likelihood that is not finite
+or too few draws for Pareto k.
 """
 
 from __future__ import annotations
@@ -15,21 +17,74 @@ from typing import Any
 import numpy as np
 
 from ambidex_bayes import constants
+from ambidex_bayes.diagnostics import undefined_diagnostics
+from ambidex_bayes.errors import ModelError
 
-__all__ = ["strict_problems", "pareto_k"]
+__all__ = ["strict_problems", "pareto_k", "pareto_k_problem"]
+
+#: Fewer posterior draws than this (all chains together) give no Pareto k estimate.
+MIN_LOO_DRAWS = 100
+
+#: What arviz-stats says when the draws cannot give a Pareto k (its own fallbacks use these).
+_NO_K_MESSAGES = ("All tail values are the same", "n_draws_tail must be at least")
 
 
 def pareto_k(idata: Any) -> np.ndarray | None:
-    """Pareto k of every observation (PSIS-LOO), or None without a log-likelihood group."""
-    import arviz_stats as azs
+    """Pareto k of every observation (PSIS-LOO), or None without a log-likelihood group.
 
+    Raises
+    ------
+    ModelError
+        When the log-likelihood cannot give Pareto k (see :func:`pareto_k_problem`).
+    """
     if "log_likelihood" not in idata.children:
         return None
+    k, problem = _pareto_k(idata)
+    if problem is not None:
+        raise ModelError(problem)
+    return k
+
+
+def _pareto_k(idata: Any) -> tuple[np.ndarray | None, str | None]:
+    import arviz_stats as azs
+
+    loglik = idata["log_likelihood"].to_dataset()
+    arrays = [np.asarray(v.values, dtype=float) for v in loglik.data_vars.values()]
+    n_draws = int(loglik.sizes.get("chain", 0) * loglik.sizes.get("draw", 0))
+    if n_draws < MIN_LOO_DRAWS:
+        return None, (
+            f"Pareto k cannot be estimated from {n_draws} draws (at least {MIN_LOO_DRAWS} are "
+            "needed), so PSIS-LOO cannot be checked. Draw more samples (e.g. --draws 1000)."
+        )
+    n_bad = sum(int((~np.isfinite(a)).reshape(-1, *a.shape[2:]).any(axis=0).sum()) for a in arrays)
+    if n_bad:
+        return None, (
+            f"{n_bad} observation(s) have a non-finite log-likelihood in some draws (the "
+            "sampler broke down, or an observation is impossible under the model), so PSIS-LOO "
+            "cannot be computed. Check the data and the priors and sample again."
+        )
     with warnings.catch_warnings():
         # the high-k warning of arviz-stats is replaced by our own message below
         warnings.filterwarnings("ignore", message=".*Pareto k.*")
-        result = azs.loo(idata, pointwise=True)
-    return np.asarray(result.pareto_k).ravel()
+        try:
+            result = azs.loo(idata, pointwise=True)
+        except ValueError as err:
+            if not str(err).startswith(_NO_K_MESSAGES):
+                raise
+            return None, (
+                f"Pareto k cannot be estimated ({err}): the draws of the log-likelihood are "
+                "constant or too few, as when the sampler did not move. Check the convergence "
+                "report and sample again."
+            )
+    k = np.asarray(result.pareto_k, dtype=float).ravel()
+    return k, None
+
+
+def pareto_k_problem(idata: Any) -> str | None:
+    """Why Pareto k cannot be computed for a fit, in plain words, or None when it can."""
+    if "log_likelihood" not in idata.children:
+        return None
+    return _pareto_k(idata)[1]
 
 
 def strict_problems(fits: Iterable[Any], *, check_pareto: bool = True) -> list[str]:
@@ -45,6 +100,8 @@ def strict_problems(fits: Iterable[Any], *, check_pareto: bool = True) -> list[s
     for result in fits:
         name = result.spec.name
         conv = result.convergence
+        posterior = result.idata["posterior"].to_dataset()
+        problems += [f"{name}: {p}" for p in undefined_diagnostics(posterior, conv.table)]
         if conv.n_divergent:
             problems.append(f"{name}: {conv.n_divergent} divergent transitions.")
         table = conv.table
@@ -56,10 +113,12 @@ def strict_problems(fits: Iterable[Any], *, check_pareto: bool = True) -> list[s
             problems.append(
                 f"{name}: bulk-ESS < {constants.ESS_BULK_MIN:.0f} for {', '.join(low)}."
             )
-        if check_pareto:
-            k = pareto_k(result.idata)
+        if check_pareto and "log_likelihood" in result.idata.children:
+            k, problem = _pareto_k(result.idata)
+            if problem is not None:
+                problems.append(f"{name}: {problem}")
             if k is not None:
-                n_bad = int(np.sum(k > constants.PARETO_K_MAX))
+                n_bad = int(np.sum(~(k <= constants.PARETO_K_MAX)))  # NaN k fails too
                 if n_bad:
                     problems.append(
                         f"{name}: {n_bad} of {k.size} observations have Pareto k > "

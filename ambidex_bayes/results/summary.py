@@ -141,9 +141,11 @@ def posterior_summary(
     rows: list[dict[str, Any]] = []
     for name, role in parameter_roles(terms).items():
         da = get_variable(posterior, name, role)
-        rhat = arviz_stats.rhat(da)
-        ess_bulk = arviz_stats.ess(da, method="bulk")
-        ess_tail = arviz_stats.ess(da, method="tail")
+        # constant draws give NaN here (0/0); the convergence report says so in words
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rhat = arviz_stats.rhat(da)
+            ess_bulk = arviz_stats.ess(da, method="bulk")
+            ess_tail = arviz_stats.ess(da, method="tail")
         for label, selection in _elements(da):
             values = da.isel(selection).values.reshape(-1)
             row: dict[str, Any] = {"parameter": label, "role": role}
