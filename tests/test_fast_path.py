@@ -20,7 +20,9 @@ def test_fast_path_model_samples_only_hyperparameters(small_prepared):
         "uncertainty_pm",
         "leader_support_c",
         "uncertainty_cw:leader_support_c",
-        "_person_id_chol",
+        "1|person_id_sigma",
+        "uncertainty_cw|person_id_sigma",
+        "_person_id_corr",
         "sigma",
     }
     assert built.is_marginal

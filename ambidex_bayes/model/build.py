@@ -8,11 +8,14 @@ For person :math:`j` with :math:`q` person-effect terms (intercept and slopes),
 
 .. math::
 
-    u_j = L z_j, \quad z_j \sim N(0, I_q), \quad L L^\top = \Sigma = D R D,
-    \quad R \sim \mathrm{LKJ}(\eta), \quad D = \mathrm{diag}(\tau_1, \dots, \tau_q),
+    u_j = D L_R z_j, \quad z_j \sim N(0, I_q), \quad L_R L_R^\top = R \sim \mathrm{LKJ}(\eta),
+    \quad D = \mathrm{diag}(\tau_1, \dots, \tau_q), \quad \Sigma = D R D,
 
 the non-centred parameterisation (it avoids the funnel geometry that causes divergences in
-random-slope models with few diaries per person). The linear predictor is
+random-slope models with few diaries per person). The SDs :math:`\tau_k` (with their own
+priors) and the correlation's Cholesky factor :math:`L_R` are sampled apart, as in Stan and
+brms, so nothing has to shrink with an SD that nears zero (see
+:func:`correlation_cholesky`). The linear predictor is
 
 .. math::
 
@@ -58,6 +61,7 @@ __all__ = [
     "prior_data_name",
     "FastPathUnavailable",
     "fast_path_reason",
+    "correlation_cholesky",
     "PRIOR_DATA_PREFIX",
 ]
 
@@ -217,26 +221,57 @@ def _make_rv(
     return dist(name, **params, **kwargs)
 
 
-def _make_dist(prior: PriorSpec, **kwargs: Any) -> pt.TensorVariable:
-    dist = getattr(pm, prior.dist)
-    return dist.dist(**dict(prior.params), **kwargs)
+def _check_sd_priors(priors: list[PriorSpec], where: str) -> None:
+    """The SDs of correlated person effects need priors on the positive half-line."""
+    for prior in priors:
+        if prior.dist not in POSITIVE_DISTRIBUTIONS:
+            raise SpecError(
+                f"{where}: an SD prior must be positive (HalfNormal, Exponential, ...), "
+                f"got {prior.dist}."
+            )
 
 
-def _stack_sd_priors(priors: list[PriorSpec], where: str) -> PriorSpec:
-    """One vector-valued prior for the SDs of correlated person effects."""
-    families = {p.dist for p in priors}
-    if len(families) != 1:
-        raise SpecError(
-            f"{where}: the SDs of correlated person effects must share one prior family "
-            f"(got {', '.join(sorted(families))}); give them all e.g. HalfNormal."
-        )
-    dist = families.pop()
-    if dist not in POSITIVE_DISTRIBUTIONS:
-        raise SpecError(
-            f"{where}: an SD prior must be positive (HalfNormal, Exponential, ...), got {dist}."
-        )
-    keys = priors[0].params.keys()
-    return PriorSpec(dist=dist, params={k: np.array([p.params[k] for p in priors]) for k in keys})
+def correlation_cholesky(name: str, q: int, eta: Any) -> pt.TensorVariable:
+    r"""Lower Cholesky factor :math:`L_R` of a q x q correlation matrix :math:`R \sim
+    \mathrm{LKJ}(\eta)`, a random variable of its own (apart from the SDs).
+
+    With the SDs :math:`\tau` sampled separately, :math:`\Sigma = D R D` has the factor
+    :math:`L_\Sigma = D L_R`, :math:`D = \mathrm{diag}(\tau)`, as in Stan and brms. Unlike a
+    packed factor of :math:`\Sigma` itself, whose off-diagonal entries must shrink with the
+    SDs (a funnel as an SD nears zero), the correlation's coordinates do not depend on the
+    SDs: when the data say little about a correlation, it simply follows its prior.
+
+    For :math:`q = 2` the one correlation is :math:`\rho = 2b - 1` with
+    :math:`b \sim \mathrm{Beta}(\eta, \eta)`: the density of :math:`\rho` is then
+    proportional to :math:`(1 - \rho^2)^{\eta - 1} = \det(R)^{\eta - 1}`, which is exactly
+    :math:`\mathrm{LKJ}(\eta)` for a 2 x 2 matrix. The sampler sees
+    :math:`\operatorname{logit} b = 2 \operatorname{artanh} \rho` (logistic tails), and
+
+    .. math::
+
+        L_R = \begin{pmatrix} 1 & 0 \\ \rho & \sqrt{1 - \rho^2} \end{pmatrix},
+        \qquad \sqrt{1 - \rho^2} = 2 \sqrt{b (1 - b)}.
+
+    For :math:`q > 2` it is PyMC's ``LKJCorr``, which is a Cholesky factor with the LKJ
+    density :math:`\prod_{i} L_{ii}^{\,q - i + 2\eta - 2}` (one-based :math:`i`, the
+    Jacobian of :math:`R = L L^\top` included) and an unconstrained transform of its own
+    (rows of a free lower triangle with unit diagonal, normalised; log-Jacobian included).
+
+    Parameters
+    ----------
+    name : str
+        Name of the random variable (internal: it should start with ``"_"``).
+    q : int
+        Dimension, at least 2.
+    eta : float or tensor
+        LKJ shape (``pm.Data`` allowed).
+    """
+    if q == 2:
+        b = pm.Beta(name, alpha=eta, beta=eta)
+        rho = 2.0 * b - 1.0
+        zero, one = pt.zeros(()), pt.ones(())
+        return pt.stack([pt.stack([one, zero]), pt.stack([rho, 2.0 * pt.sqrt(b * (1.0 - b))])])
+    return pm.LKJCorr(name, n=q, eta=eta)
 
 
 def _check_design(X: np.ndarray, names: list[str], source: str) -> None:
@@ -503,41 +538,31 @@ def build_model(
                     "prior": str(eta),
                     "source": "spec" if "corr" in overrides else "toolkit default",
                 }
-                sd_prior = _stack_sd_priors(sd_priors, spec.source)
+                _check_sd_priors(sd_priors, spec.source)
                 eta_value: Any = eta.params["eta"]
                 if prior_data:
                     eta_value = pm.Data(prior_data_name(f"corr({factor})", "eta"), eta_value)
-                    sd_prior = PriorSpec(
-                        dist=sd_prior.dist,
-                        params={
-                            k: pt.stack(
-                                [
-                                    pm.Data(prior_data_name(f"{n}_sigma", k), p.params[k])
-                                    for n, p in zip(names, sd_priors, strict=True)
-                                ]
-                            )
-                            for k in sd_prior.params
-                        },
-                    )
+                # SDs and the correlation's Cholesky factor are sampled apart (Stan's way):
+                # Sigma = D R D, L_Sigma = D L_R (see correlation_cholesky)
+                sds = pt.stack(
+                    [
+                        _make_rv(f"{n}_sigma", p, prior_data=prior_data)
+                        for n, p in zip(names, sd_priors, strict=True)
+                    ]
+                )
+                corr_chol = correlation_cholesky(f"_{factor}_corr", len(names), eta_value)
+                chol = sds[:, None] * corr_chol
+                corr = pt.dot(corr_chol, corr_chol.T)
                 effect_dim = f"_{factor}__effect"
                 model.add_coord(effect_dim, names)
-                chol, corr, sds = pm.LKJCholeskyCov(
-                    f"_{factor}_chol",
-                    n=len(names),
-                    eta=eta_value,
-                    sd_dist=_make_dist(sd_prior, shape=len(names)),
-                    compute_corr=True,
-                )
                 if marginal:
                     marginal_chol = chol
-                    for k, n in enumerate(names):
-                        pm.Deterministic(f"{n}_sigma", sds[k])
                 else:
+                    # non-centred: u_j = L_Sigma z_j, z_j ~ N(0, I), one row per person
                     z = pm.Normal(f"_{factor}_offset", 0.0, 1.0, dims=(factor_dim, effect_dim))
                     u = pt.dot(z, chol.T)
                     for k, n in enumerate(names):
                         u_k = pm.Deterministic(n, u[:, k], dims=factor_dim)
-                        pm.Deterministic(f"{n}_sigma", sds[k])
                         mu = mu + u_k[idx] * zcols[k]
                 for a in range(len(names)):
                     for b in range(a + 1, len(names)):

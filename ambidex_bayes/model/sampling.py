@@ -25,11 +25,13 @@ import xarray as xr
 from ambidex_bayes.cache_dirs import user_cache_dir
 from ambidex_bayes.model.marginal import complete_posterior
 from ambidex_bayes.model.nutpie_cache import compile_cached
+from ambidex_bayes.terms import correlation_name
 
 __all__ = [
     "sample_full",
     "sample_marginal",
     "complete_marginal",
+    "correlation_draws",
     "without_internal",
     "check_reuse_key",
     "clear_compiled_cache",
@@ -248,6 +250,25 @@ def sample_marginal(
     return complete_marginal(idata, built, settings, log_likelihood=log_likelihood)
 
 
+def correlation_draws(posterior: xr.Dataset, names: list[str]) -> np.ndarray | None:
+    """Correlation matrices (chain, draw, q, q) of the person effects ``names``.
+
+    Assembled from the posterior's pairwise correlations (``correlation_name(a, b)``);
+    None when the effects are independent (no correlation in the posterior).
+    """
+    q = len(names)
+    pairs = [(a, b) for a in range(q) for b in range(a + 1, q)]
+    if not pairs or correlation_name(names[0], names[1]) not in posterior:
+        return None
+    first = posterior[correlation_name(names[0], names[1])]
+    corr = np.zeros((*first.shape, q, q))
+    corr[..., range(q), range(q)] = 1.0
+    for a, b in pairs:
+        values = np.asarray(posterior[correlation_name(names[a], names[b])].values, dtype=float)
+        corr[..., a, b] = corr[..., b, a] = values
+    return corr
+
+
 def complete_marginal(
     idata: xr.DataTree, built: Any, settings: Any, *, log_likelihood: bool = True
 ) -> xr.DataTree:
@@ -260,8 +281,7 @@ def complete_marginal(
     posterior = idata["posterior"].to_dataset()
     names = list(design.fixed_names) + [f"{n}_sigma" for n in design.group_names] + ["sigma"]
     draws = {n: np.asarray(posterior[n].values, dtype=float) for n in names}
-    corr_name = f"_{design.factor}_chol_corr"
-    corr = np.asarray(posterior[corr_name].values) if corr_name in posterior else None
+    corr = correlation_draws(posterior, design.group_names)
     rng = np.random.default_rng([int(settings.seed), 7919])
     effects, loglik = complete_posterior(
         draws, design, corr=corr, rng=rng, log_likelihood=log_likelihood
