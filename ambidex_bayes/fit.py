@@ -24,8 +24,8 @@ from typing import Any
 import xarray as xr
 
 from ambidex_bayes import constants
-from ambidex_bayes.diagnostics import ConvergenceReport, check_convergence
-from ambidex_bayes.errors import BackendUnavailableError, FitFileError, SpecError
+from ambidex_bayes.diagnostics import ConvergenceReport, check_convergence, nonfinite_draws
+from ambidex_bayes.errors import BackendUnavailableError, FitFileError, ModelError, SpecError
 from ambidex_bayes.model.build import (
     BuiltModel,
     FastPathUnavailable,
@@ -33,6 +33,7 @@ from ambidex_bayes.model.build import (
     check_initial_point,
     check_saved_formulas,
 )
+from ambidex_bayes.model.prior_scale import check_prior_scales
 from ambidex_bayes.model.sampling import check_reuse_key, sample_full, sample_marginal
 from ambidex_bayes.spec import ModelSpec
 from ambidex_bayes.store import (
@@ -249,6 +250,21 @@ def load_fit(path: str | Path) -> FitResult:
     return FitResult.load(path)
 
 
+def refuse_nonfinite_draws(idata: xr.DataTree, spec: ModelSpec) -> None:
+    """Raise a ModelError when a sampled parameter has NaN or infinite draws."""
+    posterior = idata["posterior"].to_dataset()
+    bad = nonfinite_draws(posterior)
+    if bad:
+        total = int(posterior.sizes.get("chain", 0) * posterior.sizes.get("draw", 0))
+        shown = ", ".join(f"{name} ({n} values)" for name, n in list(bad.items())[:8])
+        raise ModelError(
+            f"{spec.source}: sampling {spec.name} gave non-finite (NaN or infinite) draws of "
+            f"{shown} in {total} draws; the sampler broke down, so the fit is not saved. Check "
+            "the priors (ambidex-bayes prior-check), standardise the variables (--standardize) "
+            "or raise --target-accept, and fit again."
+        )
+
+
 def fit_key(spec: ModelSpec, prepared: Any, settings: SamplerSettings) -> str:
     """Hash of everything that determines a fit's draws."""
     payload = {
@@ -324,6 +340,7 @@ def fit(
                         print(result.convergence)
                     return result
 
+    check_prior_scales(spec, prepared)
     built = None
     if settings.fast_path:
         try:
@@ -344,6 +361,7 @@ def fit(
     else:
         idata = sample_full(built, settings, progressbar=progressbar, log_likelihood=log_likelihood)
     wall = time.perf_counter() - start
+    refuse_nonfinite_draws(idata, spec)
     convergence = check_convergence(idata, warn=True)
     meta = {
         "fit_key": key,

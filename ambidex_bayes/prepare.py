@@ -74,6 +74,7 @@ from ambidex_bayes.data.validate import (
     ValidatedData,
     describe_bad_values,
     format_rows,
+    outcome_never_varies,
     person_id_strings,
     row_numbers,
     to_float,
@@ -527,6 +528,8 @@ def _check_rows_used(frame: pd.DataFrame, m: ColumnMapping, n_left_out: int) -> 
             f"{where}, column {m.outcome!r} (outcome) has no variance; a constant cannot be "
             "modelled. Fill in the missing values or check the data."
         )
+    if (frame[m.outcome].groupby(g, sort=False).nunique() < 2).all():
+        raise DataError(f"{where}, {outcome_never_varies(m.outcome)}")
     for x in m.level1:
         if (frame[x].groupby(g, sort=False).nunique() < 2).all():
             raise DataError(
@@ -539,6 +542,33 @@ def _check_rows_used(frame: pd.DataFrame, m: ColumnMapping, n_left_out: int) -> 
                 f"{where}, column {w!r} (level-2 moderator) has the same value for every "
                 "person; it cannot be modelled. Fill in the missing values or check the data."
             )
+
+
+#: An outcome that varies from day to day within fewer than this share of the persons with
+#: several diaries, or within at most :data:`_FEW_VARYING_PERSONS` of ten or more such
+#: persons, draws a warning.
+_MIN_VARYING_SHARE = 0.1
+_FEW_VARYING_PERSONS = 2
+
+
+def _few_varying_persons(y: pd.Series, g: pd.Series, name: str) -> str | None:
+    """A warning when the outcome varies within only a few persons."""
+    per_person = y.groupby(g, sort=False)
+    several = per_person.size() > 1
+    n_several = int(several.sum())
+    n_varying = int((per_person.nunique()[several] > 1).sum())
+    few = n_varying < _MIN_VARYING_SHARE * n_several or (
+        n_varying <= _FEW_VARYING_PERSONS and n_several >= 10
+    )
+    if n_varying == 0 or not few:
+        return None
+    return (
+        f"The outcome {name!r} varies from day to day within only {n_varying} of the "
+        f"{n_several} persons with more than one diary; for the others every diary holds the "
+        "same value. The residual SD and the within-person slopes rest on those few persons, "
+        "so expect wide intervals and check the data (is the outcome a person-level variable, "
+        "or are values carried forward?)."
+    )
 
 
 def _check_new_names(
@@ -701,6 +731,9 @@ def prepare(
         if warning:
             warnings.append(warning)
     roles["x_within"], roles["x_between"] = roles["x0_within"], roles["x0_between"]
+    warning = _few_varying_persons(frame[m.outcome], g, m.outcome)
+    if warning:
+        warnings.append(warning)
 
     stats = []
     for k, w in enumerate(m.level2):

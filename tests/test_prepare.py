@@ -253,8 +253,9 @@ def test_missing_rows_are_dropped_and_person_means_use_the_rest(unbalanced, mapp
 
 def test_no_complete_row_is_an_error(unbalanced, mapping):
     df = unbalanced.copy()
-    df.loc[[0, 1, 2, 4], "y"] = np.nan
-    df.loc[[3, 5], "x"] = np.nan
+    # y still varies within person b and x within person c, but no row has both
+    df.loc[[0, 3, 4, 5], "y"] = np.nan
+    df.loc[[1, 2], "x"] = np.nan
     with pytest.raises(DataError, match=r"no row has every model column filled in.*'y': 4, 'x': 2"):
         prepare(validate(df, mapping))
 

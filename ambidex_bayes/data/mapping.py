@@ -149,6 +149,45 @@ def _check_keys(d: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> N
         raise SpecError(f"{where}: " + "; ".join(msgs) + f". Allowed keys: {', '.join(allowed)}.")
 
 
+def _check_outcome_not_predictor(
+    outcome: str,
+    level1: tuple[str, ...],
+    level2: tuple[str, ...],
+    controls: tuple[str, ...],
+    scales: Mapping[str, Any],
+) -> None:
+    """Refuse a mapping in which the outcome predicts itself (directly or through a scale)."""
+    roles = {
+        **{c: ("a control", "controls") for c in controls},
+        **{c: ("a level-2 moderator", "level2") for c in level2},
+        **{c: ("a level-1 predictor", "level1") for c in level1},
+    }
+    if outcome in roles:
+        role, key = roles[outcome]
+        raise SpecError(
+            f"the outcome {outcome!r} is also listed as {role} ({key!r}): a variable cannot "
+            "predict itself (the model would explain it perfectly, with a residual SD of 0 and "
+            f"meaningless slopes). Remove {outcome!r} from {key!r}, or choose another outcome."
+        )
+    for name, scale in scales.items():
+        if name in roles and outcome in scale.items:
+            role, key = roles[name]
+            raise SpecError(
+                f"the scale {name!r}, {role}, averages the outcome {outcome!r} among its items: "
+                "the outcome would partly predict itself. Remove the outcome from the scale's "
+                "items, or choose another outcome."
+            )
+        if name == outcome:
+            shared = [i for i in scale.items if i in roles]
+            if shared:
+                role, key = roles[shared[0]]
+                raise SpecError(
+                    f"the outcome scale {outcome!r} averages {shared[0]!r}, which is also "
+                    f"{role}: the outcome would partly predict itself. Remove it from the "
+                    "scale's items or from the predictors."
+                )
+
+
 @dataclass(frozen=True)
 class ScaleSpec:
     """Items averaged into one scale score.
@@ -269,6 +308,7 @@ class ColumnMapping:
         object.__setattr__(self, "level2", level2)
         object.__setattr__(self, "controls", controls)
 
+        _check_outcome_not_predictor(self.outcome, level1, level2, controls, {})
         used = self.model_columns
         dup = _duplicates(used)
         if dup:
@@ -290,6 +330,7 @@ class ColumnMapping:
                     f"scale {name!r} lists itself among its items; give it another name"
                 )
             scales[name] = spec
+        _check_outcome_not_predictor(self.outcome, level1, level2, controls, scales)
         object.__setattr__(self, "scales", scales)
 
         if not isinstance(self.ranges, Mapping):

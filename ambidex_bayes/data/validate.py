@@ -307,8 +307,8 @@ def validate(df: pd.DataFrame, mapping: ColumnMapping, *, source: str = "data") 
         with more than one value within a person (the persons), with no values, or with the
         same value for every person, a control or occasion with no values, duplicated
         person-occasion rows, values outside a range declared in ``mapping.ranges`` (values
-        and rows), an outcome or level-1 predictor without variance, or a level-1 predictor
-        that never varies within a person.
+        and rows), an outcome or level-1 predictor without variance, or an outcome or a
+        level-1 predictor that never varies within a person.
     DataError
         ``df`` is not a DataFrame, has no rows, has columns with several header levels, or
         has two columns with the same name (once written as text).
@@ -453,6 +453,24 @@ def validate(df: pd.DataFrame, mapping: ColumnMapping, *, source: str = "data") 
         if problem:
             problems.append(problem)
 
+    # 8. A predictor that is the outcome under another name.
+    if mapping.outcome in values:
+        y = values[mapping.outcome]
+        for col in (*mapping.level1, *mapping.controls):
+            if col in values:
+                both = y.notna() & values[col].notna()
+                if (
+                    int(both.sum()) >= 2
+                    and y[both].nunique() > 1
+                    and y[both].equals(values[col][both])
+                ):
+                    problems.append(
+                        f"column {col!r} ({mapping.role_of(col)}) holds the same value as the "
+                        f"outcome {mapping.outcome!r} on every row: the outcome would predict "
+                        "itself (a residual SD of 0 and meaningless slopes). Check the mapping; "
+                        f"if {col!r} is a copy of the outcome, leave it out."
+                    )
+
     if problems:
         raise ValidationError(
             f"{source}: {len(problems)} problem(s) found in the data; fix them and load again:",
@@ -568,7 +586,22 @@ def _check_variance(
                 f"column {col!r} (level-1 predictor) never varies within a person, so it has no "
                 "within-person effect; if it is a person-level variable, map it as level2."
             )
+    if role == "outcome" and ids is not None:
+        within = pd.DataFrame({"id": ids, "v": v}).dropna().groupby("id")["v"].nunique()
+        if (within <= 1).all():
+            return outcome_never_varies(col)
     return None
+
+
+def outcome_never_varies(col: str) -> str:
+    """The problem of an outcome that is constant within every person."""
+    return (
+        f"column {col!r} (outcome) never varies within a person: each person's diaries all "
+        "hold the same value, so there is no day-to-day variation to model (the residual SD "
+        "would be 0 and the sampler cannot converge). If it is a person-level variable, "
+        "analyse it at the person level; otherwise check the mapping (is this the right "
+        "column?) and the file."
+    )
 
 
 def _build_frame(

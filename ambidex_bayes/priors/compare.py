@@ -66,6 +66,7 @@ from ambidex_bayes.model.build import (
     build_model,
     check_initial_point,
 )
+from ambidex_bayes.model.prior_scale import check_prior_scales
 from ambidex_bayes.model.sampling import check_reuse_key
 from ambidex_bayes.output_paths import save_fit_or_warn
 from ambidex_bayes.priors.bayes_factor import (
@@ -564,6 +565,7 @@ def compare_priors(
         resolved = prior_set.resolve(prepared)
         check_prior_keys(resolved, base, fields, source=prior_set.source)
         specs[name] = spec.with_priors(resolved, label=name)
+        check_prior_scales(specs[name], prepared)
         built = _build(specs[name], prepared, settings)
         builds[name] = (built, time.perf_counter() - start)
 

@@ -187,6 +187,15 @@ ENTRIES: list[Entry] = [
         "predictor constant within every person", with_col("x", [1.0, 1.0, 1.0, 2.0, 2.0, 3.0, 3.0])
     ),
     Entry("constant outcome", with_col("y", [3.0] * 7)),
+    Entry(
+        "outcome constant within every person", with_col("y", [2.0, 2.0, 2.0, 1.0, 1.0, 4.0, 4.0])
+    ),
+    Entry(
+        "incomplete rows leave an outcome constant within every person",
+        lambda: base().assign(
+            y=[2.0, 2.0, 5.0, 1.0, 1.0, 4.0, 4.0], x=[1.0, 2.0, np.nan, 3.0, 3.5, 2.0, 1.0]
+        ),
+    ),
     Entry("constant moderator (same value for every person)", with_col("w", [1.0] * 7)),
     Entry(
         "moderator that varies within a person",

@@ -770,13 +770,19 @@ def oracle(case: Case, *, path: str, detrend: bool, standardize: bool) -> Expect
             fail(col, "no values")
         elif len(known) == 1:
             fail(col, "no variance")
-        elif col in xs:
+        else:  # the outcome and every level-1 predictor must vary within some person
             within: dict[str, set[Fraction]] = defaultdict(set)
             for i in with_id:
                 if ok[col][i] is not None:
                     within[ids[i]].add(ok[col][i])
             if all(len(s) <= 1 for s in within.values()):
                 fail(col, "never varies within a person")
+    for col in [*xs, *cs]:  # a predictor that is the outcome under another name
+        if y in ok and col in ok:
+            pairs = [(ok[y][i], ok[col][i]) for i in rows]
+            pairs = [(a, b) for a, b in pairs if a is not None and b is not None]
+            if len(pairs) >= 2 and len({a for a, _ in pairs}) > 1 and all(a == b for a, b in pairs):
+                fail(col, "the same values as the outcome")
     if exp.fails:
         return exp
 
@@ -807,6 +813,8 @@ def oracle(case: Case, *, path: str, detrend: bool, standardize: bool) -> Expect
     if len(complete) < len(rows):
         if len(set(raw[y].values())) < 2:
             fail(y, "no variance in the rows used")
+        elif all(len(set(v)) < 2 for v in per_person(y).values()):
+            fail(y, "never varies within a person in the rows used")
         for x in xs:
             if all(len(set(v)) < 2 for v in per_person(x).values()):
                 fail(x, "never varies within a person in the rows used")
