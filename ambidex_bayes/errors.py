@@ -14,6 +14,7 @@ __all__ = [
     "SpecError",
     "ModelError",
     "BackendUnavailableError",
+    "ResourceError",
     "FitFileError",
     "OutputError",
     "SettingsError",
@@ -48,6 +49,10 @@ class SettingsError(SpecError):
 
 class ModelError(AmbidexError):
     """The model cannot be built or sampled as specified (checked before sampling)."""
+
+
+class ResourceError(AmbidexError):
+    """A data set or a run clearly needs more memory than the machine has (checked first)."""
 
 
 class BackendUnavailableError(AmbidexError):

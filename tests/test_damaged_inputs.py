@@ -481,3 +481,135 @@ def test_spss_declared_user_missing_values_stay_missing_without_a_warning(tmp_pa
         warnings.simplefilter("error")
         table = read_table(path)
     assert table["innovation"].isna().tolist() == [False, True]
+
+
+# ------------------------------------------------------------------- scale up front
+
+
+def _wide_table(rows: int):
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(1)
+    return pd.DataFrame(
+        {
+            "pid": [f"p{i // 5}" for i in range(rows)],
+            "day": np.tile(np.arange(1, 6), rows // 5),
+            "innovation": rng.integers(1, 6, rows).astype(float),
+            "uncertainty": rng.integers(1, 6, rows).astype(float),
+        }
+    )
+
+
+@pytest.mark.parametrize("ext", [".csv", ".parquet", ".sav"])
+def test_data_file_too_large_for_the_memory_is_refused_before_reading(tmp_path, monkeypatch, ext):
+    from ambidex_bayes import memory
+    from ambidex_bayes.data.io import read_table
+    from ambidex_bayes.errors import ResourceError
+
+    frame = _wide_table(20_000)
+    path = tmp_path / f"diary{ext}"
+    if ext == ".csv":
+        frame.to_csv(path, index=False)
+    elif ext == ".parquet":
+        frame.to_parquet(path)
+    else:
+        pytest.importorskip("pyreadstat").write_sav(frame, str(path))
+    monkeypatch.delenv(memory.SKIP_VARIABLE, raising=False)
+    monkeypatch.setattr(memory, "available_memory", lambda: 1_000_000)  # 1 MB
+    with pytest.raises(ResourceError) as info:
+        read_table(path)
+    message = str(info.value)
+    assert str(path) in message
+    assert "needs about" in message and "1 MB available" in message
+    assert "only the columns the model uses" in message
+    assert memory.SKIP_VARIABLE in message
+    if ext != ".csv":
+        assert "20,000 rows x 4 columns" in message
+    # the estimate is in the right range: rows x columns x tens of bytes
+    needed = float(message.split("needs about ")[1].split(" MB")[0])
+    assert 1.5 < needed < 20
+    # the override reads it
+    monkeypatch.setenv(memory.SKIP_VARIABLE, "1")
+    assert len(read_table(path)) == 20_000
+
+
+def test_text_table_estimate_counts_rows_from_a_sample(tmp_path):
+    from ambidex_bayes.memory import text_table_bytes
+
+    path = tmp_path / "diary.csv"
+    _wide_table(100_000).to_csv(path, index=False)
+    raw = path.read_bytes()[:65536]
+    needed, rows, columns = text_table_bytes(path, raw.decode(), ",", truncated=True)
+    assert columns == 4
+    assert 80_000 < rows < 120_000
+    assert needed > rows * columns * 40
+
+
+def test_power_design_too_large_is_refused_up_front_with_an_estimate(tmp_path, monkeypatch, capsys):
+    import time
+
+    from ambidex_bayes import memory
+    from ambidex_bayes.cli import main
+
+    monkeypatch.delenv(memory.SKIP_VARIABLE, raising=False)
+    monkeypatch.setattr(memory, "available_memory", lambda: 16 * 10**9)
+    out = tmp_path / "power"
+    start = time.monotonic()
+    status = main(
+        ["power", "--persons", "100000000", "--sims", "3", "--scheduler", "serial"]
+        + ["--no-progress", "--out", str(out)]
+    )
+    assert time.monotonic() - start < 15
+    captured = capsys.readouterr()
+    assert status == 2
+    assert "Traceback" not in captured.err
+    assert "power: 3 simulated studies, the largest with about 420,000,000 rows" in captured.out
+    assert "needs about" in captured.err and "16 GB available" in captured.err
+    assert "fewer persons" in captured.err
+    assert not out.exists()
+
+
+def test_power_run_with_too_many_fits_at_once_says_how_many_workers(tmp_path, monkeypatch):
+    from ambidex_bayes import memory
+    from ambidex_bayes.design.power import PowerConfig, run_power
+    from ambidex_bayes.errors import ResourceError
+
+    config = PowerConfig(persons=(20_000,), simulations=2, draws=500, chains=2)
+    per_fit = memory.fit_bytes(20_000 * 4.2, 20_000, draws=500, chains=2)
+    monkeypatch.delenv(memory.SKIP_VARIABLE, raising=False)
+    monkeypatch.setattr(memory, "available_memory", lambda: int(3.5 * per_fit))
+    with pytest.raises(ResourceError, match="--workers 2"):
+        run_power(config, tmp_path / "power", n_workers=8, verbose=False)
+    assert not (tmp_path / "power").exists()
+
+
+def test_sbc_design_too_large_is_refused_up_front(tmp_path, monkeypatch, capsys):
+    from ambidex_bayes import memory
+    from ambidex_bayes.design.sbc import SBCConfig, run_sbc
+    from ambidex_bayes.errors import ResourceError
+
+    monkeypatch.delenv(memory.SKIP_VARIABLE, raising=False)
+    monkeypatch.setattr(memory, "available_memory", lambda: 8 * 10**9)
+    config = SBCConfig(design={"n_persons": 10_000_000}, simulations=5)
+    with pytest.raises(ResourceError, match="10,000,000 persons"):
+        run_sbc(config, tmp_path / "sbc", scheduler="serial")
+    assert "memory per fit" in capsys.readouterr().out
+    assert not (tmp_path / "sbc").exists()
+
+
+def test_remote_scheduler_gets_the_estimate_but_no_local_refusal(monkeypatch, capsys):
+    from ambidex_bayes import memory
+
+    monkeypatch.setattr(memory, "available_memory", lambda: 10**6)
+    per_fit = memory.check_run_memory(
+        kind="power",
+        rows=1_000_000,
+        persons=100_000,
+        draws=500,
+        chains=2,
+        simulations=10,
+        scheduler="tcp://127.0.0.1:8786",
+    )
+    assert per_fit > 10**9
+    assert "on each worker" in capsys.readouterr().out

@@ -31,6 +31,15 @@ from pathlib import Path
 import pandas as pd
 
 from ambidex_bayes.errors import DataError
+from ambidex_bayes.memory import (
+    BYTES_PER_NUMBER_CELL,
+    check_memory,
+    format_bytes,
+    text_table_bytes,
+)
+
+#: Peak bytes per cell of an .xlsx workbook while openpyxl and pandas read it.
+XLSX_BYTES_PER_CELL = 400
 
 __all__ = ["read_table", "SUPPORTED_EXTENSIONS", "MissingCodeWarning"]
 
@@ -107,6 +116,8 @@ def read_table(
     if p.stat().st_size == 0:
         raise DataError(f"{p} is empty (0 bytes); export the data again")
 
+    if kind != "text":  # text files are checked once their delimiter is known
+        _check_memory(p, *_binary_table_size(p, kind))
     if kind == "text":
         df = _read_text(p, set(text_columns))
     elif kind == "parquet":
@@ -234,6 +245,7 @@ def _read_text(p: Path, text_columns: set[str]) -> pd.DataFrame:
         raise DataError(f"{p} holds only blank lines; export the data again")
     default = "\t" if p.suffix.lower() == ".tsv" else ","
     sep = _delimiter(sample, truncated=len(raw) == _SNIFF_BYTES, default=default)
+    _check_memory(p, *text_table_bytes(p, sample, sep, truncated=len(raw) == _SNIFF_BYTES))
     names = _header(p, sep, encoding)
     _check_header(p, names)
     as_text = {n: "str" for n in names if n.strip() in text_columns}
@@ -331,6 +343,52 @@ def _read_excel(p: Path, sheet: str | int | None) -> pd.DataFrame:
         raise DataError(
             f"cannot read {p} as an Excel workbook (is it corrupt or another format?): {reason}"
         ) from None
+
+
+def _binary_table_size(p: Path, kind: str) -> tuple[int, int, int]:
+    """Estimated peak bytes, rows and columns of reading a Parquet, Excel or SPSS file,
+    from its metadata; zeros when the metadata cannot be read (the reader then says why)."""
+    rows = columns = 0
+    per_cell = BYTES_PER_NUMBER_CELL
+    if kind == "parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        try:
+            meta = pq.ParquetFile(p).metadata
+            rows, columns = int(meta.num_rows), int(meta.num_columns)
+        except (pa.ArrowException, OSError, ValueError):
+            pass
+    elif kind == "spss":
+        import pyreadstat
+
+        try:
+            _, meta = pyreadstat.read_sav(str(p), metadataonly=True)
+            rows, columns = int(meta.number_rows or 0), int(meta.number_columns or 0)
+        except (pyreadstat.ReadstatError, pyreadstat.PyreadstatError, OSError, ValueError):
+            pass
+    elif p.suffix.lower() == ".xlsx":
+        # a cell takes about 30 bytes of the workbook's XML, and a few hundred in memory
+        try:
+            with zipfile.ZipFile(p) as book:
+                xml = sum(i.file_size for i in book.infolist() if i.filename.startswith("xl/"))
+        except (zipfile.BadZipFile, OSError):
+            xml = 0
+        rows, columns, per_cell = xml // 30, 1, XLSX_BYTES_PER_CELL
+    return rows * columns * per_cell, rows, columns
+
+
+def _check_memory(p: Path, needed: int, rows: int, columns: int) -> None:
+    """Refuse a file whose reading clearly needs more memory than is available."""
+    if rows <= 0:
+        return
+    shape = f"about {rows:,} rows x {columns} columns, " if columns > 1 else ""
+    check_memory(
+        needed,
+        what=f"{p}: reading this file ({shape}{format_bytes(p.stat().st_size)} on disk)",
+        advice="Save a copy holding only the columns the model uses (person, occasion, "
+        "outcome, predictors, moderators, controls), or use a machine with more memory.",
+    )
 
 
 def _read_spss(p: Path) -> pd.DataFrame:

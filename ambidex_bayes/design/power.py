@@ -271,12 +271,25 @@ def run_power(config: PowerConfig, folder: str | os.PathLike, **options: Any) ->
     ``n_workers``, ``restart``, ``progressbar``, ``verbose``).
     """
     from ambidex_bayes.design.runner import run_in_folder
+    from ambidex_bayes.memory import check_run_memory
 
+    tasks = power_tasks(config)
+    check_run_memory(  # before anything starts: the largest cell's study must fit
+        kind="power",
+        rows=max(config.persons) * max(config.diaries),
+        persons=max(config.persons),
+        draws=config.draws,
+        chains=config.chains,
+        simulations=len(tasks),
+        scheduler=options.get("scheduler"),
+        n_workers=options.get("n_workers"),
+        verbose=options.get("verbose", True),
+    )
     return run_in_folder(
         folder,
         kind="power",
         config=config,
-        tasks=power_tasks(config),
+        tasks=tasks,
         work=power_work(config),
         **options,
     )

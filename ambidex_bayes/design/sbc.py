@@ -278,7 +278,22 @@ def run_sbc(config: SBCConfig, folder: str | os.PathLike, **options: Any) -> pd.
     ``n_workers``, ``restart``, ``progressbar``, ``verbose``).
     """
     from ambidex_bayes.design.runner import run_in_folder
+    from ambidex_bayes.memory import check_run_memory
+    from ambidex_bayes.simulate import reference_design
 
+    design = reference_design(**config.design)
+    check_run_memory(  # before anything starts: the study and its fits must fit
+        kind="sbc",
+        rows=design.n_persons
+        * (design.diaries_mean if design.diaries_dist == "fixed" else design.diaries_max),
+        persons=design.n_persons,
+        draws=config.draws,
+        chains=config.chains,
+        simulations=int(config.simulations),
+        scheduler=options.get("scheduler"),
+        n_workers=options.get("n_workers"),
+        verbose=options.get("verbose", True),
+    )
     return run_in_folder(
         folder, kind="sbc", config=config, tasks=sbc_tasks(config), work=sbc_work(config), **options
     )

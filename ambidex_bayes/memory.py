@@ -1,0 +1,211 @@
+"""Will it fit in memory? Rough estimates checked before reading a data set or starting a run.
+
+A data file or a study design too large for the machine used to fail after minutes (a
+``MemoryError`` deep in pandas, or a silent run that never finished its first
+simulation). The estimates here are cheap (file size and a sample of the first lines, or
+the design's numbers) and deliberately rough; they refuse only what clearly cannot work,
+and say what was estimated, so that the user can decide.
+
+Set the environment variable ``AMBIDEX_SKIP_MEMORY_CHECK=1`` to skip the checks (for
+example on a machine whose free memory is reported wrongly, as in some containers).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ambidex_bayes.errors import ResourceError
+
+__all__ = [
+    "SKIP_VARIABLE",
+    "MEMORY_SHARE",
+    "available_memory",
+    "check_memory",
+    "format_bytes",
+    "fit_bytes",
+]
+
+#: Environment variable that turns the checks off when set to 1.
+SKIP_VARIABLE = "AMBIDEX_SKIP_MEMORY_CHECK"
+#: Share of the available memory an estimate may use before it is refused.
+MEMORY_SHARE = 0.8
+
+#: Peak bytes per cell of a data table while it is read, checked and prepared (measured on
+#: diary tables: about 35 bytes per numeric cell, text cells more).
+BYTES_PER_NUMBER_CELL = 40
+BYTES_PER_TEXT_CELL = 100
+#: Peak bytes per data row of one simulated study while it is simulated, prepared, fitted
+#: and summarised (the frame's copies, the model's design matrices).
+BYTES_PER_FIT_ROW = 2_000
+#: Copies of the person-effect draws held at once while a fit's posterior is completed.
+DRAW_COPIES = 3
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to new allocations now, or None when unknown."""
+    try:
+        import psutil
+    except ImportError:
+        psutil = None
+    if psutil is not None:
+        return int(psutil.virtual_memory().available)
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def format_bytes(n: float) -> str:
+    """``1.5 GB``, ``320 MB``, ``12 kB`` (powers of 1000)."""
+    for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if abs(n) >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{int(n)} bytes"
+
+
+def fit_bytes(rows: float, persons: float, *, draws: int, chains: int, effects: int = 2) -> int:
+    """Peak memory of one simulate-and-fit task, roughly: the data's rows and the draws of
+    ``effects`` person effects per person (8 bytes each, a few copies)."""
+    data = rows * BYTES_PER_FIT_ROW
+    person_draws = persons * effects * draws * chains * 8 * DRAW_COPIES
+    return int(data + person_draws)
+
+
+def check_memory(needed: float, *, what: str, advice: str) -> None:
+    """Refuse when ``needed`` bytes exceed :data:`MEMORY_SHARE` of the available memory.
+
+    Parameters
+    ----------
+    needed : float
+        The estimate, in bytes.
+    what : str
+        What needs it, e.g. ``"data.csv: reading this file (about 2,000,000 rows x 12
+        columns)"``.
+    advice : str
+        What to do instead (a sentence).
+
+    Raises
+    ------
+    ResourceError
+        With the estimate, the available memory, the advice and how to skip the check.
+    """
+    if os.environ.get(SKIP_VARIABLE, "").strip() in {"1", "true", "yes"}:
+        return
+    available = available_memory()
+    if available is None or needed <= MEMORY_SHARE * available:
+        return
+    raise ResourceError(
+        f"{what} needs about {format_bytes(needed)} of memory, but this machine has "
+        f"{format_bytes(available)} available. {advice} The estimate is rough; to try "
+        f"anyway, set the environment variable {SKIP_VARIABLE}=1."
+    )
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text.replace(",", "."))
+    except ValueError:
+        return not text.strip()  # an empty cell becomes a missing number
+    return True
+
+
+def text_table_bytes(p: Path, sample: str, sep: str, *, truncated: bool) -> tuple[int, int, int]:
+    """Estimated peak bytes, rows and columns of reading the text table ``p``, from its size
+    and a sample of its first lines (header first)."""
+    import csv
+    import io
+
+    lines = list(csv.reader(io.StringIO(sample, newline=""), delimiter=sep))
+    if truncated and len(lines) > 2:
+        lines.pop()  # possibly cut off
+    header, rows = (lines[0], lines[1:]) if lines else ([], [])
+    columns = max(len(header), 1)
+    size = p.stat().st_size
+    if not rows:
+        return size * BYTES_PER_TEXT_CELL, 0, columns
+    sample_bytes = len(sample.encode("utf-8", errors="replace"))
+    header_bytes = len(sample.split("\n", 1)[0].encode("utf-8", errors="replace")) + 1
+    per_row = max((sample_bytes - header_bytes) / len(rows), 1.0) if truncated else None
+    n_rows = int(size / per_row) if per_row else len(rows)
+    cells = [c for row in rows for c in row[:columns]]
+    text_share = sum(not _is_number(c) for c in cells) / max(len(cells), 1)
+    per_cell = BYTES_PER_NUMBER_CELL + text_share * (BYTES_PER_TEXT_CELL - BYTES_PER_NUMBER_CELL)
+    return int(n_rows * columns * per_cell), n_rows, columns
+
+
+def check_run_memory(
+    *,
+    kind: str,
+    rows: float,
+    persons: float,
+    draws: int,
+    chains: int,
+    simulations: int,
+    scheduler: str | None = None,
+    n_workers: int | None = None,
+    verbose: bool = True,
+) -> int:
+    """Estimate the memory of a power or SBC run's fits, say it, and refuse what cannot fit.
+
+    Parameters
+    ----------
+    kind : str
+        ``"power"`` or ``"sbc"`` (for messages).
+    rows, persons : float
+        Rows and persons of the largest simulated study.
+    draws, chains : int
+        Sampler draws per chain and chains of every fit.
+    simulations : int
+        Fits in the run.
+    scheduler, n_workers
+        As for :func:`ambidex_bayes.design.runner.run_tasks`: on a local cluster
+        ``n_workers`` fits (default one per core) run at once on this machine; on a remote
+        scheduler this machine's memory is not what counts, so only the estimate is printed.
+
+    Returns
+    -------
+    int
+        The estimated peak bytes of one fit.
+
+    Raises
+    ------
+    ResourceError
+        One fit, or the fits running at once on this machine, need more than
+        :data:`MEMORY_SHARE` of the available memory.
+    """
+    per_fit = fit_bytes(rows, persons, draws=draws, chains=chains)
+    remote = scheduler not in (None, "serial")
+    at_once = 1 if scheduler == "serial" else max(1, int(n_workers or os.cpu_count() or 1))
+    if verbose:
+        where = "on each worker" if remote else f"{at_once} at a time on this machine"
+        print(
+            f"{kind}: {simulations:,} simulated studies, the largest with about "
+            f"{int(rows):,} rows ({int(persons):,} persons); about {format_bytes(per_fit)} of "
+            f"memory per fit, {where}."
+        )
+    if remote:
+        return per_fit
+    size = f"the largest simulated study (about {int(rows):,} rows, {int(persons):,} persons)"
+    check_memory(
+        per_fit,
+        what=f"{kind}: one fit of {size}",
+        advice="Use fewer persons or diaries per person (or a machine with more memory, or "
+        "a Dask cluster with --scheduler).",
+    )
+    if at_once > 1:
+        available = available_memory()
+        fits = int(MEMORY_SHARE * available // per_fit) if available else at_once
+        check_memory(
+            per_fit * at_once,
+            what=f"{kind}: {at_once} fits at a time (about {format_bytes(per_fit)} each)",
+            advice=f"Run at most {max(fits, 1)} at a time with --workers {max(fits, 1)}.",
+        )
+    return per_fit
