@@ -195,6 +195,16 @@ def test_fit_file_of_a_newer_format_says_to_update(saved_fit, tmp_path):
     assert "Update ambidex_bayes" in str(info.value)
 
 
+def test_cli_names_a_damaged_fit_file_without_a_traceback(saved_fit, tmp_path, capsys):
+    from ambidex_bayes.cli import main
+
+    target = _rewrite(saved_fit, tmp_path / "damaged.nc", attrs={"terms": "[1]"})
+    assert main(["summary", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert f"error: {target}: the fit file is damaged" in err
+
+
 def test_undamaged_copy_still_loads(saved_fit, tmp_path):
     target = _rewrite(saved_fit, tmp_path / "copy.nc")
     result = FitResult.load(target)

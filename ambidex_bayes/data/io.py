@@ -97,6 +97,16 @@ def read_table(
         File not found, unsupported extension, empty file or no data rows, a blank first line,
         two columns with the same name, data rows longer than the header, a sheet that does
         not exist, or a file the reader cannot parse (the reason is given).
+    ResourceError
+        Reading the file clearly needs more memory than is available (estimated before
+        reading from its size and first lines or its metadata; see
+        :mod:`ambidex_bayes.memory`).
+
+    Warns
+    -----
+    MissingCodeWarning
+        SPSS values labelled as missing-data codes (``-99 = "no answer"``) were set to
+        missing.
     """
     p = Path(path)
     if not p.exists():
