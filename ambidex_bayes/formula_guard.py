@@ -542,9 +542,12 @@ def _check(
     except (ParseError, IndexError) as err:
         raise SpecError(f"{source}: the formula {shown!r} cannot be read ({err}).") from None
     if not parser.at_end():
+        unexpected = parser.peek().lexeme
+        if shown != formula and re.fullmatch(r"`\{\w+\}`", unexpected):
+            unexpected = unexpected[1:-1]  # a template's placeholder, as written
         raise SpecError(
             f"{source}: the formula {shown!r} cannot be read: unexpected "
-            f"{parser.peek().lexeme!r} after a complete term (a missing '+'?)."
+            f"{unexpected!r} after a complete term (a missing '+'?)."
         )
     if not (isinstance(tree, fx.Binary) and tree.operator.kind == "TILDE"):
         raise SpecError(f"{source}: the formula {shown!r} is not of the form outcome ~ terms.")
