@@ -162,6 +162,59 @@ def _check_tables(path: Path, tree: xr.DataTree, prepared: Mapping[str, Any]) ->
         raise _damaged(path, f"its person means lack the column(s) {', '.join(missing)}")
 
 
+def _check_draws(path: Path, tree: xr.DataTree) -> None:
+    """Posterior variables are numeric draws over (chain, draw) with finite values; the
+    sample statistics say which transitions diverged."""
+    import numpy as np
+
+    posterior = tree["posterior"].to_dataset()
+    if not posterior.data_vars:
+        raise _damaged(path, "its posterior holds no variables")
+    for name, values in posterior.data_vars.items():
+        if tuple(values.dims[:2]) != ("chain", "draw"):
+            raise _damaged(
+                path,
+                f"the posterior variable {name!r} has dimensions {values.dims}, not "
+                "(chain, draw, ...)",
+            )
+        if values.sizes["chain"] == 0 or values.sizes["draw"] == 0:
+            raise _damaged(path, f"the posterior variable {name!r} holds no draws")
+        if values.dtype.kind not in "biuf":
+            raise _damaged(
+                path, f"the posterior variable {name!r} holds {values.dtype} values, not numbers"
+            )
+        if not np.isfinite(values.to_numpy()).any():
+            raise _damaged(path, f"the posterior variable {name!r} has no finite draw")
+    stats = tree["sample_stats"].to_dataset()
+    if "diverging" not in stats and "divergences" not in stats:
+        raise _damaged(path, "its sample statistics do not say which transitions diverged")
+
+
+def _check_rows(path: Path, tree: xr.DataTree, records: Mapping[str, Any]) -> None:
+    """The prepared rows are the fitted rows, and the model's columns hold numbers."""
+    frame = tree["prepared_data"].to_dataset()
+    n_rows = frame.sizes.get("__prepared_row__", 0)
+    stored = records["meta"].get("n_rows")
+    if isinstance(stored, int) and stored != n_rows:
+        raise _damaged(path, f"it holds {n_rows} prepared rows, but the fit used {stored}")
+    if "observed_data" in tree.children:
+        for name, values in tree["observed_data"].to_dataset().data_vars.items():
+            if values.size != n_rows:
+                raise _damaged(
+                    path,
+                    f"it holds {n_rows} prepared rows but {values.size} observed values of "
+                    f"{name!r}",
+                )
+    roles = records["prepared"].get("roles")
+    if not isinstance(roles, Mapping):
+        raise _damaged(path, "its prepared-data record has no roles")
+    for role, column in roles.items():
+        if role in {"person", "occasion"} or column not in frame:
+            continue
+        if frame[column].dtype.kind not in "biuf":
+            raise _damaged(path, f"its prepared column {column!r} ({role}) holds text, not numbers")
+
+
 def check_fit_records(path: str | Path, tree: xr.DataTree) -> None:
     """Check that a fit file's groups and records have the shape :meth:`FitResult.save`
     writes, and that a spec, prepared data and terms can be rebuilt from them.
@@ -193,6 +246,8 @@ def check_fit_records(path: str | Path, tree: xr.DataTree) -> None:
     _check_settings(path, records["meta"])
     _check_terms(path, records["terms"], tree["posterior"])
     _check_tables(path, tree, records["prepared"])
+    _check_draws(path, tree)
+    _check_rows(path, tree, records)
     try:
         ModelSpec.from_dict(records["spec"], source=f"{path} (stored spec)")
         frame = dataset_to_frame(tree["prepared_data"].to_dataset(), "__prepared_row__")

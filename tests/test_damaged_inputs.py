@@ -59,6 +59,15 @@ def _drop_columns(group: str, count: int | None) -> Callable[[xr.DataTree], None
     return edit
 
 
+def _edit_group(
+    group: str, change: Callable[[xr.Dataset], xr.Dataset]
+) -> Callable[[xr.DataTree], None]:
+    def edit(tree: xr.DataTree) -> None:
+        tree[group] = xr.DataTree(change(tree[group].to_dataset()))
+
+    return edit
+
+
 def _drop_group(group: str) -> Callable[[xr.DataTree], None]:
     def edit(tree: xr.DataTree) -> None:
         del tree[group]
@@ -159,6 +168,44 @@ _FIT_CASES: dict[str, tuple[Callable[[Path], dict] | None, Callable | None, str]
         "person means lack the column(s)",
     ),
     "no sample statistics": (None, _drop_group("sample_stats"), "lacks its 'sample_stats'"),
+    "posterior without chains": (
+        None,
+        _edit_group("posterior", lambda ds: ds.isel(chain=0)),
+        "has dimensions ('draw',)",
+    ),
+    "posterior without draws": (
+        None,
+        _edit_group("posterior", lambda ds: ds.isel(draw=slice(0, 0))),
+        "holds no draws",
+    ),
+    "posterior draws as text": (
+        None,
+        _edit_group("posterior", lambda ds: ds.assign(sigma=ds["sigma"].astype(str))),
+        "'sigma' holds <U",
+    ),
+    "posterior draws all missing": (
+        None,
+        _edit_group("posterior", lambda ds: ds.assign(sigma=ds["sigma"] * float("nan"))),
+        "'sigma' has no finite draw",
+    ),
+    "sample statistics without divergences": (
+        None,
+        _edit_group(
+            "sample_stats",
+            lambda ds: ds.drop_vars([v for v in ("diverging", "divergences") if v in ds]),
+        ),
+        "do not say which transitions diverged",
+    ),
+    "fewer prepared rows than fitted": (
+        None,
+        _edit_group("prepared_data", lambda ds: ds.isel(__prepared_row__=slice(0, 10))),
+        "holds 10 prepared rows, but the fit used",
+    ),
+    "outcome stored as text": (
+        None,
+        _edit_group("prepared_data", lambda ds: ds.assign(innovation=ds["innovation"].astype(str))),
+        "'innovation' (y) holds text",
+    ),
     "posterior lacks a term": (
         None,
         lambda t: t.__setitem__(
