@@ -209,3 +209,24 @@ def check_run_memory(
             advice=f"Run at most {max(fits, 1)} at a time with --workers {max(fits, 1)}.",
         )
     return per_fit
+
+
+#: Peak bytes per row while one diary study is simulated (measured: about 220).
+BYTES_PER_SIMULATED_ROW = 300
+
+
+def check_simulation_memory(design: object) -> None:
+    """Refuse a simulation design whose data set clearly cannot be held in memory.
+
+    ``design`` is a :class:`~ambidex_bayes.simulate.SimulationDesign`; its rows are at most
+    ``n_persons`` times the largest number of diaries a person can write.
+    """
+    persons = int(design.n_persons)
+    fixed = design.diaries_dist == "fixed"
+    per_person = float(design.diaries_mean if fixed else design.diaries_max)
+    rows = persons * per_person
+    check_memory(
+        rows * BYTES_PER_SIMULATED_ROW,
+        what=f"Simulating a study of {persons:,} persons (up to {int(rows):,} rows)",
+        advice="Simulate fewer persons or diaries per person, or use a machine with more memory.",
+    )

@@ -521,6 +521,9 @@ def simulate_diary(design: SimulationDesign, *, seed: int | np.random.Generator)
         )
     if is_int_seed:
         check_seed(seed)
+    from ambidex_bayes.memory import check_simulation_memory
+
+    check_simulation_memory(design)  # before any allocation
     rng = np.random.default_rng(seed)
     d = design
     n_p = int(d.n_persons)

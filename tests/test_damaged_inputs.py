@@ -670,3 +670,18 @@ def test_remote_scheduler_gets_the_estimate_but_no_local_refusal(monkeypatch, ca
     )
     assert per_fit > 10**9
     assert "on each worker" in capsys.readouterr().out
+
+
+def test_simulated_study_too_large_is_refused_before_any_allocation(tmp_path, monkeypatch, capsys):
+    from ambidex_bayes import memory
+    from ambidex_bayes.cli import main
+
+    monkeypatch.delenv(memory.SKIP_VARIABLE, raising=False)
+    monkeypatch.setattr(memory, "available_memory", lambda: 8 * 10**9)
+    out = tmp_path / "study.csv"
+    status = main(["simulate", "--persons", "1000000000", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert "Simulating a study of 1,000,000,000 persons" in err
+    assert "8 GB available" in err
+    assert not out.exists()
