@@ -123,7 +123,10 @@ def text_table_bytes(p: Path, sample: str, sep: str, *, truncated: bool) -> tupl
     import csv
     import io
 
-    lines = list(csv.reader(io.StringIO(sample, newline=""), delimiter=sep))
+    try:
+        lines = list(csv.reader(io.StringIO(sample, newline=""), delimiter=sep))
+    except csv.Error:  # the reader itself says what is wrong with the file
+        return 0, 0, 0
     if truncated and len(lines) > 2:
         lines.pop()  # possibly cut off
     header, rows = (lines[0], lines[1:]) if lines else ([], [])

@@ -379,7 +379,10 @@ class _FakeServer:
             conn.close()
 
 
-@pytest.mark.parametrize("address", ["foo://127.0.0.1:8786", "http://127.0.0.1:8786", "127.0.0.1"])
+@pytest.mark.parametrize(
+    "address",
+    ["foo://127.0.0.1:8786", "http://127.0.0.1:8786", "127.0.0.1", "tcp://127.0.0.1:99999"],
+)
 def test_scheduler_address_dask_cannot_use_is_refused_up_front(tmp_path, address):
     from ambidex_bayes.design.scheduler import SchedulerError
 
