@@ -44,5 +44,10 @@ PERSON_MEAN_RELIABILITY_MIN: float = 0.7
 #: Moderator values for simple slopes, in SDs of the moderator over persons.
 SIMPLE_SLOPE_SDS: tuple[float, ...] = (-1.0, 0.0, 1.0)
 
+#: A moderator value further than this many widths of the observed range (over persons)
+#: beyond that range is "far outside" it: its simple slope is still computed, and flagged
+#: as a mere extrapolation of the linear interaction.
+EXTRAPOLATION_FAR: float = 1.0
+
 #: Where fits are cached when no folder is given.
 CACHE_DIR: str = ".ambidex_cache"

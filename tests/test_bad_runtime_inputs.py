@@ -456,3 +456,134 @@ def test_non_finite_draws_after_sampling_are_refused(example_prepared, monkeypat
 
 def test_strict_problems_stay_empty_for_a_healthy_fit():
     assert strict_problems([_fit_of(_tree({"b": GOOD, "c": RNG.normal(size=(4, 500))}))]) == []
+
+
+# ---------------------------------------------------------------- 4. simple slopes
+
+
+@pytest.fixture(scope="module")
+def slope_fit():
+    """Fake draws of M3 on the small hand-made diary (moderator 'sup' from 2 to 4.5)."""
+    from fake_posterior import PERSON_DIM, make_prepared
+
+    prepared = make_prepared()
+    terms = make_terms(y_column=prepared.roles["y"])
+    persons = list(prepared.person_means.index)
+    tree, _ = moderation_draws(5, terms=terms, n_persons=len(persons))
+    post = tree["posterior"].to_dataset().assign_coords({PERSON_DIM: persons})
+    tree["posterior"] = xr.DataTree(post)
+    return tree, terms, prepared
+
+
+def _with_nan(tree, name, index=(0, 3)):
+    post = tree["posterior"].to_dataset().copy(deep=True)
+    values = post[name].values
+    values[index] = np.nan
+    post[name] = (post[name].dims, values)
+    out = tree.copy()
+    out["posterior"] = xr.DataTree(post)
+    return out
+
+
+def test_slopes_outside_the_observed_range_are_flagged_and_warned(slope_fit):
+    from ambidex_bayes.results import simple_slopes
+    from ambidex_bayes.results.slopes import ExtrapolationWarning
+
+    tree, terms, prepared = slope_fit
+    with pytest.warns(ExtrapolationWarning) as caught:
+        result = simple_slopes(tree, terms, prepared, at=[3.0, 5.0, 9.0, -1.0])
+    (message,) = [str(w.message) for w in caught]
+    assert "outside the range of sup observed over persons (2 to 4.5)" in message
+    assert "5 (0.5 above the largest)" in message and "-1 (3 below the smallest)" in message
+    assert "9, -1 lie(s) more than 1 x the observed range's width" in message
+    assert "guesses, not estimates" in message
+    assert result.table["extrapolation"].tolist() == [
+        "none",
+        "outside",
+        "far outside",
+        "far outside",
+    ]
+    assert result.table.attrs["observed_range"] == (2.0, 4.5)
+    assert result.warnings == (message,) and message in result.description
+
+
+def test_slopes_inside_the_observed_range_are_not_flagged(slope_fit):
+    import warnings
+
+    from ambidex_bayes.results import simple_slopes
+    from ambidex_bayes.results.slopes import ExtrapolationWarning
+
+    tree, terms, prepared = slope_fit
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ExtrapolationWarning)
+        result = simple_slopes(tree, terms, prepared, at=[2.0, 4.5])
+    assert set(result.table["extrapolation"]) == {"none"} and result.warnings == ()
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_moderator_values_are_refused_with_the_observed_range(slope_fit, value):
+    from ambidex_bayes.errors import AmbidexError
+    from ambidex_bayes.results import simple_slopes
+
+    tree, terms, prepared = slope_fit
+    with pytest.raises(AmbidexError) as info:
+        simple_slopes(tree, terms, prepared, at=[3.0, value])
+    text = str(info.value)
+    assert f"Moderator values (at=, --at) must be finite numbers; got {value}" in text
+    assert "sup was observed from 2 to 4.5 over persons" in text
+
+
+def test_non_finite_slopes_are_refused_not_tabulated(slope_fit):
+    from ambidex_bayes.results import simple_slopes
+
+    tree, terms, prepared = slope_fit
+    with pytest.raises(ModelError, match=r"The simple slope is not a finite number in 3 of"):
+        simple_slopes(_with_nan(tree, terms.slope), terms, prepared)
+
+
+def test_person_slopes_and_johnson_neyman_refuse_non_finite_draws(slope_fit):
+    from ambidex_bayes.moderation import johnson_neyman, person_slopes
+
+    tree, terms, prepared = slope_fit
+    with pytest.raises(ModelError, match=r"person's slope is not a finite number in 1 of"):
+        person_slopes(_with_nan(tree, terms.group_slope, (0, 3, 1)), terms, prepared)
+    with pytest.raises(ModelError, match=r"slope or interaction draw is not a finite number"):
+        johnson_neyman(_with_nan(tree, terms.interaction), terms, prepared)
+
+
+def test_moderation_curve_beyond_the_data_warns_with_the_range(slope_fit):
+    from ambidex_bayes.moderation import moderation_curve
+    from ambidex_bayes.results.slopes import ExtrapolationWarning
+
+    tree, terms, prepared = slope_fit
+    with pytest.warns(ExtrapolationWarning) as caught:
+        curve = moderation_curve(tree, terms, prepared, w_range=(2.0, 12.0), n_points=11)
+    (message,) = [str(w.message) for w in caught]
+    assert "The curve's range (2 to 12) goes beyond the data" in message
+    assert "12 (7.5 above the largest)" in message and "(2 to 4.5)" in message
+    assert curve.table.attrs["warnings"] == (message,)
+
+
+def _fake_saved_fit(monkeypatch, slope_fit):
+    import ambidex_bayes.fit as fit_module
+
+    tree, terms, prepared = slope_fit
+    fake = SimpleNamespace(idata=tree, terms=terms, prepared=prepared)
+    monkeypatch.setattr(fit_module, "load_fit", lambda path: fake)
+
+
+def test_slopes_command_prints_the_extrapolation_warning(monkeypatch, slope_fit, capsys):
+    _fake_saved_fit(monkeypatch, slope_fit)
+    assert cli.main(["slopes", "fit.nc", "--at", "3,5,9"]) == 0
+    out = capsys.readouterr().out
+    assert "WARNING: Moderator value(s) 5 (0.5 above the largest), 9 (4.5 above" in out
+    assert "far outside" in out
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_slopes_command_refuses_non_finite_moderator_values(monkeypatch, slope_fit, capsys, value):
+    _fake_saved_fit(monkeypatch, slope_fit)
+    assert cli.main(["slopes", "fit.nc", f"--at=3,{value}"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: Moderator values (at=, --at) must be finite numbers")
+    assert "Traceback" not in err

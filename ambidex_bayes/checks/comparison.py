@@ -94,6 +94,7 @@ from ambidex_bayes.checks.ppc import (
 )
 from ambidex_bayes.errors import AmbidexError, ModelError
 from ambidex_bayes.results.summary import SAMPLE_DIMS, get_scalar, posterior_dataset
+from ambidex_bayes.sampler_limits import check_seed
 
 __all__ = [
     "LooResult",
@@ -762,7 +763,7 @@ def person_folds(persons: Sequence[str], k: int, *, seed: int | None = None) -> 
         raise AmbidexError(
             f"k={k} folds need at least {k} persons, but the data have {len(unique)}."
         )
-    rng = np.random.default_rng(constants.SEED if seed is None else seed)
+    rng = np.random.default_rng(constants.SEED if seed is None else check_seed(seed))
     shuffled = rng.permutation(len(unique))
     fold = np.empty(len(unique), dtype=int)
     for number, members in enumerate(np.array_split(shuffled, k), start=1):

@@ -54,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
     from ambidex_bayes.errors import AmbidexError
     from ambidex_bayes.fit import SamplerSettings, load_fit
     from ambidex_bayes.output_paths import OutputFolder
+    from ambidex_bayes.sampler_limits import check_seed
 
     out = OutputFolder(args.out, inputs=input_paths(args)) if args.out else None
 
@@ -61,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
     settings = SamplerSettings(
         backend=args.backend, draws=args.draws, tune=args.tune, chains=args.chains
     )
+    if args.seed is not None:
+        check_seed(args.seed)
     fits = {}
     for path in args.fits:
         fit = load_fit(path)

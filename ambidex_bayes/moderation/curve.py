@@ -35,6 +35,7 @@ of :math:`x` instead (see :mod:`ambidex_bayes.moderation.contextual`).
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -45,8 +46,11 @@ import xarray as xr
 
 from ambidex_bayes.errors import AmbidexError, ModelError
 from ambidex_bayes.results.slopes import (
+    ExtrapolationWarning,
     SimpleSlopes,
     SlopeKind,
+    extrapolation_message,
+    extrapolation_of,
     moderator_by_person,
     simple_slopes,
     transform_of,
@@ -330,7 +334,7 @@ def standardise_simple_slopes(
     table["scale"] = "standardised"
     table.attrs = {**slopes.table.attrs, "convention": STANDARDISED_CONVENTION}
     description = _standardised_words(slopes.description)
-    return SimpleSlopes(table=table, draws=draws, description=description)
+    return SimpleSlopes(table=table, draws=draws, description=description, warnings=slopes.warnings)
 
 
 def moderation_curve(
@@ -405,7 +409,9 @@ def moderation_curve(
     obs_low, obs_high = observed_range(terms, prepared)
     low, high = (obs_low, obs_high) if w_range is None else _check_range(w_range)
     grid = np.linspace(low, high, n_points)
-    slopes = simple_slopes(idata, terms, prepared, at=grid, which=which, prob=prob, seed=seed)
+    slopes = simple_slopes(
+        idata, terms, prepared, at=grid, which=which, prob=prob, seed=seed, warn=False
+    )
     scales = slope_scales(terms, prepared) if scale == "standardised" else None
     factor = scales.within_to_standardised if scales is not None else 1.0
     values = _scaled(slopes, factor)
@@ -460,4 +466,12 @@ def moderation_curve(
             "Part of the range lies outside the observed values: there the curve is an "
             "extrapolation of the linear interaction."
         )
+        ends = [v for v in (low, high) if not obs_low <= v <= obs_high]
+        message = extrapolation_message(
+            ends, extrapolation_of(ends, obs_low, obs_high), obs_low, obs_high, str(name)
+        )
+        if message is not None:
+            message = f"The curve's range ({low:g} to {high:g}) goes beyond the data. " + message
+            warnings.warn(message, ExtrapolationWarning, stacklevel=2)
+            table.attrs["warnings"] = (message,)
     return ModerationCurve(table=table, draws=draws, observed=observed, description=" ".join(parts))

@@ -61,7 +61,7 @@ from ambidex_bayes.moderation.curve import (
     moderation_curve,
     observed_range,
 )
-from ambidex_bayes.results.slopes import transform_of
+from ambidex_bayes.results.slopes import refuse_nonfinite, transform_of
 from ambidex_bayes.results.summary import (
     SAMPLE_DIMS,
     get_scalar,
@@ -167,6 +167,13 @@ def _line(
     posterior = posterior_dataset(idata)
     g10 = get_scalar(posterior, terms.slope, "within-person slope").values.reshape(-1)
     g11 = get_scalar(posterior, terms.interaction, "cross-level interaction").values.reshape(-1)
+    refuse_nonfinite(
+        np.column_stack([g10, g11]),
+        [terms.slope, terms.interaction],
+        "slope or interaction draw",
+        "the fit has non-finite draws, so the region where the slope differs from zero is "
+        "undefined. Check the fit's convergence report and fit again.",
+    )
     tw = transform_of(prepared, terms.w_column, "moderator")
     scale = float(tw.scale)
     return g10, g11 / scale, float(tw.centre), scale

@@ -41,7 +41,7 @@ from ambidex_bayes.moderation.curve import (
     slope_scales,
     summarise_draws,
 )
-from ambidex_bayes.results.slopes import moderator_by_person, transform_of
+from ambidex_bayes.results.slopes import moderator_by_person, refuse_nonfinite, transform_of
 from ambidex_bayes.results.summary import (
     DRAW_SUMMARY_COLUMNS,
     SAMPLE_DIMS,
@@ -205,6 +205,13 @@ def person_slopes(
     draws.attrs = {"scale": scale, "ci_prob": prob}
 
     values = draws.values.reshape(-1, len(ids))
+    refuse_nonfinite(
+        values,
+        [f"person {p}" for p in ids],
+        "person's slope",
+        "the fit has non-finite draws of the slope, the interaction or the person effects. "
+        "Check the fit's convergence report and fit again.",
+    )
     table = pd.DataFrame(summarise_draws(values, prob))
     table.insert(0, "person", ids)
     table.insert(1, "moderator", moderator)

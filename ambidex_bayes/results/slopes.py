@@ -16,6 +16,7 @@ this module offers three answers (see :func:`simple_slopes`).
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from ambidex_bayes.prepare import PreparedData
 
 __all__ = [
+    "ExtrapolationWarning",
     "SimpleSlopes",
     "simple_slopes",
     "moderator_grid",
@@ -60,7 +62,12 @@ SLOPE_COLUMNS: tuple[str, ...] = (
     *DRAW_SUMMARY_COLUMNS,
     "which",
     "scale",
+    "extrapolation",
 )
+
+#: Values of the ``extrapolation`` column: inside the moderator's observed range over
+#: persons, outside it, or more than ``constants.EXTRAPOLATION_FAR`` range widths outside.
+EXTRAPOLATION_LEVELS: tuple[str, ...] = ("none", "outside", "far outside")
 
 #: Label used when the model has no moderator at all.
 NO_MODERATOR_LABEL = "no moderator"
@@ -79,6 +86,10 @@ DIFFERENCE_COLUMNS: tuple[str, ...] = (
 )
 
 
+class ExtrapolationWarning(UserWarning):
+    """Slopes were asked for at moderator values outside the range observed over persons."""
+
+
 @dataclass(frozen=True)
 class SimpleSlopes:
     """Posterior of the within-person slope at chosen moderator values.
@@ -91,18 +102,23 @@ class SimpleSlopes:
         value entered in the model: centred at the mean over persons, and divided by the
         moderator's SD if it was standardised), ``mean, median, sd, ci_lower, ci_upper,
         p_positive`` of the slope in original units of the outcome per original unit of the
-        predictor, ``which`` (the kind of slope) and ``scale`` (``"original"``).
-        ``attrs`` holds ``ci_prob``, ``x_name``, ``y_name`` and ``moderator_name``.
+        predictor, ``which`` (the kind of slope), ``scale`` (``"original"``) and
+        ``extrapolation`` (``"none"``, ``"outside"`` or ``"far outside"`` the moderator's
+        observed range over persons; see :func:`extrapolation_of`). ``attrs`` holds
+        ``ci_prob``, ``x_name``, ``y_name``, ``moderator_name`` and ``observed_range``.
     draws : xarray.DataArray
         Slope draws, dims ``(chain, draw, moderator)``, coordinate ``moderator`` = the
         labels, with ``moderator_value`` and ``moderator_centred`` along it.
     description : str
         Which slope this is, in words.
+    warnings : tuple of str
+        What the reader must know, in words (moderator values outside the observed range).
     """
 
     table: pd.DataFrame
     draws: xr.DataArray
     description: str
+    warnings: tuple[str, ...] = ()
 
 
 def transform_of(prepared: PreparedData, column: str | None, role: str) -> Any:
@@ -191,6 +207,90 @@ def moderator_by_person(terms: ModerationTerms, prepared: PreparedData) -> pd.Se
     return per_person.rename(transform.source)
 
 
+def observed_moderator_range(
+    terms: ModerationTerms, prepared: PreparedData
+) -> tuple[float, float] | None:
+    """Smallest and largest raw moderator value over the persons, or None if unknown."""
+    if terms.w_column is None:
+        return None
+    try:
+        values = moderator_by_person(terms, prepared).to_numpy(dtype=float)
+    except ModelError:  # prepared data without rows: the range is unknown, nothing to flag
+        return None
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return None
+    return float(values.min()), float(values.max())
+
+
+def extrapolation_of(values: Sequence[float], low: float, high: float) -> list[str]:
+    """``"none"``, ``"outside"`` or ``"far outside"`` the range ``[low, high]`` per value.
+
+    A value is far outside when its distance beyond the nearer end exceeds
+    ``constants.EXTRAPOLATION_FAR`` times the width ``high - low`` (read at call time).
+    """
+    width = high - low
+    out = []
+    for value in values:
+        beyond = max(low - value, value - high, 0.0)
+        if beyond == 0.0:
+            out.append("none")
+        elif beyond > constants.EXTRAPOLATION_FAR * width:
+            out.append("far outside")
+        else:
+            out.append("outside")
+    return out
+
+
+def extrapolation_message(
+    values: Sequence[float], levels: Sequence[str], low: float, high: float, name: str
+) -> str | None:
+    """A warning in words for the values outside ``[low, high]``, or None if there are none."""
+    outside = [(v, lev) for v, lev in zip(values, levels, strict=True) if lev != "none"]
+    if not outside:
+        return None
+
+    def where(v: float) -> str:
+        return (
+            f"{v - high:.3g} above the largest" if v > high else f"{low - v:.3g} below the smallest"
+        )
+
+    shown = ", ".join(f"{v:g} ({where(v)})" for v, _ in outside[:6])
+    more = f" and {len(outside) - 6} more" if len(outside) > 6 else ""
+    far = [v for v, lev in outside if lev == "far outside"]
+    text = (
+        f"Moderator value(s) {shown}{more} lie outside the range of {name} observed over "
+        f"persons ({low:.4g} to {high:.4g}): there the slope is an extrapolation of the "
+        "linear cross-level interaction, which no person in the data supports."
+    )
+    if far:
+        text += (
+            f" {', '.join(f'{v:g}' for v in far[:6])} lie(s) more than "
+            f"{constants.EXTRAPOLATION_FAR:g} x the observed range's width beyond it: those "
+            "slopes are guesses, not estimates."
+        )
+    return text + " Choose values within the observed range to describe the data."
+
+
+def refuse_nonfinite(values: np.ndarray, labels: Sequence[str], what: str, cause: str) -> None:
+    """Raise a ModelError when ``values`` (draws x items) hold NaN or infinite numbers.
+
+    ``labels`` name the items (columns), ``what`` the quantity and ``cause`` the likely
+    reason, in words.
+    """
+    array = np.asarray(values, dtype=float)
+    array = array.reshape(-1, array.shape[-1]) if array.ndim > 1 else array.reshape(-1, 1)
+    bad = ~np.isfinite(array)
+    if not bad.any():
+        return
+    items = [str(labels[i]) for i in np.flatnonzero(bad.any(axis=0))]
+    shown = ", ".join(items[:6]) + (f" and {len(items) - 6} more" if len(items) > 6 else "")
+    raise ModelError(
+        f"The {what} is not a finite number in {int(bad.sum())} of {bad.size} draws (at "
+        f"{shown}): {cause} A table of such values would be meaningless, so none is given."
+    )
+
+
 def _percentile_values(
     terms: ModerationTerms, prepared: PreparedData, percentiles: Sequence[float]
 ) -> tuple[list[float], list[str]]:
@@ -269,6 +369,7 @@ def moderator_grid(
         )
     transform = transform_of(prepared, terms.w_column, "moderator")
     if at is not None:
+        _refuse_nonfinite_at(at, terms, prepared, transform.source)
         raw = _finite_numbers(at, "at")
         labels = [f"at {v:g}" for v in raw]
     elif percentiles is not None:
@@ -295,6 +396,29 @@ def moderator_grid(
             "moderator": raw,
             "moderator_centred": [(v - centre) / scale for v in raw],
         }
+    )
+
+
+def _refuse_nonfinite_at(at: Any, terms: ModerationTerms, prepared: Any, name: str) -> None:
+    """A clear error for NaN or infinite moderator values (``--at nan``, ``at=[inf]``)."""
+    if isinstance(at, str | bytes):
+        return  # _finite_numbers says what is wrong
+    try:
+        array = np.asarray(at, dtype=float).reshape(-1)
+    except (TypeError, ValueError):
+        return
+    bad = [float(v) for v in array if not math.isfinite(v)]
+    if not bad:
+        return
+    observed = observed_moderator_range(terms, prepared)
+    seen = (
+        f" {name} was observed from {observed[0]:.4g} to {observed[1]:.4g} over persons."
+        if observed is not None
+        else ""
+    )
+    raise AmbidexError(
+        f"Moderator values (at=, --at) must be finite numbers; got {', '.join(map(str, bad))}. "
+        f"Give raw values of {name}, e.g. within its observed range.{seen}"
     )
 
 
@@ -363,6 +487,7 @@ def simple_slopes(
     prob: float | None = None,
     seed: int | None = None,
     percentiles: Sequence[float] | None = None,
+    warn: bool = True,
 ) -> SimpleSlopes:
     r"""Posterior of the within-person slope at chosen moderator values.
 
@@ -411,17 +536,25 @@ def simple_slopes(
     percentiles : sequence of float, optional
         Percentiles (0-100) of the moderator over persons at which to evaluate the slope,
         instead of ``at`` or ``sds`` (see :func:`moderator_grid`).
+    warn : bool
+        Emit an :class:`ExtrapolationWarning` when a moderator value lies outside the range
+        observed over persons (the table's ``extrapolation`` column and the result's
+        ``warnings`` say so either way).
 
     Returns
     -------
     SimpleSlopes
-        The table, the draws and a description in words.
+        The table, the draws, a description in words and the warnings.
 
     Raises
     ------
     ModelError
         If the model has no within-person slope term, if ``which="observed_average"`` and
-        the model has no person slopes, or if a named variable or transform is missing.
+        the model has no person slopes, if a named variable or transform is missing, or if
+        a slope is not finite in some draw (non-finite draws of the fit, or a moderator
+        value so extreme that the product overflows).
+    AmbidexError
+        If a moderator value is NaN or infinite.
     """
     if which not in _KINDS:
         raise AmbidexError(f"which must be one of {_KINDS}, got {which!r}.")
@@ -476,12 +609,37 @@ def simple_slopes(
     )
     factor = float(prepared.slope_to_original(terms.x_column, terms.y_column))
     slope = (slope * factor).transpose(*SAMPLE_DIMS, "moderator")
+    refuse_nonfinite(
+        slope.values,
+        grid["moderator_label"].tolist(),
+        "simple slope",
+        "the fit has non-finite draws of the slope, the interaction or the person effects, "
+        "or a moderator value is so extreme that the slope overflows. Check the fit's "
+        "convergence report and use moderator values near the observed range.",
+    )
     slope = slope.assign_coords(
         moderator=grid["moderator_label"].to_list(),
         moderator_value=("moderator", grid["moderator"].to_numpy(dtype=float)),
         moderator_centred=("moderator", grid["moderator_centred"].to_numpy(dtype=float)),
     ).rename("simple_slope")
     slope.attrs = {"which": which, "scale": "original", "ci_prob": prob}
+
+    observed = observed_moderator_range(terms, prepared)
+    raw_values = grid["moderator"].to_numpy(dtype=float)
+    if observed is not None and np.all(np.isfinite(raw_values)):
+        levels = extrapolation_of(raw_values, *observed)
+    else:
+        levels = ["none"] * len(grid)
+    notes: list[str] = []
+    message = (
+        extrapolation_message(raw_values, levels, *observed, w_name or "the moderator")
+        if observed is not None and terms.interaction is not None
+        else None
+    )
+    if message is not None:
+        notes.append(message)
+        if warn:
+            warnings.warn(message, ExtrapolationWarning, stacklevel=2)
 
     rows = []
     for i, grid_row in enumerate(grid.itertuples(index=False)):
@@ -495,13 +653,22 @@ def simple_slopes(
         row["p_positive"] = float(np.mean(values > 0))
         row["which"] = which
         row["scale"] = "original"
+        row["extrapolation"] = levels[i]
         rows.append(row)
     table = pd.DataFrame(rows, columns=list(SLOPE_COLUMNS))
     table.attrs.update(
-        {"ci_prob": prob, "x_name": x_name, "y_name": y_name, "moderator_name": w_name}
+        {
+            "ci_prob": prob,
+            "x_name": x_name,
+            "y_name": y_name,
+            "moderator_name": w_name,
+            "observed_range": observed,
+        }
     )
     description = _describe(which, terms, x_name, y_name, w_name, has_random_slope)
-    return SimpleSlopes(table=table, draws=slope, description=description)
+    if message is not None:
+        description += " " + message
+    return SimpleSlopes(table=table, draws=slope, description=description, warnings=tuple(notes))
 
 
 def _position(labels: list[str], label: str) -> int:
