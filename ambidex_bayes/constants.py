@@ -27,6 +27,14 @@ MAX_SEED: int = 2**32 - 1
 #: Default sampling backend ("pymc", "nutpie" or "numpyro").
 BACKEND: str = "pymc"
 
+#: A fit that fails its convergence checks is sampled once more, announced, with this target
+#: acceptance (at least) and this many times the tuning steps (see :mod:`ambidex_bayes.rescue`).
+RESCUE_TARGET_ACCEPT: float = 0.99
+RESCUE_TUNE_FACTOR: int = 2
+#: Fewest draws (draws x chains) for which that second try is made: with fewer, a low ESS
+#: comes from the number of draws itself, which more tuning does not change.
+RESCUE_MIN_DRAWS: int = 2000
+
 #: Convergence thresholds used by the plain-words diagnostics.
 RHAT_MAX: float = 1.01
 ESS_BULK_MIN: float = 400.0

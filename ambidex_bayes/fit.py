@@ -24,7 +24,12 @@ from typing import Any
 import xarray as xr
 
 from ambidex_bayes import constants
-from ambidex_bayes.diagnostics import ConvergenceReport, check_convergence, nonfinite_draws
+from ambidex_bayes.diagnostics import (
+    ConvergenceReport,
+    ConvergenceWarning,
+    check_convergence,
+    nonfinite_draws,
+)
 from ambidex_bayes.errors import BackendUnavailableError, FitFileError, ModelError, SpecError
 from ambidex_bayes.model.build import (
     BuiltModel,
@@ -35,6 +40,12 @@ from ambidex_bayes.model.build import (
 )
 from ambidex_bayes.model.prior_scale import check_prior_scales
 from ambidex_bayes.model.sampling import check_reuse_key, sample_full, sample_marginal
+from ambidex_bayes.rescue import (
+    rescue_announcement,
+    rescue_settings,
+    rescue_verdict,
+    worth_rescuing,
+)
 from ambidex_bayes.spec import ModelSpec
 from ambidex_bayes.store import (
     data_hash,
@@ -288,6 +299,7 @@ def fit(
     progressbar: bool = True,
     verbose: bool = True,
     log_likelihood: bool = True,
+    rescue: bool = True,
 ) -> FitResult:
     """Fit ``spec`` to prepared data (or re-use the saved fit of the same inputs).
 
@@ -307,6 +319,13 @@ def fit(
         Print the convergence report in plain words.
     log_likelihood : bool
         Store the pointwise log-likelihood (needed for LOO; large for big data).
+    rescue : bool
+        When the fit fails its convergence checks, sample once more with a higher target
+        acceptance and longer tuning (:func:`ambidex_bayes.rescue.rescue_settings`),
+        announced before it starts (printed and as a ``ConvergenceWarning``) and followed by
+        a verdict; ``meta["rescue"]`` records it. The second fit's draws are kept, whether
+        or not it passes (its problems are reported as usual). Fits of fewer than
+        ``constants.RESCUE_MIN_DRAWS`` draws in all get no second try.
 
     Notes
     -----
@@ -323,6 +342,8 @@ def fit(
     settings = (settings or SamplerSettings()).resolved()
     require_backend(settings.backend)
     key = fit_key(spec, prepared, settings)
+    if not rescue and worth_rescuing(settings):  # a failing fit would keep other draws
+        key = hashlib.sha256(f"{key}:no-rescue".encode()).hexdigest()
     path = None
     if cache_dir is not False:
         folder = Path(cache_dir if cache_dir is not None else constants.CACHE_DIR)
@@ -353,16 +374,31 @@ def fit(
     check_initial_point(
         built.pymc_model, source=spec.source, reuse_key=check_reuse_key(built, settings)
     )
+    sample = sample_marginal if built.is_marginal else sample_full
     start = time.perf_counter()
-    if built.is_marginal:
-        idata = sample_marginal(
-            built, settings, progressbar=progressbar, log_likelihood=log_likelihood
-        )
-    else:
-        idata = sample_full(built, settings, progressbar=progressbar, log_likelihood=log_likelihood)
-    wall = time.perf_counter() - start
+    idata = sample(built, settings, progressbar=progressbar, log_likelihood=log_likelihood)
     refuse_nonfinite_draws(idata, spec)
-    convergence = check_convergence(idata, warn=True)
+    rescue = rescue and worth_rescuing(settings)
+    convergence = check_convergence(idata, warn=not rescue)
+    rescued = None
+    if rescue and not convergence.ok:
+        second = rescue_settings(settings)
+        announcement = rescue_announcement(spec.name, convergence, settings, second)
+        if verbose:
+            print(announcement)
+        warnings.warn(announcement, ConvergenceWarning, stacklevel=2)
+        first_problems = list(convergence.problems)
+        idata = sample(built, second, progressbar=progressbar, log_likelihood=log_likelihood)
+        refuse_nonfinite_draws(idata, spec)
+        convergence = check_convergence(idata, warn=True)
+        if verbose:
+            print(rescue_verdict(spec.name, convergence))
+        rescued = {
+            "first_problems": first_problems,
+            "settings": second.to_dict(),
+            "passed": convergence.ok,
+        }
+    wall = time.perf_counter() - start
     meta = {
         "fit_key": key,
         "settings": settings.to_dict(),
@@ -377,6 +413,8 @@ def fit(
         ),
         "n_rows": int(len(prepared.frame)),
     }
+    if rescued is not None:
+        meta["rescue"] = rescued
     result = FitResult(
         spec=spec,
         prepared=prepared,

@@ -1,0 +1,82 @@
+"""A fit that fails its checks is sampled once more, announced, and given a verdict."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from ambidex_bayes import constants
+from ambidex_bayes import fit as fit_module
+from ambidex_bayes.diagnostics import ConvergenceWarning
+from ambidex_bayes.fit import SamplerSettings, fit
+from ambidex_bayes.rescue import rescue_settings, worth_rescuing
+from ambidex_bayes.spec import load_spec
+
+
+def test_second_try_raises_target_accept_and_tuning():
+    first = SamplerSettings(draws=1000, tune=1000, chains=4, target_accept=0.9).resolved()
+    second = rescue_settings(first)
+    assert second.target_accept == constants.RESCUE_TARGET_ACCEPT
+    assert second.tune == constants.RESCUE_TUNE_FACTOR * 1000
+    assert (second.draws, second.chains, second.seed) == (1000, 4, first.seed)
+    assert worth_rescuing(first)
+    assert not worth_rescuing(SamplerSettings(draws=100, chains=2).resolved())
+
+
+def _failing_once(monkeypatch):
+    """check_convergence reports an R-hat failure for the first fit only."""
+    real = fit_module.check_convergence
+    calls = []
+
+    def check(idata, **kwargs):
+        report = real(idata, **kwargs)
+        calls.append(kwargs)
+        if len(calls) > 1:
+            return report
+        table = report.table.copy()
+        table.iloc[0, table.columns.get_loc("rhat")] = 1.05
+        return dataclasses.replace(
+            report, table=table, problems=(f"R-hat above 1.01 for {table.index[0]}.",)
+        )
+
+    monkeypatch.setattr(fit_module, "check_convergence", check)
+    return calls
+
+
+def _fit(prepared, **kwargs):
+    settings = SamplerSettings(backend="nutpie", draws=500, tune=300, chains=4, seed=3)
+    return fit(
+        load_spec("M3"),
+        prepared,
+        settings=settings,
+        cache_dir=False,
+        progressbar=False,
+        log_likelihood=False,
+        **kwargs,
+    )
+
+
+@pytest.mark.fit
+def test_failed_fit_is_rescued_once_and_announced(monkeypatch, capsys, small_prepared):
+    calls = _failing_once(monkeypatch)
+    with pytest.warns(ConvergenceWarning, match="Sampling once more with target_accept 0.99"):
+        result = _fit(small_prepared)
+    out = capsys.readouterr().out
+    assert "M3: the fit failed its convergence checks (R-hat up to 1.050)" in out
+    assert "600 tuning steps (was 300)" in out
+    assert "the second try passed every convergence check" in out
+    assert len(calls) == 2
+    rescue = result.meta["rescue"]
+    assert rescue["settings"]["target_accept"] == 0.99 and rescue["settings"]["tune"] == 600
+    assert rescue["passed"] is True and rescue["first_problems"]
+    assert result.meta["settings"]["tune"] == 300  # the fit's identity is what was asked
+
+
+@pytest.mark.fit
+def test_no_second_try_when_switched_off(monkeypatch, capsys, small_prepared):
+    calls = _failing_once(monkeypatch)
+    result = _fit(small_prepared, rescue=False, verbose=False)
+    assert len(calls) == 1
+    assert "rescue" not in result.meta
+    assert "once more" not in capsys.readouterr().out
