@@ -280,6 +280,30 @@ def test_fit_command_with_strict_exits_3_on_a_stuck_posterior(monkeypatch, tmp_p
     assert "Traceback" not in captured.err
 
 
+def test_compare_priors_with_strict_exits_3_on_a_stuck_posterior(monkeypatch, capsys):
+    import ambidex_bayes.priors as priors
+
+    stuck = _fit_of(_tree({"b": GOOD, "c": np.full((4, 500), 2.0)}), name="M3[default]")
+    table = pd.DataFrame({"x": [1.0]})
+    timings = pd.DataFrame({"total_s": [1.0], "compile_s": [0.5], "sample_s": [0.5]})
+    timings.attrs.update(wall_s=1.0, other_s=0.0, summaries_s=0.0)
+    comparison = SimpleNamespace(
+        side_by_side=lambda: table,
+        interaction=lambda: table,
+        slopes=pd.DataFrame(),
+        wide=lambda *args: table,
+        bayes_factors=pd.DataFrame(columns=["prior_set", "prior", "bf10", "bf01", "note"]),
+        bf_curves={},
+        timings=timings,
+        notes=(),
+        fits={"default": stuck},
+    )
+    monkeypatch.setattr(priors, "compare_priors", lambda *a, **k: comparison)
+    argv = ["compare-priors", "M3", "--example", "--priors", "default", "--strict"]
+    assert cli.main(argv) == 3
+    assert "M3[default]: The draws of c never change" in capsys.readouterr().err
+
+
 # ---------------------------------------------------------------- 3. degenerate models
 
 

@@ -53,7 +53,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``compare-priors``."""
-    from ambidex_bayes.cli import input_paths, prepared_inputs, print_table, sampler_settings
+    from ambidex_bayes.cli import (
+        _strict_status,
+        input_paths,
+        prepared_inputs,
+        print_table,
+        sampler_settings,
+    )
     from ambidex_bayes.output_paths import OutputFolder
     from ambidex_bayes.priors import compare_priors
     from ambidex_bayes.spec import load_spec
@@ -154,4 +160,4 @@ def run(args: argparse.Namespace) -> int:
             draw(ax)
             out.figure(f"{name}.png", fig)
         print(f"\nwritten: tables and figures in {out.path}")
-    return 0
+    return _strict_status(args, list(comparison.fits.values()))
