@@ -26,6 +26,10 @@ per condition and backend:
   standard errors (:math:`|\bar\theta - \bar\theta_{ref}| \le z
   \sqrt{\mathrm{MCSE}^2 + \mathrm{MCSE}_{ref}^2}`, likewise for the SD). Printed as
   agreeing fits / compared fits, with the largest standardised difference.
+- ``2nd try``: how many fits failed at first and were sampled once more by ``fit``'s
+  announced second try (higher target acceptance, longer tuning; ``--no-rescue`` switches
+  it off); such a fit counts as passing when its second try passes, and its wall time
+  includes both tries.
 
 The plain-Bambi arm and the reference fits are skipped with ``--no-plain`` and
 ``--reference-datasets 0``. Fits run one after the other; ``--cores`` is the number of
@@ -82,7 +86,7 @@ def reference_sized_study(slope_sd: float, seed: int):
     return prepare(load_diary(data, ColumnMapping.from_dict(mapping)))
 
 
-def fit_quietly(prepared, settings):
+def fit_quietly(prepared, settings, *, rescue: bool = True):
     """Fit M3 without printing or saving; return (wall seconds, FitResult)."""
     from ambidex_bayes.diagnostics import ConvergenceWarning
     from ambidex_bayes.fit import fit
@@ -100,6 +104,7 @@ def fit_quietly(prepared, settings):
             progressbar=False,
             verbose=False,
             log_likelihood=False,
+            rescue=rescue,
         )
     return time.perf_counter() - start, result
 
@@ -125,6 +130,7 @@ def fit_record(result, wall: float, ess_min: float) -> dict:
         "rhat": float(table["rhat"].max()),
         "divergent": int(conv.n_divergent),
         "ess_per_s": float(table["ess_bulk"].min()) / wall,
+        "rescued": "rescue" in result.meta,
     }
 
 
@@ -187,6 +193,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--target-accept", type=float, default=None)
     parser.add_argument("--cores", type=int, default=None, help="chains sampled at once")
     parser.add_argument("--full-nuts", action="store_true", help="no fast path")
+    parser.add_argument("--no-rescue", action="store_true", help="no second try for a failing fit")
     parser.add_argument("--seed", type=int, default=BASE_SEED)
     parser.add_argument("--no-plain", action="store_true", help="skip plain Bambi + nutpie")
     parser.add_argument("--reference-datasets", type=int, default=1)
@@ -217,7 +224,8 @@ def main(argv: list[str] | None = None) -> None:
         f"cores on machine: {os.cpu_count()}; chains at once: {args.cores or 'library default'}; "
         f"draws {draws}, tune {args.tune or constants.TUNE}, chains {chains}, "
         f"target_accept {args.target_accept or constants.TARGET_ACCEPT}; "
-        f"fast path: {not args.full_nuts}; pass: R-hat <= {constants.RHAT_MAX}, "
+        f"fast path: {not args.full_nuts}; second try: {not args.no_rescue}; "
+        f"pass: R-hat <= {constants.RHAT_MAX}, "
         f"bulk and tail ESS >= {ess_min:.0f}, no divergence",
         flush=True,
     )
@@ -239,7 +247,7 @@ def main(argv: list[str] | None = None) -> None:
                     target_accept=0.95,
                     cores=args.cores,
                 )
-                _, reference = fit_quietly(prepared, ref_settings)
+                _, reference = fit_quietly(prepared, ref_settings, rescue=False)
                 ref_rec = fit_record(reference, 1.0, 0.0)
                 print(
                     f"  reference sd={slope_sd} study {i}: min bulk-ESS "
@@ -258,7 +266,7 @@ def main(argv: list[str] | None = None) -> None:
                     fast_path=not args.full_nuts,
                     cores=args.cores,
                 )
-                wall, result = fit_quietly(prepared, settings)
+                wall, result = fit_quietly(prepared, settings, rescue=not args.no_rescue)
                 rec = fit_record(result, wall, ess_min)
                 rec.update(slope_sd=slope_sd, study=i, seed=seed, backend=backend)
                 rec["rows"] = int(len(prepared.frame))
@@ -269,6 +277,7 @@ def main(argv: list[str] | None = None) -> None:
                     f"{'pass' if rec['passed'] else 'FAIL'}  bulk {rec['ess_bulk']:.0f} "
                     f"tail {rec['ess_tail']:.0f} R-hat {rec['rhat']:.3f} "
                     f"div {rec['divergent']} ({rec['worst']}) {wall:.1f} s"
+                    + (" after a second try" if rec["rescued"] else "")
                     + (f" z {rec['agree_z']:.2f}" if rec["agree_z"] is not None else ""),
                     flush=True,
                 )
@@ -282,7 +291,7 @@ def main(argv: list[str] | None = None) -> None:
     header = (
         f"{'slope SD':>8} {'backend':>8} {'fits':>4} {'pass':>6} {'bulk med/min':>13} "
         f"{'tail med/min':>13} {'div fits(n)':>11} {'max R-hat':>9} {'ESS/s':>7} "
-        f"{'x plain':>7} {'agree (max z)':>14}  most often smallest"
+        f"{'x plain':>7} {'agree (max z)':>14} {'2nd try':>7}  most often smallest"
     )
     print()
     print(header)
@@ -303,7 +312,7 @@ def main(argv: list[str] | None = None) -> None:
                 f"{_median(bulk):>6.0f}/{min(bulk):<6.0f} {_median(tail):>6.0f}/{min(tail):<6.0f} "
                 f"{sum(r['divergent'] > 0 for r in sel):>4}({sum(r['divergent'] for r in sel):>4}) "
                 f"{max(r['rhat'] for r in sel):>11.3f} {rate:>7.1f} {rate / plain_rate:>7.1f} "
-                f"{agree:>14}  {worst}"
+                f"{agree:>14} {sum(r['rescued'] for r in sel):>7}  {worst}"
             )
         if not args.no_plain:
             print(
