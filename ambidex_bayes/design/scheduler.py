@@ -62,8 +62,11 @@ def check_scheduler_address(address: str) -> str:
 
 async def _identity(address: str, timeout: float) -> Any:
     from distributed.comm import connect
+    from distributed.security import Security
 
-    comm = await connect(address, timeout=timeout)
+    # the client's own security settings (Dask's configuration), as Client() uses them
+    args = Security().get_connection_args("client")
+    comm = await connect(address, timeout=timeout, **args)
     try:
         await comm.write({"op": "identity", "reply": True})
         return await comm.read()
