@@ -31,7 +31,7 @@ def add_sampler_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--backend",
         choices=["pymc", "nutpie", "numpyro"],
-        help="NUTS implementation (default pymc)",
+        help="NUTS implementation (default nutpie when installed, else pymc)",
     )
     g.add_argument("--draws", type=int, help="draws per chain after tuning (default 1000)")
     g.add_argument("--tune", type=int, help="tuning steps per chain (default 1000)")

@@ -24,8 +24,14 @@ MAX_CORES: int = 1024
 #: Seeds are whole numbers from 0 to this (every backend accepts them).
 MAX_SEED: int = 2**32 - 1
 
-#: Default sampling backend ("pymc", "nutpie" or "numpyro").
-BACKEND: str = "pymc"
+#: Default sampling backend ("pymc", "nutpie" or "numpyro"), used when its packages are
+#: installed (else FALLBACK_BACKEND). Chosen with benchmarks/bench_reliability.py: at the
+#: reference study's size every backend's default M3 fits passed the strict checks, and
+#: nutpie's smallest bulk-ESS per second of wall time was 7-10 times plain Bambi + nutpie's,
+#: PyMC's and NumPyro's about once (compiling dominates their wall time).
+BACKEND: str = "nutpie"
+#: Default backend when the packages of BACKEND are not installed (always available).
+FALLBACK_BACKEND: str = "pymc"
 
 #: A fit that fails its convergence checks is sampled once more, announced, with this target
 #: acceptance (at least) and this many times the tuning steps (see :mod:`ambidex_bayes.rescue`).

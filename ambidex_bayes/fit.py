@@ -57,7 +57,7 @@ from ambidex_bayes.store import (
 )
 from ambidex_bayes.terms import ModerationTerms
 
-__all__ = ["FitResult", "SamplerSettings", "fit", "load_fit", "BACKENDS"]
+__all__ = ["FitResult", "SamplerSettings", "fit", "load_fit", "BACKENDS", "default_backend"]
 
 #: Sampling backends and the optional packages each needs.
 BACKENDS: dict[str, tuple[str, ...]] = {
@@ -95,7 +95,7 @@ class SamplerSettings:
     def resolved(self) -> SamplerSettings:
         """A copy with every default filled in."""
         return SamplerSettings(
-            backend=self.backend or constants.BACKEND,
+            backend=self.backend or default_backend(),
             draws=self.draws if self.draws is not None else constants.DRAWS,
             tune=self.tune if self.tune is not None else constants.TUNE,
             chains=self.chains if self.chains is not None else constants.CHAINS,
@@ -117,6 +117,26 @@ class SamplerSettings:
     def to_dict(self) -> dict[str, Any]:
         """JSON form of what determines the draws (``cores`` does not)."""
         return {k: v for k, v in self.__dict__.items() if k != "cores"}
+
+
+def default_backend() -> str:
+    """:data:`constants.BACKEND` when its packages are installed, else the fallback.
+
+    The fallback (:data:`constants.FALLBACK_BACKEND`, PyMC's own NUTS) gives the same
+    posterior more slowly; a warning says so and how to install the default's packages.
+    """
+    backend = constants.BACKEND
+    missing = [pkg for pkg in BACKENDS.get(backend, ()) if importlib.util.find_spec(pkg) is None]
+    if not missing:
+        return backend
+    warnings.warn(
+        f"The default backend {backend!r} needs {', '.join(missing)}, which is not installed; "
+        f"sampling with {constants.FALLBACK_BACKEND!r} instead (same posterior, slower). "
+        f"Install it with: pip install 'ambidex_bayes[{_EXTRAS[backend]}]'",
+        UserWarning,
+        stacklevel=3,
+    )
+    return constants.FALLBACK_BACKEND
 
 
 def require_backend(backend: str) -> None:
