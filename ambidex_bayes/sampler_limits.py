@@ -143,15 +143,19 @@ def check_sampler_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def check_seed(seed: Any, name: str = "seed") -> int:
-    """``seed`` as an int when it is a whole number from 0 to ``constants.MAX_SEED``.
+def check_seed(seed: Any, name: str = "seed", *, high: int | None = None) -> int:
+    """``seed`` as an int when it is a whole number from 0 to ``high``.
+
+    ``high`` defaults to ``constants.MAX_SEED`` (what every sampling backend accepts);
+    numpy's generators alone accept larger seeds.
 
     Raises
     ------
     SettingsError
         Naming the option and the allowed range.
     """
-    problem = whole_number_problem(name, seed, 0, constants.MAX_SEED)
+    high = constants.MAX_SEED if high is None else high
+    problem = whole_number_problem(name, seed, 0, high)
     if problem is not None:
         raise SettingsError(problem)
     return int(seed)

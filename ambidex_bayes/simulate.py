@@ -519,8 +519,8 @@ def simulate_diary(design: SimulationDesign, *, seed: int | np.random.Generator)
         raise DesignError(
             f"seed must be an int or a numpy.random.Generator, got {type(seed).__name__}"
         )
-    if is_int_seed:
-        check_seed(seed)
+    if is_int_seed:  # numpy takes any whole number >= 0 (the tasks of a run use 63 bits)
+        check_seed(seed, high=2**64 - 1)
     from ambidex_bayes.memory import check_simulation_memory
 
     check_simulation_memory(design)  # before any allocation

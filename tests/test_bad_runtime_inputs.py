@@ -117,6 +117,7 @@ CLI_CASES = [
     (["compare-priors", "M3", "--example", "--priors", "default", "--draws", "0"], "(--draws)"),
     (["compare", "missing_a.nc", "missing_b.nc", "--draws", "0"], "draws (--draws)"),
     (["compare", "missing_a.nc", "missing_b.nc", "--chains", "0"], "chains (--chains)"),
+    (["compare", "missing_a.nc", "missing_b.nc", "--seed", "-1"], "seed (--seed)"),
     (["power", "--draws", "0", "--out", "never"], "draws (--draws)"),
     (["power", "--seed", "-1", "--out", "never"], "seed (--seed)"),
     (["sbc", "--seed", "-1", "--out", "never"], "seed (--seed)"),
@@ -147,6 +148,22 @@ def test_posterior_predictive_refuses_a_negative_seed():
 
     with pytest.raises(SpecError, match=r"seed \(--seed\) must be a whole number from 0"):
         posterior_predictive(SimpleNamespace(), seed=-3)
+
+
+def test_simulation_seeds_of_design_runs_stay_valid():
+    from ambidex_bayes.simulate import reference_design, simulate_diary
+
+    design = reference_design(n_persons=3, diaries_dist="fixed", diaries_mean=2)
+    assert len(simulate_diary(design, seed=2**63 - 1).data) == 6  # a task's 63-bit seed
+    with pytest.raises(SpecError, match=r"seed \(--seed\) must be a whole number from 0"):
+        simulate_diary(design, seed=-1)
+
+
+def test_person_folds_refuse_a_negative_seed():
+    from ambidex_bayes.checks.comparison import person_folds
+
+    with pytest.raises(SpecError, match=r"seed \(--seed\) must be a whole number from 0"):
+        person_folds(["a", "b", "c", "d"], 2, seed=-1)
 
 
 def test_power_and_sbc_configurations_check_their_sampler_settings():
