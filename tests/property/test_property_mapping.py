@@ -145,6 +145,7 @@ def test_load_diary_with_random_mappings_prepares_or_names_the_problem(d, detren
         names += [str(k) for k in d] + [
             n for v in d.values() if isinstance(v, list) for n in map(str, v)
         ]
+        names += [v for v in d.values() if isinstance(v, str)]  # e.g. a person column '0'
         check_message(out.error, names, "<mapping>", show)
         return
     assert len(out.prepared.frame) == len(DIARY)
