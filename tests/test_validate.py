@@ -116,9 +116,9 @@ def test_mapping_reverse_item_must_be_an_item():
 def test_mapping_toml_errors_name_the_file(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text('person = "p"\noutcome = \n')
-    with pytest.raises(SpecError, match=r"bad\.toml is not valid TOML"):
+    with pytest.raises(SpecError, match=r"bad\.toml: not valid TOML"):
         ColumnMapping.from_toml(bad)
-    with pytest.raises(SpecError, match=r"mapping file not found: .*absent\.toml"):
+    with pytest.raises(SpecError, match=r"absent\.toml: no such mapping file"):
         ColumnMapping.from_toml(tmp_path / "absent.toml")
     typo = tmp_path / "typo.toml"
     typo.write_text('person = "p"\noutcome = "y"\nlevel1 = ["x"]\nocasion = "day"\n')

@@ -26,7 +26,6 @@ import difflib
 import math
 import numbers
 import os
-import tomllib
 from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -420,20 +419,10 @@ class ColumnMapping:
     @classmethod
     def from_toml(cls, path: str | os.PathLike[str]) -> ColumnMapping:
         """Read a mapping from a TOML file; every error names the file."""
-        p = Path(path)
-        from ambidex_bayes.toml_text import decode_toml_bytes
+        from ambidex_bayes.toml_text import read_toml_file
 
-        try:
-            raw = p.read_bytes()
-        except FileNotFoundError:
-            raise SpecError(f"mapping file not found: {p}") from None
-        except OSError as exc:
-            raise SpecError(f"cannot read mapping file {p}: {exc}") from None
-        text = decode_toml_bytes(raw, p)  # UTF-8 with or without a byte-order mark, UTF-16
-        try:
-            d = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise SpecError(f"{p} is not valid TOML: {exc}") from None
+        p = Path(path)
+        d = read_toml_file(p, what="mapping")  # UTF-8 with or without a byte-order mark, UTF-16
         return cls.from_dict(d, source=str(p))
 
     def to_dict(self) -> dict[str, Any]:
