@@ -1,15 +1,15 @@
 """Default fits of studies of the reference study's size pass their own checks.
 
-Two small cases of ``benchmarks/bench_reliability.py``: studies of 85-100 persons with 1-7
+Three small cases of ``benchmarks/bench_reliability.py``: studies of 85-100 persons with 1-7
 diaries each, scores rounded to two decimals, and a small true SD of person slopes (0.03),
 where a packed Cholesky factor of the covariance used to give R-hat up to 1.04 and a
-bulk-ESS of 60-250 for the slope SD (both fast-path cases below failed with it: R-hat
-1.014 and 1.021). On the fast path (the
-default) with fewer draws than a default fit (4 x 500) the ESS threshold is scaled with the
-draws (``ESS_BULK_MIN x 2000 / 4000``, the same share of the draws as 400 of 4 x 1000), and
-the first fit must pass, without the announced second try. Full NUTS over every person
-effect (used for other families) samples a harder posterior; there a default-sized fit
-(4 x 1000) must pass after the default procedure, second try included.
+bulk-ESS of 60-250 for the slope SD (both fast-path cases below failed with it: R-hat 1.014
+and 1.021). On the fast path (the default), with fewer draws than a default fit (4 x 500),
+the ESS threshold is scaled with the draws (``ESS_BULK_MIN x 2000 / 4000``, the same share
+of the draws as 400 of 4 x 1000), and the first fit must pass, without the announced second
+try. Full NUTS over every person effect (used for other families) samples a harder
+posterior; there a default-sized fit (4 x 1000) must pass after the default procedure,
+second try included.
 """
 
 from __future__ import annotations
