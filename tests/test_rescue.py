@@ -9,7 +9,7 @@ import pytest
 from ambidex_bayes import constants
 from ambidex_bayes import fit as fit_module
 from ambidex_bayes.diagnostics import ConvergenceWarning
-from ambidex_bayes.fit import SamplerSettings, fit
+from ambidex_bayes.fit import FitResult, SamplerSettings, fit
 from ambidex_bayes.rescue import rescue_settings, worth_rescuing
 from ambidex_bayes.spec import load_spec
 
@@ -58,7 +58,7 @@ def _fit(prepared, **kwargs):
 
 
 @pytest.mark.fit
-def test_failed_fit_is_rescued_once_and_announced(monkeypatch, capsys, small_prepared):
+def test_failed_fit_is_rescued_once_and_announced(monkeypatch, capsys, small_prepared, tmp_path):
     calls = _failing_once(monkeypatch)
     with pytest.warns(ConvergenceWarning, match="Sampling once more with target_accept 0.99"):
         result = _fit(small_prepared)
@@ -71,6 +71,8 @@ def test_failed_fit_is_rescued_once_and_announced(monkeypatch, capsys, small_pre
     assert rescue["settings"]["target_accept"] == 0.99 and rescue["settings"]["tune"] == 600
     assert rescue["passed"] is True and rescue["first_problems"]
     assert result.meta["settings"]["tune"] == 300  # the fit's identity is what was asked
+    loaded = FitResult.load(result.save(tmp_path / "rescued.nc"))
+    assert loaded.meta["rescue"] == rescue
 
 
 @pytest.mark.fit
