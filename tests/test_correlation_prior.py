@@ -91,3 +91,27 @@ def test_sampled_correlation_density_is_lkj(q, eta):
 def pt_corr(chol):
     """R = L L^T."""
     return chol @ chol.T
+
+
+@pytest.mark.fit
+@pytest.mark.parametrize("backend", ["nutpie", "numpyro"])
+def test_three_correlated_effects_keep_their_names_with_external_samplers(small_prepared, backend):
+    """Full NUTS by nutpie or NumPyro returns the LKJ factor under its own name, so the
+    log-likelihood is computed and the internal variable is dropped."""
+    from ambidex_bayes.fit import SamplerSettings, fit
+
+    pytest.importorskip(backend)
+    spec = ModelSpec.from_dict(
+        {
+            "name": "Q3",
+            "formula": "{y} ~ 1 + {x_within} + {x_between} + (1 + {x_within} + {x_between} | {person})",
+        }
+    )
+    settings = SamplerSettings(
+        backend=backend, draws=50, tune=50, chains=2, seed=1, fast_path=False, cores=1
+    )
+    result = fit(spec, small_prepared, settings=settings, cache_dir=False, verbose=False)
+    names = set(result.posterior.data_vars)
+    assert not any(name.startswith("_") for name in names)
+    assert sum(name.startswith("corr(") for name in names) == 3
+    assert "log_likelihood" in result.idata.children

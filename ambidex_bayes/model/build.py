@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
+from pymc.distributions.transforms import CholeskyCorrTransform
 from pymc.logprob.utils import ParameterValueError
 
 from ambidex_bayes import constants
@@ -271,7 +272,19 @@ def correlation_cholesky(name: str, q: int, eta: Any) -> pt.TensorVariable:
         rho = 2.0 * b - 1.0
         zero, one = pt.zeros(()), pt.ones(())
         return pt.stack([pt.stack([one, zero]), pt.stack([rho, 2.0 * pt.sqrt(b * (1.0 - b))])])
-    return pm.LKJCorr(name, n=q, eta=eta)
+    return pm.LKJCorr(name, n=q, eta=eta, default_transform=_CholeskyCorr(n=q))
+
+
+class _CholeskyCorr(CholeskyCorrTransform):
+    """PyMC's transform of ``LKJCorr``, under a name without an underscore.
+
+    PyMC names a transformed value variable ``{name}_{transform}__`` and recovers ``name``
+    by dropping the last three ``_``-separated parts, which breaks for the transform's own
+    name ``cholesky_corr``: NUTS run by nutpie or NumPyro then returns the variable as
+    ``{name}_cholesky``, and the log-likelihood cannot be computed from such a posterior.
+    """
+
+    name = "choleskycorr"
 
 
 def _check_design(X: np.ndarray, names: list[str], source: str) -> None:
