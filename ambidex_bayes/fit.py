@@ -4,8 +4,11 @@
 sampling (spec roles and columns, priors, constant or collinear predictors, a finite
 log-density gradient at the initial point), samples with the chosen backend, computes the
 pointwise log-likelihood (for LOO), runs the convergence diagnostics and reports them in
-plain words, and saves the fit to one file. Re-running with the same spec, data, sampler
-settings and seed re-uses the saved fit instead of sampling again.
+plain words (a fit that fails them is sampled once more with smaller steps and longer
+tuning, announced, see :mod:`ambidex_bayes.rescue`), and saves the fit to one file.
+Re-running with the same spec, data, sampler settings and seed re-uses the saved fit
+instead of sampling again. The default backend is nutpie when it is installed
+(:func:`default_backend`).
 """
 
 from __future__ import annotations
