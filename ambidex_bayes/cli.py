@@ -93,6 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="fit file to write, .nc (default: in the cache folder); an existing file is "
         "replaced only if it is a .nc file and not an input",
     )
+    p.add_argument(
+        "--no-log-likelihood",
+        action="store_true",
+        help="do not store the pointwise log-likelihood (smaller fit; LOO needs it)",
+    )
     add_sampler_options(p)
 
     p = sub.add_parser("summary", help="posterior summary of a saved fit")
@@ -300,6 +305,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         cache_dir=args.cache_dir,
         refit=args.refit,
         progressbar=not args.no_progress,
+        log_likelihood=not args.no_log_likelihood,
     )
     failed = None
     if args.out:

@@ -312,6 +312,26 @@ def fit_key(spec: ModelSpec, prepared: Any, settings: SamplerSettings) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
+def _check_posterior_memory(
+    built: BuiltModel, prepared: Any, settings: SamplerSettings, *, log_likelihood: bool
+) -> None:
+    """Refuse, before sampling, a fit whose posterior clearly exceeds the memory."""
+    from ambidex_bayes.memory import check_fit_memory
+    from ambidex_bayes.model.build import group_expressions, split_formula
+
+    _, groups = split_formula(built.formula)
+    frame = prepared.frame
+    check_fit_memory(
+        source=built.spec.source,
+        rows=len(frame),
+        persons=int(frame[prepared.mapping.person].nunique()),
+        effects=sum(len(group_expressions(expr)) for expr, _ in groups),
+        draws=int(settings.draws),
+        chains=int(settings.chains),
+        log_likelihood=log_likelihood,
+    )
+
+
 def fit(
     spec: ModelSpec,
     prepared: Any,
@@ -394,6 +414,7 @@ def fit(
                 print(f"{spec.name}: full NUTS ({err})")
     if built is None:
         built = build_model(spec, prepared)
+    _check_posterior_memory(built, prepared, settings, log_likelihood=log_likelihood)
     check_initial_point(
         built.pymc_model, source=spec.source, reuse_key=check_reuse_key(built, settings)
     )

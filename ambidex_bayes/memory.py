@@ -24,6 +24,8 @@ __all__ = [
     "check_memory",
     "format_bytes",
     "fit_bytes",
+    "posterior_bytes",
+    "check_fit_memory",
 ]
 
 #: Environment variable that turns the checks off when set to 1.
@@ -232,4 +234,70 @@ def check_simulation_memory(design: object) -> None:
         rows * BYTES_PER_SIMULATED_ROW,
         what=f"Simulating a study of {persons:,} persons (up to {int(rows):,} rows)",
         advice="Simulate fewer persons or diaries per person, or use a machine with more memory.",
+    )
+
+
+def posterior_bytes(
+    *,
+    rows: int,
+    persons: int,
+    effects: int,
+    draws: int,
+    chains: int,
+    log_likelihood: bool,
+) -> dict[str, int]:
+    r"""Bytes of a fit's largest posterior arrays, by part.
+
+    With :math:`S` = chains :math:`\times` draws, the pointwise log-likelihood holds
+    :math:`S \times` rows numbers and the person effects :math:`S \times` persons
+    :math:`\times` effects numbers, 8 bytes each; :data:`DRAW_COPIES` copies of each are held
+    at once while the posterior is assembled and stored.
+    """
+    draws_total = draws * chains
+    parts = {"person effects": draws_total * persons * effects * 8 * DRAW_COPIES}
+    if log_likelihood:
+        parts["pointwise log-likelihood"] = draws_total * rows * 8 * DRAW_COPIES
+    return parts
+
+
+def check_fit_memory(
+    *,
+    source: str,
+    rows: int,
+    persons: int,
+    effects: int,
+    draws: int,
+    chains: int,
+    log_likelihood: bool,
+) -> None:
+    """Refuse a fit whose posterior clearly cannot be held in memory, before sampling.
+
+    Raises
+    ------
+    ResourceError
+        With the estimate by part and what to do (fewer draws, no pointwise
+        log-likelihood).
+    """
+    parts = posterior_bytes(
+        rows=rows,
+        persons=persons,
+        effects=effects,
+        draws=draws,
+        chains=chains,
+        log_likelihood=log_likelihood,
+    )
+    described = ", ".join(f"{name} {format_bytes(n)}" for name, n in parts.items())
+    advice = "Fit fewer draws or chains (--draws, --chains)"
+    if log_likelihood:
+        advice += (
+            ", or leave out the pointwise log-likelihood (fit --no-log-likelihood; "
+            "fit(..., log_likelihood=False)), which only LOO needs"
+        )
+    check_memory(
+        sum(parts.values()),
+        what=(
+            f"{source}: the posterior of {chains} chains x {draws} draws for {rows:,} rows and "
+            f"{persons:,} persons ({described})"
+        ),
+        advice=advice + ".",
     )

@@ -688,3 +688,44 @@ def test_simulated_study_too_large_is_refused_before_any_allocation(tmp_path, mo
     assert "Simulating a study of 1,000,000,000 persons" in err
     assert "8 GB available" in err
     assert not out.exists()
+
+
+def test_fit_whose_posterior_exceeds_the_memory_is_refused_before_sampling(
+    small_prepared, monkeypatch
+):
+    from ambidex_bayes import fit as fit_module
+    from ambidex_bayes import memory
+    from ambidex_bayes.errors import ResourceError
+    from ambidex_bayes.fit import SamplerSettings, fit
+    from ambidex_bayes.spec import load_spec
+
+    def no_sampling(*args, **kwargs):
+        raise AssertionError("sampling started")
+
+    monkeypatch.setattr(fit_module, "sample_marginal", no_sampling)
+    monkeypatch.setattr(fit_module, "sample_full", no_sampling)
+    monkeypatch.delenv(memory.SKIP_VARIABLE, raising=False)
+    rows = len(small_prepared.frame)
+    persons = small_prepared.frame[small_prepared.mapping.person].nunique()
+    settings = SamplerSettings(backend="pymc", draws=1000, chains=4)
+    parts = memory.posterior_bytes(
+        rows=rows, persons=persons, effects=2, draws=1000, chains=4, log_likelihood=True
+    )
+    # room for the person effects, not for the pointwise log-likelihood as well
+    room = parts["person effects"] / memory.MEMORY_SHARE * 1.01
+    monkeypatch.setattr(memory, "available_memory", lambda: int(room))
+    with pytest.raises(ResourceError) as info:
+        fit(load_spec("M3"), small_prepared, settings=settings, cache_dir=False, verbose=False)
+    message = str(info.value)
+    assert f"4 chains x 1000 draws for {rows:,} rows and {persons:,} persons" in message
+    assert "pointwise log-likelihood" in message and "--no-log-likelihood" in message
+    # without the log-likelihood the same fit gets as far as sampling
+    with pytest.raises(AssertionError, match="sampling started"):
+        fit(
+            load_spec("M3"),
+            small_prepared,
+            settings=settings,
+            cache_dir=False,
+            verbose=False,
+            log_likelihood=False,
+        )
