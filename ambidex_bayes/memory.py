@@ -250,13 +250,14 @@ def posterior_bytes(
 
     With :math:`S` = chains :math:`\times` draws, the pointwise log-likelihood holds
     :math:`S \times` rows numbers and the person effects :math:`S \times` persons
-    :math:`\times` effects numbers, 8 bytes each; :data:`DRAW_COPIES` copies of each are held
-    at once while the posterior is assembled and stored.
+    :math:`\times` effects numbers, 8 bytes each. :data:`DRAW_COPIES` copies of the person
+    effects are held at once while the posterior is assembled; the log-likelihood is computed
+    in place, so it counts once (the estimate refuses only what clearly cannot work).
     """
     draws_total = draws * chains
     parts = {"person effects": draws_total * persons * effects * 8 * DRAW_COPIES}
     if log_likelihood:
-        parts["pointwise log-likelihood"] = draws_total * rows * 8 * DRAW_COPIES
+        parts["pointwise log-likelihood"] = draws_total * rows * 8
     return parts
 
 
