@@ -2,7 +2,8 @@
 
 A model spec names a Bambi-style formula whose column names are *roles* filled in from the
 prepared data (so one spec serves any diary data set), a family, whether person effects are
-correlated, and optional prior overrides. Example (``models/m3_cross_level.toml``)::
+correlated, and optional prior overrides. Example (the bundled
+``ambidex_bayes/models/m3_cross_level.toml``)::
 
     name = "M3"
     title = "Cross-level interaction"
@@ -420,15 +421,19 @@ def _read_toml(path: Path, what: str = "spec") -> dict[str, Any]:
 
 
 def models_dir() -> Path:
-    """The repository's ``models/`` folder (specs and prior sets)."""
-    return Path(__file__).resolve().parent.parent / "models"
+    """The bundled ``ambidex_bayes/models/`` folder (specs and prior sets).
+
+    It ships inside the package, so a built wheel installed anywhere finds the ladder
+    ``M0`` ... ``M3`` and the prior sets by name.
+    """
+    return Path(__file__).resolve().parent / "models"
 
 
 def load_spec(path: str | Path) -> ModelSpec:
     """Read and validate one model spec file.
 
-    ``path`` may also be a bare name (``"M3"`` or ``"m3_cross_level"``) of a spec in
-    ``models/``.
+    ``path`` may also be a bare name (``"M3"`` or ``"m3_cross_level"``) of a spec bundled in
+    ``ambidex_bayes/models/``.
     """
     path = Path(path)
     if not path.exists() and path.suffix == "" and models_dir().exists():
@@ -461,7 +466,10 @@ def load_prior_set(path: str | Path) -> dict[str, PriorSpec]:
 
 
 def ladder_specs(directory: str | Path | None = None) -> list[ModelSpec]:
-    """The ladder M0 -> M3 from ``models/`` (files ``m0_*.toml`` ... ``m3_*.toml``)."""
+    """The ladder M0 -> M3 from ``directory``, default the bundled specs (:func:`models_dir`).
+
+    The files are ``m0_*.toml`` ... ``m3_*.toml``.
+    """
     directory = Path(directory) if directory is not None else models_dir()
     if not directory.is_dir():
         raise SpecError(
