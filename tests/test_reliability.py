@@ -1,13 +1,13 @@
 """Default fits of studies of the reference study's size pass their own checks.
 
-Three small cases of ``benchmarks/bench_reliability.py``: studies of 85-100 persons with 1-7
+Small cases of ``benchmarks/bench_reliability.py``: studies of 85-100 persons with 1-7
 diaries each, scores rounded to two decimals, and a small true SD of person slopes (0.03),
 where a packed Cholesky factor of the covariance used to give R-hat up to 1.04 and a
-bulk-ESS of 60-250 for the slope SD (both fast-path cases below failed with it: R-hat 1.014
-and 1.021). On the fast path (the default), with fewer draws than a default fit (4 x 500),
-the ESS threshold is scaled with the draws (``ESS_BULK_MIN x 2000 / 4000``, the same share
-of the draws as 400 of 4 x 1000), and the first fit must pass, without the announced second
-try. Full NUTS over every person effect (used for other families) samples a harder
+bulk-ESS of 60-250 for the slope SD (the two nutpie fast-path cases below failed with it:
+R-hat 1.014 and 1.021). On the fast path (the default; the default backend, and PyMC and
+NumPyro on the second study), with fewer draws than a default fit (4 x 500), the ESS
+threshold is scaled with the draws (``ESS_BULK_MIN x 2000 / 4000``, the same share of the
+draws as 400 of 4 x 1000), and the first fit must pass, without the announced second try. Full NUTS over every person effect (used for other families) samples a harder
 posterior; there a default-sized fit (4 x 1000) must pass after the default procedure,
 second try included.
 """
@@ -52,14 +52,28 @@ def _assert_passes(result, draws: int):
 
 
 @pytest.mark.parametrize(
-    ("seed", "fast_path", "draws", "rescue"),
-    [(20261201, True, 500, False), (20261202, True, 500, False), (20261201, False, 1000, True)],
+    ("backend", "seed", "fast_path", "draws", "rescue"),
+    [
+        (None, 20261201, True, 500, False),
+        (None, 20261202, True, 500, False),
+        ("pymc", 20261202, True, 500, False),
+        ("numpyro", 20261202, True, 500, False),
+        (None, 20261201, False, 1000, True),
+    ],
 )
-def test_small_slope_sd_fit_passes_its_checks(seed, fast_path, draws, rescue):
+def test_small_slope_sd_fit_passes_its_checks(backend, seed, fast_path, draws, rescue):
+    if backend == "numpyro":
+        pytest.importorskip("numpyro")
     prepared = _reference_sized_study(seed, slope_sd=0.03)
     assert 250 <= len(prepared.frame) <= 550
     settings = SamplerSettings(
-        draws=draws, tune=1000, chains=CHAINS, seed=seed, fast_path=fast_path, cores=1
+        backend=backend,
+        draws=draws,
+        tune=1000,
+        chains=CHAINS,
+        seed=seed,
+        fast_path=fast_path,
+        cores=1,
     )
     result = fit(
         load_spec("M3"),
