@@ -110,7 +110,7 @@ def test_merged_settings_keep_the_fits_own_unless_given():
 
 # --------------------------------------------------------------------------- closed forms
 def _person_setup(fit, max_draws: int = 40):
-    from ambidex_bayes.results.summary import posterior_dataset
+    from ambidex_bayes.posterior import posterior_dataset
 
     post = posterior_dataset(fit.idata).isel(draw=slice(0, max_draws))
     mu_f = ppc.linear_predictor(fit, group_specific=False, posterior=post).values

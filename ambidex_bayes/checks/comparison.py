@@ -93,7 +93,7 @@ from ambidex_bayes.checks.ppc import (
     outcome_transform,
 )
 from ambidex_bayes.errors import AmbidexError, ModelError
-from ambidex_bayes.results.summary import SAMPLE_DIMS, get_scalar, posterior_dataset
+from ambidex_bayes.posterior import SAMPLE_DIMS, get_scalar, posterior_dataset
 from ambidex_bayes.sampler_limits import check_seed
 
 __all__ = [

@@ -75,7 +75,7 @@ import xarray as xr
 
 from ambidex_bayes import constants
 from ambidex_bayes.errors import AmbidexError, ModelError
-from ambidex_bayes.results.summary import (
+from ambidex_bayes.posterior import (
     SAMPLE_DIMS,
     get_scalar,
     posterior_dataset,

@@ -74,7 +74,7 @@ from ambidex_bayes.checks.ppc import (
     outcome_transform,
 )
 from ambidex_bayes.errors import AmbidexError, ModelError
-from ambidex_bayes.results.summary import (
+from ambidex_bayes.posterior import (
     SAMPLE_DIMS,
     describe_draws,
     get_scalar,

@@ -191,7 +191,7 @@ def power_tasks(config: PowerConfig) -> list[Task]:
 
 
 def _interaction_summary(draws: np.ndarray, prob: float, truth: float) -> dict[str, float]:
-    from ambidex_bayes.results.summary import describe_draws
+    from ambidex_bayes.posterior import describe_draws
 
     described = describe_draws(draws, prob)
     return {

@@ -52,14 +52,14 @@ from ambidex_bayes.moderation.curve import (
     slope_scales,
     summarise_draws,
 )
-from ambidex_bayes.results.slopes import transform_of
-from ambidex_bayes.results.summary import (
+from ambidex_bayes.posterior import (
     DRAW_SUMMARY_COLUMNS,
     SAMPLE_DIMS,
     get_scalar,
     posterior_dataset,
     resolve_prob,
 )
+from ambidex_bayes.results.slopes import transform_of
 from ambidex_bayes.terms import ModerationTerms
 
 if TYPE_CHECKING:

@@ -45,6 +45,12 @@ import pandas as pd
 import xarray as xr
 
 from ambidex_bayes.errors import AmbidexError, ModelError
+from ambidex_bayes.posterior import (
+    DRAW_SUMMARY_COLUMNS,
+    SAMPLE_DIMS,
+    describe_draws,
+    resolve_prob,
+)
 from ambidex_bayes.results.slopes import (
     ExtrapolationWarning,
     SimpleSlopes,
@@ -54,12 +60,6 @@ from ambidex_bayes.results.slopes import (
     moderator_by_person,
     simple_slopes,
     transform_of,
-)
-from ambidex_bayes.results.summary import (
-    DRAW_SUMMARY_COLUMNS,
-    SAMPLE_DIMS,
-    describe_draws,
-    resolve_prob,
 )
 from ambidex_bayes.terms import ModerationTerms
 

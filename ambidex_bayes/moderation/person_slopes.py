@@ -41,8 +41,7 @@ from ambidex_bayes.moderation.curve import (
     slope_scales,
     summarise_draws,
 )
-from ambidex_bayes.results.slopes import moderator_by_person, refuse_nonfinite, transform_of
-from ambidex_bayes.results.summary import (
+from ambidex_bayes.posterior import (
     DRAW_SUMMARY_COLUMNS,
     SAMPLE_DIMS,
     get_scalar,
@@ -50,6 +49,7 @@ from ambidex_bayes.results.summary import (
     posterior_dataset,
     resolve_prob,
 )
+from ambidex_bayes.results.slopes import moderator_by_person, refuse_nonfinite, transform_of
 from ambidex_bayes.terms import ModerationTerms
 
 if TYPE_CHECKING:

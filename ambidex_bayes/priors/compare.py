@@ -69,6 +69,7 @@ from ambidex_bayes.model.build import (
 from ambidex_bayes.model.prior_scale import check_prior_scales
 from ambidex_bayes.model.sampling import check_reuse_key
 from ambidex_bayes.output_paths import save_fit_or_warn
+from ambidex_bayes.posterior import resolve_prob
 from ambidex_bayes.priors.bayes_factor import (
     BayesFactorRefused,
     bf_width_sensitivity,
@@ -82,7 +83,6 @@ from ambidex_bayes.priors.sensitivity import (
 )
 from ambidex_bayes.priors.sets import PriorSet, check_prior_keys, read_prior_set
 from ambidex_bayes.results import posterior_summary, simple_slopes
-from ambidex_bayes.results.summary import resolve_prob
 from ambidex_bayes.spec import ModelSpec, PriorSpec
 from ambidex_bayes.store import data_hash, package_versions
 

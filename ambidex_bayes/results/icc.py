@@ -18,7 +18,7 @@ import pandas as pd
 import xarray as xr
 
 from ambidex_bayes.errors import ModelError
-from ambidex_bayes.results.summary import (
+from ambidex_bayes.posterior import (
     describe_draws,
     get_scalar,
     posterior_dataset,

@@ -27,7 +27,7 @@ import xarray as xr
 
 from ambidex_bayes import constants
 from ambidex_bayes.errors import AmbidexError, ModelError
-from ambidex_bayes.results.summary import (
+from ambidex_bayes.posterior import (
     DRAW_SUMMARY_COLUMNS,
     SAMPLE_DIMS,
     describe_draws,
