@@ -86,8 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("fit", help="fit one model spec and save the fit")
     add_data_options(p, required=False)
     p.add_argument("--example", action="store_true", help="use the bundled synthetic example data")
-    p.add_argument("--spec", required=True, help="spec file or name in models/ (e.g. M3)")
-    p.add_argument("--priors", help="prior-set TOML file applied on top of the spec")
+    p.add_argument("--spec", required=True, help="spec file or bundled spec name (e.g. M3)")
+    p.add_argument(
+        "--priors",
+        help="prior set applied on top of the spec: a bundled set's name (default, "
+        "weakly_informative, sceptical, informative) or a prior-set TOML file",
+    )
     p.add_argument(
         "--out",
         help="fit file to write, .nc (default: in the cache folder); an existing file is "
@@ -126,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="the main job: ladder, summaries, slopes, figure, report")
     add_data_options(p, required=False)
     p.add_argument("--example", action="store_true", help="use the bundled synthetic example data")
-    p.add_argument("--models", help="folder of ladder spec files (default models/)")
+    p.add_argument("--models", help="folder of ladder spec files (default: the bundled ladder)")
     p.add_argument("--at", type=_floats, help="raw moderator values for simple slopes")
     p.add_argument(
         "--out",
@@ -287,17 +291,25 @@ def _write_mapping_toml(mapping, path: Path) -> None:
 def _cmd_fit(args: argparse.Namespace) -> int:
     from ambidex_bayes.fit import fit
     from ambidex_bayes.results import posterior_summary
-    from ambidex_bayes.spec import load_prior_set, load_spec
+    from ambidex_bayes.spec import load_spec
 
     settings = sampler_settings(args)  # checked before the data are read
     spec = load_spec(args.spec)
-    if args.priors:
-        spec = spec.with_priors(load_prior_set(args.priors), label=Path(args.priors).stem)
+    prior_set = None
+    if args.priors:  # a bundled set by name or a file, read and checked before the data
+        from ambidex_bayes.priors.sets import read_prior_set
+
+        prior_set = read_prior_set(args.priors)
     if args.out:  # before any sampling
         from ambidex_bayes.output_paths import check_output_file
 
         check_output_file(args.out, kind="fit file", suffixes=(".nc",), inputs=input_paths(args))
     prepared = prepared_inputs(args)
+    if prior_set is not None:  # [relative] entries need the prepared data's declared ranges
+        from ambidex_bayes.priors.sets import load_prior_set
+
+        priors = load_prior_set(prior_set, prepared=prepared)
+        spec = spec.with_priors(priors, label=Path(args.priors).stem)
     result = fit(
         spec,
         prepared,

@@ -1,4 +1,4 @@
-"""Model specs and prior sets: reviewable TOML files, typed and validated on load.
+"""Model specs: reviewable TOML files, typed and validated on load.
 
 A model spec names a Bambi-style formula whose column names are *roles* filled in from the
 prepared data (so one spec serves any diary data set), a family, whether person effects are
@@ -18,6 +18,9 @@ Roles available in formulas: ``{y}``, ``{person}``, ``{x_within}``, ``{x_between
 and for every level-1 predictor *k* ``{x<k>_within}``/``{x<k>_between}``, for every moderator
 ``{w<k>}``. Prior keys are posterior variable names written with the same roles, e.g.
 ``"{x_within}:{w}"``, ``"1|{person}_sigma"``, ``"sigma"``, and ``"corr"`` for the LKJ prior.
+
+Prior sets (files of such priors applied on top of a spec, bundled ones by name) are read by
+:func:`ambidex_bayes.priors.sets.load_prior_set`.
 """
 
 from __future__ import annotations
@@ -44,7 +47,6 @@ __all__ = [
     "PriorSpec",
     "ModelSpec",
     "load_spec",
-    "load_prior_set",
     "ladder_specs",
     "models_dir",
     "check_spec_name",
@@ -446,23 +448,6 @@ def load_spec(path: str | Path) -> ModelSpec:
                 path = candidate
                 break
     return ModelSpec.from_dict(_read_toml(path), source=str(path))
-
-
-def load_prior_set(path: str | Path) -> dict[str, PriorSpec]:
-    """Read a prior-set file: a ``[priors]`` table as in a model spec."""
-    path = Path(path)
-    data = _read_toml(path, "prior-set")
-    unknown = [k for k in data if k not in {"name", "description", "priors"}]
-    if unknown:
-        raise SpecError(
-            f"{path}: unknown key {unknown[0]!r}.{_hint(unknown[0], ['name', 'description', 'priors'])}"
-        )
-    raw = data.get("priors", {})
-    if not isinstance(raw, Mapping):
-        raise SpecError(f"{path}: [priors] must be a table.")
-    for key in raw:
-        check_prior_key_roles(str(key), str(path))
-    return {str(k): PriorSpec.from_dict(v, where=f"{path}: prior {k!r}") for k, v in raw.items()}
 
 
 def ladder_specs(directory: str | Path | None = None) -> list[ModelSpec]:

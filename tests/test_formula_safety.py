@@ -562,14 +562,12 @@ def test_template_placeholders_stand_for_names():
 
 def test_a_folder_as_spec_or_prior_set_is_a_clear_error(tmp_path, capsys):
     from ambidex_bayes.priors import sets
-    from ambidex_bayes.spec import load_prior_set, load_spec
+    from ambidex_bayes.spec import load_spec
 
     folder = tmp_path / "specs"
     folder.mkdir()
     with pytest.raises(SpecError, match=r"specs: is a folder, not a spec file"):
         load_spec(folder)
-    with pytest.raises(SpecError, match=r"specs: is a folder, not a prior-set file"):
-        load_prior_set(folder)
     with pytest.raises(SpecError, match=r"specs: is a folder, not a prior-set file"):
         sets.load_prior_set(folder)
     assert main(["fit", "--example", "--spec", str(folder), *SMALL]) == 2

@@ -22,7 +22,6 @@ from ambidex_bayes.priors.sets import (
     read_prior_set,
 )
 from ambidex_bayes.spec import PriorSpec, load_spec
-from ambidex_bayes.spec import load_prior_set as spec_load_prior_set
 
 FULL_KEYS = {
     "Intercept",
@@ -71,10 +70,10 @@ def test_bundled_sets_exist_and_cover_every_kind_of_parameter():
     )
 
 
-def test_absolute_sets_are_also_read_by_the_spec_loader():
+def test_absolute_sets_load_without_the_data():
     path = prior_sets_dir() / "informative.toml"
-    assert spec_load_prior_set(path) == dict(read_prior_set(path).priors)
-    assert spec_load_prior_set(prior_sets_dir() / "default.toml") == {}
+    assert load_prior_set(path) == dict(read_prior_set(path).priors)
+    assert load_prior_set(prior_sets_dir() / "default.toml") == {}
     assert load_prior_set("informative")["{x_within}:{w}"] == PriorSpec(
         "Normal", {"mu": 0.2, "sigma": 0.1}
     )
@@ -225,3 +224,83 @@ def test_a_set_written_for_m3_applies_to_the_smaller_models():
     )
     assert built.priors["Intercept"]["source"] == "spec"
     assert built.priors["sigma"]["prior"] == str(resolved["sigma"])
+
+
+# -- one loader: sets by name on every command that takes --priors ------------------------
+
+
+class _Stop(Exception):
+    """Raised by the stand-ins below once they have seen what a command would run."""
+
+
+def _refuse(*args, **kwargs):
+    raise AssertionError("the prior set must be checked before any work")
+
+
+def test_fit_takes_a_bundled_relative_set_by_name(monkeypatch, tmp_path):
+    import ambidex_bayes.fit as fit_module
+    from ambidex_bayes.cli import main
+
+    seen = {}
+
+    def fake_fit(spec, prepared, **kwargs):
+        seen.update(spec=spec, prepared=prepared)
+        raise _Stop
+
+    monkeypatch.setattr(fit_module, "fit", fake_fit)
+    argv = ["fit", "--example", "--spec", "M3", "--priors", "sceptical", "--no-progress"]
+    with pytest.raises(_Stop):
+        main([*argv, "--cache-dir", str(tmp_path)])
+    expected = load_prior_set("sceptical", prepared=seen["prepared"])
+    assert read_prior_set("sceptical").relative  # numbers relative to the declared ranges
+    assert {key: seen["spec"].priors[key] for key in expected} == expected
+    assert seen["spec"].name == "M3[sceptical]"
+
+
+def test_fit_takes_a_relative_set_from_a_file(monkeypatch, tmp_path):
+    import ambidex_bayes.fit as fit_module
+    from ambidex_bayes.cli import main
+
+    seen = {}
+
+    def fake_fit(spec, prepared, **kwargs):
+        seen.update(spec=spec, prepared=prepared)
+        raise _Stop
+
+    monkeypatch.setattr(fit_module, "fit", fake_fit)
+    path = tmp_path / "narrow.toml"
+    path.write_text('[relative]\nsigma = { dist = "HalfNormal", sigma = 0.25 }\n')
+    with pytest.raises(_Stop):
+        main(["fit", "--example", "--spec", "M3", "--priors", str(path), "--no-progress"])
+    sigma = seen["spec"].priors["sigma"]
+    assert sigma == load_prior_set(path, prepared=seen["prepared"])["sigma"]
+    assert sigma.params["sigma"] != 0.25  # turned into the model's units
+    assert seen["spec"].name == "M3[narrow]"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["fit", "--example", "--spec", "M3", "--priors", "scepticall"],
+        ["compare-priors", "M3", "--example", "--priors", "default,scepticall"],
+        ["prior-check", "M3", "--example", "--priors", "scepticall"],
+        ["power", "--persons", "20", "--diaries", "4", "--sims", "1", "--priors", "scepticall"],
+        ["sbc", "--sims", "1", "--priors", "scepticall"],
+        ["sbc", "--sims", "1", "--fit-priors", "scepticall"],
+    ],
+    ids=["fit", "compare-priors", "prior-check", "power", "sbc", "sbc-fit-priors"],
+)
+def test_every_command_reads_sets_by_name_with_a_hint(argv, monkeypatch, tmp_path, capsys):
+    import ambidex_bayes.design.power as power
+    import ambidex_bayes.design.sbc as sbc
+    import ambidex_bayes.fit as fit_module
+    from ambidex_bayes.cli import main
+
+    for module, name in [(fit_module, "fit"), (power, "run_power"), (sbc, "run_sbc")]:
+        monkeypatch.setattr(module, name, _refuse)
+    out = ["--out", str(tmp_path / "out")] if argv[0] in ("power", "sbc") else []
+    assert main([*argv, *out, "--no-progress"] if argv[0] != "prior-check" else argv) == 2
+    err = capsys.readouterr().err
+    assert "no prior set 'scepticall'. Did you mean 'sceptical'?" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "out").exists()

@@ -28,13 +28,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of ``compare-priors``."""
     from ambidex_bayes.cli import add_data_options, add_sampler_options
 
-    p.add_argument("spec", help="spec file or name in models/ (e.g. M3)")
+    p.add_argument("spec", help="spec file or bundled spec name (e.g. M3)")
     add_data_options(p, required=False)
     p.add_argument("--example", action="store_true", help="use the bundled synthetic example data")
     p.add_argument(
         "--priors",
         required=True,
-        help="comma-separated prior sets: names in models/priors/ (default, weakly_informative, "
+        help="comma-separated prior sets: bundled names (default, weakly_informative, "
         "sceptical, informative) or TOML files",
     )
     p.add_argument("--out", help="folder for the tables (CSV) and figures (PNG)")

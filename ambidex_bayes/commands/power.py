@@ -67,7 +67,10 @@ def run(args: argparse.Namespace) -> int:
     from ambidex_bayes.design.plots import plot_power_curve
     from ambidex_bayes.design.power import PowerConfig, describe_power, power_table, run_power
     from ambidex_bayes.output_paths import OutputFolder
+    from ambidex_bayes.priors.sets import read_prior_set
 
+    if args.priors:  # a misspelt name or a bad file fails here, not in every task
+        read_prior_set(args.priors)
     OutputFolder(args.out, inputs=input_paths(args), what="result folder")  # before any work
 
     config = PowerConfig(

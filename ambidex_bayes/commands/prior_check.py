@@ -20,13 +20,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of ``prior-check``."""
     from ambidex_bayes.cli import add_data_options
 
-    p.add_argument("spec", help="spec file or name in models/ (e.g. M3)")
+    p.add_argument("spec", help="spec file or bundled spec name (e.g. M3)")
     add_data_options(p, required=False)
     p.add_argument("--example", action="store_true", help="use the bundled synthetic example data")
     p.add_argument(
         "--priors",
         default="default,weakly_informative,sceptical,informative",
-        help="comma-separated prior sets (names in models/priors/ or TOML files)",
+        help="comma-separated prior sets (bundled names or TOML files)",
     )
     p.add_argument("--draws", type=int, default=500, help="prior draws (default 500)")
     p.add_argument("--seed", type=int, help="random seed")

@@ -70,7 +70,11 @@ def run(args: argparse.Namespace) -> int:
     from ambidex_bayes.design.sbc_plots import plot_rank_histograms, plot_sbc_ecdf
     from ambidex_bayes.design.sbc_stats import sbc_calibration
     from ambidex_bayes.output_paths import OutputFolder
+    from ambidex_bayes.priors.sets import read_prior_set
 
+    for prior_set in (args.priors, args.fit_priors):  # fail here, not in every task
+        if prior_set:
+            read_prior_set(prior_set)
     OutputFolder(args.out, inputs=input_paths(args), what="result folder")  # before any work
 
     config = SBCConfig(

@@ -1,7 +1,8 @@
 """Priors: prior sets, prior predictive checks, and comparing a model under several priors.
 
-- :mod:`~ambidex_bayes.priors.sets`: prior-set files (``models/priors/``), priors relative to
-  the declared response ranges, checking a set's keys against a model.
+- :mod:`~ambidex_bayes.priors.sets`: prior-set files (bundled ones in
+  ``ambidex_bayes/models/priors/``, read by name), priors relative to the declared response
+  ranges, checking a set's keys against a model; the one prior-set loader.
 - :mod:`~ambidex_bayes.priors.predictive`: what data and slopes a prior set expects.
 - :mod:`~ambidex_bayes.priors.compare`: fit one model under several sets (compiled once) and
   put the results side by side.

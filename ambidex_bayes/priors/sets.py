@@ -1,13 +1,14 @@
 r"""Prior sets: reviewable TOML files of priors, some of them on the outcome's own scale.
 
-A prior set is a file in ``models/priors/`` (or anywhere) with an optional ``name`` and
-``description`` and up to two tables of priors keyed like a model spec's ``[priors]``
-(posterior variable names written with roles: ``"{x_within}:{w}"``, ``"1|{person}_sigma"``,
-``"sigma"``, ``"corr"`` for the LKJ shape):
+A prior set is a file in the bundled ``ambidex_bayes/models/priors/`` (read by name, e.g.
+``"sceptical"``) or anywhere else, with an optional ``name`` and ``description`` and up to
+two tables of priors keyed like a model spec's ``[priors]`` (posterior variable names
+written with roles: ``"{x_within}:{w}"``, ``"1|{person}_sigma"``, ``"sigma"``, ``"corr"``
+for the LKJ shape). :func:`load_prior_set` is the one loader of prior sets, used by every
+command that takes ``--priors``:
 
 ``[priors]``
-    Absolute numbers, on the scale the model is fitted on. A file with only this table is
-    also read by :func:`ambidex_bayes.spec.load_prior_set` (``ambidex-bayes fit --priors``).
+    Absolute numbers, on the scale the model is fitted on.
 ``[relative]``
     Numbers *relative to the declared response ranges* of the variables involved, turned
     into absolute numbers when the set is resolved against prepared data
@@ -96,12 +97,12 @@ PARAM_UNITS: dict[tuple[str, str], str] = {
 
 
 def prior_sets_dir() -> Path:
-    """The repository's ``models/priors/`` folder."""
+    """The bundled prior sets' folder, ``ambidex_bayes/models/priors/``."""
     return models_dir() / "priors"
 
 
 def available_prior_sets() -> list[str]:
-    """Names of the prior sets in ``models/priors/`` (file stems, sorted)."""
+    """Names of the bundled prior sets (file stems, sorted)."""
     folder = prior_sets_dir()
     return sorted(p.stem for p in folder.glob("*.toml")) if folder.exists() else []
 
@@ -301,6 +302,10 @@ def load_prior_set(
     model: Any | None = None,
 ) -> dict[str, PriorSpec]:
     """Read a prior set and turn it into absolute priors, checked against a model if given.
+
+    The one loader of prior sets: ``ambidex-bayes fit --priors``, ``compare-priors``,
+    ``prior-check``, ``power`` and ``sbc`` all read their sets through it (or through
+    :func:`read_prior_set`, its reading half).
 
     Parameters
     ----------
