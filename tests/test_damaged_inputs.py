@@ -17,6 +17,7 @@ import xarray as xr
 
 from ambidex_bayes.errors import FitFileError
 from ambidex_bayes.fit import FitResult
+from ambidex_bayes.spec import models_dir
 
 # --------------------------------------------------------------------------- saved fits
 
@@ -427,7 +428,7 @@ def test_a_real_scheduler_passes_the_probe():
 # ------------------------------------------------------------- text encodings of TOML files
 
 _MAPPING = Path(__file__).parent / "fixtures" / "mapping_small.toml"
-_MODELS = Path(__file__).resolve().parent.parent / "models"
+_MODELS = models_dir()  # the bundled specs and prior sets
 
 
 def _saved_as(text: str, target: Path, encoding: str) -> Path:
