@@ -16,6 +16,7 @@ import pandas as pd
 from ambidex_bayes.data import ColumnMapping, DiaryData, load_diary
 from ambidex_bayes.errors import ModelError
 from ambidex_bayes.fit import FitResult, SamplerSettings, fit
+from ambidex_bayes.moderation.slopes import SimpleSlopes
 from ambidex_bayes.prepare import PreparedData, prepare
 from ambidex_bayes.results import (
     icc,
@@ -23,7 +24,6 @@ from ambidex_bayes.results import (
     posterior_summary,
     simple_slopes,
 )
-from ambidex_bayes.results.slopes import SimpleSlopes
 from ambidex_bayes.spec import ModelSpec, ladder_specs
 
 __all__ = ["Analysis", "run_analysis", "analysis_from_fits", "load_mapping", "example_inputs"]

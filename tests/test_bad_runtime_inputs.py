@@ -527,8 +527,8 @@ def _with_nan(tree, name, index=(0, 3)):
 
 
 def test_slopes_outside_the_observed_range_are_flagged_and_warned(slope_fit):
+    from ambidex_bayes.moderation.slopes import ExtrapolationWarning
     from ambidex_bayes.results import simple_slopes
-    from ambidex_bayes.results.slopes import ExtrapolationWarning
 
     tree, terms, prepared = slope_fit
     with pytest.warns(ExtrapolationWarning) as caught:
@@ -551,8 +551,8 @@ def test_slopes_outside_the_observed_range_are_flagged_and_warned(slope_fit):
 def test_slopes_inside_the_observed_range_are_not_flagged(slope_fit):
     import warnings
 
+    from ambidex_bayes.moderation.slopes import ExtrapolationWarning
     from ambidex_bayes.results import simple_slopes
-    from ambidex_bayes.results.slopes import ExtrapolationWarning
 
     tree, terms, prepared = slope_fit
     with warnings.catch_warnings():
@@ -594,7 +594,7 @@ def test_person_slopes_and_johnson_neyman_refuse_non_finite_draws(slope_fit):
 
 def test_moderation_curve_beyond_the_data_warns_with_the_range(slope_fit):
     from ambidex_bayes.moderation import moderation_curve
-    from ambidex_bayes.results.slopes import ExtrapolationWarning
+    from ambidex_bayes.moderation.slopes import ExtrapolationWarning
 
     tree, terms, prepared = slope_fit
     with pytest.warns(ExtrapolationWarning) as caught:

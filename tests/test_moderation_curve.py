@@ -30,8 +30,8 @@ from ambidex_bayes.moderation import (
     standardise_simple_slopes,
     within_between,
 )
+from ambidex_bayes.moderation.slopes import slope_differences
 from ambidex_bayes.results import simple_slopes
-from ambidex_bayes.results.slopes import slope_differences
 
 # the fake diary's moderator, one value per person: a..f
 W = {"a": 3.0, "b": 4.0, "c": 2.5, "d": 4.5, "e": 3.5, "f": 2.0}

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ambidex_bayes.errors import AmbidexError
+from ambidex_bayes.plotting import axes_or_new
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -32,14 +33,6 @@ __all__ = [
     "plot_comparison",
     "plot_variance_decomposition",
 ]
-
-
-def _axes(ax: Axes | None, *, figsize: tuple[float, float] | None = None) -> Axes:
-    if ax is None:
-        import matplotlib.pyplot as plt
-
-        _, ax = plt.subplots(layout="constrained", figsize=figsize)
-    return ax
 
 
 def _require(frame: Any, columns: Sequence[str], what: str) -> None:
@@ -62,7 +55,7 @@ def plot_ppc_density(overlay: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
         From :func:`ambidex_bayes.checks.ppc.density_overlay`.
     """
     _require(overlay, ("kind", "replicate", "x", "density"), "overlay")
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     first = True
     for _, part in overlay[overlay["kind"] == "replicated"].groupby("replicate"):
         ax.plot(
@@ -140,7 +133,7 @@ def plot_loo_pit(calibration: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
         From :func:`ambidex_bayes.checks.ppc.loo_pit_calibration`.
     """
     _require(calibration, ("u", "ecdf", "lower", "upper"), "calibration")
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     u = calibration["u"].to_numpy(dtype=float)
     ax.fill_between(
         u,
@@ -173,7 +166,7 @@ def plot_person_intervals(intervals: pd.DataFrame, *, ax: Axes | None = None) ->
         ("person", "position", "observed", "rep_lower", "rep_upper", "outside"),
         "intervals",
     )
-    ax = _axes(ax, figsize=(8, 3.5))
+    ax = axes_or_new(ax, figsize=(8, 3.5))
     x0 = 0.0
     ticks, labels = [], []
     for person, part in intervals.groupby("person", sort=False):
@@ -202,7 +195,7 @@ def plot_pareto_k(result: LooResult, *, ax: Axes | None = None) -> Axes:
     k = np.asarray(getattr(result, "pareto_k_before", None), dtype=float)
     if k.ndim != 1:
         raise AmbidexError("plot_pareto_k needs the LooResult returned by psis_loo().")
-    ax = _axes(ax, figsize=(7, 3))
+    ax = axes_or_new(ax, figsize=(7, 3))
     rows = np.arange(k.size)
     ax.scatter(rows, k, s=8, color="tab:blue", label="Pareto k")
     fixed = np.asarray(result.remedied_rows, dtype=int)
@@ -232,7 +225,7 @@ def plot_comparison(table: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
         From :func:`ambidex_bayes.checks.comparison.compare_models`.
     """
     _require(table, ("model", "elpd", "se", "elpd_diff", "dse"), "table")
-    ax = _axes(ax, figsize=(6, 0.6 + 0.5 * len(table)))
+    ax = axes_or_new(ax, figsize=(6, 0.6 + 0.5 * len(table)))
     ypos = np.arange(len(table))[::-1]
     ax.errorbar(
         table["elpd"],
@@ -275,7 +268,7 @@ def plot_variance_decomposition(table: pd.DataFrame, *, ax: Axes | None = None) 
     parts = table[
         table["level"].isin(["between", "within"]) & ~table["component"].isin(["between", "within"])
     ]
-    ax = _axes(ax, figsize=(7, 2.2))
+    ax = axes_or_new(ax, figsize=(7, 2.2))
     left = 0.0
     colors = {"between": ["#1f77b4", "#6baed6"], "within": ["#d62728", "#fc9272", "#fdd0a2"]}
     used = {"between": 0, "within": 0}

@@ -8,11 +8,14 @@
   (:mod:`~ambidex_bayes.moderation.person_slopes`);
 - :func:`within_between` — within-person, between-person and contextual effects
   (:mod:`~ambidex_bayes.moderation.contextual`);
+- :func:`simple_slopes` — the slope at chosen moderator values, and
+  :func:`slope_differences` between them (:mod:`~ambidex_bayes.moderation.slopes`);
+- :func:`moderation_lines` — the study's figure data: predicted outcome against the level-1
+  predictor at low and high moderator values (:mod:`~ambidex_bayes.moderation.lines`);
 - plot twins in :mod:`~ambidex_bayes.moderation.plots`, and the report section in
   :mod:`~ambidex_bayes.moderation.report_section`.
 
-Simple slopes at chosen moderator values and their differences live in
-:mod:`ambidex_bayes.results.slopes` and are re-exported here.
+:mod:`ambidex_bayes.results` re-exports the simple slopes and the moderation lines too.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from ambidex_bayes.moderation.johnson_neyman import (
     boundary_draws,
     johnson_neyman,
 )
+from ambidex_bayes.moderation.lines import default_x_range, moderation_lines
 from ambidex_bayes.moderation.person_slopes import (
     PersonSlopes,
     person_slopes,
@@ -48,7 +52,14 @@ from ambidex_bayes.moderation.report_section import (
     report_section,
     write_moderation_files,
 )
-from ambidex_bayes.results.slopes import moderator_by_person, simple_slopes, slope_differences
+from ambidex_bayes.moderation.slopes import (
+    SimpleSlopes,
+    SlopeKind,
+    moderator_by_person,
+    moderator_grid,
+    simple_slopes,
+    slope_differences,
+)
 
 __all__ = [
     "STANDARDISED_CONVENTION",
@@ -66,9 +77,14 @@ __all__ = [
     "person_slopes_bambi",
     "WithinBetween",
     "within_between",
+    "SimpleSlopes",
+    "SlopeKind",
     "simple_slopes",
     "slope_differences",
     "moderator_by_person",
+    "moderator_grid",
+    "moderation_lines",
+    "default_x_range",
     "plot_moderation_curve",
     "plot_boundary_posterior",
     "plot_person_slopes",

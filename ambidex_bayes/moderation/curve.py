@@ -45,13 +45,7 @@ import pandas as pd
 import xarray as xr
 
 from ambidex_bayes.errors import AmbidexError, ModelError
-from ambidex_bayes.posterior import (
-    DRAW_SUMMARY_COLUMNS,
-    SAMPLE_DIMS,
-    describe_draws,
-    resolve_prob,
-)
-from ambidex_bayes.results.slopes import (
+from ambidex_bayes.moderation.slopes import (
     ExtrapolationWarning,
     SimpleSlopes,
     SlopeKind,
@@ -60,6 +54,12 @@ from ambidex_bayes.results.slopes import (
     moderator_by_person,
     simple_slopes,
     transform_of,
+)
+from ambidex_bayes.posterior import (
+    DRAW_SUMMARY_COLUMNS,
+    SAMPLE_DIMS,
+    describe_draws,
+    resolve_prob,
 )
 from ambidex_bayes.terms import ModerationTerms
 

@@ -61,13 +61,13 @@ from ambidex_bayes.moderation.curve import (
     moderation_curve,
     observed_range,
 )
+from ambidex_bayes.moderation.slopes import refuse_nonfinite, transform_of
 from ambidex_bayes.posterior import (
     SAMPLE_DIMS,
     get_scalar,
     posterior_dataset,
     resolve_prob,
 )
-from ambidex_bayes.results.slopes import refuse_nonfinite, transform_of
 from ambidex_bayes.terms import ModerationTerms
 
 if TYPE_CHECKING:

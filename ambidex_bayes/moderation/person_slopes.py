@@ -41,6 +41,7 @@ from ambidex_bayes.moderation.curve import (
     slope_scales,
     summarise_draws,
 )
+from ambidex_bayes.moderation.slopes import moderator_by_person, refuse_nonfinite, transform_of
 from ambidex_bayes.posterior import (
     DRAW_SUMMARY_COLUMNS,
     SAMPLE_DIMS,
@@ -49,7 +50,6 @@ from ambidex_bayes.posterior import (
     posterior_dataset,
     resolve_prob,
 )
-from ambidex_bayes.results.slopes import moderator_by_person, refuse_nonfinite, transform_of
 from ambidex_bayes.terms import ModerationTerms
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ from ambidex_bayes.errors import AmbidexError
 from ambidex_bayes.moderation.curve import ModerationCurve
 from ambidex_bayes.moderation.johnson_neyman import JohnsonNeyman
 from ambidex_bayes.moderation.person_slopes import PersonSlopes
-from ambidex_bayes.results.plots import _axes
+from ambidex_bayes.plotting import axes_or_new
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -81,7 +81,7 @@ def plot_moderation_curve(
     if johnson_neyman is not None:
         _check(johnson_neyman, JohnsonNeyman, "johnson_neyman", "johnson_neyman")
     table = curve.table
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     prob = table.attrs.get("ci_prob")
     band = f"{prob:.0%} credible band" if prob is not None else "credible band"
     ax.fill_between(
@@ -166,7 +166,7 @@ def plot_boundary_posterior(
     values = johnson_neyman.boundary_draws.values.reshape(-1)
     values = values[np.isfinite(values)]
     window = (values >= low - width) & (values <= high + width)
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     ax.axvspan(low, high, color="grey", alpha=0.15, label="observed range")
     ax.hist(values[window], bins=bins, color="tab:blue", alpha=0.7)
     for key, style in (("median", "-"), ("ci_lower", ":"), ("ci_upper", ":")):
@@ -216,7 +216,7 @@ def plot_person_slopes(
             "The person slopes carry no moderator values (the model has no moderator); "
             "there is nothing to plot them against."
         )
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     if curve is not None:
         _check(curve, ModerationCurve, "curve", "moderation_curve")
         if curve.table.attrs.get("scale") != table.attrs.get("scale"):

@@ -30,7 +30,7 @@ from ambidex_bayes.moderation.johnson_neyman import (
     johnson_neyman,
 )
 from ambidex_bayes.moderation.person_slopes import PersonSlopes, person_slopes
-from ambidex_bayes.results.slopes import SimpleSlopes, simple_slopes, slope_differences
+from ambidex_bayes.moderation.slopes import SimpleSlopes, simple_slopes, slope_differences
 from ambidex_bayes.terms import ModerationTerms
 
 __all__ = [

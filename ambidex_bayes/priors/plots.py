@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ambidex_bayes.errors import AmbidexError
+from ambidex_bayes.plotting import axes_or_new
 from ambidex_bayes.priors.predictive import PriorPredictive
 
 if TYPE_CHECKING:
@@ -25,14 +26,6 @@ __all__ = [
     "plot_bf_sensitivity",
     "plot_prior_sensitivity",
 ]
-
-
-def _axes(ax: Axes | None, *, figsize: tuple[float, float] | None = None) -> Axes:
-    if ax is None:
-        import matplotlib.pyplot as plt
-
-        _, ax = plt.subplots(layout="constrained", figsize=figsize)
-    return ax
 
 
 def _checks(checks: PriorPredictive | Sequence[PriorPredictive]) -> list[PriorPredictive]:
@@ -67,7 +60,7 @@ def plot_prior_predictive(
         Also draw the observed outcome's distribution (dashed).
     """
     items = _checks(checks)
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     first = items[0]
     if first.scale_range is not None:
         lo, hi = first.scale_range
@@ -109,7 +102,7 @@ def plot_prior_slopes(check: PriorPredictive, *, ax: Axes | None = None, bins: i
             f"prior set {check.prior_set!r}: the model has no within-person slope, so there "
             "are no implied simple slopes to draw."
         )
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     draws = check.slopes.draws
     values = np.asarray(draws.values, dtype=float)
     lo, hi = np.quantile(values, [0.01, 0.99])
@@ -167,7 +160,7 @@ def plot_prior_forest(
             f"no parameter {unknown[0]!r} in the comparison; parameters: "
             f"{', '.join(dict.fromkeys(table['parameter']))}."
         )
-    ax = _axes(ax, figsize=(7, 0.5 + 0.45 * len(parameters) * max(len(sets), 2) / 2))
+    ax = axes_or_new(ax, figsize=(7, 0.5 + 0.45 * len(parameters) * max(len(sets), 2) / 2))
     step = 0.7 / max(len(sets), 1)
     for k, name in enumerate(sets):
         part = table[table["prior_set"] == name].set_index("parameter")
@@ -204,7 +197,7 @@ def plot_bf_sensitivity(
         curves = {curves.attrs.get("prior", "prior"): curves}
     if not curves:
         raise AmbidexError("no Bayes factor curves to draw (every set was refused?).")
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     for name, curve in curves.items():
         (line,) = ax.plot(curve["prior_sd"], curve["bf10"], label=str(name))
         good = curve[curve["reliable"]]
@@ -235,7 +228,7 @@ def plot_prior_sensitivity(
     missing = [c for c in needed if c not in sensitivity.columns]
     if missing:
         raise AmbidexError(f"the sensitivity table lacks the column(s) {missing}.")
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     threshold = threshold if threshold is not None else sensitivity.attrs.get("threshold", 0.05)
     groups = (
         sensitivity.groupby("prior_set", sort=False)

@@ -29,8 +29,8 @@ import xarray as xr
 from ambidex_bayes import constants
 from ambidex_bayes.errors import SpecError
 from ambidex_bayes.model.build import build_model
+from ambidex_bayes.moderation.slopes import SimpleSlopes, simple_slopes
 from ambidex_bayes.priors.sets import PriorSet, declared_range, read_prior_set
-from ambidex_bayes.results.slopes import SimpleSlopes, simple_slopes
 from ambidex_bayes.sampler_limits import check_seed
 from ambidex_bayes.spec import ModelSpec, PriorSpec
 

@@ -1,11 +1,14 @@
 """Results of a fit: posterior summaries, the ICC, simple slopes, the moderation figure.
 
 Compute functions return data (DataFrames, xarray objects); their plot twins in
-:mod:`ambidex_bayes.results.plots` only draw.
+:mod:`ambidex_bayes.results.plots` only draw. The simple slopes and the moderation lines are
+computed in :mod:`ambidex_bayes.moderation` (``slopes``, ``lines``) and re-exported here.
 """
 
 from __future__ import annotations
 
+from ambidex_bayes.moderation.lines import default_x_range, moderation_lines
+from ambidex_bayes.moderation.slopes import SimpleSlopes, SlopeKind, moderator_grid, simple_slopes
 from ambidex_bayes.results.icc import icc, icc_draws
 from ambidex_bayes.results.plots import (
     plot_fixed_effects,
@@ -13,8 +16,6 @@ from ambidex_bayes.results.plots import (
     plot_moderation_lines,
     plot_simple_slopes,
 )
-from ambidex_bayes.results.predictions import default_x_range, moderation_lines
-from ambidex_bayes.results.slopes import SimpleSlopes, SlopeKind, moderator_grid, simple_slopes
 from ambidex_bayes.results.summary import parameter_roles, posterior_summary
 
 __all__ = [

@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from ambidex_bayes.errors import AmbidexError
-from ambidex_bayes.results.slopes import SimpleSlopes
+from ambidex_bayes.moderation.slopes import SimpleSlopes
+from ambidex_bayes.plotting import axes_or_new
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -25,14 +26,6 @@ __all__ = [
     "plot_icc",
     "plot_fixed_effects",
 ]
-
-
-def _axes(ax: Axes | None, *, figsize: tuple[float, float] | None = None) -> Axes:
-    if ax is None:
-        import matplotlib.pyplot as plt
-
-        _, ax = plt.subplots(layout="constrained", figsize=figsize)
-    return ax
 
 
 def _require_columns(frame: pd.DataFrame, columns: tuple[str, ...], what: str) -> None:
@@ -94,7 +87,7 @@ def plot_moderation_lines(
         ("x", "moderator_label", "moderator", "mean", "ci_lower", "ci_upper"),
         "lines",
     )
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     name = lines.attrs.get("moderator_name")
     levels = (
         lines[["moderator_label", "moderator"]]
@@ -142,7 +135,7 @@ def plot_simple_slopes(slopes: SimpleSlopes, *, ax: Axes | None = None) -> Axes:
             f"{type(slopes).__name__}."
         )
     table = slopes.table
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     positions = np.arange(len(table))
     means = table["mean"].to_numpy(dtype=float)
     errors = np.vstack(
@@ -189,7 +182,7 @@ def plot_icc(icc_table: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     matplotlib.axes.Axes
     """
     _require_columns(icc_table, ("mean", "ci_lower", "ci_upper"), "icc_table")
-    ax = _axes(ax, figsize=(6.0, 2.0))
+    ax = axes_or_new(ax, figsize=(6.0, 2.0))
     row = icc_table.iloc[0]
     mean = float(row["mean"])
     ax.errorbar(
@@ -237,7 +230,7 @@ def plot_fixed_effects(
         summary, ("parameter", "mean", "ci_lower", "ci_upper", "p_positive"), "summary"
     )
     rows = summary if include_variance else summary[summary["p_positive"].notna()]
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     positions = np.arange(len(rows))[::-1]
     means = rows["mean"].to_numpy(dtype=float)
     errors = np.vstack(

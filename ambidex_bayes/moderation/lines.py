@@ -22,13 +22,13 @@ import pandas as pd
 import xarray as xr
 
 from ambidex_bayes.errors import AmbidexError, ModelError
+from ambidex_bayes.moderation.slopes import moderator_grid, transform_of
 from ambidex_bayes.posterior import (
     SAMPLE_DIMS,
     get_scalar,
     posterior_dataset,
     resolve_prob,
 )
-from ambidex_bayes.results.slopes import moderator_grid, transform_of
 from ambidex_bayes.terms import ModerationTerms
 
 if TYPE_CHECKING:
