@@ -112,7 +112,7 @@ def run_analysis(
     mapping : ColumnMapping
         Which column plays which role.
     specs : sequence of ModelSpec, optional
-        Models to fit; default the ladder M0 -> M3 in ``models/``.
+        Models to fit; default the bundled ladder M0 -> M3 (``ambidex_bayes/models/``).
     settings : SamplerSettings, optional
     detrend, standardize : bool
         Passed to :func:`ambidex_bayes.prepare.prepare`.

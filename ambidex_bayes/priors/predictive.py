@@ -223,7 +223,7 @@ def prior_predictive_check(
             f"the declared range [{scale_range[0]:g}, {scale_range[1]:g}] of "
             f"{outcome_name!r} ({share_below:.0%} below, {share_above:.0%} above): these priors "
             "imply mostly impossible data. Narrow them, e.g. give the SDs and the residual SD "
-            "on the outcome's scale (models/priors/weakly_informative.toml)."
+            "on the outcome's scale (the bundled prior set 'weakly_informative')."
         )
         messages.append(message)
         if warn:
