@@ -12,54 +12,35 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ambidex_bayes.commands import (
+    compare,
+    compare_priors,
+    moderation,
+    power,
+    ppc,
+    prior_check,
+    sbc,
+)
+from ambidex_bayes.commands._options import (
+    add_data_options,
+    add_sampler_options,
+    check_csv_option,
+    data_inputs,
+    floats,
+    input_paths,
+    prepared_inputs,
+    print_table,
+    sampler_settings,
+    strict_status,
+)
 from ambidex_bayes.errors import AmbidexError
 
 __all__ = ["main", "build_parser"]
 
-
-def _floats(text: str) -> list[float]:
-    try:
-        return [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated numbers, got {text!r}"
-        ) from None
-
-
-def add_sampler_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("sampling")
-    g.add_argument(
-        "--backend",
-        choices=["pymc", "nutpie", "numpyro"],
-        help="NUTS implementation (default nutpie when installed, else pymc)",
-    )
-    g.add_argument("--draws", type=int, help="draws per chain after tuning (default 1000)")
-    g.add_argument("--tune", type=int, help="tuning steps per chain (default 1000)")
-    g.add_argument("--chains", type=int, help="number of chains (default 4)")
-    g.add_argument("--seed", type=int, help="random seed")
-    g.add_argument("--target-accept", type=float, help="target acceptance rate (default 0.9)")
-    g.add_argument(
-        "--cores", type=int, help="chains run at the same time (default: one per CPU core)"
-    )
-    g.add_argument("--cache-dir", help="folder of saved fits (default .ambidex_cache)")
-    g.add_argument("--refit", action="store_true", help="sample even if a saved fit matches")
-    g.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    g.add_argument(
-        "--strict",
-        action="store_true",
-        help="exit with status 3 when diagnostics fail (divergences, R-hat > 1.01, "
-        "bulk-ESS < 400, Pareto k > 0.7)",
-    )
-
-
-def add_data_options(p: argparse.ArgumentParser, *, required: bool) -> None:
-    p.add_argument(
-        "data", nargs=None if required else "?", help="diary file (CSV, Parquet, Excel, SPSS .sav)"
-    )
-    p.add_argument("--mapping", help="column-mapping TOML file (which column plays which role)")
-    p.add_argument("--sheet", help="Excel sheet name or number")
-    p.add_argument("--detrend", action="store_true", help="remove a linear trend over occasions")
-    p.add_argument("--standardize", action="store_true", help="standardise outcome and predictors")
+#: The commands defined in modules of :mod:`ambidex_bayes.commands`, in the order ``--help``
+#: lists them (after this module's own). Each module defines ``NAME``, ``HELP``,
+#: ``add_arguments(parser)`` and ``run(args) -> int``.
+COMMAND_MODULES = (moderation, ppc, compare, compare_priors, prior_check, power, sbc)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -111,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("slopes", help="simple slopes of the level-1 predictor at moderator values")
     p.add_argument("fit", help="fit file")
     p.add_argument(
-        "--at", type=_floats, help="raw moderator values, comma-separated (default mean ± 1 SD)"
+        "--at", type=floats, help="raw moderator values, comma-separated (default mean ± 1 SD)"
     )
     p.add_argument(
         "--which", choices=["population", "new_person", "observed_average"], default="population"
@@ -131,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_data_options(p, required=False)
     p.add_argument("--example", action="store_true", help="use the bundled synthetic example data")
     p.add_argument("--models", help="folder of ladder spec files (default: the bundled ladder)")
-    p.add_argument("--at", type=_floats, help="raw moderator values for simple slopes")
+    p.add_argument("--at", type=floats, help="raw moderator values for simple slopes")
     p.add_argument(
         "--out",
         default="report",
@@ -140,105 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_sampler_options(p)
 
-    for module in _command_modules():
+    for module in COMMAND_MODULES:
         p = sub.add_parser(module.NAME, help=module.HELP)
         module.add_arguments(p)
     return parser
-
-
-def _command_modules() -> list:
-    import importlib
-
-    from ambidex_bayes.commands import COMMAND_MODULES
-
-    return [importlib.import_module(f"ambidex_bayes.commands.{m}") for m in COMMAND_MODULES]
-
-
-def sampler_settings(args: argparse.Namespace):
-    from ambidex_bayes.fit import SamplerSettings
-
-    return SamplerSettings(
-        backend=args.backend,
-        draws=args.draws,
-        tune=args.tune,
-        chains=args.chains,
-        seed=args.seed,
-        target_accept=args.target_accept,
-        cores=getattr(args, "cores", None),
-    )
-
-
-def data_inputs(args: argparse.Namespace):
-    from ambidex_bayes.pipeline import example_inputs, load_mapping
-
-    if args.example:
-        if args.data:
-            raise AmbidexError("Give either a data file or --example, not both.")
-        return example_inputs()
-    if not args.data:
-        raise AmbidexError("Give a data file and --mapping, or --example for the bundled data.")
-    if not args.mapping:
-        raise AmbidexError(
-            f"{args.data}: give --mapping MAPPING.toml saying which column plays which role."
-        )
-    return Path(args.data), load_mapping(args.mapping)
-
-
-def prepared_inputs(args: argparse.Namespace, *, show_warnings: bool = True):
-    """The data named by the data options, read, validated and prepared.
-
-    With ``show_warnings``, preparation warnings (e.g. few diaries per person) are printed.
-    """
-    from ambidex_bayes.data import load_diary
-    from ambidex_bayes.prepare import prepare
-
-    source, mapping = data_inputs(args)
-    prepared = prepare(
-        load_diary(source, mapping, sheet=args.sheet),
-        detrend=args.detrend,
-        standardize=args.standardize,
-    )
-    if show_warnings:
-        for line in prepared.warnings:
-            print(f"WARNING: {line}")
-    return prepared
-
-
-def input_paths(args: argparse.Namespace) -> list[Path]:
-    """The existing files and folders a command reads, as named by its arguments.
-
-    No output of the command may be one of them (or, for a report folder, hold one).
-    """
-    names = [getattr(args, key, None) for key in ("data", "mapping", "spec", "models", "fit")]
-    names += list(getattr(args, "fits", None) or [])
-    priors = getattr(args, "priors", None)
-    if priors:
-        names += [name.strip() for name in priors.split(",")]
-    if getattr(args, "example", False):
-        from ambidex_bayes import datasets
-
-        names += [datasets.example_path(), datasets.example_mapping_path()]
-    return [Path(name) for name in names if name and Path(name).exists()]
-
-
-def check_csv_option(csv: str | None, args: argparse.Namespace) -> None:
-    """Refuse a ``--csv`` file that may not be written, before any work is done."""
-    if csv:
-        from ambidex_bayes.output_paths import check_output_file
-
-        check_output_file(csv, kind="CSV table", suffixes=(".csv",), inputs=input_paths(args))
-
-
-def print_table(frame, csv: str | None = None) -> None:
-    """Print a table; with ``csv``, also write it there (atomically)."""
-    from tabulate import tabulate
-
-    print(tabulate(frame, headers="keys", tablefmt="simple", floatfmt=".3f", showindex=False))
-    if csv:
-        from ambidex_bayes.output_paths import write_file
-
-        write_file(csv, lambda tmp: frame.to_csv(tmp, index=False), what="CSV table")
-        print(f"written: {csv}")
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
@@ -332,7 +218,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         kept = f"The fit is saved at {result.path} instead." if result.path else ""
         print(f"error: {failed} {kept}".rstrip(), file=sys.stderr)
     print_table(posterior_summary(result.idata, result.terms))
-    return 2 if failed else _strict_status(args, [result])
+    return 2 if failed else strict_status(args, [result])
 
 
 def _save_elsewhere(result) -> None:
@@ -355,22 +241,6 @@ def _save_elsewhere(result) -> None:
             f"WARNING: the fit was saved in the temporary folder instead: {path}. Move it "
             "somewhere safe; the system may delete it."
         )
-
-
-def _strict_status(args: argparse.Namespace, fits: list) -> int:
-    """0, or 3 with a summary of what failed when --strict is set and diagnostics fail."""
-    if not getattr(args, "strict", False):
-        return 0
-    from ambidex_bayes.strict import strict_problems
-
-    problems = strict_problems(fits)
-    if not problems:
-        print("strict mode: all diagnostics passed.")
-        return 0
-    print("strict mode: diagnostics failed:", file=sys.stderr)
-    for line in problems:
-        print(f"  - {line}", file=sys.stderr)
-    return 3
 
 
 def _cmd_summary(args: argparse.Namespace) -> int:
@@ -457,7 +327,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         )
         raise OutputError(f"{err}{kept}") from None
     print(f"\nreport written: {path}")
-    return _strict_status(args, list(analysis.fits.values()))
+    return strict_status(args, list(analysis.fits.values()))
 
 
 _COMMANDS = {
@@ -474,7 +344,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``ambidex-bayes``; returns the exit status."""
     args = build_parser().parse_args(argv)
     commands = dict(_COMMANDS)
-    commands.update({m.NAME: m.run for m in _command_modules()})
+    commands.update({m.NAME: m.run for m in COMMAND_MODULES})
     try:
         return commands[args.command](args)
     except AmbidexError as err:

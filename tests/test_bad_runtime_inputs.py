@@ -206,9 +206,9 @@ GOOD = RNG.normal(size=(4, 500))
 def _strict(tree, capsys):
     import argparse
 
-    from ambidex_bayes.cli import _strict_status
+    from ambidex_bayes.commands._options import strict_status
 
-    status = _strict_status(argparse.Namespace(strict=True), [_fit_of(tree)])
+    status = strict_status(argparse.Namespace(strict=True), [_fit_of(tree)])
     return status, capsys.readouterr().err
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from ambidex_bayes.cli import _strict_status
+from ambidex_bayes.commands._options import strict_status
 from ambidex_bayes.diagnostics import ConvergenceReport
 from ambidex_bayes.strict import pareto_k, strict_problems
 
@@ -51,10 +51,10 @@ def test_high_pareto_k_is_reported():
 
 def test_cli_exit_status(capsys):
     args = argparse.Namespace(strict=True)
-    assert _strict_status(args, [_fake_fit(divergent=2)]) == 3
+    assert strict_status(args, [_fake_fit(divergent=2)]) == 3
     assert "2 divergent transitions" in capsys.readouterr().err
-    assert _strict_status(args, [_fake_fit()]) == 0
-    assert _strict_status(argparse.Namespace(strict=False), [_fake_fit(divergent=2)]) == 0
+    assert strict_status(args, [_fake_fit()]) == 0
+    assert strict_status(argparse.Namespace(strict=False), [_fake_fit(divergent=2)]) == 0
 
 
 @pytest.mark.fit

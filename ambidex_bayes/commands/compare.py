@@ -50,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the command; returns the exit status."""
     from ambidex_bayes.checks import comparison, r2
-    from ambidex_bayes.cli import input_paths, print_table
+    from ambidex_bayes.commands._options import input_paths, print_table
     from ambidex_bayes.errors import AmbidexError
     from ambidex_bayes.fit import SamplerSettings, load_fit
     from ambidex_bayes.output_paths import OutputFolder

@@ -26,7 +26,7 @@ def _widths(text: str) -> list[float]:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of ``compare-priors``."""
-    from ambidex_bayes.cli import add_data_options, add_sampler_options
+    from ambidex_bayes.commands._options import add_data_options, add_sampler_options
 
     p.add_argument("spec", help="spec file or bundled spec name (e.g. M3)")
     add_data_options(p, required=False)
@@ -53,12 +53,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``compare-priors``."""
-    from ambidex_bayes.cli import (
-        _strict_status,
+    from ambidex_bayes.commands._options import (
         input_paths,
         prepared_inputs,
         print_table,
         sampler_settings,
+        strict_status,
     )
     from ambidex_bayes.output_paths import OutputFolder
     from ambidex_bayes.priors import compare_priors
@@ -160,4 +160,4 @@ def run(args: argparse.Namespace) -> int:
             draw(ax)
             out.figure(f"{name}.png", fig)
         print(f"\nwritten: tables and figures in {out.path}")
-    return _strict_status(args, list(comparison.fits.values()))
+    return strict_status(args, list(comparison.fits.values()))

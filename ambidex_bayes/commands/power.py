@@ -62,7 +62,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the command; returns the exit status."""
-    from ambidex_bayes.cli import input_paths, print_table
+    from ambidex_bayes.commands._options import input_paths, print_table
     from ambidex_bayes.design.outputs import write_outputs
     from ambidex_bayes.design.plots import plot_power_curve
     from ambidex_bayes.design.power import PowerConfig, describe_power, power_table, run_power

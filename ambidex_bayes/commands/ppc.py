@@ -38,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the command; returns the exit status."""
     from ambidex_bayes.checks import plots, ppc
-    from ambidex_bayes.cli import check_csv_option, input_paths, print_table
+    from ambidex_bayes.commands._options import check_csv_option, input_paths, print_table
     from ambidex_bayes.fit import load_fit
     from ambidex_bayes.output_paths import OutputFolder
 

@@ -18,7 +18,7 @@ HELP = "prior predictive checks: which outcomes and slopes do prior sets expect?
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of ``prior-check``."""
-    from ambidex_bayes.cli import add_data_options
+    from ambidex_bayes.commands._options import add_data_options
 
     p.add_argument("spec", help="spec file or bundled spec name (e.g. M3)")
     add_data_options(p, required=False)
@@ -35,7 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``prior-check``."""
-    from ambidex_bayes.cli import input_paths, prepared_inputs, print_table
+    from ambidex_bayes.commands._options import input_paths, prepared_inputs, print_table
     from ambidex_bayes.output_paths import OutputFolder
     from ambidex_bayes.priors import prior_predictive_check, prior_predictive_table
     from ambidex_bayes.spec import load_spec

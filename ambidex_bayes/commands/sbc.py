@@ -64,7 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the command; returns the exit status."""
-    from ambidex_bayes.cli import input_paths, print_table
+    from ambidex_bayes.commands._options import input_paths, print_table
     from ambidex_bayes.design.outputs import write_outputs
     from ambidex_bayes.design.sbc import SBCConfig, run_sbc, sbc_ranks
     from ambidex_bayes.design.sbc_plots import plot_rank_histograms, plot_sbc_ecdf
