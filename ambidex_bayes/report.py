@@ -12,17 +12,23 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
 
 from ambidex_bayes import constants  # noqa: E402
+from ambidex_bayes.checks.report_section import (  # noqa: E402
+    report_section as checks_report_section,
+)
 from ambidex_bayes.errors import OutputError  # noqa: E402
+from ambidex_bayes.markdown import markdown_table  # noqa: E402
+from ambidex_bayes.moderation.report_section import (  # noqa: E402
+    report_section as moderation_report_section,
+)
 from ambidex_bayes.output_paths import (  # noqa: E402
     REPORT_MARKER,
     check_report_folder,
@@ -38,44 +44,14 @@ from ambidex_bayes.results import (  # noqa: E402
 
 __all__ = ["write_report", "markdown_table", "REPORT_SECTIONS"]
 
-#: Further report sections, as "module:function" strings. Each function takes
-#: ``(analysis, figures_dir, tables_dir)``, computes through library functions, writes its
-#: figures and CSV tables there and returns Markdown lines (figure paths relative to the
-#: report: ``figures/<name>.png``). Sections appear in this order after the moderation.
-REPORT_SECTIONS: tuple[str, ...] = (
-    "ambidex_bayes.moderation.report_section:report_section",
-    "ambidex_bayes.checks.report_section:report_section",
+#: Further report sections. Each function takes ``(analysis, figures_dir, tables_dir)``,
+#: computes through library functions, writes its figures and CSV tables there and returns
+#: Markdown lines (figure paths relative to the report: ``figures/<name>.png``). Sections
+#: appear in this order after the moderation.
+REPORT_SECTIONS: tuple[Callable[[Analysis, Path, Path], Iterable[str]], ...] = (
+    moderation_report_section,
+    checks_report_section,
 )
-
-
-def markdown_table(frame: pd.DataFrame, *, digits: int = 3) -> str:
-    """A DataFrame as a GitHub-flavoured Markdown table."""
-    from tabulate import tabulate
-
-    def escape(value: object) -> object:
-        return value.replace("|", "\\|") if isinstance(value, str) else value
-
-    def count_or_number(value: object) -> object:
-        if isinstance(value, float) and value.is_integer():
-            return str(int(value))
-        return f"{value:.{digits}g}" if isinstance(value, float) else value
-
-    shown = frame.copy()
-    for col in shown.columns:
-        if shown[col].dtype == object or pd.api.types.is_string_dtype(shown[col]):
-            shown[col] = shown[col].map(escape).astype(object)
-    as_text = "value" in shown.columns and shown["value"].dtype.kind == "f"
-    if as_text:  # a statistic/value table mixes counts and shares: print each as it is
-        shown["value"] = shown["value"].map(count_or_number).astype(object)
-    headers = [escape(str(c)) for c in shown.columns]
-    return tabulate(
-        shown,
-        headers=headers,
-        tablefmt="github",
-        floatfmt=f".{digits}f",
-        showindex=False,
-        disable_numparse=as_text,
-    )
 
 
 def _save_figure(fig: plt.Figure, path: Path) -> None:
@@ -200,11 +176,7 @@ def _write(analysis: Analysis, folder: Path, *, title: str | None) -> None:
         _save_figure(fig, figures / "simple_slopes.png")
         md += ["![simple slopes](figures/simple_slopes.png)", ""]
 
-    for entry in REPORT_SECTIONS:
-        module_name, func_name = entry.split(":")
-        import importlib
-
-        section = getattr(importlib.import_module(module_name), func_name)
+    for section in REPORT_SECTIONS:
         md += list(section(analysis, figures, tables)) + [""]
 
     if analysis.icc is not None:

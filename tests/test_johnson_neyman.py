@@ -250,6 +250,7 @@ def test_posterior_of_the_boundary_covers_the_true_boundary(m3_fit, small_study)
 def test_command_and_report_section_on_a_real_fit(m3_fit, tmp_path, capsys, monkeypatch):
     from ambidex_bayes import report
     from ambidex_bayes.cli import main
+    from ambidex_bayes.moderation.report_section import report_section
     from ambidex_bayes.pipeline import analysis_from_fits
 
     path = m3_fit.save(tmp_path / "m3.nc")
@@ -267,9 +268,7 @@ def test_command_and_report_section_on_a_real_fit(m3_fit, tmp_path, capsys, monk
     with pytest.raises(SystemExit):  # argparse: --at and --percentiles exclude each other
         main(["moderation", str(path), "--at", "3", "--percentiles", "50"])
     assert "not allowed with argument" in capsys.readouterr().err
-    monkeypatch.setattr(
-        report, "REPORT_SECTIONS", ("ambidex_bayes.moderation.report_section:report_section",)
-    )
+    monkeypatch.setattr(report, "REPORT_SECTIONS", (report_section,))
     text = report.write_report(analysis_from_fits([m3_fit]), tmp_path / "report").read_text()
     assert "## Moderation in depth" in text
     assert "figures/moderation_curve.png" in text

@@ -1,9 +1,8 @@
 """Report section: posterior predictive checks, model comparison and explained variance.
 
-:func:`report_section` is registered in :data:`ambidex_bayes.report.REPORT_SECTIONS` as
-``"ambidex_bayes.checks.report_section:report_section"``. It computes through the library
-functions of :mod:`ambidex_bayes.checks`, writes PNG figures and CSV tables, and returns
-Markdown lines.
+:func:`report_section` is one of :data:`ambidex_bayes.report.REPORT_SECTIONS`. It computes
+through the library functions of :mod:`ambidex_bayes.checks`, writes PNG figures and CSV
+tables, and returns Markdown lines.
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ import pandas as pd
 from ambidex_bayes.checks import comparison, ppc, r2
 from ambidex_bayes.checks import plots as check_plots
 from ambidex_bayes.errors import AmbidexError
+from ambidex_bayes.markdown import markdown_table
 
 __all__ = ["report_section", "REPORT_KFOLD", "REPORT_KFOLD_FOLDS", "REPORT_MAX_REFITS"]
 
@@ -41,8 +41,6 @@ def _save(fig: Any, path: Path) -> None:
 
 
 def _table(frame: pd.DataFrame, digits: int = 3) -> str:
-    from ambidex_bayes.report import markdown_table
-
     return markdown_table(frame, digits=digits)
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from ambidex_bayes import constants
+from ambidex_bayes.markdown import markdown_table
 from ambidex_bayes.moderation.contextual import WithinBetween, within_between
 from ambidex_bayes.moderation.curve import (
     STANDARDISED_CONVENTION,
@@ -279,8 +280,6 @@ def report_section(analysis: Any, figures_dir: Path, tables_dir: Path) -> list[s
     list of str
         Markdown lines.
     """
-    from ambidex_bayes.report import markdown_table
-
     lines = [f"## {SECTION_TITLE}", ""]
     name = getattr(analysis, "moderation_model", None)
     fit = analysis.fits.get(name) if name is not None else None
