@@ -49,6 +49,7 @@ from ambidex_bayes.rescue import (
     rescue_verdict,
     worth_rescuing,
 )
+from ambidex_bayes.sampler_limits import BACKENDS
 from ambidex_bayes.spec import ModelSpec
 from ambidex_bayes.store import (
     data_hash,
@@ -62,12 +63,6 @@ from ambidex_bayes.terms import ModerationTerms
 
 __all__ = ["FitResult", "SamplerSettings", "fit", "load_fit", "BACKENDS", "default_backend"]
 
-#: Sampling backends and the optional packages each needs.
-BACKENDS: dict[str, tuple[str, ...]] = {
-    "pymc": (),
-    "nutpie": ("nutpie",),
-    "numpyro": ("jax", "numpyro"),
-}
 _EXTRAS = {"nutpie": "nutpie", "numpyro": "jax"}
 #: Packages whose versions are part of a fit's cache key.
 _KEY_PACKAGES = ("ambidex_bayes", "bambi", "pymc", "pytensor", "nutpie", "numpyro", "jax")

@@ -3,7 +3,8 @@
 :class:`ambidex_bayes.fit.SamplerSettings` checks its fields here when it is made, so every
 caller (the command line, notebooks, power and SBC runs, prior comparisons) gets the same
 message: the setting, its command-line option, the allowed range and the value given.
-The limits live in :mod:`ambidex_bayes.constants`.
+The limits live in :mod:`ambidex_bayes.constants`; the backends, and the optional packages each
+needs, in :data:`BACKENDS`.
 """
 
 from __future__ import annotations
@@ -17,12 +18,20 @@ from ambidex_bayes import constants
 from ambidex_bayes.errors import SettingsError
 
 __all__ = [
+    "BACKENDS",
     "whole_number_problem",
     "sampler_problems",
     "check_sampler_fields",
     "check_seed",
     "check_workers",
 ]
+
+#: Sampling backends and the optional packages each needs.
+BACKENDS: dict[str, tuple[str, ...]] = {
+    "pymc": (),
+    "nutpie": ("nutpie",),
+    "numpyro": ("jax", "numpyro"),
+}
 
 #: The command-line option of each setting, named in messages.
 OPTIONS: dict[str, str] = {
@@ -81,8 +90,6 @@ def sampler_problems(fields: Mapping[str, Any]) -> list[str]:
     ``fields`` maps setting names (``draws, tune, chains, seed, target_accept, cores,
     backend, fast_path``) to values; ``None`` means "use the default" and is always fine.
     """
-    from ambidex_bayes.fit import BACKENDS
-
     limits = {
         "draws": (1, constants.MAX_DRAWS),
         "tune": (0, constants.MAX_TUNE),
