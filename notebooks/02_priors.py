@@ -16,8 +16,8 @@
 #
 # The cross-level interaction of the reference design rests on about 400 diaries of about
 # 100 persons. How much do the priors shape what we conclude about it? This notebook goes
-# through the four prior sets bundled in `models/priors/` on the bundled **synthetic**
-# example data:
+# through the four prior sets bundled with the package (`ambidex_bayes/models/priors/`, read
+# by name) on the bundled **synthetic** example data:
 #
 # * `default` — Bambi's priors, scaled to the data;
 # * `weakly_informative` — written *relative to the declared 1–5 scales* (a slope of 1 moves
