@@ -89,6 +89,18 @@ def test_failed_fits_are_counted_not_used():
     assert "1 fits failed" in describe_power(power_table(results, config), config)
 
 
+def test_a_grid_where_every_fit_failed_is_described_not_a_traceback():
+    config = PowerConfig(persons=(40,), diaries=(4.0,), effects=(0.25,), simulations=2)
+    results = fake_results(config, {(40, 4.0, 0.25): [(0.1, 0.2, 0.3, 0.99)] * 2})
+    results[["lower", "mean", "upper", "p_positive"]] = np.nan
+    results["error"] = "ModelError: broken"
+    table = power_table(results, config)
+    assert "power" not in table and int(table["failed"].sum()) == 2
+    text = describe_power(table, config)
+    assert "Effect 0.25: no cell of the grid reaches 80% power." in text
+    assert "2 fits failed" in text
+
+
 def test_negative_effects_count_intervals_below_zero():
     config = PowerConfig(persons=(40,), diaries=(4.0,), effects=(-0.25,), simulations=2)
     results = fake_results(

@@ -372,7 +372,8 @@ def describe_power(table: pd.DataFrame, config: PowerConfig) -> str:
     ]
     for e in config.effects:
         cells = table[np.isclose(table["effect"], e)]
-        reach = cells[cells.get("power", pd.Series(dtype=float)) >= 0.8]
+        # without a single successful fit the table has no power column
+        reach = cells[cells["power"] >= 0.8] if "power" in cells else cells.iloc[0:0]
         if reach.empty:
             lines.append(f"Effect {e:g}: no cell of the grid reaches 80% power.")
         else:
