@@ -29,10 +29,10 @@ def test_fast_path_model_samples_only_hyperparameters(small_prepared):
     assert built.marginal.stats.ZtZ.shape == (60, 2, 2)
 
 
-def test_marginal_and_full_log_density_agree_in_expectation(small_prepared):
-    """Same priors: the fast-path model's log density at a point equals the full model's
-    log density with the person effects integrated out (checked by the maths tests); here
-    we check both models share every hyperparameter prior."""
+def test_marginal_and_full_models_share_every_hyperparameter_prior(small_prepared):
+    """Both models have the same hyperparameter priors. That the fast path's likelihood is
+    the full model's with the person effects integrated out is checked in test_marginal.py
+    (test_marginal_loglik_equals_multivariate_normal)."""
     full = build_model(load_spec("M3"), small_prepared)
     fast = build_model(load_spec("M3"), small_prepared, marginal=True)
     assert full.priors == fast.priors
