@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 
 import matplotlib
 import pytest
@@ -27,6 +28,18 @@ for _variable, _name in [
 
 # prints "hypothesis cases run: N" at the end of the run, also under pytest-xdist
 pytest_plugins = ["property.hypothesis_count"]
+
+#: test files whose tiny fits still warn about convergence without catching it; there (only
+#: there) that expected ConvergenceWarning passes, until each test catches it itself
+_CONVERGENCE_WARNS_IN = {"test_correlation_prior.py"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.path.name in _CONVERGENCE_WARNS_IN:
+            item.add_marker(
+                pytest.mark.filterwarnings("ignore::ambidex_bayes.diagnostics.ConvergenceWarning")
+            )
 
 
 @pytest.fixture(scope="session")
@@ -71,14 +84,19 @@ def small_settings():
 @pytest.fixture(scope="session")
 def m3_fit(small_prepared, small_settings, fit_cache):
     """M3 on the small study: 2 chains x 300 draws."""
+    from ambidex_bayes.diagnostics import ConvergenceWarning
     from ambidex_bayes.fit import fit
     from ambidex_bayes.spec import load_spec
 
-    return fit(
-        load_spec("M3"),
-        small_prepared,
-        settings=small_settings,
-        cache_dir=fit_cache,
-        progressbar=False,
-        verbose=False,
-    )
+    with warnings.catch_warnings():
+        # 600 draws are too few for the R-hat and ESS limits, and that is expected here: the
+        # tests using this fit check summaries and plumbing (test_strict judges its diagnostics)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return fit(
+            load_spec("M3"),
+            small_prepared,
+            settings=small_settings,
+            cache_dir=fit_cache,
+            progressbar=False,
+            verbose=False,
+        )

@@ -183,6 +183,8 @@ def test_new_person_density_exact_matches_brute_force_and_monte_carlo(m3_fit):
     assert exact.attrs["method"] == "exact" and mc.attrs["method"] == "monte_carlo"
 
 
+# rows left above the deliberately low threshold 0.4 are counted by the assertions below
+@pytest.mark.filterwarnings("ignore:.*still have Pareto k above 0.40:UserWarning")
 @pytest.mark.fit
 def test_psis_loo_remedy_brings_pareto_k_down_without_refitting(m3_fit):
     with pytest.warns(UserWarning, match="still have Pareto k above"):
@@ -209,6 +211,10 @@ def test_psis_loo_remedy_brings_pareto_k_down_without_refitting(m3_fit):
     assert row["n_high_k_after"] == int(np.sum(fixed.pareto_k_after > 0.4)) < high.size / 5
 
 
+# the rows left above the threshold are reported; this test checks the one row refitted
+@pytest.mark.filterwarnings("ignore:.*still have Pareto k above:UserWarning")
+# the refit of one row is a single chain: R-hat cannot be computed, as expected here
+@pytest.mark.filterwarnings("ignore::ambidex_bayes.diagnostics.ConvergenceWarning")
 @pytest.mark.fit
 def test_exact_refit_of_the_one_bad_row_agrees_with_integrated_importance_sampling(
     m3_fit, fit_cache
@@ -255,6 +261,8 @@ def test_fold_tasks_hold_out_whole_persons_and_survive_pickling(m3_fit):
     assert restored[0]["train"].frame.equals(tasks[0]["train"].frame)
 
 
+# single-chain fold fits: R-hat cannot be computed, as expected here
+@pytest.mark.filterwarnings("ignore::ambidex_bayes.diagnostics.ConvergenceWarning")
 @pytest.mark.fit
 def test_kfold_by_person_scores_every_person_once(m3_fit, fit_cache):
     from ambidex_bayes.fit import SamplerSettings
@@ -294,6 +302,8 @@ def _fit_specs(data: pd.DataFrame, mapping: dict, specs, cache) -> dict:
     }
 
 
+# tiny fits: too few draws for the R-hat and ESS limits, as expected here
+@pytest.mark.filterwarnings("ignore::ambidex_bayes.diagnostics.ConvergenceWarning")
 @pytest.mark.fit
 def test_gaussian_model_of_heavy_tailed_data_is_flagged_and_loses(tmp_path):
     from ambidex_bayes.simulate import reference_design, simulate_diary
@@ -326,13 +336,17 @@ def test_gaussian_model_of_heavy_tailed_data_is_flagged_and_loses(tmp_path):
     assert {"min", "max"} & flags["M1"], flags
     assert not flags["M1-t"], flags
 
-    loo = {name: comparison.psis_loo(f, max_refits=0) for name, f in fits.items()}
+    # the Gaussian model's high-k rows are reported, not remedied (max_refits=0)
+    with pytest.warns(UserWarning, match="M1: .* still have Pareto k above"):
+        loo = {name: comparison.psis_loo(f, max_refits=0) for name, f in fits.items()}
     table = comparison.compare_models(loo).set_index("model")
     assert table.index[0] == "M1-t"
     assert -table.loc["M1", "elpd_diff"] > 2 * table.loc["M1", "dse"]
     assert table.loc["M1-t", "weight"] > 0.9
 
 
+# tiny fits: too few draws for the R-hat and ESS limits, as expected here
+@pytest.mark.filterwarnings("ignore::ambidex_bayes.diagnostics.ConvergenceWarning")
 @pytest.mark.fit
 def test_model_without_a_large_random_slope_is_flagged_and_loses(tmp_path, capsys):
     from ambidex_bayes.simulate import reference_design, simulate_diary

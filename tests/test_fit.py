@@ -95,6 +95,8 @@ def test_corrupt_saved_fit_is_detected(m3_fit, tmp_path):
         FitResult.load(path)
 
 
+# tiny fits: too few draws for the R-hat and ESS limits, as expected here
+@pytest.mark.filterwarnings("ignore::ambidex_bayes.diagnostics.ConvergenceWarning")
 def test_same_seed_same_draws(small_prepared, tmp_path):
     spec = load_spec("M0")
     settings = SamplerSettings(backend="pymc", draws=50, tune=50, chains=2, seed=99)
@@ -123,6 +125,8 @@ def test_missing_backend_message(monkeypatch):
         require_backend("nutpie")
 
 
+# small fits, compared draw for draw: too few draws for the R-hat limit, as expected here
+@pytest.mark.filterwarnings("ignore::ambidex_bayes.diagnostics.ConvergenceWarning")
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["numpyro", "nutpie"])
 def test_other_backends_reproduce_draws_bit_for_bit(small_prepared, backend):
@@ -151,6 +155,8 @@ def test_other_backends_reproduce_draws_bit_for_bit(small_prepared, backend):
         )
 
 
+# small fits, compared draw for draw: too few draws for the R-hat limit, as expected here
+@pytest.mark.filterwarnings("ignore::ambidex_bayes.diagnostics.ConvergenceWarning")
 @pytest.mark.slow
 def test_compiled_model_is_reused_across_sizes_with_the_same_draws(small_study, small_prepared):
     """nutpie compiles the fast path once per structure; a data set with another number of
@@ -237,6 +243,8 @@ def test_numpyro_vectorises_chains_on_one_accelerator(platform, n_devices, expec
     assert numpyro_chain_method(4, platform, n_devices) == expected
 
 
+# a tiny fit: too few draws for the R-hat and ESS limits, as expected here
+@pytest.mark.filterwarnings("ignore::ambidex_bayes.diagnostics.ConvergenceWarning")
 def test_numpyro_fit_passes_the_chain_method_to_the_sampler(small_prepared, monkeypatch):
     """With vectorised chains (what a single GPU gets), the fit runs and its chains differ."""
     pytest.importorskip("numpyro")

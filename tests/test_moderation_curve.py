@@ -30,7 +30,7 @@ from ambidex_bayes.moderation import (
     standardise_simple_slopes,
     within_between,
 )
-from ambidex_bayes.moderation.slopes import slope_differences
+from ambidex_bayes.moderation.slopes import ExtrapolationWarning, slope_differences
 from ambidex_bayes.results import simple_slopes
 
 # the fake diary's moderator, one value per person: a..f
@@ -89,7 +89,8 @@ def test_curve_equals_g10_plus_g11_w_at_every_grid_value(fit, prepared):
 
 def test_curve_on_a_chosen_range_says_it_extrapolates(fit, prepared):
     tree, terms, _ = fit
-    curve = moderation_curve(tree, terms, prepared, n_points=5, w_range=(1.0, 5.0))
+    with pytest.warns(ExtrapolationWarning, match="goes beyond the data"):
+        curve = moderation_curve(tree, terms, prepared, n_points=5, w_range=(1.0, 5.0))
     np.testing.assert_allclose(curve.table["moderator"], [1.0, 2.0, 3.0, 4.0, 5.0])
     assert "extrapolation" in curve.description
     with pytest.raises(AmbidexError, match="low < high"):
