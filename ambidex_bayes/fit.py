@@ -34,6 +34,7 @@ from ambidex_bayes.diagnostics import (
     nonfinite_draws,
 )
 from ambidex_bayes.errors import BackendUnavailableError, FitFileError, ModelError, SpecError
+from ambidex_bayes.model import build as model_build
 from ambidex_bayes.model.build import (
     BuiltModel,
     FastPathUnavailable,
@@ -301,7 +302,8 @@ def fit_key(spec: ModelSpec, prepared: Any, settings: SamplerSettings) -> str:
         "data": data_hash(prepared.frame),
         "prepared": json.dumps(prepared.to_dict(), sort_keys=True, default=str),
         "settings": settings.to_dict(),
-        # draws depend on the sampler's code too: a new version samples afresh
+        # draws depend on the model's and the sampler's code too: new code samples afresh
+        "model_code": model_build.MODEL_CODE_VERSION,
         "versions": {k: v for k, v in package_versions().items() if k in _KEY_PACKAGES},
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()

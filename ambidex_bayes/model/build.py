@@ -66,6 +66,13 @@ __all__ = [
     "PRIOR_DATA_PREFIX",
 ]
 
+#: Version of the model code's parameterisation, part of every fit's cache key: raise it
+#: whenever a change to how models are built changes the draws of a fit with the same
+#: spec, data and settings, so that fits saved by the earlier code are not re-used.
+#: 2: SDs and the correlation's Cholesky factor sampled apart (was a packed Cholesky
+#: factor of the covariance).
+MODEL_CODE_VERSION: int = 2
+
 #: Prefix of the ``pm.Data`` variables holding prior parameters (``prior_data=True``).
 PRIOR_DATA_PREFIX = "_prior["
 
