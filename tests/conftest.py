@@ -29,18 +29,6 @@ for _variable, _name in [
 # prints "hypothesis cases run: N" at the end of the run, also under pytest-xdist
 pytest_plugins = ["property.hypothesis_count"]
 
-#: test files whose tiny fits still warn about convergence without catching it; there (only
-#: there) that expected ConvergenceWarning passes, until each test catches it itself
-_CONVERGENCE_WARNS_IN = {"test_correlation_prior.py"}
-
-
-def pytest_collection_modifyitems(items):
-    for item in items:
-        if item.path.name in _CONVERGENCE_WARNS_IN:
-            item.add_marker(
-                pytest.mark.filterwarnings("ignore::ambidex_bayes.diagnostics.ConvergenceWarning")
-            )
-
 
 @pytest.fixture(scope="session")
 def small_study():

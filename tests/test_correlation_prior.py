@@ -95,6 +95,9 @@ def pt_corr(chol):
 
 @pytest.mark.fit
 @pytest.mark.parametrize("backend", ["nutpie", "numpyro"])
+# 2 x 50 draws of a model with three correlated effects cannot pass the convergence checks;
+# the test is about the posterior's names
+@pytest.mark.filterwarnings("ignore::ambidex_bayes.diagnostics.ConvergenceWarning")
 def test_three_correlated_effects_keep_their_names_with_external_samplers(small_prepared, backend):
     """Full NUTS by nutpie or NumPyro returns the LKJ factor under its own name, so the
     log-likelihood is computed and the internal variable is dropped."""
