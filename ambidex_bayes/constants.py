@@ -13,6 +13,11 @@ DRAWS: int = 1000
 TUNE: int = 1000
 CHAINS: int = 4
 TARGET_ACCEPT: float = 0.9
+
+#: Sampler settings of each fit in a study-design run (power, SBC): many small fits.
+DESIGN_DRAWS: int = 500
+DESIGN_TUNE: int = 500
+DESIGN_CHAINS: int = 2
 SEED: int = 20261126
 
 #: Largest sampler settings accepted (see :mod:`ambidex_bayes.sampler_limits`): beyond these a

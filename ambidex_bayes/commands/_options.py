@@ -11,6 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ambidex_bayes import constants
 from ambidex_bayes.errors import AmbidexError
 
 __all__ = [
@@ -41,17 +42,24 @@ def add_sampler_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--backend",
         choices=["pymc", "nutpie", "numpyro"],
-        help="NUTS implementation (default nutpie when installed, else pymc)",
+        help=f"NUTS implementation (default {constants.BACKEND} when installed, "
+        f"else {constants.FALLBACK_BACKEND})",
     )
-    g.add_argument("--draws", type=int, help="draws per chain after tuning (default 1000)")
-    g.add_argument("--tune", type=int, help="tuning steps per chain (default 1000)")
-    g.add_argument("--chains", type=int, help="number of chains (default 4)")
-    g.add_argument("--seed", type=int, help="random seed")
-    g.add_argument("--target-accept", type=float, help="target acceptance rate (default 0.9)")
+    g.add_argument(
+        "--draws", type=int, help=f"draws per chain after tuning (default {constants.DRAWS})"
+    )
+    g.add_argument("--tune", type=int, help=f"tuning steps per chain (default {constants.TUNE})")
+    g.add_argument("--chains", type=int, help=f"number of chains (default {constants.CHAINS})")
+    g.add_argument("--seed", type=int, help=f"random seed (default {constants.SEED})")
+    g.add_argument(
+        "--target-accept",
+        type=float,
+        help=f"target acceptance rate (default {constants.TARGET_ACCEPT})",
+    )
     g.add_argument(
         "--cores", type=int, help="chains run at the same time (default: one per CPU core)"
     )
-    g.add_argument("--cache-dir", help="folder of saved fits (default .ambidex_cache)")
+    g.add_argument("--cache-dir", help=f"folder of saved fits (default {constants.CACHE_DIR})")
     g.add_argument("--refit", action="store_true", help="sample even if a saved fit matches")
     g.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     g.add_argument(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ambidex_bayes import constants
+
 __all__ = [
     "add_run_options",
     "add_design_option",
@@ -66,9 +68,24 @@ def add_run_options(parser: argparse.ArgumentParser, *, default_out: str) -> Non
     )
     g.add_argument("--workers", type=int, help="workers of the local cluster (default: cores)")
     g.add_argument("--backend", choices=["pymc", "nutpie", "numpyro"], help="NUTS backend")
-    g.add_argument("--draws", type=int, default=500, help="draws per chain (default 500)")
-    g.add_argument("--tune", type=int, default=500, help="tuning steps per chain (default 500)")
-    g.add_argument("--chains", type=int, default=2, help="chains per fit (default 2)")
+    g.add_argument(
+        "--draws",
+        type=int,
+        default=constants.DESIGN_DRAWS,
+        help=f"draws per chain (default {constants.DESIGN_DRAWS})",
+    )
+    g.add_argument(
+        "--tune",
+        type=int,
+        default=constants.DESIGN_TUNE,
+        help=f"tuning steps per chain (default {constants.DESIGN_TUNE})",
+    )
+    g.add_argument(
+        "--chains",
+        type=int,
+        default=constants.DESIGN_CHAINS,
+        help=f"chains per fit (default {constants.DESIGN_CHAINS})",
+    )
     g.add_argument("--seed", type=int, help="seed of the run (each simulation derives its own)")
     g.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 

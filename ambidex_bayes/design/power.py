@@ -103,9 +103,9 @@ class PowerConfig(RunConfig):
     priors: str | None = None
     design: Mapping[str, Any] = field(default_factory=dict)
     backend: str = field(default_factory=default_backend)
-    draws: int = 500
-    tune: int = 500
-    chains: int = 2
+    draws: int = field(default_factory=lambda: constants.DESIGN_DRAWS)
+    tune: int = field(default_factory=lambda: constants.DESIGN_TUNE)
+    chains: int = field(default_factory=lambda: constants.DESIGN_CHAINS)
     prob: float = constants.CI_PROB
     level: float = 0.95
     seed: int = constants.SEED

@@ -102,9 +102,9 @@ class SBCConfig(RunConfig):
     design: Mapping[str, Any] = field(default_factory=dict)
     design_seed: int = 1
     backend: str = field(default_factory=default_backend)
-    draws: int = 500
-    tune: int = 500
-    chains: int = 2
+    draws: int = field(default_factory=lambda: constants.DESIGN_DRAWS)
+    tune: int = field(default_factory=lambda: constants.DESIGN_TUNE)
+    chains: int = field(default_factory=lambda: constants.DESIGN_CHAINS)
     fast_path: bool = True
     seed: int = constants.SEED
 

@@ -11,7 +11,6 @@ re-creates exactly the tasks that are still missing.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -88,8 +87,10 @@ def design_problem(overrides: Mapping[str, Any]) -> str | None:
 
 
 def default_backend() -> str:
-    """nutpie when installed (it compiles the fast path once per worker), else PyMC."""
-    return "nutpie" if importlib.util.find_spec("nutpie") is not None else "pymc"
+    """The default backend of every fit (:func:`ambidex_bayes.fit.default_backend`)."""
+    from ambidex_bayes.fit import default_backend as fit_default_backend
+
+    return fit_default_backend()
 
 
 class RunConfig:
