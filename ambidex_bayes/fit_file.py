@@ -113,6 +113,11 @@ def _check_settings(path: Path, meta: Mapping[str, Any]) -> None:
                 f"the sampler setting {key!r} is {value!r}, expected "
                 + " or ".join(sorted({_KIND_NAMES.get(k, "true/false") for k in kinds})),
             )
+    from ambidex_bayes.sampler_limits import sampler_problems
+
+    out_of_range = sampler_problems(settings)
+    if out_of_range:
+        raise _damaged(path, f"its sampler settings are out of range: {out_of_range[0]}")
     for key in ("versions",):
         if key in meta and not isinstance(meta[key], Mapping):
             raise _damaged(path, f"its {key!r} entry is {_kind(meta[key])}, expected a table")

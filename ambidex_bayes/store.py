@@ -176,6 +176,11 @@ def load_datatree(path: str | Path) -> tuple[xr.DataTree, dict[str, Any]]:
     try:
         with xr.open_datatree(path, engine="h5netcdf") as tree:
             tree = tree.load()
+    except PermissionError:
+        raise FitFileError(
+            f"{path}: the fit file cannot be read (permission denied); ask its owner to share "
+            "it, or copy it to a folder of yours."
+        ) from None
     except (OSError, ValueError, KeyError, RuntimeError) as err:
         raise FitFileError(
             f"{path}: cannot be read as a fit file ({type(err).__name__}: {err}). It may be "

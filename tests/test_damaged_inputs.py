@@ -157,6 +157,16 @@ _FIT_CASES: dict[str, tuple[Callable[[Path], dict] | None, Callable | None, str]
         None,
         "'fast_path' is 3, expected true/false",
     ),
+    "draws out of range": (
+        lambda s: _with_setting(s, "draws", -5),
+        None,
+        "sampler settings are out of range",
+    ),
+    "target acceptance out of range": (
+        lambda s: _with_setting(s, "target_accept", 1.5),
+        None,
+        "sampler settings are out of range",
+    ),
     "prepared-data record of another version": (_prepared_version, None, "version 99"),
     "prepared rows lack columns": (
         None,
@@ -233,6 +243,19 @@ def test_damaged_fit_record_is_refused_naming_the_file(saved_fit, tmp_path, case
     assert str(target) in message
     assert words in message
     assert "fit the model again" in message
+
+
+def test_fit_file_that_cannot_be_read_for_permissions_says_so(saved_fit, monkeypatch):
+    import xarray as xr
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(xr, "open_datatree", denied)
+    with pytest.raises(FitFileError, match="permission denied") as info:
+        FitResult.load(saved_fit)
+    assert str(saved_fit) in str(info.value)
+    assert "corrupt" not in str(info.value)
 
 
 def test_fit_file_of_a_newer_format_says_to_update(saved_fit, tmp_path):
