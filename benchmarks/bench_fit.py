@@ -83,8 +83,12 @@ def run_plain(prepared, draws: int, tune: int, chains: int, seed: int) -> tuple[
     return wall, _min_ess(post, names)
 
 
-def timed_fast_fit(prepared, settings):
-    """Fit M3 with the fast path, quietly, without saving; return (wall seconds, result)."""
+def timed_fast_fit(prepared, settings, *, rescue: bool = True):
+    """Fit M3 quietly, without saving (the fast path unless ``settings`` turn it off);
+    return (wall seconds, result).
+
+    ``rescue`` is passed to :func:`ambidex_bayes.fit.fit` (the announced second try).
+    """
     from ambidex_bayes.fit import fit
     from ambidex_bayes.spec import load_spec
 
@@ -97,6 +101,7 @@ def timed_fast_fit(prepared, settings):
         progressbar=False,
         verbose=False,
         log_likelihood=False,
+        rescue=rescue,
     )
     return time.perf_counter() - start, result
 
