@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ambidex_bayes.commands._options import floats
+
 __all__ = ["NAME", "HELP", "add_arguments", "run"]
 
 NAME = "moderation"
@@ -20,25 +22,16 @@ HELP = "slope along the moderator, Johnson–Neyman region, person slopes of a s
 _PRINTED_ROWS = 11
 
 
-def _numbers(text: str) -> list[float]:
-    try:
-        return [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated numbers, got {text!r}"
-        ) from None
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the ``moderation`` command."""
     parser.add_argument("fit", help="fit file of a model with a cross-level interaction")
     values = parser.add_mutually_exclusive_group()
     values.add_argument(
-        "--at", type=_numbers, help="raw moderator values for simple slopes, comma-separated"
+        "--at", type=floats, help="raw moderator values for simple slopes, comma-separated"
     )
     values.add_argument(
         "--percentiles",
-        type=_numbers,
+        type=floats,
         help="percentiles (0-100) of the moderator over persons for simple slopes, e.g. 10,50,90",
     )
     parser.add_argument("--prob", type=float, help="credible-interval width (default 0.95)")
