@@ -20,7 +20,7 @@ DESIGN_TUNE: int = 500
 DESIGN_CHAINS: int = 2
 SEED: int = 20261126
 
-#: Largest sampler settings accepted (see :mod:`ambidex_bayes.sampler_limits`): beyond these a
+#: Largest sampler settings accepted (see :mod:`ambidex_bayes.engine.limits`): beyond these a
 #: fit would run for days or exhaust memory, which almost always means a typo.
 MAX_DRAWS: int = 1_000_000
 MAX_TUNE: int = 1_000_000

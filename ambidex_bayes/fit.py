@@ -14,9 +14,7 @@ instead of sampling again. The default backend is nutpie when it is installed
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
-import os
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -33,7 +31,10 @@ from ambidex_bayes.diagnostics import (
     check_convergence,
     nonfinite_draws,
 )
-from ambidex_bayes.errors import BackendUnavailableError, FitFileError, ModelError, SpecError
+from ambidex_bayes.engine.limits import BACKENDS
+from ambidex_bayes.engine.sampling import check_reuse_key, sample_full, sample_marginal
+from ambidex_bayes.engine.settings import SamplerSettings, default_backend, require_backend
+from ambidex_bayes.errors import FitFileError, ModelError, SpecError
 from ambidex_bayes.model import build as model_build
 from ambidex_bayes.model.build import (
     BuiltModel,
@@ -43,14 +44,12 @@ from ambidex_bayes.model.build import (
     check_saved_formulas,
 )
 from ambidex_bayes.model.prior_scale import check_prior_scales
-from ambidex_bayes.model.sampling import check_reuse_key, sample_full, sample_marginal
 from ambidex_bayes.rescue import (
     rescue_announcement,
     rescue_settings,
     rescue_verdict,
     worth_rescuing,
 )
-from ambidex_bayes.sampler_limits import BACKENDS
 from ambidex_bayes.spec import ModelSpec
 from ambidex_bayes.store import (
     data_hash,
@@ -64,92 +63,8 @@ from ambidex_bayes.terms import ModerationTerms
 
 __all__ = ["FitResult", "SamplerSettings", "fit", "load_fit", "BACKENDS", "default_backend"]
 
-_EXTRAS = {"nutpie": "nutpie", "numpyro": "jax"}
 #: Packages whose versions are part of a fit's cache key.
 _KEY_PACKAGES = ("ambidex_bayes", "bambi", "pymc", "pytensor", "nutpie", "numpyro", "jax")
-
-
-@dataclass(frozen=True)
-class SamplerSettings:
-    """How to sample. ``None`` fields take their default from :mod:`constants` at call time."""
-
-    backend: str | None = None
-    draws: int | None = None
-    tune: int | None = None
-    chains: int | None = None
-    seed: int | None = None
-    target_accept: float | None = None
-    fast_path: bool = True
-    #: Chains run in parallel (default: one per chain, at most one per CPU core). The draws do
-    #: not depend on it, so it is not part of a fit's identity (see :meth:`to_dict`).
-    cores: int | None = None
-
-    def __post_init__(self) -> None:
-        # every caller gets the same clear error for a setting outside its range
-        from ambidex_bayes.sampler_limits import check_sampler_fields
-
-        for name, value in check_sampler_fields(self.__dict__).items():
-            object.__setattr__(self, name, value)
-
-    def resolved(self) -> SamplerSettings:
-        """A copy with every default filled in."""
-        return SamplerSettings(
-            backend=self.backend or default_backend(),
-            draws=self.draws if self.draws is not None else constants.DRAWS,
-            tune=self.tune if self.tune is not None else constants.TUNE,
-            chains=self.chains if self.chains is not None else constants.CHAINS,
-            seed=self.seed if self.seed is not None else constants.SEED,
-            target_accept=(
-                self.target_accept if self.target_accept is not None else constants.TARGET_ACCEPT
-            ),
-            fast_path=self.fast_path,
-            cores=self.cores,
-        )
-
-    @property
-    def parallel_chains(self) -> int:
-        """Chains run at the same time: ``cores``, or one per chain up to the CPU count."""
-        if self.cores is not None:
-            return max(1, int(self.cores))
-        return max(1, min(self.chains or constants.CHAINS, os.cpu_count() or 1))
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form of what determines the draws (``cores`` does not)."""
-        return {k: v for k, v in self.__dict__.items() if k != "cores"}
-
-
-def default_backend() -> str:
-    """:data:`constants.BACKEND` when its packages are installed, else the fallback.
-
-    The fallback (:data:`constants.FALLBACK_BACKEND`, PyMC's own NUTS) gives the same
-    posterior more slowly; a warning says so and how to install the default's packages.
-    """
-    backend = constants.BACKEND
-    missing = [pkg for pkg in BACKENDS.get(backend, ()) if importlib.util.find_spec(pkg) is None]
-    if not missing:
-        return backend
-    warnings.warn(
-        f"The default backend {backend!r} needs {', '.join(missing)}, which is not installed; "
-        f"sampling with {constants.FALLBACK_BACKEND!r} instead (same posterior, slower). "
-        f"Install it with: pip install 'ambidex_bayes[{_EXTRAS[backend]}]'",
-        UserWarning,
-        stacklevel=3,
-    )
-    return constants.FALLBACK_BACKEND
-
-
-def require_backend(backend: str) -> None:
-    """Raise a clear error when ``backend`` is unknown or its packages are missing."""
-    if backend not in BACKENDS:
-        raise BackendUnavailableError(
-            f"Unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}."
-        )
-    missing = [pkg for pkg in BACKENDS[backend] if importlib.util.find_spec(pkg) is None]
-    if missing:
-        raise BackendUnavailableError(
-            f"The {backend!r} backend needs {', '.join(missing)}, which is not installed. "
-            f"Install it with: pip install 'ambidex_bayes[{_EXTRAS[backend]}]'"
-        )
 
 
 @dataclass

@@ -113,7 +113,7 @@ def _check_settings(path: Path, meta: Mapping[str, Any]) -> None:
                 f"the sampler setting {key!r} is {value!r}, expected "
                 + " or ".join(sorted({_KIND_NAMES.get(k, "true/false") for k in kinds})),
             )
-    from ambidex_bayes.sampler_limits import sampler_problems
+    from ambidex_bayes.engine.limits import sampler_problems
 
     out_of_range = sampler_problems(settings)
     if out_of_range:

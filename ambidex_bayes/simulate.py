@@ -56,8 +56,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
+from ambidex_bayes.engine.limits import check_seed
 from ambidex_bayes.errors import SpecError
-from ambidex_bayes.sampler_limits import check_seed
 
 __all__ = [
     "DesignError",

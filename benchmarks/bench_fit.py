@@ -10,7 +10,7 @@ residual SD), ESS per second and the ratio (b)/(a) of ESS per second.
 
 The fast path is timed twice per size: "first" is a fit in a process that has not compiled
 the model yet (nutpie's model is built and its compiled callbacks are loaded from the disk
-cache of :mod:`ambidex_bayes.model.nutpie_cache`, or compiled with numba and stored there
+cache of :mod:`ambidex_bayes.engine.nutpie_cache`, or compiled with numba and stored there
 if the cache does not hold them), "again" is the next fit, on a new data set of the same
 size, which re-uses the compiled model as every further fit in the process does (the
 ladder, prior sets, folds, simulations). One compiled model serves every size, so after the
@@ -20,7 +20,7 @@ empty folders: ``PYTENSOR_FLAGS=base_compiledir=/tmp/empty1
 AMBIDEX_NUMBA_CACHE_DIR=/tmp/empty2``.
 
 With ``--backend numpyro`` the compiled JAX programs are kept in an on-disk cache (see
-:func:`ambidex_bayes.model.sampling.jax_cache_dir`): the first run on a machine compiles,
+:func:`ambidex_bayes.engine.sampling.jax_cache_dir`): the first run on a machine compiles,
 later runs load them, so run it twice to see both.
 
 Run from the repository root::
@@ -132,7 +132,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     print(f"cores: {os.cpu_count()}, draws {args.draws}, tune {args.tune}, chains {args.chains}")
-    from ambidex_bayes.model.sampling import clear_compiled_cache
+    from ambidex_bayes.engine.sampling import clear_compiled_cache
 
     header = (
         f"{'size':>10} {'rows':>7} | {'(a) wall':>9} {'minESS':>7} {'ESS/s':>7} | "

@@ -36,8 +36,8 @@ def main() -> None:
     # benchmarks/ is on the path when run as a script
     from bench_fit import simulated_study, timed_fast_fit
 
+    from ambidex_bayes.engine import sampling
     from ambidex_bayes.fit import SamplerSettings
-    from ambidex_bayes.model import sampling
 
     print(f"JAX devices: {jax.devices()}")
     print(f"NumPyro chain method: {sampling.numpyro_chain_method(args.chains)}")

@@ -164,7 +164,7 @@ def test_compiled_model_is_reused_across_sizes_with_the_same_draws(small_study, 
     compiled from (the start point follows the new data's prior values too)."""
     pytest.importorskip("nutpie")
     from ambidex_bayes.data import ColumnMapping, load_diary
-    from ambidex_bayes.model import sampling
+    from ambidex_bayes.engine import sampling
     from ambidex_bayes.prepare import prepare
 
     ids = small_study.data["person_id"].unique()[:35]
@@ -202,7 +202,7 @@ def test_reused_compiled_model_starts_where_the_new_model_starts(small_study, sm
     from pymc.initial_point import make_initial_point_fn
 
     from ambidex_bayes.data import ColumnMapping, load_diary
-    from ambidex_bayes.model import sampling
+    from ambidex_bayes.engine import sampling
     from ambidex_bayes.prepare import prepare
 
     shifted = small_study.data.assign(innovation=small_study.data["innovation"] + 10.0)
@@ -238,7 +238,7 @@ def test_reused_compiled_model_starts_where_the_new_model_starts(small_study, sm
     ],
 )
 def test_numpyro_vectorises_chains_on_one_accelerator(platform, n_devices, expected):
-    from ambidex_bayes.model.sampling import numpyro_chain_method
+    from ambidex_bayes.engine.sampling import numpyro_chain_method
 
     assert numpyro_chain_method(4, platform, n_devices) == expected
 
@@ -250,7 +250,7 @@ def test_numpyro_fit_passes_the_chain_method_to_the_sampler(small_prepared, monk
     pytest.importorskip("numpyro")
     import pymc.sampling.jax as pymc_jax
 
-    from ambidex_bayes.model import sampling
+    from ambidex_bayes.engine import sampling
 
     seen: list[str] = []
     original = pymc_jax.sample_jax_nuts

@@ -57,7 +57,7 @@ def test_cached_callbacks_equal_nutpies_own(small_prepared, small_study):
     """Log density, gradient and stored values agree with nutpie's compiled model at several
     points, also after ``with_data`` swaps in a data set with another number of persons."""
     from ambidex_bayes.data import ColumnMapping, load_diary
-    from ambidex_bayes.model.nutpie_cache import compile_cached
+    from ambidex_bayes.engine.nutpie_cache import compile_cached
     from ambidex_bayes.prepare import prepare
     from ambidex_bayes.simulate import reference_design, simulate_diary
 
@@ -92,7 +92,7 @@ def test_cached_callbacks_equal_nutpies_own(small_prepared, small_study):
 
 
 def test_a_new_process_loads_the_callbacks_from_disk(small_prepared, tmp_path):
-    from ambidex_bayes.model.nutpie_cache import compile_cached
+    from ambidex_bayes.engine.nutpie_cache import compile_cached
 
     os.environ["AMBIDEX_NUMBA_CACHE_DIR"] = str(tmp_path)
     try:
@@ -105,7 +105,7 @@ def test_a_new_process_loads_the_callbacks_from_disk(small_prepared, tmp_path):
     script = textwrap.dedent(
         """
         from ambidex_bayes.model import build_model
-        from ambidex_bayes.model.nutpie_cache import compile_cached
+        from ambidex_bayes.engine.nutpie_cache import compile_cached
         from ambidex_bayes.prepare import prepare
         from ambidex_bayes.spec import load_spec
         from ambidex_bayes.simulate import reference_design, simulate_diary
@@ -130,7 +130,7 @@ def test_a_new_process_loads_the_callbacks_from_disk(small_prepared, tmp_path):
 def test_compilation_falls_back_to_nutpie_with_a_warning(monkeypatch):
     import pymc as pm
 
-    from ambidex_bayes.model import sampling
+    from ambidex_bayes.engine import sampling
 
     def broken(model):
         raise OSError("read-only file system")

@@ -92,9 +92,9 @@ from ambidex_bayes.checks.ppc import (
     linear_predictor,
     outcome_transform,
 )
+from ambidex_bayes.engine.limits import check_seed
 from ambidex_bayes.errors import AmbidexError, ModelError
 from ambidex_bayes.posterior import SAMPLE_DIMS, get_scalar, posterior_dataset
-from ambidex_bayes.sampler_limits import check_seed
 
 __all__ = [
     "LooResult",
@@ -336,7 +336,7 @@ def _person_index(rows: pd.DataFrame, person_col: str) -> dict[str, np.ndarray]:
 def merged_settings(fit: Any, settings: Any = None) -> Any:
     """Sampler settings for refits of ``fit``: the fit's own, with the fields set in
     ``settings`` (those not ``None``) replacing them."""
-    from ambidex_bayes.fit import SamplerSettings
+    from ambidex_bayes.engine.settings import SamplerSettings
 
     own = dict(fit.meta.get("settings", {}))
     known = {f.name for f in dataclasses.fields(SamplerSettings)}

@@ -74,6 +74,7 @@ import pandas as pd
 import xarray as xr
 
 from ambidex_bayes import constants
+from ambidex_bayes.engine.limits import check_seed
 from ambidex_bayes.errors import AmbidexError, ModelError
 from ambidex_bayes.posterior import (
     SAMPLE_DIMS,
@@ -81,7 +82,6 @@ from ambidex_bayes.posterior import (
     posterior_dataset,
     resolve_prob,
 )
-from ambidex_bayes.sampler_limits import check_seed
 
 __all__ = [
     "PredictiveDraws",

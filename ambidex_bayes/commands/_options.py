@@ -81,7 +81,7 @@ def add_data_options(p: argparse.ArgumentParser, *, required: bool) -> None:
 
 
 def sampler_settings(args: argparse.Namespace):
-    from ambidex_bayes.fit import SamplerSettings
+    from ambidex_bayes.engine.settings import SamplerSettings
 
     return SamplerSettings(
         backend=args.backend,

@@ -51,10 +51,10 @@ def run(args: argparse.Namespace) -> int:
     """Run the command; returns the exit status."""
     from ambidex_bayes.checks import comparison, r2
     from ambidex_bayes.commands._options import input_paths, print_table
+    from ambidex_bayes.engine.limits import check_seed
     from ambidex_bayes.errors import AmbidexError
     from ambidex_bayes.fit import SamplerSettings, load_fit
     from ambidex_bayes.output_paths import OutputFolder
-    from ambidex_bayes.sampler_limits import check_seed
 
     out = OutputFolder(args.out, inputs=input_paths(args)) if args.out else None
 

@@ -44,8 +44,8 @@ from ambidex_bayes.design.tasks import (
     fit_simulated,
     task_seed,
 )
+from ambidex_bayes.engine.limits import sampler_problems
 from ambidex_bayes.errors import SpecError
-from ambidex_bayes.sampler_limits import sampler_problems
 
 __all__ = [
     "PowerConfig",

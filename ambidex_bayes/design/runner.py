@@ -33,8 +33,8 @@ import pandas as pd
 
 from ambidex_bayes.design.store import ResultStore
 from ambidex_bayes.design.tasks import Task
+from ambidex_bayes.engine.limits import check_workers
 from ambidex_bayes.errors import AmbidexError, BackendUnavailableError
-from ambidex_bayes.sampler_limits import check_workers
 
 __all__ = ["run_tasks", "run_in_folder", "RunInterrupted", "SERIAL"]
 

@@ -50,8 +50,8 @@ from ambidex_bayes.design.tasks import (
     fit_simulated,
     task_seed,
 )
+from ambidex_bayes.engine.limits import sampler_problems, whole_number_problem
 from ambidex_bayes.errors import ModelError, SpecError
-from ambidex_bayes.sampler_limits import sampler_problems, whole_number_problem
 
 __all__ = ["SBCConfig", "sbc_tasks", "run_sbc_task", "sbc_work", "run_sbc", "sbc_ranks"]
 

@@ -87,8 +87,8 @@ def design_problem(overrides: Mapping[str, Any]) -> str | None:
 
 
 def default_backend() -> str:
-    """The default backend of every fit (:func:`ambidex_bayes.fit.default_backend`)."""
-    from ambidex_bayes.fit import default_backend as fit_default_backend
+    """The default backend of every fit (:func:`ambidex_bayes.engine.settings.default_backend`)."""
+    from ambidex_bayes.engine.settings import default_backend as fit_default_backend
 
     return fit_default_backend()
 

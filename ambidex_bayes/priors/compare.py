@@ -51,6 +51,7 @@ import xarray as xr
 
 from ambidex_bayes import constants
 from ambidex_bayes.diagnostics import check_convergence
+from ambidex_bayes.engine.sampling import check_reuse_key
 from ambidex_bayes.errors import FitFileError, ModelError, SpecError
 from ambidex_bayes.fit import (
     FitResult,
@@ -67,7 +68,6 @@ from ambidex_bayes.model.build import (
     check_initial_point,
 )
 from ambidex_bayes.model.prior_scale import check_prior_scales
-from ambidex_bayes.model.sampling import check_reuse_key
 from ambidex_bayes.output_paths import save_fit_or_warn
 from ambidex_bayes.posterior import resolve_prob
 from ambidex_bayes.priors.bayes_factor import (
@@ -303,7 +303,7 @@ class ReusableModel:
 
         Full model: add the pointwise log-likelihood and drop the internal variables. Fast
         path: draw the person effects exactly and compute the log-likelihood per draw, with
-        the same seed as ``fit`` (``ambidex_bayes.model.sampling.sample_marginal``).
+        the same seed as ``fit`` (``ambidex_bayes.engine.sampling.sample_marginal``).
         """
         if self.marginal:
             idata = _complete_marginal(idata, self.built, settings.resolved())
@@ -339,7 +339,7 @@ class ReusableModel:
 def _finish_idata(idata: xr.DataTree, loglik: xr.Dataset) -> xr.DataTree:
     """Add the log-likelihood and drop internal variables (as ``fit`` does)."""
     idata["log_likelihood"] = xr.DataTree(loglik)
-    from ambidex_bayes.model.sampling import without_internal
+    from ambidex_bayes.engine.sampling import without_internal
 
     idata["posterior"] = xr.DataTree(without_internal(idata["posterior"].to_dataset()))
     return idata
@@ -350,7 +350,7 @@ def _complete_marginal(
 ) -> xr.DataTree:
     """Person effects and log-likelihood of fast-path draws, exactly as ``fit`` completes
     them (its sampling step is replaced here by the compiled-once one)."""
-    from ambidex_bayes.model.sampling import complete_marginal
+    from ambidex_bayes.engine.sampling import complete_marginal
 
     return complete_marginal(idata, built, settings, log_likelihood=True)
 

@@ -27,11 +27,11 @@ import pymc as pm
 import xarray as xr
 
 from ambidex_bayes import constants
+from ambidex_bayes.engine.limits import check_seed
 from ambidex_bayes.errors import SpecError
 from ambidex_bayes.model.build import build_model
 from ambidex_bayes.moderation.slopes import SimpleSlopes, simple_slopes
 from ambidex_bayes.priors.sets import PriorSet, declared_range, read_prior_set
-from ambidex_bayes.sampler_limits import check_seed
 from ambidex_bayes.spec import ModelSpec, PriorSpec
 
 __all__ = [

@@ -9,7 +9,7 @@ Compile once: with the nutpie backend, the compiled fast-path model is kept per 
 structure (formula, family, prior families; see :attr:`BuiltModel.reuse_key`) and re-used
 through ``with_data`` for new data, of any number of persons or rows, and new prior values,
 without recompiling; its compiled callbacks are also kept on disk
-(:mod:`ambidex_bayes.model.nutpie_cache`), so a new process skips numba's compilation.
+(:mod:`ambidex_bayes.engine.nutpie_cache`), so a new process skips numba's compilation.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ import pymc as pm
 import xarray as xr
 
 from ambidex_bayes.cache_dirs import user_cache_dir
+from ambidex_bayes.engine.nutpie_cache import compile_cached
 from ambidex_bayes.model.marginal import complete_posterior
-from ambidex_bayes.model.nutpie_cache import compile_cached
 from ambidex_bayes.terms import correlation_name
 
 __all__ = [
@@ -205,7 +205,7 @@ def compiled_for(built: Any, settings: Any) -> Any:
 def _compile_nutpie(model: pm.Model) -> Any:
     """nutpie's compiled model, its callbacks from the on-disk cache where possible.
 
-    See :mod:`ambidex_bayes.model.nutpie_cache`; models it cannot handle are compiled by
+    See :mod:`ambidex_bayes.engine.nutpie_cache`; models it cannot handle are compiled by
     nutpie itself (same draws up to rounding, slower to compile).
     """
     import nutpie

@@ -112,7 +112,7 @@ def _callback_source(
             "import numpy as np",
             "from numba import carray",
             "",
-            "from ambidex_bayes.model.nutpie_cache import as_float64_pointer, as_uint64_pointer",
+            "from ambidex_bayes.engine.nutpie_cache import as_float64_pointer, as_uint64_pointer",
             "",
             "inner = None  # PyTensor's compiled function of that graph, set before compiling",
             "",

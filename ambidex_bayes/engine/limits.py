@@ -1,6 +1,6 @@
 """Allowed ranges of the sampler settings, checked before anything is built or sampled.
 
-:class:`ambidex_bayes.fit.SamplerSettings` checks its fields here when it is made, so every
+:class:`ambidex_bayes.engine.settings.SamplerSettings` checks its fields here when it is made, so every
 caller (the command line, notebooks, power and SBC runs, prior comparisons) gets the same
 message: the setting, its command-line option, the allowed range and the value given.
 The limits live in :mod:`ambidex_bayes.constants`; the backends, and the optional packages each
