@@ -217,7 +217,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     if failed:
         kept = f"The fit is saved at {result.path} instead." if result.path else ""
         print(f"error: {failed} {kept}".rstrip(), file=sys.stderr)
-    print_table(posterior_summary(result.idata, result.terms))
+    print_table(posterior_summary(result))
     return 2 if failed else strict_status(args, [result])
 
 
@@ -250,7 +250,7 @@ def _cmd_summary(args: argparse.Namespace) -> int:
     check_csv_option(args.csv, args)
     result = load_fit(args.fit)
     print(f"{result.spec.name}: {result.formula}")
-    print_table(posterior_summary(result.idata, result.terms), args.csv)
+    print_table(posterior_summary(result), args.csv)
     print(result.convergence)
     return 0
 

@@ -145,7 +145,7 @@ def run_analysis(
             verbose=verbose,
         )
         fits[spec.name] = result
-        summaries[spec.name] = posterior_summary(result.idata, result.terms)
+        summaries[spec.name] = posterior_summary(result)
 
     return _complete(
         Analysis(diary=diary, prepared=prepared, fits=fits, summaries=summaries), moderator_values
@@ -175,7 +175,7 @@ def analysis_from_fits(fits: Sequence[FitResult]) -> Analysis:
         source="saved fits",
     )
     by_name = {f.spec.name: f for f in fits}
-    summaries = {n: posterior_summary(f.idata, f.terms) for n, f in by_name.items()}
+    summaries = {n: posterior_summary(f) for n, f in by_name.items()}
     return _complete(
         Analysis(diary=diary, prepared=prepared, fits=by_name, summaries=summaries), None
     )
@@ -187,7 +187,7 @@ def _complete(analysis: Analysis, moderator_values: Sequence[float] | None) -> A
     null = [f for f in fits.values() if f.terms.slope is None and f.terms.group_slope is None]
     if null:
         try:
-            analysis.icc = icc(null[0].idata, null[0].terms)
+            analysis.icc = icc(null[0])
         except ModelError as err:
             analysis.notes.append(str(err))
     moderation = _moderation_fit(fits)

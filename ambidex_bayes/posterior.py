@@ -1,24 +1,41 @@
-"""Reading a posterior: the variable playing a role, its draws, their description.
+"""Reading a posterior: what an analysis takes, the variable playing a role, its draws.
 
-The small helpers every analysis module shares: the posterior group of a fit, a named
-variable with a clear error when it is missing, the credible-interval width resolved at call
-time, and the description of a vector of draws. A leaf of the package: it imports only
-:mod:`ambidex_bayes.constants` and :mod:`ambidex_bayes.errors`.
+Every analysis of :mod:`ambidex_bayes.results` and :mod:`ambidex_bayes.moderation` takes one
+object first: a :class:`Fitted`, anything with the posterior (``idata``), the names of the
+parameters by role (``terms``) and the data the model was fitted on (``prepared``).
+:class:`ambidex_bayes.fit.FitResult` is one; :class:`PosteriorDraws` holds the same three
+pieces for draws that come from elsewhere (prior draws, simulations, fake posteriors in
+tests). So a notebook writes ``simple_slopes(m3)`` as it writes ``psis_loo(m3)``.
+
+Next to that, the small helpers every analysis module shares: the posterior group of a fit,
+a named variable with a clear error when it is missing, the credible-interval width resolved
+at call time, and the description of a vector of draws. A leaf of the package: at run time
+it imports only :mod:`ambidex_bayes.constants`, :mod:`ambidex_bayes.errors` and
+:mod:`ambidex_bayes.terms`; :class:`~ambidex_bayes.prepare.PreparedData` is named for type
+checkers only.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 import xarray as xr
 
 from ambidex_bayes import constants
 from ambidex_bayes.errors import AmbidexError, ModelError
+from ambidex_bayes.terms import ModerationTerms
+
+if TYPE_CHECKING:
+    from ambidex_bayes.prepare import PreparedData
 
 __all__ = [
+    "Fitted",
+    "PosteriorDraws",
+    "fitted_parts",
     "SAMPLE_DIMS",
     "DRAW_SUMMARY_COLUMNS",
     "resolve_prob",
@@ -42,6 +59,106 @@ DRAW_SUMMARY_COLUMNS: tuple[str, ...] = (
     "ci_upper",
     "p_positive",
 )
+
+
+@runtime_checkable
+class Fitted(Protocol):
+    """What every analysis takes first: a posterior with its parameter names and its data.
+
+    Any object with these three attributes will do (structural typing):
+    :class:`ambidex_bayes.fit.FitResult` (a fit, fresh or loaded from a file) and
+    :class:`PosteriorDraws` (draws from elsewhere) are the two in the package.
+
+    Attributes
+    ----------
+    idata : xarray.DataTree
+        The draws: a ``posterior`` group with dims ``(chain, draw)`` (a prior-draws tree
+        may hold prior draws in that group, see :class:`PosteriorDraws`).
+    terms : ModerationTerms
+        Which posterior variable plays which role (slope, interaction, SDs, ...).
+    prepared : PreparedData
+        The data the model was fitted on: transforms back to original units, moderator
+        values of the persons, the rows.
+    """
+
+    @property
+    def idata(self) -> xr.DataTree:
+        """The draws, with a ``posterior`` group."""
+        ...
+
+    @property
+    def terms(self) -> ModerationTerms:
+        """Which posterior variable plays which role."""
+        ...
+
+    @property
+    def prepared(self) -> PreparedData:
+        """The data the model was fitted on."""
+        ...
+
+
+@dataclass(frozen=True)
+class PosteriorDraws:
+    """Draws that do not come from a fit, in the form every analysis takes (a :class:`Fitted`).
+
+    Use it for prior draws (``xr.DataTree.from_dict({"posterior": prior})``, so that the
+    analyses read them as they read a posterior), simulated draws, or a fake posterior of
+    known draws in a test::
+
+        draws = PosteriorDraws(idata=tree, terms=terms, prepared=prepared)
+        simple_slopes(draws, at=[2.0, 4.0])
+
+    Attributes
+    ----------
+    idata : xarray.DataTree
+        The draws, in a ``posterior`` group with dims ``(chain, draw)``.
+    terms : ModerationTerms
+        Which variable of the draws plays which role.
+    prepared : PreparedData
+        The data the draws belong to (for moderator values and units).
+    """
+
+    idata: xr.DataTree
+    terms: ModerationTerms
+    prepared: PreparedData
+
+
+def fitted_parts(fit: Fitted, function: str) -> tuple[xr.DataTree, ModerationTerms, PreparedData]:
+    """The posterior, terms and prepared data of ``fit``, or a clear error when it is no fit.
+
+    Parameters
+    ----------
+    fit : Fitted
+        A :class:`~ambidex_bayes.fit.FitResult` or :class:`PosteriorDraws`.
+    function : str
+        Name of the calling analysis, for the message.
+
+    Returns
+    -------
+    tuple of (xarray.DataTree, ModerationTerms, PreparedData)
+
+    Raises
+    ------
+    AmbidexError
+        If ``fit`` lacks ``idata``, ``terms`` or ``prepared`` (e.g. the posterior alone
+        was passed, in the earlier ``(idata, terms, prepared)`` convention), or its
+        ``terms`` are not :class:`~ambidex_bayes.terms.ModerationTerms`.
+    """
+    missing = [name for name in ("idata", "terms", "prepared") if not hasattr(fit, name)]
+    if missing:
+        raise AmbidexError(
+            f"{function} takes the fit first: a FitResult (from fit or load_fit), or "
+            "PosteriorDraws(idata=..., terms=..., prepared=...) for draws from elsewhere. "
+            f"Got {type(fit).__name__}, which has no "
+            f"{', '.join(missing)}. Write {function}(fit, ...), not "
+            f"{function}(fit.idata, fit.terms, fit.prepared, ...)."
+        )
+    if not isinstance(fit.terms, ModerationTerms):
+        raise AmbidexError(
+            f"{function}: fit.terms must be the ModerationTerms of the model, got "
+            f"{type(fit.terms).__name__}."
+        )
+    return fit.idata, fit.terms, fit.prepared
 
 
 def resolve_prob(prob: float | None) -> float:

@@ -6,7 +6,8 @@ names it (``"Intercept"``, ``"unc_cw"``, ``"unc_cw:sup_c"``, ``"1|pid"``, ``"unc
 on the very same draws, without any sampling.
 
 The prepared data come from the package's own ``validate`` and ``prepare`` run on a small
-hand-made diary table (6 persons, 3-5 days each), plain or standardised.
+hand-made diary table (6 persons, 3-5 days each), plain or standardised. :func:`as_fit` puts
+draws, terms and prepared data together as the one object every analysis takes first.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import xarray as xr
 
 from ambidex_bayes.data.mapping import ColumnMapping
 from ambidex_bayes.data.validate import validate
+from ambidex_bayes.posterior import PosteriorDraws
 from ambidex_bayes.prepare import PreparedData, prepare
 from ambidex_bayes.terms import ModerationTerms
 
@@ -27,6 +29,7 @@ __all__ = [
     "CHAINS",
     "DRAWS",
     "PERSON_DIM",
+    "as_fit",
     "make_prepared",
     "make_terms",
     "moderation_draws",
@@ -202,3 +205,13 @@ def with_transform(prepared: PreparedData, column: str, **changes: float) -> Pre
     transforms = dict(prepared.transforms)
     transforms[column] = replace(transforms[column], **changes)
     return replace(prepared, transforms=transforms)
+
+
+def as_fit(
+    tree: xr.DataTree, terms: ModerationTerms, prepared: PreparedData | None = None
+) -> PosteriorDraws:
+    """Fake draws as the object the analyses take first; ``prepared`` defaults to
+    :func:`make_prepared` (for analyses that read only the posterior and the terms)."""
+    return PosteriorDraws(
+        idata=tree, terms=terms, prepared=make_prepared() if prepared is None else prepared
+    )

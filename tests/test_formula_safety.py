@@ -417,7 +417,7 @@ def test_odd_column_names_fit_end_to_end(tmp_path):
         assert name in posterior.data_vars, name
     assert posterior[f"{x}|{p}"].dims[-1] == f"{p}__factor_dim"
     assert posterior.sizes[f"{p}__factor_dim"] == 24
-    summary = posterior_summary(result.idata, result.terms)
+    summary = posterior_summary(result)
     roles = dict(zip(summary["parameter"], summary["role"], strict=False))
     assert roles[f"{x}:{w}"] == roles.get(f"{x}:{w}")  # present, with a role label
     assert len([r for r in summary["role"] if "interaction" in r.lower()]) == 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import pytest
 from fake_posterior import (
+    as_fit,
     make_prepared,
     make_terms,
     moderation_draws,
@@ -94,13 +95,13 @@ def test_simple_slopes_plot_marks_zero_and_p_positive(fit):
 
 def test_icc_and_forest_plots_draw(fit):
     tree0, terms0, _ = null_model_draws(1)
-    table = icc(tree0, terms0)
+    table = icc(as_fit(tree0, terms0))
     ax = plot_icc(table)
     assert ax.get_xlim() == (0.0, 1.0)
     assert ax.texts[0].get_text().startswith(f"ICC = {table.loc['ICC', 'mean']:.2f}, 95% CI [")
 
     tree, terms, _ = fit
-    summary = posterior_summary(tree, terms)
+    summary = posterior_summary(as_fit(tree, terms))
     ax = plot_fixed_effects(summary)
     labels = [t.get_text() for t in ax.get_yticklabels()]
     assert sorted(labels) == sorted(terms.fixed)

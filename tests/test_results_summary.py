@@ -11,6 +11,7 @@ import xarray as xr
 from fake_posterior import (
     CHAINS,
     DRAWS,
+    as_fit,
     make_terms,
     moderation_draws,
     null_model_draws,
@@ -32,7 +33,7 @@ def fit():
 
 def test_rows_and_roles_in_reading_order(fit):
     tree, terms, _ = fit
-    table = posterior_summary(tree, terms)
+    table = posterior_summary(as_fit(tree, terms))
     assert table["parameter"].tolist() == [
         "Intercept",
         "unc_cw",
@@ -67,7 +68,7 @@ def test_rows_and_roles_in_reading_order(fit):
 
 def test_statistics_equal_numpy_on_the_draws(fit):
     tree, terms, arrays = fit
-    table = posterior_summary(tree, terms, prob=0.9).set_index("parameter")
+    table = posterior_summary(as_fit(tree, terms), prob=0.9).set_index("parameter")
     for name in table.index:
         values = arrays[name].reshape(-1)
         row = table.loc[name]
@@ -84,7 +85,7 @@ def test_statistics_equal_numpy_on_the_draws(fit):
 
 def test_p_positive_is_share_of_positive_draws_for_fixed_effects_only(fit):
     tree, terms, arrays = fit
-    table = posterior_summary(tree, terms).set_index("parameter")
+    table = posterior_summary(as_fit(tree, terms)).set_index("parameter")
     for name in terms.fixed:
         assert table.loc[name, "p_positive"] == pytest.approx(np.mean(arrays[name] > 0))
     # moderator effect N(0.1, 0.05): clearly between 0 and 1
@@ -96,7 +97,7 @@ def test_p_positive_is_share_of_positive_draws_for_fixed_effects_only(fit):
 def test_default_prob_is_read_at_call_time(fit, monkeypatch):
     tree, terms, arrays = fit
     monkeypatch.setattr(constants, "CI_PROB", 0.5)
-    row = posterior_summary(tree, terms).set_index("parameter").loc["unc_cw"]
+    row = posterior_summary(as_fit(tree, terms)).set_index("parameter").loc["unc_cw"]
     values = arrays["unc_cw"].reshape(-1)
     assert row["ci_lower"] == pytest.approx(np.quantile(values, 0.25))
     assert row["ci_upper"] == pytest.approx(np.quantile(values, 0.75))
@@ -109,7 +110,7 @@ def test_diagnostics_come_from_arviz_stats_and_flag_stuck_chains():
     terms = ModerationTerms(
         person_dim="pid__factor_dim", intercept="good", sigma=None, other_fixed=("stuck",)
     )
-    table = posterior_summary(posterior_tree({"good": good, "stuck": stuck}), terms)
+    table = posterior_summary(as_fit(posterior_tree({"good": good, "stuck": stuck}), terms))
     table = table.set_index("parameter")
     good_da = xr.DataArray(good, dims=("chain", "draw"))
     assert table.loc["good", "rhat"] == pytest.approx(float(arviz_stats.rhat(good_da)))
@@ -132,7 +133,7 @@ def test_vector_valued_fixed_effect_gives_one_row_per_level():
     tree["posterior"] = tree["posterior"].to_dataset().rename({"pid__factor_dim": "dow_dim"})
     tree["posterior"] = tree["posterior"].to_dataset().assign_coords(dow_dim=["Tue", "Wed"])
     terms = ModerationTerms(person_dim="pid__factor_dim", sigma=None, other_fixed=("dow",))
-    table = posterior_summary(tree, terms).set_index("parameter")
+    table = posterior_summary(as_fit(tree, terms)).set_index("parameter")
     assert list(table.index) == ["Intercept", "dow[Tue]", "dow[Wed]"]
     assert table.loc["dow[Wed]", "mean"] == pytest.approx(dow[..., 1].mean())
 
@@ -142,20 +143,20 @@ def test_missing_variable_is_named_in_the_error(fit):
     terms = make_terms()
     wrong = ModerationTerms(**{**terms.to_dict(), "slope": "uncertainty_cw", "other_fixed": ()})
     with pytest.raises(ModelError, match=r"'uncertainty_cw' \(the within-person slope\)"):
-        posterior_summary(tree, wrong)
+        posterior_summary(as_fit(tree, wrong))
 
 
 def test_tree_without_posterior_group_is_refused(fit):
     _, terms, _ = fit
     with pytest.raises(ModelError, match="no 'posterior' group"):
-        posterior_summary(xr.DataTree(), terms)
+        posterior_summary(as_fit(xr.DataTree(), terms))
 
 
 @pytest.mark.parametrize("prob", [0.0, 1.0, 95, "0.9"])
 def test_bad_prob_is_refused(fit, prob):
     tree, terms, _ = fit
     with pytest.raises(AmbidexError, match="prob must"):
-        posterior_summary(tree, terms, prob=prob)
+        posterior_summary(as_fit(tree, terms), prob=prob)
 
 
 # --- ICC ---------------------------------------------------------------------------------
@@ -166,7 +167,7 @@ def test_icc_equals_hand_computation():
     tau0 = arrays["1|pid_sigma"].reshape(-1)
     sigma = arrays["sigma"].reshape(-1)
     expected = tau0**2 / (tau0**2 + sigma**2)
-    table = icc(tree, terms, prob=0.8)
+    table = icc(as_fit(tree, terms), prob=0.8)
     assert list(table.columns) == ["mean", "median", "sd", "ci_lower", "ci_upper"]
     row = table.loc["ICC"]
     assert row["mean"] == pytest.approx(expected.mean())
@@ -176,24 +177,34 @@ def test_icc_equals_hand_computation():
     assert row["ci_upper"] == pytest.approx(np.quantile(expected, 0.9))
     # tau0 ~ 0.5, sigma ~ 0.8: ICC about 0.25/0.89
     assert row["mean"] == pytest.approx(0.25 / 0.89, abs=0.02)
-    np.testing.assert_allclose(icc_draws(tree, terms).values.reshape(-1), expected)
+    np.testing.assert_allclose(icc_draws(as_fit(tree, terms)).values.reshape(-1), expected)
 
 
 def test_icc_refuses_models_with_random_slopes():
     tree, arrays = moderation_draws(0)
     with pytest.raises(ModelError, match="depends on the value x"):
-        icc(tree, make_terms())
+        icc(as_fit(tree, make_terms()))
 
 
 def test_icc_refuses_models_with_predictors():
     terms = make_terms(random_slope=False, interaction=False)
     tree, _ = moderation_draws(0, terms=terms)
     with pytest.raises(ModelError, match=r"has predictors \(unc_cw, unc_pm, sup_c\)"):
-        icc(tree, terms)
+        icc(as_fit(tree, terms))
 
 
 def test_icc_needs_sigma():
     tree, terms, _ = null_model_draws(0)
     no_sigma = ModerationTerms(**{**terms.to_dict(), "sigma": None, "other_fixed": ()})
     with pytest.raises(ModelError, match="not a Gaussian family"):
-        icc(tree, no_sigma)
+        icc(as_fit(tree, no_sigma))
+
+
+def test_the_posterior_alone_is_refused_with_the_call_to_write(fit):
+    tree, terms, _ = fit
+    with pytest.raises(
+        AmbidexError, match=r"posterior_summary takes the fit first.*DataTree, which has no idata"
+    ):
+        posterior_summary(tree)
+    with pytest.raises(AmbidexError, match=r"icc takes the fit first"):
+        icc(tree)

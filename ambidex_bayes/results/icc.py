@@ -12,14 +12,14 @@ computed per posterior draw of the person-intercept SD :math:`\tau_0` and the re
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 import xarray as xr
 
 from ambidex_bayes.errors import ModelError
 from ambidex_bayes.posterior import (
+    Fitted,
     describe_draws,
+    fitted_parts,
     get_scalar,
     posterior_dataset,
     resolve_prob,
@@ -62,15 +62,15 @@ def _check_null_model(terms: ModerationTerms) -> None:
         )
 
 
-def icc_draws(idata: Any, terms: ModerationTerms) -> xr.DataArray:
+def icc_draws(fit: Fitted) -> xr.DataArray:
     """Posterior draws of the ICC of the intercept-only model, dims ``(chain, draw)``.
 
     Parameters
     ----------
-    idata : xarray.DataTree
-        Posterior of the null model M0.
-    terms : ModerationTerms
-        Its terms: a person-intercept SD and ``sigma``, no predictors, no random slope.
+    fit : Fitted
+        The fit of the null model M0 (:class:`~ambidex_bayes.fit.FitResult` or
+        :class:`~ambidex_bayes.posterior.PosteriorDraws`); its terms name a person-intercept
+        SD and ``sigma``, no predictors, no random slope.
 
     Returns
     -------
@@ -82,6 +82,11 @@ def icc_draws(idata: Any, terms: ModerationTerms) -> xr.DataArray:
     ModelError
         If the model is not the intercept-only Gaussian model (see :func:`icc`).
     """
+    idata, terms, _ = fitted_parts(fit, "icc_draws")
+    return _icc_draws(idata, terms)
+
+
+def _icc_draws(idata: xr.DataTree, terms: ModerationTerms) -> xr.DataArray:
     _check_null_model(terms)
     posterior = posterior_dataset(idata)
     tau0 = get_scalar(posterior, terms.group_intercept_sd, "SD of person intercepts")
@@ -90,7 +95,7 @@ def icc_draws(idata: Any, terms: ModerationTerms) -> xr.DataArray:
     return (between / (between + sigma**2)).rename("icc")
 
 
-def icc(idata: Any, terms: ModerationTerms, *, prob: float | None = None) -> pd.DataFrame:
+def icc(fit: Fitted, *, prob: float | None = None) -> pd.DataFrame:
     r"""Posterior summary of the ICC of the null model M0.
 
     .. math::
@@ -111,10 +116,8 @@ def icc(idata: Any, terms: ModerationTerms, *, prob: float | None = None) -> pd.
 
     Parameters
     ----------
-    idata : xarray.DataTree
-        Posterior of the null model M0.
-    terms : ModerationTerms
-        Its terms.
+    fit : Fitted
+        The fit of the null model M0.
     prob : float, optional
         Width of the credible interval; defaults to ``constants.CI_PROB`` at call time.
 
@@ -131,7 +134,8 @@ def icc(idata: Any, terms: ModerationTerms, *, prob: float | None = None) -> pd.
         the posterior lacks those variables.
     """
     prob = resolve_prob(prob)
-    draws = icc_draws(idata, terms)
+    idata, terms, _ = fitted_parts(fit, "icc")
+    draws = _icc_draws(idata, terms)
     stats = describe_draws(draws.values, prob)
     columns = ["mean", "median", "sd", "ci_lower", "ci_upper"]
     table = pd.DataFrame([{c: stats[c] for c in columns}], index=pd.Index(["ICC"]))

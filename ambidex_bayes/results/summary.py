@@ -16,8 +16,10 @@ import numpy as np
 import pandas as pd
 
 from ambidex_bayes.posterior import (
+    Fitted,
     describe_draws,
     elements,
+    fitted_parts,
     get_variable,
     posterior_dataset,
     resolve_prob,
@@ -83,9 +85,7 @@ def parameter_roles(terms: ModerationTerms) -> dict[str, str]:
     return roles
 
 
-def posterior_summary(
-    idata: Any, terms: ModerationTerms, *, prob: float | None = None
-) -> pd.DataFrame:
+def posterior_summary(fit: Fitted, *, prob: float | None = None) -> pd.DataFrame:
     r"""Summarise the posterior of every fixed effect, person-effect SD, correlation and sigma.
 
     For a parameter with posterior draws :math:`\theta^{(s)}`, :math:`s = 1..S` (all chains
@@ -101,10 +101,11 @@ def posterior_summary(
 
     Parameters
     ----------
-    idata : xarray.DataTree
-        The fit's posterior, with a ``posterior`` group of dims ``(chain, draw)``.
-    terms : ModerationTerms
-        Which posterior variable plays which role.
+    fit : Fitted
+        The fit (:class:`~ambidex_bayes.fit.FitResult`, or
+        :class:`~ambidex_bayes.posterior.PosteriorDraws`): its posterior, with a
+        ``posterior`` group of dims ``(chain, draw)``, and its terms (which posterior
+        variable plays which role).
     prob : float, optional
         Width of the credible intervals, in (0, 1). Defaults to ``constants.CI_PROB``,
         read at call time.
@@ -121,8 +122,11 @@ def posterior_summary(
     Raises
     ------
     ModelError
-        If ``terms`` names a variable the posterior does not have.
+        If ``fit.terms`` names a variable the posterior does not have.
+    AmbidexError
+        If ``fit`` is not a fit (see :func:`ambidex_bayes.posterior.fitted_parts`).
     """
+    idata, terms, _ = fitted_parts(fit, "posterior_summary")
     prob = resolve_prob(prob)
     posterior = posterior_dataset(idata)
     fixed = set(terms.fixed)
