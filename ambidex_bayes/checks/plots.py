@@ -1,13 +1,31 @@
 """Plot twins of the checks: each takes computed data and only draws it.
 
-Every function draws on the given matplotlib ``Axes`` (or a new one) and returns it (the
-statistics grid returns its ``Figure``); none computes statistics and none calls
-``plt.show()``.
+What arviz-plots draws and what stays ours
+------------------------------------------
+- Pareto k: :func:`arviz_plots.plot_khat` on the PSIS-LOO result (with the k values before
+  the remedy); the rows the remedy replaced are ringed on top.
+- Model comparison: :func:`arviz_plots.plot_compare` on the comparison table. It makes its
+  own figure (it cannot draw on a given axes), so :func:`plot_comparison` takes no ``ax``.
+- Test statistics: :func:`arviz_plots.plot_dist` (histograms) of the replicated statistics,
+  one panel per statistic, with the observed values added by
+  :func:`arviz_plots.add_lines`; a flagged statistic's line and title are red.
+- Density overlay and LOO-PIT: the compute functions hand over the curves already computed
+  (kernel densities on a grid; the LOO-PIT ECDF with its simultaneous band), not the draws
+  that :func:`arviz_plots.plot_ppc_dist` and :func:`arviz_plots.plot_loo_pit` would start
+  from, so these two are drawn with arviz-plots' ``PlotCollection`` and its visuals
+  (``multiple_lines``, ``line_xy``, ``fill_between_y``, ``ecdf_line``) on the caller's axes.
+  The band and the share outside it are the ones the report writes about (arviz-plots'
+  own LOO-PIT figure would run another uniformity test).
+- Ours: the grouped check of chosen persons' diaries (a layout arviz-plots has no figure
+  for: persons side by side, each diary's interval) and the variance decomposition bar.
+
+Every function returns the matplotlib ``Axes`` it drew on (the statistics grid returns its
+``Figure``); none computes statistics and none calls ``plt.show()``.
 """
 
 from __future__ import annotations
 
-import math
+import copy
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from ambidex_bayes.errors import AmbidexError
-from ambidex_bayes.plotting import axes_or_new
+from ambidex_bayes.plotting import BACKEND, axes_or_new, collection_on
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -33,6 +51,8 @@ __all__ = [
     "plot_comparison",
     "plot_variance_decomposition",
 ]
+
+FLAG_COLOR = "tab:red"
 
 
 def _require(frame: Any, columns: Sequence[str], what: str) -> None:
@@ -54,25 +74,46 @@ def plot_ppc_density(overlay: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     overlay : DataFrame
         From :func:`ambidex_bayes.checks.ppc.density_overlay`.
     """
+    import xarray as xr
+    from arviz_plots.visuals import line_xy, multiple_lines, vline
+
     _require(overlay, ("kind", "replicate", "x", "density"), "overlay")
-    ax = axes_or_new(ax)
-    first = True
-    for _, part in overlay[overlay["kind"] == "replicated"].groupby("replicate"):
-        ax.plot(
-            part["x"],
-            part["density"],
+    replicated = overlay[overlay["kind"] == "replicated"].pivot(
+        index="x", columns="replicate", values="density"
+    )
+    observed = overlay[overlay["kind"] == "observed"].sort_values("x")
+    curves = xr.Dataset(
+        {
+            "replicated": (("x", "replicate"), replicated.to_numpy(dtype=float)),
+            "observed": (
+                ("plot_axis", "point"),
+                np.vstack([observed["x"].to_numpy(float), observed["density"].to_numpy(float)]),
+            ),
+        },
+        coords={"x": replicated.index.to_numpy(float), "plot_axis": ["x", "y"]},
+    )
+    pc = collection_on(ax)
+    if replicated.shape[1]:
+        pc.map(
+            multiple_lines,
+            "replicated",
+            data=curves["replicated"],
+            x_dim="x",
             color="tab:blue",
             alpha=0.15,
-            linewidth=0.8,
-            label="replicated" if first else None,
+            width=0.8,
+            label="replicated",
         )
-        first = False
-    obs = overlay[overlay["kind"] == "observed"]
-    ax.plot(obs["x"], obs["density"], color="black", linewidth=2.0, label="observed")
-    bounds = overlay.attrs.get("range")
-    if bounds:
-        for b in bounds:
-            ax.axvline(b, color="grey", linestyle=":", linewidth=1.0)
+    pc.map(line_xy, "observed", data=curves["observed"], color="black", width=2.0, label="observed")
+    for bound in overlay.attrs.get("range") or ():
+        pc.map(
+            vline,
+            "range",
+            data=xr.DataArray(float(bound), name="range"),
+            color="grey",
+            linestyle=":",
+        )
+    ax = pc.viz["plot"].item()
     ax.set_xlabel(overlay.attrs.get("outcome", "outcome"))
     ax.set_ylabel("density")
     ax.set_title(f"Posterior predictive density ({overlay.attrs.get('model', 'model')})")
@@ -88,6 +129,10 @@ def plot_ppc_statistics(
 ) -> Figure:
     """Histogram of each replicated statistic with the observed value and its p-value.
 
+    Drawn by :func:`arviz_plots.plot_dist` (one panel per statistic, histograms of the
+    replicated values; non-finite replicates left out) and :func:`arviz_plots.add_lines`
+    (the observed value). A flagged statistic's line and title are red.
+
     Parameters
     ----------
     checks : StatisticChecks
@@ -97,31 +142,54 @@ def plot_ppc_statistics(
     ncols : int
         Panels per row.
     """
-    import matplotlib.pyplot as plt
+    import arviz_plots as azp
+    import xarray as xr
 
     table, rep = checks.table, checks.replicated
     _require(table, ("statistic", "observed", "p_value", "flagged"), "checks.table")
     names = list(table["statistic"]) if statistics is None else list(statistics)
-    ncols = max(1, min(ncols, len(names)))
-    nrows = math.ceil(len(names) / ncols)
-    fig, axes = plt.subplots(
-        nrows, ncols, figsize=(3.3 * ncols, 2.6 * nrows), layout="constrained", squeeze=False
-    )
-    for ax in axes.ravel()[len(names) :]:
-        ax.set_visible(False)
     by_name = table.set_index("statistic")
-    for ax, name in zip(axes.ravel(), names, strict=False):
-        if name not in by_name.index:
-            raise AmbidexError(f"statistic {name!r} is not in the checks table.")
-        values = rep[name].to_numpy(dtype=float)
-        values = values[np.isfinite(values)]
-        ax.hist(values, bins=30, color="tab:blue", alpha=0.6)
+    unknown = [n for n in names if n not in by_name.index]
+    if unknown:
+        raise AmbidexError(f"statistic {unknown[0]!r} is not in the checks table.")
+    replicated = xr.Dataset(
+        {
+            name: (("chain", f"draw_{k}"), values[np.isfinite(values)][None, :])
+            for k, name in enumerate(names)
+            for values in [rep[name].to_numpy(dtype=float)]
+        }
+    )
+    ncols = max(1, min(ncols, len(names)))
+    pc = azp.plot_dist(
+        replicated,
+        kind="hist",
+        sample_dims=["chain", *(f"draw_{k}" for k in range(len(names)))],
+        backend=BACKEND,
+        col_wrap=ncols,
+        figure_kwargs={"figsize": (3.3 * ncols, 2.6 * -(-len(names) // ncols))},
+        visuals={
+            "credible_interval": False,
+            "point_estimate": False,
+            "point_estimate_text": False,
+            "title": False,
+        },
+    )
+    observed = {name: float(by_name.loc[name, "observed"]) for name in names}
+    azp.add_lines(pc, observed, visuals={"ref_line": {"color": "black", "width": 2.0}})
+    for name in names:
         row = by_name.loc[name]
-        color = "tab:red" if bool(row["flagged"]) else "black"
-        ax.axvline(float(row["observed"]), color=color, linewidth=2.0)
+        ax = pc.viz["plot"][name].item()
+        color = FLAG_COLOR if bool(row["flagged"]) else "black"
+        for line in pc.viz["ref_line"][name].values.ravel():
+            line.set_color(color)
         ax.set_title(f"{name}  (p = {float(row['p_value']):.2f})", fontsize=9, color=color)
         ax.set_yticks([])
-    return fig
+    figure = pc.viz["figure"].item()
+    drawn = {pc.viz["plot"][name].item() for name in names}
+    for ax in figure.axes:
+        if ax not in drawn:
+            ax.set_visible(False)
+    return figure
 
 
 def plot_loo_pit(calibration: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
@@ -132,20 +200,36 @@ def plot_loo_pit(calibration: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     calibration : DataFrame
         From :func:`ambidex_bayes.checks.ppc.loo_pit_calibration`.
     """
+    import xarray as xr
+    from arviz_plots.visuals import ecdf_line, fill_between_y, hline
+
     _require(calibration, ("u", "ecdf", "lower", "upper"), "calibration")
-    ax = axes_or_new(ax)
     u = calibration["u"].to_numpy(dtype=float)
-    ax.fill_between(
-        u,
-        calibration["lower"] - u,
-        calibration["upper"] - u,
-        step="post",
+    band = xr.DataArray(
+        np.vstack([u, calibration["lower"] - u, calibration["upper"] - u]),
+        dims=("kwarg", "point"),
+        coords={"kwarg": ["x", "y_bottom", "y_top"]},
+        name="band",
+    )
+    difference = xr.DataArray(
+        np.vstack([u, calibration["ecdf"] - u]),
+        dims=("plot_axis", "point"),
+        coords={"plot_axis": ["x", "y"]},
+        name="ecdf",
+    )
+    prob = calibration.attrs.get("ci_prob", 0.95)
+    pc = collection_on(ax)
+    pc.map(
+        fill_between_y,
+        "band",
+        data=band,
         color="grey",
         alpha=0.3,
-        label=f"{calibration.attrs.get('ci_prob', 0.95):.0%} band for uniform PIT",
+        label=f"{prob:.0%} band for uniform PIT",
     )
-    ax.step(u, calibration["ecdf"] - u, where="post", color="black", label="LOO-PIT ECDF")
-    ax.axhline(0.0, color="grey", linewidth=0.8)
+    pc.map(ecdf_line, "ecdf", data=difference, color="black", label="LOO-PIT ECDF")
+    pc.map(hline, "zero", data=xr.DataArray(0.0, name="zero"), color="grey", width=0.8)
+    ax = pc.viz["plot"].item()
     ax.set_xlabel("PIT value")
     ax.set_ylabel("ECDF - uniform")
     ax.set_title("LOO-PIT calibration")
@@ -187,28 +271,52 @@ def plot_person_intervals(intervals: pd.DataFrame, *, ax: Axes | None = None) ->
 def plot_pareto_k(result: LooResult, *, ax: Axes | None = None) -> Axes:
     """Pareto k per row before the remedy, with the threshold and the remedied rows marked.
 
+    The points, the threshold line and the labels of the rows above it are drawn by
+    :func:`arviz_plots.plot_khat`; the rows the remedy replaced are ringed in red.
+
     Parameters
     ----------
     result : LooResult
         From :func:`ambidex_bayes.checks.comparison.psis_loo`.
     """
+    import arviz_plots as azp
+    from arviz_plots.visuals import scatter_xy
+
     k = np.asarray(getattr(result, "pareto_k_before", None), dtype=float)
-    if k.ndim != 1:
+    elpd = getattr(result, "elpd", None)
+    if k.ndim != 1 or getattr(elpd, "pareto_k", None) is None or elpd.pareto_k.size != k.size:
         raise AmbidexError("plot_pareto_k needs the LooResult returned by psis_loo().")
-    ax = axes_or_new(ax, figsize=(7, 3))
-    rows = np.arange(k.size)
-    ax.scatter(rows, k, s=8, color="tab:blue", label="Pareto k")
+    before = copy.copy(elpd)
+    before.pareto_k = elpd.pareto_k.copy(data=k.reshape(elpd.pareto_k.shape))
+    pc = collection_on(ax, figsize=(7, 3))
+    azp.plot_khat(
+        before,
+        threshold=result.threshold,
+        hline_values=[result.threshold],
+        plot_collection=pc,
+        visuals={
+            "khat": {"color": "tab:blue", "label": "Pareto k"},
+            "hlines": {"color": FLAG_COLOR, "linestyle": "--", "width": 1.0},
+        },
+    )
+    ax = pc.viz["plot"].item()
     fixed = np.asarray(result.remedied_rows, dtype=int)
     if fixed.size:
-        ax.scatter(
-            fixed,
-            k[fixed],
-            s=30,
-            facecolors="none",
-            edgecolors="tab:red",
+        import xarray as xr
+
+        ringed = xr.DataArray(
+            np.vstack([fixed, k[fixed]]), dims=("plot_axis", "row"), name="remedied"
+        )
+        pc.map(
+            scatter_xy,
+            "remedied",
+            data=ringed.assign_coords(plot_axis=["x", "y"]),
+            facecolor="none",
+            edgecolor=FLAG_COLOR,
+            size=30,
+            zorder=3,
             label=f"remedied ({result.remedy})",
         )
-    ax.axhline(result.threshold, color="tab:red", linestyle="--", linewidth=1.0)
     ax.set_xlabel("row")
     ax.set_ylabel("Pareto k")
     ax.set_title(f"PSIS-LOO diagnostics ({result.model})")
@@ -216,43 +324,33 @@ def plot_pareto_k(result: LooResult, *, ax: Axes | None = None) -> Axes:
     return ax
 
 
-def plot_comparison(table: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
-    """ELPD of each model with its SE (open) and the difference to the best with its SE.
+def plot_comparison(table: pd.DataFrame) -> Axes:
+    """ELPD difference of each model to the best, with its SE (``arviz_plots.plot_compare``).
+
+    arviz-plots draws the comparison on a figure of its own, so there is no ``ax``
+    argument; the returned axes' ``figure`` is the figure.
 
     Parameters
     ----------
     table : DataFrame
         From :func:`ambidex_bayes.checks.comparison.compare_models`.
     """
+    import arviz_plots as azp
+
     _require(table, ("model", "elpd", "se", "elpd_diff", "dse"), "table")
-    ax = axes_or_new(ax, figsize=(6, 0.6 + 0.5 * len(table)))
-    ypos = np.arange(len(table))[::-1]
-    ax.errorbar(
-        table["elpd"],
-        ypos,
-        xerr=table["se"],
-        fmt="o",
-        mfc="white",
-        color="black",
-        capsize=3,
-        label="ELPD ± SE",
+    pc = azp.plot_compare(
+        table.set_index("model"),
+        backend=BACKEND,
+        rotated=False,
+        figure_kwargs={"figsize": (6, 0.8 + 0.5 * len(table)), "layout": "constrained"},
     )
-    best = float(table["elpd"].iloc[0])
-    diff = best + table["elpd_diff"].to_numpy(dtype=float)
-    ax.errorbar(
-        diff[1:],
-        ypos[1:] + 0.2,
-        xerr=table["dse"].to_numpy(dtype=float)[1:],
-        fmt="^",
-        color="grey",
-        capsize=3,
-        label="difference to best ± SE",
-    )
-    ax.axvline(best, color="grey", linestyle=":", linewidth=1.0)
-    ax.set_yticks(ypos, table["model"])
+    ax = pc.viz["plot"].item()
     kind = table.attrs.get("kind", "loo")
-    ax.set_xlabel("ELPD (" + ("leave-persons-out" if kind == "loo_kfold" else "PSIS-LOO") + ")")
-    ax.legend(fontsize=8)
+    ax.set_xlabel(
+        "ELPD difference to the best model ("
+        + ("leave-persons-out" if kind == "loo_kfold" else "PSIS-LOO")
+        + ")"
+    )
     return ax
 
 

@@ -204,9 +204,7 @@ def _comparison_lines(analysis: Any, figures: Path, tables: Path) -> list[str]:
             _table(compared),
             "",
         ]
-        fig, ax = plt.subplots(figsize=(6, 0.8 + 0.5 * len(compared)), layout="constrained")
-        check_plots.plot_comparison(compared, ax=ax)
-        _save(fig, figures / "loo_compare.png")
+        _save(check_plots.plot_comparison(compared).figure, figures / "loo_compare.png")
         md += ["![comparison](figures/loo_compare.png)", ""]
     md += [
         "Leave-persons-out cross-validation asks a different question: how well a model "
