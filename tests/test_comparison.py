@@ -408,7 +408,7 @@ def test_loo_of_a_single_row_raises_no_false_alarm():
 
     import xarray as xr
 
-    from ambidex_bayes.checks.comparison import _loo
+    from ambidex_bayes.checks.loo import _loo
 
     rng = np.random.default_rng(1)
     tree = xr.DataTree.from_dict(

@@ -1,0 +1,384 @@
+r"""Log-likelihoods of a fit with the person effects integrated out.
+
+Two questions need the person effects :math:`u_j \sim N(0, \Sigma)` integrated out of the
+likelihood instead of taken from the posterior.
+
+A row given the person's other rows (remedy for high Pareto k in PSIS-LOO)
+--------------------------------------------------------------------------
+For person :math:`j` with rows :math:`y_j`, mean :math:`m_j = X_j\beta`,
+:math:`V_j = \sigma^2 I + Z_j\Sigma Z_j'` and :math:`Q = V_j^{-1}`, :math:`r = y_j - m_j`,
+
+.. math::
+
+    \log p(y_i \mid y_{j,-i}, \theta) = -\tfrac12\log 2\pi + \tfrac12\log Q_{ii}
+        - \tfrac12 (Qr)_i^2 / Q_{ii}
+
+(other persons' rows are independent of :math:`y_i` given :math:`\theta`), with
+:math:`\theta = (\beta, \Sigma, \sigma)` holding only population parameters
+(:func:`integrated_log_likelihood`, Gaussian family only).
+
+A whole person as a new person (leave-persons-out cross-validation)
+-------------------------------------------------------------------
+.. math::
+
+    \log p(y_j \mid \theta^{(s)}) = \log \int \prod_i
+        p(y_{ij} \mid \beta^{(s)}, u, \sigma^{(s)})\, N(u \mid 0, \Sigma^{(s)})\, du .
+
+For the Gaussian family the integral is exact, :math:`N(y_j \mid X_j\beta, V_j)`; for the
+Student-t family it is a Monte Carlo average over :math:`M` new person effects
+:math:`u^{(m)} \sim N(0, \Sigma^{(s)})` per draw (:func:`new_person_log_density`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from scipy import special, stats
+
+from ambidex_bayes import constants
+from ambidex_bayes.checks.ppc import (
+    MAX_DRAWS,
+    _draw_step,
+    linear_predictor,
+    outcome_transform,
+)
+from ambidex_bayes.errors import AmbidexError, ModelError
+from ambidex_bayes.posterior import SAMPLE_DIMS, get_scalar, posterior_dataset
+
+if TYPE_CHECKING:
+    from ambidex_bayes.fit import FitResult
+
+__all__ = [
+    "MC_DRAWS",
+    "INTEGRATION_METHODS",
+    "integrated_log_likelihood",
+    "new_person_log_density",
+]
+
+#: New person effects per posterior draw in the Monte Carlo integral (Student-t family).
+MC_DRAWS: int = 200
+
+#: Ways of integrating over new person effects; ``"auto"`` is exact for the Gaussian family.
+INTEGRATION_METHODS: tuple[str, ...] = ("auto", "exact", "monte_carlo")
+
+
+# ------------------------------------------------------------------ helpers
+def pointwise_log_likelihood(fit: FitResult) -> xr.DataArray:
+    """The fit's pointwise log-likelihood, dims ``(chain, draw, __obs__)``.
+
+    Raises
+    ------
+    ModelError
+        The fit has no ``log_likelihood`` group, or more than one observed variable in it.
+    """
+    if "log_likelihood" not in fit.idata.children:
+        raise ModelError(
+            f"{fit.spec.name}: the fit has no log_likelihood group, which LOO needs; refit it "
+            "with ambidex_bayes.fit.fit (it stores the pointwise log-likelihood)."
+        )
+    ds = fit.idata["log_likelihood"].to_dataset()
+    if len(ds.data_vars) != 1:
+        raise ModelError(
+            f"{fit.spec.name}: expected one observed variable in log_likelihood, got "
+            f"{list(ds.data_vars)}."
+        )
+    return ds[next(iter(ds.data_vars))].transpose(*SAMPLE_DIMS, "__obs__")
+
+
+def logmeanexp(values: np.ndarray, axis: int = 0) -> np.ndarray:
+    r""":math:`\log \frac1n \sum_k e^{v_k}` along ``axis``, without overflow."""
+    n = values.shape[axis]
+    return special.logsumexp(values, axis=axis) - math.log(n)
+
+
+def scalar_draws(posterior: xr.Dataset, name: str | None, role: str) -> np.ndarray:
+    """A scalar parameter's draws as one flat float array (chains one after another)."""
+    return np.asarray(get_scalar(posterior, name, role).values, dtype=float).reshape(-1)
+
+
+def person_covariance(fit: FitResult, posterior: xr.Dataset) -> tuple[np.ndarray, list[str]]:
+    """Covariance matrix of the person effects per draw, ``(draws, q, q)``, and the effects.
+
+    The effects are named ``"intercept"`` and ``"slope"`` (those the model has, in this
+    order).
+
+    Raises
+    ------
+    ModelError
+        The model has person effects other than an intercept and a slope of the level-1
+        predictor.
+    """
+    terms = fit.terms
+    known = {terms.group_intercept, terms.group_slope}
+    other = [
+        str(v)
+        for v in posterior.data_vars
+        if terms.person_dim in posterior[v].dims and str(v) not in known
+    ]
+    if other:
+        raise ModelError(
+            f"{fit.spec.name}: person effects {other} are not handled here; only a person "
+            "intercept and a person slope of the level-1 predictor are."
+        )
+    sds, names = [], []
+    if terms.group_intercept_sd is not None:
+        sds.append(get_scalar(posterior, terms.group_intercept_sd, "SD of person intercepts"))
+        names.append("intercept")
+    if terms.group_slope_sd is not None:
+        sds.append(get_scalar(posterior, terms.group_slope_sd, "SD of person slopes"))
+        names.append("slope")
+    n = posterior.sizes["chain"] * posterior.sizes["draw"]
+    q = len(sds)
+    cov = np.zeros((n, q, q))
+    flat = [np.asarray(s.values, dtype=float).reshape(-1) for s in sds]
+    for a in range(q):
+        cov[:, a, a] = flat[a] ** 2
+    if q == 2 and terms.correlation is not None:
+        rho = np.asarray(
+            get_scalar(posterior, terms.correlation, "intercept-slope correlation").values
+        ).reshape(-1)
+        cov[:, 0, 1] = cov[:, 1, 0] = rho * flat[0] * flat[1]
+    return cov, names
+
+
+def person_effect_design(fit: FitResult, rows: pd.DataFrame, names: Sequence[str]) -> np.ndarray:
+    """The rows' design :math:`Z` of the person effects ``names``, shape ``(rows, q)``."""
+    cols = []
+    for name in names:
+        if name == "intercept":
+            cols.append(np.ones(len(rows)))
+        else:
+            column = fit.terms.x_column
+            if column not in rows.columns:
+                raise ModelError(
+                    f"{fit.spec.name}: the rows lack {column!r}, the predictor of the person "
+                    "slopes."
+                )
+            cols.append(rows[column].to_numpy(dtype=float))
+    return np.column_stack(cols) if cols else np.zeros((len(rows), 0))
+
+
+def rows_by_person(rows: pd.DataFrame, person_col: str) -> dict[str, np.ndarray]:
+    """Person id -> positions of the person's rows, persons in order of appearance."""
+    ids = rows[person_col].astype(str).to_numpy()
+    return {p: np.flatnonzero(ids == p) for p in pd.unique(ids)}
+
+
+def row_log_density(fit: FitResult, post: xr.Dataset, y: float, mu: np.ndarray) -> np.ndarray:
+    """Log density of one outcome value ``y`` per draw, given the linear predictor ``mu``."""
+    sigma = scalar_draws(post, fit.terms.sigma, "residual SD")
+    if fit.spec.family == "gaussian":
+        return stats.norm.logpdf(y, loc=mu, scale=sigma)
+    nu = scalar_draws(post, "nu", "degrees of freedom")
+    return stats.t.logpdf(y, df=nu, loc=mu, scale=sigma)
+
+
+# ------------------------------------------------------------------ integrated LOO
+def integrated_log_likelihood(fit: FitResult, rows: Sequence[int] | None = None) -> xr.DataArray:
+    r"""Log-likelihood of each row given the person's other rows, person effects integrated out.
+
+    :math:`\log p(y_i \mid y_{j,-i}, \beta, \Sigma, \sigma)` per draw (Gaussian family), for
+    the given rows (default all), on the modelled scale.
+
+    Parameters
+    ----------
+    fit : FitResult
+    rows : sequence of int, optional
+        Rows (0-based, in the fitted data); default all.
+
+    Returns
+    -------
+    xarray.DataArray
+        Dims ``(chain, draw, __obs__)`` with the rows' ``__obs__`` labels.
+    """
+    if fit.spec.family != "gaussian":
+        raise ModelError(
+            f"{fit.spec.name}: the person effects can be integrated out exactly only for the "
+            f"Gaussian family, not {fit.spec.family!r}; use remedy='refit'."
+        )
+    post = posterior_dataset(fit.idata)
+    frame = fit.prepared.frame
+    n_rows = len(frame)
+    wanted = np.arange(n_rows) if rows is None else np.unique(np.asarray(rows, dtype=int))
+    if wanted.size and (wanted.min() < 0 or wanted.max() >= n_rows):
+        raise AmbidexError(f"rows must lie in 0..{n_rows - 1}.")
+    person_col = fit.prepared.mapping.person
+    ids = frame[person_col].astype(str).to_numpy()
+    mu = linear_predictor(fit, group_specific=False, posterior=post)
+    n_chain, n_draw = mu.sizes["chain"], mu.sizes["draw"]
+    mu_flat = mu.values.reshape(n_chain * n_draw, n_rows)
+    sigma2 = scalar_draws(post, fit.terms.sigma, "residual SD") ** 2
+    cov, names = person_covariance(fit, post)
+    z_all = person_effect_design(fit, frame, names)
+    y = frame[fit.terms.y_column].to_numpy(dtype=float)
+    out = np.empty((mu_flat.shape[0], wanted.size))
+    position = {int(r): k for k, r in enumerate(wanted)}
+    for person in pd.unique(ids[wanted]):
+        idx = np.flatnonzero(ids == person)
+        z = z_all[idx]
+        v = sigma2[:, None, None] * np.eye(idx.size) + z @ cov @ z.T
+        q = np.linalg.inv(v)
+        r = y[idx][None, :] - mu_flat[:, idx]
+        qr = np.einsum("sab,sb->sa", q, r)
+        qii = np.diagonal(q, axis1=1, axis2=2)
+        ll = -0.5 * math.log(2 * math.pi) + 0.5 * np.log(qii) - 0.5 * qr**2 / qii
+        for k, i in enumerate(idx):
+            if int(i) in position:
+                out[:, position[int(i)]] = ll[:, k]
+    obs = (
+        fit.idata["log_likelihood"]["__obs__"].values[wanted]
+        if ("log_likelihood" in fit.idata.children)
+        else wanted
+    )
+    return xr.DataArray(
+        out.reshape(n_chain, n_draw, wanted.size),
+        dims=(*SAMPLE_DIMS, "__obs__"),
+        coords={"chain": mu["chain"].values, "draw": mu["draw"].values, "__obs__": obs},
+        name="integrated_log_likelihood",
+    )
+
+
+# ------------------------------------------------------------------ new persons
+def integration_method(fit: FitResult, method: str | None) -> str:
+    """``"exact"`` or ``"monte_carlo"``: the integration ``method`` asks for on this fit.
+
+    Raises
+    ------
+    AmbidexError
+        ``method`` is not one of :data:`INTEGRATION_METHODS`.
+    ModelError
+        ``"exact"`` for a family other than Gaussian.
+    """
+    if method in (None, "auto"):
+        return "exact" if fit.spec.family == "gaussian" else "monte_carlo"
+    if method not in INTEGRATION_METHODS:
+        raise AmbidexError(f"method must be 'auto', 'exact' or 'monte_carlo'; got {method!r}.")
+    if method == "exact" and fit.spec.family != "gaussian":
+        raise ModelError(
+            f"{fit.spec.name}: exact integration over new person effects needs the Gaussian "
+            "family; use method='monte_carlo'."
+        )
+    return method
+
+
+def new_person_scores(
+    fit: FitResult,
+    post: xr.Dataset,
+    rows: pd.DataFrame,
+    mu: np.ndarray,
+    *,
+    method: str | None,
+    n_mc: int,
+    seed: int,
+) -> dict[str, np.ndarray]:
+    """Per person, ``log p(y_j | theta_s)`` per draw with new person effects integrated out.
+
+    ``mu`` is the fixed part, shape ``(draws, rows)``, on the modelled scale.
+    """
+    method = integration_method(fit, method)
+    sigma = scalar_draws(post, fit.terms.sigma, "residual SD")
+    cov, names = person_covariance(fit, post)
+    z_all = person_effect_design(fit, rows, names)
+    y_all = rows[fit.terms.y_column].to_numpy(dtype=float)
+    nu = scalar_draws(post, "nu", "degrees of freedom") if fit.spec.family == "t" else None
+    rng = np.random.default_rng(seed)
+    q = len(names)
+    if q and method == "monte_carlo":
+        # Cholesky factors of Sigma per draw (jitter for draws at the boundary).
+        chol = np.linalg.cholesky(cov + 1e-12 * np.eye(q))
+    out: dict[str, np.ndarray] = {}
+    for person, idx in rows_by_person(rows, fit.prepared.mapping.person).items():
+        y = y_all[idx]
+        m = mu[:, idx]
+        z = z_all[idx]
+        if method == "exact":
+            v = sigma[:, None, None] ** 2 * np.eye(idx.size) + z @ cov @ z.T
+            r = y[None, :] - m
+            sign, logdet = np.linalg.slogdet(v)
+            quad = np.einsum("sa,sa->s", r, np.linalg.solve(v, r[..., None])[..., 0])
+            out[person] = -0.5 * (idx.size * math.log(2 * math.pi) + logdet + quad)
+        else:
+            if q:
+                e = rng.standard_normal((mu.shape[0], n_mc, q))
+                u = np.einsum("sab,smb->sma", chol, e)
+                shift = np.einsum("ia,sma->smi", z, u)
+            else:
+                shift = np.zeros((mu.shape[0], 1, idx.size))
+            loc = m[:, None, :] + shift
+            if nu is None:
+                lp = stats.norm.logpdf(y, loc=loc, scale=sigma[:, None, None])
+            else:
+                lp = stats.t.logpdf(y, df=nu[:, None, None], loc=loc, scale=sigma[:, None, None])
+            out[person] = logmeanexp(lp.sum(axis=-1), axis=1)
+    return out
+
+
+def new_person_log_density(
+    fit: FitResult,
+    rows: pd.DataFrame | None = None,
+    *,
+    method: str = "auto",
+    n_mc: int | None = None,
+    seed: int | None = None,
+    max_draws: int | None = None,
+    original_scale: bool = True,
+) -> pd.DataFrame:
+    r"""Log predictive density of whole persons as *new* persons, per posterior draw.
+
+    :math:`\log \int \prod_i p(y_{ij} \mid \theta^{(s)}, u)\,N(u \mid 0, \Sigma^{(s)})\,du`
+    for every person in ``rows``: exact for the Gaussian family (``method="exact"``), by
+    Monte Carlo with ``n_mc`` new person effects per draw otherwise.
+
+    Parameters
+    ----------
+    fit : FitResult
+    rows : DataFrame, optional
+        Rows with the fit's prepared columns (e.g. ``fit.prepared.apply(new)``); default the
+        fitted rows (then the score is in-sample).
+    method : {"auto", "exact", "monte_carlo"}
+    n_mc : int, optional
+        Default :data:`MC_DRAWS`.
+    seed : int, optional
+    max_draws : int, optional
+        Thin the posterior to at most this many draws (default
+        :data:`ambidex_bayes.checks.ppc.MAX_DRAWS`).
+    original_scale : bool
+        Add the log-Jacobian :math:`-n_j \log s_y` of a standardised outcome.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index: person; columns: draws (``0 .. S-1``).
+    """
+    post_all = posterior_dataset(fit.idata)
+    post = post_all.isel(draw=slice(None, None, _draw_step(post_all, max_draws or MAX_DRAWS)))
+    rows = fit.prepared.frame if rows is None else rows
+    if fit.terms.y_column not in rows.columns:
+        raise AmbidexError(
+            f"the rows lack the outcome column {fit.terms.y_column!r}; transform new rows with "
+            "fit.prepared.apply(...) first."
+        )
+    mu = linear_predictor(fit, group_specific=False, data=rows, posterior=post)
+    mu_flat = np.asarray(mu.values, dtype=float).reshape(-1, len(rows))
+    scores = new_person_scores(
+        fit,
+        post,
+        rows.reset_index(drop=True),
+        mu_flat,
+        method=method,
+        n_mc=MC_DRAWS if n_mc is None else int(n_mc),
+        seed=constants.SEED if seed is None else int(seed),
+    )
+    table = pd.DataFrame.from_dict(scores, orient="index")
+    table.index.name = "person"
+    if original_scale:
+        _, scale = outcome_transform(fit)
+        counts = rows[fit.prepared.mapping.person].astype(str).value_counts()
+        table = table.sub(counts.reindex(table.index).to_numpy() * math.log(scale), axis=0)
+    table.attrs["method"] = integration_method(fit, method)
+    return table

@@ -1,0 +1,327 @@
+r"""PSIS-LOO of one fit, with a remedy for rows whose Pareto k is high.
+
+:func:`psis_loo` calls ``arviz_stats.loo`` on the fit's pointwise log-likelihood. A Pareto
+:math:`\hat k` above :math:`\min(0.7, 1 - 1/\log_{10} S)` (:math:`S` draws) means the
+importance weights for that row are unreliable -- common in diary models, where each
+person's effects rest on a handful of rows, so leaving one out moves them a lot.
+
+The remedy used here needs no refit for the Gaussian family: **integrated importance
+sampling**. The weights :math:`p(\theta \mid y_{-i}) / p(\theta \mid y)
+\propto 1/p(y_i \mid y_{-i}, \theta)` are computed with the person's effects integrated out
+analytically (:func:`ambidex_bayes.checks.log_likelihood.integrated_log_likelihood`), so
+that :math:`\theta = (\beta, \Sigma, \sigma)` holds only population parameters, which one
+row barely moves. PSIS is then applied to these values; the target
+:math:`\log p(y_i \mid y_{-i})` is the same as plain PSIS-LOO's, only the estimator is
+better, so the remedied rows stay comparable with the others. Rows whose :math:`\hat k` stays
+high -- and every high-:math:`\hat k` row of a Student-t model, where no closed form exists
+-- are then computed **exactly by refitting** the model without the row (at most
+``max_refits`` refits; beyond that they are left as they are and reported). Moment matching
+(``arviz_stats.loo_moment_match``) is not used: it needs the unconstrained draws of every
+parameter, including the internal offsets and Cholesky factors that a saved fit does not
+keep.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import xarray as xr
+
+from ambidex_bayes import constants
+from ambidex_bayes.checks.log_likelihood import (
+    MC_DRAWS,
+    integrated_log_likelihood,
+    logmeanexp,
+    new_person_scores,
+    pointwise_log_likelihood,
+    row_log_density,
+)
+from ambidex_bayes.checks.ppc import linear_predictor
+from ambidex_bayes.checks.refit_settings import CacheDir, merged_settings
+from ambidex_bayes.errors import AmbidexError
+from ambidex_bayes.posterior import posterior_dataset
+
+if TYPE_CHECKING:
+    from arviz_stats.utils import ELPDDataLOO
+
+    from ambidex_bayes.engine.settings import SamplerSettings
+    from ambidex_bayes.fit import FitResult
+
+__all__ = ["LooResult", "REMEDIES", "MAX_REFITS", "psis_loo"]
+
+#: Remedies for rows with high Pareto k: "auto" (integrated for Gaussian, then exact refits),
+#: "integrated", "refit", "none".
+REMEDIES: tuple[str, ...] = ("auto", "integrated", "refit", "none")
+
+#: Most exact refits :func:`psis_loo` makes for rows whose Pareto k stays high.
+MAX_REFITS: int = 10
+
+_PARETO_WARNING = "Estimated shape parameter of Pareto distribution"
+
+
+@dataclass(frozen=True, eq=False)
+class LooResult:
+    """PSIS-LOO of one fit, after the remedy for high Pareto k.
+
+    Attributes
+    ----------
+    model : str
+    elpd : arviz_stats ELPDDataLOO
+        Pointwise result (``elpd_i``, ``pareto_k``) with the remedied rows replaced.
+    pareto_k_before, pareto_k_after : numpy.ndarray
+        Pareto k per row before and after the remedy (NaN after an exact refit).
+    threshold : float
+        Pareto k above which a row counts as unreliable.
+    remedy : str
+        What was done: ``"not needed"``, ``"integrated"``, ``"refit"``,
+        ``"integrated + refit"`` or ``"none"``.
+    remedied_rows, unresolved_rows : tuple of int
+        Rows (0-based, in the fitted data) remedied, and rows still above the threshold.
+    notes : tuple of str
+        What happened, in plain words.
+    """
+
+    model: str
+    elpd: ELPDDataLOO
+    pareto_k_before: np.ndarray
+    pareto_k_after: np.ndarray
+    threshold: float
+    remedy: str
+    remedied_rows: tuple[int, ...]
+    unresolved_rows: tuple[int, ...]
+    notes: tuple[str, ...]
+
+    def summary(self) -> dict[str, Any]:
+        """One row of :func:`ambidex_bayes.checks.model_comparison.loo_table`."""
+        before = self.pareto_k_before
+        return {
+            "model": self.model,
+            "elpd_loo": float(self.elpd.elpd),
+            "se": float(self.elpd.se),
+            "p_loo": float(self.elpd.p),
+            "n_rows": int(before.size),
+            "max_k": float(np.nanmax(before)),
+            "n_high_k": int(np.sum(before > self.threshold)),
+            "remedy": self.remedy,
+            "n_remedied": len(self.remedied_rows),
+            "n_high_k_after": len(self.unresolved_rows),
+            "k_threshold": self.threshold,
+        }
+
+
+def _loo(tree: xr.DataTree) -> ELPDDataLOO:
+    import arviz_stats as azs
+
+    with warnings.catch_warnings():
+        # High Pareto k is reported by psis_loo in its own words, with what was done.
+        warnings.filterwarnings("ignore", message=_PARETO_WARNING, category=UserWarning)
+        # Said when the pointwise values sum to the total, i.e. for a single observation
+        # (the remedy of one high-k row); the log-likelihood here is always pointwise.
+        warnings.filterwarnings(
+            "ignore", message="The point-wise LOO is the same", category=UserWarning
+        )
+        return azs.loo(tree, pointwise=True)
+
+
+def _refit_row_log_density(
+    fit: FitResult, row: int, *, settings: SamplerSettings, cache_dir: CacheDir
+) -> float:
+    """Exact :math:`\\log p(y_i \\mid y_{-i})` by refitting without row ``row``."""
+    from ambidex_bayes.fit import fit as fit_model
+
+    prepared = fit.prepared
+    frame = prepared.frame
+    kept = frame.drop(index=frame.index[row]).reset_index(drop=True)
+    reduced = dataclasses.replace(prepared, frame=kept)
+    refit = fit_model(
+        fit.spec, reduced, settings=settings, cache_dir=cache_dir, progressbar=False, verbose=False
+    )
+    left_out = frame.iloc[[row]].reset_index(drop=True)
+    person_col = prepared.mapping.person
+    known = str(left_out[person_col].iloc[0]) in set(kept[person_col].astype(str))
+    post = posterior_dataset(refit.idata)
+    mu_da = linear_predictor(refit, group_specific=known, data=left_out, posterior=post)
+    mu = np.asarray(mu_da.values, dtype=float).reshape(-1)
+    y = float(left_out[fit.terms.y_column].iloc[0])
+    if known:
+        return float(logmeanexp(row_log_density(refit, post, y, mu)))
+    # The person's only row: their effects are new, drawn from the population.
+    return float(
+        logmeanexp(
+            new_person_scores(
+                refit, post, left_out, mu[:, None], method=None, n_mc=MC_DRAWS, seed=constants.SEED
+            )[str(left_out[person_col].iloc[0])]
+        )
+    )
+
+
+def psis_loo(
+    fit: FitResult,
+    *,
+    remedy: str = "auto",
+    max_refits: int | None = None,
+    k_threshold: float | None = None,
+    settings: SamplerSettings | None = None,
+    cache_dir: CacheDir = None,
+) -> LooResult:
+    """PSIS-LOO of one fit with Pareto k diagnostics and a remedy for high k.
+
+    Parameters
+    ----------
+    fit : FitResult
+    remedy : {"auto", "integrated", "refit", "none"}
+        ``"auto"``: integrated importance sampling for a Gaussian model with person
+        effects, then exact refits for rows still above the threshold; exact refits only for
+        other models. See the module docstring.
+    max_refits : int, optional
+        Most exact refits (default :data:`MAX_REFITS`); with more high-k rows than this none
+        is refitted and they are reported. 0 switches refits off.
+    k_threshold : float, optional
+        Default :math:`\\min(0.7, 1 - 1/\\log_{10} S)` (``constants.PARETO_K_MAX`` caps it).
+    settings : SamplerSettings, optional
+        Sampler settings of the refits; fields left ``None`` keep the fit's own.
+    cache_dir : path or False, optional
+        Where refits are cached (passed to :func:`ambidex_bayes.fit.fit`).
+
+    Returns
+    -------
+    LooResult
+    """
+    if remedy not in REMEDIES:
+        raise AmbidexError(f"remedy must be one of {', '.join(REMEDIES)}; got {remedy!r}.")
+    max_refits = MAX_REFITS if max_refits is None else int(max_refits)
+    if max_refits < 0:
+        raise AmbidexError(f"max_refits must be >= 0, got {max_refits}.")
+    ll = pointwise_log_likelihood(fit)
+    tree = xr.DataTree.from_dict(
+        {
+            "posterior": posterior_dataset(fit.idata),
+            "log_likelihood": xr.Dataset({"y": ll}),
+        }
+    )
+    base = _loo(tree)
+    k_before = np.asarray(base.pareto_k.values, dtype=float).reshape(-1)
+    threshold = float(
+        k_threshold if k_threshold is not None else min(constants.PARETO_K_MAX, float(base.good_k))
+    )
+    elpd_i = np.asarray(base.elpd_i.values, dtype=float).reshape(-1).copy()
+    k_after = k_before.copy()
+    bad = np.flatnonzero(k_before > threshold)
+    notes: list[str] = []
+    done: list[str] = []
+    remedied: set[int] = set()
+    name = fit.spec.name
+    has_person_effects = fit.terms.group_intercept_sd is not None or (
+        fit.terms.group_slope_sd is not None
+    )
+    if bad.size == 0:
+        notes.append(
+            f"{name}: every Pareto k is at most {threshold:.2f}; PSIS-LOO is reliable as it is."
+        )
+        return _loo_result(
+            fit, base, ll, elpd_i, k_before, k_after, threshold, "not needed", remedied, notes
+        )
+    notes.append(
+        f"{name}: {bad.size} of {k_before.size} rows have Pareto k above {threshold:.2f} "
+        f"(largest {np.max(k_before):.2f}): leaving such a row out changes the posterior too "
+        "much for plain importance sampling."
+    )
+    use_integrated = remedy == "integrated" or (
+        remedy == "auto" and fit.spec.family == "gaussian" and has_person_effects
+    )
+    if use_integrated:
+        int_ll = integrated_log_likelihood(fit, rows=bad)
+        int_tree = xr.DataTree.from_dict(
+            {
+                "posterior": posterior_dataset(fit.idata),
+                "log_likelihood": xr.Dataset({"y": int_ll}),
+            }
+        )
+        fixed = _loo(int_tree)
+        elpd_i[bad] = np.asarray(fixed.elpd_i.values, dtype=float).reshape(-1)
+        k_after[bad] = np.asarray(fixed.pareto_k.values, dtype=float).reshape(-1)
+        remedied.update(int(i) for i in bad)
+        still = int(np.sum(k_after[bad] > threshold))
+        done.append("integrated")
+        notes.append(
+            f"{name}: for these rows the importance weights were recomputed with the person "
+            f"effects integrated out (no refit); {bad.size - still} of them now have Pareto k "
+            f"at most {threshold:.2f}."
+        )
+    bad_now = np.flatnonzero(k_after > threshold)
+    if bad_now.size and remedy in ("auto", "refit"):
+        if bad_now.size > max_refits:
+            notes.append(
+                f"{name}: {bad_now.size} rows still have high Pareto k, more than max_refits="
+                f"{max_refits} exact refits; they are left as estimated. Raise max_refits, or "
+                "use leave-persons-out K-fold cross-validation instead."
+            )
+        else:
+            refit_settings = merged_settings(fit, settings)
+            for row in bad_now:
+                elpd_i[row] = _refit_row_log_density(
+                    fit, int(row), settings=refit_settings, cache_dir=cache_dir
+                )
+                k_after[row] = np.nan
+                remedied.add(int(row))
+            done.append("refit")
+            notes.append(
+                f"{name}: {bad_now.size} row(s) were computed exactly by refitting the model "
+                "without each of them."
+            )
+    if remedy == "none":
+        notes.append(f"{name}: no remedy was asked for; the high-k rows are left as estimated.")
+    label = " + ".join(done) if done else "none"
+    return _loo_result(fit, base, ll, elpd_i, k_before, k_after, threshold, label, remedied, notes)
+
+
+def _loo_result(
+    fit: FitResult,
+    base: ELPDDataLOO,
+    ll: xr.DataArray,
+    elpd_i: np.ndarray,
+    k_before: np.ndarray,
+    k_after: np.ndarray,
+    threshold: float,
+    remedy: str,
+    remedied: set[int],
+    notes: list[str],
+) -> LooResult:
+    values = ll.values.reshape(-1, ll.sizes["__obs__"])
+    lpd_i = logmeanexp(values, axis=0)
+    n = elpd_i.size
+    unresolved = tuple(int(i) for i in np.flatnonzero(k_after > threshold))
+    elpd_da = base.elpd_i.copy(data=elpd_i.reshape(base.elpd_i.shape))
+    k_da = base.pareto_k.copy(data=k_after.reshape(base.pareto_k.shape))
+    elpd = dataclasses.replace(
+        base,
+        elpd=float(elpd_i.sum()),
+        se=float(np.sqrt(n * np.var(elpd_i))),
+        p=float(np.sum(lpd_i - elpd_i)),
+        elpd_i=elpd_da,
+        pareto_k=k_da,
+        warning=bool(unresolved),
+        p_loo_i=base.elpd_i.copy(data=(lpd_i - elpd_i).reshape(base.elpd_i.shape)),
+    )
+    if unresolved:
+        warnings.warn(
+            f"{fit.spec.name}: {len(unresolved)} row(s) still have Pareto k above "
+            f"{threshold:.2f} after the remedy; their LOO terms are unreliable (see the notes).",
+            UserWarning,
+            stacklevel=3,
+        )
+    return LooResult(
+        model=fit.spec.name,
+        elpd=elpd,
+        pareto_k_before=k_before,
+        pareto_k_after=k_after,
+        threshold=threshold,
+        remedy=remedy,
+        remedied_rows=tuple(sorted(remedied)),
+        unresolved_rows=unresolved,
+        notes=tuple(notes),
+    )
