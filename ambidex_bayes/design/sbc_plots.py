@@ -3,6 +3,18 @@
 Each function draws what :mod:`ambidex_bayes.design.sbc_stats` computes (or, for the
 histograms, the counts of the ranks themselves) and returns the ``Figure``; none calls
 ``plt.show()``.
+
+What arviz-plots draws and what stays ours
+------------------------------------------
+The ECDF panels are an arviz-plots ``PlotCollection`` (one panel per parameter, colour
+mapped to the verdict) drawn with its visuals, but the band is ours:
+:func:`arviz_plots.plot_ecdf_pit` would either draw its "envelope" band (deprecated in
+arviz-plots 1.3 with a ``FutureWarning``, computed for continuous values, without the
+adjustment for several parameters) or run its own uniformity test (``pot_c``), whose
+verdict could contradict the one :func:`~ambidex_bayes.design.sbc_stats.sbc_calibration`
+writes (discrete ranks :math:`0..L`, family-wise level). The figure has to show the band the
+verdict was made with. The rank histograms stay hand-drawn: arviz-plots has no SBC rank
+histogram (its ``plot_rank`` draws ranks of MCMC chains against each other).
 """
 
 from __future__ import annotations
@@ -17,6 +29,7 @@ from scipy.stats import binom
 
 from ambidex_bayes.design.sbc_stats import SBCCalibration, _clean_ranks
 from ambidex_bayes.errors import AmbidexError
+from ambidex_bayes.plotting import BACKEND
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -65,8 +78,8 @@ def _check_same_ranks(calibration: SBCCalibration, ranks: pd.DataFrame) -> None:
 def plot_sbc_ecdf(calibration: SBCCalibration, ranks: pd.DataFrame) -> Figure:
     r"""ECDF of each parameter's scaled ranks minus :math:`z`, inside its simultaneous band.
 
-    One panel per parameter (up to four columns): the step line
-    :math:`\mathrm{ECDF}(z_k) - z_k`, the shaded band
+    One panel per parameter (up to four columns, an arviz-plots ``PlotCollection``): the
+    step line :math:`\mathrm{ECDF}(z_k) - z_k`, the shaded band
     :math:`(\mathrm{lower}_k - z_k, \mathrm{upper}_k - z_k)` and a zero line. A failing
     parameter's panel is drawn in red and titled "fails". The suptitle is the verdict's
     first sentence.
@@ -78,40 +91,66 @@ def plot_sbc_ecdf(calibration: SBCCalibration, ranks: pd.DataFrame) -> Figure:
     ranks : DataFrame
         The rank table the calibration was computed from (checked for consistency).
     """
+    import xarray as xr
+    from arviz_plots import PlotCollection
+    from arviz_plots.visuals import fill_between_y, hline, line_xy
+
     _check_same_ranks(calibration, ranks)
-    names = calibration.parameters
-    fig, axes = _panel_grid(len(names), calibration.headline)
-    for ax, name in zip(axes, names, strict=True):
-        bands = calibration.bands_by_parameter[name]
-        test = calibration.tests_by_parameter[name]
-        _draw_ecdf_panel(ax, bands.z, bands.lower, bands.upper, test.ecdf, test.passes)
-        color = PASS_COLOR if test.passes else FAIL_COLOR
-        label = str(name) if test.passes else f"{name} (fails)"
-        ax.set_title(label, fontsize=9, color="black" if test.passes else color)
-    for ax in axes:
+    names = [str(name) for name in calibration.parameters]
+    bands, steps = {}, {}
+    for name, key in zip(calibration.parameters, names, strict=True):
+        grid = calibration.bands_by_parameter[name]
+        ecdf = calibration.tests_by_parameter[name].ecdf
+        z = np.concatenate(([0.0], grid.z))
+        dim = f"z of {key}"
+        bands[key] = xr.DataArray(
+            np.vstack(
+                [
+                    z,
+                    np.concatenate(([0.0], grid.lower - grid.z)),
+                    np.concatenate(([0.0], grid.upper - grid.z)),
+                ]
+            ),
+            dims=("kwarg", dim),
+            coords={"kwarg": ["x", "y_bottom", "y_top"]},
+        )
+        steps[key] = xr.DataArray(
+            np.vstack([z, np.concatenate(([0.0], ecdf - grid.z))]),
+            dims=("plot_axis", dim),
+            coords={"plot_axis": ["x", "y"]},
+        )
+    passes = [calibration.tests_by_parameter[name].passes for name in calibration.parameters]
+    ncols = max(1, min(MAX_COLUMNS, len(names)))
+    nrows = math.ceil(len(names) / ncols)
+    pc = PlotCollection.wrap(
+        xr.Dataset(steps),
+        cols=["__variable__"],
+        col_wrap=MAX_COLUMNS,
+        backend=BACKEND,
+        figure_kwargs={"figsize": (3.2 * ncols, 2.5 * nrows + 0.6), "layout": "constrained"},
+        aes={"color": ["__variable__"]},
+        color=[PASS_COLOR if ok else FAIL_COLOR for ok in passes],
+    )
+    pc.map(fill_between_y, "band", data=xr.Dataset(bands), alpha=0.2, linewidth=0)
+    pc.map(line_xy, "ecdf", data=xr.Dataset(steps), drawstyle="steps-post", width=1.2)
+    zero = xr.Dataset({key: xr.DataArray(0.0) for key in names})
+    pc.map(hline, "zero", data=zero, ignore_aes={"color"}, color="grey", width=0.8)
+    fig = pc.viz["figure"].item()
+    drawn = {pc.viz["plot"][key].item() for key in names}
+    for ax in [ax for ax in fig.axes if ax not in drawn]:
+        fig.delaxes(ax)
+    for key, ok in zip(names, passes, strict=True):
+        ax = pc.viz["plot"][key].item()
+        ax.set_title(key if ok else f"{key} (fails)", fontsize=9)
+        ax.set_xlim(0.0, 1.0)
         ax.set_xlabel("scaled rank z", fontsize=8)
-    axes[0].set_ylabel("ECDF - z", fontsize=8)
+        ax.tick_params(labelsize=7)
+    pc.viz["plot"][names[0]].item().set_ylabel("ECDF - z", fontsize=8)
+    fig.suptitle(
+        textwrap.fill(calibration.headline, width=max(50, 30 * ncols), break_on_hyphens=False),
+        fontsize=10,
+    )
     return fig
-
-
-def _draw_ecdf_panel(
-    ax: Axes,
-    z: np.ndarray,
-    lower: np.ndarray,
-    upper: np.ndarray,
-    ecdf: np.ndarray,
-    passes: bool,
-) -> None:
-    x = np.concatenate(([0.0], z))
-    lo = np.concatenate(([0.0], lower - z))
-    hi = np.concatenate(([0.0], upper - z))
-    diff = np.concatenate(([0.0], ecdf - z))
-    color = PASS_COLOR if passes else FAIL_COLOR
-    ax.fill_between(x, lo, hi, step="post", color=color, alpha=0.2, linewidth=0)
-    ax.step(x, diff, where="post", color=color, linewidth=1.2)
-    ax.axhline(0.0, color="grey", linewidth=0.8)
-    ax.set_xlim(0.0, 1.0)
-    ax.tick_params(labelsize=7)
 
 
 def _default_bins(n_ranks: int, n_draws: int) -> int:
