@@ -9,6 +9,7 @@ stand in for fits.
 
 from __future__ import annotations
 
+import importlib
 from types import SimpleNamespace
 
 import numpy as np
@@ -82,7 +83,7 @@ def test_good_settings_are_kept_and_normalised():
 @pytest.fixture
 def no_sampling(monkeypatch):
     """Make any attempt to sample fail loudly (the checks must come first)."""
-    import ambidex_bayes.fit as fit_module
+    fit_module = importlib.import_module("ambidex_bayes.fit")
 
     monkeypatch.setattr(fit_module, "sample_marginal", _refuse)
     monkeypatch.setattr(fit_module, "sample_full", _refuse)
@@ -91,7 +92,7 @@ def no_sampling(monkeypatch):
 @pytest.fixture
 def no_fitting(monkeypatch, no_sampling):
     """Also make any attempt to fit, run or compare fail loudly."""
-    import ambidex_bayes.fit as fit_module
+    fit_module = importlib.import_module("ambidex_bayes.fit")
     import ambidex_bayes.pipeline as pipeline
     import ambidex_bayes.priors as priors
 
@@ -275,7 +276,7 @@ def test_the_convergence_report_names_undefined_diagnostics():
 
 
 def test_fit_command_with_strict_exits_3_on_a_stuck_posterior(monkeypatch, tmp_path, capsys):
-    import ambidex_bayes.fit as fit_module
+    fit_module = importlib.import_module("ambidex_bayes.fit")
 
     terms = make_terms()
     tree, _ = moderation_draws(1, terms=terms)
@@ -468,7 +469,7 @@ def test_cli_names_the_prior_file_and_the_prior(example_prepared, no_sampling, t
 
 
 def test_non_finite_draws_after_sampling_are_refused(example_prepared, monkeypatch):
-    import ambidex_bayes.fit as fit_module
+    fit_module = importlib.import_module("ambidex_bayes.fit")
     from ambidex_bayes.spec import load_spec
 
     def broken(built, settings, **kwargs):
@@ -606,7 +607,7 @@ def test_moderation_curve_beyond_the_data_warns_with_the_range(slope_fit):
 
 
 def _fake_saved_fit(monkeypatch, slope_fit):
-    import ambidex_bayes.fit as fit_module
+    fit_module = importlib.import_module("ambidex_bayes.fit")
 
     tree, terms, prepared = slope_fit
     fake = SimpleNamespace(idata=tree, terms=terms, prepared=prepared)

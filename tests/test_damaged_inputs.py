@@ -7,6 +7,7 @@ sampled here.
 
 from __future__ import annotations
 
+import importlib
 import json
 import shutil
 from collections.abc import Callable
@@ -717,7 +718,7 @@ def test_simulated_study_too_large_is_refused_before_any_allocation(tmp_path, mo
 def test_fit_whose_posterior_exceeds_the_memory_is_refused_before_sampling(
     small_prepared, monkeypatch
 ):
-    from ambidex_bayes import fit as fit_module
+    fit_module = importlib.import_module("ambidex_bayes.fit")
     from ambidex_bayes import memory
     from ambidex_bayes.errors import ResourceError
     from ambidex_bayes.fit import SamplerSettings, fit

@@ -79,7 +79,9 @@ def imports_of(module: str, modules: dict[str, Path]) -> set[str]:
                     found.add(target)
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
             text = node.value.partition(":")[0]
-            if text in modules:
+            # the package's bare name is its distribution's (versions, cache folders), not a
+            # registry entry; a registry names a module inside it
+            if text in modules and text != PACKAGE:
                 found.add(text)
         elif isinstance(node, ast.JoinedStr) and node.values:
             head = node.values[0]
@@ -209,6 +211,15 @@ def test_a_package_without_a_cycle_passes(tmp_path):
         "sub/d.py": "from ..a import f\n\ng = f\n",
     }
     assert cycles(import_graph(_write_package(tmp_path, untied))) == []
+
+
+def test_the_bare_package_name_is_no_arrow(tmp_path):
+    files = {
+        "__init__.py": 'TABLE = {"f": "ambidex_bayes.a:f"}\n',  # a front door's registry
+        "a.py": 'PACKAGES = ("ambidex_bayes", "numpy")\n',  # distribution names
+    }
+    graph = import_graph(_write_package(tmp_path, files))
+    assert graph == {PACKAGE: {f"{PACKAGE}.a"}, f"{PACKAGE}.a": set()}
 
 
 def test_the_graph_is_read():

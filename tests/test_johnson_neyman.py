@@ -4,6 +4,7 @@ real fit the posterior of the boundary covering the true boundary."""
 
 from __future__ import annotations
 
+import importlib
 import math
 
 import matplotlib.pyplot as plt
@@ -248,7 +249,7 @@ def test_posterior_of_the_boundary_covers_the_true_boundary(m3_fit, small_study)
 
 @pytest.mark.fit
 def test_command_and_report_section_on_a_real_fit(m3_fit, tmp_path, capsys, monkeypatch):
-    from ambidex_bayes import report
+    report = importlib.import_module("ambidex_bayes.report")
     from ambidex_bayes.cli import main
     from ambidex_bayes.moderation.report_section import report_section
     from ambidex_bayes.pipeline import analysis_from_fits

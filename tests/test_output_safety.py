@@ -8,6 +8,7 @@ real fit file share the session's small M3 fit.
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import warnings
@@ -29,7 +30,8 @@ def _forbid(monkeypatch, target: str) -> None:
     def forbidden(*args, **kwargs):
         raise AssertionError(f"{target} was called although the output was refused")
 
-    monkeypatch.setattr(target, forbidden)
+    module, _, attribute = target.rpartition(".")
+    monkeypatch.setattr(importlib.import_module(module), attribute, forbidden)
 
 
 def _refused(capsys, *words: str) -> str:
@@ -77,7 +79,7 @@ def fit_file(stored_fit: Path, tmp_path: Path) -> Path:
 
 def _fake_report(monkeypatch) -> SimpleNamespace:
     """Report writing without figures: ``_write`` writes report.md only."""
-    import ambidex_bayes.report as report
+    report = importlib.import_module("ambidex_bayes.report")
 
     def write(analysis, folder, *, title):
         (folder / "report.md").write_text("# report\n")
@@ -110,7 +112,11 @@ def test_run_out_symlink_is_refused_before_sampling(tmp_path: Path, monkeypatch,
 
 def test_report_to_the_current_folder_is_refused(tmp_path: Path, monkeypatch, capsys):
     analysis = _fake_report(monkeypatch)
-    monkeypatch.setattr("ambidex_bayes.fit.load_fit", lambda path: SimpleNamespace(path=path))
+    monkeypatch.setattr(
+        importlib.import_module("ambidex_bayes.fit"),
+        "load_fit",
+        lambda path: SimpleNamespace(path=path),
+    )
     monkeypatch.setattr("ambidex_bayes.pipeline.analysis_from_fits", lambda fits: analysis)
     _sentinel_folder(tmp_path)
     (tmp_path / "m3.nc").write_bytes(b"a fit")
@@ -159,7 +165,7 @@ def test_run_report_folder_holding_the_cache_is_refused(tmp_path: Path, monkeypa
 def test_run_whose_report_cannot_be_written_names_the_saved_fits(
     tmp_path: Path, monkeypatch, capsys
 ):
-    import ambidex_bayes.report as report
+    report = importlib.import_module("ambidex_bayes.report")
 
     saved = tmp_path / "cache" / "M3-0123.nc"
     analysis = SimpleNamespace(fits={"M3": SimpleNamespace(path=saved)}, slopes=None)
@@ -272,7 +278,7 @@ def test_fit_out_unwritable_is_refused_before_sampling(diary, tmp_path, how, mon
 @pytest.mark.filterwarnings("ignore::ambidex_bayes.diagnostics.ConvergenceWarning")
 @pytest.mark.fit
 def test_unwritable_cache_keeps_the_finished_fit(m3_fit, small_prepared, tmp_path, monkeypatch):
-    import ambidex_bayes.fit as fit_module
+    fit_module = importlib.import_module("ambidex_bayes.fit")
     from ambidex_bayes.spec import load_spec
 
     monkeypatch.setattr(fit_module, "sample_marginal", lambda *a, **k: m3_fit.idata.copy())
@@ -307,7 +313,7 @@ def test_fit_command_keeps_a_fit_the_cache_could_not_take(
         )
         return dataclasses.replace(m3_fit, path=None)
 
-    monkeypatch.setattr("ambidex_bayes.fit.fit", fit_with_full_cache)
+    monkeypatch.setattr(importlib.import_module("ambidex_bayes.fit"), "fit", fit_with_full_cache)
     elsewhere = tmp_path / "tmp"
     elsewhere.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(elsewhere))
@@ -328,7 +334,7 @@ def test_fit_out_that_fails_after_sampling_says_where_the_fit_is(
 ):
     import dataclasses
 
-    import ambidex_bayes.fit as fit_module
+    fit_module = importlib.import_module("ambidex_bayes.fit")
 
     monkeypatch.setattr(
         fit_module, "fit", lambda *a, **k: dataclasses.replace(m3_fit, path=fit_file)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import math
 
 import pytest
@@ -238,7 +239,7 @@ def _refuse(*args, **kwargs):
 
 
 def test_fit_takes_a_bundled_relative_set_by_name(monkeypatch, tmp_path):
-    import ambidex_bayes.fit as fit_module
+    fit_module = importlib.import_module("ambidex_bayes.fit")
     from ambidex_bayes.cli import main
 
     seen = {}
@@ -258,7 +259,7 @@ def test_fit_takes_a_bundled_relative_set_by_name(monkeypatch, tmp_path):
 
 
 def test_fit_takes_a_relative_set_from_a_file(monkeypatch, tmp_path):
-    import ambidex_bayes.fit as fit_module
+    fit_module = importlib.import_module("ambidex_bayes.fit")
     from ambidex_bayes.cli import main
 
     seen = {}
@@ -293,7 +294,8 @@ def test_fit_takes_a_relative_set_from_a_file(monkeypatch, tmp_path):
 def test_every_command_reads_sets_by_name_with_a_hint(argv, monkeypatch, tmp_path, capsys):
     import ambidex_bayes.design.power as power
     import ambidex_bayes.design.sbc as sbc
-    import ambidex_bayes.fit as fit_module
+
+    fit_module = importlib.import_module("ambidex_bayes.fit")
     from ambidex_bayes.cli import main
 
     for module, name in [(fit_module, "fit"), (power, "run_power"), (sbc, "run_sbc")]:
