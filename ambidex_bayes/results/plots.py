@@ -1,5 +1,20 @@
 """Plot twins of the result functions: each takes computed data and only draws it.
 
+What arviz-plots draws and what stays ours
+------------------------------------------
+- The moderation lines are an arviz-plots ``PlotCollection`` on the caller's axes, colour
+  mapped to the moderator value, drawn with its ``line_xy`` (the posterior mean) and
+  ``fill_between_y`` (the credible band) visuals. :func:`arviz_plots.plot_lm` was checked
+  and is not used: it starts from posterior draws in a DataTree (``x`` in
+  ``constant_data``, ``y`` in a predictive group) and computes its own interval (HDI by
+  default) and point estimate, and smooths the lines (Savitzky-Golay) -- the lines table
+  holds the equal-tailed intervals and means the report prints, and the figure must show
+  those very numbers.
+- Ours: the simple-slopes chart (points with intervals and ``P(>0)`` written beside them),
+  the ICC interval on its 0-1 scale and the forest of the summary table
+  (:func:`arviz_plots.plot_forest` needs the draws, and would recompute the intervals that
+  the summary table already holds).
+
 Every function draws on the given matplotlib ``Axes`` (or a new one) and returns it; none
 computes statistics, none calls ``plt.show()``, all work with the non-interactive Agg
 backend.
@@ -15,7 +30,7 @@ import pandas as pd
 
 from ambidex_bayes.errors import AmbidexError
 from ambidex_bayes.moderation.slopes import SimpleSlopes
-from ambidex_bayes.plotting import axes_or_new
+from ambidex_bayes.plotting import axes_or_new, collection_on
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -87,22 +102,37 @@ def plot_moderation_lines(
         ("x", "moderator_label", "moderator", "mean", "ci_lower", "ci_upper"),
         "lines",
     )
-    ax = axes_or_new(ax)
+    import xarray as xr
+    from arviz_plots.visuals import fill_between_y, line_xy
+
     name = lines.attrs.get("moderator_name")
     levels = (
         lines[["moderator_label", "moderator"]]
         .drop_duplicates("moderator_label")
         .sort_values("moderator", na_position="first")
     )
+    means, bands = {}, {}
     for position, (label, value) in enumerate(levels.itertuples(index=False)):
         part = lines[lines["moderator_label"] == label].sort_values("x")
-        word = _level_word(position, len(levels))
-        (line,) = ax.plot(
-            part["x"], part["mean"], label=_moderator_legend(word, name, str(label), value)
+        legend = _moderator_legend(_level_word(position, len(levels)), name, str(label), value)
+        x = part["x"].to_numpy(dtype=float)
+        dim = f"x at {label}"
+        means[legend] = xr.DataArray(
+            np.vstack([x, part["mean"].to_numpy(dtype=float)]),
+            dims=("plot_axis", dim),
+            coords={"plot_axis": ["x", "y"]},
         )
-        ax.fill_between(
-            part["x"], part["ci_lower"], part["ci_upper"], color=line.get_color(), alpha=0.2
+        bands[legend] = xr.DataArray(
+            np.vstack([x, part["ci_lower"].to_numpy(float), part["ci_upper"].to_numpy(float)]),
+            dims=("kwarg", dim),
+            coords={"kwarg": ["x", "y_bottom", "y_top"]},
         )
+    pc = collection_on(ax, xr.Dataset(means), aes={"color": ["__variable__"]})
+    pc.map(line_xy, "mean", data=xr.Dataset(means))
+    pc.map(fill_between_y, "band", data=xr.Dataset(bands), alpha=0.2)
+    for legend, artist in pc.viz["mean"].dataset.items():
+        artist.item().set_label(str(legend))
+    ax = pc.viz["plot"].item()
     ax.set_xlabel(x_label if x_label is not None else lines.attrs.get("x_name", "x"))
     ax.set_ylabel(
         y_label if y_label is not None else f"predicted {lines.attrs.get('y_name', 'outcome')}"
