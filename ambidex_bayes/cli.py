@@ -261,9 +261,7 @@ def _cmd_slopes(args: argparse.Namespace) -> int:
 
     check_csv_option(args.csv, args)
     result = load_fit(args.fit)
-    slopes = simple_slopes(
-        result.idata, result.terms, result.prepared, at=args.at, which=args.which, warn=False
-    )
+    slopes = simple_slopes(result, at=args.at, which=args.which, warn=False)
     print(slopes.description)
     print_table(slopes.table, args.csv)
     for line in slopes.warnings:

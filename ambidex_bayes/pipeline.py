@@ -193,8 +193,6 @@ def _complete(analysis: Analysis, moderator_values: Sequence[float] | None) -> A
     moderation = _moderation_fit(fits)
     if moderation is not None and moderation.terms.w_column is not None:
         analysis.moderation_model = moderation.spec.name
-        analysis.slopes = simple_slopes(
-            moderation.idata, moderation.terms, moderation.prepared, at=moderator_values
-        )
-        analysis.lines = moderation_lines(moderation.idata, moderation.terms, moderation.prepared)
+        analysis.slopes = simple_slopes(moderation, at=moderator_values)
+        analysis.lines = moderation_lines(moderation)
     return analysis

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
-from fake_posterior import make_terms, moderation_draws
+from fake_posterior import as_fit, make_prepared, make_terms, moderation_draws
 
 from ambidex_bayes import cli
 from ambidex_bayes.data import ColumnMapping
@@ -287,6 +287,7 @@ def test_fit_command_with_strict_exits_3_on_a_stuck_posterior(monkeypatch, tmp_p
         spec=SimpleNamespace(name="M3"),
         idata=tree,
         terms=terms,
+        prepared=make_prepared(),
         path=tmp_path / "fit.nc",
         convergence=check_convergence(tree, warn=False),
     )
@@ -533,7 +534,7 @@ def test_slopes_outside_the_observed_range_are_flagged_and_warned(slope_fit):
 
     tree, terms, prepared = slope_fit
     with pytest.warns(ExtrapolationWarning) as caught:
-        result = simple_slopes(tree, terms, prepared, at=[3.0, 5.0, 9.0, -1.0])
+        result = simple_slopes(as_fit(tree, terms, prepared), at=[3.0, 5.0, 9.0, -1.0])
     (message,) = [str(w.message) for w in caught]
     assert "outside the range of sup observed over persons (2 to 4.5)" in message
     assert "5 (0.5 above the largest)" in message and "-1 (3 below the smallest)" in message
@@ -558,7 +559,7 @@ def test_slopes_inside_the_observed_range_are_not_flagged(slope_fit):
     tree, terms, prepared = slope_fit
     with warnings.catch_warnings():
         warnings.simplefilter("error", ExtrapolationWarning)
-        result = simple_slopes(tree, terms, prepared, at=[2.0, 4.5])
+        result = simple_slopes(as_fit(tree, terms, prepared), at=[2.0, 4.5])
     assert set(result.table["extrapolation"]) == {"none"} and result.warnings == ()
 
 
@@ -569,7 +570,7 @@ def test_non_finite_moderator_values_are_refused_with_the_observed_range(slope_f
 
     tree, terms, prepared = slope_fit
     with pytest.raises(AmbidexError) as info:
-        simple_slopes(tree, terms, prepared, at=[3.0, value])
+        simple_slopes(as_fit(tree, terms, prepared), at=[3.0, value])
     text = str(info.value)
     assert f"Moderator values (at=, --at) must be finite numbers; got {value}" in text
     assert "sup was observed from 2 to 4.5 over persons" in text
@@ -580,7 +581,7 @@ def test_non_finite_slopes_are_refused_not_tabulated(slope_fit):
 
     tree, terms, prepared = slope_fit
     with pytest.raises(ModelError, match=r"The simple slope is not a finite number in 3 of"):
-        simple_slopes(_with_nan(tree, terms.slope), terms, prepared)
+        simple_slopes(as_fit(_with_nan(tree, terms.slope), terms, prepared))
 
 
 def test_person_slopes_and_johnson_neyman_refuse_non_finite_draws(slope_fit):
@@ -588,9 +589,9 @@ def test_person_slopes_and_johnson_neyman_refuse_non_finite_draws(slope_fit):
 
     tree, terms, prepared = slope_fit
     with pytest.raises(ModelError, match=r"person's slope is not a finite number in 1 of"):
-        person_slopes(_with_nan(tree, terms.group_slope, (0, 3, 1)), terms, prepared)
+        person_slopes(as_fit(_with_nan(tree, terms.group_slope, (0, 3, 1)), terms, prepared))
     with pytest.raises(ModelError, match=r"slope or interaction draw is not a finite number"):
-        johnson_neyman(_with_nan(tree, terms.interaction), terms, prepared)
+        johnson_neyman(as_fit(_with_nan(tree, terms.interaction), terms, prepared))
 
 
 def test_moderation_curve_beyond_the_data_warns_with_the_range(slope_fit):
@@ -599,7 +600,7 @@ def test_moderation_curve_beyond_the_data_warns_with_the_range(slope_fit):
 
     tree, terms, prepared = slope_fit
     with pytest.warns(ExtrapolationWarning) as caught:
-        curve = moderation_curve(tree, terms, prepared, w_range=(2.0, 12.0), n_points=11)
+        curve = moderation_curve(as_fit(tree, terms, prepared), w_range=(2.0, 12.0), n_points=11)
     (message,) = [str(w.message) for w in caught]
     assert "The curve's range (2 to 12) goes beyond the data" in message
     assert "12 (7.5 above the largest)" in message and "(2 to 4.5)" in message

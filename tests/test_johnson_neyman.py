@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
-from fake_posterior import make_prepared, make_terms, moderation_draws, posterior_tree
+from fake_posterior import as_fit, make_prepared, make_terms, moderation_draws, posterior_tree
 from scipy import optimize, stats
 
 from ambidex_bayes.errors import AmbidexError, ModelError
@@ -52,7 +52,7 @@ def _first_index(values: np.ndarray, level: float) -> int:
 
 def test_boundary_draws_are_centre_minus_g10_over_g11(fit, prepared):
     tree, terms, arrays = fit
-    draws = boundary_draws(tree, terms, prepared)
+    draws = boundary_draws(as_fit(tree, terms, prepared))
     assert draws.dims == ("chain", "draw")
     np.testing.assert_allclose(draws.values, W_MEAN - arrays["unc_cw"] / arrays["unc_cw:sup_c"])
 
@@ -60,7 +60,7 @@ def test_boundary_draws_are_centre_minus_g10_over_g11(fit, prepared):
 def test_boundary_summary_equals_hand_computation(fit, prepared):
     tree, terms, arrays = fit
     wstar = (W_MEAN - arrays["unc_cw"] / arrays["unc_cw:sup_c"]).reshape(-1)
-    result = johnson_neyman(tree, terms, prepared, prob=0.9)
+    result = johnson_neyman(as_fit(tree, terms, prepared), prob=0.9)
     row = result.boundary.iloc[0]
     assert row["median"] == pytest.approx(np.median(wstar))
     assert row["ci_lower"] == pytest.approx(np.quantile(wstar, 0.05))
@@ -94,7 +94,7 @@ def _normal_root(g10: np.ndarray, g11: np.ndarray, sign: float, z: float) -> flo
 def test_interval_region_ends_are_where_the_interval_limit_is_zero(fit, prepared):
     tree, terms, arrays = fit
     g10, g11 = arrays["unc_cw"].reshape(-1), arrays["unc_cw:sup_c"].reshape(-1)
-    result = johnson_neyman(tree, terms, prepared, prob=0.95, n_points=51)
+    result = johnson_neyman(as_fit(tree, terms, prepared), prob=0.95, n_points=51)
     regions = result.regions[result.regions["criterion"] == "interval"].set_index("direction")
     assert sorted(regions.index) == ["negative", "positive"]
     positive, negative = regions.loc["positive"], regions.loc["negative"]
@@ -124,7 +124,7 @@ def test_probability_region_starts_at_an_order_statistic_of_the_boundary(fit, pr
     tree, terms, arrays = fit
     wstar = np.sort((W_MEAN - arrays["unc_cw"] / arrays["unc_cw:sup_c"]).reshape(-1))
     for level in (0.95, 0.8):
-        result = johnson_neyman(tree, terms, prepared, level=level)
+        result = johnson_neyman(as_fit(tree, terms, prepared), level=level)
         regions = result.regions[result.regions["criterion"] == "probability"]
         regions = regions.set_index("direction")
         k = _first_index(wstar, level)
@@ -132,7 +132,7 @@ def test_probability_region_starts_at_an_order_statistic_of_the_boundary(fit, pr
         assert regions.loc["positive", "lower"] == wstar[k - 1]
         assert regions.loc["negative", "upper"] == wstar[wstar.size - k]
         assert result.regions.attrs["level"] == level
-    words = johnson_neyman(tree, terms, prepared).description
+    words = johnson_neyman(as_fit(tree, terms, prepared)).description
     assert "95% that the slope is positive for sup from" in words
 
 
@@ -141,7 +141,7 @@ def test_negative_interaction_puts_the_positive_region_at_low_moderator(prepared
     rng = np.random.default_rng(3)
     g10 = rng.normal(0.2, 0.05, (4, 500))
     g11 = rng.normal(-0.3, 0.05, (4, 500))
-    result = johnson_neyman(_tree(g10, g11, terms), terms, prepared)
+    result = johnson_neyman(as_fit(_tree(g10, g11, terms), terms, prepared))
     positive = result.regions.set_index(["criterion", "direction"]).loc[("interval", "positive")]
     assert bool(positive["lower_is_range_end"]) and positive["lower"] == W_LOW
     wstar = np.sort((W_MEAN - g10 / g11).reshape(-1))
@@ -156,7 +156,7 @@ def test_empty_region_is_said_plainly(prepared):
     terms = make_terms()
     rng = np.random.default_rng(4)
     tree = _tree(rng.normal(0.0, 0.5, (4, 500)), rng.normal(0.0, 0.5, (4, 500)), terms)
-    result = johnson_neyman(tree, terms, prepared)
+    result = johnson_neyman(as_fit(tree, terms, prepared))
     assert result.regions.empty
     assert list(result.regions.columns)[:4] == ["criterion", "direction", "lower", "upper"]
     assert (
@@ -170,7 +170,7 @@ def test_region_over_the_whole_range_is_said_plainly(prepared):
     terms = make_terms()
     rng = np.random.default_rng(5)
     tree = _tree(rng.normal(1.0, 0.05, (4, 500)), rng.normal(0.1, 0.02, (4, 500)), terms)
-    result = johnson_neyman(tree, terms, prepared)
+    result = johnson_neyman(as_fit(tree, terms, prepared))
     interval = result.regions[result.regions["criterion"] == "interval"]
     assert len(interval) == 1
     row = interval.iloc[0]
@@ -190,22 +190,22 @@ def test_johnson_neyman_needs_the_interaction(prepared):
     terms = make_terms(interaction=False)
     tree, _ = moderation_draws(6, terms=terms)
     with pytest.raises(ModelError, match="no cross-level interaction"):
-        johnson_neyman(tree, terms, prepared)
+        johnson_neyman(as_fit(tree, terms, prepared))
     with pytest.raises(ModelError, match="no cross-level interaction"):
-        boundary_draws(tree, terms, prepared)
+        boundary_draws(as_fit(tree, terms, prepared))
 
 
 def test_bad_level_is_refused(fit, prepared):
     tree, terms, _ = fit
     for level in (0.4, 1.0, "high"):
         with pytest.raises(AmbidexError, match="level must"):
-            johnson_neyman(tree, terms, prepared, level=level)
+            johnson_neyman(as_fit(tree, terms, prepared), level=level)
 
 
 def test_curve_plot_shades_the_regions_and_marks_the_boundary(fit, prepared):
     tree, terms, _ = fit
-    result = johnson_neyman(tree, terms, prepared)
-    curve = moderation_curve(tree, terms, prepared)
+    result = johnson_neyman(as_fit(tree, terms, prepared))
+    curve = moderation_curve(as_fit(tree, terms, prepared))
     ax = plot_moderation_curve(curve, johnson_neyman=result)
     labels = ax.get_legend_handles_labels()[1]
     assert "credibly positive" in labels and "credibly negative" in labels
@@ -237,7 +237,7 @@ def test_posterior_of_the_boundary_covers_the_true_boundary(m3_fit, small_study)
     centre = m3_fit.prepared.transforms[m3_fit.terms.w_column].centre
     assert centre == pytest.approx(small_study.truth["w_mean_persons"])
     assert abs(centre - design.w_mean) > 0.01
-    result = johnson_neyman(m3_fit.idata, m3_fit.terms, m3_fit.prepared)
+    result = johnson_neyman(m3_fit)
     row = result.boundary.iloc[0]
     assert row["ci_lower"] < true_boundary < row["ci_upper"]
     assert row["ci_upper"] - row["ci_lower"] < 1.0

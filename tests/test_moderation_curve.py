@@ -13,6 +13,7 @@ import pytest
 import xarray as xr
 from fake_posterior import (
     PERSON_DIM,
+    as_fit,
     make_prepared,
     make_terms,
     moderation_draws,
@@ -59,7 +60,7 @@ def _flat(values):
 
 def test_curve_equals_g10_plus_g11_w_at_every_grid_value(fit, prepared):
     tree, terms, arrays = fit
-    curve = moderation_curve(tree, terms, prepared, n_points=11, prob=0.9)
+    curve = moderation_curve(as_fit(tree, terms, prepared), n_points=11, prob=0.9)
     table = curve.table
     grid = np.linspace(2.0, 4.5, 11)  # the observed range of the moderator over persons
     np.testing.assert_allclose(table["moderator"], grid)
@@ -90,15 +91,15 @@ def test_curve_equals_g10_plus_g11_w_at_every_grid_value(fit, prepared):
 def test_curve_on_a_chosen_range_says_it_extrapolates(fit, prepared):
     tree, terms, _ = fit
     with pytest.warns(ExtrapolationWarning, match="goes beyond the data"):
-        curve = moderation_curve(tree, terms, prepared, n_points=5, w_range=(1.0, 5.0))
+        curve = moderation_curve(as_fit(tree, terms, prepared), n_points=5, w_range=(1.0, 5.0))
     np.testing.assert_allclose(curve.table["moderator"], [1.0, 2.0, 3.0, 4.0, 5.0])
     assert "extrapolation" in curve.description
     with pytest.raises(AmbidexError, match="low < high"):
-        moderation_curve(tree, terms, prepared, w_range=(4.0, 3.0))
+        moderation_curve(as_fit(tree, terms, prepared), w_range=(4.0, 3.0))
     with pytest.raises(AmbidexError, match="n_points"):
-        moderation_curve(tree, terms, prepared, n_points=1)
+        moderation_curve(as_fit(tree, terms, prepared), n_points=1)
     with pytest.raises(AmbidexError, match="scale must be one of"):
-        moderation_curve(tree, terms, prepared, scale="z")
+        moderation_curve(as_fit(tree, terms, prepared), scale="z")
 
 
 def test_standardised_factor_is_within_sd_of_x_over_sd_of_y(prepared):
@@ -120,8 +121,8 @@ def test_standardised_curve_of_a_standardised_fit_is_its_coefficients(fit):
     tree, _, arrays = fit
     prepared = make_prepared(standardize=True)
     terms = terms_for(prepared)
-    original = moderation_curve(tree, terms, prepared, n_points=3)
-    standard = moderation_curve(tree, terms, prepared, n_points=3, scale="standardised")
+    original = moderation_curve(as_fit(tree, terms, prepared), n_points=3)
+    standard = moderation_curve(as_fit(tree, terms, prepared), n_points=3, scale="standardised")
     wc = (np.array([2.0, 3.25, 4.5]) - W_MEAN) / W_SD  # the moderator is standardised too
     for i in range(3):
         model_scale = arrays["unc_cw"] + arrays["unc_cw:sup_c"] * wc[i]
@@ -135,8 +136,8 @@ def test_standardised_curve_of_a_standardised_fit_is_its_coefficients(fit):
 
 def test_standardised_simple_slopes_scale_every_draw(fit, prepared):
     tree, terms, arrays = fit
-    slopes = simple_slopes(tree, terms, prepared)
-    standard = standardise_simple_slopes(slopes, terms, prepared)
+    slopes = simple_slopes(as_fit(tree, terms, prepared))
+    standard = standardise_simple_slopes(as_fit(tree, terms, prepared), slopes)
     factor = slope_scales(terms, prepared).within_to_standardised
     np.testing.assert_allclose(standard.draws.values, slopes.draws.values * factor)
     np.testing.assert_allclose(standard.table["median"], slopes.table["median"] * factor)
@@ -145,21 +146,21 @@ def test_standardised_simple_slopes_scale_every_draw(fit, prepared):
     assert set(standard.table["scale"]) == {"standardised"}
     assert standard.table.attrs["convention"] == STANDARDISED_CONVENTION
     with pytest.raises(AmbidexError, match="already standardised"):
-        standardise_simple_slopes(standard, terms, prepared)
+        standardise_simple_slopes(as_fit(tree, terms, prepared), standard)
 
 
 def test_percentiles_are_taken_over_persons(fit, prepared):
     tree, terms, arrays = fit
-    result = simple_slopes(tree, terms, prepared, percentiles=[10, 50, 90])
+    result = simple_slopes(as_fit(tree, terms, prepared), percentiles=[10, 50, 90])
     expected = np.percentile(list(W.values()), [10, 50, 90])
     assert result.table["moderator_label"].tolist() == ["P10", "P50", "P90"]
     np.testing.assert_allclose(result.table["moderator"], expected)
     slope = arrays["unc_cw"] + arrays["unc_cw:sup_c"] * (expected[2] - W_MEAN)
     assert result.table.loc[2, "median"] == pytest.approx(np.median(slope))
     with pytest.raises(AmbidexError, match="not both"):
-        simple_slopes(tree, terms, prepared, at=[3.0], percentiles=[50])
+        simple_slopes(as_fit(tree, terms, prepared), at=[3.0], percentiles=[50])
     with pytest.raises(AmbidexError, match="between 0 and 100"):
-        simple_slopes(tree, terms, prepared, percentiles=[50, 120])
+        simple_slopes(as_fit(tree, terms, prepared), percentiles=[50, 120])
 
 
 def test_moderator_by_person_needs_the_rows(prepared):
@@ -173,7 +174,7 @@ def test_moderator_by_person_needs_the_rows(prepared):
 
 def test_difference_high_minus_low_is_g11_times_the_distance(fit, prepared):
     tree, terms, arrays = fit
-    slopes = simple_slopes(tree, terms, prepared, prob=0.9)
+    slopes = simple_slopes(as_fit(tree, terms, prepared), prob=0.9)
     diff = slope_differences(slopes)
     assert len(diff) == 1
     row = diff.iloc[0]
@@ -185,20 +186,20 @@ def test_difference_high_minus_low_is_g11_times_the_distance(fit, prepared):
     assert row["ci_upper"] == pytest.approx(np.quantile(expected, 0.95))
     assert row["p_positive"] == 1.0
     # a chosen pair, and a new person's slopes: the shared person part cancels
-    new = simple_slopes(tree, terms, prepared, which="new_person")
+    new = simple_slopes(as_fit(tree, terms, prepared), which="new_person")
     pair = slope_differences(new, pairs=[("mean", "-1 SD")])
     assert pair.loc[0, "median"] == pytest.approx(np.median(_flat(arrays["unc_cw:sup_c"]) * W_SD))
     assert pair.loc[0, "which"] == "new_person"
     with pytest.raises(AmbidexError, match="No simple slope is labelled 'high'"):
         slope_differences(slopes, pairs=[("high", "-1 SD")])
-    one = simple_slopes(tree, terms, prepared, at=[3.0])
+    one = simple_slopes(as_fit(tree, terms, prepared), at=[3.0])
     with pytest.raises(AmbidexError, match="at least two moderator values"):
         slope_differences(one)
 
 
 def test_within_between_and_contextual_per_draw(fit, prepared):
     tree, terms, arrays = fit
-    result = within_between(tree, terms, prepared, prob=0.9)
+    result = within_between(as_fit(tree, terms, prepared), prob=0.9)
     table = result.table.set_index("effect")
     g10, g02 = _flat(arrays["unc_cw"]), _flat(arrays["unc_pm"])
     for name, values in (("within", g10), ("between", g02), ("contextual", g02 - g10)):
@@ -211,7 +212,7 @@ def test_within_between_and_contextual_per_draw(fit, prepared):
     assert "between minus within" in result.description
     # standardised: within by SD_x/SD_y, between and contextual by SD_xbar/SD_y
     scales = slope_scales(terms, prepared)
-    standard = within_between(tree, terms, prepared, scale="standardised").table
+    standard = within_between(as_fit(tree, terms, prepared), scale="standardised").table
     standard = standard.set_index("effect")
     assert standard.loc["within", "median"] == pytest.approx(
         np.median(g10) * scales.within_to_standardised
@@ -226,7 +227,7 @@ def test_contextual_effect_is_taken_in_original_units_when_standardised(fit):
     tree, _, arrays = fit
     prepared = make_prepared(standardize=True)
     terms = terms_for(prepared)
-    result = within_between(tree, terms, prepared).table.set_index("effect")
+    result = within_between(as_fit(tree, terms, prepared)).table.set_index("effect")
     t = prepared.transforms
     within = _flat(arrays["unc_cw"]) * t["inno_z"].scale / t["unc_cw"].scale
     between = _flat(arrays["unc_pm"]) * t["inno_z"].scale / t["unc_pm"].scale
@@ -242,7 +243,7 @@ def test_ludtke_warning_travels_with_the_effects(fit, prepared):
             "Something about 'other'.",
         ),
     )
-    result = within_between(tree, terms, warned)
+    result = within_between(as_fit(tree, terms, warned))
     assert result.warnings == (warned.warnings[0],)
     assert "Lüdtke" in result.description
 
@@ -251,19 +252,19 @@ def test_within_between_needs_the_person_mean(prepared):
     terms = make_terms(between=False)
     tree, _ = moderation_draws(3, terms=terms)
     with pytest.raises(ModelError, match="no person-mean term"):
-        within_between(tree, terms, prepared)
+        within_between(as_fit(tree, terms, prepared))
 
 
 def test_curve_needs_a_moderator(prepared):
     terms = replace(make_terms(interaction=False, moderator=False), w_column=None)
     tree, _ = moderation_draws(4, terms=terms)
     with pytest.raises(ModelError, match="no level-2 moderator"):
-        moderation_curve(tree, terms, prepared)
+        moderation_curve(as_fit(tree, terms, prepared))
 
 
 def test_report_section_writes_files_and_markdown(fit, prepared, tmp_path):
     tree, terms, _ = fit
-    slopes = simple_slopes(tree, terms, prepared)
+    slopes = simple_slopes(as_fit(tree, terms, prepared))
     fake = SimpleNamespace(idata=tree, terms=terms, prepared=prepared)
     analysis = SimpleNamespace(moderation_model="M3", fits={"M3": fake}, slopes=slopes)
     figures, tables = tmp_path / "figures", tmp_path / "tables"
@@ -292,7 +293,7 @@ def test_report_section_writes_files_and_markdown(fit, prepared, tmp_path):
 
 def test_report_section_keeps_raw_moderator_values_of_the_analysis(fit, prepared, tmp_path):
     tree, terms, _ = fit
-    slopes = simple_slopes(tree, terms, prepared, at=[2.5, 4.0])
+    slopes = simple_slopes(as_fit(tree, terms, prepared), at=[2.5, 4.0])
     fake = SimpleNamespace(idata=tree, terms=terms, prepared=prepared)
     analysis = SimpleNamespace(moderation_model="M3", fits={"M3": fake}, slopes=slopes)
     report_section(analysis, tmp_path, tmp_path)
@@ -312,7 +313,7 @@ def test_moderation_results_notes_the_parts_a_model_lacks(prepared):
 
     terms = make_terms(random_slope=False, between=False)
     tree, _ = moderation_draws(7, terms=terms)
-    results = moderation_results(tree, terms, prepared, model="M3b")
+    results = moderation_results(as_fit(tree, terms, prepared), model="M3b")
     assert results.persons is None and results.effects is None
     assert any("no person-specific slopes" in note for note in results.notes)
     assert any("no person-mean term" in note for note in results.notes)
@@ -320,4 +321,4 @@ def test_moderation_results_notes_the_parts_a_model_lacks(prepared):
     no_interaction = make_terms(interaction=False)
     tree, _ = moderation_draws(8, terms=no_interaction)
     with pytest.raises(ModelError, match="no cross-level interaction"):
-        moderation_results(tree, no_interaction, prepared)
+        moderation_results(as_fit(tree, no_interaction, prepared))

@@ -9,7 +9,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import xarray as xr
-from fake_posterior import PERSON_DIM, make_prepared, make_terms, moderation_draws, terms_for
+from fake_posterior import (
+    PERSON_DIM,
+    as_fit,
+    make_prepared,
+    make_terms,
+    moderation_draws,
+    terms_for,
+)
 
 from ambidex_bayes.errors import AmbidexError, ModelError
 from ambidex_bayes.moderation import (
@@ -46,7 +53,7 @@ def fit():
 
 def test_each_person_slope_is_fixed_part_plus_own_deviation(fit, prepared):
     tree, terms, arrays = fit
-    result = person_slopes(tree, terms, prepared, prob=0.9)
+    result = person_slopes(as_fit(tree, terms, prepared), prob=0.9)
     table = result.table.set_index("person")
     assert list(table.index) == list(W)
     for k, (person, w) in enumerate(W.items()):
@@ -70,7 +77,7 @@ def test_each_person_slope_is_fixed_part_plus_own_deviation(fit, prepared):
 
 def test_shares_of_persons(fit, prepared):
     tree, terms, arrays = fit
-    result = person_slopes(tree, terms, prepared, prob=0.9)
+    result = person_slopes(as_fit(tree, terms, prepared), prob=0.9)
     table = result.table
     shares = result.shares.set_index("quantity")
     positive = table["credibly_positive"].mean()
@@ -102,12 +109,12 @@ def test_person_slopes_in_original_and_standardised_units(fit):
     prepared = make_prepared(standardize=True)
     terms = terms_for(prepared)
     t = prepared.transforms
-    original = person_slopes(tree, terms, prepared)
+    original = person_slopes(as_fit(tree, terms, prepared))
     wc = (W["b"] - W_MEAN) / t["sup_c"].scale
     model_scale = arrays["unc_cw"] + arrays["unc_cw:sup_c"] * wc + arrays["unc_cw|pid"][..., 1]
     factor = t["inno_z"].scale / t["unc_cw"].scale
     np.testing.assert_allclose(original.draws.sel(person="b").values, model_scale * factor)
-    standard = person_slopes(tree, terms, prepared, scale="standardised")
+    standard = person_slopes(as_fit(tree, terms, prepared), scale="standardised")
     # standardised data: SD_x / SD_y undoes the conversion, leaving the model's own scale
     assert slope_scales(terms, prepared).within_to_standardised * factor == pytest.approx(1.0)
     np.testing.assert_allclose(standard.draws.sel(person="b").values, model_scale)
@@ -118,7 +125,7 @@ def test_person_slopes_in_original_and_standardised_units(fit):
 def test_without_interaction_the_moderator_term_is_left_out(prepared):
     terms = make_terms(interaction=False)
     tree, arrays = _draws(32, terms)
-    result = person_slopes(tree, terms, prepared)
+    result = person_slopes(as_fit(tree, terms, prepared))
     expected = arrays["unc_cw"] + arrays["unc_cw|pid"][..., 2]
     np.testing.assert_allclose(result.draws.sel(person="c").values, expected)
     assert "g10 + u1j" in result.description
@@ -128,21 +135,21 @@ def test_person_slopes_need_person_slopes_and_matching_persons(prepared):
     terms = make_terms(random_slope=False)
     tree, _ = _draws(33, terms)
     with pytest.raises(ModelError, match="no person-specific slopes"):
-        person_slopes(tree, terms, prepared)
+        person_slopes(as_fit(tree, terms, prepared))
     terms = make_terms()
     foreign, _ = _draws(34, terms, persons=("a", "b", "x", "y", "e", "f"))
     with pytest.raises(ModelError, match=r"2 person\(s\) of the posterior are not in"):
-        person_slopes(foreign, terms, prepared)
+        person_slopes(as_fit(foreign, terms, prepared))
     empty = replace(prepared, frame=prepared.frame.iloc[0:0])
     tree, _ = _draws(35, terms)
     with pytest.raises(ModelError, match="no rows with the person column"):
-        person_slopes(tree, terms, empty)
+        person_slopes(as_fit(tree, terms, empty))
 
 
 def test_scatter_draws_every_person_against_their_moderator(fit, prepared):
     tree, terms, _ = fit
-    result = person_slopes(tree, terms, prepared)
-    curve = moderation_curve(tree, terms, prepared)
+    result = person_slopes(as_fit(tree, terms, prepared))
+    curve = moderation_curve(as_fit(tree, terms, prepared))
     ax = plot_person_slopes(result, curve=curve)
     labels = ax.get_legend_handles_labels()[1]
     counts = {
@@ -157,14 +164,14 @@ def test_scatter_draws_every_person_against_their_moderator(fit, prepared):
     xs = np.concatenate([line.get_xdata() for line in ax.lines if line.get_linestyle() == "None"])
     assert sorted(xs) == sorted(W.values())
     plt.close(ax.figure)
-    standard = moderation_curve(tree, terms, prepared, scale="standardised")
+    standard = moderation_curve(as_fit(tree, terms, prepared), scale="standardised")
     with pytest.raises(AmbidexError, match="compute both on one scale"):
         plot_person_slopes(result, curve=standard)
 
 
 @pytest.mark.fit
 def test_bambi_interpret_gives_the_same_person_slopes(m3_fit):
-    ours = person_slopes(m3_fit.idata, m3_fit.terms, m3_fit.prepared).table.set_index("person")
+    ours = person_slopes(m3_fit).table.set_index("person")
     bambi = person_slopes_bambi(m3_fit).set_index("person").loc[ours.index]
     np.testing.assert_allclose(bambi["mean"], ours["mean"], atol=1e-6)
     np.testing.assert_allclose(bambi["ci_lower"], ours["ci_lower"], atol=1e-6)

@@ -43,7 +43,7 @@ def fit():
 
 def test_moderation_lines_plot_has_two_lines_bands_and_legend(fit):
     tree, terms, prepared = fit
-    lines = moderation_lines(tree, terms, prepared, n_points=20)
+    lines = moderation_lines(as_fit(tree, terms, prepared), n_points=20)
     ax = plot_moderation_lines(lines, title="Innovation and uncertainty")
     assert len(ax.lines) == 2
     assert len(ax.collections) == 2  # one credible band per line
@@ -62,7 +62,7 @@ def test_moderation_lines_plot_has_two_lines_bands_and_legend(fit):
 
 def test_moderation_lines_plot_draws_on_given_axes_with_labels(fit):
     tree, terms, prepared = fit
-    lines = moderation_lines(tree, terms, prepared, at=[2.0, 3.0, 4.0], n_points=5)
+    lines = moderation_lines(as_fit(tree, terms, prepared), at=[2.0, 3.0, 4.0], n_points=5)
     _, ax = plt.subplots()
     out = plot_moderation_lines(lines, ax=ax, x_label="uncertainty", y_label="innovation")
     assert out is ax
@@ -81,7 +81,7 @@ def test_moderation_lines_plot_refuses_other_frames():
 
 def test_simple_slopes_plot_marks_zero_and_p_positive(fit):
     tree, terms, prepared = fit
-    slopes = simple_slopes(tree, terms, prepared)
+    slopes = simple_slopes(as_fit(tree, terms, prepared))
     ax = plot_simple_slopes(slopes)
     texts = [t.get_text() for t in ax.texts]
     expected = [f"P(>0) = {p:.2f}" for p in slopes.table["p_positive"]]

@@ -7,6 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 from fake_posterior import (
+    as_fit,
     make_prepared,
     make_terms,
     moderation_draws,
@@ -49,7 +50,9 @@ def test_values_equal_hand_formula_on_original_scale(fit):
     terms = terms_for(prepared)
     tx, ty = prepared.transforms["unc_cw"], prepared.transforms["inno_z"]
     assert abs(tx.scale - 1.0) > 0.1 and abs(ty.scale - 1.0) > 0.1 and ty.centre > 1.0
-    lines = moderation_lines(tree, terms, prepared, x_range=(1.0, 5.0), n_points=5, prob=0.9)
+    lines = moderation_lines(
+        as_fit(tree, terms, prepared), x_range=(1.0, 5.0), n_points=5, prob=0.9
+    )
     assert list(lines.columns) == [
         "x",
         "moderator_label",
@@ -87,7 +90,9 @@ def test_lines_cross_at_the_average_person_mean_only_through_the_moderator_effec
     tree, terms, arrays = fit
     prepared = make_prepared()
     pm = prepared.person_means["unc"].mean()
-    lines = moderation_lines(tree, terms, prepared, x_range=(pm - 1.0, pm + 1.0), n_points=3)
+    lines = moderation_lines(
+        as_fit(tree, terms, prepared), x_range=(pm - 1.0, pm + 1.0), n_points=3
+    )
     at_pm = lines[np.isclose(lines["x"], pm)].set_index("moderator_label")["mean"]
     sd_w = prepared.moderator_stats.loc["sup", "sd_over_persons"]
     # at x = average person mean the slope drops out: difference is g01 * 2 SD
@@ -98,7 +103,9 @@ def test_between_term_uses_the_average_person_mean_in_its_own_units(fit):
     tree, terms, arrays = fit
     prepared = with_transform(make_prepared(), "unc_pm", centre=2.0)
     pm = prepared.person_means["unc"].mean()
-    lines = moderation_lines(tree, terms, prepared, at=[3.0], x_range=(2.0, 4.0), n_points=3)
+    lines = moderation_lines(
+        as_fit(tree, terms, prepared), at=[3.0], x_range=(2.0, 4.0), n_points=3
+    )
     wc = 3.0 - prepared.moderator_stats.loc["sup", "mean_over_persons"]
     expected = _hand(
         arrays, 4.0, wc, pm=pm, x_scale=1.0, y_scale=1.0, y_centre=0.0, xbar_c=pm - 2.0
@@ -127,7 +134,7 @@ def test_default_range_is_clipped_to_the_declared_range(fit):
     base = make_prepared()
     narrow = replace(base, mapping=replace(base.mapping, ranges={"unc": (1.0, 3.5)}))
     assert unclipped[1] > 3.5  # the clip must bite
-    lines = moderation_lines(tree, terms, narrow, n_points=11)
+    lines = moderation_lines(as_fit(tree, terms, narrow), n_points=11)
     assert lines["x"].max() == pytest.approx(3.5)
     assert lines["x"].min() == pytest.approx(unclipped[0])
 
@@ -136,17 +143,17 @@ def test_without_slope_it_is_a_model_error(fit):
     terms = make_terms(slope=False, random_slope=False)
     tree, _ = moderation_draws(8, terms=terms)
     with pytest.raises(ModelError, match="no within-person slope term"):
-        moderation_lines(tree, terms, make_prepared())
+        moderation_lines(as_fit(tree, terms, make_prepared()))
 
 
 @pytest.mark.parametrize("x_range", [(3.0, 1.0), (1.0,), (0.0, np.inf)])
 def test_bad_x_range_is_refused(fit, x_range):
     tree, terms, _ = fit
     with pytest.raises(AmbidexError, match="x_range must be two"):
-        moderation_lines(tree, terms, make_prepared(), x_range=x_range)
+        moderation_lines(as_fit(tree, terms, make_prepared()), x_range=x_range)
 
 
 def test_bad_n_points_is_refused(fit):
     tree, terms, _ = fit
     with pytest.raises(AmbidexError, match="n_points must be an integer of at least 2"):
-        moderation_lines(tree, terms, make_prepared(), n_points=1)
+        moderation_lines(as_fit(tree, terms, make_prepared()), n_points=1)

@@ -7,6 +7,7 @@ import pytest
 from fake_posterior import (
     CHAINS,
     DRAWS,
+    as_fit,
     make_prepared,
     make_terms,
     moderation_draws,
@@ -37,7 +38,7 @@ def _w_stats(prepared):
 def test_population_slopes_at_plus_minus_one_sd_equal_hand_computation(fit, prepared):
     tree, terms, arrays = fit
     mean_w, sd_w = _w_stats(prepared)
-    result = simple_slopes(tree, terms, prepared, prob=0.9)
+    result = simple_slopes(as_fit(tree, terms, prepared), prob=0.9)
     assert isinstance(result, SimpleSlopes)
     table = result.table
     assert table["moderator_label"].tolist() == ["-1 SD", "mean", "+1 SD"]
@@ -68,7 +69,7 @@ def test_population_slopes_at_plus_minus_one_sd_equal_hand_computation(fit, prep
 def test_raw_at_values_are_centred_at_the_mean_over_persons(fit, prepared):
     tree, terms, arrays = fit
     mean_w, _ = _w_stats(prepared)
-    result = simple_slopes(tree, terms, prepared, at=[2.5, 4.0])
+    result = simple_slopes(as_fit(tree, terms, prepared), at=[2.5, 4.0])
     table = result.table
     assert table["moderator_label"].tolist() == ["at 2.5", "at 4"]
     np.testing.assert_allclose(table["moderator_centred"], [2.5 - mean_w, 4.0 - mean_w])
@@ -83,7 +84,7 @@ def test_slopes_are_converted_to_original_units_when_standardised(fit):
     assert terms.y_column == "inno_z"
     factor = prepared.transforms["inno_z"].scale / prepared.transforms["unc_cw"].scale
     assert abs(factor - 1.0) > 0.1  # the conversion must matter
-    result = simple_slopes(tree, terms, prepared, sds=(-1.0, 1.0))
+    result = simple_slopes(as_fit(tree, terms, prepared), sds=(-1.0, 1.0))
     # moderator standardised over persons: -1 SD is -1 in model units
     np.testing.assert_allclose(result.table["moderator_centred"], [-1.0, 1.0])
     stats = prepared.moderator_stats.loc["sup"]
@@ -102,11 +103,11 @@ def test_slopes_are_converted_to_original_units_when_standardised(fit):
 def test_observed_average_adds_the_mean_person_slope_deviation(fit, prepared):
     tree, terms, arrays = fit
     _, sd_w = _w_stats(prepared)
-    result = simple_slopes(tree, terms, prepared, which="observed_average")
+    result = simple_slopes(as_fit(tree, terms, prepared), which="observed_average")
     u1_mean = arrays["unc_cw|pid"].mean(axis=-1)
     expected = arrays["unc_cw"] + arrays["unc_cw:sup_c"] * sd_w + u1_mean
     np.testing.assert_allclose(result.draws.sel(moderator="+1 SD").values, expected)
-    population = simple_slopes(tree, terms, prepared)
+    population = simple_slopes(as_fit(tree, terms, prepared))
     shift = result.table["mean"] - population.table["mean"]
     np.testing.assert_allclose(shift, u1_mean.mean())
     assert u1_mean.mean() == pytest.approx(0.15, abs=0.02)
@@ -116,10 +117,10 @@ def test_observed_average_adds_the_mean_person_slope_deviation(fit, prepared):
 
 def test_new_person_is_wider_centred_alike_and_seeded(fit, prepared):
     tree, terms, arrays = fit
-    population = simple_slopes(tree, terms, prepared)
-    new = simple_slopes(tree, terms, prepared, which="new_person", seed=11)
-    again = simple_slopes(tree, terms, prepared, which="new_person", seed=11)
-    other = simple_slopes(tree, terms, prepared, which="new_person", seed=12)
+    population = simple_slopes(as_fit(tree, terms, prepared))
+    new = simple_slopes(as_fit(tree, terms, prepared), which="new_person", seed=11)
+    again = simple_slopes(as_fit(tree, terms, prepared), which="new_person", seed=11)
+    other = simple_slopes(as_fit(tree, terms, prepared), which="new_person", seed=12)
     assert (new.table["sd"] > population.table["sd"] * 2).all()
     # tau1 ~ 0.25: the predictive SD is about sqrt(sd_pop^2 + 0.25^2)
     expected_sd = np.sqrt(population.table["sd"] ** 2 + 0.25**2)
@@ -137,8 +138,8 @@ def test_new_person_is_wider_centred_alike_and_seeded(fit, prepared):
 def test_new_person_without_random_slope_equals_population(prepared):
     terms = make_terms(random_slope=False)
     tree, _ = moderation_draws(3, terms=terms)
-    new = simple_slopes(tree, terms, prepared, which="new_person")
-    population = simple_slopes(tree, terms, prepared)
+    new = simple_slopes(as_fit(tree, terms, prepared), which="new_person")
+    population = simple_slopes(as_fit(tree, terms, prepared))
     np.testing.assert_allclose(new.draws.values, population.draws.values)
     assert "no person-specific slopes" in new.description
 
@@ -146,7 +147,7 @@ def test_new_person_without_random_slope_equals_population(prepared):
 def test_without_interaction_the_slope_does_not_vary(prepared):
     terms = make_terms(interaction=False)
     tree, arrays = moderation_draws(4, terms=terms)
-    result = simple_slopes(tree, terms, prepared)
+    result = simple_slopes(as_fit(tree, terms, prepared))
     assert result.table["mean"].nunique() == 1
     assert result.table.loc[0, "mean"] == pytest.approx(arrays["unc_cw"].mean())
     assert "does not vary with sup" in result.description
@@ -156,26 +157,26 @@ def test_without_slope_term_it_is_a_model_error(prepared):
     terms = make_terms(slope=False, random_slope=False)
     tree, _ = moderation_draws(5, terms=terms)
     with pytest.raises(ModelError, match="no within-person slope term"):
-        simple_slopes(tree, terms, prepared)
+        simple_slopes(as_fit(tree, terms, prepared))
 
 
 def test_observed_average_needs_person_slopes(prepared):
     terms = make_terms(random_slope=False)
     tree, _ = moderation_draws(6, terms=terms)
     with pytest.raises(ModelError, match="needs person-specific slopes"):
-        simple_slopes(tree, terms, prepared, which="observed_average")
+        simple_slopes(as_fit(tree, terms, prepared), which="observed_average")
 
 
 def test_bad_options_are_refused(fit, prepared):
     tree, terms, _ = fit
     with pytest.raises(AmbidexError, match="which must be one of"):
-        simple_slopes(tree, terms, prepared, which="person")
+        simple_slopes(as_fit(tree, terms, prepared), which="person")
     with pytest.raises(AmbidexError, match="repeats a value"):
-        simple_slopes(tree, terms, prepared, at=[3.0, 3.0])
+        simple_slopes(as_fit(tree, terms, prepared), at=[3.0, 3.0])
     with pytest.raises(AmbidexError, match="at is empty"):
-        simple_slopes(tree, terms, prepared, at=[])
+        simple_slopes(as_fit(tree, terms, prepared), at=[])
     with pytest.raises(AmbidexError, match="finite"):
-        simple_slopes(tree, terms, prepared, at=[np.nan])
+        simple_slopes(as_fit(tree, terms, prepared), at=[np.nan])
 
 
 def test_missing_moderator_stats_row_is_explained(prepared):

@@ -60,9 +60,7 @@ def run(args: argparse.Namespace) -> int:
             OutputFolder(Path(args.out) / sub, inputs=input_paths(args))
     result = load_fit(args.fit)
     results = moderation_results(
-        result.idata,
-        result.terms,
-        result.prepared,
+        result,
         model=result.spec.name,
         at=args.at,
         percentiles=args.percentiles,

@@ -16,6 +16,10 @@
   :mod:`~ambidex_bayes.moderation.report_section`.
 
 :mod:`ambidex_bayes.results` re-exports the simple slopes and the moderation lines too.
+
+Every analysis takes the fit first (a :class:`~ambidex_bayes.fit.FitResult`, or a
+:class:`~ambidex_bayes.posterior.PosteriorDraws` for draws from elsewhere), then keyword
+options: ``simple_slopes(m3, at=[2, 3, 4])``, ``johnson_neyman(m3)``.
 """
 
 from __future__ import annotations

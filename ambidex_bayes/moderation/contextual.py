@@ -38,7 +38,6 @@ and any warning of :func:`ambidex_bayes.prepare.prepare` about it travel with th
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -56,14 +55,12 @@ from ambidex_bayes.moderation.slopes import transform_of
 from ambidex_bayes.posterior import (
     DRAW_SUMMARY_COLUMNS,
     SAMPLE_DIMS,
+    Fitted,
+    fitted_parts,
     get_scalar,
     posterior_dataset,
     resolve_prob,
 )
-from ambidex_bayes.terms import ModerationTerms
-
-if TYPE_CHECKING:
-    from ambidex_bayes.prepare import PreparedData
 
 __all__ = ["WithinBetween", "within_between"]
 
@@ -105,9 +102,7 @@ class WithinBetween:
 
 
 def within_between(
-    idata: Any,
-    terms: ModerationTerms,
-    prepared: PreparedData,
+    fit: Fitted,
     *,
     prob: float | None = None,
     scale: Scale = "original",
@@ -118,12 +113,11 @@ def within_between(
 
     Parameters
     ----------
-    idata : xarray.DataTree
-        The fit's posterior.
-    terms : ModerationTerms
+    fit : Fitted
+        The fit (:class:`~ambidex_bayes.fit.FitResult`, or
+        :class:`~ambidex_bayes.posterior.PosteriorDraws`): posterior, terms and the
+        data the model was fitted on.
         Needs the within-person slope and the person-mean term (``terms.between``).
-    prepared : PreparedData
-        The data the model was fitted on.
     prob : float, optional
         Width of the credible intervals; default ``constants.CI_PROB`` at call time.
     scale : {"original", "standardised"}
@@ -138,6 +132,7 @@ def within_between(
     ModelError
         If the model lacks the within-person slope or the person mean of the predictor.
     """
+    idata, terms, prepared = fitted_parts(fit, "within_between")
     check_scale(scale)
     prob = resolve_prob(prob)
     if terms.slope is None or terms.x_column is None:

@@ -38,7 +38,7 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
@@ -58,7 +58,9 @@ from ambidex_bayes.moderation.slopes import (
 from ambidex_bayes.posterior import (
     DRAW_SUMMARY_COLUMNS,
     SAMPLE_DIMS,
+    Fitted,
     describe_draws,
+    fitted_parts,
     resolve_prob,
 )
 from ambidex_bayes.terms import ModerationTerms
@@ -297,9 +299,7 @@ def _standardised_words(description: str) -> str:
     )
 
 
-def standardise_simple_slopes(
-    slopes: SimpleSlopes, terms: ModerationTerms, prepared: PreparedData
-) -> SimpleSlopes:
+def standardise_simple_slopes(fit: Fitted, slopes: SimpleSlopes) -> SimpleSlopes:
     """Simple slopes on the standardised scale (see the module docstring).
 
     Every draw is multiplied by :math:`SD_x / SD_y`; the table is summarised again from
@@ -307,10 +307,10 @@ def standardise_simple_slopes(
 
     Parameters
     ----------
+    fit : Fitted
+        The fit the slopes come from (its terms and prepared data give the SDs).
     slopes : SimpleSlopes
-        Output of :func:`ambidex_bayes.results.simple_slopes` (original units).
-    terms, prepared
-        The fit's terms and prepared data.
+        Output of :func:`ambidex_bayes.results.simple_slopes` on ``fit`` (original units).
 
     Returns
     -------
@@ -322,6 +322,7 @@ def standardise_simple_slopes(
         )
     if slopes.draws.attrs.get("scale", "original") != "original":
         raise AmbidexError("These slopes are already standardised.")
+    _, terms, prepared = fitted_parts(fit, "standardise_simple_slopes")
     factor = slope_scales(terms, prepared).within_to_standardised
     prob = float(slopes.draws.attrs.get("ci_prob", resolve_prob(None)))
     draws = (slopes.draws * factor).rename(slopes.draws.name)
@@ -338,9 +339,7 @@ def standardise_simple_slopes(
 
 
 def moderation_curve(
-    idata: Any,
-    terms: ModerationTerms,
-    prepared: PreparedData,
+    fit: Fitted,
     *,
     n_points: int = 101,
     w_range: Sequence[float] | None = None,
@@ -369,12 +368,11 @@ def moderation_curve(
 
     Parameters
     ----------
-    idata : xarray.DataTree
-        The fit's posterior.
-    terms : ModerationTerms
-        Which posterior variable plays which role; needs a slope and a moderator.
-    prepared : PreparedData
-        The data the model was fitted on.
+    fit : Fitted
+        The fit (:class:`~ambidex_bayes.fit.FitResult`, or
+        :class:`~ambidex_bayes.posterior.PosteriorDraws`): posterior, terms and the
+        data the model was fitted on.
+        Needs a slope and a moderator.
     n_points : int
         Number of moderator values (at least 2).
     w_range : (float, float), optional
@@ -397,6 +395,7 @@ def moderation_curve(
     ModelError
         If the model has no within-person slope or no moderator.
     """
+    _, terms, prepared = fitted_parts(fit, "moderation_curve")
     check_scale(scale)
     n_points = _check_points(n_points)
     if terms.w_column is None:
@@ -409,9 +408,7 @@ def moderation_curve(
     obs_low, obs_high = observed_range(terms, prepared)
     low, high = (obs_low, obs_high) if w_range is None else _check_range(w_range)
     grid = np.linspace(low, high, n_points)
-    slopes = simple_slopes(
-        idata, terms, prepared, at=grid, which=which, prob=prob, seed=seed, warn=False
-    )
+    slopes = simple_slopes(fit, at=grid, which=which, prob=prob, seed=seed, warn=False)
     scales = slope_scales(terms, prepared) if scale == "standardised" else None
     factor = scales.within_to_standardised if scales is not None else 1.0
     values = _scaled(slopes, factor)

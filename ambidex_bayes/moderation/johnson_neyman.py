@@ -48,7 +48,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -64,6 +64,8 @@ from ambidex_bayes.moderation.curve import (
 from ambidex_bayes.moderation.slopes import refuse_nonfinite, transform_of
 from ambidex_bayes.posterior import (
     SAMPLE_DIMS,
+    Fitted,
+    fitted_parts,
     get_scalar,
     posterior_dataset,
     resolve_prob,
@@ -149,7 +151,7 @@ def _check_level(level: float) -> float:
 
 
 def _line(
-    idata: Any, terms: ModerationTerms, prepared: PreparedData
+    idata: xr.DataTree, terms: ModerationTerms, prepared: PreparedData
 ) -> tuple[np.ndarray, np.ndarray, float, float]:
     """Per-draw intercept ``a`` and raw-unit moderator slope ``b`` of the model-scale slope
     ``a + b * (W - centre)``, with the moderator's centre and scale."""
@@ -179,7 +181,7 @@ def _line(
     return g10, g11 / scale, float(tw.centre), scale
 
 
-def boundary_draws(idata: Any, terms: ModerationTerms, prepared: PreparedData) -> xr.DataArray:
+def boundary_draws(fit: Fitted) -> xr.DataArray:
     r"""Posterior draws of the moderator value where the population slope is zero.
 
     :math:`W^{*(s)} = c - k\,\gamma_{10}^{(s)} / \gamma_{11}^{(s)}` on the moderator's raw
@@ -191,6 +193,7 @@ def boundary_draws(idata: Any, terms: ModerationTerms, prepared: PreparedData) -
     xarray.DataArray
         Dims ``(chain, draw)``, named ``"boundary"``.
     """
+    idata, terms, prepared = fitted_parts(fit, "boundary_draws")
     posterior = posterior_dataset(idata)
     _line(idata, terms, prepared)  # checks the terms
     g10 = get_scalar(posterior, terms.slope, "within-person slope")
@@ -299,9 +302,7 @@ def _describe(
 
 
 def johnson_neyman(
-    idata: Any,
-    terms: ModerationTerms,
-    prepared: PreparedData,
+    fit: Fitted,
     *,
     prob: float | None = None,
     level: float = DEFAULT_LEVEL,
@@ -316,12 +317,11 @@ def johnson_neyman(
 
     Parameters
     ----------
-    idata : xarray.DataTree
-        The fit's posterior.
-    terms : ModerationTerms
+    fit : Fitted
+        The fit (:class:`~ambidex_bayes.fit.FitResult`, or
+        :class:`~ambidex_bayes.posterior.PosteriorDraws`): posterior, terms and the
+        data the model was fitted on.
         Needs a within-person slope and a cross-level interaction.
-    prepared : PreparedData
-        The data the model was fitted on.
     prob : float, optional
         Width of the credible interval; default ``constants.CI_PROB`` at call time.
     level : float
@@ -340,10 +340,11 @@ def johnson_neyman(
     ModelError
         Without a within-person slope or a cross-level interaction.
     """
+    idata, terms, prepared = fitted_parts(fit, "johnson_neyman")
     prob = resolve_prob(prob)
     level = _check_level(level)
     a, b, centre, _ = _line(idata, terms, prepared)
-    curve = moderation_curve(idata, terms, prepared, n_points=n_points, w_range=w_range, prob=prob)
+    curve = moderation_curve(fit, n_points=n_points, w_range=w_range, prob=prob)
     grid = curve.table["moderator"].to_numpy(dtype=float)
     low, high = float(grid[0]), float(grid[-1])
     obs_low, obs_high = observed_range(terms, prepared)
@@ -361,7 +362,7 @@ def johnson_neyman(
     def share_negative(w: float) -> float:
         return float(np.mean(a + b * (w - centre) < 0))
 
-    wstar = boundary_draws(idata, terms, prepared)
+    wstar = boundary_draws(fit)
     knots = wstar.values.reshape(-1)
     knots = knots[np.isfinite(knots)]
 

@@ -15,7 +15,7 @@ computed per posterior draw and mapped back to the outcome's original scale.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -25,6 +25,8 @@ from ambidex_bayes.errors import AmbidexError, ModelError
 from ambidex_bayes.moderation.slopes import moderator_grid, transform_of
 from ambidex_bayes.posterior import (
     SAMPLE_DIMS,
+    Fitted,
+    fitted_parts,
     get_scalar,
     posterior_dataset,
     resolve_prob,
@@ -135,9 +137,7 @@ def _check_x_range(x_range: Sequence[float]) -> tuple[float, float]:
 
 
 def moderation_lines(
-    idata: Any,
-    terms: ModerationTerms,
-    prepared: PreparedData,
+    fit: Fitted,
     *,
     at: Sequence[float] | None = None,
     sds: Sequence[float] = (-1.0, 1.0),
@@ -168,12 +168,10 @@ def moderation_lines(
 
     Parameters
     ----------
-    idata : xarray.DataTree
-        The fit's posterior.
-    terms : ModerationTerms
-        Which posterior variable plays which role.
-    prepared : PreparedData
-        The data the model was fitted on.
+    fit : Fitted
+        The fit (:class:`~ambidex_bayes.fit.FitResult`, or
+        :class:`~ambidex_bayes.posterior.PosteriorDraws`): posterior, terms and the
+        data the model was fitted on.
     at : sequence of float, optional
         Raw moderator values; default: mean over persons plus ``sds`` SDs over persons.
     sds : sequence of float
@@ -197,6 +195,7 @@ def moderation_lines(
     ModelError
         If the model has no within-person slope, or a variable or transform is missing.
     """
+    idata, terms, prepared = fitted_parts(fit, "moderation_lines")
     if terms.slope is None or terms.x_column is None:
         raise ModelError(
             "The model has no within-person slope term (terms.slope is None); the moderation "

@@ -27,7 +27,7 @@ needs no prediction over the rows.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import pandas as pd
@@ -45,17 +45,20 @@ from ambidex_bayes.moderation.slopes import moderator_by_person, refuse_nonfinit
 from ambidex_bayes.posterior import (
     DRAW_SUMMARY_COLUMNS,
     SAMPLE_DIMS,
+    Fitted,
+    fitted_parts,
     get_scalar,
     get_variable,
     posterior_dataset,
     resolve_prob,
 )
-from ambidex_bayes.terms import ModerationTerms
 
 if TYPE_CHECKING:
+    import bambi
+
     from ambidex_bayes.prepare import PreparedData
 
-__all__ = ["PersonSlopes", "person_slopes", "person_slopes_bambi"]
+__all__ = ["BambiFitted", "PersonSlopes", "person_slopes", "person_slopes_bambi"]
 
 #: Columns of :attr:`PersonSlopes.table`, in order.
 PERSON_COLUMNS: tuple[str, ...] = (
@@ -110,9 +113,7 @@ def _person_column(prepared: PreparedData) -> str:
 
 
 def person_slopes(
-    idata: Any,
-    terms: ModerationTerms,
-    prepared: PreparedData,
+    fit: Fitted,
     *,
     prob: float | None = None,
     scale: Scale = "original",
@@ -125,12 +126,11 @@ def person_slopes(
 
     Parameters
     ----------
-    idata : xarray.DataTree
-        The fit's posterior.
-    terms : ModerationTerms
+    fit : Fitted
+        The fit (:class:`~ambidex_bayes.fit.FitResult`, or
+        :class:`~ambidex_bayes.posterior.PosteriorDraws`): posterior, terms and the
+        data the model was fitted on.
         Needs the within-person slope and person-specific slopes (M2 or M3).
-    prepared : PreparedData
-        The data the model was fitted on.
     prob : float, optional
         Width of the credible intervals; default ``constants.CI_PROB`` at call time.
     scale : {"original", "standardised"}
@@ -146,6 +146,7 @@ def person_slopes(
         Without person-specific slopes, or when the posterior's persons are not those of
         the prepared data.
     """
+    idata, terms, prepared = fitted_parts(fit, "person_slopes")
     check_scale(scale)
     prob = resolve_prob(prob)
     if terms.slope is None or terms.x_column is None:
@@ -263,7 +264,17 @@ def person_slopes(
     return PersonSlopes(table=table, draws=draws, shares=shares, description=description)
 
 
-def person_slopes_bambi(result: Any, *, prob: float | None = None) -> pd.DataFrame:
+class BambiFitted(Fitted, Protocol):
+    """A :class:`~ambidex_bayes.posterior.Fitted` that also has its Bambi model
+    (:class:`~ambidex_bayes.fit.FitResult` has)."""
+
+    @property
+    def bambi_model(self) -> bambi.Model:
+        """Bambi's model of the formula."""
+        ...
+
+
+def person_slopes_bambi(fit: BambiFitted, *, prob: float | None = None) -> pd.DataFrame:
     """Person slopes from ``bambi.interpret.slopes`` averaged by person, as a cross-check.
 
     Runs ``bambi.interpret.slopes(model, idata, wrt=<within-person predictor>,
@@ -275,8 +286,9 @@ def person_slopes_bambi(result: Any, *, prob: float | None = None) -> pd.DataFra
 
     Parameters
     ----------
-    result : FitResult
-        A fit with ``bambi_model``, ``idata``, ``terms`` and ``prepared``.
+    fit : BambiFitted
+        A fit with ``bambi_model``, ``idata``, ``terms`` and ``prepared``
+        (a :class:`~ambidex_bayes.fit.FitResult`).
     prob : float, optional
         Width of the credible intervals.
 
@@ -285,22 +297,21 @@ def person_slopes_bambi(result: Any, *, prob: float | None = None) -> pd.DataFra
     pandas.DataFrame
         Columns ``person, mean, ci_lower, ci_upper``, original units.
     """
+    idata, terms, prepared = fitted_parts(fit, "person_slopes_bambi")
+    if not hasattr(fit, "bambi_model"):
+        raise AmbidexError(
+            f"person_slopes_bambi needs a FitResult (with .bambi_model); got {type(fit).__name__}."
+        )
+    prob = resolve_prob(prob)
+
     import bambi
 
-    prob = resolve_prob(prob)
-    for name in ("bambi_model", "idata", "terms", "prepared"):
-        if not hasattr(result, name):
-            raise AmbidexError(
-                f"person_slopes_bambi needs a FitResult (with .{name}); got "
-                f"{type(result).__name__}."
-            )
-    terms = result.terms
     if terms.x_column is None:
         raise ModelError("The model has no within-person predictor.")
-    person = _person_column(result.prepared)
+    person = _person_column(prepared)
     out = bambi.interpret.slopes(
-        result.bambi_model,
-        result.idata,
+        fit.bambi_model,
+        idata,
         wrt=terms.x_column,
         average_by=person,
         prob=prob,
@@ -313,7 +324,7 @@ def person_slopes_bambi(result: Any, *, prob: float | None = None) -> pd.DataFra
         raise ModelError(
             f"bambi.interpret.slopes returned unexpected columns {list(summary.columns)}."
         )
-    factor = float(result.prepared.slope_to_original(terms.x_column, terms.y_column))
+    factor = float(prepared.slope_to_original(terms.x_column, terms.y_column))
     return pd.DataFrame(
         {
             "person": summary[person].astype(str).to_numpy(),

@@ -9,10 +9,10 @@ slopes, within and between effects, on the original and the standardised scale);
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Protocol
 
 import pandas as pd
 
@@ -32,9 +32,13 @@ from ambidex_bayes.moderation.johnson_neyman import (
 )
 from ambidex_bayes.moderation.person_slopes import PersonSlopes, person_slopes
 from ambidex_bayes.moderation.slopes import SimpleSlopes, simple_slopes, slope_differences
-from ambidex_bayes.terms import ModerationTerms
+from ambidex_bayes.posterior import Fitted, fitted_parts
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = [
+    "AnalysisOfFits",
     "ModerationResults",
     "moderation_results",
     "write_moderation_files",
@@ -43,6 +47,26 @@ __all__ = [
 
 #: Markdown heading of the section.
 SECTION_TITLE = "Moderation in depth"
+
+
+class AnalysisOfFits(Protocol):
+    """What :func:`report_section` reads of an analysis (:class:`ambidex_bayes.pipeline.Analysis`
+    is one): its fits by model name, the name of the moderation model, its simple slopes."""
+
+    @property
+    def fits(self) -> Mapping[str, Fitted]:
+        """The fits, by model name."""
+        ...
+
+    @property
+    def moderation_model(self) -> str | None:
+        """Name of the model with the cross-level interaction, if one was fitted."""
+        ...
+
+    @property
+    def slopes(self) -> SimpleSlopes | None:
+        """The analysis's simple slopes of that model."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -108,9 +132,7 @@ class ModerationResults:
 
 
 def moderation_results(
-    idata: Any,
-    terms: ModerationTerms,
-    prepared: Any,
+    fit: Fitted,
     *,
     model: str = "",
     at: Sequence[float] | None = None,
@@ -123,12 +145,11 @@ def moderation_results(
 
     Parameters
     ----------
-    idata : xarray.DataTree
-        The fit's posterior.
-    terms : ModerationTerms
+    fit : Fitted
+        The fit (:class:`~ambidex_bayes.fit.FitResult`, or
+        :class:`~ambidex_bayes.posterior.PosteriorDraws`): posterior, terms and the
+        data the model was fitted on.
         Needs a within-person slope, a moderator and the cross-level interaction.
-    prepared : PreparedData
-        The data the model was fitted on.
     model : str
         Name of the model, for headings.
     at, percentiles : sequence of float, optional
@@ -145,27 +166,26 @@ def moderation_results(
     -------
     ModerationResults
     """
-    curve = moderation_curve(idata, terms, prepared, n_points=n_points, prob=prob)
-    curve_std = moderation_curve(
-        idata, terms, prepared, n_points=n_points, prob=prob, scale="standardised"
-    )
-    jn = johnson_neyman(idata, terms, prepared, prob=prob, level=level, n_points=max(n_points, 201))
-    slopes = simple_slopes(idata, terms, prepared, at=at, percentiles=percentiles, prob=prob)
-    slopes_std = standardise_simple_slopes(slopes, terms, prepared)
+    _, terms, _ = fitted_parts(fit, "moderation_results")
+    curve = moderation_curve(fit, n_points=n_points, prob=prob)
+    curve_std = moderation_curve(fit, n_points=n_points, prob=prob, scale="standardised")
+    jn = johnson_neyman(fit, prob=prob, level=level, n_points=max(n_points, 201))
+    slopes = simple_slopes(fit, at=at, percentiles=percentiles, prob=prob)
+    slopes_std = standardise_simple_slopes(fit, slopes)
     differences = pd.concat(
         [slope_differences(slopes), slope_differences(slopes_std)], ignore_index=True
     )
     notes: list[str] = []
     persons = persons_std = None
     if terms.group_slope is not None:
-        persons = person_slopes(idata, terms, prepared, prob=prob)
-        persons_std = person_slopes(idata, terms, prepared, prob=prob, scale="standardised")
+        persons = person_slopes(fit, prob=prob)
+        persons_std = person_slopes(fit, prob=prob, scale="standardised")
     else:
         notes.append("The model has no person-specific slopes, so there are no person slopes.")
     effects = wb = None
     if terms.between is not None:
-        wb = within_between(idata, terms, prepared, prob=prob)
-        wb_std = within_between(idata, terms, prepared, prob=prob, scale="standardised")
+        wb = within_between(fit, prob=prob)
+        wb_std = within_between(fit, prob=prob, scale="standardised")
         effects = pd.concat([wb.table, wb_std.table], ignore_index=True)
     else:
         notes.append(
@@ -224,7 +244,7 @@ def write_moderation_files(
     for stem, table in results.tables().items():
         written[stem] = tables.table(f"{stem}.csv", table)
 
-    def save(fig: Any, stem: str) -> None:
+    def save(fig: Figure, stem: str) -> None:
         written[f"figure:{stem}"] = figures.figure(f"{stem}.png", fig)
 
     fig, ax = plt.subplots(figsize=(7.0, 4.5), layout="constrained")
@@ -261,7 +281,7 @@ def _shares_for_reading(shares: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def report_section(analysis: Any, figures_dir: Path, tables_dir: Path) -> list[str]:
+def report_section(analysis: AnalysisOfFits, figures_dir: Path, tables_dir: Path) -> list[str]:
     """The report's "Moderation in depth" section for an analysis.
 
     Uses the analysis's moderation model (``analysis.moderation_model``) and the moderator
@@ -270,8 +290,8 @@ def report_section(analysis: Any, figures_dir: Path, tables_dir: Path) -> list[s
 
     Parameters
     ----------
-    analysis : Analysis
-        Output of :func:`ambidex_bayes.pipeline.run_analysis`.
+    analysis : AnalysisOfFits
+        Output of :func:`ambidex_bayes.pipeline.run_analysis` (an ``Analysis``).
     figures_dir, tables_dir : Path
         The report's figure and table folders.
 
@@ -293,7 +313,7 @@ def report_section(analysis: Any, figures_dir: Path, tables_dir: Path) -> list[s
         table = analysis.slopes.table
         if table["moderator_label"].astype(str).str.startswith("at ").all():
             at = table["moderator"].to_list()
-    results = moderation_results(fit.idata, fit.terms, fit.prepared, model=name, at=at)
+    results = moderation_results(fit, model=name, at=at)
     written = write_moderation_files(results, figures_dir, tables_dir)
     prob = int(round(constants.CI_PROB * 100))
     jn = results.johnson_neyman

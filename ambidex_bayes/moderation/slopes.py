@@ -30,7 +30,9 @@ from ambidex_bayes.errors import AmbidexError, ModelError
 from ambidex_bayes.posterior import (
     DRAW_SUMMARY_COLUMNS,
     SAMPLE_DIMS,
+    Fitted,
     describe_draws,
+    fitted_parts,
     get_scalar,
     get_variable,
     posterior_dataset,
@@ -39,7 +41,7 @@ from ambidex_bayes.posterior import (
 from ambidex_bayes.terms import ModerationTerms
 
 if TYPE_CHECKING:
-    from ambidex_bayes.prepare import PreparedData
+    from ambidex_bayes.prepare import PreparedData, Transform
 
 __all__ = [
     "ExtrapolationWarning",
@@ -121,7 +123,7 @@ class SimpleSlopes:
     warnings: tuple[str, ...] = ()
 
 
-def transform_of(prepared: PreparedData, column: str | None, role: str) -> Any:
+def transform_of(prepared: PreparedData, column: str | None, role: str) -> Transform:
     """Transform of a prepared column, or a :class:`ModelError` naming what is missing."""
     if column is None:
         raise ModelError(f"The model terms name no {role} column; it is needed here.")
@@ -399,7 +401,9 @@ def moderator_grid(
     )
 
 
-def _refuse_nonfinite_at(at: Any, terms: ModerationTerms, prepared: Any, name: str) -> None:
+def _refuse_nonfinite_at(
+    at: Sequence[float], terms: ModerationTerms, prepared: PreparedData, name: str
+) -> None:
     """A clear error for NaN or infinite moderator values (``--at nan``, ``at=[inf]``)."""
     if isinstance(at, str | bytes):
         return  # _finite_numbers says what is wrong
@@ -477,9 +481,7 @@ def _describe(
 
 
 def simple_slopes(
-    idata: Any,
-    terms: ModerationTerms,
-    prepared: PreparedData,
+    fit: Fitted,
     *,
     at: Sequence[float] | None = None,
     sds: Sequence[float] = constants.SIMPLE_SLOPE_SDS,
@@ -515,12 +517,10 @@ def simple_slopes(
 
     Parameters
     ----------
-    idata : xarray.DataTree
-        The fit's posterior.
-    terms : ModerationTerms
-        Which posterior variable plays which role.
-    prepared : PreparedData
-        The data the model was fitted on (for moderator values and scales).
+    fit : Fitted
+        The fit (:class:`~ambidex_bayes.fit.FitResult`, or
+        :class:`~ambidex_bayes.posterior.PosteriorDraws`): posterior, terms and the
+        data the model was fitted on.
     at : sequence of float, optional
         Raw moderator values; default: mean over persons plus ``sds`` SDs over persons.
     sds : sequence of float
@@ -556,6 +556,7 @@ def simple_slopes(
     AmbidexError
         If a moderator value is NaN or infinite.
     """
+    idata, terms, prepared = fitted_parts(fit, "simple_slopes")
     if which not in _KINDS:
         raise AmbidexError(f"which must be one of {_KINDS}, got {which!r}.")
     if terms.slope is None or terms.x_column is None:

@@ -31,6 +31,7 @@ from ambidex_bayes.engine.limits import check_seed
 from ambidex_bayes.errors import SpecError
 from ambidex_bayes.model.build import build_model
 from ambidex_bayes.moderation.slopes import SimpleSlopes, simple_slopes
+from ambidex_bayes.posterior import PosteriorDraws
 from ambidex_bayes.priors.sets import PriorSet, declared_range, read_prior_set
 from ambidex_bayes.spec import ModelSpec, PriorSpec
 
@@ -230,7 +231,10 @@ def prior_predictive_check(
             warnings.warn(message, ImplausiblePriorWarning, stacklevel=2)
     slopes = None
     if built.terms.slope is not None:
-        slopes = simple_slopes(xr.DataTree.from_dict({"posterior": prior}), built.terms, prepared)
+        draws = PosteriorDraws(
+            idata=xr.DataTree.from_dict({"posterior": prior}), terms=built.terms, prepared=prepared
+        )
+        slopes = simple_slopes(draws)
     return PriorPredictive(
         prior_set=name,
         idata=idata,

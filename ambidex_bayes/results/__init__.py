@@ -3,6 +3,8 @@
 Compute functions return data (DataFrames, xarray objects); their plot twins in
 :mod:`ambidex_bayes.results.plots` only draw. The simple slopes and the moderation lines are
 computed in :mod:`ambidex_bayes.moderation` (``slopes``, ``lines``) and re-exported here.
+Every analysis takes the fit first (:class:`~ambidex_bayes.posterior.Fitted`):
+``posterior_summary(m3)``, ``icc(m0)``, ``simple_slopes(m3, at=[2, 3, 4])``.
 """
 
 from __future__ import annotations
