@@ -2,8 +2,25 @@
 
 The study's two-line figure is :func:`ambidex_bayes.results.plot_moderation_lines`; this
 module adds the moderation curve with its Johnson–Neyman region shaded, the posterior of the
-boundary, and the person-slope scatter. Every function draws on the given matplotlib
-``Axes`` (or a new one) and returns it; none computes statistics or calls ``plt.show()``.
+boundary, and the person-slope scatter.
+
+What arviz-plots draws and what stays ours
+------------------------------------------
+- The slope curve is an arviz-plots ``PlotCollection`` on the caller's axes: its
+  ``fill_between_y`` visual draws the credible band, ``line_xy`` the posterior median and,
+  on the twin axis, ``P(slope > 0)``, ``hline`` the zero line. :func:`arviz_plots.plot_lm`
+  was checked and is not used: it needs the draws of the slope in a DataTree and computes
+  its own interval and point estimate (and smooths them), while the curve table holds the
+  median and equal-tailed interval the report writes.
+- Ours, drawn in the same colours: the Johnson–Neyman shading (the credibly positive and
+  negative stretches of the moderator, a result arviz-plots has no visual for), the dotted
+  boundary at its posterior median, the rug of the persons' moderator values, the
+  histogram of the boundary's posterior (windowed around the observed range, with the
+  share left out in the title), and the person-slope scatter (persons coloured by their
+  own verdict, with the population curve behind them).
+
+Every function draws on the given matplotlib ``Axes`` (or a new one) and returns it; none
+computes statistics or calls ``plt.show()``.
 """
 
 from __future__ import annotations
@@ -17,9 +34,11 @@ from ambidex_bayes.errors import AmbidexError
 from ambidex_bayes.moderation.curve import ModerationCurve
 from ambidex_bayes.moderation.johnson_neyman import JohnsonNeyman
 from ambidex_bayes.moderation.person_slopes import PersonSlopes
-from ambidex_bayes.plotting import axes_or_new
+from ambidex_bayes.plotting import axes_or_new, collection_on
 
 if TYPE_CHECKING:
+    import pandas as pd
+    import xarray as xr
     from matplotlib.axes import Axes
 
 __all__ = ["plot_moderation_curve", "plot_boundary_posterior", "plot_person_slopes"]
@@ -39,6 +58,18 @@ def _slope_label(attrs: dict) -> str:
     x_name = attrs.get("x_name", "predictor")
     suffix = " (standardised)" if attrs.get("scale") == "standardised" else ""
     return f"slope of {y_name} on {x_name}{suffix}"
+
+
+def _on_moderator(
+    table: pd.DataFrame, moderator: np.ndarray, columns: tuple[str, ...], name: str
+) -> xr.DataArray:
+    """Curve columns against the moderator, as arviz-plots' ``line_xy`` (one column) or
+    ``fill_between_y`` (two: lower, upper) take them."""
+    import xarray as xr
+
+    values = np.vstack([moderator, *(table[c].to_numpy(dtype=float) for c in columns)])
+    axis = ("plot_axis", ["x", "y"]) if len(columns) == 1 else ("kwarg", ["x", "y_bottom", "y_top"])
+    return xr.DataArray(values, dims=(axis[0], "point"), coords={axis[0]: axis[1]}, name=name)
 
 
 def plot_moderation_curve(
@@ -80,15 +111,31 @@ def plot_moderation_curve(
     _check(curve, ModerationCurve, "curve", "moderation_curve")
     if johnson_neyman is not None:
         _check(johnson_neyman, JohnsonNeyman, "johnson_neyman", "johnson_neyman")
+    import xarray as xr
+    from arviz_plots.visuals import fill_between_y, hline, line_xy
+
     table = curve.table
-    ax = axes_or_new(ax)
+    moderator = table["moderator"].to_numpy(dtype=float)
     prob = table.attrs.get("ci_prob")
     band = f"{prob:.0%} credible band" if prob is not None else "credible band"
-    ax.fill_between(
-        table["moderator"], table["ci_lower"], table["ci_upper"], alpha=0.25, label=band
+    pc = collection_on(ax)
+    pc.map(
+        fill_between_y,
+        "band",
+        data=_on_moderator(table, moderator, ("ci_lower", "ci_upper"), "band"),
+        alpha=0.25,
+        color="C0",
+        label=band,
     )
-    ax.plot(table["moderator"], table["median"], label="posterior median")
-    ax.axhline(0.0, color="grey", linewidth=1.0, linestyle="--")
+    pc.map(
+        line_xy,
+        "median",
+        data=_on_moderator(table, moderator, ("median",), "median"),
+        color="C0",
+        label="posterior median",
+    )
+    pc.map(hline, "zero", data=xr.DataArray(0.0, name="zero"), color="grey", linestyle="--")
+    ax = pc.viz["plot"].item()
     if johnson_neyman is not None:
         regions = johnson_neyman.regions
         shown: set[str] = set()
@@ -121,13 +168,16 @@ def plot_moderation_curve(
     handles, labels = ax.get_legend_handles_labels()
     if show_probability:
         right = ax.twinx()
-        (line,) = right.plot(
-            table["moderator"],
-            table["p_positive"],
+        on_right = collection_on(right)
+        on_right.map(
+            line_xy,
+            "p_positive",
+            data=_on_moderator(table, moderator, ("p_positive",), "p_positive"),
             color="tab:purple",
             linestyle="-.",
             label="P(slope > 0)",
         )
+        line = on_right.viz["p_positive"]["p_positive"].item()
         right.set_ylim(0.0, 1.0)
         right.set_ylabel("P(slope > 0)")
         handles.append(line)
