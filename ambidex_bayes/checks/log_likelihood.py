@@ -41,11 +41,11 @@ import xarray as xr
 from scipy import special, stats
 
 from ambidex_bayes import constants
-from ambidex_bayes.checks.ppc import (
+from ambidex_bayes.checks.predictive import (
     MAX_DRAWS,
-    _draw_step,
     linear_predictor,
     outcome_transform,
+    thinning_step,
 )
 from ambidex_bayes.errors import AmbidexError, ModelError
 from ambidex_bayes.posterior import SAMPLE_DIMS, get_scalar, posterior_dataset
@@ -346,7 +346,7 @@ def new_person_log_density(
     seed : int, optional
     max_draws : int, optional
         Thin the posterior to at most this many draws (default
-        :data:`ambidex_bayes.checks.ppc.MAX_DRAWS`).
+        :data:`ambidex_bayes.checks.predictive.MAX_DRAWS`).
     original_scale : bool
         Add the log-Jacobian :math:`-n_j \log s_y` of a standardised outcome.
 
@@ -356,7 +356,7 @@ def new_person_log_density(
         Index: person; columns: draws (``0 .. S-1``).
     """
     post_all = posterior_dataset(fit.idata)
-    post = post_all.isel(draw=slice(None, None, _draw_step(post_all, max_draws or MAX_DRAWS)))
+    post = post_all.isel(draw=slice(None, None, thinning_step(post_all, max_draws or MAX_DRAWS)))
     rows = fit.prepared.frame if rows is None else rows
     if fit.terms.y_column not in rows.columns:
         raise AmbidexError(

@@ -40,7 +40,7 @@ from ambidex_bayes.checks.log_likelihood import (
     pointwise_log_likelihood,
     row_log_density,
 )
-from ambidex_bayes.checks.ppc import linear_predictor
+from ambidex_bayes.checks.predictive import linear_predictor
 from ambidex_bayes.checks.refit_settings import CacheDir, merged_settings
 from ambidex_bayes.errors import AmbidexError
 from ambidex_bayes.posterior import posterior_dataset

@@ -59,19 +59,19 @@ draws; it can be negative when M3's slope SD is not smaller.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 from ambidex_bayes import constants
-from ambidex_bayes.checks.ppc import (
+from ambidex_bayes.checks.person_groups import PersonGroups
+from ambidex_bayes.checks.predictive import (
     MAX_DRAWS,
-    _draw_step,
-    _Groups,
     linear_predictor,
     outcome_transform,
+    thinning_step,
 )
 from ambidex_bayes.errors import AmbidexError, ModelError
 from ambidex_bayes.posterior import (
@@ -81,6 +81,11 @@ from ambidex_bayes.posterior import (
     posterior_dataset,
     resolve_prob,
 )
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from ambidex_bayes.fit import FitResult
 
 __all__ = [
     "r2_draws",
@@ -137,7 +142,7 @@ def r2_draws(mu: np.ndarray, residual_var: np.ndarray) -> np.ndarray:
     return np.asarray(out, dtype=float).reshape(-1)
 
 
-def residual_variance(fit: Any, posterior: xr.Dataset) -> np.ndarray:
+def residual_variance(fit: FitResult, posterior: xr.Dataset) -> np.ndarray:
     r"""Residual variance per draw on the modelled scale, shape ``(chain, draw)``.
 
     :math:`\sigma^2` (Gaussian) or :math:`\sigma^2\nu/(\nu-2)` (Student-t; NaN if
@@ -153,7 +158,7 @@ def residual_variance(fit: Any, posterior: xr.Dataset) -> np.ndarray:
     raise ModelError(f"{fit.spec.name}: no residual variance for family {fit.spec.family!r}.")
 
 
-def _slope_column(fit: Any) -> np.ndarray | None:
+def _slope_column(fit: FitResult) -> np.ndarray | None:
     terms = fit.terms
     if terms.group_slope is None:
         return None
@@ -166,7 +171,7 @@ def _slope_column(fit: Any) -> np.ndarray | None:
     return fit.prepared.frame[column].to_numpy(dtype=float)
 
 
-def _check_person_terms(fit: Any, posterior: xr.Dataset) -> None:
+def _check_person_terms(fit: FitResult, posterior: xr.Dataset) -> None:
     """Refuse person effects other than the intercept and the level-1 slope."""
     known = {fit.terms.group_intercept, fit.terms.group_slope}
     other = [
@@ -181,7 +186,7 @@ def _check_person_terms(fit: Any, posterior: xr.Dataset) -> None:
         )
 
 
-def person_effect_variance(fit: Any, posterior: xr.Dataset) -> np.ndarray:
+def person_effect_variance(fit: FitResult, posterior: xr.Dataset) -> np.ndarray:
     r"""The model's person-effect variance averaged over rows, shape ``(chain, draw)``.
 
     :math:`\tau_0^2 + 2\rho\tau_0\tau_1\overline{x} + \tau_1^2\overline{x^2}` on the
@@ -205,13 +210,13 @@ def person_effect_variance(fit: Any, posterior: xr.Dataset) -> np.ndarray:
     return total
 
 
-def _thinned(fit: Any, max_draws: int | None) -> xr.Dataset:
+def _thinned(fit: FitResult, max_draws: int | None) -> xr.Dataset:
     post = posterior_dataset(fit.idata)
-    step = _draw_step(post, MAX_DRAWS if max_draws is None else max_draws)
+    step = thinning_step(post, MAX_DRAWS if max_draws is None else max_draws)
     return post.isel(draw=slice(None, None, step))
 
 
-def _flat(values: Any) -> np.ndarray:
+def _flat(values: ArrayLike) -> np.ndarray:
     arr = np.asarray(values, dtype=float)
     return arr.reshape(arr.shape[0] * arr.shape[1], *arr.shape[2:])
 
@@ -230,7 +235,7 @@ def _summary_row(values: np.ndarray, prob: float) -> dict[str, float]:
 
 
 def explained_variance(
-    fit: Any, *, prob: float | None = None, max_draws: int | None = None
+    fit: FitResult, *, prob: float | None = None, max_draws: int | None = None
 ) -> pd.DataFrame:
     """Marginal and conditional Bayesian R² of one fit.
 
@@ -267,7 +272,7 @@ def explained_variance(
 
 
 def r2_table(
-    fits: Mapping[str, Any], *, prob: float | None = None, max_draws: int | None = None
+    fits: Mapping[str, FitResult], *, prob: float | None = None, max_draws: int | None = None
 ) -> pd.DataFrame:
     """:func:`explained_variance` of several fits, one block of rows per model."""
     if not fits:
@@ -291,7 +296,7 @@ COMPONENTS: dict[str, str] = {
 
 
 def variance_decomposition(
-    fit: Any, *, prob: float | None = None, max_draws: int | None = None
+    fit: FitResult, *, prob: float | None = None, max_draws: int | None = None
 ) -> pd.DataFrame:
     """Split the model's variance into between- and within-person parts (original scale).
 
@@ -311,7 +316,7 @@ def variance_decomposition(
         .transpose(*SAMPLE_DIMS, "__obs__")
         .values
     )
-    groups = _Groups.from_ids(fit.prepared.frame[fit.prepared.mapping.person].astype(str))
+    groups = PersonGroups.from_ids(fit.prepared.frame[fit.prepared.mapping.person].astype(str))
     person_mean = groups.means(mu_f)
     codes = np.empty(mu_f.shape[1], dtype=int)
     codes[groups.order] = np.repeat(np.arange(len(groups.counts)), groups.counts)
@@ -362,7 +367,7 @@ def variance_decomposition(
     return table
 
 
-def slope_models(fits: Mapping[str, Any]) -> tuple[str, str] | None:
+def slope_models(fits: Mapping[str, FitResult]) -> tuple[str, str] | None:
     """Names of (model with a random slope but no interaction, model with both), if present.
 
     The last fit of each kind in the mapping's order is taken.
@@ -383,8 +388,8 @@ def slope_models(fits: Mapping[str, Any]) -> tuple[str, str] | None:
 
 
 def slope_variance_explained(
-    without: Any,
-    with_interaction: Any,
+    without: FitResult,
+    with_interaction: FitResult,
     *,
     prob: float | None = None,
     seed: int | None = None,
@@ -424,7 +429,7 @@ def slope_variance_explained(
             "data (their data hashes differ); the share is defined for one data set."
         )
 
-    def tau1_sq(f: Any) -> np.ndarray:
+    def tau1_sq(f: FitResult) -> np.ndarray:
         post = posterior_dataset(f.idata)
         return _flat(get_scalar(post, f.terms.group_slope_sd, "SD of person slopes").values) ** 2
 
