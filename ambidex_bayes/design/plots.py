@@ -1,4 +1,8 @@
-"""Figures of a power analysis (SBC figures are in :mod:`.sbc_plots`)."""
+"""Figures of a power analysis (SBC figures are in :mod:`.sbc_plots`).
+
+The power curve stays hand-drawn: power against the number of persons, with Monte Carlo
+error bars, is not a posterior figure and arviz-plots has no function for it.
+"""
 
 from __future__ import annotations
 

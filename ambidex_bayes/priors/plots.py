@@ -1,5 +1,25 @@
 """Plot twins of the prior functions: each takes computed data and only draws it.
 
+What arviz-plots draws and what stays ours
+------------------------------------------
+These figures stay hand-drawn, because each compares several prior sets on one axis, a
+view arviz-plots has no function for:
+
+- power-scaling sensitivity: :func:`arviz_plots.plot_psense_dist` and
+  :func:`arviz_plots.plot_psense_quantities` draw, for one fit, how each posterior changes
+  as the prior or the likelihood is scaled; :func:`plot_prior_sensitivity` draws the
+  resulting sensitivity values (``arviz_stats.psense``) of every parameter under every
+  prior set against the threshold that separates the verdicts -- the overview the prior
+  comparison reports;
+- the prior predictive outcome: :func:`arviz_plots.plot_ppc_dist` (``group=
+  "prior_predictive"``) overlays single replicated data sets of one model; here the pooled
+  predictive density of each prior set is drawn with the rating scale's range and the
+  share of predictions outside it;
+- the implied simple slopes, the forest of the posterior summary under each set (from the
+  summary table's intervals, not from draws), and the Bayes factor against the prior's
+  width (:func:`arviz_plots.plot_bf` draws one prior and posterior density at zero, not a
+  curve over prior widths).
+
 Every function draws on the given matplotlib ``Axes`` (or a new one) and returns it; none
 calls ``plt.show()``; all work with the non-interactive Agg backend.
 """
