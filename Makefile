@@ -7,11 +7,13 @@ PY_VERSION ?=
 VENV := $(if $(filter-out 3.12,$(PY_VERSION)),.venv-$(PY_VERSION),.venv)
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-EXTRAS := nutpie,jax,dask,notebooks,dev
+EXTRAS := nutpie,jax,dask,notebooks,docs,dev
+# make docs DOCS_FAST=0: the notebooks run with their full settings (hours: notebook 05)
+DOCS_FAST ?= 1
 DEMO_OUT ?= report
 DEMO_ARGS ?=
 
-.PHONY: demo test test-313 test-fast lint env clean bench
+.PHONY: demo test test-313 test-fast lint env clean bench docs
 
 $(STAMP): pyproject.toml
 	@BASE=$$(PY_VERSION=$(PY_VERSION) scripts/find-python.sh) || exit 1; \
@@ -40,6 +42,15 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check ambidex_bayes tests benchmarks
 	$(PY) -m ruff format --check ambidex_bayes tests benchmarks
+
+# The HTML site in docs/_build/html: the API reference, the model's maths and the executed
+# notebooks (cached in docs/_build: a later build runs only a changed notebook). Every
+# warning is an error. An environment made before the docs extra existed gets it here.
+docs: $(STAMP)
+	@$(PY) -c "import sphinx, myst_nb, furo, jupytext" 2>/dev/null || \
+		$(PY) -m pip install --quiet -e ".[docs]"
+	AMBIDEX_FAST=$(DOCS_FAST) $(PY) -m sphinx -b html -W --keep-going docs docs/_build/html
+	@echo "Open docs/_build/html/index.html"
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_fit.py
