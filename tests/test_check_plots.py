@@ -137,3 +137,22 @@ def test_comparison_draws_each_models_difference_and_se():
     drawn = sorted(float(x) for c in ax.collections for x in c.get_offsets()[:, 0])
     assert drawn == pytest.approx(sorted(table["elpd_diff"].tolist()))
     assert ax.get_xlabel() == "ELPD difference to the best model (PSIS-LOO)"
+
+
+def test_ppc_statistics_draws_a_constant_statistic_and_skips_one_without_replicates():
+    replicated = pd.DataFrame({"share_floor": np.zeros(100), "sd_person_sds": np.full(100, np.nan)})
+    table = pd.DataFrame(
+        {
+            "statistic": ["share_floor", "sd_person_sds"],
+            "observed": [0.0, np.nan],
+            "p_value": [0.5, np.nan],
+            "flagged": [False, False],
+        }
+    )
+    fig = check_plots.plot_ppc_statistics(SimpleNamespace(table=table, replicated=replicated))
+    (shown,) = [ax for ax in fig.axes if ax.get_visible()]
+    assert shown.get_title() == "share_floor  (p = 0.50)"
+    with pytest.raises(AmbidexError, match="no statistic has a finite replicated value"):
+        check_plots.plot_ppc_statistics(
+            SimpleNamespace(table=table, replicated=replicated), statistics=["sd_person_sds"]
+        )

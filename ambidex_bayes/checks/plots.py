@@ -54,6 +54,9 @@ __all__ = [
 
 FLAG_COLOR = "tab:red"
 
+#: Bins of each replicated statistic's histogram (a number, so constant statistics draw too).
+HISTOGRAM_BINS = 30
+
 
 def _require(frame: Any, columns: Sequence[str], what: str) -> None:
     if not isinstance(frame, pd.DataFrame):
@@ -130,8 +133,10 @@ def plot_ppc_statistics(
     """Histogram of each replicated statistic with the observed value and its p-value.
 
     Drawn by :func:`arviz_plots.plot_dist` (one panel per statistic, histograms of the
-    replicated values; non-finite replicates left out) and :func:`arviz_plots.add_lines`
-    (the observed value). A flagged statistic's line and title are red.
+    replicated values in :data:`HISTOGRAM_BINS` bins; non-finite replicates left out) and
+    :func:`arviz_plots.add_lines` (the observed value). A flagged statistic's line and title
+    are red. A statistic without any finite replicated value (e.g. the SD of person SDs when
+    no person has two diaries) has nothing to draw and gets no panel.
 
     Parameters
     ----------
@@ -152,12 +157,13 @@ def plot_ppc_statistics(
     unknown = [n for n in names if n not in by_name.index]
     if unknown:
         raise AmbidexError(f"statistic {unknown[0]!r} is not in the checks table.")
+    finite = {name: rep[name].to_numpy(dtype=float) for name in names}
+    finite = {name: values[np.isfinite(values)] for name, values in finite.items()}
+    names = [name for name in names if finite[name].size]
+    if not names:
+        raise AmbidexError("no statistic has a finite replicated value; nothing to draw.")
     replicated = xr.Dataset(
-        {
-            name: (("chain", f"draw_{k}"), values[np.isfinite(values)][None, :])
-            for k, name in enumerate(names)
-            for values in [rep[name].to_numpy(dtype=float)]
-        }
+        {name: (("chain", f"draw_{k}"), finite[name][None, :]) for k, name in enumerate(names)}
     )
     ncols = max(1, min(ncols, len(names)))
     pc = azp.plot_dist(
@@ -173,6 +179,7 @@ def plot_ppc_statistics(
             "point_estimate_text": False,
             "title": False,
         },
+        stats={"dist": {"bins": HISTOGRAM_BINS}},
     )
     observed = {name: float(by_name.loc[name, "observed"]) for name in names}
     azp.add_lines(pc, observed, visuals={"ref_line": {"color": "black", "width": 2.0}})
@@ -313,7 +320,8 @@ def plot_pareto_k(result: LooResult, *, ax: Axes | None = None) -> Axes:
             data=ringed.assign_coords(plot_axis=["x", "y"]),
             facecolor="none",
             edgecolor=FLAG_COLOR,
-            size=30,
+            size=90,
+            width=1.2,
             zorder=3,
             label=f"remedied ({result.remedy})",
         )
