@@ -172,7 +172,10 @@ def plot_ppc_statistics(
         sample_dims=["chain", *(f"draw_{k}" for k in range(len(names)))],
         backend=BACKEND,
         col_wrap=ncols,
-        figure_kwargs={"figsize": (3.3 * ncols, 2.6 * -(-len(names) // ncols))},
+        figure_kwargs={
+            "figsize": (3.3 * ncols, 2.6 * -(-len(names) // ncols)),
+            "layout": "constrained",
+        },
         visuals={
             "credible_interval": False,
             "point_estimate": False,
