@@ -508,6 +508,22 @@ def simulate_diary(design: SimulationDesign, *, seed: int | np.random.Generator)
     the true mean of x and two standard normals for the person effects; per row the daily
     deviation of x and the residual; then the outcome gaps and the predictor gaps. See the
     module docstring for the model.
+
+    Examples
+    --------
+    A study of 20 persons from the reference design, and the truth behind it:
+
+    >>> study = ab.simulate(ab.reference_design(n_persons=20), seed=1)
+    >>> study.data.columns.tolist()
+    ['person_id', 'day', 'innovation', 'uncertainty', 'leader_support']
+    >>> study.data["person_id"].nunique(), study.truth["g11"]
+    (20, 0.25)
+
+    Its column mapping makes it an analysis' input like any diary file:
+
+    >>> diary = ab.load_diary(study.data, study.mapping)
+    >>> diary.compliance.n_persons
+    20
     """
     if not isinstance(design, SimulationDesign):
         raise DesignError(

@@ -72,18 +72,20 @@ def load_diary(
 
     Parameters
     ----------
-    source
+    source : path or DataFrame
         A file path (see :func:`~ambidex_bayes.data.io.read_table` for the formats) or a
         DataFrame (not modified).
-    mapping
+    mapping : ColumnMapping, dict or path
         A :class:`ColumnMapping`, a dict for :meth:`ColumnMapping.from_dict`, or the path of
         a mapping TOML file.
-    sheet
+    sheet : str or int, optional
         Excel only: sheet name or 0-based position.
 
     Returns
     -------
     DiaryData
+        The validated frame, the mapping, notes, the compliance summary and the scales'
+        reliabilities.
 
     Raises
     ------
@@ -93,6 +95,27 @@ def load_diary(
         The mapping is invalid.
     ValidationError
         The data break one or more rules; every problem is listed.
+
+    Examples
+    --------
+    The bundled (synthetic) example with its mapping file:
+
+    >>> diary = ab.load_diary(ab.example_path(), ab.example_mapping_path())
+    >>> diary.mapping.person, diary.mapping.outcome
+    ('person_id', 'innovation')
+    >>> diary.compliance.n_persons, diary.compliance.n_diaries
+    (97, 405)
+    >>> print(diary.compliance)  # doctest: +ELLIPSIS
+    97 persons wrote 405 diaries (397 complete, from 97 persons).
+    ...
+
+    A DataFrame and a dict for the mapping work as well:
+
+    >>> frame = ab.load_example()
+    >>> mapping = {"person": "person_id", "occasion": "day", "outcome": "innovation",
+    ...            "level1": ["uncertainty"], "level2": ["leader_support"]}
+    >>> len(ab.load_diary(frame, mapping).frame)
+    405
     """
     cmap = _as_mapping(mapping)
     if isinstance(source, pd.DataFrame):

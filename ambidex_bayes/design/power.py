@@ -267,8 +267,47 @@ def power_work(config: PowerConfig) -> Any:
 def run_power(config: PowerConfig, folder: str | os.PathLike, **options: Any) -> pd.DataFrame:
     """Run (or resume) a power analysis into ``folder``; return every stored result.
 
-    ``options`` go to :func:`ambidex_bayes.design.runner.run_in_folder` (``scheduler``,
-    ``n_workers``, ``restart``, ``progressbar``, ``verbose``).
+    Each task simulates one study of its cell (persons x diaries x effect) from the
+    reference design and fits it; the results are written to ``folder`` as they arrive, so
+    a run that stops resumes there with only the missing simulations.
+
+    Parameters
+    ----------
+    config : PowerConfig
+        The grid, the simulations per cell, the model, priors and sampler settings.
+    folder : path
+        The result folder; it records ``config`` and refuses to resume with another one.
+    **options
+        Passed to :func:`ambidex_bayes.design.runner.run_in_folder`: ``scheduler``
+        (``"serial"``: in this process; ``None``: a local Dask cluster; or a scheduler's
+        address), ``n_workers``, ``restart`` (discard stored results), ``progressbar``,
+        ``verbose``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per simulation: the cell (``n_persons, diaries, effect, replicate``), the
+        interaction's posterior (``mean, sd, lower, upper, p_positive``), its ``truth``,
+        diagnostics and ``error`` (empty for a successful fit). :func:`power_table` sums it
+        up per cell.
+
+    Examples
+    --------
+    A tiny run in this process (two simulations say nothing about power; they show the
+    mechanics):
+
+    >>> config = ab.PowerConfig(
+    ...     persons=(30,), simulations=2, backend="pymc", draws=100, tune=100, chains=1
+    ... )
+    >>> results = ab.power(
+    ...     config, tmp / "power", scheduler="serial", progressbar=False, verbose=False
+    ... )
+    >>> len(results), results["error"].eq("").all()
+    (2, np.True_)
+    >>> table = ab.power_table(results, config)
+    >>> table[["n_persons", "diaries", "effect", "simulations", "failed"]]
+       n_persons  diaries  effect  simulations  failed
+    0         30      4.2    0.25            2       0
     """
     from ambidex_bayes.design.runner import run_in_folder
     from ambidex_bayes.memory import check_run_memory

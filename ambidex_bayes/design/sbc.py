@@ -272,10 +272,50 @@ def sbc_work(config: SBCConfig) -> Any:
 
 
 def run_sbc(config: SBCConfig, folder: str | os.PathLike, **options: Any) -> pd.DataFrame:
-    """Run (or resume) an SBC run into ``folder``; return every stored result.
+    """Run (or resume) simulation-based calibration into ``folder``; return every result.
 
-    ``options`` go to :func:`ambidex_bayes.design.runner.run_in_folder` (``scheduler``,
-    ``n_workers``, ``restart``, ``progressbar``, ``verbose``).
+    Each simulation draws the parameters from the prior set ``config.priors``, the outcome
+    from the model given them (covariates from the reference design), fits the model and
+    records the rank of every drawn value among ``config.rank_draws`` posterior draws.
+    Results are written to ``folder`` as they arrive; a run that stops resumes there.
+
+    Parameters
+    ----------
+    config : SBCConfig
+        The model, the generating and fitting prior sets, the number of simulations, the
+        design's overrides and the sampler settings.
+    folder : path
+        The result folder; it records ``config`` and refuses to resume with another one.
+    **options
+        Passed to :func:`ambidex_bayes.design.runner.run_in_folder`: ``scheduler``
+        (``"serial"``: in this process; ``None``: a local Dask cluster; or a scheduler's
+        address), ``n_workers``, ``restart`` (discard stored results), ``progressbar``,
+        ``verbose``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per simulation with one ``rank_<parameter>`` column per checked parameter,
+        diagnostics and ``error`` (empty for a successful fit). :func:`sbc_ranks` gives the
+        ranks in long form, :func:`~ambidex_bayes.design.sbc_stats.sbc_calibration` tests
+        their uniformity.
+
+    Examples
+    --------
+    A tiny run in this process (two simulations show the mechanics, not calibration):
+
+    >>> config = ab.SBCConfig(
+    ...     design={"n_persons": 20}, simulations=2, rank_draws=9,
+    ...     backend="pymc", draws=100, tune=100, chains=1,
+    ... )
+    >>> results = ab.sbc(config, tmp / "sbc", scheduler="serial", progressbar=False, verbose=False)
+    >>> len(results)
+    2
+    >>> ranks = ab.sbc_ranks(results)
+    >>> list(ranks.columns), ranks["rank"].between(0, config.rank_draws).all()
+    (['simulation', 'parameter', 'rank'], np.True_)
+    >>> "uncertainty_cw:leader_support_c" in set(ranks["parameter"])
+    True
     """
     from ambidex_bayes.design.runner import run_in_folder
     from ambidex_bayes.memory import check_run_memory
