@@ -35,53 +35,44 @@ Every centre and scale is recorded in a :class:`Transform`, so that new rows can
 transformed the same way (:meth:`PreparedData.apply`) and results turned back into raw units
 (:meth:`PreparedData.to_original`, :meth:`PreparedData.slope_to_original`).
 
-Reliability of person means (Lüdtke et al., 2008)
-------------------------------------------------
-With few diaries per person the observed person mean is a noisy measure of the person's true
-mean. From a one-way ANOVA of :math:`x` by person (:math:`J` persons, :math:`N` rows,
-:math:`n_j` rows per person),
+Reliability of person means
+---------------------------
+Each level-1 predictor's observed person means get the reliability :math:`\lambda` of
+Lüdtke et al. (2008) in a note, and a warning when it is below
+``constants.PERSON_MEAN_RELIABILITY_MIN`` (:mod:`ambidex_bayes.reliability`).
 
-.. math::
-
-    MS_B = \frac{\sum_j n_j(\bar x_j - \bar x)^2}{J-1},\quad
-    MS_W = \frac{\sum_{ij}(x_{ij} - \bar x_j)^2}{N-J},\quad
-    n_0 = \frac{N - \sum_j n_j^2/N}{J-1},
-
-:math:`\hat\tau^2 = \max(0, (MS_B - MS_W)/n_0)`, :math:`\hat\sigma^2 = MS_W`,
-:math:`ICC(1) = \hat\tau^2/(\hat\tau^2 + \hat\sigma^2)` and the reliability of the observed
-person means is :math:`\lambda = \hat\tau^2 / (\hat\tau^2 + \hat\sigma^2/\bar n)` with
-:math:`\bar n = N/J`. Below ``constants.PERSON_MEAN_RELIABILITY_MIN`` a warning is given: the
-coefficient of ``{x}_pm`` is then roughly :math:`\lambda\beta_B + (1-\lambda)\beta_W`, pulled
-toward the within-person effect, so the between-person and contextual effects are biased.
+:class:`PreparedData` lives in :mod:`ambidex_bayes.prepared_data`, :class:`Transform` and
+the SDs used to standardise in :mod:`ambidex_bayes.transforms`; this module re-exports them.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
-from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from ambidex_bayes import constants
 from ambidex_bayes.data.load import DiaryData
-from ambidex_bayes.data.mapping import ColumnMapping, did_you_mean
+from ambidex_bayes.data.mapping import ColumnMapping
 from ambidex_bayes.data.validate import (
-    MAX_ABS_VALUE,
     ROW_COLUMN,
     ValidatedData,
-    describe_bad_values,
     format_rows,
     outcome_never_varies,
     person_id_strings,
     row_numbers,
-    to_float,
-    too_large,
 )
 from ambidex_bayes.errors import DataError, SpecError
 from ambidex_bayes.formula_guard import column_name_problem
+from ambidex_bayes.prepared_data import PreparedData
+from ambidex_bayes.reliability import person_mean_reliability, reliability_message
+from ambidex_bayes.transforms import (
+    NO_VARIANCE_RTOL,
+    TRANSFORM_KINDS,
+    Transform,
+    largest_magnitude,
+    robust_sd,
+    standardising_sd,
+)
 
 __all__ = [
     "Transform",
@@ -90,395 +81,6 @@ __all__ = [
     "person_mean_reliability",
     "TRANSFORM_KINDS",
 ]
-
-#: The kinds of :class:`Transform`.
-TRANSFORM_KINDS = ("within_centred", "person_mean", "grand_centred", "outcome", "control")
-
-_FORMAT = "ambidex_bayes.PreparedData"
-_VERSION = 1
-
-#: A standard deviation at or below this fraction of the largest absolute value it was
-#: computed from is rounding noise (values that are equal in exact arithmetic), not variance.
-_NO_VARIANCE_RTOL = 1e-12
-
-
-@dataclass(frozen=True)
-class Transform:
-    """How one column of the prepared frame was made from a raw column.
-
-    The prepared value is ``(raw - centre - detrend_slope * t_c) / scale``, where for
-    ``within_centred`` the centre is the person's own mean (``centre`` is 0.0 here) and
-    ``t_c`` is the occasion centred within person (only when detrended).
-
-    Attributes
-    ----------
-    column
-        Column created in the prepared frame.
-    source
-        Raw column it came from.
-    kind
-        One of :data:`TRANSFORM_KINDS`.
-    centre
-        Value subtracted.
-    scale
-        Value divided by after centring (1.0 unless standardised).
-    detrend_slope
-        Slope per occasion removed when detrending (0.0 if none).
-    """
-
-    column: str
-    source: str
-    kind: str
-    centre: float
-    scale: float
-    detrend_slope: float = 0.0
-
-    def __post_init__(self) -> None:
-        if self.kind not in TRANSFORM_KINDS:
-            raise SpecError(
-                f"unknown transform kind {self.kind!r}; expected one of {TRANSFORM_KINDS}"
-            )
-
-
-def person_mean_reliability(values: pd.Series, persons: pd.Series) -> dict[str, float]:
-    """ICC(1) and the reliability of observed person means from a one-way ANOVA.
-
-    Parameters
-    ----------
-    values
-        The variable, one value per row (no missing values).
-    persons
-        Person id per row.
-
-    Returns
-    -------
-    dict
-        ``icc``, ``reliability`` (:math:`\\lambda`), ``tau2``, ``sigma2``, ``n_bar``; NaN
-        where they cannot be estimated (fewer than two persons, or no person with two rows).
-    """
-    v = pd.Series(values, dtype="float64").reset_index(drop=True)
-    g = pd.Series(persons).reset_index(drop=True)
-    # The ratios are scale-free: compute on values divided by their largest magnitude so that
-    # squares of very large or very small values neither overflow nor underflow.
-    top = float(v.abs().max()) if len(v) else 0.0
-    if not (math.isfinite(top) and top > 0):
-        top = 1.0
-    v = v / top
-    n_total = len(v)
-    counts = v.groupby(g, sort=False).size()
-    n_groups = len(counts)
-    nan = float("nan")
-    out = {"icc": nan, "reliability": nan, "tau2": nan, "sigma2": nan, "n_bar": nan}
-    if n_groups < 2 or n_total <= n_groups:
-        return out
-    means = v.groupby(g, sort=False).transform("mean")
-    grand = float(v.mean())
-    ms_between = float(((means - grand) ** 2).sum()) / (n_groups - 1)
-    ms_within = float(((v - means) ** 2).sum()) / (n_total - n_groups)
-    n0 = (n_total - float((counts**2).sum()) / n_total) / (n_groups - 1)
-    tau2 = max(0.0, (ms_between - ms_within) / n0)
-    n_bar = n_total / n_groups
-    out.update(tau2=tau2 * top * top, sigma2=ms_within * top * top, n_bar=n_bar)
-    if tau2 + ms_within > 0:
-        out["icc"] = tau2 / (tau2 + ms_within)
-        out["reliability"] = tau2 / (tau2 + ms_within / n_bar)
-    return out
-
-
-def _jf(value: float) -> float | None:
-    """A JSON-safe float (NaN becomes None)."""
-    value = float(value)
-    return None if math.isnan(value) else value
-
-
-def _fj(value: float | None) -> float:
-    return float("nan") if value is None else float(value)
-
-
-@dataclass(frozen=True, eq=False)
-class PreparedData:
-    """Diary data ready for the model, with everything needed to redo or undo the transforms.
-
-    Attributes
-    ----------
-    frame
-        The rows used by the model (rows with a missing model value left out, each counted
-        in ``notes``): the validated columns plus the created ones, with a fresh
-        ``RangeIndex``; ``__row__`` still gives each row's source row.
-    mapping
-        The column mapping.
-    roles
-        Role -> column, for ``str.format`` of formula templates: ``y``, ``person``,
-        ``occasion`` (if any), ``x_within``, ``x_between``, ``w`` (if any level-2), and
-        ``x{k}_within``, ``x{k}_between`` per level-1 predictor, ``w{k}`` per moderator and
-        ``c{k}`` per control (0-based).
-    transforms
-        Created (or kept) column -> :class:`Transform`.
-    person_means
-        Index: person id (str); one column per level-1 predictor: its observed person mean on
-        the raw scale, computed after leaving out incomplete rows.
-    moderator_stats
-        Index: level-2 names; columns ``mean_over_persons``, ``sd_over_persons`` (raw scale).
-    notes
-        Informational messages (the input's notes first).
-    warnings
-        Messages that qualify the results (e.g. unreliable person means).
-    occasion_means
-        Person id -> the person's mean occasion (only when detrended; used by :meth:`apply`).
-    person_mean_reliability
-        Level-1 predictor -> reliability :math:`\\lambda` of its observed person means.
-    detrend, standardize
-        The options used.
-    """
-
-    frame: pd.DataFrame
-    mapping: ColumnMapping
-    roles: Mapping[str, str]
-    transforms: Mapping[str, Transform]
-    person_means: pd.DataFrame
-    moderator_stats: pd.DataFrame
-    notes: tuple[str, ...]
-    warnings: tuple[str, ...]
-    occasion_means: pd.Series | None = None
-    person_mean_reliability: Mapping[str, float] = field(default_factory=dict)
-    detrend: bool = False
-    standardize: bool = False
-
-    def formula_fields(self) -> dict[str, str]:
-        """The roles as a dict, for ``template.format(**prepared.formula_fields())``."""
-        return dict(self.roles)
-
-    def _transform(self, column: str) -> Transform:
-        try:
-            return self.transforms[column]
-        except KeyError:
-            raise DataError(
-                f"no transform is recorded for column {column!r}"
-                f"{did_you_mean(column, self.transforms)}; known columns: "
-                f"{', '.join(self.transforms)}"
-            ) from None
-
-    def apply(self, new: pd.DataFrame) -> pd.DataFrame:
-        """Transform new rows with the same centres, scales, detrend slopes and person means.
-
-        Persons seen in the prepared data use their stored person means (and mean occasion);
-        new persons use the mean of their own rows in ``new``. Needs the person, level-1 and
-        level-2 columns (and the occasion when detrended); the outcome and controls are
-        transformed when present. Returns a copy of ``new`` with the created columns added
-        (or recomputed) and person ids as strings; ``new`` is not modified.
-        """
-        if not isinstance(new, pd.DataFrame):
-            raise DataError(f"apply() needs a pandas DataFrame, got {type(new).__name__}")
-        m = self.mapping
-        need = [m.person, *m.level1, *m.level2]
-        if self.detrend and m.occasion is not None:
-            need.append(m.occasion)
-        absent = [c for c in need if c not in new.columns]
-        if absent:
-            cols = [str(c) for c in new.columns]
-            hints = "".join(did_you_mean(c, cols) for c in absent)
-            raise DataError(
-                f"apply(): the new data lack column(s) {', '.join(map(repr, absent))}{hints}; "
-                "they are needed to transform the rows like the prepared data"
-            )
-        out = new.copy()
-        rows = pd.Series(row_numbers(out), index=out.index)
-        ids = person_id_strings(out[m.person])
-        out[m.person] = ids
-
-        def numbers(col: str) -> pd.Series:
-            vals, bad = to_float(out[col])
-            if bad.any():
-                raise DataError(
-                    f"apply(): column {col!r} must be numeric but holds "
-                    f"{describe_bad_values(out[col], bad, rows)}"
-                )
-            big = too_large(vals)
-            if big.any():
-                raise DataError(
-                    f"apply(): column {col!r} holds infinite or too large values (beyond "
-                    f"+-{MAX_ABS_VALUE:g}): {describe_bad_values(out[col], big, rows)}"
-                )
-            return vals
-
-        def person_level(per_row: pd.Series, stored: pd.Series) -> pd.Series:
-            """Stored value for known persons, the mean of their rows in ``new`` otherwise."""
-            own = per_row.groupby(ids).mean()
-            return ids.map(stored).fillna(ids.map(own)).astype("float64")
-
-        t_c = None
-        if self.detrend and m.occasion is not None and self.occasion_means is not None:
-            t = numbers(m.occasion)
-            t_c = t - person_level(t, self.occasion_means)
-
-        for k, x in enumerate(m.level1):
-            vals = numbers(x)
-            pm = person_level(vals, self.person_means[x])
-            tw = self._transform(self.roles[f"x{k}_within"])
-            tb = self._transform(self.roles[f"x{k}_between"])
-            within = vals - pm
-            if t_c is not None:
-                within = within - tw.detrend_slope * t_c
-            out[tw.column] = within / tw.scale
-            out[tb.column] = (pm - tb.centre) / tb.scale
-        for k, w in enumerate(m.level2):
-            tr = self._transform(self.roles[f"w{k}"])
-            out[tr.column] = (numbers(w) - tr.centre) / tr.scale
-        if m.outcome in out.columns:
-            tr = self._transform(self.roles["y"])
-            yv = numbers(m.outcome)
-            if t_c is not None:
-                yv = yv - tr.detrend_slope * t_c
-            if tr.column != m.outcome:
-                out[tr.column] = (yv - tr.centre) / tr.scale
-        for k, c in enumerate(m.controls):
-            tr = self._transform(self.roles[f"c{k}"])
-            if c in out.columns and tr.column != c:
-                out[tr.column] = (numbers(c) - tr.centre) / tr.scale
-        return out
-
-    def to_original(self, column: str, values: Any) -> Any:
-        """Undo centring and scaling: ``values * scale + centre``.
-
-        For ``{x}_cw`` this gives the within-person deviation in raw units, for ``{x}_pm``
-        the raw person mean, for ``{w}_c`` the raw moderator value. Detrending is not undone
-        (the removed trend depends on the occasion). Lists become numpy arrays; Series,
-        arrays and xarray objects keep their type.
-        """
-        tr = self._transform(column)
-        if isinstance(values, list | tuple):
-            values = np.asarray(values, dtype="float64")
-        return values * tr.scale + tr.centre
-
-    def slope_to_original(self, x_column: str, y_column: str) -> float:
-        """Factor turning a slope of prepared ``y_column`` on prepared ``x_column`` into raw
-        units (outcome units per raw unit of the predictor): ``scale_y / scale_x``."""
-        return self._transform(y_column).scale / self._transform(x_column).scale
-
-    def to_dict(self) -> dict[str, Any]:
-        """Everything but the frame's rows, JSON-serialisable (NaN becomes None)."""
-        pm = self.person_means
-        return {
-            "format": _FORMAT,
-            "version": _VERSION,
-            "mapping": self.mapping.to_dict(),
-            "roles": dict(self.roles),
-            "transforms": {k: asdict(t) for k, t in self.transforms.items()},
-            "person_means": {
-                "index": [str(i) for i in pm.index],
-                "columns": {c: [_jf(v) for v in pm[c]] for c in pm.columns},
-            },
-            "occasion_means": None
-            if self.occasion_means is None
-            else {
-                "index": [str(i) for i in self.occasion_means.index],
-                "values": [_jf(v) for v in self.occasion_means],
-            },
-            "moderator_stats": {
-                "index": [str(i) for i in self.moderator_stats.index],
-                "columns": {
-                    c: [_jf(v) for v in self.moderator_stats[c]]
-                    for c in self.moderator_stats.columns
-                },
-            },
-            "person_mean_reliability": {k: _jf(v) for k, v in self.person_mean_reliability.items()},
-            "notes": list(self.notes),
-            "warnings": list(self.warnings),
-            "detrend": self.detrend,
-            "standardize": self.standardize,
-            "columns": [str(c) for c in self.frame.columns],
-        }
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any], *, frame: pd.DataFrame | None = None) -> PreparedData:
-        """Rebuild from :meth:`to_dict`. Without ``frame`` the frame is empty (0 rows) with
-        the stored column names; pass the prepared rows to get them back."""
-        if not isinstance(d, Mapping) or d.get("format") != _FORMAT:
-            raise DataError("not a saved PreparedData (the 'format' entry is missing or wrong)")
-        if d.get("version") != _VERSION:
-            raise DataError(
-                f"saved PreparedData has version {d.get('version')!r}; this version of "
-                f"ambidex_bayes reads version {_VERSION}"
-            )
-        try:
-            mapping = ColumnMapping.from_dict(d["mapping"], source="saved prepared data")
-            pm = d["person_means"]
-            person_means = pd.DataFrame(
-                {c: [_fj(v) for v in vals] for c, vals in pm["columns"].items()},
-                index=pd.Index(pm["index"], dtype="str", name=mapping.person),
-            )
-            ms = d["moderator_stats"]
-            moderator_stats = pd.DataFrame(
-                {c: [_fj(v) for v in vals] for c, vals in ms["columns"].items()},
-                index=pd.Index(ms["index"], dtype="str"),
-                columns=list(ms["columns"]) or ["mean_over_persons", "sd_over_persons"],
-            )
-            om = d["occasion_means"]
-            occasion_means = (
-                None
-                if om is None
-                else pd.Series(
-                    [_fj(v) for v in om["values"]],
-                    index=pd.Index(om["index"], dtype="str", name=mapping.person),
-                    dtype="float64",
-                )
-            )
-            if frame is None:
-                frame = pd.DataFrame(columns=d["columns"])
-            return cls(
-                frame=frame,
-                mapping=mapping,
-                roles=dict(d["roles"]),
-                transforms={k: Transform(**t) for k, t in d["transforms"].items()},
-                person_means=person_means,
-                moderator_stats=moderator_stats,
-                notes=tuple(d["notes"]),
-                warnings=tuple(d["warnings"]),
-                occasion_means=occasion_means,
-                person_mean_reliability={
-                    k: _fj(v) for k, v in d["person_mean_reliability"].items()
-                },
-                detrend=bool(d["detrend"]),
-                standardize=bool(d["standardize"]),
-            )
-        except (KeyError, TypeError) as exc:
-            raise DataError(f"saved PreparedData is incomplete or malformed: {exc!r}") from None
-
-
-def _largest(values: pd.Series) -> float:
-    """Largest absolute value (0.0 for no values)."""
-    v = np.abs(values.to_numpy(dtype="float64"))
-    return float(np.nanmax(v)) if np.isfinite(v).any() else 0.0
-
-
-def _std(values: pd.Series) -> float:
-    r"""Standard deviation (``ddof=1``), computed as :math:`a \cdot SD(v / a)` with
-    :math:`a = \max|v|`, so that the squares neither overflow nor underflow. NaN for fewer
-    than two values."""
-    v = values.to_numpy(dtype="float64")
-    v = v[~np.isnan(v)]
-    if len(v) < 2:
-        return float("nan")
-    top = float(np.max(np.abs(v)))
-    if top == 0:
-        return 0.0
-    return float(np.std(v / top, ddof=1)) * top
-
-
-def _sd(values: pd.Series, what: str, *, reference: pd.Series | None = None) -> float:
-    """SD of ``values`` for standardising, or a DataError when it is 0 or rounding noise.
-
-    ``reference``: the raw values ``values`` were computed from (default ``values``); an SD
-    at or below ``_NO_VARIANCE_RTOL`` times their largest magnitude counts as no variance.
-    """
-    sd = _std(values)
-    ref = _largest(values if reference is None else reference)
-    if not (math.isfinite(sd) and sd > 0 and sd > _NO_VARIANCE_RTOL * ref):
-        raise DataError(
-            f"cannot standardise {what}: it has no variance in the rows used; "
-            "prepare without standardize=True"
-        )
-    return sd
 
 
 def _drop_incomplete(
@@ -668,8 +270,8 @@ def prepare(
         occasion_means = t.groupby(g, sort=False).mean().rename_axis(m.person)
         t_c = t - g.map(occasion_means)
         # Sums of squares on t_c / max|t_c|: no overflow or underflow for extreme occasions.
-        t_top = _largest(t_c)
-        if not t_top > _NO_VARIANCE_RTOL * _largest(t):
+        t_top = largest_magnitude(t_c)
+        if not t_top > NO_VARIANCE_RTOL * largest_magnitude(t):
             raise DataError(
                 f"cannot detrend: the occasion column {m.occasion!r} does not vary within any "
                 "person in the rows used; prepare without detrend=True"
@@ -706,12 +308,12 @@ def prepare(
         if t_c is not None:
             within = within - slope * t_c
         s_w = (
-            _sd(within, f"the within-person part of {x!r}", reference=frame[x])
+            standardising_sd(within, f"the within-person part of {x!r}", reference=frame[x])
             if standardize
             else 1.0
         )
         c_b = float(pm.mean())
-        s_b = _sd(pm, f"the person means of {x!r}") if standardize else 1.0
+        s_b = standardising_sd(pm, f"the person means of {x!r}") if standardize else 1.0
         cw, pmc = f"{x}_cw", f"{x}_pm"
         frame[cw] = within / s_w
         frame[pmc] = (g.map(pm) - c_b) / s_b
@@ -726,7 +328,7 @@ def prepare(
         )
         rel = person_mean_reliability(frame[x], g)
         reliability[x] = rel["reliability"]
-        note, warning = _reliability_message(x, rel)
+        note, warning = reliability_message(x, rel)
         notes.append(note)
         if warning:
             warnings.append(warning)
@@ -739,8 +341,12 @@ def prepare(
     for k, w in enumerate(m.level2):
         per_person = frame[w].groupby(g, sort=False).first()
         centre = float(per_person.mean())
-        sd = _std(per_person)
-        scale = _sd(per_person, f"the moderator {w!r} over persons") if standardize else 1.0
+        sd = robust_sd(per_person)
+        scale = (
+            standardising_sd(per_person, f"the moderator {w!r} over persons")
+            if standardize
+            else 1.0
+        )
         col = f"{w}_c"
         frame[col] = (frame[w] - centre) / scale
         transforms[col] = Transform(col, w, "grand_centred", centre, scale)
@@ -763,7 +369,10 @@ def prepare(
         )
         yv = yv - y_slope * t_c
     y_centre, y_scale = (
-        (float(yv.mean()), _sd(yv, f"the outcome {m.outcome!r}", reference=frame[m.outcome]))
+        (
+            float(yv.mean()),
+            standardising_sd(yv, f"the outcome {m.outcome!r}", reference=frame[m.outcome]),
+        )
         if standardize
         else (0.0, 1.0)
     )
@@ -779,7 +388,7 @@ def prepare(
 
     for k, (c, col) in enumerate(zip(m.controls, control_cols, strict=True)):
         centre, scale = (
-            (float(frame[c].mean()), _sd(frame[c], f"the control {c!r}"))
+            (float(frame[c].mean()), standardising_sd(frame[c], f"the control {c!r}"))
             if standardize
             else (0.0, 1.0)
         )
@@ -824,31 +433,4 @@ def prepare(
         person_mean_reliability=reliability,
         detrend=detrend,
         standardize=standardize,
-    )
-
-
-def _reliability_message(x: str, rel: dict[str, float]) -> tuple[str, str | None]:
-    """A note on the reliability of x's person means, and a warning when it is low."""
-    lam = rel["reliability"]
-    if math.isnan(lam):
-        note = (
-            f"The reliability of the person means of {x!r} could not be estimated (it needs at "
-            "least two persons and some person with more than one diary)."
-        )
-        return note, None
-    note = (
-        f"Reliability of the observed person means of {x!r}: lambda = {lam:.2f} "
-        f"(ICC(1) = {rel['icc']:.2f}, {rel['n_bar']:.1f} diaries per person on average)."
-    )
-    threshold = constants.PERSON_MEAN_RELIABILITY_MIN
-    if lam >= threshold:
-        return note, None
-    return note, (
-        f"The observed person means of {x!r} are unreliable (lambda = {lam:.2f} < {threshold:.2f}; "
-        f"ICC(1) = {rel['icc']:.2f} with {rel['n_bar']:.1f} diaries per person on average). "
-        f"The between-person effect of {x!r} and the contextual effect are biased (the "
-        "between-person slope is pulled toward the within-person slope) and their uncertainty "
-        "is understated. The within-person effect and the cross-level interaction are not "
-        "affected. To fix it: collect more diaries per person, or use latent person-mean "
-        "centring (as in Mplus) for the between-person part."
     )

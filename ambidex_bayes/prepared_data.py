@@ -1,0 +1,258 @@
+"""Prepared diary data: the rows the model uses and every transform that made them.
+
+:class:`PreparedData` is what :func:`ambidex_bayes.prepare.prepare` returns. It can redo the
+transforms on new rows (:meth:`PreparedData.apply`), undo them on results
+(:meth:`PreparedData.to_original`, :meth:`PreparedData.slope_to_original`) and travel in a
+fit file as JSON (:meth:`PreparedData.to_dict`, :meth:`PreparedData.from_dict`; the tables'
+JSON form is in :mod:`ambidex_bayes.prepared_json`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ambidex_bayes.data.mapping import ColumnMapping, did_you_mean
+from ambidex_bayes.data.validate import (
+    MAX_ABS_VALUE,
+    describe_bad_values,
+    person_id_strings,
+    row_numbers,
+    to_float,
+    too_large,
+)
+from ambidex_bayes.errors import DataError
+from ambidex_bayes.prepared_json import (
+    PREPARED_FORMAT,
+    PREPARED_VERSION,
+    floats_from_json,
+    floats_to_json,
+    series_from_json,
+    series_to_json,
+    table_from_json,
+    table_to_json,
+)
+from ambidex_bayes.transforms import Transform
+
+__all__ = ["PreparedData"]
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedData:
+    """Diary data ready for the model, with everything needed to redo or undo the transforms.
+
+    Attributes
+    ----------
+    frame
+        The rows used by the model (rows with a missing model value left out, each counted
+        in ``notes``): the validated columns plus the created ones, with a fresh
+        ``RangeIndex``; ``__row__`` still gives each row's source row.
+    mapping
+        The column mapping.
+    roles
+        Role -> column, for ``str.format`` of formula templates: ``y``, ``person``,
+        ``occasion`` (if any), ``x_within``, ``x_between``, ``w`` (if any level-2), and
+        ``x{k}_within``, ``x{k}_between`` per level-1 predictor, ``w{k}`` per moderator and
+        ``c{k}`` per control (0-based).
+    transforms
+        Created (or kept) column -> :class:`Transform`.
+    person_means
+        Index: person id (str); one column per level-1 predictor: its observed person mean on
+        the raw scale, computed after leaving out incomplete rows.
+    moderator_stats
+        Index: level-2 names; columns ``mean_over_persons``, ``sd_over_persons`` (raw scale).
+    notes
+        Informational messages (the input's notes first).
+    warnings
+        Messages that qualify the results (e.g. unreliable person means).
+    occasion_means
+        Person id -> the person's mean occasion (only when detrended; used by :meth:`apply`).
+    person_mean_reliability
+        Level-1 predictor -> reliability :math:`\\lambda` of its observed person means.
+    detrend, standardize
+        The options used.
+    """
+
+    frame: pd.DataFrame
+    mapping: ColumnMapping
+    roles: Mapping[str, str]
+    transforms: Mapping[str, Transform]
+    person_means: pd.DataFrame
+    moderator_stats: pd.DataFrame
+    notes: tuple[str, ...]
+    warnings: tuple[str, ...]
+    occasion_means: pd.Series | None = None
+    person_mean_reliability: Mapping[str, float] = field(default_factory=dict)
+    detrend: bool = False
+    standardize: bool = False
+
+    def formula_fields(self) -> dict[str, str]:
+        """The roles as a dict, for ``template.format(**prepared.formula_fields())``."""
+        return dict(self.roles)
+
+    def _transform(self, column: str) -> Transform:
+        try:
+            return self.transforms[column]
+        except KeyError:
+            raise DataError(
+                f"no transform is recorded for column {column!r}"
+                f"{did_you_mean(column, self.transforms)}; known columns: "
+                f"{', '.join(self.transforms)}"
+            ) from None
+
+    def apply(self, new: pd.DataFrame) -> pd.DataFrame:
+        """Transform new rows with the same centres, scales, detrend slopes and person means.
+
+        Persons seen in the prepared data use their stored person means (and mean occasion);
+        new persons use the mean of their own rows in ``new``. Needs the person, level-1 and
+        level-2 columns (and the occasion when detrended); the outcome and controls are
+        transformed when present. Returns a copy of ``new`` with the created columns added
+        (or recomputed) and person ids as strings; ``new`` is not modified.
+        """
+        if not isinstance(new, pd.DataFrame):
+            raise DataError(f"apply() needs a pandas DataFrame, got {type(new).__name__}")
+        m = self.mapping
+        need = [m.person, *m.level1, *m.level2]
+        if self.detrend and m.occasion is not None:
+            need.append(m.occasion)
+        absent = [c for c in need if c not in new.columns]
+        if absent:
+            cols = [str(c) for c in new.columns]
+            hints = "".join(did_you_mean(c, cols) for c in absent)
+            raise DataError(
+                f"apply(): the new data lack column(s) {', '.join(map(repr, absent))}{hints}; "
+                "they are needed to transform the rows like the prepared data"
+            )
+        out = new.copy()
+        rows = pd.Series(row_numbers(out), index=out.index)
+        ids = person_id_strings(out[m.person])
+        out[m.person] = ids
+
+        def numbers(col: str) -> pd.Series:
+            vals, bad = to_float(out[col])
+            if bad.any():
+                raise DataError(
+                    f"apply(): column {col!r} must be numeric but holds "
+                    f"{describe_bad_values(out[col], bad, rows)}"
+                )
+            big = too_large(vals)
+            if big.any():
+                raise DataError(
+                    f"apply(): column {col!r} holds infinite or too large values (beyond "
+                    f"+-{MAX_ABS_VALUE:g}): {describe_bad_values(out[col], big, rows)}"
+                )
+            return vals
+
+        def person_level(per_row: pd.Series, stored: pd.Series) -> pd.Series:
+            """Stored value for known persons, the mean of their rows in ``new`` otherwise."""
+            own = per_row.groupby(ids).mean()
+            return ids.map(stored).fillna(ids.map(own)).astype("float64")
+
+        t_c = None
+        if self.detrend and m.occasion is not None and self.occasion_means is not None:
+            t = numbers(m.occasion)
+            t_c = t - person_level(t, self.occasion_means)
+
+        for k, x in enumerate(m.level1):
+            vals = numbers(x)
+            pm = person_level(vals, self.person_means[x])
+            tw = self._transform(self.roles[f"x{k}_within"])
+            tb = self._transform(self.roles[f"x{k}_between"])
+            within = vals - pm
+            if t_c is not None:
+                within = within - tw.detrend_slope * t_c
+            out[tw.column] = within / tw.scale
+            out[tb.column] = (pm - tb.centre) / tb.scale
+        for k, w in enumerate(m.level2):
+            tr = self._transform(self.roles[f"w{k}"])
+            out[tr.column] = (numbers(w) - tr.centre) / tr.scale
+        if m.outcome in out.columns:
+            tr = self._transform(self.roles["y"])
+            yv = numbers(m.outcome)
+            if t_c is not None:
+                yv = yv - tr.detrend_slope * t_c
+            if tr.column != m.outcome:
+                out[tr.column] = (yv - tr.centre) / tr.scale
+        for k, c in enumerate(m.controls):
+            tr = self._transform(self.roles[f"c{k}"])
+            if c in out.columns and tr.column != c:
+                out[tr.column] = (numbers(c) - tr.centre) / tr.scale
+        return out
+
+    def to_original(self, column: str, values: Any) -> Any:
+        """Undo centring and scaling: ``values * scale + centre``.
+
+        For ``{x}_cw`` this gives the within-person deviation in raw units, for ``{x}_pm``
+        the raw person mean, for ``{w}_c`` the raw moderator value. Detrending is not undone
+        (the removed trend depends on the occasion). Lists become numpy arrays; Series,
+        arrays and xarray objects keep their type.
+        """
+        tr = self._transform(column)
+        if isinstance(values, list | tuple):
+            values = np.asarray(values, dtype="float64")
+        return values * tr.scale + tr.centre
+
+    def slope_to_original(self, x_column: str, y_column: str) -> float:
+        """Factor turning a slope of prepared ``y_column`` on prepared ``x_column`` into raw
+        units (outcome units per raw unit of the predictor): ``scale_y / scale_x``."""
+        return self._transform(y_column).scale / self._transform(x_column).scale
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything but the frame's rows, JSON-serialisable (NaN becomes None)."""
+        return {
+            "format": PREPARED_FORMAT,
+            "version": PREPARED_VERSION,
+            "mapping": self.mapping.to_dict(),
+            "roles": dict(self.roles),
+            "transforms": {k: asdict(t) for k, t in self.transforms.items()},
+            "person_means": table_to_json(self.person_means),
+            "occasion_means": series_to_json(self.occasion_means),
+            "moderator_stats": table_to_json(self.moderator_stats),
+            "person_mean_reliability": floats_to_json(self.person_mean_reliability),
+            "notes": list(self.notes),
+            "warnings": list(self.warnings),
+            "detrend": self.detrend,
+            "standardize": self.standardize,
+            "columns": [str(c) for c in self.frame.columns],
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], *, frame: pd.DataFrame | None = None) -> PreparedData:
+        """Rebuild from :meth:`to_dict`. Without ``frame`` the frame is empty (0 rows) with
+        the stored column names; pass the prepared rows to get them back."""
+        if not isinstance(d, Mapping) or d.get("format") != PREPARED_FORMAT:
+            raise DataError("not a saved PreparedData (the 'format' entry is missing or wrong)")
+        if d.get("version") != PREPARED_VERSION:
+            raise DataError(
+                f"saved PreparedData has version {d.get('version')!r}; this version of "
+                f"ambidex_bayes reads version {PREPARED_VERSION}"
+            )
+        try:
+            mapping = ColumnMapping.from_dict(d["mapping"], source="saved prepared data")
+            person_means = table_from_json(d["person_means"], index_name=mapping.person)
+            moderator_stats = table_from_json(
+                d["moderator_stats"], columns_if_none=["mean_over_persons", "sd_over_persons"]
+            )
+            occasion_means = series_from_json(d["occasion_means"], index_name=mapping.person)
+            if frame is None:
+                frame = pd.DataFrame(columns=d["columns"])
+            return cls(
+                frame=frame,
+                mapping=mapping,
+                roles=dict(d["roles"]),
+                transforms={k: Transform(**t) for k, t in d["transforms"].items()},
+                person_means=person_means,
+                moderator_stats=moderator_stats,
+                notes=tuple(d["notes"]),
+                warnings=tuple(d["warnings"]),
+                occasion_means=occasion_means,
+                person_mean_reliability=floats_from_json(d["person_mean_reliability"]),
+                detrend=bool(d["detrend"]),
+                standardize=bool(d["standardize"]),
+            )
+        except (KeyError, TypeError) as exc:
+            raise DataError(f"saved PreparedData is incomplete or malformed: {exc!r}") from None
