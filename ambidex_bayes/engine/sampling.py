@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pymc as pm
@@ -26,6 +26,12 @@ from ambidex_bayes.cache_dirs import user_cache_dir
 from ambidex_bayes.engine.nutpie_cache import compile_cached
 from ambidex_bayes.model.marginal import complete_posterior
 from ambidex_bayes.terms import correlation_name
+
+if TYPE_CHECKING:
+    from nutpie.compile_pymc import CompiledPyMCModel
+
+    from ambidex_bayes.engine.settings import SamplerSettings
+    from ambidex_bayes.model.build import BuiltModel
 
 __all__ = [
     "sample_full",
@@ -41,8 +47,9 @@ __all__ = [
     "numpyro_chain_method",
 ]
 
-#: Compiled nutpie models of the fast path, by model structure.
-_COMPILED: dict[tuple, Any] = {}
+#: Compiled nutpie models of the fast path (with the model each was compiled from), by
+#: model structure.
+_COMPILED: dict[tuple, tuple[CompiledPyMCModel, pm.Model]] = {}
 _CACHE_STATS = {"hits": 0, "misses": 0}
 
 
@@ -114,7 +121,7 @@ def numpyro_chain_method(
 
 
 def _pymc_sample(
-    model: pm.Model, settings: Any, progressbar: bool, *, dense_mass: bool = False
+    model: pm.Model, settings: SamplerSettings, progressbar: bool, *, dense_mass: bool = False
 ) -> xr.DataTree:
     extra: dict[str, Any] = {}
     if settings.backend == "numpyro":
@@ -149,7 +156,7 @@ def without_internal(posterior: xr.Dataset) -> xr.Dataset:
 
 
 def sample_full(
-    built: Any, settings: Any, *, progressbar: bool, log_likelihood: bool
+    built: BuiltModel, settings: SamplerSettings, *, progressbar: bool, log_likelihood: bool
 ) -> xr.DataTree:
     """NUTS over all parameters of the full model (person effects included)."""
     idata = _pymc_sample(built.pymc_model, settings, progressbar)
@@ -160,7 +167,7 @@ def sample_full(
     return idata
 
 
-def check_reuse_key(built: Any, settings: Any) -> tuple | None:
+def check_reuse_key(built: BuiltModel, settings: SamplerSettings) -> tuple | None:
     """Key under which the initial-point check may be shared, or None to build it afresh.
 
     Shared only with nutpie, which re-uses its compiled model too. PyMC's and numpyro's
@@ -172,14 +179,14 @@ def check_reuse_key(built: Any, settings: Any) -> tuple | None:
     return built.reuse_key if settings.backend == "nutpie" else None
 
 
-def _structure_key(built: Any, settings: Any) -> tuple:
+def _structure_key(built: BuiltModel, settings: SamplerSettings) -> tuple:
     key = built.reuse_key
     if key is None:  # not re-usable: compile for this model alone
         key = ("model", id(built.pymc_model))
     return (*key, settings.backend)
 
 
-def compiled_for(built: Any, settings: Any) -> Any:
+def compiled_for(built: BuiltModel, settings: SamplerSettings) -> CompiledPyMCModel:
     """nutpie's compiled fast-path model of ``built``'s structure, holding ``built``'s data.
 
     Compiled on first use of a structure, re-used afterwards (see :func:`compiled_cache_info`).
@@ -202,7 +209,7 @@ def compiled_for(built: Any, settings: Any) -> Any:
     return compiled.with_data(**data)
 
 
-def _compile_nutpie(model: pm.Model) -> Any:
+def _compile_nutpie(model: pm.Model) -> CompiledPyMCModel:
     """nutpie's compiled model, its callbacks from the on-disk cache where possible.
 
     See :mod:`ambidex_bayes.engine.nutpie_cache`; models it cannot handle are compiled by
@@ -223,7 +230,7 @@ def _compile_nutpie(model: pm.Model) -> Any:
     return compiled if compiled is not None else nutpie.compile_pymc_model(model)
 
 
-def _nutpie_sample(built: Any, settings: Any, progressbar: bool) -> xr.DataTree:
+def _nutpie_sample(built: BuiltModel, settings: SamplerSettings, progressbar: bool) -> xr.DataTree:
     import nutpie
 
     compiled = compiled_for(built, settings)
@@ -240,7 +247,7 @@ def _nutpie_sample(built: Any, settings: Any, progressbar: bool) -> xr.DataTree:
 
 
 def sample_marginal(
-    built: Any, settings: Any, *, progressbar: bool, log_likelihood: bool
+    built: BuiltModel, settings: SamplerSettings, *, progressbar: bool, log_likelihood: bool
 ) -> xr.DataTree:
     """The fast path: NUTS over the hyperparameters, exact person effects afterwards."""
     if settings.backend == "nutpie":
@@ -270,7 +277,7 @@ def correlation_draws(posterior: xr.Dataset, names: list[str]) -> np.ndarray | N
 
 
 def complete_marginal(
-    idata: xr.DataTree, built: Any, settings: Any, *, log_likelihood: bool = True
+    idata: xr.DataTree, built: BuiltModel, settings: SamplerSettings, *, log_likelihood: bool = True
 ) -> xr.DataTree:
     """Turn fast-path draws of the hyperparameters into the full model's posterior.
 

@@ -1,0 +1,193 @@
+"""A fitted model as one object: :class:`FitResult`, saved to and loaded from one file.
+
+Every route that samples (:func:`ambidex_bayes.fit.fit`, prior comparisons, power and SBC
+runs) returns a :class:`FitResult`; :func:`load_fit` reads one back. The file holds the
+posterior groups, the prepared data and, as attributes, the spec, formula, priors, the roles
+of the posterior variables and the fit's metadata (see
+:func:`ambidex_bayes.engine.cache.fit_meta`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import xarray as xr
+
+from ambidex_bayes.diagnostics import ConvergenceReport, check_convergence
+from ambidex_bayes.errors import FitFileError, SpecError
+from ambidex_bayes.fit_file import check_fit_records
+from ambidex_bayes.model.build import BuiltModel, build_model, check_saved_formulas, prior_table
+from ambidex_bayes.prepare import PreparedData
+from ambidex_bayes.spec import ModelSpec
+from ambidex_bayes.store import dataset_to_frame, frame_to_dataset, load_datatree, save_datatree
+from ambidex_bayes.terms import ModerationTerms
+
+if TYPE_CHECKING:
+    import bambi
+    import pandas as pd
+
+__all__ = ["FitResult", "load_fit"]
+
+
+@dataclass
+class FitResult:
+    """A fitted model: spec, prepared data, the models and the posterior.
+
+    Attributes
+    ----------
+    spec : ModelSpec
+    prepared : PreparedData
+    idata : xarray.DataTree
+        Groups ``posterior``, ``sample_stats``, ``observed_data``, ``log_likelihood``.
+    terms : ModerationTerms
+        Which posterior variable plays which role.
+    formula : str
+        The formula with the data's column names.
+    priors : dict
+        Every prior used, with its source (spec, Bambi's data-scaled default, ...).
+    meta : dict
+        Sampler settings, seed, package versions, data hash, timings.
+    convergence : ConvergenceReport
+    path : Path or None
+        Where the fit is saved.
+    """
+
+    spec: ModelSpec
+    prepared: PreparedData
+    idata: xr.DataTree
+    terms: ModerationTerms
+    formula: str
+    priors: dict[str, dict[str, Any]]
+    meta: dict[str, Any]
+    convergence: ConvergenceReport
+    path: Path | None = None
+    _built: BuiltModel | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_model(
+        cls,
+        built: BuiltModel,
+        prepared: PreparedData,
+        idata: xr.DataTree,
+        *,
+        meta: dict[str, Any],
+        convergence: ConvergenceReport,
+        keep_model: bool = True,
+    ) -> FitResult:
+        """The fit of ``built`` (spec, roles, formula and priors come from it).
+
+        Parameters
+        ----------
+        built : BuiltModel
+            The model that was sampled.
+        prepared : PreparedData
+        idata : xarray.DataTree
+            The completed posterior (log-likelihood added, internal variables dropped).
+        meta : dict
+            From :func:`ambidex_bayes.engine.cache.fit_meta`.
+        convergence : ConvergenceReport
+        keep_model : bool
+            Keep ``built`` for :attr:`built`; ``False`` rebuilds it on first use (for a model
+            whose prior values are changed afterwards, see :mod:`ambidex_bayes.engine.reuse`).
+        """
+        return cls(
+            spec=built.spec,
+            prepared=prepared,
+            idata=idata,
+            terms=built.terms,
+            formula=built.formula,
+            priors=built.priors,
+            meta=meta,
+            convergence=convergence,
+            _built=built if keep_model else None,
+        )
+
+    @property
+    def built(self) -> BuiltModel:
+        """The Bambi and PyMC models (rebuilt on demand after loading; no sampling)."""
+        if self._built is None:
+            self._built = build_model(self.spec, self.prepared)
+        return self._built
+
+    @property
+    def bambi_model(self) -> bambi.Model:
+        """Bambi's model of the formula, for ``predict`` and ``bambi.interpret``."""
+        return self.built.bambi_model
+
+    @property
+    def posterior(self) -> xr.Dataset:
+        """The posterior group as a Dataset."""
+        return self.idata["posterior"].to_dataset()
+
+    def prior_table(self) -> pd.DataFrame:
+        """Every prior actually used (as brms' ``prior_summary``)."""
+        return prior_table(self.priors)
+
+    def save(self, path: str | Path) -> Path:
+        """Save to one NetCDF file, atomically."""
+        tree = self.idata.copy()
+        tree["prepared_data"] = xr.DataTree(
+            frame_to_dataset(self.prepared.frame.reset_index(drop=True), "__prepared_row__")
+        )
+        tree["person_means"] = xr.DataTree(
+            frame_to_dataset(self.prepared.person_means, "__person__")
+        )
+        prepared_meta = self.prepared.to_dict()
+        prepared_meta.pop("person_means", None)
+        attrs = {
+            "spec": self.spec.to_dict(),
+            "spec_source": self.spec.source,
+            "formula": self.formula,
+            "priors": self.priors,
+            "terms": self.terms.to_dict(),
+            "meta": self.meta,
+            "prepared": prepared_meta,
+            "convergence": self.convergence.to_dict(),
+        }
+        self.path = save_datatree(tree, path, attrs)
+        return self.path
+
+    @classmethod
+    def load(cls, path: str | Path) -> FitResult:
+        """Load a fit saved by :meth:`save`; corrupt or foreign files raise FitFileError."""
+        tree, attrs = load_datatree(path)
+        check_fit_records(path, tree)
+        frame = dataset_to_frame(tree["prepared_data"].to_dataset(), "__prepared_row__")
+        frame.index = range(len(frame))
+        person_means = dataset_to_frame(tree["person_means"].to_dataset(), "__person__")
+        prepared_meta = dict(attrs["prepared"])
+        prepared_meta["person_means"] = {
+            "index": [str(i) for i in person_means.index],
+            "columns": {str(c): person_means[c].tolist() for c in person_means.columns},
+        }
+        prepared = PreparedData.from_dict(prepared_meta, frame=frame)
+        idata = tree.copy()
+        for group in ("prepared_data", "person_means"):
+            del idata[group]
+        try:  # the stored formulas are code for formulae: check them before any use
+            spec = ModelSpec.from_dict(attrs["spec"], source=attrs.get("spec_source", "<spec>"))
+            check_saved_formulas(spec, prepared, attrs.get("formula", ""))
+        except SpecError as err:
+            raise FitFileError(
+                f"{path}: the fit file is refused, its model formula is not safe to use: {err} "
+                "Fit the model again from its spec file and data."
+            ) from None
+        convergence = check_convergence(idata, warn=False)
+        return cls(
+            spec=spec,
+            prepared=prepared,
+            idata=idata,
+            terms=ModerationTerms.from_dict(attrs["terms"]),
+            formula=attrs.get("formula", ""),
+            priors=attrs.get("priors", {}),
+            meta=attrs["meta"],
+            convergence=convergence,
+            path=Path(path),
+        )
+
+
+def load_fit(path: str | Path) -> FitResult:
+    """Load a saved fit (see :meth:`FitResult.load`)."""
+    return FitResult.load(path)
