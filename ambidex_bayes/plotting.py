@@ -23,8 +23,9 @@ if TYPE_CHECKING:
     import xarray as xr
     from arviz_plots import PlotCollection
     from matplotlib.axes import Axes
+    from numpy.typing import ArrayLike
 
-__all__ = ["axes_or_new", "collection_on", "BACKEND"]
+__all__ = ["axes_or_new", "collection_on", "curve_data", "band_data", "BACKEND"]
 
 #: The arviz-plots backend every figure of the package uses.
 BACKEND = "matplotlib"
@@ -81,4 +82,35 @@ def collection_on(
         aes=dict(aes or {}),
         backend=BACKEND,
         **aes_values,
+    )
+
+
+def curve_data(
+    x: ArrayLike, y: ArrayLike, *, name: str | None = None, dim: str = "point"
+) -> xr.DataArray:
+    """A curve as arviz-plots' ``line_xy`` and ``ecdf_line`` visuals take it
+    (``plot_axis`` = x, y)."""
+    import xarray as xr
+
+    values = np.vstack([np.asarray(x, dtype=float), np.asarray(y, dtype=float)])
+    return xr.DataArray(
+        values, dims=("plot_axis", dim), coords={"plot_axis": ["x", "y"]}, name=name
+    )
+
+
+def band_data(
+    x: ArrayLike,
+    lower: ArrayLike,
+    upper: ArrayLike,
+    *,
+    name: str | None = None,
+    dim: str = "point",
+) -> xr.DataArray:
+    """A band as arviz-plots' ``fill_between_y`` visual takes it
+    (``kwarg`` = x, y_bottom, y_top)."""
+    import xarray as xr
+
+    values = np.vstack([np.asarray(v, dtype=float) for v in (x, lower, upper)])
+    return xr.DataArray(
+        values, dims=("kwarg", dim), coords={"kwarg": ["x", "y_bottom", "y_top"]}, name=name
     )

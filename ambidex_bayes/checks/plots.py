@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from ambidex_bayes.errors import AmbidexError
-from ambidex_bayes.plotting import BACKEND, axes_or_new, collection_on
+from ambidex_bayes.plotting import BACKEND, axes_or_new, band_data, collection_on, curve_data
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -85,29 +85,20 @@ def plot_ppc_density(overlay: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
         index="x", columns="replicate", values="density"
     )
     observed = overlay[overlay["kind"] == "observed"].sort_values("x")
-    curves = xr.Dataset(
-        {
-            "replicated": (("x", "replicate"), replicated.to_numpy(dtype=float)),
-            "observed": (
-                ("plot_axis", "point"),
-                np.vstack([observed["x"].to_numpy(float), observed["density"].to_numpy(float)]),
-            ),
-        },
-        coords={"x": replicated.index.to_numpy(float), "plot_axis": ["x", "y"]},
-    )
     pc = collection_on(ax)
     if replicated.shape[1]:
         pc.map(
             multiple_lines,
             "replicated",
-            data=curves["replicated"],
+            data=xr.DataArray(replicated, dims=("x", "replicate"), name="replicated"),
             x_dim="x",
             color="tab:blue",
             alpha=0.15,
             width=0.8,
             label="replicated",
         )
-    pc.map(line_xy, "observed", data=curves["observed"], color="black", width=2.0, label="observed")
+    observed_curve = curve_data(observed["x"], observed["density"], name="observed")
+    pc.map(line_xy, "observed", data=observed_curve, color="black", width=2.0, label="observed")
     for bound in overlay.attrs.get("range") or ():
         pc.map(
             vline,
@@ -215,18 +206,8 @@ def plot_loo_pit(calibration: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
 
     _require(calibration, ("u", "ecdf", "lower", "upper"), "calibration")
     u = calibration["u"].to_numpy(dtype=float)
-    band = xr.DataArray(
-        np.vstack([u, calibration["lower"] - u, calibration["upper"] - u]),
-        dims=("kwarg", "point"),
-        coords={"kwarg": ["x", "y_bottom", "y_top"]},
-        name="band",
-    )
-    difference = xr.DataArray(
-        np.vstack([u, calibration["ecdf"] - u]),
-        dims=("plot_axis", "point"),
-        coords={"plot_axis": ["x", "y"]},
-        name="ecdf",
-    )
+    band = band_data(u, calibration["lower"] - u, calibration["upper"] - u, name="band")
+    difference = curve_data(u, calibration["ecdf"] - u, name="ecdf")
     prob = calibration.attrs.get("ci_prob", 0.95)
     pc = collection_on(ax)
     pc.map(
@@ -312,15 +293,11 @@ def plot_pareto_k(result: LooResult, *, ax: Axes | None = None) -> Axes:
     ax = pc.viz["plot"].item()
     fixed = np.asarray(result.remedied_rows, dtype=int)
     if fixed.size:
-        import xarray as xr
-
-        ringed = xr.DataArray(
-            np.vstack([fixed, k[fixed]]), dims=("plot_axis", "row"), name="remedied"
-        )
+        ringed = curve_data(fixed, k[fixed], name="remedied")
         pc.map(
             scatter_xy,
             "remedied",
-            data=ringed.assign_coords(plot_axis=["x", "y"]),
+            data=ringed,
             facecolor="none",
             edgecolor=FLAG_COLOR,
             size=90,

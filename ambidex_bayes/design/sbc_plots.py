@@ -29,7 +29,7 @@ from scipy.stats import binom
 
 from ambidex_bayes.design.sbc_stats import SBCCalibration, _clean_ranks
 from ambidex_bayes.errors import AmbidexError
-from ambidex_bayes.plotting import BACKEND
+from ambidex_bayes.plotting import BACKEND, band_data, curve_data
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -102,23 +102,11 @@ def plot_sbc_ecdf(calibration: SBCCalibration, ranks: pd.DataFrame) -> Figure:
         grid = calibration.bands_by_parameter[name]
         ecdf = calibration.tests_by_parameter[name].ecdf
         z = np.concatenate(([0.0], grid.z))
+        start = np.concatenate(([0.0], -grid.z))  # each curve starts at (0, 0)
         dim = f"z of {key}"
-        bands[key] = xr.DataArray(
-            np.vstack(
-                [
-                    z,
-                    np.concatenate(([0.0], grid.lower - grid.z)),
-                    np.concatenate(([0.0], grid.upper - grid.z)),
-                ]
-            ),
-            dims=("kwarg", dim),
-            coords={"kwarg": ["x", "y_bottom", "y_top"]},
-        )
-        steps[key] = xr.DataArray(
-            np.vstack([z, np.concatenate(([0.0], ecdf - grid.z))]),
-            dims=("plot_axis", dim),
-            coords={"plot_axis": ["x", "y"]},
-        )
+        lower, upper = start + np.append(0.0, grid.lower), start + np.append(0.0, grid.upper)
+        bands[key] = band_data(z, lower, upper, dim=dim)
+        steps[key] = curve_data(z, start + np.append(0.0, ecdf), dim=dim)
     passes = [calibration.tests_by_parameter[name].passes for name in calibration.parameters]
     ncols = max(1, min(MAX_COLUMNS, len(names)))
     nrows = math.ceil(len(names) / ncols)

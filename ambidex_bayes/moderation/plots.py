@@ -34,11 +34,9 @@ from ambidex_bayes.errors import AmbidexError
 from ambidex_bayes.moderation.curve import ModerationCurve
 from ambidex_bayes.moderation.johnson_neyman import JohnsonNeyman
 from ambidex_bayes.moderation.person_slopes import PersonSlopes
-from ambidex_bayes.plotting import axes_or_new, collection_on
+from ambidex_bayes.plotting import axes_or_new, band_data, collection_on, curve_data
 
 if TYPE_CHECKING:
-    import pandas as pd
-    import xarray as xr
     from matplotlib.axes import Axes
 
 __all__ = ["plot_moderation_curve", "plot_boundary_posterior", "plot_person_slopes"]
@@ -58,18 +56,6 @@ def _slope_label(attrs: dict) -> str:
     x_name = attrs.get("x_name", "predictor")
     suffix = " (standardised)" if attrs.get("scale") == "standardised" else ""
     return f"slope of {y_name} on {x_name}{suffix}"
-
-
-def _on_moderator(
-    table: pd.DataFrame, moderator: np.ndarray, columns: tuple[str, ...], name: str
-) -> xr.DataArray:
-    """Curve columns against the moderator, as arviz-plots' ``line_xy`` (one column) or
-    ``fill_between_y`` (two: lower, upper) take them."""
-    import xarray as xr
-
-    values = np.vstack([moderator, *(table[c].to_numpy(dtype=float) for c in columns)])
-    axis = ("plot_axis", ["x", "y"]) if len(columns) == 1 else ("kwarg", ["x", "y_bottom", "y_top"])
-    return xr.DataArray(values, dims=(axis[0], "point"), coords={axis[0]: axis[1]}, name=name)
 
 
 def plot_moderation_curve(
@@ -122,7 +108,7 @@ def plot_moderation_curve(
     pc.map(
         fill_between_y,
         "band",
-        data=_on_moderator(table, moderator, ("ci_lower", "ci_upper"), "band"),
+        data=band_data(moderator, table["ci_lower"], table["ci_upper"], name="band"),
         alpha=0.25,
         color="C0",
         label=band,
@@ -130,7 +116,7 @@ def plot_moderation_curve(
     pc.map(
         line_xy,
         "median",
-        data=_on_moderator(table, moderator, ("median",), "median"),
+        data=curve_data(moderator, table["median"], name="median"),
         color="C0",
         label="posterior median",
     )
@@ -172,7 +158,7 @@ def plot_moderation_curve(
         on_right.map(
             line_xy,
             "p_positive",
-            data=_on_moderator(table, moderator, ("p_positive",), "p_positive"),
+            data=curve_data(moderator, table["p_positive"], name="p_positive"),
             color="tab:purple",
             linestyle="-.",
             label="P(slope > 0)",

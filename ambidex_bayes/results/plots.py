@@ -30,7 +30,7 @@ import pandas as pd
 
 from ambidex_bayes.errors import AmbidexError
 from ambidex_bayes.moderation.slopes import SimpleSlopes
-from ambidex_bayes.plotting import axes_or_new, collection_on
+from ambidex_bayes.plotting import axes_or_new, band_data, collection_on, curve_data
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -117,16 +117,8 @@ def plot_moderation_lines(
         legend = _moderator_legend(_level_word(position, len(levels)), name, str(label), value)
         x = part["x"].to_numpy(dtype=float)
         dim = f"x at {label}"
-        means[legend] = xr.DataArray(
-            np.vstack([x, part["mean"].to_numpy(dtype=float)]),
-            dims=("plot_axis", dim),
-            coords={"plot_axis": ["x", "y"]},
-        )
-        bands[legend] = xr.DataArray(
-            np.vstack([x, part["ci_lower"].to_numpy(float), part["ci_upper"].to_numpy(float)]),
-            dims=("kwarg", dim),
-            coords={"kwarg": ["x", "y_bottom", "y_top"]},
-        )
+        means[legend] = curve_data(x, part["mean"], dim=dim)
+        bands[legend] = band_data(x, part["ci_lower"], part["ci_upper"], dim=dim)
     pc = collection_on(ax, xr.Dataset(means), aes={"color": ["__variable__"]})
     pc.map(line_xy, "mean", data=xr.Dataset(means))
     pc.map(fill_between_y, "band", data=xr.Dataset(bands), alpha=0.2)
