@@ -11,11 +11,12 @@ What arviz-plots draws and what stays ours
   :func:`arviz_plots.add_lines`; a flagged statistic's line and title are red.
 - Density overlay and LOO-PIT: the compute functions hand over the curves already computed
   (kernel densities on a grid; the LOO-PIT ECDF with its simultaneous band), not the draws
-  that :func:`arviz_plots.plot_ppc_dist` and :func:`arviz_plots.plot_loo_pit` would start
-  from, so these two are drawn with arviz-plots' ``PlotCollection`` and its visuals
+  that :func:`arviz_plots.plot_ppc_dist` and :func:`arviz_plots.plot_loo_pit` start from,
+  so these two are drawn with arviz-plots' ``PlotCollection`` and its visuals
   (``multiple_lines``, ``line_xy``, ``fill_between_y``, ``ecdf_line``) on the caller's axes.
-  The band and the share outside it are the ones the report writes about (arviz-plots'
-  own LOO-PIT figure would run another uniformity test).
+  The LOO-PIT band is the one the report's sentence about it is computed from;
+  :func:`arviz_plots.plot_loo_pit` runs a different check by default (the ``pot_c``
+  uniformity test, with no band) and advises against its band ("envelope") for LOO-PIT.
 - Ours: the grouped check of chosen persons' diaries (a layout arviz-plots has no figure
   for: persons side by side, each diary's interval) and the variance decomposition bar.
 
