@@ -11,7 +11,7 @@ Next to that, the small helpers every analysis module shares: the posterior grou
 a named variable with a clear error when it is missing, the credible-interval width resolved
 at call time, and the description of a vector of draws. A leaf of the package: at run time
 it imports only :mod:`ambidex_bayes.constants`, :mod:`ambidex_bayes.errors` and
-:mod:`ambidex_bayes.terms`; :class:`~ambidex_bayes.prepare.PreparedData` is named for type
+:mod:`ambidex_bayes.terms`; :class:`~ambidex_bayes.prepared_data.PreparedData` is named for type
 checkers only.
 """
 
@@ -30,7 +30,7 @@ from ambidex_bayes.errors import AmbidexError, ModelError
 from ambidex_bayes.terms import ModerationTerms
 
 if TYPE_CHECKING:
-    from ambidex_bayes.prepare import PreparedData
+    from ambidex_bayes.prepared_data import PreparedData
 
 __all__ = [
     "Fitted",
