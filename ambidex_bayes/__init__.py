@@ -69,6 +69,7 @@ _EXPORTS: dict[str, str] = {
     "load_fit": "ambidex_bayes.fit:load_fit",
     "FitResult": "ambidex_bayes.fit:FitResult",
     "build_model": "ambidex_bayes.model:build_model",
+    "PosteriorDraws": "ambidex_bayes.posterior:PosteriorDraws",
     # results and moderation
     "summary": "ambidex_bayes.results:posterior_summary",
     "icc": "ambidex_bayes.results:icc",

@@ -16,9 +16,9 @@
 #
 # Does a professional's daily uncertainty go with more daily innovative behaviour, and does
 # that depend on the support they perceive from their team leader? This notebook runs the
-# whole analysis step by step through the library, on the bundled **synthetic** example data
-# (made by `ambidex_bayes.simulate` with a fixed seed; it mirrors the design of the reference
-# study but is not its data).
+# whole analysis step by step through the library (`import ambidex_bayes as ab`), on the
+# bundled **synthetic** example data (made by `ab.simulate` with a fixed seed; it mirrors the
+# design of the reference study but is not its data).
 #
 # Set `AMBIDEX_FAST=1` to run with very few draws (as the test suite does).
 
@@ -27,32 +27,21 @@ import os
 
 import matplotlib.pyplot as plt
 
-from ambidex_bayes import datasets
-from ambidex_bayes.data import ColumnMapping, load_diary
-from ambidex_bayes.fit import SamplerSettings, fit
-from ambidex_bayes.prepare import prepare
-from ambidex_bayes.results import (
-    icc,
-    moderation_lines,
-    plot_moderation_lines,
-    plot_simple_slopes,
-    posterior_summary,
-    simple_slopes,
-)
-from ambidex_bayes.spec import ladder_specs
+import ambidex_bayes as ab
 
 FAST = os.environ.get("AMBIDEX_FAST") == "1"
-settings = SamplerSettings(draws=150, tune=150, chains=2) if FAST else SamplerSettings()
+settings = ab.SamplerSettings(draws=150, tune=150, chains=2) if FAST else ab.SamplerSettings()
 CACHE = os.environ.get("AMBIDEX_CACHE_DIR")  # None: the default cache folder
 
 # %% [markdown]
 # ## 1. Load and validate
-# The column mapping says which column plays which role; nothing about the study is
-# hard-coded. Validation names columns and rows of any problem before anything is fitted.
+# The column mapping (a TOML file) says which column plays which role; nothing about the
+# study is hard-coded. Validation names columns and rows of any problem before anything is
+# fitted.
 
 # %%
-mapping = ColumnMapping.from_toml(datasets.example_mapping_path())
-diary = load_diary(datasets.example_path(), mapping)
+diary = ab.load_diary(ab.example_path(), ab.example_mapping_path())
+mapping = diary.mapping
 print(diary.compliance)
 for note in diary.notes:
     print("note:", note)
@@ -61,12 +50,12 @@ for note in diary.notes:
 # ## 2. Prepare: centre within person, keep person means, centre the moderator over persons
 
 # %%
-prepared = prepare(diary)
-for line in prepared.notes:
+data = ab.prepare(diary)
+for line in data.notes:
     print("note:", line)
-for line in prepared.warnings:
+for line in data.warnings:
     print("WARNING:", line)
-prepared.frame.head()
+data.frame.head()
 
 # %% [markdown]
 # ## 3. Fit the ladder M0 → M3
@@ -74,7 +63,7 @@ prepared.frame.head()
 
 # %%
 fits = {
-    spec.name: fit(spec, prepared, settings=settings, cache_dir=CACHE) for spec in ladder_specs()
+    spec.name: ab.fit(spec, data, settings=settings, cache_dir=CACHE) for spec in ab.ladder_specs()
 }
 fits["M3"].prior_table()
 
@@ -82,10 +71,10 @@ fits["M3"].prior_table()
 # ## 4. Variance split (ICC) and the cross-level model's summary
 
 # %%
-icc(fits["M0"].idata, fits["M0"].terms)
+ab.icc(fits["M0"])
 
 # %%
-posterior_summary(fits["M3"].idata, fits["M3"].terms)
+ab.summary(fits["M3"])
 
 # %% [markdown]
 # ## 5. Simple slopes: which slope?
@@ -95,7 +84,7 @@ posterior_summary(fits["M3"].idata, fits["M3"].terms)
 # %%
 m3 = fits["M3"]
 for which in ("population", "new_person", "observed_average"):
-    slopes = simple_slopes(m3.idata, m3.terms, m3.prepared, which=which)
+    slopes = ab.simple_slopes(m3, which=which)
     print(slopes.description)
     display(slopes.table)  # noqa: F821 (provided by IPython)
 
@@ -103,10 +92,10 @@ for which in ("population", "new_person", "observed_average"):
 # ## 6. The study's figure
 
 # %%
-lines = moderation_lines(m3.idata, m3.terms, m3.prepared)
+lines = ab.moderation_lines(m3)
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-plot_moderation_lines(lines, ax=axes[0], x_label=mapping.level1[0], y_label=mapping.outcome)
-plot_simple_slopes(simple_slopes(m3.idata, m3.terms, m3.prepared), ax=axes[1])
+ab.plot_moderation_lines(lines, ax=axes[0], x_label=mapping.level1[0], y_label=mapping.outcome)
+ab.plot_simple_slopes(ab.simple_slopes(m3), ax=axes[1])
 fig.tight_layout()
 
 # %% [markdown]

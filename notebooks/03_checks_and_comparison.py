@@ -39,22 +39,17 @@ import os
 
 import matplotlib.pyplot as plt
 
-from ambidex_bayes.checks import comparison, plots, ppc, r2
-from ambidex_bayes.data import ColumnMapping, load_diary
-from ambidex_bayes.fit import SamplerSettings, fit
-from ambidex_bayes.prepare import prepare
-from ambidex_bayes.simulate import reference_design, simulate_diary
-from ambidex_bayes.spec import load_spec
+import ambidex_bayes as ab
 
 FAST = os.environ.get("AMBIDEX_FAST") == "1"
-settings = SamplerSettings(draws=150, tune=150, chains=2) if FAST else SamplerSettings()
+settings = ab.SamplerSettings(draws=150, tune=150, chains=2) if FAST else ab.SamplerSettings()
 CACHE = os.environ.get("AMBIDEX_CACHE_DIR")  # None: the default cache folder
 
 # %% [markdown]
 # ## 1. Data and three models of the ladder
 
 # %%
-design = reference_design(
+design = ab.reference_design(
     n_persons=60,
     diaries_dist="fixed",
     diaries_mean=6,
@@ -65,11 +60,10 @@ design = reference_design(
     tau1=0.6,
     sigma=0.5,
 )
-study = simulate_diary(design, seed=3)
-mapping = ColumnMapping.from_dict(study.mapping)
-prepared = prepare(load_diary(study.data, mapping))
+study = ab.simulate(design, seed=3)
+data = ab.prepare(ab.load_diary(study.data, study.mapping))
 fits = {
-    name: fit(load_spec(name), prepared, settings=settings, cache_dir=CACHE, progressbar=False)
+    name: ab.fit(ab.load_spec(name), data, settings=settings, cache_dir=CACHE, progressbar=False)
     for name in ("M1", "M2", "M3")
 }
 
@@ -82,14 +76,14 @@ fits = {
 
 # %%
 m3 = fits["M3"]
-draws = ppc.posterior_predictive(m3)
-checks = ppc.statistic_checks(draws)
+draws = ab.ppc(m3)
+checks = ab.statistic_checks(draws)
 checks.table.round(3)
 
 # %%
 fig, ax = plt.subplots(figsize=(6.5, 4))
-plots.plot_ppc_density(ppc.density_overlay(draws), ax=ax)
-_ = plots.plot_ppc_statistics(checks)
+ab.plot_ppc_density(ab.density_overlay(draws), ax=ax)
+_ = ab.plot_ppc_statistics(checks)
 
 # %% [markdown]
 # Now M1, which gives every person the same within-person slope. Its residual SD absorbs
@@ -98,8 +92,8 @@ _ = plots.plot_ppc_statistics(checks)
 # gives it away.
 
 # %%
-m1_draws = ppc.posterior_predictive(fits["M1"])
-ppc.statistic_checks(m1_draws).table[["statistic", "observed", "p_value", "flagged"]]
+m1_draws = ab.ppc(fits["M1"])
+ab.statistic_checks(m1_draws).table[["statistic", "observed", "p_value", "flagged"]]
 
 # %% [markdown]
 # ### Per person
@@ -107,22 +101,22 @@ ppc.statistic_checks(m1_draws).table[["statistic", "observed", "p_value", "flagg
 # how many persons are flagged, against the share expected by chance (M1, then M3).
 
 # %%
-ppc.flagged_persons(ppc.person_checks(m1_draws))
+ab.flagged_persons(ab.person_checks(m1_draws))
 
 # %%
-person_table = ppc.person_checks(draws)
-ppc.flagged_persons(person_table)
+person_table = ab.person_checks(draws)
+ab.flagged_persons(person_table)
 
 # %%
-m1_persons = ppc.person_checks(m1_draws)
+m1_persons = ab.person_checks(m1_draws)
 extreme = (
     m1_persons[m1_persons["statistic"] == "sd"].sort_values("p_value")["person"].head(5).tolist()
 )
-_ = plots.plot_person_intervals(ppc.person_intervals(m1_draws, extreme))
+_ = ab.plot_person_intervals(ab.person_intervals(m1_draws, extreme))
 
 # %% [markdown]
 # For an outcome measured on a bounded rating scale (a declared range in the mapping), the
-# checks add the share of answers at the floor and ceiling, and `ppc.range_check` gives
+# checks add the share of answers at the floor and ceiling, and `ab.range_check` gives
 # the share of predictions outside the scale.
 #
 # ### LOO-PIT calibration
@@ -130,8 +124,8 @@ _ = plots.plot_person_intervals(ppc.person_intervals(m1_draws, extreme))
 # below the observed one. Uniform for a calibrated model.
 
 # %%
-calibration = ppc.loo_pit_calibration(ppc.loo_pit_values(m3, draws))
-plots.plot_loo_pit(calibration)
+calibration = ab.loo_pit_calibration(ab.loo_pit_values(m3, draws))
+ab.plot_loo_pit(calibration)
 calibration.attrs["share_outside"]
 
 # %% [markdown]
@@ -142,19 +136,19 @@ calibration.attrs["share_outside"]
 # be refitted exactly (`max_refits`).
 
 # %%
-loo = {name: comparison.psis_loo(f) for name, f in fits.items()}
+loo = {name: ab.loo(f) for name, f in fits.items()}
 for result in loo.values():
     for note in result.notes:
         print(note)
-comparison.loo_table(loo)
+ab.loo_table(loo)
 
 # %%
-plots.plot_pareto_k(loo["M3"])
-loo_compare = comparison.compare_models(loo)
+ab.plot_pareto_k(loo["M3"])
+loo_compare = ab.compare_models(loo)
 loo_compare.round(3)
 
 # %%
-_ = plots.plot_comparison(loo_compare)
+_ = ab.plot_comparison(loo_compare)
 
 # %% [markdown]
 # ### Leave-persons-out: a new person
@@ -168,18 +162,18 @@ _ = plots.plot_comparison(loo_compare)
 RUN_KFOLD = not FAST or os.environ.get("AMBIDEX_KFOLD") == "1"
 if RUN_KFOLD:
     kfold = {
-        name: comparison.kfold_by_person(
+        name: ab.kfold(
             fits[name],
             k=2 if FAST else 5,
-            settings=SamplerSettings(draws=100, tune=100, chains=1)
+            settings=ab.SamplerSettings(draws=100, tune=100, chains=1)
             if FAST
-            else SamplerSettings(chains=1),
+            else ab.SamplerSettings(chains=1),
             n_jobs=1 if FAST else 2,
             cache_dir=CACHE,
         )
         for name in ("M1", "M3")
     }
-    print(comparison.compare_models(kfold).round(3).to_string(index=False))
+    print(ab.compare_models(kfold).round(3).to_string(index=False))
 else:
     print("K-fold skipped in FAST mode (set AMBIDEX_KFOLD=1 to run it).")
 
@@ -187,11 +181,11 @@ else:
 # ## 4. Explained variance
 
 # %%
-r2.r2_table(fits)
+ab.r2_table(fits)
 
 # %%
-decomposition = r2.variance_decomposition(m3)
-plots.plot_variance_decomposition(decomposition)
+decomposition = ab.variance_decomposition(m3)
+ab.plot_variance_decomposition(decomposition)
 decomposition.round(3)
 
 # %% [markdown]
@@ -202,4 +196,4 @@ decomposition.round(3)
 # uncertain.)
 
 # %%
-r2.slope_variance_explained(fits["M2"], fits["M3"])
+ab.slope_variance_explained(fits["M2"], fits["M3"])

@@ -35,27 +35,22 @@ import bambi as bmb
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ambidex_bayes import datasets, moderation
-from ambidex_bayes.data import ColumnMapping, load_diary
-from ambidex_bayes.fit import SamplerSettings, fit
-from ambidex_bayes.prepare import prepare
-from ambidex_bayes.results import moderation_lines, plot_moderation_lines, simple_slopes
-from ambidex_bayes.spec import load_spec
+import ambidex_bayes as ab
 
 FAST = os.environ.get("AMBIDEX_FAST") == "1"
-settings = SamplerSettings(draws=150, tune=150, chains=2) if FAST else SamplerSettings()
+settings = ab.SamplerSettings(draws=150, tune=150, chains=2) if FAST else ab.SamplerSettings()
 CACHE = os.environ.get("AMBIDEX_CACHE_DIR")  # None: the default cache folder
 
 # %% [markdown]
 # ## 1. Data and the cross-level model M3
 
 # %%
-mapping = ColumnMapping.from_toml(datasets.example_mapping_path())
-prepared = prepare(load_diary(datasets.example_path(), mapping))
-for line in prepared.warnings:
+diary = ab.load_diary(ab.example_path(), ab.example_mapping_path())
+data = ab.prepare(diary)
+for line in data.warnings:
     print("WARNING:", line)
-m3 = fit(load_spec("M3"), prepared, settings=settings, cache_dir=CACHE)
-idata, terms = m3.idata, m3.terms
+m3 = ab.fit(ab.load_spec("M3"), data, settings=settings, cache_dir=CACHE)
+mapping, terms = diary.mapping, m3.terms
 X, Y, W = mapping.level1[0], mapping.outcome, mapping.level2[0]
 print(m3.formula)
 
@@ -66,11 +61,11 @@ print(m3.formula)
 # P(slope > 0) on the right axis. The shaded areas are where the 95% interval excludes zero.
 
 # %%
-curve = moderation.moderation_curve(idata, terms, prepared)
-jn = moderation.johnson_neyman(idata, terms, prepared)
+curve = ab.moderation_curve(m3)
+jn = ab.johnson_neyman(m3)
 fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
-plot_moderation_lines(moderation_lines(idata, terms, prepared), ax=axes[0], x_label=X, y_label=Y)
-moderation.plot_moderation_curve(curve, johnson_neyman=jn, ax=axes[1])
+ab.plot_moderation_lines(ab.moderation_lines(m3), ax=axes[0], x_label=X, y_label=Y)
+ab.plot_moderation_curve(curve, johnson_neyman=jn, ax=axes[1])
 fig.tight_layout()
 print(curve.description)
 curve.table.iloc[::10]
@@ -90,7 +85,7 @@ jn.regions
 jn.boundary
 
 # %%
-moderation.plot_boundary_posterior(jn)
+ab.plot_boundary_posterior(jn)
 
 # %% [markdown]
 # ## 4. Simple slopes at any moderator values, and their difference
@@ -99,11 +94,11 @@ moderation.plot_boundary_posterior(jn)
 # between the highest and the lowest slope is `g11 × (w_high − w_low)`.
 
 # %%
-slopes = simple_slopes(idata, terms, prepared)
-by_percentile = simple_slopes(idata, terms, prepared, percentiles=[5, 50, 95])
+slopes = ab.simple_slopes(m3)
+by_percentile = ab.simple_slopes(m3, percentiles=[5, 50, 95])
 display(slopes.table)  # noqa: F821 (provided by IPython)
 display(by_percentile.table)  # noqa: F821
-moderation.slope_differences(by_percentile)
+ab.slope_differences(by_percentile)
 
 # %% [markdown]
 # The standardised scale multiplies every slope by `SD_x / SD_y` (the within-person SD of
@@ -111,8 +106,8 @@ moderation.slope_differences(by_percentile)
 # uses them):
 
 # %%
-print(moderation.STANDARDISED_CONVENTION)
-moderation.standardise_simple_slopes(slopes, terms, prepared).table
+print(ab.moderation.STANDARDISED_CONVENTION)
+ab.standardise_simple_slopes(m3, slopes).table
 
 # %% [markdown]
 # ## 5. Which slope? Bambi's default grid versus the population slope
@@ -124,7 +119,7 @@ moderation.standardise_simple_slopes(slopes, terms, prepared).table
 support_centred = slopes.table["moderator_centred"].to_list()
 bambi_grid = bmb.interpret.slopes(
     m3.bambi_model,
-    idata,
+    m3.idata,
     wrt=terms.x_column,
     conditional={terms.w_column: support_centred},
     prob=0.95,
@@ -143,13 +138,13 @@ comparison
 # averages its row-wise slopes by person — a cross-check.
 
 # %%
-persons = moderation.person_slopes(idata, terms, prepared)
+persons = ab.person_slopes(m3)
 print(persons.description)
-moderation.plot_person_slopes(persons, curve=curve)
+ab.plot_person_slopes(persons, curve=curve)
 persons.shares
 
 # %%
-check = moderation.person_slopes_bambi(m3).set_index("person").loc[persons.table["person"]]
+check = ab.moderation.person_slopes_bambi(m3).set_index("person").loc[persons.table["person"]]
 print(
     "largest difference to Bambi's person slopes:",
     float(np.max(np.abs(check["mean"].to_numpy() - persons.table["mean"].to_numpy()))),
@@ -163,7 +158,7 @@ print(
 # contextual effects with that warning in mind.
 
 # %%
-effects = moderation.within_between(idata, terms, prepared)
+effects = ab.within_between(m3)
 print(effects.description)
 for warning in effects.warnings:
     print("WARNING:", warning)
@@ -175,5 +170,5 @@ effects.table
 # saves the CSV tables and PNG figures; the report section of `ambidex-bayes run` uses them.
 
 # %%
-results = moderation.moderation_results(idata, terms, prepared, model="M3")
+results = ab.moderation_results(m3, model="M3")
 sorted(results.tables())

@@ -13,6 +13,7 @@ import inspect
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -70,6 +71,8 @@ PENDING_DOCSTRINGS = frozenset(
 HEAVY = ("pymc", "bambi", "pytensor", "arviz", "nutpie", "jax")
 
 PUBLIC = [name for name in ab.__all__ if name != "__version__"]
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def missing_sections(obj: object) -> list[str]:
@@ -163,3 +166,23 @@ def test_pending_verb_still_lacks_a_section(name):
     missing = missing_sections(getattr(ab, name))
     assert missing, f"ab.{name} is complete now: take it out of PENDING_DOCSTRINGS"
     print(f"ab.{name}: docstring lacks {', '.join(missing)}")
+
+
+def _layout_rows() -> list[str]:
+    """The package paths of the README's layout table, one per row."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("\n## Layout\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"^\| `(ambidex_bayes/[^`]*)`", section, re.M)
+
+
+def test_readme_layout_has_one_row_per_package_and_top_level_module():
+    package = ROOT / "ambidex_bayes"
+    expected = {
+        f"ambidex_bayes/{path.name}/"
+        for path in package.iterdir()
+        if path.is_dir() and not path.name.startswith((".", "__"))
+    } | {f"ambidex_bayes/{path.name}" for path in package.glob("*.py")}
+    rows = _layout_rows()
+    assert len(rows) == len(set(rows)), "a path has two rows"
+    assert sorted(expected - set(rows)) == [], "missing from the README's layout table"
+    assert sorted(set(rows) - expected) == [], "rows of paths that no longer exist"
