@@ -33,28 +33,10 @@ import os
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from ambidex_bayes import datasets
-from ambidex_bayes.data import ColumnMapping, load_diary
-from ambidex_bayes.fit import SamplerSettings
-from ambidex_bayes.model import build_model
-from ambidex_bayes.prepare import prepare
-from ambidex_bayes.priors import (
-    available_prior_sets,
-    compare_priors,
-    load_prior_set,
-    plot_bf_sensitivity,
-    plot_prior_forest,
-    plot_prior_predictive,
-    plot_prior_sensitivity,
-    plot_prior_slopes,
-    prior_predictive_check,
-    prior_predictive_table,
-    read_prior_set,
-)
-from ambidex_bayes.spec import load_spec
+import ambidex_bayes as ab
 
 FAST = os.environ.get("AMBIDEX_FAST") == "1"
-settings = SamplerSettings(draws=150, tune=200, chains=2) if FAST else SamplerSettings()
+settings = ab.SamplerSettings(draws=150, tune=200, chains=2) if FAST else ab.SamplerSettings()
 PRIOR_DRAWS = 200 if FAST else 1000
 CACHE = os.environ.get("AMBIDEX_CACHE_DIR")  # None: the default cache folder
 pd.set_option("display.width", 160)
@@ -65,10 +47,10 @@ pd.set_option("display.width", 160)
 # the predictor, the moderator, and the cross-level interaction.
 
 # %%
-mapping = ColumnMapping.from_toml(datasets.example_mapping_path())
-prepared = prepare(load_diary(datasets.example_path(), mapping))
-spec = load_spec("M3")
-print(mapping.ranges)
+diary = ab.load_diary(ab.example_path(), ab.example_mapping_path())
+data = ab.prepare(diary)
+spec = ab.load_spec("M3")
+print(diary.mapping.ranges)
 print(spec.formula)
 
 # %% [markdown]
@@ -78,12 +60,12 @@ print(spec.formula)
 # Every key is checked against the model's parameters when the set is loaded.
 
 # %%
-base = build_model(spec, prepared)
+base = ab.build_model(spec, data)
 tables = {}
-for name in available_prior_sets():
-    print(f"{name}: {read_prior_set(name).description}")
-    priors = load_prior_set(name, prepared=prepared, model=base)
-    table = build_model(spec.with_priors(priors, label=name), prepared).prior_table()
+for name in ab.available_prior_sets():
+    print(f"{name}: {ab.read_prior_set(name).description}")
+    priors = ab.load_prior_set(name, prepared=data, model=base)
+    table = ab.build_model(spec.with_priors(priors, label=name), data).prior_table()
     tables[name] = table.set_index("parameter")["prior"]
 pd.DataFrame(tables)
 
@@ -95,15 +77,15 @@ pd.DataFrame(tables)
 
 # %%
 checks = [
-    prior_predictive_check(spec, prepared, name, draws=PRIOR_DRAWS)
-    for name in available_prior_sets()
+    ab.prior_predictive_check(spec, data, name, draws=PRIOR_DRAWS)
+    for name in ab.available_prior_sets()
 ]
-prior_predictive_table(checks)
+ab.prior_predictive_table(checks)
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
-plot_prior_predictive(checks, ax=axes[0])
-plot_prior_slopes(checks[available_prior_sets().index("weakly_informative")], ax=axes[1])
+ab.plot_prior_predictive(checks, ax=axes[0])
+ab.plot_prior_slopes(checks[ab.available_prior_sets().index("weakly_informative")], ax=axes[1])
 fig.tight_layout()
 
 # %% [markdown]
@@ -112,9 +94,9 @@ fig.tight_layout()
 # data variables (`timings` shows it).
 
 # %%
-comparison = compare_priors(
+comparison = ab.compare_priors(
     spec,
-    prepared,
+    data,
     ["default", "weakly_informative", "sceptical", "informative"],
     settings=settings,
     cache_dir=CACHE,
@@ -138,7 +120,7 @@ slopes = comparison.slopes.pivot(index="moderator_label", columns="prior_set", v
 slopes.loc[["-1 SD", "mean", "+1 SD"], list(comparison.fits)]
 
 # %%
-plot_prior_forest(comparison)
+ab.plot_prior_forest(comparison)
 
 # %% [markdown]
 # ## 5. How much did each prior matter?
@@ -152,7 +134,7 @@ comparison.wide("contraction", "contraction").round(3)
 comparison.wide("sensitivity", "verdict")
 
 # %%
-plot_prior_sensitivity(comparison.sensitivity)
+ab.plot_prior_sensitivity(comparison.sensitivity)
 
 # %% [markdown]
 # ## 6. Bayes factors for the cross-level interaction
@@ -165,4 +147,4 @@ plot_prior_sensitivity(comparison.sensitivity)
 display(comparison.bayes_factors)  # noqa: F821
 
 # %%
-plot_bf_sensitivity(comparison.bf_curves)
+ab.plot_bf_sensitivity(comparison.bf_curves)

@@ -44,13 +44,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from ambidex_bayes.design import PowerConfig, describe_power, power_table, power_tasks
-from ambidex_bayes.design.plots import plot_power_curve
-from ambidex_bayes.design.power import run_power
-from ambidex_bayes.design.sbc import SBCConfig, run_sbc, sbc_ranks
-from ambidex_bayes.design.sbc_plots import plot_rank_histograms, plot_sbc_ecdf
-from ambidex_bayes.design.sbc_stats import sbc_calibration
-from ambidex_bayes.simulate import reference_design
+import ambidex_bayes as ab
 
 FAST = os.environ.get("AMBIDEX_FAST") == "1"
 # "serial": every fit in this process; None: a local Dask cluster (one process per worker).
@@ -71,7 +65,7 @@ pd.set_option("display.width", 160)
 # else stays as printed here.
 
 # %%
-reference_design()
+ab.reference_design()
 
 # %% [markdown]
 # ## 2. Power: persons × diaries × effect size
@@ -82,7 +76,7 @@ reference_design()
 
 # %%
 if FAST:
-    power_config = PowerConfig(
+    power_config = ab.PowerConfig(
         persons=(40, 97),
         diaries=(4.2,),
         effects=(0.25,),
@@ -92,19 +86,19 @@ if FAST:
         chains=2,
     )
 else:
-    power_config = PowerConfig(
+    power_config = ab.PowerConfig(
         persons=(50, 97, 150, 250),
         diaries=(4.2, 7),
         effects=(0.15, 0.25),
         simulations=200,
     )
 power_folder = CACHE_ROOT / f"power_demo{SUFFIX}"
-print(f"{len(power_tasks(power_config))} simulations, results in {power_folder}")
+print(f"{len(ab.power_tasks(power_config))} simulations, results in {power_folder}")
 
 # %%
-power_results = run_power(power_config, power_folder, scheduler=SCHEDULER, n_workers=N_WORKERS)
-power = power_table(power_results, power_config)
-print(describe_power(power, power_config))
+power_results = ab.power(power_config, power_folder, scheduler=SCHEDULER, n_workers=N_WORKERS)
+power = ab.power_table(power_results, power_config)
+print(ab.describe_power(power, power_config))
 display(power)  # noqa: F821 (provided by IPython)
 
 # %% [markdown]
@@ -148,12 +142,12 @@ display(power)  # noqa: F821 (provided by IPython)
 # figure are ± 1.96 Monte Carlo standard errors; the dashed line marks 80%.
 
 # %%
-fig = plot_power_curve(power, column="power")
+fig = ab.plot_power_curve(power, column="power")
 display(fig)  # noqa: F821
 plt.close(fig)
 
 # %%
-fig = plot_power_curve(power, column="power_prob")
+fig = ab.plot_power_curve(power, column="power_prob")
 display(fig)  # noqa: F821
 plt.close(fig)
 
@@ -168,7 +162,7 @@ plt.close(fig)
 # %%
 before = len(power_results)
 start = time.perf_counter()
-resumed = run_power(
+resumed = ab.power(
     power_config, power_folder, scheduler=SCHEDULER, n_workers=N_WORKERS, progressbar=False
 )
 print(f"results before: {before}, after: {len(resumed)}")
@@ -199,12 +193,12 @@ if FAST:
     sbc_sizes = dict(simulations=8, draws=150, tune=150, chains=2, rank_draws=29)
 else:
     sbc_sizes = dict(simulations=200, draws=500, tune=500, chains=2, rank_draws=99)
-sbc_config = SBCConfig(design={"n_persons": 30}, **sbc_sizes)
-sbc_results = run_sbc(
+sbc_config = ab.SBCConfig(design={"n_persons": 30}, **sbc_sizes)
+sbc_results = ab.sbc(
     sbc_config, CACHE_ROOT / f"sbc_demo{SUFFIX}", scheduler=SCHEDULER, n_workers=N_WORKERS
 )
-ranks = sbc_ranks(sbc_results)
-calibration = sbc_calibration(ranks, sbc_config.rank_draws)
+ranks = ab.sbc_ranks(sbc_results)
+calibration = ab.sbc_calibration(ranks, sbc_config.rank_draws)
 print(calibration.verdict)
 display(calibration.table)  # noqa: F821
 
@@ -232,7 +226,7 @@ display(calibration.table)  # noqa: F821
 # needs no choice of bins and its band is simultaneous.
 
 # %%
-fig = plot_sbc_ecdf(calibration, ranks)
+fig = ab.plot_sbc_ecdf(calibration, ranks)
 display(fig)  # noqa: F821
 plt.close(fig)
 
@@ -242,7 +236,7 @@ plt.close(fig)
 # chance. Use them to see the shape; use the ECDF test for the verdict.
 
 # %%
-fig = plot_rank_histograms(ranks, sbc_config.rank_draws)
+fig = ab.plot_rank_histograms(ranks, sbc_config.rank_draws)
 display(fig)  # noqa: F821
 plt.close(fig)
 
@@ -260,20 +254,20 @@ plt.close(fig)
 # run's: values well above 1 are the too-narrow shape, waiting for enough simulations.
 
 # %%
-sceptical_config = SBCConfig(design={"n_persons": 30}, fit_priors="sceptical", **sbc_sizes)
-sceptical_results = run_sbc(
+sceptical_config = ab.SBCConfig(design={"n_persons": 30}, fit_priors="sceptical", **sbc_sizes)
+sceptical_results = ab.sbc(
     sceptical_config,
     CACHE_ROOT / f"sbc_sceptical_demo{SUFFIX}",
     scheduler=SCHEDULER,
     n_workers=N_WORKERS,
 )
-sceptical_ranks = sbc_ranks(sceptical_results)
-sceptical = sbc_calibration(sceptical_ranks, sceptical_config.rank_draws)
+sceptical_ranks = ab.sbc_ranks(sceptical_results)
+sceptical = ab.sbc_calibration(sceptical_ranks, sceptical_config.rank_draws)
 print(sceptical.verdict)
 display(sceptical.table)  # noqa: F821
 
 # %%
-fig = plot_sbc_ecdf(sceptical, sceptical_ranks)
+fig = ab.plot_sbc_ecdf(sceptical, sceptical_ranks)
 display(fig)  # noqa: F821
 plt.close(fig)
 
