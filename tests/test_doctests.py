@@ -25,7 +25,7 @@ import pytest
 import ambidex_bayes as ab
 
 #: Modules whose own docstrings hold examples.
-MODULES = ("ambidex_bayes", "ambidex_bayes.datasets")
+MODULES = ("ambidex_bayes", "ambidex_bayes.data", "ambidex_bayes.datasets")
 
 #: Options of every example: ``...`` matches anything, runs of white space are equal.
 OPTIONS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE

@@ -1,15 +1,14 @@
 """Every notebook in notebooks/ is executed (jupytext text files, tiny draws) and draws its
-figures."""
+figures; each reaches the package only through ``import ambidex_bayes as ab``."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.py"))
-
-pytestmark = pytest.mark.fit
 
 #: appended to each notebook: what the kernel itself saw, not the test process
 _KERNEL_FAST = "import os\nprint('AMBIDEX_FAST=' + os.environ.get('AMBIDEX_FAST', ''))"
@@ -19,10 +18,22 @@ def test_the_notebooks_are_found():
     assert len(NOTEBOOKS) >= 5, NOTEBOOKS
 
 
+#: An import of the package other than its front door.
+_DEEP_IMPORT = re.compile(r"^\s*(from ambidex_bayes\b|import ambidex_bayes\.)", re.M)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_uses_only_the_front_door(path: Path):
+    source = path.read_text(encoding="utf-8")
+    assert "\nimport ambidex_bayes as ab\n" in source
+    assert not _DEEP_IMPORT.findall(source), f"{path.name} imports past ambidex_bayes as ab"
+
+
 def _outputs(cell) -> list:
     return list(cell.get("outputs", [])) if cell.cell_type == "code" else []
 
 
+@pytest.mark.fit
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_fast_and_draws_its_figures(path: Path, tmp_path: Path, monkeypatch):
     jupytext = pytest.importorskip("jupytext")

@@ -186,3 +186,12 @@ def test_readme_layout_has_one_row_per_package_and_top_level_module():
     assert len(rows) == len(set(rows)), "a path has two rows"
     assert sorted(expected - set(rows)) == [], "missing from the README's layout table"
     assert sorted(set(rows) - expected) == [], "rows of paths that no longer exist"
+
+
+def test_readme_python_uses_only_the_front_door():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert blocks, "the README shows no Python"
+    for block in blocks:
+        imports = re.findall(r"^\s*(?:from|import) ambidex_bayes\b.*$", block, re.M)
+        assert imports == ["import ambidex_bayes as ab"], imports

@@ -12,10 +12,18 @@ that scale the truth holds only approximately (rounding attenuates the slopes a 
 
 Examples
 --------
->>> from ambidex_bayes.datasets import load_example, example_truth
->>> frame = load_example()
->>> round(example_truth()["g11"], 2)
+>>> import ambidex_bayes as ab
+>>> frame = ab.load_example()
+>>> frame.shape
+(405, 5)
+>>> round(ab.example_truth()["g11"], 2)
 0.25
+
+The file and its column mapping, as an analysis of your own data would read them:
+
+>>> diary = ab.load_diary(ab.example_path(), ab.example_mapping_path())
+>>> diary.mapping.level2
+('leader_support',)
 """
 
 from __future__ import annotations
