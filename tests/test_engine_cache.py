@@ -148,14 +148,12 @@ WIDE = PriorSet(
 
 
 def _same_draws(a, b) -> None:
-    posterior_a, posterior_b = a.idata["posterior"], b.idata["posterior"]
-    assert set(posterior_a.data_vars) == set(posterior_b.data_vars)
-    for name in posterior_a.data_vars:
-        np.testing.assert_array_equal(posterior_a[name].values, posterior_b[name].values)
-    for name in a.idata["log_likelihood"].data_vars:
-        np.testing.assert_array_equal(
-            a.idata["log_likelihood"][name].values, b.idata["log_likelihood"][name].values
-        )
+    """Every posterior and log-likelihood variable equal, bit for bit."""
+    for group in ("posterior", "log_likelihood"):
+        first, second = a.idata[group], b.idata[group]
+        assert set(first.data_vars) == set(second.data_vars)
+        for name in first.data_vars:
+            np.testing.assert_array_equal(first[name].values, second[name].values)
 
 
 # 2 x 100 draws: too few for the R-hat and ESS limits, as expected here

@@ -20,7 +20,11 @@ compiled nutpie model of the fast path and passes new prior values through ``wit
 The sampled model is the one :func:`ambidex_bayes.fit.fit` would sample
 (:func:`ambidex_bayes.engine.cache.sampling_model`): the Gaussian fast path (person effects
 integrated out, NUTS over the hyperparameters only, person effects drawn exactly afterwards,
-same seed) where ``settings.fast_path`` allows it, else the full model.
+same seed) where ``settings.fast_path`` allows it, else the full model. With ``nutpie`` and
+``numpyro`` a set's draws are therefore those of ``fit`` of ``spec.with_priors(set)`` with
+the same seed. With ``pymc`` the compile-once sampler samples the same posterior but not the
+same draws: it adapts a diagonal mass matrix where ``fit`` adapts a dense one on the fast
+path, and programs compiled apart differ in rounding, which long runs amplify.
 
 Every fit is an ordinary :class:`~ambidex_bayes.fit.FitResult` of ``spec.with_priors(set)``
 (with a ``log_prior`` group added), saved in the fit cache under the key and file that
