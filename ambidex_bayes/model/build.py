@@ -26,33 +26,74 @@ Bambi's names (``"1|person"``, ``"x_cw|person"``, ``"x_cw|person_sigma"``, ...) 
 and ``bambi.Model.predict`` read them unchanged; the correlation is
 ``"corr(1|person,x_cw|person)"``. Internal variables start with ``"_"`` and are dropped from
 the posterior.
+
+The steps of :func:`build_model` live in their own modules: the formula
+(:mod:`~ambidex_bayes.model.formula`), the fixed effects
+(:mod:`~ambidex_bayes.model.fixed_effects`), the priors and their record
+(:mod:`~ambidex_bayes.model.prior_choice`), the person effects
+(:mod:`~ambidex_bayes.model.person_effects`) with their correlation
+(:mod:`~ambidex_bayes.model.correlation`), the Gaussian fast path
+(:mod:`~ambidex_bayes.model.fast_path`), the roles of the posterior variables
+(:mod:`~ambidex_bayes.model.moderation_roles`) and the check before sampling
+(:mod:`~ambidex_bayes.model.initial_point`). This module re-exports their public names.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
-from pymc.distributions.transforms import CholeskyCorrTransform
-from pymc.logprob.utils import ParameterValueError
 
-from ambidex_bayes import constants
-from ambidex_bayes.errors import ModelError, SpecError
-from ambidex_bayes.formula_guard import (
-    FormulaParts,
-    check_formula,
-    quote_name,
-    split_top_level,
-    unquote_name,
+from ambidex_bayes.errors import SpecError
+from ambidex_bayes.formula_guard import FormulaParts
+from ambidex_bayes.model.correlation import correlation_cholesky
+from ambidex_bayes.model.fast_path import (
+    FastPathUnavailable,
+    add_marginal_likelihood,
+    fast_path_reason,
+    marginal_design,
 )
-from ambidex_bayes.model.marginal import MarginalDesign, marginal_loglik, person_statistics
-from ambidex_bayes.spec import POSITIVE_DISTRIBUTIONS, ModelSpec, PriorSpec
-from ambidex_bayes.terms import ModerationTerms, correlation_name
+from ambidex_bayes.model.fixed_effects import (
+    add_fixed_effects,
+    check_constant_predictors,
+    fixed_design,
+)
+from ambidex_bayes.model.formula import (
+    check_saved_formulas,
+    group_expressions,
+    render_formula,
+    split_formula,
+)
+from ambidex_bayes.model.initial_point import COMPILED_CHECKS, check_initial_point
+from ambidex_bayes.model.marginal import MarginalDesign
+from ambidex_bayes.model.moderation_roles import moderation_terms
+from ambidex_bayes.model.person_effects import (
+    PersonEffectTerm,
+    add_person_effects,
+    person_effect_terms,
+)
+from ambidex_bayes.model.prior_choice import (
+    BAMBI_DEFAULT,
+    PRIOR_DATA_PREFIX,
+    PriorChoices,
+    bambi_prior_spec,
+    prior_data_name,
+    prior_table,
+    prior_variable,
+)
+from ambidex_bayes.spec import ModelSpec, PriorSpec
+from ambidex_bayes.terms import ModerationTerms
+
+if TYPE_CHECKING:
+    import bambi as bmb
+
+    from ambidex_bayes.prepared_data import PreparedData
 
 __all__ = [
     "BuiltModel",
@@ -64,6 +105,11 @@ __all__ = [
     "fast_path_reason",
     "correlation_cholesky",
     "PRIOR_DATA_PREFIX",
+    "MODEL_CODE_VERSION",
+    "render_formula",
+    "check_saved_formulas",
+    "split_formula",
+    "group_expressions",
 ]
 
 #: Version of the model code's parameterisation, part of every fit's cache key: raise it
@@ -73,17 +119,12 @@ __all__ = [
 #: factor of the covariance).
 MODEL_CODE_VERSION: int = 2
 
-#: Prefix of the ``pm.Data`` variables holding prior parameters (``prior_data=True``).
-PRIOR_DATA_PREFIX = "_prior["
+#: The compiled initial-point checks (:data:`ambidex_bayes.model.initial_point.COMPILED_CHECKS`,
+#: the same dict), under the name the engine's cache clearing uses.
+_CHECKS = COMPILED_CHECKS
 
-
-def prior_data_name(parameter: str, param: str) -> str:
-    """Name of the ``pm.Data`` variable holding ``param`` of the prior of ``parameter``.
-
-    Used by ``build_model(..., prior_data=True)``; e.g. ``"_prior[Intercept].mu"``,
-    ``"_prior[1|person_sigma].sigma"``, ``"_prior[corr(person)].eta"``.
-    """
-    return f"{PRIOR_DATA_PREFIX}{parameter}].{param}"
+#: Bambi's family of each spec family.
+_BAMBI_FAMILIES = {"gaussian": "gaussian", "t": "t"}
 
 
 @dataclass
@@ -115,14 +156,14 @@ class BuiltModel:
 
     spec: ModelSpec
     formula: str
-    bambi_factory: Any
+    bambi_factory: Callable[[], bmb.Model]
     pymc_model: pm.Model
     terms: ModerationTerms
     priors: dict[str, dict[str, Any]] = field(default_factory=dict)
     response: str = ""
-    marginal: Any = None
+    marginal: MarginalDesign | None = None
     prior_data: bool = False
-    _bambi_model: Any = field(default=None, repr=False)
+    _bambi_model: bmb.Model | None = field(default=None, repr=False)
 
     @property
     def bambi_model(self) -> Any:
@@ -167,251 +208,8 @@ class BuiltModel:
         )
 
 
-def prior_table(priors: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
-    """Tidy table of priors: ``parameter, prior, source``."""
-    rows = [
-        {"parameter": name, "prior": info["prior"], "source": info["source"]}
-        for name, info in priors.items()
-    ]
-    return pd.DataFrame(rows, columns=["parameter", "prior", "source"])
-
-
-def render_formula(spec: ModelSpec, prepared: Any) -> FormulaParts:
-    """The spec's formula with the prepared data's column names, checked before any use.
-
-    Every name must be a column of the prepared data and every call an allowed
-    transformation (:func:`ambidex_bayes.formula_guard.check_formula`); nothing of the
-    formula is evaluated here.
-
-    Raises
-    ------
-    SpecError
-        A role the data lack, a column name that cannot be written in a formula, a name
-        that is not a column, or a call that is not allowed.
-    """
-    fields = prepared.formula_fields()
-    controls = tuple(
-        prepared.roles.get(f"c{k}", c) for k, c in enumerate(prepared.mapping.controls)
-    )
-    formula = spec.render(fields, controls=controls)
-    return check_formula(formula, source=spec.source, columns=prepared.frame.columns)
-
-
-def check_saved_formulas(spec: ModelSpec, prepared: Any, formula: str) -> None:
-    """Check the formulas of a saved fit before a model is rebuilt from it.
-
-    Both the formula the rebuilt model would use (the spec's template filled in with the
-    saved roles) and the formula recorded in the file must name only columns of the saved
-    prepared data and call only allowed transformations.
-
-    Raises
-    ------
-    SpecError
-        Either formula fails :func:`ambidex_bayes.formula_guard.check_formula`.
-    """
-    render_formula(spec, prepared)
-    check_formula(formula, source="the recorded formula", columns=prepared.frame.columns)
-
-
-def _bambi_prior_spec(prior: Any) -> PriorSpec:
-    """Convert a Bambi ``Prior`` with numeric arguments to a :class:`PriorSpec`."""
-    params = {k: float(np.asarray(v)) for k, v in prior.args.items()}
-    return PriorSpec(dist=prior.name, params=params)
-
-
-def _make_rv(
-    name: str, prior: PriorSpec, *, prior_data: bool = False, **kwargs: Any
-) -> pt.TensorVariable:
-    dist = getattr(pm, prior.dist)
-    params: dict[str, Any] = dict(prior.params)
-    if prior_data:
-        params = {k: pm.Data(prior_data_name(name, k), float(v)) for k, v in params.items()}
-    return dist(name, **params, **kwargs)
-
-
-def _check_sd_priors(priors: list[PriorSpec], where: str) -> None:
-    """The SDs of correlated person effects need priors on the positive half-line."""
-    for prior in priors:
-        if prior.dist not in POSITIVE_DISTRIBUTIONS:
-            raise SpecError(
-                f"{where}: an SD prior must be positive (HalfNormal, Exponential, ...), "
-                f"got {prior.dist}."
-            )
-
-
-def correlation_cholesky(name: str, q: int, eta: Any) -> pt.TensorVariable:
-    r"""Lower Cholesky factor :math:`L_R` of a q x q correlation matrix :math:`R \sim
-    \mathrm{LKJ}(\eta)`, a random variable of its own (apart from the SDs).
-
-    With the SDs :math:`\tau` sampled separately, :math:`\Sigma = D R D` has the factor
-    :math:`L_\Sigma = D L_R`, :math:`D = \mathrm{diag}(\tau)`, as in Stan and brms. Unlike a
-    packed factor of :math:`\Sigma` itself, whose off-diagonal entries must shrink with the
-    SDs (a funnel as an SD nears zero), the correlation's coordinates do not depend on the
-    SDs: when the data say little about a correlation, it simply follows its prior.
-
-    For :math:`q = 2` the one correlation is :math:`\rho = 2b - 1` with
-    :math:`b \sim \mathrm{Beta}(\eta, \eta)`: the density of :math:`\rho` is then
-    proportional to :math:`(1 - \rho^2)^{\eta - 1} = \det(R)^{\eta - 1}`, which is exactly
-    :math:`\mathrm{LKJ}(\eta)` for a 2 x 2 matrix. The sampler sees
-    :math:`\operatorname{logit} b = 2 \operatorname{artanh} \rho` (logistic tails), and
-
-    .. math::
-
-        L_R = \begin{pmatrix} 1 & 0 \\ \rho & \sqrt{1 - \rho^2} \end{pmatrix},
-        \qquad \sqrt{1 - \rho^2} = 2 \sqrt{b (1 - b)}.
-
-    For :math:`q > 2` it is PyMC's ``LKJCorr``, which is a Cholesky factor with the LKJ
-    density :math:`\prod_{i} L_{ii}^{\,q - i + 2\eta - 2}` (one-based :math:`i`, the
-    Jacobian of :math:`R = L L^\top` included) and an unconstrained transform of its own
-    (rows of a free lower triangle with unit diagonal, normalised; log-Jacobian included).
-
-    Parameters
-    ----------
-    name : str
-        Name of the random variable (internal: it should start with ``"_"``).
-    q : int
-        Dimension, at least 2.
-    eta : float or tensor
-        LKJ shape (``pm.Data`` allowed).
-    """
-    if q == 2:
-        b = pm.Beta(name, alpha=eta, beta=eta)
-        rho = 2.0 * b - 1.0
-        zero, one = pt.zeros(()), pt.ones(())
-        return pt.stack([pt.stack([one, zero]), pt.stack([rho, 2.0 * pt.sqrt(b * (1.0 - b))])])
-    return pm.LKJCorr(name, n=q, eta=eta, default_transform=_CholeskyCorr(n=q))
-
-
-class _CholeskyCorr(CholeskyCorrTransform):
-    """PyMC's transform of ``LKJCorr``, under a name without an underscore.
-
-    PyMC names a transformed value variable ``{name}_{transform}__`` and recovers ``name``
-    by dropping the last three ``_``-separated parts, which breaks for the transform's own
-    name ``cholesky_corr``: NUTS run by nutpie or NumPyro then returns the variable as
-    ``{name}_cholesky``, and the log-likelihood cannot be computed from such a posterior.
-    """
-
-    name = "choleskycorr"
-
-
-def _check_design(X: np.ndarray, names: list[str], source: str) -> None:
-    """Constant or collinear fixed-effect columns make the model unidentified: refuse early."""
-    for k, name in enumerate(names):
-        if name == "Intercept":
-            continue
-        if np.nanstd(X[:, k]) == 0:
-            raise ModelError(
-                f"{source}: the predictor {name!r} is constant in the data used by the model; "
-                "its effect cannot be estimated. Remove it from the formula or check the data."
-            )
-    rank = np.linalg.matrix_rank(X)
-    if rank < X.shape[1]:
-        raise ModelError(
-            f"{source}: the fixed-effect predictors {', '.join(names)} are perfectly collinear "
-            f"(rank {rank} of {X.shape[1]}). This happens e.g. when the moderator does not vary "
-            "between persons or a predictor is the sum of others; remove one of them."
-        )
-
-
-class FastPathUnavailable(ModelError):
-    """The Gaussian fast path cannot serve this model (full NUTS is used instead)."""
-
-
-def split_formula(formula: str) -> tuple[str, list[tuple[str, str]]]:
-    """Split a formula into its fixed part and its person-effect terms.
-
-    ``"y ~ 1 + x + (x | p)"`` gives ``("y ~ 1 + x", [("x", "p")])``; column names in
-    backticks stay quoted in the fixed part and the expression, the factor is unquoted
-    (``"(1 | `person id`)"`` gives ``("1", "person id")``). The formula is checked first
-    (:func:`ambidex_bayes.formula_guard.check_formula`).
-    """
-    parts = check_formula(formula)
-    return parts.fixed, list(parts.groups)
-
-
-def group_expressions(expr: str) -> list[str]:
-    """Terms of a person-effect expression, intercept first, as Bambi names them.
-
-    ``"x"`` and ``"1 + x"`` give ``["1", "x"]`` (the intercept is implied, as in lme4 and
-    Bambi); ``"0 + x"`` gives ``["x"]``; ``"1"`` gives ``["1"]``. Quoted column names are
-    returned without their backticks (```leader-support``` gives ``leader-support``).
-    """
-    parts = [part.strip() for part in split_top_level(expr, "+") if part.strip()]
-    no_intercept = any(part in {"0", "-1"} for part in parts)
-    terms = [unquote_name(part) for part in parts if part not in {"0", "1", "-1"}]
-    return (["1"] if not no_intercept else []) + terms
-
-
-@dataclass(frozen=True)
-class _GroupTerm:
-    """One person-effect term: its predictor column, person index and default SD prior."""
-
-    expr: str
-    factor: str
-    predictor: np.ndarray
-    group_index: np.ndarray
-    groups: list[str]
-    sd_prior: PriorSpec
-
-
-def _group_terms(
-    group_specs: list[tuple[str, str]],
-    data: pd.DataFrame,
-    component: Any,
-    bambi_of: Any,
-    outcome: str,
-    source: str,
-) -> dict[str, _GroupTerm]:
-    """Person-effect terms with Bambi's names, level order and default SD priors.
-
-    Bambi's default prior on the SD of a person effect is a HalfNormal whose scale equals
-    the scale of its default prior on the matching common effect; that scale is read from
-    the common part (or from a one-term Bambi model when the common part lacks the term).
-    """
-    terms: dict[str, _GroupTerm] = {}
-    for expr, factor in group_specs:
-        ids = data[factor].astype(str).to_numpy()
-        levels, index = np.unique(ids, return_inverse=True)
-        for term in group_expressions(expr):
-            if term != "1" and term not in data.columns:
-                raise SpecError(f"{source}: the person-effect term {term!r} is not a column.")
-            if term != "1" and not pd.api.types.is_numeric_dtype(data[term]):
-                raise ModelError(
-                    f"{source}: categorical person-effect terms ({term!r}) are not supported."
-                )
-            common = "Intercept" if term == "1" else term
-            if common == "Intercept" and component.intercept_term is not None:
-                scale = component.intercept_term.prior
-            elif common in component.common_terms:
-                scale = component.common_terms[common].prior
-            else:
-                alone = bambi_of(f"{outcome} ~ {'1' if term == '1' else quote_name(term)}")
-                part = alone.parameters[alone.family.likelihood.parent]
-                scale = part.intercept_term.prior if term == "1" else part.common_terms[term].prior
-            sigma = float(np.asarray(scale.args["sigma"]))
-            predictor = np.ones(len(data)) if term == "1" else data[term].to_numpy(dtype=float)
-            terms[f"{term}|{factor}"] = _GroupTerm(
-                expr=term,
-                factor=factor,
-                predictor=predictor,
-                group_index=index,
-                groups=[str(v) for v in levels],
-                sd_prior=PriorSpec("HalfNormal", {"sigma": sigma}),
-            )
-    return terms
-
-
-def fast_path_reason(spec: ModelSpec, n_factors: int) -> str | None:
-    """Why the Gaussian fast path cannot serve a model (None when it can)."""
-    if spec.family != "gaussian":
-        return f"the {spec.family!r} family has no closed-form marginal likelihood"
-    if n_factors != 1:
-        return f"it needs person effects on exactly one grouping factor (the model has {n_factors})"
-    return None
-
-
 def build_model(
-    spec: ModelSpec, prepared: Any, *, prior_data: bool = False, marginal: bool = False
+    spec: ModelSpec, prepared: PreparedData, *, prior_data: bool = False, marginal: bool = False
 ) -> BuiltModel:
     """Build the Bambi and PyMC models of ``spec`` on prepared data.
 
@@ -445,353 +243,154 @@ def build_model(
     ModelError
         Constant or collinear predictors (checked before any sampling).
     """
-    import bambi as bmb
-
     fields = prepared.formula_fields()
-    parts = render_formula(spec, prepared)
-    formula = parts.formula
-    frame = prepared.frame
-    used = [c for c in frame.columns if c in parts.names]
-    data = frame[used].reset_index(drop=True)
-
-    grouping = {factor for _, factor in parts.groups}
-    outcome = parts.outcome_name or parts.outcome
-    for column in used:
-        if column in grouping or column == outcome:
-            continue
-        values = pd.to_numeric(data[column], errors="coerce")
-        if values.notna().any() and values.nunique() <= 1:
-            raise ModelError(
-                f"{spec.source}: the predictor {column!r} is constant in the data used by the "
-                "model; its effect cannot be estimated. Remove it from the formula or check "
-                "the data (a moderator must vary between persons)."
-            )
-    family = {"gaussian": "gaussian", "t": "t"}[spec.family]
-    fixed_formula, group_specs = parts.fixed, list(parts.groups)
-
-    def bambi_of(text: str) -> Any:
-        try:
-            return bmb.Model(text, data, family=family, noncentered=True)
-        except (KeyError, ValueError, TypeError) as err:
-            raise SpecError(f"{spec.source}: Bambi could not parse {text!r}: {err}") from None
+    parts, data = _model_data(spec, prepared)
+    family = _BAMBI_FAMILIES[spec.family]
+    bambi_of = partial(_bambi_model, data=data, family=family, source=spec.source)
 
     # Bambi builds the fixed part (design, data-scaled default priors); the person effects
     # are built here, because Bambi would hold them as a dense rows x persons matrix.
-    bambi_model = bambi_of(fixed_formula)
+    bambi_model = bambi_of(parts.fixed)
     component = bambi_model.parameters[bambi_model.family.likelihood.parent]
     constant_priors = {
-        name: _bambi_prior_spec(comp.prior)
-        for name, comp in bambi_model.marginal_parameters.items()
+        name: bambi_prior_spec(comp.prior) for name, comp in bambi_model.marginal_parameters.items()
     }
-
-    overrides = spec.render_priors(fields)
-    design = component.design
-    X = (
-        np.asarray(design.common.design_matrix, dtype=float)
-        if design.common
-        else np.zeros((len(data), 0))
-    )
-    fixed_names = list(design.common.slices) if design.common else []
-    for name in fixed_names:
-        if design.common.slices[name].stop - design.common.slices[name].start != 1:
-            raise ModelError(
-                f"{spec.source}: the term {name!r} is categorical; code it as numeric (0/1) "
-                "columns in the data for now."
-            )
-    _check_design(X, fixed_names, spec.source)
-
+    choices = PriorChoices(spec.render_priors(fields), spec.source)
+    X, fixed_names = fixed_design(component, len(data), spec.source)
     response = bambi_model.response_term.name
     y = np.asarray(bambi_model.response_term.data, dtype=float).ravel()
 
-    priors: dict[str, dict[str, Any]] = {}
-    used_keys: set[str] = set()
-
-    def resolve(name: str, default: PriorSpec, default_source: str) -> PriorSpec:
-        if name in overrides:
-            used_keys.add(name)
-            priors[name] = {"prior": str(overrides[name]), "source": "spec"}
-            return overrides[name]
-        priors[name] = {"prior": str(default), "source": default_source}
-        return default
-
-    group_terms = _group_terms(group_specs, data, component, bambi_of, parts.outcome, spec.source)
-    by_factor: dict[str, list[str]] = {}
-    for term_name in group_terms:
-        by_factor.setdefault(group_terms[term_name].factor, []).append(term_name)
-
-    coords: dict[str, Any] = {"__obs__": np.arange(len(data))}
-    for term in group_terms.values():
-        coords[f"{term.factor}__factor_dim"] = list(term.groups)
-
-    terms_kwargs: dict[str, Any] = {}
+    group_terms = person_effect_terms(
+        list(parts.groups), data, component, bambi_of, parts.outcome, spec.source
+    )
+    by_factor = _terms_by_factor(group_terms)
     if marginal:
         reason = fast_path_reason(spec, len(by_factor))
         if reason:
             raise FastPathUnavailable(f"{spec.source}: the fast path cannot be used: {reason}.")
-    marginal_chol: Any = None
-    with pm.Model(coords=coords) as model:
-        beta = []
-        for name in fixed_names:
-            term = component.intercept_term if name == "Intercept" else component.common_terms[name]
-            rv = _make_rv(
-                name,
-                resolve(name, _bambi_prior_spec(term.prior), "bambi default (scaled to data)"),
-                prior_data=prior_data,
-            )
-            beta.append(rv)
-        mu = pt.dot(X, pt.stack(beta)) if beta else pt.zeros(len(data))
 
+    design: MarginalDesign | None = None
+    with pm.Model(coords=_coords(len(data), group_terms)) as model:
+        beta, mu = add_fixed_effects(
+            component, X, fixed_names, choices, n_rows=len(data), prior_data=prior_data
+        )
+        chol = None
         for factor, names in by_factor.items():
-            factor_dim = f"{factor}__factor_dim"
-            idx = np.asarray(group_terms[names[0]].group_index)
-            zcols = [np.asarray(group_terms[n].predictor, dtype=float).ravel() for n in names]
-            sd_defaults = [group_terms[n].sd_prior for n in names]
-            sd_priors = [
-                resolve(f"{n}_sigma", d, "bambi default (scaled to data)")
-                for n, d in zip(names, sd_defaults, strict=True)
-            ]
-            if spec.correlated and len(names) >= 2:
-                eta = overrides.get("corr", PriorSpec("LKJ", {"eta": constants.LKJ_ETA}))
-                if "corr" in overrides:
-                    used_keys.add("corr")
-                priors[f"corr({factor})"] = {
-                    "prior": str(eta),
-                    "source": "spec" if "corr" in overrides else "toolkit default",
-                }
-                _check_sd_priors(sd_priors, spec.source)
-                eta_value: Any = eta.params["eta"]
-                if prior_data:
-                    eta_value = pm.Data(prior_data_name(f"corr({factor})", "eta"), eta_value)
-                # SDs and the correlation's Cholesky factor are sampled apart (Stan's way):
-                # Sigma = D R D, L_Sigma = D L_R (see correlation_cholesky)
-                sds = pt.stack(
-                    [
-                        _make_rv(f"{n}_sigma", p, prior_data=prior_data)
-                        for n, p in zip(names, sd_priors, strict=True)
-                    ]
-                )
-                corr_chol = correlation_cholesky(f"_{factor}_corr", len(names), eta_value)
-                chol = sds[:, None] * corr_chol
-                corr = pt.dot(corr_chol, corr_chol.T)
-                effect_dim = f"_{factor}__effect"
-                model.add_coord(effect_dim, names)
-                if marginal:
-                    marginal_chol = chol
-                else:
-                    # non-centred: u_j = L_Sigma z_j, z_j ~ N(0, I), one row per person
-                    z = pm.Normal(f"_{factor}_offset", 0.0, 1.0, dims=(factor_dim, effect_dim))
-                    u = pt.dot(z, chol.T)
-                    for k, n in enumerate(names):
-                        u_k = pm.Deterministic(n, u[:, k], dims=factor_dim)
-                        mu = mu + u_k[idx] * zcols[k]
-                for a in range(len(names)):
-                    for b in range(a + 1, len(names)):
-                        pm.Deterministic(correlation_name(names[a], names[b]), corr[a, b])
-            else:
-                sd_rvs = []
-                for k, n in enumerate(names):
-                    sd = _make_rv(f"{n}_sigma", sd_priors[k], prior_data=prior_data)
-                    sd_rvs.append(sd)
-                    if marginal:
-                        continue
-                    offset = pm.Normal(f"_{n}_offset", 0.0, 1.0, dims=factor_dim)
-                    u_k = pm.Deterministic(n, offset * sd, dims=factor_dim)
-                    mu = mu + u_k[idx] * zcols[k]
-                if marginal:
-                    marginal_chol = pt.diag(pt.stack(sd_rvs))
-            if marginal:
-                marginal_design = MarginalDesign(
-                    X=X,
-                    Z=np.column_stack(zcols),
-                    y=y,
-                    person=idx,
-                    levels=[str(v) for v in group_terms[names[0]].groups],
-                    fixed_names=list(fixed_names),
-                    group_names=list(names),
-                    factor=factor,
-                    response=response,
-                    stats=person_statistics(
-                        X, np.column_stack(zcols), y, idx, len(group_terms[names[0]].groups)
-                    ),
-                )
-
-        if spec.family == "gaussian":
-            sigma_prior = constant_priors["sigma"]
-            sigma = _make_rv(
-                "sigma",
-                resolve("sigma", sigma_prior, "bambi default (scaled to data)"),
+            effects = add_person_effects(
+                model,
+                factor,
+                names,
+                group_terms,
+                choices,
+                mu,
+                correlated=spec.correlated,
                 prior_data=prior_data,
+                marginal=marginal,
             )
+            mu = effects.mu
             if marginal:
-                ss = {k: pm.Data(k, v) for k, v in marginal_design.stats.as_data().items()}
-                pm.Potential(
-                    "_marginal_loglik",
-                    marginal_loglik(
-                        pt.stack(beta),
-                        marginal_chol,
-                        sigma,
-                        ss["_ss_ZtZ"],
-                        ss["_ss_ZtX"],
-                        ss["_ss_Zty"],
-                        ss["_ss_XtX"],
-                        ss["_ss_Xty"],
-                        ss["_ss_yty"],
-                        ss["_ss_n"],
-                        q=len(marginal_design.group_names),
-                    ),
+                chol = effects.chol
+                design = marginal_design(
+                    X, y, fixed_names, factor, names, group_terms[names[0]], effects, response
                 )
-            else:
-                pm.Normal(response, mu=mu, sigma=sigma, observed=y, dims="__obs__")
-        else:
-            sigma_prior = constant_priors["sigma"]
-            sigma = _make_rv(
-                "sigma",
-                resolve("sigma", sigma_prior, "bambi default (scaled to data)"),
-                prior_data=prior_data,
-            )
-            nu_prior = constant_priors["nu"]
-            nu = _make_rv("nu", resolve("nu", nu_prior, "bambi default"), prior_data=prior_data)
-            pm.StudentT(response, nu=nu, mu=mu, sigma=sigma, observed=y, dims="__obs__")
-
-    unused = sorted(set(overrides) - used_keys)
-    if unused:
-        import difflib
-
-        key = unused[0]
-        has_corr = any(name.startswith("corr(") for name in priors)
-        candidates = [n for n in [*priors, *(["corr"] if has_corr else [])] if n != key]
-        close = difflib.get_close_matches(key, candidates, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise SpecError(
-            f"{spec.source}: the prior for {key!r} matches no parameter of {formula!r}.{hint} "
-            f"Parameters: {', '.join(priors)}."
+        _add_likelihood(
+            spec,
+            constant_priors,
+            choices,
+            response,
+            mu,
+            y,
+            prior_data=prior_data,
+            fast_path=None if design is None else (design, beta, chol),
         )
 
-    terms_kwargs = _moderation_terms(fields, fixed_names, by_factor, spec, prepared)
+    choices.check_all_used(parts.formula)
     return BuiltModel(
         spec=spec,
-        formula=formula,
-        bambi_factory=lambda: bambi_of(formula),
+        formula=parts.formula,
+        bambi_factory=partial(bambi_of, parts.formula),
         pymc_model=model,
-        terms=ModerationTerms(**terms_kwargs),
-        priors=priors,
+        terms=moderation_terms(fields, fixed_names, by_factor, spec),
+        priors=choices.priors,
         response=response,
-        marginal=marginal_design if marginal else None,
+        marginal=design,
         prior_data=prior_data,
     )
 
 
-def _moderation_terms(
-    fields: Mapping[str, str],
-    fixed_names: list[str],
-    by_factor: Mapping[str, list[str]],
-    spec: ModelSpec,
-    prepared: Any,
-) -> dict[str, Any]:
-    person = fields["person"]
-    x = fields.get("x_within")
-    w = fields.get("w")
-    xb = fields.get("x_between")
-    interaction = None
-    for cand in (f"{x}:{w}", f"{w}:{x}"):
-        if cand in fixed_names:
-            interaction = cand
-    names = by_factor.get(person, [])
-    g_int = f"1|{person}" if f"1|{person}" in names else None
-    g_slope = f"{x}|{person}" if f"{x}|{person}" in names else None
-    corr = None
-    if g_int and g_slope and spec.correlated:
-        corr = correlation_name(g_int, g_slope)
-    known = {"Intercept", x, w, xb, interaction}
-    return {
-        "person_dim": f"{person}__factor_dim",
-        "x_column": x,
-        "w_column": w,
-        "y_column": fields.get("y"),
-        "intercept": "Intercept" if "Intercept" in fixed_names else None,
-        "slope": x if x in fixed_names else None,
-        "moderator": w if w in fixed_names else None,
-        "interaction": interaction,
-        "between": xb if xb in fixed_names else None,
-        "group_intercept": g_int,
-        "group_slope": g_slope,
-        "group_intercept_sd": f"{g_int}_sigma" if g_int else None,
-        "group_slope_sd": f"{g_slope}_sigma" if g_slope else None,
-        "correlation": corr,
-        "sigma": "sigma",
-        "other_fixed": tuple(n for n in fixed_names if n not in known),
-    }
+def _model_data(spec: ModelSpec, prepared: PreparedData) -> tuple[FormulaParts, pd.DataFrame]:
+    """The checked formula and the columns of the prepared rows it uses (fresh index).
 
-
-#: Compiled initial-point checks, by model structure (see :func:`check_initial_point`).
-_CHECKS: dict[Any, Any] = {}
-
-
-def _compile_check(model: pm.Model) -> Any:
-    """A function of (value variables, data variables) giving the log density and gradient.
-
-    The data variables become explicit inputs of unknown shape, so one compiled function
-    serves every model of the same structure, whatever its data or prior values.
+    Raises
+    ------
+    SpecError
+        The formula fails :func:`ambidex_bayes.model.formula.render_formula`.
+    ModelError
+        A predictor is constant in these rows.
     """
-    import pytensor
-    from pytensor.graph.replace import graph_replace
-
-    data_vars = list(model.data_vars)
-    inputs = {v: v.type.clone(shape=(None,) * v.type.ndim)(name=v.name) for v in data_vars}
-    outputs = graph_replace([model.logp(), model.dlogp()], inputs, strict=False)
-    fn = pytensor.function(
-        [*model.value_vars, *inputs.values()],
-        outputs,
-        mode="FAST_COMPILE",
-        on_unused_input="ignore",
-    )
-    value_names = [v.name for v in model.value_vars]
-    data_names = [v.name for v in data_vars]
-
-    def check(model: pm.Model, point: Mapping[str, Any]) -> tuple[Any, Any]:
-        data = {v.name: v.get_value() for v in model.data_vars}
-        return fn(*[point[n] for n in value_names], *[data[n] for n in data_names])
-
-    return check
+    parts = render_formula(spec, prepared)
+    frame = prepared.frame
+    used = [c for c in frame.columns if c in parts.names]
+    data = frame[used].reset_index(drop=True)
+    grouping = {factor for _, factor in parts.groups}
+    check_constant_predictors(data, grouping, parts.outcome_name or parts.outcome, spec.source)
+    return parts, data
 
 
-def check_initial_point(
-    model: pm.Model, *, source: str = "model", reuse_key: Any | None = None
-) -> None:
-    """Refuse to sample when the log density or its gradient is not finite at the start.
+def _bambi_model(text: str, *, data: pd.DataFrame, family: str, source: str) -> bmb.Model:
+    """Bambi's model of the formula ``text`` on ``data`` (non-centred person effects)."""
+    import bambi as bmb
 
-    A cheap structural check run before every fit: a non-finite value here means a prior
-    with impossible parameters, data outside the likelihood's support, or a broken design.
-
-    Parameters
-    ----------
-    model : pymc.Model
-    source : str
-        Named in the error message (the spec file).
-    reuse_key : hashable, optional
-        Models built from the same structure (formula, families, prior families) share one
-        compiled check under this key; new data or prior values are passed to it as inputs.
-        Without a key the check is compiled for this model alone.
-    """
-    point = model.initial_point()
-    check = _CHECKS.get(reuse_key) if reuse_key is not None else None
-    if check is None:
-        check = _compile_check(model)
-        if reuse_key is not None:
-            _CHECKS[reuse_key] = check
     try:
-        logp, grad = check(model, point)
-    except ParameterValueError:  # a prior or likelihood parameter outside its support
-        logp, grad = -np.inf, None
-    if not np.isfinite(logp):
-        terms = model.point_logps(point)
-        bad = [k for k, v in terms.items() if not np.isfinite(v)]
-        raise ModelError(
-            f"{source}: the log density is not finite at the initial point "
-            f"(non-finite terms: {', '.join(bad) or 'unknown'}). Check the priors and the data."
-        )
-    if not np.all(np.isfinite(grad)):
-        raise ModelError(
-            f"{source}: the gradient of the log density is not finite at the initial point. "
-            "Check for constant predictors, extreme values or priors with zero width."
-        )
+        return bmb.Model(text, data, family=family, noncentered=True)
+    except (KeyError, ValueError, TypeError) as err:
+        raise SpecError(f"{source}: Bambi could not parse {text!r}: {err}") from None
+
+
+def _terms_by_factor(terms: dict[str, PersonEffectTerm]) -> dict[str, list[str]]:
+    """Grouping factor -> its person-effect terms, in the formula's order."""
+    by_factor: dict[str, list[str]] = {}
+    for name, term in terms.items():
+        by_factor.setdefault(term.factor, []).append(name)
+    return by_factor
+
+
+def _coords(n_rows: int, terms: dict[str, PersonEffectTerm]) -> dict[str, Any]:
+    """The model's coordinates: the rows, and the persons of each grouping factor."""
+    coords: dict[str, Any] = {"__obs__": np.arange(n_rows)}
+    for term in terms.values():
+        coords[f"{term.factor}__factor_dim"] = list(term.groups)
+    return coords
+
+
+def _add_likelihood(
+    spec: ModelSpec,
+    constant_priors: dict[str, PriorSpec],
+    choices: PriorChoices,
+    response: str,
+    mu: pt.TensorVariable,
+    y: np.ndarray,
+    *,
+    prior_data: bool,
+    fast_path: tuple[MarginalDesign, list[pt.TensorVariable], pt.TensorVariable] | None,
+) -> None:
+    """The residual SD (and Student-t degrees of freedom) and the likelihood of ``y``.
+
+    On the fast path (``fast_path`` = design, fixed effects and the person effects'
+    Cholesky factor) the likelihood has the person effects integrated out.
+    """
+    sigma = prior_variable(
+        "sigma",
+        choices.resolve("sigma", constant_priors["sigma"], BAMBI_DEFAULT),
+        prior_data=prior_data,
+    )
+    if spec.family == "gaussian":
+        if fast_path is not None:
+            add_marginal_likelihood(*fast_path[:2], fast_path[2], sigma)
+        else:
+            pm.Normal(response, mu=mu, sigma=sigma, observed=y, dims="__obs__")
+        return
+    nu = prior_variable(
+        "nu", choices.resolve("nu", constant_priors["nu"], "bambi default"), prior_data=prior_data
+    )
+    pm.StudentT(response, nu=nu, mu=mu, sigma=sigma, observed=y, dims="__obs__")
