@@ -166,7 +166,7 @@ class BuiltModel:
     _bambi_model: bmb.Model | None = field(default=None, repr=False)
 
     @property
-    def bambi_model(self) -> Any:
+    def bambi_model(self) -> bmb.Model:
         """Bambi's model of the whole formula, built on first use.
 
         Building it is deferred because Bambi evaluates the grouping factor as a dense
