@@ -10,11 +10,12 @@ Output file (``fit --out``, ``--csv``, ``simulate --out``)
     parent folders are created; the nearest existing one must be a folder the user can
     write in.
 
-Output folder of named files (``--out`` of ``ppc``, ``moderation``, ``compare``,
-``compare-priors``, ``prior-check``, ``power``, ``sbc``)
-    The command adds its files (fixed names) to the folder, creating it if missing, and
-    replaces only files of those names; nothing else in the folder is touched, nothing is
-    deleted. A symbolic link to a folder is written through.
+Output folder of named files
+    For ``--out`` of ``ppc``, ``moderation``, ``compare``, ``compare-priors``,
+    ``prior-check``, ``power`` and ``sbc``. The command adds its files (fixed names) to the
+    folder, creating it if missing, and replaces only files of those names; nothing else in
+    the folder is touched, nothing is deleted. A symbolic link to a folder is written
+    through.
 
 Report folder (``report --out``, ``run --out``)
     Replaced as a whole, atomically, so it must be a folder this toolkit owns: a new path,
