@@ -63,13 +63,6 @@ napoleon_google_docstring = False
 napoleon_numpy_docstring = True
 # "Attributes" as a field list: the class's own member entries do not describe them twice
 napoleon_use_ivar = True
-# Section headings that module docstrings use besides the numpydoc ones: rendered as
-# headed paragraphs (a docstring cannot hold a document section title)
-napoleon_custom_sections = [
-    "Options",
-    "The standardised scale",
-    "Reliability of person means (Lüdtke et al., 2008)",
-]
 
 # --- MyST (Markdown pages and notebooks)
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "substitution"]

@@ -2,14 +2,16 @@
 
 ``api/index.rst`` names the documented modules (its toctree entries
 ``generated/ambidex_bayes.<name>``); a package brings its public submodules, found at build
-time, so a module that is split or added needs no change here.
+time, and the package's other public top-level modules (except the command line) are
+gathered on one more page, ``generated/supporting``. A module that is split or added needs no
+change here.
 
 Every class and function is documented once, on the page of the module that defines it, so
-that a cross-reference has one target. A package face (an ``__init__`` with ``__all__``) also
-lists the names it exports, each linked to that entry; an exported object whose defining
-module has no page (a private module, or a module not listed) is documented on the first face
-that exports it, under the name of its definition. The front door ``ambidex_bayes`` is a face
-without its submodules.
+that a cross-reference has one target. A module whose ``__all__`` names objects defined
+elsewhere (a package face, a module that re-exports moved names) lists them, each linked to
+that entry; an exported object whose defining module has no page (a private module) is
+documented on the first page that exports it, under the name of its definition. The front
+door ``ambidex_bayes`` comes last and without its submodules.
 
 The pages are written with ``importlib``, not autosummary's stub generator: that resolves
 ``ambidex_bayes.fit`` as an attribute of the package first, and the package's front door
@@ -32,6 +34,10 @@ from sphinx.application import Sphinx
 ROOT_PACKAGE = "ambidex_bayes"
 INDEX = Path("api") / "index.rst"
 OUT = Path("api") / "generated"
+#: the page of the package's other public modules (api/index.rst's toctree names it)
+SUPPORTING = "supporting"
+#: not in the reference: the command line, documented by ``ambidex-bayes --help``
+NOT_DOCUMENTED = ("ambidex_bayes.cli", "ambidex_bayes.commands")
 
 
 def listed_modules(index: Path) -> list[str]:
@@ -80,17 +86,16 @@ def first_paragraph(obj: object) -> str:
 
 
 def exports(module: ModuleType, pages: set[str], documented: set[str]) -> list[dict[str, str]]:
-    """The classes and functions a package face exports: name, target (the full name of the
-    definition), summary and ``here`` (the directive, where this face documents it)."""
-    if not hasattr(module, "__path__"):
-        return []
+    """The classes and functions a module's ``__all__`` names but another module defines (a
+    package face's exports, a module's re-exports): name, target (the full name of the
+    definition), summary and ``here`` (the directive, where this page documents it)."""
     rows = []
     for name in getattr(module, "__all__", ()):
         obj = getattr(module, name)
         kind = kind_of(obj)
-        if kind is None:
-            continue
         home = getattr(obj, "__module__", "")
+        if kind is None or home == module.__name__:
+            continue
         qualname = getattr(obj, "__qualname__", name)
         target = f"{home}.{qualname}"
         has_page = home in pages and "." not in qualname and not qualname.startswith("_")
@@ -129,21 +134,49 @@ def page(name: str, face: list[dict[str, str]], children: list[str]) -> str:
             lines += ["   :members:", "   :show-inheritance:"] if row["here"] == "class" else []
             lines.append("")
     if children:
-        # a table of its own: autosummary would resolve a submodule whose name the face
-        # also exports (``results.icc``) to the exported object
-        lines += [".. rubric:: Modules", "", ".. list-table::", "   :widths: 30 70", ""]
-        for child in children:
-            summary = first_paragraph(importlib.import_module(child))
-            lines += [f"   * - :py:mod:`~{child}`", f"     - {summary}"]
-        lines += ["", ".. toctree::", "   :hidden:", ""]
-        lines += [f"   {child}" for child in children]
-        lines.append("")
+        lines += [".. rubric:: Modules", ""] + module_table(children)
     return "\n".join(lines)
+
+
+def supporting_modules(listed: list[str]) -> list[str]:
+    """The package's public top-level modules that api/index.rst does not list."""
+    package = importlib.import_module(ROOT_PACKAGE)
+    found = pkgutil.iter_modules(package.__path__, prefix=f"{ROOT_PACKAGE}.")
+    names = (info.name for info in found if not is_private(info.name))
+    return sorted(n for n in names if n not in listed and n not in NOT_DOCUMENTED)
+
+
+def supporting_page(modules: list[str]) -> str:
+    title = "Supporting modules"
+    lines = [title, "=" * len(title), ""]
+    lines += ["The package's other modules: what the steps above build on.", ""]
+    lines += module_table(modules)
+    return "\n".join(lines)
+
+
+def module_table(modules: list[str]) -> list[str]:
+    """A table of modules with their summary lines, and a hidden toctree of their pages.
+
+    A table of its own: autosummary would resolve a submodule whose name the package face
+    also exports (``results.icc``) to the exported object."""
+    lines = [".. list-table::", "   :widths: 30 70", ""]
+    for name in modules:
+        summary = first_paragraph(importlib.import_module(name))
+        lines += [f"   * - :py:mod:`~{name}`", f"     - {summary}"]
+    lines += ["", ".. toctree::", "   :hidden:", ""]
+    lines += [f"   {name}" for name in modules]
+    lines.append("")
+    return lines
 
 
 def write_pages(app: Sphinx) -> None:
     srcdir = Path(app.srcdir)
-    roots = listed_modules(srcdir / INDEX)
+    listed = listed_modules(srcdir / INDEX)
+    supporting = supporting_modules(listed)
+    # the front door last: an object it exports is documented where it is defined, or on the
+    # family's face or module that re-exports it, before the front door would take it
+    roots = [n for n in listed if n != ROOT_PACKAGE] + supporting
+    roots += [ROOT_PACKAGE] if ROOT_PACKAGE in listed else []
     tree: dict[str, list[str]] = {}
     queue = list(roots)
     while queue:
@@ -158,6 +191,7 @@ def write_pages(app: Sphinx) -> None:
     for name, children in tree.items():
         face = exports(importlib.import_module(name), pages, documented)
         (out / f"{name}.rst").write_text(page(name, face, children), encoding="utf-8")
+    (out / f"{SUPPORTING}.rst").write_text(supporting_page(supporting), encoding="utf-8")
 
 
 def setup(app: Sphinx) -> dict[str, object]:
