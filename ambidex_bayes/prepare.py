@@ -48,6 +48,7 @@ the SDs used to standardise in :mod:`ambidex_bayes.transforms`; this module re-e
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -225,6 +226,53 @@ def prepare(
     SpecError
         ``detrend=True`` without an occasion column in the mapping.
     """
+    m, model = _check_input(data, detrend=detrend)
+    notes = list(data.notes)
+    frame, dropped = _model_rows(data, model)
+    notes.extend(dropped)
+    n_before = len(data.frame)
+    y_col = f"{m.outcome}_z" if standardize else (f"{m.outcome}_dt" if detrend else m.outcome)
+    control_cols = [f"{c}_z" if standardize else c for c in m.controls]
+    _check_new_names(frame, m, y_col, control_cols)
+
+    g = frame[m.person]
+    trend = _OccasionTrend.of(frame, m) if detrend else _OccasionTrend.none(m)
+    created = _Created(notes=notes, roles={"y": y_col, "person": m.person})
+    if m.occasion is not None:
+        created.roles["occasion"] = m.occasion
+    person_means, reliability = _decompose_level1(
+        frame, m, g, trend, created, standardize=standardize, detrend=detrend
+    )
+    warning = _few_varying_persons(frame[m.outcome], g, m.outcome)
+    if warning:
+        created.warnings.append(warning)
+    moderator_stats = _centre_moderators(frame, m, g, created, standardize=standardize)
+    _transform_outcome(frame, m, g, y_col, trend, created, standardize=standardize, detrend=detrend)
+    _transform_controls(frame, m, control_cols, created, standardize=standardize)
+    _closing_notes(
+        created, g, detrend=detrend, standardize=standardize, rows_left_out=len(frame) < n_before
+    )
+
+    return PreparedData(
+        frame=frame,
+        mapping=m,
+        roles=created.roles,
+        transforms=created.transforms,
+        person_means=person_means,
+        moderator_stats=moderator_stats,
+        notes=tuple(created.notes),
+        warnings=tuple(created.warnings),
+        occasion_means=trend.occasion_means,
+        person_mean_reliability=reliability,
+        detrend=detrend,
+        standardize=standardize,
+    )
+
+
+def _check_input(
+    data: DiaryData | ValidatedData, *, detrend: bool
+) -> tuple[ColumnMapping, list[str]]:
+    """The mapping and the model columns, after checking that ``data`` can be prepared."""
     if not isinstance(data, DiaryData | ValidatedData):
         raise DataError(
             f"prepare() needs the result of load_diary() or validate(), got {type(data).__name__}"
@@ -242,8 +290,15 @@ def prepare(
     absent = [c for c in model if c not in data.frame.columns]
     if absent:
         raise DataError(f"prepare(): the data lack the model column(s) {absent}; validate first")
+    return m, model
 
-    notes = list(data.notes)
+
+def _model_rows(
+    data: DiaryData | ValidatedData, model: list[str]
+) -> tuple[pd.DataFrame, list[str]]:
+    """A copy of the rows with every model value present (person ids as strings, model
+    values as floats, source row numbers kept), and notes on the rows left out."""
+    m = data.mapping
     frame = data.frame.copy()
     if ROW_COLUMN not in frame.columns:
         frame[ROW_COLUMN] = row_numbers(frame)
@@ -251,25 +306,52 @@ def prepare(
     for col in model:
         if col != m.person:
             frame[col] = frame[col].astype("float64")
-
     n_before = len(frame)
     frame, dropped = _drop_incomplete(frame, model, m.person)
-    notes.extend(dropped)
     _check_rows_used(frame, m, n_before - len(frame))
-    y_col = f"{m.outcome}_z" if standardize else (f"{m.outcome}_dt" if detrend else m.outcome)
-    control_cols = [f"{c}_z" if standardize else c for c in m.controls]
-    _check_new_names(frame, m, y_col, control_cols)
+    return frame, dropped
 
-    g = frame[m.person]
-    t_c: pd.Series | None = None
-    occasion_means: pd.Series | None = None
-    t_top, ss_t = 1.0, 0.0
-    if detrend:
+
+@dataclass
+class _Created:
+    """What preparing makes, gathered step by step: transforms, roles, notes, warnings, and
+    a description of every created column."""
+
+    notes: list[str]
+    roles: dict[str, str]
+    transforms: dict[str, Transform] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    made: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _OccasionTrend:
+    r"""The occasion centred within person, :math:`t^c_{ij} = t_{ij} - \bar t_j`, for
+    detrending (all None without detrending).
+
+    Sums of squares are taken on :math:`t^c / \max|t^c|` (``top``), so that extreme
+    occasions neither overflow nor underflow.
+    """
+
+    occasion: str | None
+    centred: pd.Series | None
+    occasion_means: pd.Series | None
+    top: float = 1.0
+    sum_sq: float = 0.0
+
+    @classmethod
+    def none(cls, m: ColumnMapping) -> _OccasionTrend:
+        """No detrending."""
+        return cls(m.occasion, None, None)
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame, m: ColumnMapping) -> _OccasionTrend:
+        """The centred occasion of the rows; a DataError when it never varies."""
         assert m.occasion is not None
+        g = frame[m.person]
         t = frame[m.occasion]
         occasion_means = t.groupby(g, sort=False).mean().rename_axis(m.person)
         t_c = t - g.map(occasion_means)
-        # Sums of squares on t_c / max|t_c|: no overflow or underflow for extreme occasions.
         t_top = largest_magnitude(t_c)
         if not t_top > NO_VARIANCE_RTOL * largest_magnitude(t):
             raise DataError(
@@ -277,36 +359,48 @@ def prepare(
                 "person in the rows used; prepare without detrend=True"
             )
         ss_t = float(((t_c / t_top) ** 2).sum())
+        return cls(m.occasion, t_c, occasion_means, t_top, ss_t)
 
-    def trend(centred: pd.Series, what: str) -> float:
-        """Pooled within-person slope of ``centred`` per unit of the occasion."""
-        if t_c is None:
+    def slope(self, centred: pd.Series, what: str) -> float:
+        """Pooled within-person slope of ``centred`` per unit of the occasion (0 without
+        detrending)."""
+        if self.centred is None:
             return 0.0
-        slope = float(((t_c / t_top) * centred).sum()) / ss_t / t_top
+        t_c, t_top = self.centred, self.top
+        slope = float(((t_c / t_top) * centred).sum()) / self.sum_sq / t_top
         if not math.isfinite(slope):
             raise DataError(
-                f"cannot detrend {what}: its trend per unit of the occasion {m.occasion!r} is "
-                "too large to represent (the occasion varies by tiny amounts); rescale the "
+                f"cannot detrend {what}: its trend per unit of the occasion {self.occasion!r} "
+                "is too large to represent (the occasion varies by tiny amounts); rescale the "
                 "occasion or prepare without detrend=True"
             )
         return slope
 
-    transforms: dict[str, Transform] = {}
-    roles: dict[str, str] = {"y": y_col, "person": m.person}
-    if m.occasion is not None:
-        roles["occasion"] = m.occasion
+
+def _decompose_level1(
+    frame: pd.DataFrame,
+    m: ColumnMapping,
+    g: pd.Series,
+    trend: _OccasionTrend,
+    created: _Created,
+    *,
+    standardize: bool,
+    detrend: bool,
+) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Split each level-1 predictor into ``{x}_cw`` and ``{x}_pm`` (added to ``frame``).
+
+    Returns the raw person means (one column per predictor) and the reliability of each
+    predictor's person means; notes and warnings on the reliability go to ``created``.
+    """
     person_means = pd.DataFrame(index=pd.Index(pd.unique(g), dtype="str", name=m.person))
     reliability: dict[str, float] = {}
-    warnings: list[str] = []
-    made: list[str] = []
-
     for k, x in enumerate(m.level1):
         pm = frame[x].groupby(g, sort=False).mean()
         person_means[x] = pm
         within = frame[x] - g.map(pm)
-        slope = trend(within, repr(x))
-        if t_c is not None:
-            within = within - slope * t_c
+        slope = trend.slope(within, repr(x))
+        if trend.centred is not None:
+            within = within - slope * trend.centred
         s_w = (
             standardising_sd(within, f"the within-person part of {x!r}", reference=frame[x])
             if standardize
@@ -317,10 +411,10 @@ def prepare(
         cw, pmc = f"{x}_cw", f"{x}_pm"
         frame[cw] = within / s_w
         frame[pmc] = (g.map(pm) - c_b) / s_b
-        transforms[cw] = Transform(cw, x, "within_centred", 0.0, s_w, slope)
-        transforms[pmc] = Transform(pmc, x, "person_mean", c_b, s_b)
-        roles[f"x{k}_within"], roles[f"x{k}_between"] = cw, pmc
-        made.append(
+        created.transforms[cw] = Transform(cw, x, "within_centred", 0.0, s_w, slope)
+        created.transforms[pmc] = Transform(pmc, x, "person_mean", c_b, s_b)
+        created.roles[f"x{k}_within"], created.roles[f"x{k}_between"] = cw, pmc
+        created.made.append(
             f"{cw!r} ({x} minus the person's own mean"
             + (", detrended" if detrend else "")
             + ")"
@@ -329,14 +423,24 @@ def prepare(
         rel = person_mean_reliability(frame[x], g)
         reliability[x] = rel["reliability"]
         note, warning = reliability_message(x, rel)
-        notes.append(note)
+        created.notes.append(note)
         if warning:
-            warnings.append(warning)
-    roles["x_within"], roles["x_between"] = roles["x0_within"], roles["x0_between"]
-    warning = _few_varying_persons(frame[m.outcome], g, m.outcome)
-    if warning:
-        warnings.append(warning)
+            created.warnings.append(warning)
+    created.roles["x_within"] = created.roles["x0_within"]
+    created.roles["x_between"] = created.roles["x0_between"]
+    return person_means, reliability
 
+
+def _centre_moderators(
+    frame: pd.DataFrame,
+    m: ColumnMapping,
+    g: pd.Series,
+    created: _Created,
+    *,
+    standardize: bool,
+) -> pd.DataFrame:
+    """Centre each level-2 moderator at its mean over persons as ``{w}_c`` (added to
+    ``frame``); returns its mean and SD over persons (raw scale)."""
     stats = []
     for k, w in enumerate(m.level2):
         per_person = frame[w].groupby(g, sort=False).first()
@@ -349,25 +453,39 @@ def prepare(
         )
         col = f"{w}_c"
         frame[col] = (frame[w] - centre) / scale
-        transforms[col] = Transform(col, w, "grand_centred", centre, scale)
-        roles[f"w{k}"] = col
+        created.transforms[col] = Transform(col, w, "grand_centred", centre, scale)
+        created.roles[f"w{k}"] = col
         stats.append({"mean_over_persons": centre, "sd_over_persons": sd})
-        made.append(f"{col!r} ({w} centred at its mean over persons, {centre:.4g})")
+        created.made.append(f"{col!r} ({w} centred at its mean over persons, {centre:.4g})")
     if m.level2:
-        roles["w"] = roles["w0"]
-    moderator_stats = pd.DataFrame(
+        created.roles["w"] = created.roles["w0"]
+    return pd.DataFrame(
         stats,
         index=pd.Index(list(m.level2), dtype="str"),
         columns=["mean_over_persons", "sd_over_persons"],
     )
 
+
+def _transform_outcome(
+    frame: pd.DataFrame,
+    m: ColumnMapping,
+    g: pd.Series,
+    y_col: str,
+    trend: _OccasionTrend,
+    created: _Created,
+    *,
+    standardize: bool,
+    detrend: bool,
+) -> None:
+    """Detrend and standardise the outcome as ``y_col`` (added to ``frame`` when it is not
+    the outcome itself)."""
     yv = frame[m.outcome]
     y_slope = 0.0
-    if t_c is not None:
-        y_slope = trend(
+    if trend.centred is not None:
+        y_slope = trend.slope(
             yv - yv.groupby(g, sort=False).transform("mean"), f"the outcome {m.outcome!r}"
         )
-        yv = yv - y_slope * t_c
+        yv = yv - y_slope * trend.centred
     y_centre, y_scale = (
         (
             float(yv.mean()),
@@ -378,14 +496,24 @@ def prepare(
     )
     if y_col != m.outcome:
         frame[y_col] = (yv - y_centre) / y_scale
-        made.append(
+        created.made.append(
             f"{y_col!r} (the outcome"
             + (", detrended within person" if detrend else "")
             + (", standardised over rows" if standardize else "")
             + ")"
         )
-    transforms[y_col] = Transform(y_col, m.outcome, "outcome", y_centre, y_scale, y_slope)
+    created.transforms[y_col] = Transform(y_col, m.outcome, "outcome", y_centre, y_scale, y_slope)
 
+
+def _transform_controls(
+    frame: pd.DataFrame,
+    m: ColumnMapping,
+    control_cols: list[str],
+    created: _Created,
+    *,
+    standardize: bool,
+) -> None:
+    """Standardise the controls over rows as ``{c}_z`` (or keep them as they are)."""
     for k, (c, col) in enumerate(zip(m.controls, control_cols, strict=True)):
         centre, scale = (
             (float(frame[c].mean()), standardising_sd(frame[c], f"the control {c!r}"))
@@ -394,43 +522,41 @@ def prepare(
         )
         if col != c:
             frame[col] = (frame[c] - centre) / scale
-        transforms[col] = Transform(col, c, "control", centre, scale)
-        roles[f"c{k}"] = col
+        created.transforms[col] = Transform(col, c, "control", centre, scale)
+        created.roles[f"c{k}"] = col
 
+
+def _closing_notes(
+    created: _Created,
+    g: pd.Series,
+    *,
+    detrend: bool,
+    standardize: bool,
+    rows_left_out: bool,
+) -> None:
+    """Notes on the trends removed, the standardisation, the created columns and the
+    persons left with a single diary."""
     if detrend:
         slopes = ", ".join(
             f"{t.source}: {t.detrend_slope:.4g}"
-            for t in transforms.values()
+            for t in created.transforms.values()
             if t.kind in ("within_centred", "outcome")
         )
-        notes.append(f"A pooled linear trend per occasion was removed within persons ({slopes}).")
+        created.notes.append(
+            f"A pooled linear trend per occasion was removed within persons ({slopes})."
+        )
     if standardize:
-        notes.append(
+        created.notes.append(
             "Standardised: the outcome, controls and within-person parts by their SD over rows; "
             "person means and moderators by their SD over persons."
         )
-    notes.append("Created columns: " + "; ".join(made) + ".")
-    if len(frame) < n_before:
+    created.notes.append("Created columns: " + "; ".join(created.made) + ".")
+    if rows_left_out:
         counts = g.value_counts()
         n_single = int((counts == 1).sum())
         if n_single:
-            notes.append(
+            created.notes.append(
                 f"In the rows used, {n_single} person(s) have a single diary; they are kept "
                 "(they inform the between-person part and the intercept variance, not the "
                 "within-person slope)."
             )
-
-    return PreparedData(
-        frame=frame,
-        mapping=m,
-        roles=roles,
-        transforms=transforms,
-        person_means=person_means,
-        moderator_stats=moderator_stats,
-        notes=tuple(notes),
-        warnings=tuple(warnings),
-        occasion_means=occasion_means,
-        person_mean_reliability=reliability,
-        detrend=detrend,
-        standardize=standardize,
-    )
