@@ -7,12 +7,12 @@ import os
 import subprocess
 import sys
 
-from ambidex_bayes.engine.blas import NO_BLAS_NOTE
+from ambidex_bayes.model.pytensor_blas import NO_BLAS_NOTE
 
 _SCRIPT = """
 import warnings
 warnings.simplefilter("error")
-from ambidex_bayes.engine.blas import configure_blas
+from ambidex_bayes.model.pytensor_blas import configure_blas
 print(repr(configure_blas()))
 """
 
