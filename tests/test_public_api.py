@@ -59,11 +59,6 @@ PENDING_DOCSTRINGS = frozenset(
         "compare",  # ambidex_bayes/checks/comparison.py: compare_fits
         "r2",  # ambidex_bayes/checks/r2.py: explained_variance
         "compare_priors",  # ambidex_bayes/priors/compare.py
-        "summary",  # ambidex_bayes/results/summary.py: posterior_summary
-        "simple_slopes",  # ambidex_bayes/moderation/slopes.py
-        "moderation_curve",  # ambidex_bayes/moderation/curve.py
-        "johnson_neyman",  # ambidex_bayes/moderation/johnson_neyman.py
-        "person_slopes",  # ambidex_bayes/moderation/person_slopes.py
     }
 )
 

@@ -394,6 +394,19 @@ def moderation_curve(
     ------
     ModelError
         If the model has no within-person slope or no moderator.
+
+    Examples
+    --------
+    ``m3`` is model M3 fitted to the example (``ab.fit(ab.load_spec("M3"), data)``); the
+    curve runs over the moderator's observed range (1-5 ratings, here 2 to 5):
+
+    >>> curve = ab.moderation_curve(m3, n_points=7)
+    >>> curve.table["moderator"].tolist()
+    [2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0]
+    >>> list(curve.table.columns)
+    ['moderator', 'moderator_centred', 'moderator_sd_units', 'mean', 'median', 'sd',
+     'ci_lower', 'ci_upper', 'p_positive', 'scale']
+    >>> ax = ab.plot_moderation_curve(curve)  # its plot twin
     """
     _, terms, prepared = fitted_parts(fit, "moderation_curve")
     check_scale(scale)

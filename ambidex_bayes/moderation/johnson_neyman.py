@@ -339,6 +339,19 @@ def johnson_neyman(
     ------
     ModelError
         Without a within-person slope or a cross-level interaction.
+
+    Examples
+    --------
+    ``m3`` is model M3 fitted to the example (``ab.fit(ab.load_spec("M3"), data)``):
+
+    >>> jn = ab.johnson_neyman(m3)
+    >>> print(jn.description)  # doctest: +ELLIPSIS
+    Population-level within-person slope of innovation on uncertainty (person effects at
+    zero) along leader_support. The 95% credible interval of the slope ...
+    >>> list(jn.regions.columns[:4])
+    ['criterion', 'direction', 'lower', 'upper']
+    >>> bool(2.0 < jn.boundary["median"].iloc[0] < 5.0)  # the slope is zero in the range
+    True
     """
     idata, terms, prepared = fitted_parts(fit, "johnson_neyman")
     prob = resolve_prob(prob)

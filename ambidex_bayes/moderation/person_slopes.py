@@ -145,6 +145,22 @@ def person_slopes(
     ModelError
         Without person-specific slopes, or when the posterior's persons are not those of
         the prepared data.
+
+    Examples
+    --------
+    ``m3`` is model M3 fitted to the example (``ab.fit(ab.load_spec("M3"), data)``), 97
+    persons:
+
+    >>> persons = ab.person_slopes(m3)
+    >>> persons.table.shape
+    (97, 13)
+    >>> persons.table[["person", "moderator", "n_diaries"]].head(3)
+      person  moderator  n_diaries
+    0   P001        4.0          5
+    1   P002        3.0          5
+    2   P003        3.0          5
+    >>> persons.shares["quantity"].tolist()
+    ['credibly positive', 'credibly negative', 'positive (posterior share)']
     """
     idata, terms, prepared = fitted_parts(fit, "person_slopes")
     check_scale(scale)

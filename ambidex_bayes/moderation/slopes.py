@@ -555,6 +555,30 @@ def simple_slopes(
         value so extreme that the product overflows).
     AmbidexError
         If a moderator value is NaN or infinite.
+
+    Examples
+    --------
+    ``m3`` is model M3 fitted to the example (``ab.fit(ab.load_spec("M3"), data)``). By
+    default the population-level slope at -1 SD, the mean and +1 SD of the moderator over
+    persons:
+
+    >>> slopes = ab.simple_slopes(m3)
+    >>> slopes.table[["moderator_label", "moderator"]].round(2)
+      moderator_label  moderator
+    0           -1 SD       2.74
+    1            mean       3.46
+    2           +1 SD       4.19
+    >>> print(slopes.description)  # doctest: +ELLIPSIS
+    Population-level within-person slope of innovation on uncertainty, g10 + g11*w ...
+
+    At raw moderator values, for a new person (adds the spread of the person slopes):
+
+    >>> new = ab.simple_slopes(m3, at=[2, 3, 4], which="new_person")
+    >>> new.table[["moderator_label", "which"]]
+      moderator_label       which
+    0            at 2  new_person
+    1            at 3  new_person
+    2            at 4  new_person
     """
     idata, terms, prepared = fitted_parts(fit, "simple_slopes")
     if which not in _KINDS:

@@ -125,6 +125,19 @@ def posterior_summary(fit: Fitted, *, prob: float | None = None) -> pd.DataFrame
         If ``fit.terms`` names a variable the posterior does not have.
     AmbidexError
         If ``fit`` is not a fit (see :func:`ambidex_bayes.posterior.fitted_parts`).
+
+    Examples
+    --------
+    ``m3`` is model M3 fitted to the example (``ab.fit(ab.load_spec("M3"), data)``):
+
+    >>> table = ab.summary(m3)
+    >>> list(table.columns)
+    ['parameter', 'role', 'mean', 'sd', 'median', 'ci_lower', 'ci_upper', 'p_positive',
+     'rhat', 'ess_bulk', 'ess_tail']
+    >>> table.set_index("role").loc["cross-level interaction", "parameter"]
+    'uncertainty_cw:leader_support_c'
+    >>> ab.summary(m3, prob=0.9).attrs["ci_prob"]
+    0.9
     """
     idata, terms, _ = fitted_parts(fit, "posterior_summary")
     prob = resolve_prob(prob)
