@@ -704,5 +704,22 @@ def reference_design(**overrides: Any) -> SimulationDesign:
     **overrides
         Any :class:`SimulationDesign` field, applied with :meth:`SimulationDesign.replace`
         (so ``tau0=...`` replaces the reference ``icc``).
+
+    Returns
+    -------
+    SimulationDesign
+        The validated design; :func:`simulate_diary` (``ab.simulate``) draws studies from it.
+
+    Examples
+    --------
+    >>> design = ab.reference_design(n_persons=200, g11=0.15)
+    >>> design.n_persons, design.g11, design.g10
+    (200, 0.15, 0.15)
+    >>> ab.reference_design(n_persons=0)
+    Traceback (most recent call last):
+    ...
+    ambidex_bayes.simulate.DesignError: Invalid simulation design:
+      - n_persons must be at least 1, got 0
+    Fix the named field(s) and build the design again.
     """
     return _REFERENCE.replace(**overrides)
