@@ -207,8 +207,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     )
     failed = None
     if args.out:
-        try:
-            result.save(args.out)
+        try:  # a copy of the file the cache folder took: the draws are not encoded again
+            result.save_copy(args.out)
         except OSError as err:  # checked before sampling, so: disk full, lost mount, ...
             failed = f"{args.out}: the fit could not be written ({err.strerror or err})."
     if result.path is None:

@@ -14,6 +14,7 @@ The engine's parts do the work: :mod:`ambidex_bayes.engine.cache` (the cache key
 the choice between the fast path and full NUTS, the fit's record),
 :mod:`ambidex_bayes.engine.sampling` (the samplers) and :mod:`ambidex_bayes.engine.result`
 (:class:`FitResult`, :func:`load_fit`); this module re-exports their public names.
+Importing it does not import PyMC or Bambi: :func:`fit` does, when it builds the model.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import time
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import xarray as xr
 
@@ -42,14 +44,11 @@ from ambidex_bayes.engine.sampling import check_reuse_key, sample_full, sample_m
 from ambidex_bayes.engine.settings import SamplerSettings, default_backend, require_backend
 from ambidex_bayes.errors import ModelError
 from ambidex_bayes.memory import check_fit_memory
-from ambidex_bayes.model.build import (
-    BuiltModel,
-    check_initial_point,
-    group_expressions,
-    split_formula,
-)
 from ambidex_bayes.prepare import PreparedData
 from ambidex_bayes.spec import ModelSpec
+
+if TYPE_CHECKING:
+    from ambidex_bayes.model.build import BuiltModel
 
 __all__ = [
     "FitResult",
@@ -82,6 +81,8 @@ def _check_posterior_memory(
     built: BuiltModel, prepared: PreparedData, settings: SamplerSettings, *, log_likelihood: bool
 ) -> None:
     """Refuse, before sampling, a fit whose posterior clearly exceeds the memory."""
+    from ambidex_bayes.model.build import group_expressions, split_formula
+
     _, groups = split_formula(built.formula)
     frame = prepared.frame
     check_fit_memory(
@@ -155,6 +156,8 @@ def fit(
             print(f"{spec.name}: re-using the saved fit {entry.path}")
             print(saved.convergence)
         return saved
+
+    from ambidex_bayes.model.build import check_initial_point
 
     built = sampling_model(spec, prepared, settings, verbose=verbose)
     _check_posterior_memory(built, prepared, settings, log_likelihood=log_likelihood)

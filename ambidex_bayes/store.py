@@ -17,6 +17,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -31,6 +32,7 @@ from ambidex_bayes.errors import FitFileError
 __all__ = [
     "FORMAT_VERSION",
     "atomic_write",
+    "copy_file",
     "data_hash",
     "package_versions",
     "save_datatree",
@@ -105,6 +107,12 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
     return path
+
+
+def copy_file(source: str | Path, path: str | Path) -> Path:
+    """Copy ``source`` to ``path`` atomically (see :func:`atomic_write`): the same bytes,
+    without reading the file's content into memory."""
+    return atomic_write(path, lambda tmp: shutil.copyfile(source, tmp))
 
 
 def frame_to_dataset(frame: pd.DataFrame, dim: str) -> xr.Dataset:

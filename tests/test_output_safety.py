@@ -344,6 +344,7 @@ def test_fit_out_that_fails_after_sampling_says_where_the_fit_is(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(fit_module.FitResult, "save", disk_full)
+    monkeypatch.setattr(fit_module.FitResult, "save_copy", disk_full)
     data, mapping = diary
     out = tmp_path / "m3_out.nc"
     args = ["fit", str(data), "--mapping", str(mapping), "--spec", "M3", "--out", str(out)]

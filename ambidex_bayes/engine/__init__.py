@@ -7,6 +7,8 @@
 - :mod:`~ambidex_bayes.engine.nutpie_cache`: nutpie's compiled callbacks kept on disk.
 - :mod:`~ambidex_bayes.engine.result`: :class:`FitResult`, a fit saved to and loaded from
   one file.
+- :mod:`~ambidex_bayes.engine.fit_file`: the structural checks of a saved fit file's records,
+  before a fit is rebuilt from them.
 - :mod:`~ambidex_bayes.engine.cache`: the one routine every route that samples shares: the
   fit cache (key, file, load if the key matches), the model that is sampled (fast path or
   full NUTS) and the fit's record (``meta``).

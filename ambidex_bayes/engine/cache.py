@@ -13,6 +13,9 @@ the other:
   (person effects integrated out, see :mod:`ambidex_bayes.model.marginal`), else full NUTS;
 - :func:`fit_meta`: the record kept with every fit (method, sampler settings and seed,
   package versions, data hash, time, size).
+
+The model-building modules (PyMC, Bambi) are imported by the functions that need them, so
+that finding and loading a saved fit stays light.
 """
 
 from __future__ import annotations
@@ -23,20 +26,20 @@ import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ambidex_bayes import constants
 from ambidex_bayes.engine.rescue import worth_rescuing
 from ambidex_bayes.engine.result import FitResult
 from ambidex_bayes.engine.settings import SamplerSettings
 from ambidex_bayes.errors import FitFileError
-from ambidex_bayes.model import build as model_build
-from ambidex_bayes.model.build import BuiltModel, FastPathUnavailable, build_model
-from ambidex_bayes.model.prior_scale import check_prior_scales
 from ambidex_bayes.output_paths import save_fit_or_warn
 from ambidex_bayes.prepare import PreparedData
 from ambidex_bayes.spec import ModelSpec
 from ambidex_bayes.store import data_hash, package_versions
+
+if TYPE_CHECKING:
+    from ambidex_bayes.model.build import BuiltModel
 
 __all__ = [
     "CacheEntry",
@@ -80,6 +83,8 @@ def fit_key(
     str
         SHA-256 hex digest.
     """
+    from ambidex_bayes.model import build as model_build
+
     payload = {
         "spec": spec.fingerprint(),
         "data": data_hash(prepared.frame),
@@ -206,6 +211,9 @@ def sampling_model(
     -------
     BuiltModel
     """
+    from ambidex_bayes.model.build import FastPathUnavailable, build_model
+    from ambidex_bayes.model.prior_scale import check_prior_scales
+
     check_prior_scales(spec, prepared)
     if settings.fast_path:
         try:

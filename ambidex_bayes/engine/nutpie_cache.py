@@ -75,7 +75,13 @@ def _intrinsics() -> tuple[Any, Any]:
     return as_uint64_pointer, as_float64_pointer
 
 
-as_uint64_pointer, as_float64_pointer = _intrinsics()
+def __getattr__(name: str) -> Any:
+    """``as_uint64_pointer`` and ``as_float64_pointer``, made on first use (the generated
+    callbacks import them), so that importing this module does not import numba."""
+    if name in {"as_uint64_pointer", "as_float64_pointer"}:
+        globals()["as_uint64_pointer"], globals()["as_float64_pointer"] = _intrinsics()
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _shared_layout(user_data: np.ndarray, keys: list[str]) -> list[tuple[int, int, list[int]]]:

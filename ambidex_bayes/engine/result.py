@@ -5,6 +5,10 @@ runs) returns a :class:`FitResult`; :func:`load_fit` reads one back. The file ho
 posterior groups, the prepared data and, as attributes, the spec, formula, priors, the roles
 of the posterior variables and the fit's metadata (see
 :func:`ambidex_bayes.engine.cache.fit_meta`).
+
+Loading a fit and reading its posterior needs neither PyMC nor Bambi: the model-building
+modules are imported only where a model is built (:attr:`FitResult.built`) or its formulas
+are checked (:meth:`FitResult.load`).
 """
 
 from __future__ import annotations
@@ -16,17 +20,24 @@ from typing import TYPE_CHECKING, Any
 import xarray as xr
 
 from ambidex_bayes.diagnostics import ConvergenceReport, check_convergence
+from ambidex_bayes.engine.fit_file import check_fit_records
 from ambidex_bayes.errors import FitFileError, SpecError
-from ambidex_bayes.fit_file import check_fit_records
-from ambidex_bayes.model.build import BuiltModel, build_model, check_saved_formulas, prior_table
 from ambidex_bayes.prepare import PreparedData
 from ambidex_bayes.spec import ModelSpec
-from ambidex_bayes.store import dataset_to_frame, frame_to_dataset, load_datatree, save_datatree
+from ambidex_bayes.store import (
+    copy_file,
+    dataset_to_frame,
+    frame_to_dataset,
+    load_datatree,
+    save_datatree,
+)
 from ambidex_bayes.terms import ModerationTerms
 
 if TYPE_CHECKING:
     import bambi
     import pandas as pd
+
+    from ambidex_bayes.model.build import BuiltModel
 
 __all__ = ["FitResult", "load_fit"]
 
@@ -108,6 +119,8 @@ class FitResult:
     def built(self) -> BuiltModel:
         """The Bambi and PyMC models (rebuilt on demand after loading; no sampling)."""
         if self._built is None:
+            from ambidex_bayes.model.build import build_model
+
             self._built = build_model(self.spec, self.prepared)
         return self._built
 
@@ -123,6 +136,8 @@ class FitResult:
 
     def prior_table(self) -> pd.DataFrame:
         """Every prior actually used (as brms' ``prior_summary``)."""
+        from ambidex_bayes.model.build import prior_table
+
         return prior_table(self.priors)
 
     def save(self, path: str | Path) -> Path:
@@ -149,6 +164,25 @@ class FitResult:
         self.path = save_datatree(tree, path, attrs)
         return self.path
 
+    def save_copy(self, path: str | Path) -> Path:
+        """Save to ``path`` by copying the file the fit was saved to or loaded from.
+
+        The file at :attr:`path` is copied byte for byte (atomically), which is much faster
+        than :meth:`save` for a large fit, since nothing is encoded again. Meant for a fit
+        that is unchanged since it was saved or loaded, as the ``fit`` command's result,
+        which is saved in the cache folder first; a fit without a file is saved with
+        :meth:`save`.
+
+        Returns
+        -------
+        Path
+            ``path``, now also :attr:`path`.
+        """
+        if self.path is None or not self.path.is_file():
+            return self.save(path)
+        self.path = copy_file(self.path, path)
+        return self.path
+
     @classmethod
     def load(cls, path: str | Path) -> FitResult:
         """Load a fit saved by :meth:`save`; corrupt or foreign files raise FitFileError."""
@@ -166,6 +200,8 @@ class FitResult:
         idata = tree.copy()
         for group in ("prepared_data", "person_means"):
             del idata[group]
+        from ambidex_bayes.model.build import check_saved_formulas
+
         try:  # the stored formulas are code for formulae: check them before any use
             spec = ModelSpec.from_dict(attrs["spec"], source=attrs.get("spec_source", "<spec>"))
             check_saved_formulas(spec, prepared, attrs.get("formula", ""))

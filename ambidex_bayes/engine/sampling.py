@@ -10,6 +10,9 @@ structure (formula, family, prior families; see :attr:`BuiltModel.reuse_key`) an
 through ``with_data`` for new data, of any number of persons or rows, and new prior values,
 without recompiling; its compiled callbacks are also kept on disk
 (:mod:`ambidex_bayes.engine.nutpie_cache`), so a new process skips numba's compilation.
+
+PyMC and the model-building modules are imported by the functions that sample, so that
+importing this module (as :mod:`ambidex_bayes.fit` does) stays light.
 """
 
 from __future__ import annotations
@@ -19,15 +22,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pymc as pm
 import xarray as xr
 
 from ambidex_bayes.cache_dirs import user_cache_dir
 from ambidex_bayes.engine.nutpie_cache import compile_cached
-from ambidex_bayes.model.marginal import complete_posterior
 from ambidex_bayes.terms import correlation_name
 
 if TYPE_CHECKING:
+    import pymc as pm
     from nutpie.compile_pymc import CompiledPyMCModel
 
     from ambidex_bayes.engine.settings import SamplerSettings
@@ -123,6 +125,8 @@ def numpyro_chain_method(
 def _pymc_sample(
     model: pm.Model, settings: SamplerSettings, progressbar: bool, *, dense_mass: bool = False
 ) -> xr.DataTree:
+    import pymc as pm
+
     extra: dict[str, Any] = {}
     if settings.backend == "numpyro":
         _use_jax_compilation_cache()
@@ -159,6 +163,8 @@ def sample_full(
     built: BuiltModel, settings: SamplerSettings, *, progressbar: bool, log_likelihood: bool
 ) -> xr.DataTree:
     """NUTS over all parameters of the full model (person effects included)."""
+    import pymc as pm
+
     idata = _pymc_sample(built.pymc_model, settings, progressbar)
     if log_likelihood:
         with built.pymc_model:
@@ -284,6 +290,8 @@ def complete_marginal(
     Draws the person effects exactly (seeded from ``settings.seed``), adds the pointwise
     log-likelihood and the observed data, and drops internal variables and groups.
     """
+    from ambidex_bayes.model.marginal import complete_posterior
+
     design = built.marginal
     posterior = idata["posterior"].to_dataset()
     names = list(design.fixed_names) + [f"{n}_sigma" for n in design.group_names] + ["sigma"]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import arviz_stats
 import numpy as np
 import pandas as pd
 
@@ -139,6 +138,8 @@ def posterior_summary(fit: Fitted, *, prob: float | None = None) -> pd.DataFrame
     >>> ab.summary(m3, prob=0.9).attrs["ci_prob"]
     0.9
     """
+    import arviz_stats  # imported here: loading it (with scipy.stats) is slow
+
     idata, terms, _ = fitted_parts(fit, "posterior_summary")
     prob = resolve_prob(prob)
     posterior = posterior_dataset(idata)
