@@ -179,8 +179,10 @@ def test_readme_layout_has_one_row_per_package_and_top_level_module():
     } | {f"ambidex_bayes/{path.name}" for path in package.glob("*.py")}
     rows = _layout_rows()
     assert len(rows) == len(set(rows)), "a path has two rows"
-    assert sorted(expected - set(rows)) == [], "missing from the README's layout table"
-    assert sorted(set(rows) - expected) == [], "rows of paths that no longer exist"
+    missing = sorted(expected - set(rows))
+    assert not missing, f"add a row to the README's layout table for: {', '.join(missing)}"
+    stale = sorted(set(rows) - expected)
+    assert not stale, f"the README's layout table names paths that do not exist: {stale}"
 
 
 def test_readme_python_uses_only_the_front_door():
