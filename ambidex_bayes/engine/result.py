@@ -136,7 +136,7 @@ class FitResult:
 
     def prior_table(self) -> pd.DataFrame:
         """Every prior actually used (as brms' ``prior_summary``)."""
-        from ambidex_bayes.model.build import prior_table
+        from ambidex_bayes.model.prior_choice import prior_table
 
         return prior_table(self.priors)
 
@@ -200,7 +200,7 @@ class FitResult:
         idata = tree.copy()
         for group in ("prepared_data", "person_means"):
             del idata[group]
-        from ambidex_bayes.model.build import check_saved_formulas
+        from ambidex_bayes.model.formula import check_saved_formulas
 
         try:  # the stored formulas are code for formulae: check them before any use
             spec = ModelSpec.from_dict(attrs["spec"], source=attrs.get("spec_source", "<spec>"))
