@@ -59,8 +59,12 @@ __all__ = [
 REPORT_MARKER = ".ambidex-report"
 #: What a report folder holds: top-level entries, and the suffixes of the files in its
 #: subfolders.
-_REPORT_FILES = frozenset({"report.md", REPORT_MARKER})
-_REPORT_SUBFOLDERS = {"figures": frozenset({".png"}), "tables": frozenset({".csv"})}
+_REPORT_FILES = frozenset({"report.md", "report.html", "methods.txt", REPORT_MARKER})
+_REPORT_SUBFOLDERS = {
+    "figures": frozenset({".png"}),
+    # tables as CSV; the tables for publication also as LaTeX and Word files
+    "tables": frozenset({".csv", ".tex", ".docx"}),
+}
 #: Files that file managers leave in any folder they show; a report folder may hold them.
 _OS_LITTER = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
 

@@ -1,7 +1,9 @@
 """The main job: diary file -> validated, prepared data -> the model ladder -> results.
 
 :func:`run_analysis` returns an :class:`Analysis` holding every intermediate result; the
-report writer (:mod:`ambidex_bayes.report`) and the CLI's ``run`` only present it.
+report writer (:mod:`ambidex_bayes.report`) and the CLI's ``run`` only present it. Each
+stage is timed (:class:`ambidex_bayes.stage_timing.StageTimes`, ``Analysis.timings``) and,
+unless ``progressbar=False``, announced by a line as it starts.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from ambidex_bayes.results import (
     simple_slopes,
 )
 from ambidex_bayes.spec import ModelSpec, ladder_specs
+from ambidex_bayes.stage_timing import StageTimes
 
 __all__ = ["Analysis", "run_analysis", "analysis_from_fits", "load_mapping", "example_inputs"]
 
@@ -52,6 +55,10 @@ class Analysis:
         high moderator values.
     moderation_model : str or None
         Name of the model the slopes and lines come from.
+    notes : list of str
+        Parts that could not be computed, and why.
+    timings : StageTimes
+        Wall-clock time of each stage so far (the report writer adds its own).
     """
 
     diary: DiaryData
@@ -63,6 +70,7 @@ class Analysis:
     lines: pd.DataFrame | None = None
     moderation_model: str | None = None
     notes: list[str] = field(default_factory=list)
+    timings: StageTimes = field(default_factory=StageTimes)
 
 
 def load_mapping(path: str | os.PathLike) -> ColumnMapping:
@@ -118,11 +126,28 @@ def run_analysis(
         Passed to :func:`ambidex_bayes.prepare.prepare`.
     moderator_values : sequence of float, optional
         Raw moderator values for the simple slopes (default mean and ±1 SD over persons).
+    cache_dir : path, optional
+        Where fits are cached (see :func:`ambidex_bayes.fit.fit`).
+    progressbar : bool
+        Show the sampler's progress bars and a line as each stage starts.
+    verbose : bool
+        Print the data summary, notes and warnings, and (at the end of
+        :func:`ambidex_bayes.report.write_report`) the time each stage took.
+    sheet : str or int, optional
+        Sheet of an Excel file.
+
+    Returns
+    -------
+    Analysis
+        With ``timings``: the wall-clock time of each stage.
     """
     from ambidex_bayes.model.build import build_model
 
-    diary = load_diary(source, mapping, sheet=sheet)
-    prepared = prepare(diary, detrend=detrend, standardize=standardize)
+    timings = StageTimes(progress=progressbar, print_table=verbose)
+    with timings.stage("read and check the data"):
+        diary = load_diary(source, mapping, sheet=sheet)
+    with timings.stage("prepare the data (centring, person means)"):
+        prepared = prepare(diary, detrend=detrend, standardize=standardize)
     specs = list(specs) if specs is not None else ladder_specs()
     if verbose:
         print(diary.compliance)
@@ -130,30 +155,44 @@ def run_analysis(
             print(f"note: {line}")
         for line in prepared.warnings:
             print(f"WARNING: {line}")
-    for spec in specs:  # fail fast: every spec must build on these data
-        build_model(spec, prepared)
+    with timings.stage("build every model (checks the specs before sampling)"):
+        for spec in specs:  # fail fast: every spec must build on these data
+            build_model(spec, prepared)
 
     fits: dict[str, FitResult] = {}
     summaries: dict[str, pd.DataFrame] = {}
     for spec in specs:
-        result = fit(
-            spec,
-            prepared,
-            settings=settings,
-            cache_dir=cache_dir,
-            progressbar=progressbar,
-            verbose=verbose,
-        )
+        with timings.stage(f"fit {spec.name}"):
+            result = fit(
+                spec,
+                prepared,
+                settings=settings,
+                cache_dir=cache_dir,
+                progressbar=progressbar,
+                verbose=verbose,
+            )
         fits[spec.name] = result
-        summaries[spec.name] = posterior_summary(result)
+        with timings.stage(f"posterior summary of {spec.name}"):
+            summaries[spec.name] = posterior_summary(result)
 
-    return _complete(
-        Analysis(diary=diary, prepared=prepared, fits=fits, summaries=summaries), moderator_values
+    analysis = Analysis(
+        diary=diary, prepared=prepared, fits=fits, summaries=summaries, timings=timings
     )
+    return _complete(analysis, moderator_values)
 
 
-def analysis_from_fits(fits: Sequence[FitResult]) -> Analysis:
-    """Rebuild an :class:`Analysis` from saved fits of one data set (for ``report``)."""
+def analysis_from_fits(
+    fits: Sequence[FitResult], *, progressbar: bool = True, verbose: bool = True
+) -> Analysis:
+    """Rebuild an :class:`Analysis` from saved fits of one data set (for ``report``).
+
+    Parameters
+    ----------
+    fits : sequence of FitResult
+        Fits of one data set (equal data hashes).
+    progressbar, verbose : bool
+        A line as each stage starts; the table of stage times at the end of the report.
+    """
     from ambidex_bayes.data import DiaryData
     from ambidex_bayes.data.compliance import compliance_summary
 
@@ -175,14 +214,24 @@ def analysis_from_fits(fits: Sequence[FitResult]) -> Analysis:
         source="saved fits",
     )
     by_name = {f.spec.name: f for f in fits}
-    summaries = {n: posterior_summary(f) for n, f in by_name.items()}
-    return _complete(
-        Analysis(diary=diary, prepared=prepared, fits=by_name, summaries=summaries), None
+    timings = StageTimes(progress=progressbar, print_table=verbose)
+    summaries = {}
+    for name, result in by_name.items():
+        with timings.stage(f"posterior summary of {name}"):
+            summaries[name] = posterior_summary(result)
+    analysis = Analysis(
+        diary=diary, prepared=prepared, fits=by_name, summaries=summaries, timings=timings
     )
+    return _complete(analysis, None)
 
 
 def _complete(analysis: Analysis, moderator_values: Sequence[float] | None) -> Analysis:
     """Add the ICC, simple slopes and figure data to an analysis."""
+    with analysis.timings.stage("ICC, simple slopes and figure data"):
+        return _add_moderation(analysis, moderator_values)
+
+
+def _add_moderation(analysis: Analysis, moderator_values: Sequence[float] | None) -> Analysis:
     fits = analysis.fits
     null = [f for f in fits.values() if f.terms.slope is None and f.terms.group_slope is None]
     if null:
