@@ -1,6 +1,7 @@
 """The checks' plot twins draw what the compute functions return (arviz-plots draws most).
 
-The inputs are made by hand in the shape the compute functions return them, so no fit is
+The inputs are made by hand in the shape the compute functions return them (the predictive
+figures from hand-made draws and a fit-like object with a log-likelihood), so no fit is
 needed; each test checks that the data drawn are the data given.
 """
 
@@ -14,8 +15,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+from fake_predictive import predictive_pair
 
-from ambidex_bayes.checks import comparison
+from ambidex_bayes.checks import comparison, loo_pit, ppc
 from ambidex_bayes.checks import plots as check_plots
 from ambidex_bayes.errors import AmbidexError
 
@@ -39,28 +41,30 @@ def _elpd(shift: float, seed: int) -> object:
     return azs.loo(tree, pointwise=True)
 
 
-def test_ppc_density_draws_the_overlay_curves():
-    grid = np.linspace(-3.0, 3.0, 40)
-    frames = [pd.DataFrame({"kind": "observed", "replicate": -1, "x": grid, "density": grid**2})]
-    for k in range(3):
-        frames.append(
-            pd.DataFrame({"kind": "replicated", "replicate": k, "x": grid, "density": grid + k})
-        )
-    overlay = pd.concat(frames, ignore_index=True)
-    overlay.attrs.update(range=(-2.0, 2.0), outcome="inno", model="M3")
+def test_ppc_density_draws_the_observed_and_the_chosen_replicated_data():
+    draws, _ = predictive_pair(1.0, n_rows=40)
+    overlay = ppc.density_overlay(draws, n_replicates=5, seed=2)
     _, ax = plt.subplots()
-    out = check_plots.plot_ppc_density(overlay, ax=ax)
-    assert out is ax
-    (replicated,) = ax.collections
-    drawn = sorted(segment[:, 1].tolist() for segment in replicated.get_segments())
-    assert drawn == sorted((grid + k).tolist() for k in range(3))
-    observed = [line for line in ax.lines if line.get_label() == "observed"]
-    assert observed[0].get_ydata().tolist() == pytest.approx((grid**2).tolist())
+    assert check_plots.plot_ppc_density(overlay, ax=ax) is ax
+    (observed,) = [line for line in ax.lines if line.get_label() == "observed"]
+    x = observed.get_xdata()
+    step = x[1] - x[0]  # the kernel density is evaluated at bin centres over the data
+    assert (x[0], x[-1]) == pytest.approx((draws.y_obs.min(), draws.y_obs.max()), abs=step)
+    assert np.trapezoid(observed.get_ydata(), x) == pytest.approx(1.0, abs=0.05)
+    picked = overlay["posterior_predictive"]["draw"].values
+    replicated = [line for line in ax.lines if line.get_linestyle() == "-" and line is not observed]
+    drawn = sorted((line.get_xdata()[0], line.get_xdata()[-1]) for line in replicated)
+    flat = draws.flat()
+    expected = sorted((flat[k].min(), flat[k].max()) for k in picked)
+    assert len(drawn) == 5
+    np.testing.assert_allclose(drawn, expected, atol=0.02)
     bounds = [line.get_xdata()[0] for line in ax.lines if line.get_linestyle() == ":"]
-    assert bounds == [-2.0, 2.0]
+    assert bounds == [-4.0, 4.0]
     assert ax.get_xlabel() == "inno"
     assert ax.get_title() == "Posterior predictive density (M3)"
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["replicated", "observed"]
+    with pytest.raises(AmbidexError, match="lacks the group 'observed_data'"):
+        check_plots.plot_ppc_density(xr.DataTree.from_dict({"posterior_predictive": None}))
 
 
 def test_ppc_statistics_one_panel_per_statistic_with_observed_line_and_flag():
@@ -103,6 +107,26 @@ def test_loo_pit_draws_the_ecdf_difference_and_band():
     assert ys.min() == pytest.approx(-0.1) and ys.max() == pytest.approx(0.1)
     with pytest.raises(AmbidexError, match="lacks the column"):
         check_plots.plot_loo_pit(calibration.drop(columns="upper"))
+
+
+def test_loo_pit_draws_the_pit_ecdf_and_the_uniformity_test_of_the_draws():
+    draws, fit = predictive_pair(3.0)  # predictions three times too wide: PIT bunched near 0.5
+    tree = loo_pit.loo_pit_tree(fit, draws)
+    result = loo_pit.loo_pit_uniformity(tree, prob=0.95)
+    assert not result.calibrated and result.n == 60 and result.n_marked > 0
+    _, ax = plt.subplots()
+    assert check_plots.plot_loo_pit(tree, prob=0.95, ax=ax) is ax
+    pit = azs.loo_pit(tree, pareto_pit=True)["inno"].values
+    u = np.linspace(0.0, 1.0, pit.size)
+    expected = np.searchsorted(np.sort(pit), u, side="right") / pit.size - u
+    (ecdf,) = [line for line in ax.lines if line.get_color() == "black"]
+    np.testing.assert_allclose(ecdf.get_ydata(), expected)
+    assert [t.get_text() for t in ax.texts] == [f"p={result.p_value:.2f}(α=0.05) "]
+    (marked,) = ax.collections
+    assert len(marked.get_offsets()) == result.n_marked
+    assert ax.get_title() == "LOO-PIT calibration (M3)"
+    with pytest.raises(AmbidexError, match="lacks the group 'log_likelihood'"):
+        check_plots.plot_loo_pit(ppc.density_overlay(draws))
 
 
 def test_pareto_k_draws_k_before_the_remedy_and_rings_remedied_rows():

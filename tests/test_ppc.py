@@ -4,19 +4,22 @@ data's scale and seeding on a stub fit, and the correctly specified shared fit u
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import SimpleNamespace
 from typing import Any
 
+import arviz_stats as azs
 import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
 from fake_posterior import make_prepared, make_terms, moderation_draws
+from fake_predictive import predictive_pair
 
 from ambidex_bayes.checks import ppc
+from ambidex_bayes.checks.loo_pit import loo_pit_tree, loo_pit_uniformity
 from ambidex_bayes.checks.ppc import PredictiveDraws
-from ambidex_bayes.errors import AmbidexError
+from ambidex_bayes.errors import AmbidexError, ModelError
 
 
 def _draws(
@@ -162,16 +165,56 @@ def test_person_intervals_and_unknown_persons():
         ppc.person_intervals(_draws(Y_OBS, PERSONS, y_rep), ["zz"])
 
 
-def test_density_overlay_has_observed_and_replicated_curves():
+def test_density_overlay_holds_the_observed_data_and_chosen_replicates():
     rng = np.random.default_rng(3)
-    draws = _draws(Y_OBS, PERSONS, rng.normal(3, 2, (30, 5)), scale_range=(1.0, 5.0))
-    overlay = ppc.density_overlay(draws, n_replicates=10, grid_size=50)
-    assert (overlay["kind"] == "observed").sum() == 50
-    assert overlay.loc[overlay["kind"] == "replicated", "replicate"].nunique() == 10
-    assert overlay.attrs["range"] == (1.0, 5.0)
-    observed = overlay[overlay["kind"] == "observed"]
-    area = np.sum(observed["density"].to_numpy()[:-1] * np.diff(observed["x"].to_numpy()))
-    assert 0.5 < area <= 1.01
+    y_rep = rng.normal(3, 2, (30, 5))
+    draws = _draws(Y_OBS, PERSONS, y_rep, scale_range=(1.0, 5.0))
+    overlay = ppc.density_overlay(draws, n_replicates=10, seed=4)
+    replicated = overlay["posterior_predictive"]["y"]
+    assert replicated.dims == ("chain", "draw", "__obs__") and replicated.shape == (1, 10, 5)
+    picked = replicated["draw"].values
+    assert len(set(picked)) == 10
+    np.testing.assert_array_equal(replicated.values[0], y_rep[picked])
+    np.testing.assert_array_equal(overlay["observed_data"]["y"].values, Y_OBS)
+    assert overlay.attrs == {"model": "fake", "outcome": "y", "range": (1.0, 5.0)}
+    again = ppc.density_overlay(draws, n_replicates=10, seed=4)
+    np.testing.assert_array_equal(again["posterior_predictive"]["draw"].values, picked)
+    everything = ppc.density_overlay(draws, n_replicates=100)
+    assert everything["posterior_predictive"]["y"].shape == (1, 30, 5)
+    with pytest.raises(AmbidexError, match="n_replicates"):
+        ppc.density_overlay(draws, n_replicates=0)
+
+
+def test_loo_pit_tree_pairs_the_draws_with_the_fits_log_likelihood():
+    draws, fit = predictive_pair(1.0)
+    tree = loo_pit_tree(fit, draws)
+    assert set(tree.children) == {
+        "posterior",
+        "posterior_predictive",
+        "observed_data",
+        "log_likelihood",
+    }
+    np.testing.assert_array_equal(
+        tree["log_likelihood"]["inno"].values, fit.idata["log_likelihood"]["inno_z"].values
+    )
+    np.testing.assert_array_equal(tree["posterior_predictive"]["inno"].values, draws.y_rep.values)
+    np.testing.assert_array_equal(tree["observed_data"]["inno"].values, draws.y_obs)
+    np.testing.assert_allclose(ppc.loo_pit_values(fit, draws), azs.loo_pit(tree)["inno"].values)
+    thinned = replace(draws, y_rep=draws.y_rep.isel(draw=slice(None, None, 2)), draw_step=3)
+    with pytest.raises(ModelError, match="pass draws made from this fit"):
+        loo_pit_tree(fit, thinned)
+
+
+def test_loo_pit_uniformity_accepts_calibrated_and_rejects_too_wide_predictions():
+    draws, fit = predictive_pair(1.0)
+    calibrated = loo_pit_uniformity(loo_pit_tree(fit, draws))
+    assert calibrated.calibrated and calibrated.p_value >= 0.05 and calibrated.n_marked == 0
+    assert calibrated.n == 60 and calibrated.model == "M3" and calibrated.method == "pot_c"
+    with pytest.raises(AmbidexError, match="loo_pit_tree"):
+        loo_pit_uniformity(ppc.density_overlay(draws))
+    wide_draws, wide_fit = predictive_pair(3.0)  # too-wide predictions: PIT near 0.5
+    too_wide = loo_pit_uniformity(loo_pit_tree(wide_fit, wide_draws), prob=0.99)
+    assert too_wide.p_value < 0.01 and not too_wide.calibrated and too_wide.n_marked > 0
 
 
 def test_loo_pit_calibration_detects_non_uniform_values():
@@ -270,6 +313,7 @@ def test_correctly_specified_model_is_not_flagged(m3_fit):
     calibration = ppc.loo_pit_calibration(ppc.loo_pit_values(m3_fit, draws))
     assert calibration.attrs["share_outside"] == 0.0
     assert isinstance(calibration, pd.DataFrame)
+    assert loo_pit_uniformity(loo_pit_tree(m3_fit, draws)).calibrated
 
 
 @pytest.mark.fit

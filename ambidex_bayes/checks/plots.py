@@ -1,22 +1,27 @@
-"""Plot twins of the checks: each takes computed data and only draws it.
+"""Plot twins of the checks: each takes computed data (a table, or the DataTree that
+arviz-plots reads) and only draws it.
 
 What arviz-plots draws and what stays ours
 ------------------------------------------
+- Posterior predictive density: :func:`arviz_plots.plot_ppc_dist` on the DataTree of the
+  observed outcome and some replicated data sets
+  (:func:`~ambidex_bayes.checks.predictive_summaries.density_overlay`).
+- LOO-PIT: :func:`arviz_plots.plot_loo_pit` on the DataTree with the log-likelihood
+  (:func:`~ambidex_bayes.checks.loo_pit.loo_pit_tree`), with its own check, the ``pot_c``
+  uniformity test, whose result :func:`~ambidex_bayes.checks.loo_pit.loo_pit_uniformity`
+  returns for the report's sentence. A calibration table
+  (:func:`~ambidex_bayes.checks.loo_pit.loo_pit_calibration`) is drawn as its ECDF with the
+  band, through arviz-plots' visuals.
+- Test statistics: :func:`arviz_plots.plot_dist` (histograms) of the replicated statistics,
+  one panel per statistic, with the observed values added by
+  :func:`arviz_plots.add_lines`; a flagged statistic's line and title are red. The
+  statistics are computed once, with their p-values, by
+  :mod:`~ambidex_bayes.checks.ppc_statistics` (several are per person, which
+  :func:`arviz_plots.plot_ppc_tstat`'s statistics of the pooled outcome are not).
 - Pareto k: :func:`arviz_plots.plot_khat` on the PSIS-LOO result (with the k values before
   the remedy); the rows the remedy replaced are ringed on top.
 - Model comparison: :func:`arviz_plots.plot_compare` on the comparison table. It makes its
   own figure (it cannot draw on a given axes), so :func:`plot_comparison` takes no ``ax``.
-- Test statistics: :func:`arviz_plots.plot_dist` (histograms) of the replicated statistics,
-  one panel per statistic, with the observed values added by
-  :func:`arviz_plots.add_lines`; a flagged statistic's line and title are red.
-- Density overlay and LOO-PIT: the compute functions hand over the curves already computed
-  (kernel densities on a grid; the LOO-PIT ECDF with its simultaneous band), not the draws
-  that :func:`arviz_plots.plot_ppc_dist` and :func:`arviz_plots.plot_loo_pit` start from,
-  so these two are drawn with arviz-plots' ``PlotCollection`` and its visuals
-  (``multiple_lines``, ``line_xy``, ``fill_between_y``, ``ecdf_line``) on the caller's axes.
-  The LOO-PIT band is the one the report's sentence about it is computed from;
-  :func:`arviz_plots.plot_loo_pit` runs a different check by default (the ``pot_c``
-  uniformity test, with no band) and advises against its band ("envelope") for LOO-PIT.
 - Ours: the grouped check of chosen persons' diaries (a layout arviz-plots has no figure
   for: persons side by side, each diary's interval) and the variance decomposition bar.
 
@@ -35,8 +40,10 @@ import pandas as pd
 
 from ambidex_bayes.errors import AmbidexError
 from ambidex_bayes.plotting import BACKEND, axes_or_new, band_data, collection_on, curve_data
+from ambidex_bayes.posterior import SAMPLE_DIMS, resolve_prob
 
 if TYPE_CHECKING:
+    import xarray as xr
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
@@ -59,6 +66,19 @@ FLAG_COLOR = "tab:red"
 HISTOGRAM_BINS = 30
 
 
+def _group(tree: Any, group: str, what: str) -> xr.Dataset:
+    import xarray as xr
+
+    if not isinstance(tree, xr.DataTree):
+        raise AmbidexError(f"{what} must be an xarray DataTree, got {type(tree).__name__}.")
+    if group not in tree.children:
+        raise AmbidexError(
+            f"{what} lacks the group {group!r} (present: {list(tree.children)}); pass the "
+            "tree returned by the matching function of ambidex_bayes.checks."
+        )
+    return tree[group].to_dataset()
+
+
 def _require(frame: Any, columns: Sequence[str], what: str) -> None:
     if not isinstance(frame, pd.DataFrame):
         raise AmbidexError(f"{what} must be a pandas DataFrame, got {type(frame).__name__}.")
@@ -70,46 +90,48 @@ def _require(frame: Any, columns: Sequence[str], what: str) -> None:
         )
 
 
-def plot_ppc_density(overlay: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
+def plot_ppc_density(overlay: xr.DataTree, *, ax: Axes | None = None) -> Axes:
     """Density of the observed outcome (dark) over densities of replicated data sets (light).
+
+    Drawn by :func:`arviz_plots.plot_ppc_dist` (kernel densities, every replicated data set
+    of ``overlay``); the ends of a declared rating scale are dotted.
 
     Parameters
     ----------
-    overlay : DataFrame
+    overlay : xarray.DataTree
         From :func:`ambidex_bayes.checks.ppc.density_overlay`.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure when omitted.
     """
-    import xarray as xr
-    from arviz_plots.visuals import line_xy, multiple_lines, vline
+    import arviz_plots as azp
 
-    _require(overlay, ("kind", "replicate", "x", "density"), "overlay")
-    replicated = overlay[overlay["kind"] == "replicated"].pivot(
-        index="x", columns="replicate", values="density"
+    replicated = _group(overlay, "posterior_predictive", "overlay")
+    _group(overlay, "observed_data", "overlay")
+    name = next(iter(replicated.data_vars))
+    pc = collection_on(
+        ax,
+        replicated.stack(sample=SAMPLE_DIMS),
+        aes={"overlay_ppc": ["sample"]},
+        figsize=(6.5, 4),
     )
-    observed = overlay[overlay["kind"] == "observed"].sort_values("x")
-    pc = collection_on(ax)
-    if replicated.shape[1]:
-        pc.map(
-            multiple_lines,
-            "replicated",
-            data=xr.DataArray(replicated, dims=("x", "replicate"), name="replicated"),
-            x_dim="x",
-            color="tab:blue",
-            alpha=0.15,
-            width=0.8,
-            label="replicated",
-        )
-    observed_curve = curve_data(observed["x"], observed["density"], name="observed")
-    pc.map(line_xy, "observed", data=observed_curve, color="black", width=2.0, label="observed")
-    for bound in overlay.attrs.get("range") or ():
-        pc.map(
-            vline,
-            "range",
-            data=xr.DataArray(float(bound), name="range"),
-            color="grey",
-            linestyle=":",
-        )
+    azp.plot_ppc_dist(
+        overlay,
+        kind="kde",
+        num_samples=replicated.sizes["chain"] * replicated.sizes["draw"],
+        plot_collection=pc,
+        visuals={
+            "predictive_dist": {"color": "tab:blue", "alpha": 0.15, "width": 0.8},
+            "observed_dist": {"color": "black", "width": 2.0},
+            "title": False,
+            "remove_axis": False,
+        },
+    )
     ax = pc.viz["plot"].item()
-    ax.set_xlabel(overlay.attrs.get("outcome", "outcome"))
+    pc.viz["predictive_dist"][name].values.flat[0].set_label("replicated")
+    pc.viz["observed_dist"][name].item().set_label("observed")
+    for bound in overlay.attrs.get("range") or ():
+        ax.axvline(bound, color="grey", linestyle=":")
+    ax.set_xlabel(overlay.attrs.get("outcome", name))
     ax.set_ylabel("density")
     ax.set_title(f"Posterior predictive density ({overlay.attrs.get('model', 'model')})")
     ax.legend()
@@ -194,14 +216,53 @@ def plot_ppc_statistics(
     return figure
 
 
-def plot_loo_pit(calibration: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
-    """ECDF of LOO-PIT values minus the uniform CDF, with the simultaneous band.
+def plot_loo_pit(
+    data: xr.DataTree | pd.DataFrame,
+    *,
+    prob: float | None = None,
+    ax: Axes | None = None,
+) -> Axes:
+    """LOO-PIT calibration: the ECDF of the LOO-PIT values minus the uniform CDF.
+
+    From a DataTree, drawn by :func:`arviz_plots.plot_loo_pit` with its default check, the
+    ``pot_c`` uniformity test: the figure prints the test's p-value and, when it is below
+    ``1 - prob``, marks the diaries that contribute most to the departure
+    (:func:`~ambidex_bayes.checks.loo_pit.loo_pit_uniformity` returns the same test's
+    result). From a calibration table, the ECDF with its simultaneous band for independent
+    uniform values.
 
     Parameters
     ----------
-    calibration : DataFrame
-        From :func:`ambidex_bayes.checks.ppc.loo_pit_calibration`.
+    data : xarray.DataTree or DataFrame
+        From :func:`ambidex_bayes.checks.loo_pit.loo_pit_tree`, or the table of
+        :func:`ambidex_bayes.checks.ppc.loo_pit_calibration`.
+    prob : float, optional
+        Level of the test (``envelope_prob``; default ``constants.CI_PROB``); not used for a
+        calibration table, which carries its own.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure when omitted.
     """
+    import arviz_plots as azp
+
+    if isinstance(data, pd.DataFrame):
+        return _plot_calibration_band(data, ax=ax)
+    for group in ("posterior_predictive", "observed_data", "log_likelihood"):
+        _group(data, group, "data")
+    pc = collection_on(ax, figsize=(6, 3.5))
+    azp.plot_loo_pit(
+        data,
+        envelope_prob=resolve_prob(prob),
+        plot_collection=pc,
+        visuals={"ecdf_lines": {"color": "black"}, "title": False},
+    )
+    ax = pc.viz["plot"].item()
+    ax.set_xlabel("LOO-PIT value")
+    ax.set_ylabel("ECDF - uniform CDF")
+    ax.set_title(f"LOO-PIT calibration ({data.attrs.get('model', 'model')})")
+    return ax
+
+
+def _plot_calibration_band(calibration: pd.DataFrame, *, ax: Axes | None) -> Axes:
     import xarray as xr
     from arviz_plots.visuals import ecdf_line, fill_between_y, hline
 

@@ -2,7 +2,8 @@
 scale, density overlays and chosen persons' predictive intervals.
 
 Each function takes the :class:`~ambidex_bayes.checks.predictive.PredictiveDraws` of a fit
-and returns a table; the plots of :mod:`ambidex_bayes.checks.plots` draw them.
+and returns a table (the density overlay: the DataTree that arviz-plots draws densities
+from); the plots of :mod:`ambidex_bayes.checks.plots` draw them.
 """
 
 from __future__ import annotations
@@ -11,14 +12,19 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 
 from ambidex_bayes import constants
 from ambidex_bayes.checks.ppc_statistics import mean_and_interval
 from ambidex_bayes.checks.predictive import PredictiveDraws
+from ambidex_bayes.checks.predictive_tree import predictive_tree
 from ambidex_bayes.errors import AmbidexError
 from ambidex_bayes.posterior import resolve_prob
 
-__all__ = ["range_check", "density_overlay", "person_intervals"]
+__all__ = ["range_check", "density_overlay", "person_intervals", "DENSITY_REPLICATES"]
+
+#: Replicated data sets in the density overlay.
+DENSITY_REPLICATES: int = 100
 
 
 def range_check(draws: PredictiveDraws, *, prob: float | None = None) -> pd.DataFrame:
@@ -62,49 +68,37 @@ def range_check(draws: PredictiveDraws, *, prob: float | None = None) -> pd.Data
 def density_overlay(
     draws: PredictiveDraws,
     *,
-    n_replicates: int = 50,
-    grid_size: int = 200,
+    n_replicates: int = DENSITY_REPLICATES,
     seed: int | None = None,
-) -> pd.DataFrame:
-    """Kernel density estimates of the observed outcome and of some replicated data sets.
+) -> xr.DataTree:
+    """The observed outcome and some replicated data sets, for a density overlay.
+
+    :func:`~ambidex_bayes.checks.predictive_tree.predictive_tree` with ``n_replicates``
+    replicated data sets picked at random without replacement (all, when there are fewer);
+    :func:`ambidex_bayes.checks.plots.plot_ppc_density` draws their densities
+    (:func:`arviz_plots.plot_ppc_dist`).
+
+    Parameters
+    ----------
+    draws : PredictiveDraws
+    n_replicates : int
+        Replicated data sets kept (default :data:`DENSITY_REPLICATES`).
+    seed : int, optional
+        Seed of the choice (default ``constants.SEED``).
 
     Returns
     -------
-    pandas.DataFrame
-        ``kind`` (``"observed"`` or ``"replicated"``), ``replicate`` (-1 for observed),
-        ``x``, ``density``; one row per grid point. ``attrs["range"]`` holds the declared
-        range, if any.
+    xarray.DataTree
+        Groups ``posterior_predictive`` (one chain of the picked data sets) and
+        ``observed_data``; ``attrs`` ``model``, ``outcome``, ``range``.
     """
-    from scipy.stats import gaussian_kde
-
-    if n_replicates < 1 or grid_size < 10:
-        raise AmbidexError("density_overlay needs n_replicates >= 1 and grid_size >= 10.")
+    if isinstance(n_replicates, bool) or not isinstance(n_replicates, int | np.integer):
+        raise AmbidexError(f"n_replicates must be a whole number, got {n_replicates!r}.")
+    if n_replicates < 1:
+        raise AmbidexError(f"density_overlay needs n_replicates >= 1, got {n_replicates}.")
     rng = np.random.default_rng(constants.SEED if seed is None else seed)
-    y_rep = draws.flat()
-    pick = rng.choice(y_rep.shape[0], size=min(n_replicates, y_rep.shape[0]), replace=False)
-    obs = draws.y_obs
-    lo = float(min(np.min(obs), np.quantile(y_rep[pick], 0.001)))
-    hi = float(max(np.max(obs), np.quantile(y_rep[pick], 0.999)))
-    grid = np.linspace(lo, hi, grid_size)
-    frames = []
-
-    def kde(values: np.ndarray) -> np.ndarray:
-        if np.ptp(values) == 0:
-            return np.zeros_like(grid)
-        return gaussian_kde(values)(grid)
-
-    frames.append(
-        pd.DataFrame({"kind": "observed", "replicate": -1, "x": grid, "density": kde(obs)})
-    )
-    for k in pick:
-        frames.append(
-            pd.DataFrame(
-                {"kind": "replicated", "replicate": int(k), "x": grid, "density": kde(y_rep[k])}
-            )
-        )
-    out = pd.concat(frames, ignore_index=True)
-    out.attrs.update(range=draws.scale_range, outcome=draws.outcome, model=draws.model)
-    return out
+    picked = rng.choice(draws.n_draws, size=min(int(n_replicates), draws.n_draws), replace=False)
+    return predictive_tree(draws, replicates=np.sort(picked))
 
 
 def person_intervals(

@@ -15,6 +15,7 @@ import pandas as pd
 
 from ambidex_bayes.checks import comparison, ppc, r2
 from ambidex_bayes.checks import plots as check_plots
+from ambidex_bayes.checks.loo_pit import loo_pit_tree, loo_pit_uniformity
 from ambidex_bayes.errors import AmbidexError
 from ambidex_bayes.markdown import markdown_table
 
@@ -71,9 +72,17 @@ def _ppc_lines(fit: Any, figures: Path, tables: Path) -> list[str]:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.5, 4), layout="constrained")
-    check_plots.plot_ppc_density(ppc.density_overlay(draws), ax=ax)
+    overlay = ppc.density_overlay(draws)
+    check_plots.plot_ppc_density(overlay, ax=ax)
     _save(fig, figures / "ppc_density.png")
-    md += ["![posterior predictive density](figures/ppc_density.png)", ""]
+    shown_sets = overlay["posterior_predictive"].sizes["draw"]
+    md += [
+        f"The density of the observed outcome (black) over the densities of {shown_sets} "
+        "of the replicated data sets (blue):",
+        "",
+        "![posterior predictive density](figures/ppc_density.png)",
+        "",
+    ]
     shown = checks.table.drop(columns=["description"])
     md += [_table(shown), ""]
     _save(check_plots.plot_ppc_statistics(checks), figures / "ppc_statistics.png")
@@ -136,22 +145,29 @@ def _ppc_lines(fit: Any, figures: Path, tables: Path) -> list[str]:
             "![grouped check](figures/ppc_persons.png)",
             "",
         ]
-    pit = ppc.loo_pit_values(fit, draws)
-    calibration = ppc.loo_pit_calibration(pit)
+    tree = loo_pit_tree(fit, draws)
+    uniformity = loo_pit_uniformity(tree)
     fig, ax = plt.subplots(figsize=(6, 3.5), layout="constrained")
-    check_plots.plot_loo_pit(calibration, ax=ax)
+    check_plots.plot_loo_pit(tree, prob=uniformity.prob, ax=ax)
     _save(fig, figures / "loo_pit.png")
-    share = calibration.attrs["share_outside"]
     md += [
         "LOO-PIT calibration: for each diary, the probability under the model (fitted "
-        "without that diary) of a value at or below the observed one. A calibrated model "
-        "gives uniform values, an ECDF inside the band. "
+        "without that diary, by PSIS-LOO) of a value at or below the observed one. A "
+        "calibrated model gives uniform values. The figure shows the empirical CDF of these "
+        "values minus the uniform CDF, with the p-value of a test of uniformity (pot_c: each "
+        "sorted value against its distribution under uniformity, combined by a Cauchy "
+        "combination test, valid for the dependent LOO-PIT values). "
         + (
-            "The ECDF stays inside the band."
-            if share == 0
-            else f"The ECDF leaves the band over {share:.0%} of its range: the predictive "
-            "distributions are miscalibrated (too wide where it bulges, too narrow where it "
-            "dips at the ends)."
+            f"p = {uniformity.p_value:.2f}, not below {uniformity.alpha:.2g}: no sign of "
+            "miscalibration."
+            if uniformity.calibrated
+            else f"p = {uniformity.p_value:.2g}, below {uniformity.alpha:.2g}: the predictive "
+            f"distributions are miscalibrated; the {uniformity.n_marked} marked diaries "
+            "contribute most to the departure. A curve below zero in the lower half and "
+            "above it in the upper half means values bunched near 0.5 (predictions too "
+            "wide), the reverse values piled up at 0 and 1 (too narrow); a curve above zero "
+            "throughout means observed values mostly below the predictions, below zero "
+            "throughout mostly above them."
         ),
         "",
         "![LOO-PIT](figures/loo_pit.png)",
