@@ -246,9 +246,12 @@ def plot_loo_pit(
 
     if isinstance(data, pd.DataFrame):
         return _plot_calibration_band(data, ax=ax)
-    for group in ("posterior_predictive", "observed_data", "log_likelihood"):
+    observed = _group(data, "observed_data", "data")
+    for group in ("posterior_predictive", "log_likelihood"):
         _group(data, group, "data")
-    pc = collection_on(ax, figsize=(6, 3.5))
+    # the observed variable gives the collection the variable that plot_loo_pit's axis
+    # limits, labels and title are mapped over
+    pc = collection_on(ax, observed, figsize=(6, 3.5))
     azp.plot_loo_pit(
         data,
         envelope_prob=resolve_prob(prob),
