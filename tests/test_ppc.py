@@ -4,17 +4,15 @@ data's scale and seeding on a stub fit, and the correctly specified shared fit u
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
-from types import SimpleNamespace
-from typing import Any
+from dataclasses import replace
 
 import arviz_stats as azs
 import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
-from fake_posterior import make_prepared, make_terms, moderation_draws
 from fake_predictive import predictive_pair
+from stub_fits import hand_linear_predictor, predictor_fit
 
 from ambidex_bayes.checks import ppc
 from ambidex_bayes.checks.loo_pit import loo_pit_tree, loo_pit_uniformity
@@ -228,45 +226,14 @@ def test_loo_pit_calibration_detects_non_uniform_values():
 
 
 # --------------------------------------------------------------------------- stub fit
-@dataclass
-class StubBambi:
-    """Returns known linear predictors, as Bambi's predict would on the posterior."""
-
-    mu: xr.DataArray
-    mu_fixed: xr.DataArray
-    calls: list[dict[str, Any]] = field(default_factory=list)
-
-    def predict(self, tree, **kwargs):
-        self.calls.append(kwargs)
-        post = tree["posterior"].to_dataset()
-        source = self.mu if kwargs.get("include_group_specific", True) else self.mu_fixed
-        mu = source.sel(chain=post["chain"], draw=post["draw"])
-        return xr.DataTree.from_dict({"posterior": post.assign(mu=mu)})
-
-
 def stub_fit(*, family: str = "gaussian", standardize: bool = False, sigma: float = 0.0):
-    prepared = make_prepared(standardize=standardize)
-    terms = make_terms(y_column=prepared.roles["y"])
-    tree, arrays = moderation_draws(5, terms=terms, chains=2, draws=50)
-    post = tree["posterior"].to_dataset()
+    fit = predictor_fit(family=family, standardize=standardize)
+    post = fit.idata["posterior"].to_dataset()
     post["sigma"] = xr.full_like(post["sigma"], sigma)
     if family == "t":
         post["nu"] = xr.full_like(post["sigma"], 3.0)
-    n = len(prepared.frame)
-    base = np.linspace(-1.0, 1.0, n)
-    mu = xr.DataArray(
-        base[None, None, :] + 0.01 * np.arange(50)[None, :, None] + np.zeros((2, 1, 1)),
-        dims=("chain", "draw", "__obs__"),
-        coords={"chain": post["chain"].values, "draw": post["draw"].values},
-    )
-    return SimpleNamespace(
-        spec=SimpleNamespace(name="stub", family=family),
-        terms=terms,
-        prepared=prepared,
-        idata=xr.DataTree.from_dict({"posterior": post}),
-        bambi_model=StubBambi(mu=mu, mu_fixed=mu * 0.5),
-        meta={"data_hash": "h"},
-    )
+    fit.idata = xr.DataTree.from_dict({"posterior": post})
+    return fit
 
 
 def test_replicated_data_are_on_the_original_scale():
@@ -274,12 +241,11 @@ def test_replicated_data_are_on_the_original_scale():
     transform = fit.prepared.transforms[fit.terms.y_column]
     assert transform.scale != 1.0
     draws = ppc.posterior_predictive(fit)
-    mu = fit.bambi_model.mu.values
+    mu = hand_linear_predictor(fit)
     # sigma = 0: replicates are the back-transformed linear predictor exactly
     np.testing.assert_allclose(draws.y_rep.values, mu * transform.scale + transform.centre)
     np.testing.assert_allclose(draws.y_obs, fit.prepared.frame["inno"].to_numpy())
     assert draws.persons.tolist() == fit.prepared.frame["pid"].tolist()
-    assert fit.bambi_model.calls[0]["kind"] == "response_params"
 
 
 def test_noise_is_seeded_thinned_and_student_t_when_asked():

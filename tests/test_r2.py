@@ -1,5 +1,5 @@
 """Explained variance: Bayesian R² and the variance decomposition against hand computations on
-known draws (a stub fit returns known linear predictors), and sanity on the shared real fit."""
+known draws (a stub fit whose linear predictor is computed by hand), and sanity on the shared real fit."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import xarray as xr
-from fake_posterior import make_prepared, make_terms, moderation_draws
+from stub_fits import hand_linear_predictor, predictor_fit
 
 from ambidex_bayes.checks import r2
 from ambidex_bayes.errors import AmbidexError, ModelError
@@ -23,17 +23,6 @@ def test_r2_draws_closed_form():
         r2.r2_draws(mu, -np.ones(3))
 
 
-class StubBambi:
-    def __init__(self, mu: xr.DataArray, mu_fixed: xr.DataArray) -> None:
-        self.mu, self.mu_fixed = mu, mu_fixed
-
-    def predict(self, tree, **kwargs):
-        post = tree["posterior"].to_dataset()
-        source = self.mu if kwargs.get("include_group_specific", True) else self.mu_fixed
-        mu = source.sel(chain=post["chain"], draw=post["draw"])
-        return xr.DataTree.from_dict({"posterior": post.assign(mu=mu)})
-
-
 def stub_fit(
     *,
     seed: int = 0,
@@ -45,32 +34,24 @@ def stub_fit(
     data_hash: str = "h",
     name: str = "stub",
 ):
-    prepared = make_prepared(standardize=standardize)
-    terms = make_terms(
-        y_column=prepared.roles["y"], interaction=interaction, random_slope=random_slope
+    fit = predictor_fit(
+        seed=seed,
+        standardize=standardize,
+        family=family,
+        interaction=interaction,
+        random_slope=random_slope,
+        name=name,
+        data_hash=data_hash,
     )
-    tree, _ = moderation_draws(seed, terms=terms, chains=2, draws=50)
-    post = tree["posterior"].to_dataset()
+    post = fit.idata["posterior"].to_dataset()
+    terms = fit.terms
     if tau1 is not None:
         post[terms.group_slope_sd] = xr.full_like(post[terms.group_slope_sd], tau1)
     if family == "t":
         nu = np.where(np.arange(50) % 2 == 0, 1.5, 5.0)  # half the draws without a variance
         post["nu"] = (("chain", "draw"), np.tile(nu, (2, 1)))
-    rng = np.random.default_rng(seed)
-    n = len(prepared.frame)
-    coords = {"chain": post["chain"].values, "draw": post["draw"].values}
-    mu_fixed = xr.DataArray(
-        rng.normal(0, 1, (2, 50, n)), dims=("chain", "draw", "__obs__"), coords=coords
-    )
-    mu = mu_fixed + xr.DataArray(rng.normal(0, 0.5, (2, 50, n)), dims=mu_fixed.dims, coords=coords)
-    return SimpleNamespace(
-        spec=SimpleNamespace(name=name, family=family),
-        terms=terms,
-        prepared=prepared,
-        idata=xr.DataTree.from_dict({"posterior": post}),
-        bambi_model=StubBambi(mu, mu_fixed),
-        meta={"data_hash": data_hash},
-    )
+    fit.idata = xr.DataTree.from_dict({"posterior": post})
+    return fit
 
 
 def _flat(values) -> np.ndarray:
@@ -87,8 +68,8 @@ def test_marginal_and_conditional_r2_equal_hand_computation():
     tau0, tau1 = _flat(post[t.group_intercept_sd]), _flat(post[t.group_slope_sd])
     rho = _flat(post[t.correlation])
     person_var = tau0**2 + 2 * rho * tau0 * tau1 * x.mean() + tau1**2 * np.mean(x**2)
-    var_f = np.var(_flat(fit.bambi_model.mu_fixed.values), axis=1, ddof=1)
-    var_c = np.var(_flat(fit.bambi_model.mu.values), axis=1, ddof=1)
+    var_f = np.var(_flat(hand_linear_predictor(fit, group_specific=False)), axis=1, ddof=1)
+    var_c = np.var(_flat(hand_linear_predictor(fit)), axis=1, ddof=1)
     marginal = var_f / (var_f + sigma2 + person_var)
     conditional = var_c / (var_c + sigma2)
     table = r2.explained_variance(fit, prob=0.9).set_index("r2")
@@ -116,7 +97,7 @@ def test_variance_decomposition_adds_up_in_original_units():
     scale = fit.prepared.transforms[fit.terms.y_column].scale
     assert scale != 1.0
     table = r2.variance_decomposition(fit).set_index("component")
-    mu_f = _flat(fit.bambi_model.mu_fixed.values)
+    mu_f = _flat(hand_linear_predictor(fit, group_specific=False))
     persons = fit.prepared.frame["pid"].to_numpy()
     person_mean = np.stack([mu_f[:, persons == p].mean(axis=1) for p in persons], axis=1)
     between = np.var(person_mean, axis=1) * scale**2

@@ -164,9 +164,16 @@ def person_effect_design(fit: FitResult, rows: pd.DataFrame, names: Sequence[str
 
 
 def rows_by_person(rows: pd.DataFrame, person_col: str) -> dict[str, np.ndarray]:
-    """Person id -> positions of the person's rows, persons in order of appearance."""
+    """Person id -> positions of the person's rows, persons in order of appearance.
+
+    One pass over the rows (a stable sort by person), not one pass per person.
+    """
     ids = rows[person_col].astype(str).to_numpy()
-    return {p: np.flatnonzero(ids == p) for p in pd.unique(ids)}
+    persons, first, codes = np.unique(ids, return_index=True, return_inverse=True)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.cumsum(np.bincount(codes, minlength=len(persons)))[:-1]
+    blocks = np.split(order, bounds)
+    return {str(persons[k]): blocks[k] for k in np.argsort(first, kind="stable")}
 
 
 def row_log_density(fit: FitResult, post: xr.Dataset, y: float, mu: np.ndarray) -> np.ndarray:
@@ -209,21 +216,35 @@ def integrated_log_likelihood(fit: FitResult, rows: Sequence[int] | None = None)
         raise AmbidexError(f"rows must lie in 0..{n_rows - 1}.")
     person_col = fit.prepared.mapping.person
     ids = frame[person_col].astype(str).to_numpy()
-    mu = linear_predictor(fit, group_specific=False, posterior=post)
-    n_chain, n_draw = mu.sizes["chain"], mu.sizes["draw"]
-    mu_flat = mu.values.reshape(n_chain * n_draw, n_rows)
+    by_person = rows_by_person(frame, person_col)
+    # Only the rows of the persons asked about: their fixed part over all draws.
+    persons = pd.unique(ids[wanted])
+    needed = np.concatenate([by_person[p] for p in persons]) if persons.size else np.zeros(0, int)
+    column_of = np.full(n_rows, -1)
+    column_of[needed] = np.arange(needed.size)
+    n_chain, n_draw = post.sizes["chain"], post.sizes["draw"]
+    mu_flat = (
+        linear_predictor(
+            fit,
+            group_specific=False,
+            data=frame.iloc[needed].reset_index(drop=True),
+            posterior=post,
+        ).values.reshape(n_chain * n_draw, needed.size)
+        if needed.size
+        else np.zeros((n_chain * n_draw, 0))
+    )
     sigma2 = scalar_draws(post, fit.terms.sigma, "residual SD") ** 2
     cov, names = person_covariance(fit, post)
     z_all = person_effect_design(fit, frame, names)
     y = frame[fit.terms.y_column].to_numpy(dtype=float)
     out = np.empty((mu_flat.shape[0], wanted.size))
     position = {int(r): k for k, r in enumerate(wanted)}
-    for person in pd.unique(ids[wanted]):
-        idx = np.flatnonzero(ids == person)
+    for person in persons:
+        idx = by_person[person]
         z = z_all[idx]
         v = sigma2[:, None, None] * np.eye(idx.size) + z @ cov @ z.T
         q = np.linalg.inv(v)
-        r = y[idx][None, :] - mu_flat[:, idx]
+        r = y[idx][None, :] - mu_flat[:, column_of[idx]]
         qr = np.einsum("sab,sb->sa", q, r)
         qii = np.diagonal(q, axis1=1, axis2=2)
         ll = -0.5 * math.log(2 * math.pi) + 0.5 * np.log(qii) - 0.5 * qr**2 / qii
@@ -238,7 +259,7 @@ def integrated_log_likelihood(fit: FitResult, rows: Sequence[int] | None = None)
     return xr.DataArray(
         out.reshape(n_chain, n_draw, wanted.size),
         dims=(*SAMPLE_DIMS, "__obs__"),
-        coords={"chain": mu["chain"].values, "draw": mu["draw"].values, "__obs__": obs},
+        coords={"chain": post["chain"].values, "draw": post["draw"].values, "__obs__": obs},
         name="integrated_log_likelihood",
     )
 

@@ -113,7 +113,11 @@ class LooResult:
         }
 
 
-def _loo(tree: xr.DataTree) -> ELPDDataLOO:
+#: Numbers (draws x rows) PSIS-LOO handles at a time; the rows are taken in blocks this size.
+LOO_CHUNK_NUMBERS: int = 16_000_000
+
+
+def _loo(tree: xr.DataTree, reff: float | None = None) -> ELPDDataLOO:
     import arviz_stats as azs
 
     with warnings.catch_warnings():
@@ -124,7 +128,65 @@ def _loo(tree: xr.DataTree) -> ELPDDataLOO:
         warnings.filterwarnings(
             "ignore", message="The point-wise LOO is the same", category=UserWarning
         )
-        return azs.loo(tree, pointwise=True)
+        return azs.loo(tree, pointwise=True, reff=reff)
+
+
+def relative_efficiency(posterior: xr.Dataset) -> float:
+    """Relative MCMC efficiency of the draws, as ``arviz_stats.loo`` computes it by default.
+
+    The mean ESS (``method="mean"``) over every posterior variable and element, divided by
+    the number of draws; 1 for a single chain.
+    """
+    n_samples = posterior.sizes["chain"] * posterior.sizes["draw"]
+    if posterior.sizes["chain"] == 1:
+        return 1.0
+    ess = posterior.azstats.ess(method="mean")
+    return float(np.hstack([ess[v].values.ravel() for v in ess.data_vars]).mean() / n_samples)
+
+
+def blocked_loo(ll: xr.DataArray, reff: float) -> ELPDDataLOO:
+    """PSIS-LOO of a pointwise log-likelihood, rows taken in blocks of bounded size.
+
+    PSIS smooths each row's importance weights on their own, so blocks of rows give the
+    rows' ``elpd_i`` and Pareto k exactly as one call would, with temporaries of at most
+    :data:`LOO_CHUNK_NUMBERS` numbers. The importance weights themselves are not kept.
+
+    Parameters
+    ----------
+    ll : xarray.DataArray
+        Dims ``(chain, draw, __obs__)``.
+    reff : float
+        Relative efficiency of the draws (:func:`relative_efficiency`).
+    """
+    n_rows = ll.sizes["__obs__"]
+    n_samples = ll.sizes["chain"] * ll.sizes["draw"]
+    block = max(1, LOO_CHUNK_NUMBERS // max(n_samples, 1))
+    parts = []
+    for start in range(0, n_rows, block):
+        piece = ll.isel(__obs__=slice(start, start + block))
+        tree = xr.DataTree.from_dict({"log_likelihood": xr.Dataset({"y": piece.load()})})
+        result = _loo(tree, reff)
+        parts.append(dataclasses.replace(result, log_weights=None))
+    if len(parts) == 1:
+        return parts[0]
+    elpd_i = xr.concat([p.elpd_i for p in parts], dim="__obs__")
+    values = np.asarray(elpd_i.values, dtype=float)
+    p_loo_i = (
+        xr.concat([p.p_loo_i for p in parts], dim="__obs__")
+        if all(p.p_loo_i is not None for p in parts)
+        else None
+    )
+    return dataclasses.replace(
+        parts[0],
+        elpd=float(values.sum()),
+        se=float(np.sqrt(n_rows * np.var(values, ddof=1))),
+        p=float(sum(p.p for p in parts)),
+        n_data_points=n_rows,
+        warning=any(p.warning for p in parts),
+        elpd_i=elpd_i,
+        pareto_k=xr.concat([p.pareto_k for p in parts], dim="__obs__"),
+        p_loo_i=p_loo_i,
+    )
 
 
 def _refit_row_log_density(
@@ -197,13 +259,8 @@ def psis_loo(
     if max_refits < 0:
         raise AmbidexError(f"max_refits must be >= 0, got {max_refits}.")
     ll = pointwise_log_likelihood(fit)
-    tree = xr.DataTree.from_dict(
-        {
-            "posterior": posterior_dataset(fit.idata),
-            "log_likelihood": xr.Dataset({"y": ll}),
-        }
-    )
-    base = _loo(tree)
+    reff = relative_efficiency(posterior_dataset(fit.idata))
+    base = blocked_loo(ll, reff)
     k_before = np.asarray(base.pareto_k.values, dtype=float).reshape(-1)
     threshold = float(
         k_threshold if k_threshold is not None else min(constants.PARETO_K_MAX, float(base.good_k))
@@ -235,13 +292,7 @@ def psis_loo(
     )
     if use_integrated:
         int_ll = integrated_log_likelihood(fit, rows=bad)
-        int_tree = xr.DataTree.from_dict(
-            {
-                "posterior": posterior_dataset(fit.idata),
-                "log_likelihood": xr.Dataset({"y": int_ll}),
-            }
-        )
-        fixed = _loo(int_tree)
+        fixed = blocked_loo(int_ll, reff)
         elpd_i[bad] = np.asarray(fixed.elpd_i.values, dtype=float).reshape(-1)
         k_after[bad] = np.asarray(fixed.pareto_k.values, dtype=float).reshape(-1)
         remedied.update(int(i) for i in bad)
@@ -279,6 +330,20 @@ def psis_loo(
     return _loo_result(fit, base, ll, elpd_i, k_before, k_after, threshold, label, remedied, notes)
 
 
+def row_lpd(ll: xr.DataArray) -> np.ndarray:
+    r"""In-sample log predictive density of each row, :math:`\log \frac1S \sum_s
+    p(y_i \mid \theta^{(s)})`, over blocks of rows (temporaries of at most
+    :data:`LOO_CHUNK_NUMBERS` numbers)."""
+    n_rows = ll.sizes["__obs__"]
+    n_samples = ll.sizes["chain"] * ll.sizes["draw"]
+    block = max(1, LOO_CHUNK_NUMBERS // max(n_samples, 1))
+    out = np.empty(n_rows)
+    for start in range(0, n_rows, block):
+        piece = ll.isel(__obs__=slice(start, start + block)).values
+        out[start : start + piece.shape[-1]] = logmeanexp(piece.reshape(n_samples, -1), axis=0)
+    return out
+
+
 def _loo_result(
     fit: FitResult,
     base: ELPDDataLOO,
@@ -291,8 +356,7 @@ def _loo_result(
     remedied: set[int],
     notes: list[str],
 ) -> LooResult:
-    values = ll.values.reshape(-1, ll.sizes["__obs__"])
-    lpd_i = logmeanexp(values, axis=0)
+    lpd_i = row_lpd(ll)
     n = elpd_i.size
     unresolved = tuple(int(i) for i in np.flatnonzero(k_after > threshold))
     elpd_da = base.elpd_i.copy(data=elpd_i.reshape(base.elpd_i.shape))

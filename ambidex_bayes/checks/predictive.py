@@ -11,9 +11,11 @@ fresh fit and on a fit loaded from its file alike. Per posterior draw :math:`s` 
 
 with :math:`\varepsilon \sim N(0, 1)` for the Gaussian family and
 :math:`\varepsilon \sim t_{\nu^{(s)}}` for the Student-t family. The linear predictor
-:math:`\mu` comes from Bambi's ``Model.predict(kind="response_params")`` on the posterior
-(person effects included, or left out for the marginal predictor; :func:`linear_predictor`),
-the noise from a seeded :class:`numpy.random.Generator`. Everything is returned on the
+:math:`\mu` is the fixed design times the fixed effects plus each row's person deviations,
+indexed by the row's person (person effects included, or left out for the marginal
+predictor; :func:`linear_predictor`, :mod:`ambidex_bayes.checks.indexed_predictor`): the
+same values as Bambi's ``Model.predict(kind="response_params")``, without its dense rows x
+persons design. The noise comes from a seeded :class:`numpy.random.Generator`. Everything is returned on the
 outcome's *original* scale: when the outcome was standardised, :math:`\mu \mapsto \mu s_y +
 c_y` and :math:`\sigma \mapsto \sigma s_y` with the prepared data's centre and scale
 (:func:`outcome_transform`).
@@ -22,13 +24,14 @@ c_y` and :math:`\sigma \mapsto \sigma s_y` with the prepared data's centre and s
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 from ambidex_bayes import constants
+from ambidex_bayes.checks.indexed_predictor import linear_predictor_draws, predictor_design
 from ambidex_bayes.engine.limits import check_seed
 from ambidex_bayes.errors import AmbidexError, ModelError
 from ambidex_bayes.posterior import SAMPLE_DIMS, get_scalar, posterior_dataset
@@ -135,8 +138,10 @@ def linear_predictor(
 ) -> xr.DataArray:
     r"""The linear predictor :math:`\mu` per draw and row, on the *modelled* outcome scale.
 
-    Computed by Bambi's ``Model.predict(kind="response_params")`` on the fit's posterior,
-    which holds every parameter under Bambi's names.
+    :math:`x_i'\beta` plus, with ``group_specific``, the row's person deviations indexed by
+    its person (:mod:`ambidex_bayes.checks.indexed_predictor`); memory grows with rows x
+    draws, never with rows x persons. Equal to Bambi's ``Model.predict(
+    kind="response_params")`` on the same draws.
 
     Parameters
     ----------
@@ -144,34 +149,29 @@ def linear_predictor(
     group_specific : bool
         Include the person effects (conditional predictor) or not (marginal, fixed part only).
     data : DataFrame, optional
-        Rows to predict (prepared columns); default the fitted rows.
+        Rows to predict (prepared columns); default the fitted rows. With
+        ``group_specific``, every row's person must have effects in the posterior.
     posterior : Dataset, optional
         Draws to use (e.g. thinned); default the fit's whole posterior.
 
     Returns
     -------
     xarray.DataArray
-        Dims ``(chain, draw, __obs__)``.
+        Dims ``(chain, draw, __obs__)``, named ``mu``.
     """
     post = posterior if posterior is not None else posterior_dataset(fit.idata)
-    keep = [v for v in post.data_vars if "__obs__" not in post[v].dims]
-    tree = xr.DataTree.from_dict({"posterior": post[keep]})
-    kwargs: dict[str, Any] = {
-        "kind": "response_params",
-        "inplace": False,
-        "include_group_specific": group_specific,
-    }
-    if data is not None:
-        kwargs["data"] = data
-    try:
-        predicted = fit.bambi_model.predict(tree, **kwargs)
-    except (KeyError, ValueError) as err:
-        raise ModelError(
-            f"{fit.spec.name}: Bambi could not compute the linear predictor from the saved "
-            f"posterior ({err}). Refit the model with this version of ambidex_bayes."
-        ) from None
-    mu = predicted["posterior"]["mu"]
-    return mu.transpose(*SAMPLE_DIMS, "__obs__")
+    design = predictor_design(fit, post, group_specific=group_specific, data=data)
+    values = linear_predictor_draws(design, post, name=fit.spec.name)
+    return xr.DataArray(
+        values,
+        dims=(*SAMPLE_DIMS, "__obs__"),
+        coords={
+            "chain": post["chain"].values,
+            "draw": post["draw"].values,
+            "__obs__": np.arange(design.n_rows),
+        },
+        name="mu",
+    )
 
 
 def posterior_predictive(
@@ -216,9 +216,13 @@ def posterior_predictive(
             "are not implemented (gaussian and t are)."
         )
     centre, scale = outcome_transform(fit)
-    mu_orig = mu * scale + centre
-    y_rep = mu_orig + (sigma.values[..., None] * scale) * noise
-    y_rep = y_rep.rename("y_rep")
+    # In place: two arrays of draws x rows at a time (the mean and the replicates).
+    mu_orig = mu.values
+    mu_orig *= scale
+    mu_orig += centre
+    noise *= np.asarray(sigma.values, dtype=float)[..., None] * scale
+    noise += mu_orig
+    y_rep = mu.copy(data=noise).rename("y_rep")
     frame = fit.prepared.frame
     y_col = fit.terms.y_column
     if y_col not in frame.columns:
@@ -233,7 +237,7 @@ def posterior_predictive(
     declared = dict(mapping.ranges).get(mapping.outcome)
     return PredictiveDraws(
         y_rep=y_rep,
-        mu=mu_orig.rename("mu"),
+        mu=mu.rename("mu"),
         y_obs=y_obs,
         persons=frame[mapping.person].astype(str).to_numpy(),
         outcome=mapping.outcome,

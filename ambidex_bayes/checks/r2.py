@@ -66,16 +66,15 @@ import pandas as pd
 import xarray as xr
 
 from ambidex_bayes import constants
-from ambidex_bayes.checks.person_groups import PersonGroups
-from ambidex_bayes.checks.predictive import (
-    MAX_DRAWS,
-    linear_predictor,
-    outcome_transform,
-    thinning_step,
+from ambidex_bayes.checks.indexed_predictor import (
+    CHUNK_NUMBERS,
+    predictor_chunks,
+    predictor_design,
 )
+from ambidex_bayes.checks.person_groups import PersonGroups
+from ambidex_bayes.checks.predictive import MAX_DRAWS, outcome_transform, thinning_step
 from ambidex_bayes.errors import AmbidexError, ModelError
 from ambidex_bayes.posterior import (
-    SAMPLE_DIMS,
     describe_draws,
     get_scalar,
     posterior_dataset,
@@ -89,6 +88,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "r2_draws",
+    "r2_from_variance",
+    "predictor_variance",
     "residual_variance",
     "person_effect_variance",
     "explained_variance",
@@ -140,6 +141,45 @@ def r2_draws(mu: np.ndarray, residual_var: np.ndarray) -> np.ndarray:
     )
     out = azs.bayesian_r2(tree, pred_mean="mu", scale="res_var", scale_kind="var", summary=False)
     return np.asarray(out, dtype=float).reshape(-1)
+
+
+def r2_from_variance(mu_variance: np.ndarray, residual_var: np.ndarray) -> np.ndarray:
+    r"""Bayesian R² per draw from the variance of the predicted means over rows:
+    :math:`V/(V + \mathrm{var}_{res})`, as :func:`r2_draws` (NaN residual variance gives NaN).
+
+    Parameters
+    ----------
+    mu_variance : array, shape ``(draws,)``
+        :math:`V_i\,\mu^{(s)}_i` (``ddof=1``) per draw.
+    residual_var : array, shape ``(draws,)``
+    """
+    var = np.asarray(mu_variance, dtype=float)
+    res = np.asarray(residual_var, dtype=float)
+    if var.shape != res.shape:
+        raise AmbidexError(
+            f"r2_from_variance needs arrays of one shape; got {var.shape} and {res.shape}."
+        )
+    if np.any(res[np.isfinite(res)] < 0):
+        raise AmbidexError("residual_var must be non-negative.")
+    return var / (var + res)
+
+
+def predictor_variance(fit: FitResult, posterior: xr.Dataset, group_specific: bool) -> np.ndarray:
+    r"""Variance over the fitted rows (``ddof=1``) of the linear predictor, per draw.
+
+    Computed over blocks of draws
+    (:func:`~ambidex_bayes.checks.indexed_predictor.predictor_chunks`), so that no draws x
+    rows array is held.
+
+    Returns
+    -------
+    numpy.ndarray, shape ``(chain * draw,)``
+    """
+    design = predictor_design(fit, posterior, group_specific=group_specific)
+    out = np.empty(posterior.sizes["chain"] * posterior.sizes["draw"])
+    for block, mu in predictor_chunks(design, posterior, name=fit.spec.name):
+        out[block] = np.var(mu, axis=1, ddof=1)
+    return out
 
 
 def residual_variance(fit: FitResult, posterior: xr.Dataset) -> np.ndarray:
@@ -249,15 +289,13 @@ def explained_variance(
     prob = resolve_prob(prob)
     post = _thinned(fit, max_draws)
     res = residual_variance(fit, post)
-    mu_c = linear_predictor(fit, group_specific=True, posterior=post)
-    mu_f = linear_predictor(fit, group_specific=False, posterior=post)
     u_var = person_effect_variance(fit, post)
     rows = []
-    for kind, mu, res_var in (
-        ("marginal", mu_f, res + u_var),
-        ("conditional", mu_c, res),
+    for kind, group_specific, res_var in (
+        ("marginal", False, res + u_var),
+        ("conditional", True, res),
     ):
-        draws = r2_draws(_flat(mu.transpose(*SAMPLE_DIMS, "__obs__").values), _flat(res_var))
+        draws = r2_from_variance(predictor_variance(fit, post, group_specific), _flat(res_var))
         rows.append(
             {
                 "model": fit.spec.name,
@@ -311,22 +349,24 @@ def variance_decomposition(
     post = _thinned(fit, max_draws)
     _, scale = outcome_transform(fit)
     terms = fit.terms
-    mu_f = _flat(
-        linear_predictor(fit, group_specific=False, posterior=post)
-        .transpose(*SAMPLE_DIMS, "__obs__")
-        .values
-    )
     groups = PersonGroups.from_ids(fit.prepared.frame[fit.prepared.mapping.person].astype(str))
-    person_mean = groups.means(mu_f)
-    codes = np.empty(mu_f.shape[1], dtype=int)
+    n_rows = len(fit.prepared.frame)
+    codes = np.empty(n_rows, dtype=int)
     codes[groups.order] = np.repeat(np.arange(len(groups.counts)), groups.counts)
-    between_part = person_mean[:, codes]
+    n_draws = post.sizes["chain"] * post.sizes["draw"]
+    fixed_between, fixed_within = np.empty(n_draws), np.empty(n_draws)
+    design = predictor_design(fit, post, group_specific=False)
+    # Blocks of draws: a few arrays of the block's size, never draws x rows.
+    for block, mu_f in predictor_chunks(design, post, name=fit.spec.name, numbers=CHUNK_NUMBERS):
+        between_part = groups.means(mu_f)[:, codes]
+        fixed_between[block] = np.var(between_part, axis=1)
+        fixed_within[block] = np.var(mu_f - between_part, axis=1)
     parts: dict[str, np.ndarray] = {
-        "fixed_between": np.var(between_part, axis=1),
-        "fixed_within": np.var(mu_f - between_part, axis=1),
+        "fixed_between": fixed_between,
+        "fixed_within": fixed_within,
     }
     _check_person_terms(fit, post)
-    zeros = np.zeros(mu_f.shape[0])
+    zeros = np.zeros(n_draws)
     parts["person_intercepts"] = (
         _flat(get_scalar(post, terms.group_intercept_sd, "SD of person intercepts").values) ** 2
         if terms.group_intercept_sd is not None

@@ -1,0 +1,139 @@
+"""Wall time and peak memory of the main job (``run``) against one M3 fit of the same data.
+
+Simulates a panel of PERSONS x DIARIES rows from the reference design, then, each in a fresh
+subprocess with an empty fit cache,
+
+(a) the main job as the ``run`` command does it: :func:`ambidex_bayes.pipeline.run_analysis`
+    (the model ladder M0 -> M3, posterior summaries, ICC, simple slopes) followed by
+    :func:`ambidex_bayes.report.write_report` (moderation, predictive checks, LOO, R²);
+(b) one fit of M3 on the same prepared data (with its pointwise log-likelihood, as the job
+    fits it),
+
+and prints the wall time and peak resident memory of each (``resource.getrusage(
+RUSAGE_CHILDREN).ru_maxrss`` read after each subprocess ends) and the ratio (a)/(b) of wall
+times. The data are simulated inside each subprocess (not timed) with the same seed.
+
+Run from the repository root::
+
+    .venv/bin/python benchmarks/bench_run.py                           # 2000 x 8
+    .venv/bin/python benchmarks/bench_run.py --persons 20000 --diaries 10
+    .venv/bin/python benchmarks/bench_run.py --no-report               # run_analysis only
+
+Both arms run on this machine in the same invocation; compare only ratios from one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def _study(persons: int, diaries: int, seed: int):
+    """The simulated diary table and its column mapping."""
+    from ambidex_bayes.data import ColumnMapping
+    from ambidex_bayes.simulate import reference_design, simulate_diary
+
+    design = reference_design(
+        n_persons=persons, diaries_dist="fixed", diaries_mean=diaries, likert=None, missing_rate=0.0
+    )
+    study = simulate_diary(design, seed=seed)
+    return study.data, ColumnMapping.from_dict(study.mapping)
+
+
+def _child(args: argparse.Namespace) -> None:
+    """One arm, in this (sub)process; prints one JSON line with its wall time."""
+    data, mapping = _study(args.persons, args.diaries, args.seed)
+    with tempfile.TemporaryDirectory(prefix="bench_run_") as tmp:
+        start = time.perf_counter()
+        if args.child == "run":
+            from ambidex_bayes.pipeline import run_analysis
+            from ambidex_bayes.report import write_report
+
+            analysis = run_analysis(
+                data, mapping, cache_dir=Path(tmp) / "cache", progressbar=False, verbose=False
+            )
+            if args.report:
+                write_report(analysis, Path(tmp) / "report")
+            rows = len(analysis.prepared.frame)
+        else:
+            from ambidex_bayes.data import load_diary
+            from ambidex_bayes.fit import fit
+            from ambidex_bayes.prepare import prepare
+            from ambidex_bayes.spec import load_spec
+
+            prepared = prepare(load_diary(data, mapping))
+            fit(
+                load_spec("M3"),
+                prepared,
+                cache_dir=Path(tmp) / "cache",
+                progressbar=False,
+                verbose=False,
+            )
+            rows = len(prepared.frame)
+        wall = time.perf_counter() - start
+    own_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kB on Linux
+    print(json.dumps({"wall": wall, "rows": rows, "own_peak": own_peak}), flush=True)
+
+
+def _measure(args: argparse.Namespace, arm: str) -> dict[str, float]:
+    """Run one arm in a subprocess; its wall time, rows and peak RSS (bytes)."""
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--child",
+        arm,
+        "--persons",
+        str(args.persons),
+        "--diaries",
+        str(args.diaries),
+        "--seed",
+        str(args.seed),
+    ]
+    if not args.report:
+        command.append("--no-report")
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024  # kB on Linux
+    if done.returncode != 0:
+        tail = (done.stderr or done.stdout)[-3000:]
+        raise SystemExit(f"the {arm} arm failed (exit {done.returncode}):\n{tail}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result["peak"] = peak
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--persons", type=int, default=2000)
+    parser.add_argument("--diaries", type=int, default=8)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--no-report", dest="report", action="store_false", help="time run_analysis only"
+    )
+    parser.add_argument("--child", choices=("run", "m3"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        _child(args)
+        return
+    print(f"cores: {os.cpu_count()}, {args.persons} persons x {args.diaries} diaries", flush=True)
+    # The job first: RUSAGE_CHILDREN holds the largest peak of the children so far, so the
+    # job's peak is read before the (smaller) single fit runs.
+    job = _measure(args, "run")
+    single = _measure(args, "m3")
+    what = "run_analysis + write_report" if args.report else "run_analysis"
+    print(f"rows: {job['rows']:,}")
+    print(f"(a) {what}: {job['wall']:8.1f} s, peak RSS {job['peak'] / 1e9:.2f} GB")
+    print(f"(b) one M3 fit: {single['wall']:8.1f} s, peak RSS {single['own_peak'] / 1e9:.2f} GB")
+    print(f"ratio (a)/(b): {job['wall'] / single['wall']:.1f}")
+
+
+if __name__ == "__main__":
+    main()
