@@ -13,6 +13,7 @@ example on a machine whose free memory is reported wrongly, as in some container
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from ambidex_bayes.errors import ResourceError
@@ -26,6 +27,9 @@ __all__ = [
     "fit_bytes",
     "posterior_bytes",
     "check_fit_memory",
+    "CHECK_DRAWS",
+    "analysis_bytes",
+    "check_analysis_memory",
 ]
 
 #: Environment variable that turns the checks off when set to 1.
@@ -302,3 +306,123 @@ def check_fit_memory(
         ),
         advice=advice + ".",
     )
+
+
+#: Most posterior draws the predictive checks use (as
+#: :data:`ambidex_bayes.checks.predictive.MAX_DRAWS`).
+CHECK_DRAWS = 1000
+#: Draws x rows above which the pointwise log-likelihood is held as float32 (4 bytes a
+#: number, as :func:`ambidex_bayes.model.marginal.complete_posterior` stores it).
+FLOAT32_LOG_LIKELIHOOD_ABOVE = 5e7
+#: Numbers a check holds at once besides its draws x rows arrays (blocks of draws or rows of
+#: :mod:`ambidex_bayes.checks.indexed_predictor` and :mod:`ambidex_bayes.checks.loo`, a
+#: few of them at a time).
+CHECK_BLOCK_NUMBERS = 4 * 16_000_000
+
+
+def analysis_bytes(
+    *,
+    rows: int,
+    persons: int,
+    effects: Sequence[int],
+    draws: int,
+    chains: int,
+    log_likelihood: bool = True,
+    check_draws: int = CHECK_DRAWS,
+) -> dict[str, int]:
+    r"""Bytes the main job holds after sampling, by part, before its report is written.
+
+    With :math:`S` = chains :math:`\times` draws, :math:`n` rows, :math:`J` persons and
+    :math:`q_m` person effects in model :math:`m`:
+
+    - every fit's person effects, :math:`8 S J q_m` (held until the report is written);
+    - every fit's pointwise log-likelihood, :math:`S n` numbers (4 bytes each above
+      :data:`FLOAT32_LOG_LIKELIHOOD_ABOVE` numbers, else 8), which LOO reads;
+    - the predictive checks: the replicated outcomes and their means,
+      :math:`2 \times 8 \min(S, \text{check\_draws})\, n`, and LOO-PIT's importance
+      weights of one model, :math:`8 S n`;
+    - the data and designs, :data:`BYTES_PER_FIT_ROW` per row, and the blocks the checks
+      work in (:data:`CHECK_BLOCK_NUMBERS` numbers).
+
+    Nothing grows with rows :math:`\times` persons: the checks index the person effects
+    by each row's person.
+
+    Parameters
+    ----------
+    rows, persons : int
+    effects : sequence of int
+        Person effects per person of each model of the job (e.g. ``[1, 1, 2, 2]``).
+    draws, chains : int
+        Draws per chain and chains of every fit.
+    log_likelihood : bool
+        Whether the fits store the pointwise log-likelihood.
+    check_draws : int
+        Most draws the predictive checks use.
+    """
+    total = int(draws) * int(chains)
+    parts = {
+        "person effects of the fits": int(sum(total * persons * q * 8 for q in effects)),
+    }
+    if log_likelihood:
+        item = 4 if total * rows > FLOAT32_LOG_LIKELIHOOD_ABOVE else 8
+        parts["pointwise log-likelihoods"] = int(len(effects) * total * rows * item)
+        parts["LOO-PIT weights"] = int(total * rows * 8)
+    parts["replicated data"] = int(2 * min(total, int(check_draws)) * rows * 8)
+    parts["data, designs and blocks"] = int(rows * BYTES_PER_FIT_ROW + CHECK_BLOCK_NUMBERS * 8)
+    return parts
+
+
+def check_analysis_memory(
+    *,
+    rows: int,
+    persons: int,
+    effects: Sequence[int],
+    draws: int,
+    chains: int,
+    log_likelihood: bool = True,
+    check_draws: int = CHECK_DRAWS,
+) -> dict[str, int]:
+    """Refuse, before sampling, a main job whose results and checks cannot be held in memory.
+
+    The estimate is :func:`analysis_bytes` (same parameters); the message names its parts
+    and what to do: fewer draws or chains (the checks use at most ``check_draws`` draws,
+    LOO every draw), or fewer models at once.
+
+    Returns
+    -------
+    dict of str to int
+        The estimate by part, when it fits.
+
+    Raises
+    ------
+    ResourceError
+        The estimate exceeds :data:`MEMORY_SHARE` of the available memory.
+    """
+    parts = analysis_bytes(
+        rows=rows,
+        persons=persons,
+        effects=effects,
+        draws=draws,
+        chains=chains,
+        log_likelihood=log_likelihood,
+        check_draws=check_draws,
+    )
+    described = ", ".join(f"{name} {format_bytes(n)}" for name, n in parts.items())
+    total = int(draws) * int(chains)
+    fitting = max(1, int(check_draws) // max(int(chains), 1))
+    advice = (
+        f"Keep fewer draws: --draws {fitting} with --chains {chains} keeps {fitting * chains:,} "
+        f"draws (the predictive checks use at most {check_draws:,}; LOO and its "
+        f"log-likelihood use all {total:,} now), or fewer chains; or fit fewer models at once "
+        "(--models with a folder of fewer specs), or fit the models one by one with `fit "
+        "--no-log-likelihood` and write the report from the saved fits with `report`."
+    )
+    check_memory(
+        sum(parts.values()),
+        what=(
+            f"The main job on {rows:,} rows and {persons:,} persons, {len(effects)} models of "
+            f"{chains} chains x {draws} draws, after sampling ({described})"
+        ),
+        advice=advice,
+    )
+    return parts
