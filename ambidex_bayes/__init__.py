@@ -98,6 +98,8 @@ _EXPORTS: dict[str, str] = {
     "density_overlay": "ambidex_bayes.checks.ppc:density_overlay",
     "loo_pit_values": "ambidex_bayes.checks.ppc:loo_pit_values",
     "loo_pit_calibration": "ambidex_bayes.checks.ppc:loo_pit_calibration",
+    "loo_pit_tree": "ambidex_bayes.checks.loo_pit:loo_pit_tree",
+    "loo_pit_uniformity": "ambidex_bayes.checks.loo_pit:loo_pit_uniformity",
     "loo": "ambidex_bayes.checks.comparison:psis_loo",
     "LooResult": "ambidex_bayes.checks.comparison:LooResult",
     "loo_table": "ambidex_bayes.checks.comparison:loo_table",
