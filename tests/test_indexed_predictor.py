@@ -14,7 +14,11 @@ from stub_fits import hand_linear_predictor, predictor_fit
 
 from ambidex_bayes.checks import indexed_predictor as lp
 from ambidex_bayes.checks import loo, ppc, r2
-from ambidex_bayes.checks.log_likelihood import rows_by_person
+from ambidex_bayes.checks.log_likelihood import (
+    pointwise_log_likelihood,
+    row_log_likelihood,
+    rows_by_person,
+)
 from ambidex_bayes.checks.predictive import linear_predictor, outcome_transform
 from ambidex_bayes.errors import ModelError
 from ambidex_bayes.posterior import posterior_dataset
@@ -146,7 +150,7 @@ def test_real_fit_replicates_log_likelihood_and_r2_equal_the_bambi_route(m3_fit)
 def test_real_fit_blocked_loo_equals_one_call(m3_fit, monkeypatch):
     import arviz_stats as azs
 
-    ll = loo.pointwise_log_likelihood(m3_fit)
+    ll = pointwise_log_likelihood(m3_fit)
     post = posterior_dataset(m3_fit.idata)
     tree = xr.DataTree.from_dict({"posterior": post, "log_likelihood": xr.Dataset({"y": ll})})
     with warnings.catch_warnings():
@@ -163,3 +167,28 @@ def test_real_fit_blocked_loo_equals_one_call(m3_fit, monkeypatch):
     assert blocked.n_data_points == whole.n_data_points
     values = ll.values.reshape(-1, ll.sizes["__obs__"])
     np.testing.assert_allclose(loo.row_lpd(ll), loo.logmeanexp(values, axis=0), rtol=1e-12)
+
+
+@pytest.mark.fit
+def test_real_fit_log_likelihood_computed_by_blocks_when_not_stored(m3_fit, monkeypatch):
+    import dataclasses
+
+    children = {k: v for k, v in m3_fit.idata.children.items() if k != "log_likelihood"}
+    bare = dataclasses.replace(m3_fit, idata=xr.DataTree.from_dict(dict(children)))
+    stored = pointwise_log_likelihood(m3_fit).values
+    computed = row_log_likelihood(bare)
+    assert not computed.stored and computed.n_rows == stored.shape[-1]
+    np.testing.assert_allclose(
+        computed.read(slice(0, computed.n_rows)).values, stored, rtol=1e-6, atol=1e-8
+    )
+    monkeypatch.setattr(loo, "LOO_CHUNK_NUMBERS", 11 * computed.n_samples)  # 11 rows a block
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # rows still above the Pareto k limit
+        from_posterior = loo.psis_loo(bare, remedy="none")
+        from_stored = loo.psis_loo(m3_fit, remedy="none")
+    np.testing.assert_allclose(
+        from_posterior.elpd.elpd_i.values, from_stored.elpd.elpd_i.values, rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        from_posterior.pareto_k_before, from_stored.pareto_k_before, rtol=1e-4, atol=1e-6
+    )

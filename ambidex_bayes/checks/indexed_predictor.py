@@ -106,6 +106,17 @@ class PredictorDesign:
         """Rows of the design."""
         return int(self.X.shape[0])
 
+    def take(self, rows: slice | np.ndarray) -> PredictorDesign:
+        """The design of some of its rows (a slice or positions), in that order."""
+        return PredictorDesign(
+            X=self.X[rows],
+            fixed_names=self.fixed_names,
+            persons=tuple(
+                PersonTerm(name=t.name, codes=t.codes[rows], predictor=t.predictor[rows])
+                for t in self.persons
+            ),
+        )
+
 
 def _model_rows(data: pd.DataFrame, names: frozenset[str]) -> pd.DataFrame:
     used = [c for c in data.columns if c in names]

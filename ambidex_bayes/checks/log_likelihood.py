@@ -32,7 +32,8 @@ Student-t family it is a Monte Carlo average over :math:`M` new person effects
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -41,6 +42,7 @@ import xarray as xr
 from scipy import special, stats
 
 from ambidex_bayes import constants
+from ambidex_bayes.checks.indexed_predictor import linear_predictor_draws, predictor_design
 from ambidex_bayes.checks.predictive import (
     MAX_DRAWS,
     linear_predictor,
@@ -54,6 +56,8 @@ if TYPE_CHECKING:
     from ambidex_bayes.fit import FitResult
 
 __all__ = [
+    "RowLogLikelihood",
+    "row_log_likelihood",
     "MC_DRAWS",
     "INTEGRATION_METHODS",
     "integrated_log_likelihood",
@@ -88,6 +92,99 @@ def pointwise_log_likelihood(fit: FitResult) -> xr.DataArray:
             f"{list(ds.data_vars)}."
         )
     return ds[next(iter(ds.data_vars))].transpose(*SAMPLE_DIMS, "__obs__")
+
+
+@dataclass(frozen=True)
+class RowLogLikelihood:
+    """A fit's pointwise log-likelihood, read (or computed) one block of rows at a time.
+
+    Attributes
+    ----------
+    n_rows : int
+    n_chain, n_draw : int
+    read : callable
+        ``read(rows)`` with a slice of rows gives the block, dims ``(chain, draw, __obs__)``.
+    stored : bool
+        Read from the fit's ``log_likelihood`` group (True) or computed from the posterior.
+    """
+
+    n_rows: int
+    n_chain: int
+    n_draw: int
+    read: Callable[[slice], xr.DataArray]
+    stored: bool
+
+    @property
+    def n_samples(self) -> int:
+        """Draws in all chains."""
+        return self.n_chain * self.n_draw
+
+    def blocks(self, numbers: int) -> Iterator[tuple[slice, xr.DataArray]]:
+        """``(rows, block)`` pairs covering every row, each block at most ``numbers`` numbers
+        (at least one row)."""
+        step = max(1, int(numbers) // max(self.n_samples, 1))
+        for start in range(0, self.n_rows, step):
+            rows = slice(start, min(start + step, self.n_rows))
+            yield rows, self.read(rows)
+
+    @classmethod
+    def of_array(cls, ll: xr.DataArray) -> RowLogLikelihood:
+        """Blocks of an array held in memory (or backed by a file), dims ``(chain, draw,
+        __obs__)``."""
+        ll = ll.transpose(*SAMPLE_DIMS, "__obs__")
+        return cls(
+            n_rows=ll.sizes["__obs__"],
+            n_chain=ll.sizes["chain"],
+            n_draw=ll.sizes["draw"],
+            read=lambda rows: ll.isel(__obs__=rows).load(),
+            stored=True,
+        )
+
+
+def row_log_likelihood(fit: FitResult) -> RowLogLikelihood:
+    r"""The fit's pointwise log-likelihood by blocks of rows.
+
+    Read from the ``log_likelihood`` group when the fit stores it; otherwise computed from
+    the posterior, block by block: :math:`\log p(y_i \mid \mu^{(s)}_i, \sigma^{(s)})`
+    (Gaussian) or with :math:`\nu^{(s)}` (Student-t), with :math:`\mu` the linear predictor
+    with person effects (:mod:`ambidex_bayes.checks.indexed_predictor`), on the modelled
+    scale as the stored one. Either way no draws x rows array is held.
+    """
+    if "log_likelihood" in fit.idata.children:
+        return RowLogLikelihood.of_array(pointwise_log_likelihood(fit))
+    post = posterior_dataset(fit.idata)
+    if fit.spec.family not in ("gaussian", "t"):
+        raise ModelError(
+            f"{fit.spec.name}: the fit stores no pointwise log-likelihood and none can be "
+            f"computed for family {fit.spec.family!r}; refit it with the log-likelihood."
+        )
+    design = predictor_design(fit, post)
+    y_all = fit.prepared.frame[fit.terms.y_column].to_numpy(dtype=float)
+    sigma = scalar_draws(post, fit.terms.sigma, "residual SD")[:, None]
+    nu = scalar_draws(post, "nu", "degrees of freedom")[:, None] if fit.spec.family == "t" else None
+    n_chain, n_draw = post.sizes["chain"], post.sizes["draw"]
+
+    def read(rows: slice) -> xr.DataArray:
+        mu = linear_predictor_draws(design.take(rows), post, name=fit.spec.name)
+        mu = mu.reshape(n_chain * n_draw, -1)
+        y = y_all[rows]
+        if nu is None:
+            values = stats.norm.logpdf(y, loc=mu, scale=sigma)
+        else:
+            values = stats.t.logpdf(y, df=nu, loc=mu, scale=sigma)
+        return xr.DataArray(
+            values.reshape(n_chain, n_draw, -1),
+            dims=(*SAMPLE_DIMS, "__obs__"),
+            coords={
+                "chain": post["chain"].values,
+                "draw": post["draw"].values,
+                "__obs__": np.arange(design.n_rows)[rows],
+            },
+        )
+
+    return RowLogLikelihood(
+        n_rows=design.n_rows, n_chain=n_chain, n_draw=n_draw, read=read, stored=False
+    )
 
 
 def logmeanexp(values: np.ndarray, axis: int = 0) -> np.ndarray:

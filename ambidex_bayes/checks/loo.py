@@ -34,11 +34,12 @@ import xarray as xr
 from ambidex_bayes import constants
 from ambidex_bayes.checks.log_likelihood import (
     MC_DRAWS,
+    RowLogLikelihood,
     integrated_log_likelihood,
     logmeanexp,
     new_person_scores,
-    pointwise_log_likelihood,
     row_log_density,
+    row_log_likelihood,
 )
 from ambidex_bayes.checks.predictive import linear_predictor
 from ambidex_bayes.checks.refit_settings import CacheDir, merged_settings
@@ -144,7 +145,7 @@ def relative_efficiency(posterior: xr.Dataset) -> float:
     return float(np.hstack([ess[v].values.ravel() for v in ess.data_vars]).mean() / n_samples)
 
 
-def blocked_loo(ll: xr.DataArray, reff: float) -> ELPDDataLOO:
+def blocked_loo(ll: xr.DataArray | RowLogLikelihood, reff: float) -> ELPDDataLOO:
     """PSIS-LOO of a pointwise log-likelihood, rows taken in blocks of bounded size.
 
     PSIS smooths each row's importance weights on their own, so blocks of rows give the
@@ -153,18 +154,17 @@ def blocked_loo(ll: xr.DataArray, reff: float) -> ELPDDataLOO:
 
     Parameters
     ----------
-    ll : xarray.DataArray
-        Dims ``(chain, draw, __obs__)``.
+    ll : xarray.DataArray or RowLogLikelihood
+        Dims ``(chain, draw, __obs__)``, or read block by block
+        (:func:`~ambidex_bayes.checks.log_likelihood.row_log_likelihood`).
     reff : float
         Relative efficiency of the draws (:func:`relative_efficiency`).
     """
-    n_rows = ll.sizes["__obs__"]
-    n_samples = ll.sizes["chain"] * ll.sizes["draw"]
-    block = max(1, LOO_CHUNK_NUMBERS // max(n_samples, 1))
+    rows = ll if isinstance(ll, RowLogLikelihood) else RowLogLikelihood.of_array(ll)
+    n_rows = rows.n_rows
     parts = []
-    for start in range(0, n_rows, block):
-        piece = ll.isel(__obs__=slice(start, start + block))
-        tree = xr.DataTree.from_dict({"log_likelihood": xr.Dataset({"y": piece.load()})})
+    for _, piece in rows.blocks(LOO_CHUNK_NUMBERS):
+        tree = xr.DataTree.from_dict({"log_likelihood": xr.Dataset({"y": piece})})
         result = _loo(tree, reff)
         parts.append(dataclasses.replace(result, log_weights=None))
     if len(parts) == 1:
@@ -258,7 +258,7 @@ def psis_loo(
     max_refits = MAX_REFITS if max_refits is None else int(max_refits)
     if max_refits < 0:
         raise AmbidexError(f"max_refits must be >= 0, got {max_refits}.")
-    ll = pointwise_log_likelihood(fit)
+    ll = row_log_likelihood(fit)
     reff = relative_efficiency(posterior_dataset(fit.idata))
     base = blocked_loo(ll, reff)
     k_before = np.asarray(base.pareto_k.values, dtype=float).reshape(-1)
@@ -330,24 +330,21 @@ def psis_loo(
     return _loo_result(fit, base, ll, elpd_i, k_before, k_after, threshold, label, remedied, notes)
 
 
-def row_lpd(ll: xr.DataArray) -> np.ndarray:
+def row_lpd(ll: xr.DataArray | RowLogLikelihood) -> np.ndarray:
     r"""In-sample log predictive density of each row, :math:`\log \frac1S \sum_s
     p(y_i \mid \theta^{(s)})`, over blocks of rows (temporaries of at most
     :data:`LOO_CHUNK_NUMBERS` numbers)."""
-    n_rows = ll.sizes["__obs__"]
-    n_samples = ll.sizes["chain"] * ll.sizes["draw"]
-    block = max(1, LOO_CHUNK_NUMBERS // max(n_samples, 1))
-    out = np.empty(n_rows)
-    for start in range(0, n_rows, block):
-        piece = ll.isel(__obs__=slice(start, start + block)).values
-        out[start : start + piece.shape[-1]] = logmeanexp(piece.reshape(n_samples, -1), axis=0)
+    rows = ll if isinstance(ll, RowLogLikelihood) else RowLogLikelihood.of_array(ll)
+    out = np.empty(rows.n_rows)
+    for block, piece in rows.blocks(LOO_CHUNK_NUMBERS):
+        out[block] = logmeanexp(np.asarray(piece.values).reshape(rows.n_samples, -1), axis=0)
     return out
 
 
 def _loo_result(
     fit: FitResult,
     base: ELPDDataLOO,
-    ll: xr.DataArray,
+    ll: RowLogLikelihood,
     elpd_i: np.ndarray,
     k_before: np.ndarray,
     k_after: np.ndarray,
