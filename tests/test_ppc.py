@@ -328,3 +328,26 @@ def test_ppc_command_prints_checks_and_writes_files(m3_fit, tmp_path, capsys):
     assert (out / "ppc_statistics.csv").exists() and (out / "ppc_persons.png").exists()
     assert main(["ppc", str(m3_fit.path), "--persons", "nobody"]) == 2
     assert "'nobody'" in capsys.readouterr().err
+
+
+def test_statistics_over_blocks_of_data_sets_equal_one_pass(monkeypatch):
+    from ambidex_bayes.checks import ppc_statistics as stats_module
+    from ambidex_bayes.checks.person_groups import PersonGroups
+
+    rng = np.random.default_rng(4)
+    persons = np.repeat(["a", "b", "c", "d"], [3, 1, 4, 2])
+    y_rep = rng.normal(size=(23, persons.size))
+    groups = PersonGroups.from_ids(persons)
+    functions = [
+        (f"{kind} {name}", fn)
+        for kind, table in (
+            ("whole", stats_module.STATISTICS),
+            ("person", stats_module.PERSON_STATISTICS),
+        )
+        for name, (_, fn) in table.items()
+    ]
+    whole = [np.asarray(fn(y_rep, groups), dtype=float) for _, fn in functions]
+    monkeypatch.setattr(stats_module, "BLOCK_NUMBERS", 5 * persons.size)  # 5 data sets a block
+    for (name, fn), expected in zip(functions, whole, strict=True):
+        blocked = stats_module.statistic_draws(fn, y_rep, groups)
+        np.testing.assert_array_equal(blocked, expected, err_msg=name)

@@ -58,6 +58,8 @@ __all__ = [
     "statistic_checks",
     "person_checks",
     "flagged_persons",
+    "statistic_draws",
+    "BLOCK_NUMBERS",
 ]
 
 #: Two-sided tail of a flagged posterior predictive p-value: flagged when p < t or p > 1 - t.
@@ -88,6 +90,27 @@ class StatisticChecks:
 #: A statistic: values of shape ``(..., rows)`` and the person groups give ``(...)`` (whole
 #: data) or ``(..., persons)`` (per person).
 StatFn = Callable[[np.ndarray, PersonGroups], np.ndarray]
+
+#: Numbers of one block of replicated data sets a statistic works on at a time (the
+#: statistics copy and square their input, so a block's temporaries stay this size).
+BLOCK_NUMBERS: int = 4_000_000
+
+
+def statistic_draws(fn: StatFn, y_rep: np.ndarray, groups: PersonGroups) -> np.ndarray:
+    """``fn`` of every replicated data set (row of ``y_rep``), a block of data sets at a time.
+
+    Every statistic treats each data set on its own, so the blocks give what one call on the
+    whole array would, with temporaries of at most :data:`BLOCK_NUMBERS` numbers.
+    """
+    n_sets, n_rows = y_rep.shape
+    step = max(1, BLOCK_NUMBERS // max(n_rows, 1))
+    if step >= n_sets:
+        return np.asarray(fn(y_rep, groups), dtype=float)
+    parts = [
+        np.asarray(fn(y_rep[start : start + step], groups), dtype=float)
+        for start in range(0, n_sets, step)
+    ]
+    return np.concatenate(parts, axis=0)
 
 
 def _pooled_within_sd(y: np.ndarray, g: PersonGroups) -> np.ndarray:
@@ -239,7 +262,7 @@ def statistic_checks(
     for name in names:
         description, fn = available[name]
         observed = float(fn(draws.y_obs[None, :], groups)[0])
-        rep = np.asarray(fn(y_rep, groups), dtype=float)
+        rep = statistic_draws(fn, y_rep, groups)
         replicated[name] = rep
         p = float(ppc_p_value(rep, observed))
         mean, lo, hi = mean_and_interval(rep, prob)
@@ -290,7 +313,7 @@ def person_checks(
     for name in names:
         _, fn = available[name]
         observed = fn(draws.y_obs[None, :], groups)[0]
-        rep = np.asarray(fn(y_rep, groups), dtype=float)
+        rep = statistic_draws(fn, y_rep, groups)
         p = ppc_p_value(rep, observed)
         finite = np.isfinite(rep)
         count = finite.sum(axis=0)
