@@ -248,7 +248,7 @@ def _cmd_summary(args: argparse.Namespace) -> int:
     from ambidex_bayes.results import posterior_summary
 
     check_csv_option(args.csv, args)
-    result = load_fit(args.fit)
+    result = load_fit(args.fit, log_likelihood=False)  # the table does not need it
     print(f"{result.spec.name}: {result.formula}")
     print_table(posterior_summary(result), args.csv)
     print(result.convergence)

@@ -164,8 +164,17 @@ def save_datatree(tree: xr.DataTree, path: str | Path, attrs: dict[str, Any]) ->
     return atomic_write(path, write)
 
 
-def load_datatree(path: str | Path) -> tuple[xr.DataTree, dict[str, Any]]:
+def load_datatree(
+    path: str | Path, *, skip: tuple[str, ...] = ()
+) -> tuple[xr.DataTree, dict[str, Any]]:
     """Read a fit file fully into memory; refuse anything truncated, corrupt or foreign.
+
+    Parameters
+    ----------
+    path : path
+    skip : tuple of str
+        Groups (children of the root) not to read, e.g. ``("log_likelihood",)``, the largest
+        group of a fit and needed only for LOO; the tree is returned without them.
 
     Returns
     -------
@@ -183,6 +192,9 @@ def load_datatree(path: str | Path) -> tuple[xr.DataTree, dict[str, Any]]:
         raise FitFileError(f"{path}: no such fit file.")
     try:
         with xr.open_datatree(path, engine="h5netcdf") as tree:
+            for group in skip:
+                if group in tree.children:
+                    del tree[group]
             tree = tree.load()
     except PermissionError:
         raise FitFileError(

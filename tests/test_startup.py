@@ -6,8 +6,10 @@ Each check runs in a fresh interpreter and looks at ``sys.modules`` afterwards, 
 top-level import of a heavy package anywhere on the way (in the module itself or in one it
 imports) makes it fail. No timing here: ``benchmarks/bench_overhead.py`` measures the times.
 
-Also here: the ``fit`` command writes ``--out`` as a copy of the file the cache folder took
-(:meth:`FitResult.save_copy`), instead of encoding the draws a second time.
+Also here, the work the commands save: the ``fit`` command writes ``--out`` as a copy of the
+file the cache folder took (:meth:`FitResult.save_copy`) instead of encoding the draws a second
+time, and ``summary`` reads a fit without its pointwise log-likelihood, the largest group of
+the file, which the table does not use.
 """
 
 from __future__ import annotations
@@ -123,3 +125,18 @@ def test_save_copy_of_a_fit_without_a_file_saves_it(m3_fit, tmp_path):
     out = tmp_path / "m3.nc"
     assert fit.save_copy(out) == out and fit.path == out
     assert posterior_summary(load_fit(out)).equals(posterior_summary(m3_fit))
+
+
+@pytest.mark.fit
+def test_a_fit_loaded_without_its_log_likelihood_summarises_the_same(saved_fit):
+    from ambidex_bayes.fit import load_fit
+    from ambidex_bayes.results import posterior_summary
+
+    full = load_fit(saved_fit)
+    light = load_fit(saved_fit, log_likelihood=False)
+    assert "log_likelihood" in full.idata.children
+    assert "log_likelihood" not in light.idata.children
+    assert set(light.idata.children) == set(full.idata.children) - {"log_likelihood"}
+    assert posterior_summary(light).equals(posterior_summary(full))
+    assert str(light.convergence) == str(full.convergence)
+    assert light.convergence.table.equals(full.convergence.table)

@@ -184,9 +184,18 @@ class FitResult:
         return self.path
 
     @classmethod
-    def load(cls, path: str | Path) -> FitResult:
-        """Load a fit saved by :meth:`save`; corrupt or foreign files raise FitFileError."""
-        tree, attrs = load_datatree(path)
+    def load(cls, path: str | Path, *, log_likelihood: bool = True) -> FitResult:
+        """Load a fit saved by :meth:`save`; corrupt or foreign files raise FitFileError.
+
+        Parameters
+        ----------
+        path : path
+        log_likelihood : bool
+            Read the pointwise log-likelihood (needed for LOO and model comparison). It is
+            the largest part of a fit file; a summary of the posterior does without it.
+        """
+        skip = () if log_likelihood else ("log_likelihood",)
+        tree, attrs = load_datatree(path, skip=skip)
         check_fit_records(path, tree)
         frame = dataset_to_frame(tree["prepared_data"].to_dataset(), "__prepared_row__")
         frame.index = range(len(frame))
@@ -224,6 +233,6 @@ class FitResult:
         )
 
 
-def load_fit(path: str | Path) -> FitResult:
+def load_fit(path: str | Path, *, log_likelihood: bool = True) -> FitResult:
     """Load a saved fit (see :meth:`FitResult.load`)."""
-    return FitResult.load(path)
+    return FitResult.load(path, log_likelihood=log_likelihood)
