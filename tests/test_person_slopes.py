@@ -178,3 +178,20 @@ def test_bambi_interpret_gives_the_same_person_slopes(m3_fit):
     # the simulated persons' slopes really do vary with their moderator value
     correlation = np.corrcoef(ours["moderator"], ours["median"])[0, 1]
     assert correlation > 0.8
+
+
+def test_bambi_cross_check_refuses_a_dense_design_that_cannot_fit(monkeypatch):
+    from types import SimpleNamespace
+
+    from ambidex_bayes import memory
+    from ambidex_bayes.errors import ResourceError
+
+    prepared = make_prepared()
+    tree, _ = moderation_draws(0, n_persons=6)
+    fit = SimpleNamespace(idata=tree, terms=make_terms(), prepared=prepared, bambi_model=None)
+    monkeypatch.delenv(memory.SKIP_VARIABLE, raising=False)
+    monkeypatch.setattr(memory, "available_memory", lambda: 100)  # 100 bytes
+    with pytest.raises(ResourceError, match="use person_slopes|Use person_slopes") as info:
+        person_slopes_bambi(fit)
+    rows = len(prepared.frame)
+    assert f"{rows:,} rows x 6 persons x 2 effects" in str(info.value)

@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     import bambi
 
     from ambidex_bayes.prepare import PreparedData
+    from ambidex_bayes.terms import ModerationTerms
 
 __all__ = ["BambiFitted", "PersonSlopes", "person_slopes", "person_slopes_bambi"]
 
@@ -290,6 +291,29 @@ class BambiFitted(Fitted, Protocol):
         ...
 
 
+#: Copies of Bambi's dense rows x persons design of the person effects that
+#: ``bambi.interpret.slopes`` holds at once (the design and its finite-difference twin).
+DENSE_DESIGN_COPIES = 2
+
+
+def _check_dense_design_memory(prepared: PreparedData, person: str, terms: ModerationTerms) -> None:
+    """Refuse, before Bambi builds it, a dense person-effect design that cannot fit."""
+    from ambidex_bayes.memory import check_memory
+
+    frame = prepared.frame
+    rows, persons = len(frame), int(frame[person].nunique())
+    effects = sum(name is not None for name in (terms.group_intercept, terms.group_slope))
+    check_memory(
+        DENSE_DESIGN_COPIES * 8 * rows * persons * max(effects, 1),
+        what=(
+            f"person_slopes_bambi: Bambi's dense design of the person effects ({rows:,} rows x "
+            f"{persons:,} persons x {max(effects, 1)} effects)"
+        ),
+        advice="Use person_slopes, which computes the same slopes in closed form from the "
+        "person effects' draws.",
+    )
+
+
 def person_slopes_bambi(fit: BambiFitted, *, prob: float | None = None) -> pd.DataFrame:
     """Person slopes from ``bambi.interpret.slopes`` averaged by person, as a cross-check.
 
@@ -320,11 +344,13 @@ def person_slopes_bambi(fit: BambiFitted, *, prob: float | None = None) -> pd.Da
         )
     prob = resolve_prob(prob)
 
-    import bambi
-
     if terms.x_column is None:
         raise ModelError("The model has no within-person predictor.")
     person = _person_column(prepared)
+    _check_dense_design_memory(prepared, person, terms)
+
+    import bambi
+
     out = bambi.interpret.slopes(
         fit.bambi_model,
         idata,
