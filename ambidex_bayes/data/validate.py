@@ -163,8 +163,20 @@ def person_id_strings(values: pd.Series) -> pd.Series:
             return ("-" if sign == "-" and digits.strip("0") else "") + digits
         return text if text else np.nan
 
+    # a diary repeats each id on every row: text, whole numbers and floats are converted once
+    # per distinct value (keyed with their type, so 1, 1.0 and "1" are converted each)
+    converted: dict[tuple[type, object], object] = {}
+
+    def cached(v: object) -> object:
+        if type(v) not in (str, int, float):
+            return one(v)
+        key = (type(v), v)
+        if key not in converted:
+            converted[key] = one(v)
+        return converted[key]
+
     s = pd.Series(values)
-    return pd.Series([one(v) for v in s.astype(object)], index=s.index, dtype="str")
+    return pd.Series([cached(v) for v in s.astype(object)], index=s.index, dtype="str")
 
 
 def to_float(values: pd.Series) -> tuple[pd.Series, pd.Series]:
