@@ -132,6 +132,8 @@ class RowLogLikelihood:
         """Blocks of an array held in memory (or backed by a file), dims ``(chain, draw,
         __obs__)``."""
         ll = ll.transpose(*SAMPLE_DIMS, "__obs__")
+        if "__obs__" not in ll.coords:
+            ll = ll.assign_coords(__obs__=np.arange(ll.sizes["__obs__"]))
         return cls(
             n_rows=ll.sizes["__obs__"],
             n_chain=ll.sizes["chain"],

@@ -1,6 +1,9 @@
 r"""PSIS-LOO of one fit, with a remedy for rows whose Pareto k is high.
 
-:func:`psis_loo` calls ``arviz_stats.loo`` on the fit's pointwise log-likelihood. A Pareto
+:func:`psis_loo` computes PSIS-LOO of the fit's pointwise log-likelihood as
+``arviz_stats.loo`` does, over blocks of rows and vectorised within a block
+(:func:`blocked_loo`, :mod:`ambidex_bayes.checks.psis`), so that its memory and time grow
+linearly with the rows and no draws x rows array is held. A Pareto
 :math:`\hat k` above :math:`\min(0.7, 1 - 1/\log_{10} S)` (:math:`S` draws) means the
 importance weights for that row are unreliable -- common in diary models, where each
 person's effects rest on a handful of rows, so leaving one out moves them a lot.
@@ -42,9 +45,10 @@ from ambidex_bayes.checks.log_likelihood import (
     row_log_likelihood,
 )
 from ambidex_bayes.checks.predictive import linear_predictor
+from ambidex_bayes.checks.psis import psis_loo_rows
 from ambidex_bayes.checks.refit_settings import CacheDir, merged_settings
 from ambidex_bayes.errors import AmbidexError
-from ambidex_bayes.posterior import posterior_dataset
+from ambidex_bayes.posterior import SAMPLE_DIMS, posterior_dataset
 
 if TYPE_CHECKING:
     from arviz_stats.utils import ELPDDataLOO
@@ -60,8 +64,6 @@ REMEDIES: tuple[str, ...] = ("auto", "integrated", "refit", "none")
 
 #: Most exact refits :func:`psis_loo` makes for rows whose Pareto k stays high.
 MAX_REFITS: int = 10
-
-_PARETO_WARNING = "Estimated shape parameter of Pareto distribution"
 
 
 @dataclass(frozen=True, eq=False)
@@ -118,20 +120,6 @@ class LooResult:
 LOO_CHUNK_NUMBERS: int = 16_000_000
 
 
-def _loo(tree: xr.DataTree, reff: float | None = None) -> ELPDDataLOO:
-    import arviz_stats as azs
-
-    with warnings.catch_warnings():
-        # High Pareto k is reported by psis_loo in its own words, with what was done.
-        warnings.filterwarnings("ignore", message=_PARETO_WARNING, category=UserWarning)
-        # Said when the pointwise values sum to the total, i.e. for a single observation
-        # (the remedy of one high-k row); the log-likelihood here is always pointwise.
-        warnings.filterwarnings(
-            "ignore", message="The point-wise LOO is the same", category=UserWarning
-        )
-        return azs.loo(tree, pointwise=True, reff=reff)
-
-
 def relative_efficiency(posterior: xr.Dataset) -> float:
     """Relative MCMC efficiency of the draws, as ``arviz_stats.loo`` computes it by default.
 
@@ -146,11 +134,13 @@ def relative_efficiency(posterior: xr.Dataset) -> float:
 
 
 def blocked_loo(ll: xr.DataArray | RowLogLikelihood, reff: float) -> ELPDDataLOO:
-    """PSIS-LOO of a pointwise log-likelihood, rows taken in blocks of bounded size.
+    r"""PSIS-LOO of a pointwise log-likelihood, rows taken in blocks of bounded size.
 
-    PSIS smooths each row's importance weights on their own, so blocks of rows give the
-    rows' ``elpd_i`` and Pareto k exactly as one call would, with temporaries of at most
-    :data:`LOO_CHUNK_NUMBERS` numbers. The importance weights themselves are not kept.
+    PSIS smooths each row's importance weights on their own, so blocks of rows
+    (:func:`~ambidex_bayes.checks.psis.psis_loo_rows`, vectorised over the rows of a
+    block) give each row's ``elpd_i`` and Pareto k as ``arviz_stats.loo`` does, with
+    temporaries of at most :data:`LOO_CHUNK_NUMBERS` numbers. The importance weights
+    themselves are not kept.
 
     Parameters
     ----------
@@ -159,33 +149,45 @@ def blocked_loo(ll: xr.DataArray | RowLogLikelihood, reff: float) -> ELPDDataLOO
         (:func:`~ambidex_bayes.checks.log_likelihood.row_log_likelihood`).
     reff : float
         Relative efficiency of the draws (:func:`relative_efficiency`).
+
+    Returns
+    -------
+    arviz_stats ELPDDataLOO
+        With ``elpd_i``, ``pareto_k`` and ``p_loo_i`` over ``__obs__``; ``se`` as
+        ``arviz_stats`` computes it, :math:`\sqrt{n\,\mathrm{var}(\mathrm{elpd}_i)}`
+        (``ddof=1``).
     """
+    from arviz_stats.utils import ELPDDataLOO
+
     rows = ll if isinstance(ll, RowLogLikelihood) else RowLogLikelihood.of_array(ll)
-    n_rows = rows.n_rows
-    parts = []
-    for _, piece in rows.blocks(LOO_CHUNK_NUMBERS):
-        tree = xr.DataTree.from_dict({"log_likelihood": xr.Dataset({"y": piece})})
-        result = _loo(tree, reff)
-        parts.append(dataclasses.replace(result, log_weights=None))
-    if len(parts) == 1:
-        return parts[0]
-    elpd_i = xr.concat([p.elpd_i for p in parts], dim="__obs__")
-    values = np.asarray(elpd_i.values, dtype=float)
-    p_loo_i = (
-        xr.concat([p.p_loo_i for p in parts], dim="__obs__")
-        if all(p.p_loo_i is not None for p in parts)
-        else None
-    )
-    return dataclasses.replace(
-        parts[0],
-        elpd=float(values.sum()),
-        se=float(np.sqrt(n_rows * np.var(values, ddof=1))),
-        p=float(sum(p.p for p in parts)),
+    n_rows, n_samples = rows.n_rows, rows.n_samples
+    elpd_i, pareto_k, p_loo_i = (np.empty(n_rows) for _ in range(3))
+    labels = []
+    for block, piece in rows.blocks(LOO_CHUNK_NUMBERS):
+        values = np.asarray(piece.transpose(*SAMPLE_DIMS, "__obs__").values)
+        elpd_i[block], pareto_k[block], p_loo_i[block] = psis_loo_rows(
+            values.reshape(n_samples, -1), reff
+        )
+        labels.append(piece["__obs__"].values)
+    good_k = min(1 - 1 / np.log10(n_samples), 0.7) if n_samples > 1 else 0.7
+    coords = {"__obs__": np.concatenate(labels) if labels else np.arange(0)}
+
+    def pointwise(values: np.ndarray) -> xr.DataArray:
+        return xr.DataArray(values, dims=["__obs__"], coords=coords)
+
+    return ELPDDataLOO(
+        elpd=float(elpd_i.sum()),
+        se=float(np.sqrt(n_rows * np.var(elpd_i, ddof=1))) if n_rows > 1 else float("nan"),
+        p=float(p_loo_i.sum()),
+        n_samples=n_samples,
         n_data_points=n_rows,
-        warning=any(p.warning for p in parts),
-        elpd_i=elpd_i,
-        pareto_k=xr.concat([p.pareto_k for p in parts], dim="__obs__"),
-        p_loo_i=p_loo_i,
+        scale="log",
+        warning=bool(np.any(pareto_k > good_k)),
+        good_k=good_k,
+        elpd_i=pointwise(elpd_i),
+        pareto_k=pointwise(pareto_k),
+        approx_posterior=False,
+        p_loo_i=pointwise(p_loo_i),
     )
 
 
