@@ -8,8 +8,9 @@ imports) makes it fail. No timing here: ``benchmarks/bench_overhead.py`` measure
 
 Also here, the work the commands save: the ``fit`` command writes ``--out`` as a copy of the
 file the cache folder took (:meth:`FitResult.save_copy`) instead of encoding the draws a second
-time, and ``summary`` reads a fit without its pointwise log-likelihood, the largest group of
-the file, which the table does not use.
+time; ``summary`` reads a fit without its pointwise log-likelihood, the largest group of the
+file, which the table does not use; and with nutpie's fast path the initial-point check
+evaluates the model nutpie compiles for sampling instead of compiling one of its own.
 """
 
 from __future__ import annotations
@@ -140,3 +141,46 @@ def test_a_fit_loaded_without_its_log_likelihood_summarises_the_same(saved_fit):
     assert posterior_summary(light).equals(posterior_summary(full))
     assert str(light.convergence) == str(full.convergence)
     assert light.convergence.table.equals(full.convergence.table)
+
+
+@pytest.mark.fit
+def test_nutpie_model_serves_the_initial_point_check(small_prepared):
+    import numpy as np
+
+    from ambidex_bayes.engine import sampling
+    from ambidex_bayes.engine.cache import sampling_model
+    from ambidex_bayes.errors import ModelError
+    from ambidex_bayes.fit import SamplerSettings
+    from ambidex_bayes.model.initial_point import (
+        COMPILED_CHECKS,
+        _compile_check,
+        check_initial_point,
+    )
+    from ambidex_bayes.spec import load_spec
+
+    settings = SamplerSettings(backend="nutpie", draws=100, tune=100, chains=2, seed=3)
+    settings = settings.resolved()
+    built = sampling_model(load_spec("M3"), small_prepared, settings)
+    key = sampling.check_reuse_key(built, settings)
+    assert built.is_marginal and key is not None
+    COMPILED_CHECKS.pop(key, None)
+    assert sampling.compile_with_check(built, settings)
+    assert not sampling.compile_with_check(built, settings)  # registered once per structure
+
+    model = built.pymc_model
+    point = model.initial_point()
+    logp, grad = COMPILED_CHECKS[key](model, point)
+    own_logp, own_grad = _compile_check(model)(model, point)
+    assert np.isfinite(logp) and logp == pytest.approx(float(own_logp), rel=1e-9)
+    np.testing.assert_allclose(grad, np.asarray(own_grad), rtol=1e-7, atol=1e-9)
+    check_initial_point(model, source="the spec", reuse_key=key)
+
+    # the check reads the checked model's data: a non-finite value is refused as before
+    data = model.data_vars[0]
+    kept = data.get_value()
+    data.set_value(np.full_like(kept, np.nan))
+    try:
+        with pytest.raises(ModelError, match="the spec: the log density is not finite"):
+            check_initial_point(model, source="the spec", reuse_key=key)
+    finally:
+        data.set_value(kept)

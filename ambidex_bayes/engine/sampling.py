@@ -18,6 +18,7 @@ importing this module (as :mod:`ambidex_bayes.fit` does) stays light.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +46,7 @@ __all__ = [
     "clear_compiled_cache",
     "compiled_cache_info",
     "compiled_for",
+    "compile_with_check",
     "jax_cache_dir",
     "numpyro_chain_method",
 ]
@@ -192,19 +194,62 @@ def _structure_key(built: BuiltModel, settings: SamplerSettings) -> tuple:
     return (*key, settings.backend)
 
 
-def compiled_for(built: BuiltModel, settings: SamplerSettings) -> CompiledPyMCModel:
-    """nutpie's compiled fast-path model of ``built``'s structure, holding ``built``'s data.
-
-    Compiled on first use of a structure, re-used afterwards (see :func:`compiled_cache_info`).
-    """
+def _compiled_entry(built: BuiltModel, settings: SamplerSettings) -> tuple:
+    """The compiled model of ``built``'s structure and the model it was compiled from;
+    compiled (a miss) on first use of the structure."""
     key = _structure_key(built, settings)
-    data = {var.name: var.get_value() for var in built.pymc_model.data_vars}
     cached = _COMPILED.get(key)
     if cached is None:
         _CACHE_STATS["misses"] += 1
         cached = (_compile_nutpie(built.pymc_model), built.pymc_model)
         _COMPILED[key] = cached
-    else:
+    return cached
+
+
+def compile_with_check(built: BuiltModel, settings: SamplerSettings) -> bool:
+    """Compile nutpie's fast-path model now and let it serve the initial-point check.
+
+    :func:`ambidex_bayes.model.initial_point.check_initial_point` otherwise compiles a
+    PyTensor function of the log density and its gradient of its own, which nutpie then
+    compiles again for sampling. Here the check evaluates nutpie's compiled function (the
+    very log density the sampler follows) at the model's initial point; it is registered in
+    :data:`~ambidex_bayes.model.initial_point.COMPILED_CHECKS` under the key the fit checks
+    with (:func:`check_reuse_key`).
+
+    Returns
+    -------
+    bool
+        True when the model was compiled here and the check registered: nutpie, the fast
+        path, a re-usable structure, and no check of that structure compiled yet.
+    """
+    from ambidex_bayes.model.initial_point import COMPILED_CHECKS
+
+    key = check_reuse_key(built, settings)
+    if key is None or not built.is_marginal or key in COMPILED_CHECKS:
+        return False
+    compiled, source_model = _compiled_entry(built, settings)
+    names = [source_model.rvs_to_values[rv].name for rv in source_model.free_RVs]
+
+    def check(model: pm.Model, point: Mapping[str, np.ndarray]) -> tuple[float, np.ndarray]:
+        for var in model.data_vars:  # nutpie's log density reads the source model's data
+            source_model[var.name].set_value(var.get_value())
+        x = np.concatenate([np.ravel(np.asarray(point[n], dtype=float)) for n in names])
+        logp, grad = compiled.logp_func(x)
+        return float(logp), np.asarray(grad)
+
+    COMPILED_CHECKS[key] = check
+    return True
+
+
+def compiled_for(built: BuiltModel, settings: SamplerSettings) -> CompiledPyMCModel:
+    """nutpie's compiled fast-path model of ``built``'s structure, holding ``built``'s data.
+
+    Compiled on first use of a structure, re-used afterwards (see :func:`compiled_cache_info`;
+    a hit is a use by another model than the one it was compiled from).
+    """
+    data = {var.name: var.get_value() for var in built.pymc_model.data_vars}
+    cached = _compiled_entry(built, settings)
+    if cached[1] is not built.pymc_model:
         _CACHE_STATS["hits"] += 1
     compiled, source_model = cached
     # the compiled start-point function reads the data variables of the model it was
