@@ -18,6 +18,7 @@ Run from the repository root::
     .venv/bin/python benchmarks/bench_run.py                           # 2000 x 8
     .venv/bin/python benchmarks/bench_run.py --persons 20000 --diaries 10
     .venv/bin/python benchmarks/bench_run.py --no-report               # run_analysis only
+    .venv/bin/python benchmarks/bench_run.py --draws 250 --chains 4    # fewer draws kept
 
 Both arms run on this machine in the same invocation; compare only ratios from one run.
 """
@@ -49,9 +50,19 @@ def _study(persons: int, diaries: int, seed: int):
     return study.data, ColumnMapping.from_dict(study.mapping)
 
 
+def _settings(args: argparse.Namespace):
+    """Sampler settings of both arms: the defaults, or the draws and chains asked for."""
+    from ambidex_bayes.fit import SamplerSettings
+
+    if args.draws is None and args.chains is None:
+        return None
+    return SamplerSettings(draws=args.draws, chains=args.chains)
+
+
 def _child(args: argparse.Namespace) -> None:
     """One arm, in this (sub)process; prints one JSON line with its wall time."""
     data, mapping = _study(args.persons, args.diaries, args.seed)
+    settings = _settings(args)
     with tempfile.TemporaryDirectory(prefix="bench_run_") as tmp:
         start = time.perf_counter()
         if args.child == "run":
@@ -59,7 +70,12 @@ def _child(args: argparse.Namespace) -> None:
             from ambidex_bayes.report import write_report
 
             analysis = run_analysis(
-                data, mapping, cache_dir=Path(tmp) / "cache", progressbar=False, verbose=False
+                data,
+                mapping,
+                settings=settings,
+                cache_dir=Path(tmp) / "cache",
+                progressbar=False,
+                verbose=False,
             )
             if args.report:
                 write_report(analysis, Path(tmp) / "report")
@@ -74,6 +90,7 @@ def _child(args: argparse.Namespace) -> None:
             fit(
                 load_spec("M3"),
                 prepared,
+                settings=settings,
                 cache_dir=Path(tmp) / "cache",
                 progressbar=False,
                 verbose=False,
@@ -100,6 +117,9 @@ def _measure(args: argparse.Namespace, arm: str) -> dict[str, float]:
     ]
     if not args.report:
         command.append("--no-report")
+    for option in ("draws", "chains"):
+        if getattr(args, option) is not None:
+            command += [f"--{option}", str(getattr(args, option))]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024  # kB on Linux
     if done.returncode != 0:
@@ -115,6 +135,8 @@ def main() -> None:
     parser.add_argument("--persons", type=int, default=2000)
     parser.add_argument("--diaries", type=int, default=8)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--draws", type=int, help="draws per chain (default: the package's)")
+    parser.add_argument("--chains", type=int, help="chains (default: the package's)")
     parser.add_argument(
         "--no-report", dest="report", action="store_false", help="time run_analysis only"
     )
@@ -123,7 +145,11 @@ def main() -> None:
     if args.child:
         _child(args)
         return
-    print(f"cores: {os.cpu_count()}, {args.persons} persons x {args.diaries} diaries", flush=True)
+    sampler = "" if _settings(args) is None else f", draws {args.draws}, chains {args.chains}"
+    print(
+        f"cores: {os.cpu_count()}, {args.persons} persons x {args.diaries} diaries{sampler}",
+        flush=True,
+    )
     # The job first: RUSAGE_CHILDREN holds the largest peak of the children so far, so the
     # job's peak is read before the (smaller) single fit runs.
     job = _measure(args, "run")
