@@ -9,7 +9,7 @@ import pytest
 import xarray as xr
 
 from ambidex_bayes.checks import loo
-from ambidex_bayes.checks.psis import gpd_fit, psis_loo_rows, tail_length
+from ambidex_bayes.checks.psis import gpd_fit, psis_log_weights, psis_loo_rows, tail_length
 
 
 def _arviz(ll: np.ndarray, reff: float):
@@ -76,3 +76,19 @@ def test_tail_length_and_degenerate_fits():
     assert np.isnan(kappa[0]) and np.isnan(sigma[0])
     with pytest.raises(ValueError, match="at least 5"):
         psis_loo_rows(np.zeros((20, 3)), 1.0)
+
+
+def test_log_weights_equal_arviz_psislw():
+    import arviz_stats  # noqa: F401  (the azstats accessor)
+
+    ll = _log_likelihood(5, 4, 250, 30, top=1.5)
+    da = xr.DataArray(ll, dims=("chain", "draw", "__obs__"))
+    expected_w, expected_k = da.azstats.psislw(r_eff=0.8, dim=["chain", "draw"])
+    weights, khat = psis_log_weights(ll.reshape(1000, -1), 0.8, rows_per_fit=4)
+    np.testing.assert_allclose(
+        weights,
+        expected_w.transpose("chain", "draw", "__obs__").values.reshape(1000, -1),
+        rtol=1e-10,
+        atol=1e-12,
+    )
+    np.testing.assert_allclose(khat, expected_k.values, rtol=1e-8, atol=1e-10)

@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import logsumexp
 
-__all__ = ["tail_length", "gpd_fit", "psis_loo_rows"]
+__all__ = ["tail_length", "gpd_fit", "psis_log_weights", "psis_loo_rows"]
 
 #: Rows of one vectorised generalized Pareto fit (its temporaries: rows x 30+sqrt(M) x M).
 GPD_ROWS: int = 256
@@ -117,6 +117,46 @@ def _smooth_block(log_lik: np.ndarray, n_tail: int) -> tuple[np.ndarray, np.ndar
         ratios[rows[smooth], tail_pos[smooth]] = capped
     ratios -= logsumexp(ratios, axis=1, keepdims=True)
     return ratios, khat
+
+
+def psis_log_weights(
+    log_lik: np.ndarray, r_eff: float, *, rows_per_fit: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Smoothed, normalised PSIS log weights of leaving out each row, and their Pareto k.
+
+    As ``arviz_stats``' ``psislw`` (steps 1-3 of the module docstring), for many rows at
+    once.
+
+    Parameters
+    ----------
+    log_lik : array, shape ``(S, rows)``
+        Pointwise log-likelihood, draws flattened chain after chain.
+    r_eff : float
+    rows_per_fit : int, optional
+        Rows smoothed together (default :data:`GPD_ROWS`).
+
+    Returns
+    -------
+    log_weights : numpy.ndarray, shape ``(S, rows)``
+        Each column sums (in exp) to one; in the log-likelihood's precision.
+    pareto_k : numpy.ndarray, shape ``(rows,)``
+    """
+    values = np.asarray(log_lik)
+    if not np.issubdtype(values.dtype, np.floating):
+        values = values.astype(float)
+    n_draws, n_rows = values.shape
+    n_tail = tail_length(n_draws, r_eff)
+    if n_tail < 5:
+        raise ValueError("n_draws_tail must be at least 5")
+    step = max(1, int(rows_per_fit or GPD_ROWS))
+    weights = np.empty_like(values)
+    khat = np.empty(n_rows)
+    for start in range(0, n_rows, step):
+        block = values[:, start : start + step].T
+        w, k = _smooth_block(block, n_tail)
+        weights[:, start : start + block.shape[0]] = w.T
+        khat[start : start + block.shape[0]] = k
+    return weights, khat
 
 
 def psis_loo_rows(
