@@ -225,6 +225,17 @@ def prepare(
         standardise.
     SpecError
         ``detrend=True`` without an occasion column in the mapping.
+
+    Examples
+    --------
+    The daily predictor is split into its within-person part (``_cw``) and the person mean
+    (``_pm``); the moderator is centred over persons (``_c``):
+
+    >>> data = ab.prepare(diary)
+    >>> data.frame.shape
+    (397, 9)
+    >>> [c for c in data.frame.columns if c.endswith(("_cw", "_pm", "_c"))]
+    ['uncertainty_cw', 'uncertainty_pm', 'leader_support_c']
     """
     m, model = _check_input(data, detrend=detrend)
     notes = list(data.notes)

@@ -434,8 +434,31 @@ def models_dir() -> Path:
 def load_spec(path: str | Path) -> ModelSpec:
     """Read and validate one model spec file.
 
-    ``path`` may also be a bare name (``"M3"`` or ``"m3_cross_level"``) of a spec bundled in
-    ``ambidex_bayes/models/``.
+    Parameters
+    ----------
+    path : str or Path
+        A spec file (TOML), or the bare name (``"M3"`` or ``"m3_cross_level"``) of a spec
+        bundled in ``ambidex_bayes/models/``.
+
+    Returns
+    -------
+    ModelSpec
+        The model's name, formula template (roles in braces, filled in from the column
+        mapping), title, priors and family.
+
+    Raises
+    ------
+    SpecError
+        The file is missing or not valid TOML, or its content is not a valid spec (the
+        message names the file and the field).
+
+    Examples
+    --------
+    >>> spec = ab.load_spec("M3")
+    >>> spec.name
+    'M3'
+    >>> spec.formula
+    '{y} ~ 1 + {x_within} + {x_between} + {w} + {x_within}:{w} + ({x_within} | {person})'
     """
     path = Path(path)
     if not path.exists() and path.suffix == "" and models_dir().exists():

@@ -50,15 +50,12 @@ SECTIONS = ("Parameters", "Returns", "Examples")
 #: docstring is complete (that test then fails); a verb not listed here must be complete.
 PENDING_DOCSTRINGS = frozenset(
     {
-        "prepare",  # ambidex_bayes/prepare.py
-        "load_spec",  # ambidex_bayes/spec.py
         "fit",  # ambidex_bayes/fit.py
         "load_fit",  # ambidex_bayes/fit.py
         "ppc",  # ambidex_bayes/checks/ppc.py: posterior_predictive
         "loo",  # ambidex_bayes/checks/comparison.py: psis_loo
         "compare",  # ambidex_bayes/checks/comparison.py: compare_fits
         "r2",  # ambidex_bayes/checks/r2.py: explained_variance
-        "compare_priors",  # ambidex_bayes/priors/compare.py
     }
 )
 

@@ -262,6 +262,27 @@ def compare_priors(
     SpecError
         An unknown prior set, an unknown parameter in a set (with a hint), relative priors
         without declared ranges: all before any sampling.
+
+    Examples
+    --------
+    M3 on the bundled example under the default priors and the sceptical set (small
+    ``settings``, so the estimates are rough):
+
+    >>> comparison = ab.compare_priors(
+    ...     ab.load_spec("M3"),
+    ...     data,
+    ...     ["default", "sceptical"],
+    ...     settings=settings,
+    ...     cache_dir=cache,
+    ...     progressbar=False,
+    ...     verbose=False,
+    ... )
+    >>> list(comparison.fits)
+    ['default', 'sceptical']
+    >>> comparison.side_by_side().columns.tolist()
+    ['parameter', 'default', 'sceptical']
+    >>> sorted(set(comparison.sensitivity["prior_set"]))
+    ['default', 'sceptical']
     """
     started = time.perf_counter()
     settings = (settings or SamplerSettings()).resolved()
