@@ -27,18 +27,6 @@ import pytest
 #: Packages only building or sampling a model needs.
 HEAVY = ("pymc", "bambi", "pytensor")
 
-#: Why loading a fit still imports PyMC and PyTensor: ``FitResult.load`` checks the saved
-#: formulas with :func:`ambidex_bayes.model.formula.check_saved_formulas`, and importing any
-#: module of the package ``ambidex_bayes.model`` runs its ``__init__``, which configures
-#: PyTensor and imports ``model.build`` (PyMC). Loading becomes light once that ``__init__``
-#: imports neither (or the formula check moves out of the package); then these tests pass,
-#: and the strict mark makes them fail until it is taken off.
-MODEL_PACKAGE_IMPORTS_BUILD = pytest.mark.xfail(
-    strict=True,
-    reason="importing ambidex_bayes.model.formula runs ambidex_bayes/model/__init__.py, "
-    "which imports PyTensor and model.build",
-)
-
 
 def _heavy_imports(code: str) -> list[str]:
     """The packages of :data:`HEAVY` that running ``code`` in a fresh interpreter imports."""
@@ -82,7 +70,6 @@ def saved_fit(m3_fit, tmp_path) -> Path:
     return path
 
 
-@MODEL_PACKAGE_IMPORTS_BUILD
 @pytest.mark.fit
 def test_loading_a_saved_fit_does_not_import_the_model_builder(saved_fit):
     code = f"""
@@ -94,7 +81,6 @@ def test_loading_a_saved_fit_does_not_import_the_model_builder(saved_fit):
     assert _heavy_imports(code) == []
 
 
-@MODEL_PACKAGE_IMPORTS_BUILD
 @pytest.mark.fit
 def test_summary_command_does_not_import_the_model_builder(saved_fit):
     code = f"""

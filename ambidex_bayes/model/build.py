@@ -87,8 +87,12 @@ from ambidex_bayes.model.prior_choice import (
     prior_table,
     prior_variable,
 )
+from ambidex_bayes.model.pytensor_blas import configure_blas
 from ambidex_bayes.spec import ModelSpec, PriorSpec
 from ambidex_bayes.terms import ModerationTerms
+
+# PyTensor gets its BLAS flags before this package compiles anything (see pytensor_blas)
+configure_blas()
 
 if TYPE_CHECKING:
     import bambi as bmb

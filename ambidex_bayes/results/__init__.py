@@ -5,34 +5,45 @@ Compute functions return data (DataFrames, xarray objects); their plot twins in
 computed in :mod:`ambidex_bayes.moderation` (``slopes``, ``lines``) and re-exported here.
 Every analysis takes the fit first (:class:`~ambidex_bayes.posterior.Fitted`):
 ``posterior_summary(m3)``, ``icc(m0)``, ``simple_slopes(m3, at=[2, 3, 4])``.
+
+Names load on first use (:pep:`562`), so reading one module of the package (the
+``summary`` command reads :mod:`.summary`) does not import the moderation tools or
+matplotlib.
 """
 
 from __future__ import annotations
 
-from ambidex_bayes.moderation.lines import default_x_range, moderation_lines
-from ambidex_bayes.moderation.slopes import SimpleSlopes, SlopeKind, moderator_grid, simple_slopes
-from ambidex_bayes.results.icc import icc, icc_draws
-from ambidex_bayes.results.plots import (
-    plot_fixed_effects,
-    plot_icc,
-    plot_moderation_lines,
-    plot_simple_slopes,
-)
-from ambidex_bayes.results.summary import parameter_roles, posterior_summary
+import importlib
 
-__all__ = [
-    "posterior_summary",
-    "parameter_roles",
-    "icc",
-    "icc_draws",
-    "SimpleSlopes",
-    "SlopeKind",
-    "simple_slopes",
-    "moderator_grid",
-    "moderation_lines",
-    "default_x_range",
-    "plot_moderation_lines",
-    "plot_simple_slopes",
-    "plot_icc",
-    "plot_fixed_effects",
-]
+_EXPORTS = {
+    "posterior_summary": "ambidex_bayes.results.summary",
+    "parameter_roles": "ambidex_bayes.results.summary",
+    "icc": "ambidex_bayes.results.icc",
+    "icc_draws": "ambidex_bayes.results.icc",
+    "SimpleSlopes": "ambidex_bayes.moderation.slopes",
+    "SlopeKind": "ambidex_bayes.moderation.slopes",
+    "simple_slopes": "ambidex_bayes.moderation.slopes",
+    "moderator_grid": "ambidex_bayes.moderation.slopes",
+    "moderation_lines": "ambidex_bayes.moderation.lines",
+    "default_x_range": "ambidex_bayes.moderation.lines",
+    "plot_moderation_lines": "ambidex_bayes.results.plots",
+    "plot_simple_slopes": "ambidex_bayes.results.plots",
+    "plot_icc": "ambidex_bayes.results.plots",
+    "plot_fixed_effects": "ambidex_bayes.results.plots",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> object:
+    """Import the module behind ``name`` on first use."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])
