@@ -151,6 +151,25 @@ def fit(
     Returns
     -------
     FitResult
+
+    Examples
+    --------
+    M3 on the bundled example (``data``) with small ``settings`` (2 chains of 200 draws);
+    ``cache`` is a folder of saved fits, so the same call again loads the fit instead of
+    sampling:
+
+    >>> m3 = ab.fit(
+    ...     ab.load_spec("M3"),
+    ...     data,
+    ...     settings=settings,
+    ...     cache_dir=cache,
+    ...     progressbar=False,
+    ...     verbose=False,
+    ... )
+    >>> m3.spec.name, m3.meta["method"].split(":")[0]
+    ('M3', 'fast path')
+    >>> m3.posterior.sizes["chain"], m3.posterior.sizes["draw"]
+    (2, 200)
     """
     settings = (settings or SamplerSettings()).resolved()
     require_backend(settings.backend)

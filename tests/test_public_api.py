@@ -50,8 +50,6 @@ SECTIONS = ("Parameters", "Returns", "Examples")
 #: docstring is complete (that test then fails); a verb not listed here must be complete.
 PENDING_DOCSTRINGS = frozenset(
     {
-        "fit",  # ambidex_bayes/fit.py
-        "load_fit",  # ambidex_bayes/fit.py
         "ppc",  # ambidex_bayes/checks/ppc.py: posterior_predictive
         "loo",  # ambidex_bayes/checks/comparison.py: psis_loo
         "compare",  # ambidex_bayes/checks/comparison.py: compare_fits

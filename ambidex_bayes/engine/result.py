@@ -234,5 +234,32 @@ class FitResult:
 
 
 def load_fit(path: str | Path, *, log_likelihood: bool = True) -> FitResult:
-    """Load a saved fit (see :meth:`FitResult.load`)."""
+    """Load a saved fit (see :meth:`FitResult.load`).
+
+    Parameters
+    ----------
+    path : str or Path
+        A fit file written by :meth:`FitResult.save` (or ``ambidex-bayes fit --out``).
+    log_likelihood : bool
+        Read the pointwise log-likelihood (needed for LOO and model comparison); ``False``
+        skips the largest part of the file when only the posterior is needed.
+
+    Returns
+    -------
+    FitResult
+
+    Raises
+    ------
+    FitFileError
+        The file is missing, unreadable, truncated or corrupt, of another format version,
+        or not a fit of this toolkit; its structure and stored formulas are checked before
+        anything in it is used.
+
+    Examples
+    --------
+    >>> path = m3.save(tmp / "m3.nc")
+    >>> again = ab.load_fit(path)
+    >>> again.spec.name, again.posterior.sizes["draw"]
+    ('M3', 200)
+    """
     return FitResult.load(path, log_likelihood=log_likelihood)
