@@ -38,10 +38,13 @@ import tempfile
 import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ambidex_bayes.errors import OutputError
 from ambidex_bayes.store import atomic_write
+
+if TYPE_CHECKING:
+    from ambidex_bayes.engine.result import FitResult
 
 __all__ = [
     "REPORT_MARKER",
@@ -375,7 +378,7 @@ def replace_folder(
             shutil.rmtree(backup, ignore_errors=True)
 
 
-def save_fit_or_warn(result: Any, path: str | os.PathLike, *, where: str) -> Path | None:
+def save_fit_or_warn(result: FitResult, path: str | os.PathLike, *, where: str) -> Path | None:
     """Save a fit with ``result.save(path)``; when that fails, warn and keep it in memory.
 
     Returns the saved path, or None when the fit could not be written (the result object is

@@ -30,7 +30,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -46,6 +46,10 @@ from ambidex_bayes.design.tasks import (
 )
 from ambidex_bayes.engine.limits import sampler_problems
 from ambidex_bayes.errors import SpecError
+
+if TYPE_CHECKING:
+    from ambidex_bayes.prepared_data import PreparedData
+    from ambidex_bayes.spec import ModelSpec
 
 __all__ = [
     "PowerConfig",
@@ -238,10 +242,10 @@ def run_power_task(task: Task, config: PowerConfig) -> dict[str, Any]:
 
 
 #: The spec of a run, by configuration, built once per process.
-_SPECS: dict[str, Any] = {}
+_SPECS: dict[str, ModelSpec] = {}
 
 
-def _spec(config: PowerConfig, prepared: Any) -> Any:
+def _spec(config: PowerConfig, prepared: PreparedData) -> ModelSpec:
     """The run's spec with its prior set, built on the first task a process runs.
 
     Every data set of a run has the same columns and declared scale ranges, which are all a

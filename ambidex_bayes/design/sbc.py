@@ -36,7 +36,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -52,6 +52,11 @@ from ambidex_bayes.design.tasks import (
 )
 from ambidex_bayes.engine.limits import sampler_problems, whole_number_problem
 from ambidex_bayes.errors import ModelError, SpecError
+
+if TYPE_CHECKING:
+    from ambidex_bayes.model.build import BuiltModel
+    from ambidex_bayes.prepared_data import PreparedData
+    from ambidex_bayes.spec import ModelSpec
 
 __all__ = ["SBCConfig", "sbc_tasks", "run_sbc_task", "sbc_work", "run_sbc", "sbc_ranks"]
 
@@ -157,13 +162,13 @@ def sbc_tasks(config: SBCConfig) -> list[Task]:
 
 @dataclass
 class _Template:
-    prepared: Any
+    prepared: PreparedData
     simulator: Any  # the full model with the simulation priors
-    fit_spec: Any
+    fit_spec: ModelSpec
     checked: dict[str, tuple[str, Any]]  # label -> (variable, index or None)
 
 
-def _refuse_data_scaled(built: Any, prior_set: str) -> None:
+def _refuse_data_scaled(built: BuiltModel, prior_set: str) -> None:
     from ambidex_bayes.priors.bayes_factor import DATA_SCALED_SOURCE
 
     scaled = [k for k, v in built.priors.items() if v.get("source") == DATA_SCALED_SOURCE]

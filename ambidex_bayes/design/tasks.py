@@ -13,9 +13,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from ambidex_bayes.engine.result import FitResult
+    from ambidex_bayes.prepared_data import PreparedData
+    from ambidex_bayes.spec import ModelSpec
 
 __all__ = [
     "Task",
@@ -107,8 +112,13 @@ class RunConfig:
 
 
 def fit_simulated(
-    spec: Any, prepared: Any, config: Any, seed: int, *, fast_path: bool = True
-) -> Any:
+    spec: ModelSpec,
+    prepared: PreparedData,
+    config: Any,
+    seed: int,
+    *,
+    fast_path: bool = True,
+) -> FitResult:
     """Fit one simulated data set quietly: one core, no saved fit, no log-likelihood.
 
     ``config`` supplies ``backend, draws, tune, chains``; ``seed`` is the task's seed.

@@ -21,11 +21,15 @@ or a prior set are checked; the data-scaled defaults are fine by construction.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ambidex_bayes.errors import ModelError
+
+if TYPE_CHECKING:
+    from ambidex_bayes.prepared_data import PreparedData
+    from ambidex_bayes.spec import ModelSpec
 
 __all__ = ["check_prior_scales", "prior_scale_problems"]
 
@@ -62,7 +66,7 @@ def _term_values(frame: Any, term: str) -> np.ndarray | None:
     return product
 
 
-def prior_scale_problems(spec: Any, prepared: Any) -> list[str]:
+def prior_scale_problems(spec: ModelSpec, prepared: PreparedData) -> list[str]:
     """What is wrong with each prior of ``spec`` that leaves the sampler nowhere to go."""
     fields = prepared.formula_fields()
     frame = prepared.frame
@@ -135,7 +139,7 @@ def prior_scale_problems(spec: Any, prepared: Any) -> list[str]:
     return problems
 
 
-def check_prior_scales(spec: Any, prepared: Any) -> None:
+def check_prior_scales(spec: ModelSpec, prepared: PreparedData) -> None:
     """Raise a :class:`ModelError` naming every prior that leaves the sampler nowhere to go.
 
     See the module docstring for the two rules. Run before any model is built or sampled.

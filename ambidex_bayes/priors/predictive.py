@@ -19,7 +19,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -34,6 +34,9 @@ from ambidex_bayes.moderation.slopes import SimpleSlopes, simple_slopes
 from ambidex_bayes.posterior import PosteriorDraws
 from ambidex_bayes.priors.sets import PriorSet, declared_range, read_prior_set
 from ambidex_bayes.spec import ModelSpec, PriorSpec
+
+if TYPE_CHECKING:
+    from ambidex_bayes.prepared_data import PreparedData
 
 __all__ = [
     "ImplausiblePriorWarning",
@@ -100,7 +103,7 @@ class PriorPredictive:
 
 def _resolve(
     priors: str | Path | PriorSet | Mapping[str, PriorSpec] | None,
-    prepared: Any,
+    prepared: PreparedData,
     label: str | None,
 ) -> tuple[dict[str, PriorSpec], str]:
     if priors is None:
@@ -113,7 +116,7 @@ def _resolve(
 
 def prior_predictive_check(
     spec: ModelSpec,
-    prepared: Any,
+    prepared: PreparedData,
     priors: str | Path | PriorSet | Mapping[str, PriorSpec] | None = None,
     *,
     draws: int = 500,

@@ -49,7 +49,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ambidex_bayes.errors import SpecError
 from ambidex_bayes.spec import (
@@ -59,6 +59,10 @@ from ambidex_bayes.spec import (
     check_spec_name,
     models_dir,
 )
+
+if TYPE_CHECKING:
+    from ambidex_bayes.prepared_data import PreparedData
+    from ambidex_bayes.spec import ModelSpec
 
 __all__ = [
     "PriorSet",
@@ -194,7 +198,7 @@ class PriorSet:
             source=source,
         )
 
-    def resolve(self, prepared: Any | None = None) -> dict[str, PriorSpec]:
+    def resolve(self, prepared: PreparedData | None = None) -> dict[str, PriorSpec]:
         """Absolute priors keyed by templated parameter name, ready for ``spec.with_priors``.
 
         Parameters
@@ -298,7 +302,7 @@ def read_prior_set(source: str | Path | PriorSet) -> PriorSet:
 def load_prior_set(
     source: str | Path | PriorSet,
     *,
-    prepared: Any | None = None,
+    prepared: PreparedData | None = None,
     model: Any | None = None,
 ) -> dict[str, PriorSpec]:
     """Read a prior set and turn it into absolute priors, checked against a model if given.
@@ -383,7 +387,7 @@ def applicable_priors(
     return {k: v for k, v in priors.items() if k.format(**fields) in names}
 
 
-def spec_with_prior_set(spec: Any, prior_set: str, prepared: Any) -> Any:
+def spec_with_prior_set(spec: ModelSpec, prior_set: str, prepared: PreparedData) -> ModelSpec:
     """``spec`` with the priors of ``prior_set`` that apply to its parameters.
 
     A set written for M3 thus serves the smaller models of the ladder too (see
@@ -399,7 +403,7 @@ def spec_with_prior_set(spec: Any, prior_set: str, prepared: Any) -> Any:
 # --- scale-relative priors ---------------------------------------------------------------
 
 
-def declared_range(prepared: Any, column: str) -> tuple[float, float]:
+def declared_range(prepared: PreparedData, column: str) -> tuple[float, float]:
     """Declared ``(lo, hi)`` of the raw column behind a prepared column.
 
     Looks the raw column up in the mapping's ``[ranges]`` and, for scale scores, in the
@@ -425,7 +429,7 @@ def declared_range(prepared: Any, column: str) -> tuple[float, float]:
     )
 
 
-def _range_in_model_units(prepared: Any, column: str) -> float:
+def _range_in_model_units(prepared: PreparedData, column: str) -> float:
     lo, hi = declared_range(prepared, column)
     transform = prepared.transforms.get(column)
     scale = float(transform.scale) if transform is not None else 1.0
@@ -445,7 +449,7 @@ def _column_of(factor: str, fields: Mapping[str, str], key: str, source: str) ->
     return factor
 
 
-def parameter_unit(key: str, prepared: Any, *, source: str = "<prior set>") -> float:
+def parameter_unit(key: str, prepared: PreparedData, *, source: str = "<prior set>") -> float:
     r"""One unit of the (templated) parameter ``key`` in model units, from declared ranges.
 
     ``sigma`` and ``1|{person}_sigma`` are in units of the outcome's range :math:`r_y`;
@@ -470,7 +474,7 @@ def parameter_unit(key: str, prepared: Any, *, source: str = "<prior set>") -> f
     return unit
 
 
-def _absolute(key: str, prior: PriorSpec, prepared: Any, source: str) -> PriorSpec:
+def _absolute(key: str, prior: PriorSpec, prepared: PreparedData, source: str) -> PriorSpec:
     try:
         unit = parameter_unit(key, prepared, source=source)
     except SpecError as err:
