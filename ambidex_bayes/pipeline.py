@@ -12,6 +12,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -28,6 +29,9 @@ from ambidex_bayes.results import (
 )
 from ambidex_bayes.spec import ModelSpec, ladder_specs
 from ambidex_bayes.stage_timing import StageTimes
+
+if TYPE_CHECKING:
+    from ambidex_bayes.model.build import BuiltModel
 
 __all__ = ["Analysis", "run_analysis", "analysis_from_fits", "load_mapping", "example_inputs"]
 
@@ -94,6 +98,32 @@ def _moderation_fit(fits: dict[str, FitResult]) -> FitResult | None:
     return with_slope[-1] if with_slope else None
 
 
+def _check_job_memory(
+    built: Sequence[BuiltModel], prepared: PreparedData, settings: SamplerSettings | None
+) -> None:
+    """Refuse, before sampling, a job whose fits and checks would not fit in memory.
+
+    The estimate (:func:`ambidex_bayes.memory.check_analysis_memory`) counts each model's
+    person effects per person, the draws kept and the rows; ``AMBIDEX_SKIP_MEMORY_CHECK=1``
+    skips it, as for the other memory checks.
+    """
+    from ambidex_bayes.memory import check_analysis_memory
+
+    resolved = (settings or SamplerSettings()).resolved()
+    effects = [
+        int(b.terms.group_intercept_sd is not None) + int(b.terms.group_slope_sd is not None)
+        for b in built
+    ]
+    person = prepared.roles["person"]
+    check_analysis_memory(
+        rows=len(prepared.frame),
+        persons=int(prepared.frame[person].nunique()),
+        effects=effects,
+        draws=int(resolved.draws),
+        chains=int(resolved.chains),
+    )
+
+
 def run_analysis(
     source: str | os.PathLike | pd.DataFrame,
     mapping: ColumnMapping,
@@ -156,8 +186,10 @@ def run_analysis(
         for line in prepared.warnings:
             print(f"WARNING: {line}")
     with timings.stage("build every model (checks the specs before sampling)"):
-        for spec in specs:  # fail fast: every spec must build on these data
-            build_model(spec, prepared)
+        # fail fast: every spec must build on these data, and the job's results and checks
+        # must fit in memory (a ResourceError saying what to do, before any sampling)
+        built = [build_model(spec, prepared) for spec in specs]
+        _check_job_memory(built, prepared, settings)
 
     fits: dict[str, FitResult] = {}
     summaries: dict[str, pd.DataFrame] = {}

@@ -73,3 +73,23 @@ def test_job_that_fits_passes_and_the_check_can_be_skipped(monkeypatch):
     monkeypatch.setattr(memory, "available_memory", lambda: 1_000)
     monkeypatch.setenv(memory.SKIP_VARIABLE, "1")
     memory.check_analysis_memory(rows=16_000, persons=2_000, effects=LADDER, draws=1000, chains=4)
+
+
+def test_run_analysis_refuses_a_job_too_large_before_any_sampling(monkeypatch):
+    """The main job checks its memory after building every model and before the first fit."""
+    import importlib
+
+    from ambidex_bayes import datasets
+    from ambidex_bayes.data import ColumnMapping
+
+    pipeline = importlib.import_module("ambidex_bayes.pipeline")
+
+    def no_sampling(*args, **kwargs):
+        raise AssertionError("sampling started although the job cannot fit in memory")
+
+    monkeypatch.setattr(pipeline, "fit", no_sampling)
+    monkeypatch.setattr(memory, "available_memory", lambda: 1_000_000)  # 1 MB free
+    monkeypatch.delenv(memory.SKIP_VARIABLE, raising=False)
+    mapping = ColumnMapping.from_toml(datasets.example_mapping_path())
+    with pytest.raises(ResourceError, match=r"The main job on 397 rows and 97 persons, 4 models"):
+        pipeline.run_analysis(datasets.example_path(), mapping, progressbar=False, verbose=False)
