@@ -254,6 +254,18 @@ def psis_loo(
     Returns
     -------
     LooResult
+
+    Examples
+    --------
+    PSIS-LOO of M3 (``m3``) on the bundled example, one Pareto k per row:
+
+    >>> result = ab.loo(m3)
+    >>> result.model, result.pareto_k_before.shape, result.pareto_k_after.shape
+    ('M3', (397,), (397,))
+    >>> result.remedy in {"not needed", "integrated", "refit", "integrated + refit"}
+    True
+    >>> bool(result.elpd.elpd < 0 and result.elpd.se > 0)
+    True
     """
     if remedy not in REMEDIES:
         raise AmbidexError(f"remedy must be one of {', '.join(REMEDIES)}; got {remedy!r}.")

@@ -176,6 +176,29 @@ def compare_fits(
     Returns
     -------
     Comparison
+
+    Examples
+    --------
+    M2 (no moderation) against M3 (``m3``) on the bundled example, with the same small
+    ``settings``:
+
+    >>> m2 = ab.fit(
+    ...     ab.load_spec("M2"),
+    ...     data,
+    ...     settings=settings,
+    ...     cache_dir=cache,
+    ...     progressbar=False,
+    ...     verbose=False,
+    ... )
+    >>> comparison = ab.compare({"M2": m2, "M3": m3})
+    >>> sorted(comparison.loo), sorted(comparison.loo_compare["model"])
+    (['M2', 'M3'], ['M2', 'M3'])
+    >>> list(comparison.loo_compare.columns)
+    ['model', 'rank', 'elpd', 'se', 'p', 'elpd_diff', 'dse', 'weight', 'p_worse', ...]
+    >>> list(comparison.loo_table.columns)
+    ['model', 'elpd_loo', 'se', 'p_loo', 'n_rows', 'max_k', 'n_high_k', 'remedy', ...]
+    >>> comparison.kfold is None
+    True
     """
     if len(fits) < 2:
         raise AmbidexError("compare_fits needs at least two fits.")

@@ -195,6 +195,17 @@ def posterior_predictive(
     Returns
     -------
     PredictiveDraws
+
+    Examples
+    --------
+    Replicated outcomes of M3 (``m3``, 2 chains of 200 draws) for the 397 rows of the
+    bundled example, on the outcome's 1-5 scale:
+
+    >>> pp = ab.ppc(m3, seed=1)
+    >>> pp.model, pp.outcome, pp.family, pp.scale_range
+    ('M3', 'innovation', 'gaussian', (1.0, 5.0))
+    >>> pp.y_rep.dims, pp.y_rep.shape, pp.y_obs.shape
+    (('chain', 'draw', '__obs__'), (2, 200, 397), (397,))
     """
     seed = constants.SEED if seed is None else check_seed(seed)
     post_all = posterior_dataset(fit.idata)

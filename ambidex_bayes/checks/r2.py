@@ -279,12 +279,32 @@ def explained_variance(
 ) -> pd.DataFrame:
     """Marginal and conditional Bayesian R² of one fit.
 
+    Parameters
+    ----------
+    fit : FitResult
+        A fresh or loaded fit.
+    prob : float, optional
+        Probability of the credible interval (default ``constants.CI_PROB``).
+    max_draws : int, optional
+        Use at most this many posterior draws, evenly thinned within each chain (default
+        :data:`MAX_DRAWS`).
+
     Returns
     -------
     pandas.DataFrame
         Rows ``marginal`` and ``conditional``; columns ``model, r2, mean, sd, median,
         ci_lower, ci_upper, undefined_draws`` (draws where the residual variance is not
         finite, Student-t with nu <= 2).
+
+    Examples
+    --------
+    >>> table = ab.r2(m3)
+    >>> list(table.columns)
+    ['model', 'r2', 'mean', 'sd', 'median', 'ci_lower', 'ci_upper', 'undefined_draws']
+    >>> table[["model", "r2"]].values.tolist()
+    [['M3', 'marginal'], ['M3', 'conditional']]
+    >>> bool((table["mean"] > 0).all() and (table["mean"] < 1).all())
+    True
     """
     prob = resolve_prob(prob)
     post = _thinned(fit, max_draws)
