@@ -3,33 +3,37 @@
 :func:`validate` collects *all* problems of a data set (missing or misspelt columns, text in
 numeric columns, infinite or absurdly large numbers, missing person ids, a level-2 moderator
 that changes within a person or does not differ between persons, duplicated person-occasion
-rows, values outside a declared range, an outcome or predictor without variance) and raises them together in one :class:`ValidationError`, each problem
-naming the column, the first offending rows and what to do. Data that pass come back as a
-clean, typed, sorted copy in :class:`ValidatedData`.
+rows, values outside a declared range, an outcome or predictor without variance) and raises
+them together in one :class:`ValidationError`, each problem naming the column, the first
+offending rows and what to do. Data that pass come back as a clean, typed, sorted copy in
+:class:`ValidatedData`.
 
-Row numbers
------------
-Rows are named by their number in the source file counting the header line as row 1, so the
-first data row is row 2 -- the number a spreadsheet program shows. For a DataFrame passed in
-directly the same convention applies to its row positions (position 0 is "row 2"). A frame
-that already has a ``__row__`` column of whole numbers keeps those numbers.
-
-Person ids
-----------
-Person ids are labels, compared as text after :func:`person_id_strings`: ``12``, ``12.0``,
-``"12"``, ``"12.0"``, ``"+12"`` and ``" 12 "`` are one person; ``"012"`` is another.
+How cell values are read (numbers, person ids, row numbers) is
+:mod:`ambidex_bayes.data.values`, re-exported here.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from ambidex_bayes.data.mapping import ROW_COLUMN, ColumnMapping, did_you_mean
+from ambidex_bayes.data.values import (
+    DECIMAL_COMMA,
+    MAX_ABS_VALUE,
+    SHOW_ROWS,
+    describe_bad_values,
+    format_rows,
+    format_value,
+    person_id_strings,
+    row_numbers,
+    short_value,
+    string_columns,
+    to_float,
+    too_large,
+)
 from ambidex_bayes.errors import DataError, ValidationError
 
 __all__ = [
@@ -45,16 +49,6 @@ __all__ = [
     "describe_bad_values",
     "row_numbers",
 ]
-
-#: Largest magnitude accepted in a numeric column. Centring, variances and sums of squares
-#: over many rows square the values; above this they could overflow to infinity.
-MAX_ABS_VALUE = 1e100
-
-_FIRST_DATA_ROW = 2
-_SHOW = 5
-_SHORT = 40
-_DECIMAL_COMMA = re.compile(r"^[+-]?\d*,\d+$")
-_INTEGER_TEXT = re.compile(r"([+-]?)([0-9]+)(?:\.0*)?")
 
 
 @dataclass(frozen=True, eq=False)
@@ -80,172 +74,6 @@ class ValidatedData:
     mapping: ColumnMapping
     notes: tuple[str, ...]
     source: str
-
-
-def format_rows(rows: Sequence[int] | np.ndarray, *, limit: int = _SHOW) -> str:
-    """Describe row numbers for a message: ``"rows 3, 7 and 12 more"``."""
-    rows = [int(r) for r in rows]
-    if not rows:
-        return "no rows"
-    shown = ", ".join(str(r) for r in rows[:limit])
-    more = f" and {len(rows) - limit} more" if len(rows) > limit else ""
-    return f"row{'s' if len(rows) > 1 else ''} {shown}{more}"
-
-
-def _fmt(value: object) -> str:
-    if isinstance(value, float | np.floating) and float(value).is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def _short(value: object, limit: int = _SHORT) -> str:
-    """``repr`` of ``str(value)``, shortened for messages (very long texts are cut)."""
-    text = str(value)
-    if len(text) > limit:
-        text = text[: limit - 3] + "..."
-    return repr(text)
-
-
-def string_columns(df: pd.DataFrame, source: str = "data") -> pd.DataFrame:
-    """A shallow copy of ``df`` whose column names are strings (and whose sparse columns are
-    dense), or a DataError. ``df`` itself is not modified.
-
-    Raises
-    ------
-    DataError
-        The columns have more than one header level, or two columns have the same name
-        once written as text (``1`` and ``"1"``).
-    """
-    if isinstance(df.columns, pd.MultiIndex):
-        raise DataError(
-            f"{source}: the columns have {df.columns.nlevels} header levels; give the data a "
-            "single header row (one name per column)"
-        )
-    names = [str(c) for c in df.columns]
-    counts: dict[str, int] = {}
-    for n in names:
-        counts[n] = counts.get(n, 0) + 1
-    dup = [n for n, k in counts.items() if k > 1]
-    if dup:
-        raise DataError(
-            f"{source}: column name(s) {', '.join(_short(n) for n in dup)} occur more than once; "
-            "give every column a distinct name"
-        )
-    out = df.copy(deep=False)
-    out.columns = pd.Index(names, dtype=object)
-    for col in out.columns:
-        if isinstance(out[col].dtype, pd.SparseDtype):
-            out[col] = out[col].sparse.to_dense()
-    return out
-
-
-def person_id_strings(values: pd.Series) -> pd.Series:
-    """Turn person ids into strings: ``12``, ``12.0``, ``"12.0"``, ``"+12"`` and ``" 12 "``
-    all become ``"12"``.
-
-    Numbers with a whole value lose their decimals; text is stripped, and text that is a
-    whole number written with trailing decimal zeros or a plus sign loses those (leading zeros
-    are kept: ``"007"`` stays ``"007"``). Missing ids and empty strings become missing (NaN).
-    The index is kept.
-    """
-
-    def one(v: object) -> object:
-        if v is None or (isinstance(v, float | np.floating) and np.isnan(v)) or v is pd.NA:
-            return np.nan
-        if v is pd.NaT:
-            return np.nan
-        if isinstance(v, float | np.floating) and float(v).is_integer():
-            return str(int(v))
-        text = str(v).strip()
-        whole = _INTEGER_TEXT.fullmatch(text)
-        if whole:
-            sign, digits = whole.groups()
-            return ("-" if sign == "-" and digits.strip("0") else "") + digits
-        return text if text else np.nan
-
-    # a diary repeats each id on every row: text, whole numbers and floats are converted once
-    # per distinct value (keyed with their type, so 1, 1.0 and "1" are converted each)
-    converted: dict[tuple[type, object], object] = {}
-
-    def cached(v: object) -> object:
-        if type(v) not in (str, int, float):
-            return one(v)
-        key = (type(v), v)
-        if key not in converted:
-            converted[key] = one(v)
-        return converted[key]
-
-    s = pd.Series(values)
-    return pd.Series([cached(v) for v in s.astype(object)], index=s.index, dtype="str")
-
-
-def to_float(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Convert a column to float64 without guessing.
-
-    Numbers are taken as they are, booleans as 1 and 0 (also single ``True``/``False``
-    cells in a text column), text as the number it spells after stripping spaces
-    (``" 3.5 "`` is 3.5; ``"inf"`` is infinite, see :func:`too_large`). Complex numbers count
-    only when their imaginary part is 0.
-
-    Returns
-    -------
-    (numbers, bad)
-        ``numbers``: float64 with NaN for missing or unconvertible cells; ``bad``: a boolean
-        mask of cells that hold something (not empty) that is not a number.
-    """
-    s = pd.Series(values)
-    if pd.api.types.is_complex_dtype(s):
-        arr = s.to_numpy(dtype="complex128", na_value=np.nan)
-        bad = (arr.imag != 0) & ~np.isnan(arr.imag)
-        real = np.where(bad, np.nan, arr.real)
-        return pd.Series(real, index=s.index, dtype="float64"), pd.Series(bad, index=s.index)
-    if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
-        nums = pd.Series(s.to_numpy(dtype="float64", na_value=np.nan), index=s.index)
-        return nums, pd.Series(False, index=s.index)
-
-    def cell(v: object) -> object:
-        if isinstance(v, bool | np.bool_):
-            return "1" if v else "0"
-        if _is_missing(v):
-            return np.nan
-        return str(v).strip()
-
-    text = pd.Series([cell(v) for v in s.astype(object)], index=s.index, dtype=object)
-    empty = text.isna() | (text == "")
-    nums = pd.to_numeric(text.where(~empty), errors="coerce").astype("float64")
-    return nums, (~empty) & nums.isna()
-
-
-def _is_missing(v: object) -> bool:
-    """True for None, NaN, NA and NaT (scalars only)."""
-    try:
-        return bool(pd.isna(v))
-    except (TypeError, ValueError):
-        return False
-
-
-def too_large(numbers: pd.Series) -> pd.Series:
-    """Mask of values that are infinite or larger in magnitude than :data:`MAX_ABS_VALUE`."""
-    return numbers.abs() > MAX_ABS_VALUE
-
-
-def describe_bad_values(raw: pd.Series, bad: pd.Series, rows: pd.Series) -> str:
-    """``"'abc' (row 5), 'n/a' (rows 7, 9)"`` for the first few distinct bad values."""
-    groups: dict[str, list[int]] = {}
-    for value, row in zip(raw[bad].astype(object), rows[bad], strict=True):
-        groups.setdefault(str(value), []).append(int(row))
-    parts = [f"{_short(v)} ({format_rows(r, limit=3)})" for v, r in list(groups.items())[:_SHOW]]
-    more = f" and {len(groups) - _SHOW} other values" if len(groups) > _SHOW else ""
-    return ", ".join(parts) + more
-
-
-def row_numbers(df: pd.DataFrame) -> np.ndarray:
-    """Source row numbers of ``df``'s rows: its ``__row__`` column, else position + 2."""
-    if ROW_COLUMN in df.columns:
-        nums, bad = to_float(df[ROW_COLUMN])
-        if not bad.any() and nums.notna().all() and (nums % 1 == 0).all() and nums.is_unique:
-            return nums.to_numpy(dtype="int64")
-    return np.arange(_FIRST_DATA_ROW, _FIRST_DATA_ROW + len(df), dtype="int64")
 
 
 def _occasion(raw: pd.Series) -> tuple[pd.Series, pd.Series, str | None]:
@@ -357,7 +185,7 @@ def validate(df: pd.DataFrame, mapping: ColumnMapping, *, source: str = "data") 
     present = [str(c) for c in work.columns if c != ROW_COLUMN]
     for col in wanted:
         if col not in work.columns:
-            shown = ", ".join(_short(c) for c in present[:20])
+            shown = ", ".join(short_value(c) for c in present[:20])
             shown += " ..." if len(present) > 20 else ""
             problems.append(
                 f"column {col!r} ({mapping.role_of(col)}) is not in the data"
@@ -399,7 +227,7 @@ def validate(df: pd.DataFrame, mapping: ColumnMapping, *, source: str = "data") 
         if bad.any():
             raw = work[col]
             hint = ""
-            if any(_DECIMAL_COMMA.match(str(v).strip()) for v in raw[bad]):
+            if any(DECIMAL_COMMA.match(str(v).strip()) for v in raw[bad]):
                 hint = " Some look like decimal commas (3,5): write them with a point (3.5)."
             problems.append(
                 f"column {col!r} ({mapping.role_of(col)}) must be numeric but holds "
@@ -447,13 +275,13 @@ def validate(df: pd.DataFrame, mapping: ColumnMapping, *, source: str = "data") 
         out = (v < lo) | (v > hi)
         if out.any():
             shown = ", ".join(
-                f"{_fmt(x)} (row {int(r)})"
-                for x, r in list(zip(v[out], rows[out], strict=True))[:_SHOW]
+                f"{format_value(x)} (row {int(r)})"
+                for x, r in list(zip(v[out], rows[out], strict=True))[:SHOW_ROWS]
             )
-            more = f" and {int(out.sum()) - _SHOW} more" if int(out.sum()) > _SHOW else ""
+            more = f" and {int(out.sum()) - SHOW_ROWS} more" if int(out.sum()) > SHOW_ROWS else ""
             problems.append(
                 f"column {col!r} ({mapping.role_of(col)}) has {int(out.sum())} value(s) outside "
-                f"its declared range [{_fmt(lo)}, {_fmt(hi)}]: {shown}{more}. Correct the "
+                f"its declared range [{format_value(lo)}, {format_value(hi)}]: {shown}{more}. Correct the "
                 "values, or the range in the mapping if it is wrong."
             )
 
@@ -517,7 +345,7 @@ def _check_between(col: str, filled: pd.Series, ids: pd.Series) -> str | None:
     if per_person.nunique() == 1:
         n = len(per_person)
         return (
-            f"column {col!r} (level-2 moderator) has the same value, {_fmt(per_person.iloc[0])}, "
+            f"column {col!r} (level-2 moderator) has the same value, {format_value(per_person.iloc[0])}, "
             f"for all {n} person(s) who have it; a moderator that does not differ between "
             "persons cannot be modelled. Check the mapping and the file."
         )
@@ -536,10 +364,10 @@ def _check_level2(
         for pid in varying[:3]:
             sub = known[known["id"] == pid]
             vals = "; ".join(
-                f"{_fmt(val)} ({format_rows(g['row'], limit=3)})"
+                f"{format_value(val)} ({format_rows(g['row'], limit=3)})"
                 for val, g in sub.groupby("v", sort=True)
             )
-            parts.append(f"person {_short(pid)} has {vals}")
+            parts.append(f"person {short_value(pid)} has {vals}")
         more = f" (and {len(varying) - 3} more persons)" if len(varying) > 3 else ""
         problem = (
             f"column {col!r} (level-2 moderator) must have one value per person, but varies "
@@ -568,13 +396,16 @@ def _check_duplicates(
         return None
     groups = list(dup.groupby(["id", "occ"], sort=False))
     parts = [
-        f"person {_short(pid)}, occasion {_fmt(o)}: {format_rows(g['row'])}"
+        f"person {short_value(pid)}, occasion {format_value(o)}: {format_rows(g['row'])}"
         for (pid, o), g in groups
     ]
-    more = f" (and {len(parts) - _SHOW} more)" if len(parts) > _SHOW else ""
+    more = f" (and {len(parts) - SHOW_ROWS} more)" if len(parts) > SHOW_ROWS else ""
     return (
         f"columns {mapping.person!r} and {mapping.occasion!r}: {len(parts)} person-occasion "
-        f"pair(s) occur more than once: " + "; ".join(parts[:_SHOW]) + more + ". Each person may "
+        f"pair(s) occur more than once: "
+        + "; ".join(parts[:SHOW_ROWS])
+        + more
+        + ". Each person may "
         "have one diary per occasion: delete the duplicate or correct its occasion."
     )
 
@@ -588,7 +419,7 @@ def _check_variance(
         return f"column {col!r} ({role}) has no values at all; check the mapping and the file."
     if known.nunique() == 1:
         return (
-            f"column {col!r} ({role}) has no variance: every filled value is {_fmt(known.iloc[0])}. "
+            f"column {col!r} ({role}) has no variance: every filled value is {format_value(known.iloc[0])}. "
             "A constant cannot be modelled; check the mapping and the file."
         )
     if role == "level-1 predictor" and ids is not None:
@@ -648,7 +479,9 @@ def _describe(frame: pd.DataFrame, mapping: ColumnMapping) -> list[str]:
     counts = frame.groupby(mapping.person, sort=False).size()
     single = counts[counts == 1].index.tolist()
     if single:
-        shown = ", ".join(_short(s) for s in single[:10]) + (" ..." if len(single) > 10 else "")
+        shown = ", ".join(short_value(s) for s in single[:10]) + (
+            " ..." if len(single) > 10 else ""
+        )
         notes.append(
             f"{len(single)} of {len(counts)} persons have a single diary ({shown}). They are kept: "
             "they inform the between-person part (person means, moderator effects) and the "
