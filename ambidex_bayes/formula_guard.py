@@ -23,12 +23,16 @@ or a saved fit must never call anything but a few harmless transformations. This
 
 Every refusal is a :class:`~ambidex_bayes.errors.SpecError` that names the file (``source``),
 the formula, the refused call or construct and what is allowed.
+
+The module stays whole: quoting a name, splitting a formula and checking it all rest on one
+reading of what is quoted in a formula (``_Unquoted``, formulae's own rule), and the
+check is only safe while that reading and the quoting agree.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -145,10 +149,29 @@ def unquote_name(text: str) -> str:
     return text
 
 
-def _closes(quote: str, char: str) -> bool:
-    """Whether ``char`` ends a quoted part opened by ``quote`` (as formulae's scanner reads:
-    a backtick ends at the next backtick, a string at the next quote of either kind)."""
-    return char == quote if quote == "`" else char in "'\""
+class _Unquoted:
+    """The characters of ``text`` outside backticks and strings, as ``(position, char)``;
+    the quote characters themselves are left out. After the walk, ``open`` is the quote
+    still open at the end of the text (None when every quoted part is closed).
+
+    Quoted parts end as formulae's scanner ends them: a backtick at the next backtick, a
+    string at the next quote of either kind.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.open: str | None = None
+
+    def __iter__(self) -> Iterator[tuple[int, str]]:
+        self.open = None
+        for i, char in enumerate(self.text):
+            if self.open is not None:
+                if char == self.open if self.open == "`" else char in "'\"":
+                    self.open = None
+            elif char in "`'\"":
+                self.open = char
+            else:
+                yield i, char
 
 
 def _scan_quotes(formula: str, source: str, shown: str) -> int:
@@ -163,16 +186,10 @@ def _scan_quotes(formula: str, source: str, shown: str) -> int:
             f"{source}: the formula is {len(formula)} characters long; at most "
             f"{MAX_FORMULA_LENGTH} are accepted."
         )
-    quote: str | None = None
+    unquoted = _Unquoted(formula)
     depth = tildes = 0
-    for char in formula:
-        if quote is not None:
-            if _closes(quote, char):
-                quote = None
-            continue
-        if char in "`'\"":
-            quote = char
-        elif char == "~":
+    for _, char in unquoted:
+        if char == "~":
             tildes += 1
         elif char in "([{":
             depth += 1
@@ -182,12 +199,12 @@ def _scan_quotes(formula: str, source: str, shown: str) -> int:
                 )
         elif char in ")]}":
             depth -= 1
-    if quote == "`":
+    if unquoted.open == "`":
         raise SpecError(
             f"{source}: the formula {shown!r} has an unmatched backtick (`); quoted column "
             "names are written `like this`."
         )
-    if quote is not None:
+    if unquoted.open is not None:
         raise SpecError(f"{source}: the formula {shown!r} has an unterminated string.")
     return tildes
 
@@ -199,15 +216,8 @@ def split_top_level(text: str, separator: str) -> list[str]:
     """
     parts: list[str] = []
     start, depth = 0, 0
-    quote: str | None = None
-    for i, char in enumerate(text):
-        if quote is not None:
-            if _closes(quote, char):
-                quote = None
-            continue
-        if char in "`'\"":
-            quote = char
-        elif char in "([{":
+    for i, char in _Unquoted(text):
+        if char in "([{":
             depth += 1
         elif char in ")]}":
             depth -= 1
@@ -224,15 +234,8 @@ def _enclosed(text: str) -> str | None:
     if not (text.startswith("(") and text.endswith(")")):
         return None
     depth = 0
-    quote: str | None = None
-    for i, char in enumerate(text):
-        if quote is not None:
-            if _closes(quote, char):
-                quote = None
-            continue
-        if char in "`'\"":
-            quote = char
-        elif char in "([{":
+    for i, char in _Unquoted(text):
+        if char in "([{":
             depth += 1
         elif char in ")]}":
             depth -= 1
@@ -301,34 +304,23 @@ class _Walker:
             "written in backticks.",
         )
 
-    # formula level ------------------------------------------------------------------
-    def formula_level(self, node: Any, *, top: bool = False) -> None:
+    # the walk --------------------------------------------------------------------------
+    def walk(self, node: Any, *, in_call: bool = False, top: bool = False) -> None:
+        """Check ``node`` and what is below it, at the formula level or inside a call.
+
+        At the formula level (``in_call=False``) a node is a term: columns joined by
+        ``+ - * / :``, a power of terms by a number, a call, and at the top of the right-hand
+        side (``top``) person-effect terms ``(expr | factor)`` joined by ``+``. Inside a
+        call (``in_call=True``) it is arithmetic: ``+ - * /``, comparisons and a small power
+        of something without a power, of columns, numbers and further allowed calls.
+        """
         from formulae import expr as fx
 
         if isinstance(node, fx.Binary):
-            kind = node.operator.kind
-            if kind == "PLUS" and top:
-                for side in (node.left, node.right):
-                    self.formula_level(side, top=True)
-                return
-            if kind not in _FORMULA_OPERATORS:
-                raise self.refuse(
-                    f"the operator {node.operator.lexeme!r} is only allowed inside I()"
-                )
-            if kind == "STAR_STAR":
-                self.formula_level(node.left)
-                self.number(node.right, "the power of terms", limit=MAX_EXPONENT)
-                return
-            if kind == "PIPE":
-                raise self.refuse(
-                    "a person-effect term (expr | factor) must be in round brackets and added "
-                    "with + to the right-hand side, e.g. y ~ 1 + x + (1 + x | person)"
-                )
-            self.formula_level(node.left)
-            self.formula_level(node.right)
+            self.binary(node, in_call=in_call, top=top)
         elif isinstance(node, fx.Grouping):
             inner = node.expression
-            if isinstance(inner, fx.Binary) and inner.operator.kind == "PIPE":
+            if not in_call and isinstance(inner, fx.Binary) and inner.operator.kind == "PIPE":
                 if not top:
                     raise self.refuse(
                         "a person-effect term (expr | factor) must be added with + to the "
@@ -336,20 +328,45 @@ class _Walker:
                     )
                 self.group(inner)
                 return
-            self.formula_level(inner)
+            self.walk(inner, in_call=in_call)
         elif isinstance(node, fx.Unary):
-            self.formula_level(node.right)
+            self.walk(node.right, in_call=in_call)
         elif isinstance(node, fx.Call):
             self.call(node)
         elif isinstance(node, fx.Variable | fx.QuotedName):
             self.name(node)
         elif isinstance(node, fx.Literal):
             if isinstance(node.value, bool) or not isinstance(node.value, int | float):
-                raise self.refuse(f"the value {node.value!r} is not a term")
+                use = "cannot be used in arithmetic" if in_call else "is not a term"
+                raise self.refuse(f"the value {node.value!r} {use}")
         elif isinstance(node, fx.Assign):
             raise self.refuse("'=' is only allowed for a named argument of a call")
         else:
             raise self.refuse(f"it holds an unknown construct ({type(node).__name__})")
+
+    def binary(self, node: Any, *, in_call: bool, top: bool) -> None:
+        kind = node.operator.kind
+        if kind == "PLUS" and top and not in_call:
+            for side in (node.left, node.right):
+                self.walk(side, top=True)
+            return
+        if kind not in (_CALL_OPERATORS if in_call else _FORMULA_OPERATORS):
+            where = "is not allowed in a call" if in_call else "is only allowed inside I()"
+            raise self.refuse(f"the operator {node.operator.lexeme!r} {where}")
+        if kind == "PIPE":  # only at the formula level: not a call operator
+            raise self.refuse(
+                "a person-effect term (expr | factor) must be in round brackets and added "
+                "with + to the right-hand side, e.g. y ~ 1 + x + (1 + x | person)"
+            )
+        if kind == "STAR_STAR":
+            if in_call and _has_power(node.left):
+                raise self.refuse("powers of powers are not allowed")
+            self.walk(node.left, in_call=in_call)
+            what = "an exponent" if in_call else "the power of terms"
+            self.number(node.right, what, limit=MAX_EXPONENT)
+            return
+        self.walk(node.left, in_call=in_call)
+        self.walk(node.right, in_call=in_call)
 
     def group(self, node: Any) -> None:
         from formulae import expr as fx
@@ -358,10 +375,9 @@ class _Walker:
         if not isinstance(factor, fx.Variable | fx.QuotedName):
             raise self.refuse("the grouping factor after '|' must be one column name")
         self.name(factor)
-        self.formula_level(expr)
+        self.walk(expr)
         self.groups.append((expr, factor))
 
-    # inside calls ----------------------------------------------------------------------
     def call(self, node: Any) -> None:
         from formulae import expr as fx
 
@@ -373,48 +389,10 @@ class _Walker:
             raise self.refuse_call(name)
         self.calls.add(name)
         for arg in node.args:
-            if isinstance(arg, fx.Assign):
-                self.argument(arg.value)
-            else:
-                self.argument(arg)
-
-    def argument(self, node: Any) -> None:
-        from formulae import expr as fx
-
-        if isinstance(node, fx.Literal):
-            return  # a number, string, True, False or None passed to an allowed function
-        self.arithmetic(node)
-
-    def arithmetic(self, node: Any) -> None:
-        from formulae import expr as fx
-
-        if isinstance(node, fx.Binary):
-            kind = node.operator.kind
-            if kind not in _CALL_OPERATORS:
-                raise self.refuse(f"the operator {node.operator.lexeme!r} is not allowed in a call")
-            if kind == "STAR_STAR":
-                if _has_power(node.left):
-                    raise self.refuse("powers of powers are not allowed")
-                self.arithmetic(node.left)
-                self.number(node.right, "an exponent", limit=MAX_EXPONENT)
-                return
-            self.arithmetic(node.left)
-            self.arithmetic(node.right)
-        elif isinstance(node, fx.Unary):
-            self.arithmetic(node.right)
-        elif isinstance(node, fx.Grouping):
-            self.arithmetic(node.expression)
-        elif isinstance(node, fx.Call):
-            self.call(node)
-        elif isinstance(node, fx.Variable | fx.QuotedName):
-            self.name(node)
-        elif isinstance(node, fx.Literal):
-            if isinstance(node.value, bool) or not isinstance(node.value, int | float):
-                raise self.refuse(f"the value {node.value!r} cannot be used in arithmetic")
-        elif isinstance(node, fx.Assign):
-            raise self.refuse("'=' is only allowed for a named argument of a call")
-        else:
-            raise self.refuse(f"it holds an unknown construct ({type(node).__name__})")
+            value = arg.value if isinstance(arg, fx.Assign) else arg
+            if not isinstance(value, fx.Literal):
+                # a literal (number, string, True, False, None) is passed as it is
+                self.walk(value, in_call=True)
 
     # leaves -------------------------------------------------------------------------------
     def name(self, node: Any) -> None:
@@ -552,9 +530,9 @@ def _check(
     if not (isinstance(tree, fx.Binary) and tree.operator.kind == "TILDE"):
         raise SpecError(f"{source}: the formula {shown!r} is not of the form outcome ~ terms.")
     walker = _Walker(shown, source)
-    walker.formula_level(tree.left)
+    walker.walk(tree.left)
     outcome_names = set(walker.names)
-    walker.formula_level(tree.right, top=True)
+    walker.walk(tree.right, top=True)
     if columns is not None:
         known = {str(c) for c in columns}
         for name in sorted(walker.names):
