@@ -28,7 +28,10 @@ def markdown_table(frame: pd.DataFrame, *, digits: int = 3) -> str:
     for col in shown.columns:
         if shown[col].dtype == object or pd.api.types.is_string_dtype(shown[col]):
             shown[col] = shown[col].map(escape).astype(object)
-    as_text = "value" in shown.columns and shown["value"].dtype.kind == "f"
+    as_text = "value" in shown.columns and (
+        shown["value"].dtype.kind == "f"
+        or all(isinstance(v, int | float) and not isinstance(v, bool) for v in shown["value"])
+    )
     if as_text:  # a statistic/value table mixes counts and shares: print each as it is
         shown["value"] = shown["value"].map(count_or_number).astype(object)
     headers = [escape(str(c)) for c in shown.columns]
