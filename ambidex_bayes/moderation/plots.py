@@ -217,7 +217,7 @@ def plot_boundary_posterior(
         f"{boundary['share_in_observed_range']:.0%} of draws inside the observed range"
         + (f"; {outside:.0%} far outside, not shown" if outside > 0 else "")
     )
-    ax.legend(fontsize="small")
+    ax.legend(loc="best", fontsize="small")
     return ax
 
 
@@ -294,5 +294,5 @@ def plot_person_slopes(
         )
     ax.set_xlabel(table.attrs.get("moderator_name") or "moderator")
     ax.set_ylabel("person's " + _slope_label(table.attrs))
-    ax.legend(fontsize="small")
+    ax.legend(loc="best", fontsize="small")
     return ax

@@ -107,7 +107,7 @@ def plot_prior_predictive(
     ax.set_xlabel(f"predicted {first.outcome_name} (original scale)")
     ax.set_ylabel("density")
     ax.set_title("Prior predictive outcome")
-    ax.legend()
+    ax.legend(loc="best")
     return ax
 
 
@@ -138,7 +138,7 @@ def plot_prior_slopes(check: PriorPredictive, *, ax: Axes | None = None, bins: i
     ax.set_xlabel(f"implied within-person slope of {y_name} on {x_name} (original units)")
     ax.set_ylabel("prior density")
     ax.set_title(f"Simple slopes implied by the prior set {check.prior_set!r}")
-    ax.legend()
+    ax.legend(loc="best")
     return ax
 
 
@@ -201,7 +201,7 @@ def plot_prior_forest(
     prob = table.attrs.get("ci_prob")
     ax.set_xlabel("posterior mean and " + (f"{prob:.0%} " if prob else "") + "interval")
     ax.set_title("Posterior under each prior set")
-    ax.legend(title="prior set")
+    ax.legend(loc="best", title="prior set")
     return ax
 
 
@@ -235,7 +235,7 @@ def plot_bf_sensitivity(
     ax.set_xlabel(f"prior SD of {parameter}")
     ax.set_ylabel("BF10 (effect vs. 0)")
     ax.set_title("Bayes factor against the prior's width")
-    ax.legend(title="prior set")
+    ax.legend(loc="best", title="prior set")
     return ax
 
 
@@ -270,5 +270,5 @@ def plot_prior_sensitivity(
     ax.set_ylabel("sensitivity to the likelihood")
     ax.set_title("Power-scaling sensitivity (right of the line: the prior matters)")
     if "prior_set" in sensitivity.columns:
-        ax.legend(title="prior set")
+        ax.legend(loc="best", title="prior set")
     return ax

@@ -132,7 +132,7 @@ def plot_moderation_lines(
     if title is not None:
         ax.set_title(title)
     prob = lines.attrs.get("ci_prob")
-    ax.legend(title=f"bands: {prob:.0%} credible" if prob is not None else None)
+    ax.legend(loc="best", title=f"bands: {prob:.0%} credible" if prob is not None else None)
     return ax
 
 
