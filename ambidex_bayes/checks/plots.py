@@ -134,7 +134,7 @@ def plot_ppc_density(overlay: xr.DataTree, *, ax: Axes | None = None) -> Axes:
     ax.set_xlabel(overlay.attrs.get("outcome", name))
     ax.set_ylabel("density")
     ax.set_title(f"Posterior predictive density ({overlay.attrs.get('model', 'model')})")
-    ax.legend()
+    ax.legend(loc="best")
     return ax
 
 
@@ -289,7 +289,7 @@ def _plot_calibration_band(calibration: pd.DataFrame, *, ax: Axes | None) -> Axe
     ax.set_xlabel("PIT value")
     ax.set_ylabel("ECDF - uniform")
     ax.set_title("LOO-PIT calibration")
-    ax.legend()
+    ax.legend(loc="best")
     return ax
 
 
@@ -373,7 +373,7 @@ def plot_pareto_k(result: LooResult, *, ax: Axes | None = None) -> Axes:
     ax.set_xlabel("row")
     ax.set_ylabel("Pareto k")
     ax.set_title(f"PSIS-LOO diagnostics ({result.model})")
-    ax.legend()
+    ax.legend(loc="best")
     return ax
 
 
