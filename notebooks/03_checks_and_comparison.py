@@ -121,12 +121,14 @@ _ = ab.plot_person_intervals(ab.person_intervals(m1_draws, extreme))
 #
 # ### LOO-PIT calibration
 # For each diary: the probability, under the model fitted without it, of a value at or
-# below the observed one. Uniform for a calibrated model.
+# below the observed one. Uniform for a calibrated model. The figure shows the ECDF of
+# these values minus the uniform CDF with the p-value of a uniformity test; when the test
+# rejects, the diaries that depart most are marked.
 
 # %%
-calibration = ab.loo_pit_calibration(ab.loo_pit_values(m3, draws))
-ab.plot_loo_pit(calibration)
-calibration.attrs["share_outside"]
+pit_tree = ab.loo_pit_tree(m3, draws)
+ab.plot_loo_pit(pit_tree)
+ab.loo_pit_uniformity(pit_tree)
 
 # %% [markdown]
 # ## 3. Model comparison
