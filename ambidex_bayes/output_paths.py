@@ -38,13 +38,21 @@ import tempfile
 import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ambidex_bayes.errors import OutputError
 from ambidex_bayes.store import atomic_write
 
-if TYPE_CHECKING:
-    from ambidex_bayes.engine.result import FitResult
+
+class SavableFit(Protocol):
+    """What :func:`save_fit_or_warn` needs of a fit: ``save(path)`` (a ``FitResult`` has it).
+
+    A protocol rather than ``FitResult`` itself, so this module (which the engine uses to
+    save fits) does not import the engine back.
+    """
+
+    def save(self, path: str | os.PathLike) -> Path: ...
+
 
 __all__ = [
     "REPORT_MARKER",
@@ -378,7 +386,7 @@ def replace_folder(
             shutil.rmtree(backup, ignore_errors=True)
 
 
-def save_fit_or_warn(result: FitResult, path: str | os.PathLike, *, where: str) -> Path | None:
+def save_fit_or_warn(result: SavableFit, path: str | os.PathLike, *, where: str) -> Path | None:
     """Save a fit with ``result.save(path)``; when that fails, warn and keep it in memory.
 
     Returns the saved path, or None when the fit could not be written (the result object is

@@ -270,6 +270,26 @@ def unit_graph(graph: dict[str, set[str]]) -> dict[str, set[str]]:
     return units
 
 
+def test_no_cycle_between_top_level_units():
+    """Subpackages import each other one way only (a type-checking import counts too)."""
+    units = unit_graph(import_graph())
+    found = cycles(units)
+    assert not found, "cycles between packages:\n" + "\n".join(describe(c, units) for c in found)
+
+
+def test_a_cycle_between_packages_is_seen(tmp_path):
+    root = _write_package(
+        tmp_path,
+        {
+            "a/__init__.py": "",
+            "a/x.py": "from ambidex_bayes.b import y\n",
+            "b/__init__.py": "",
+            "b/y.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ambidex_bayes.a import x\n",
+        },
+    )
+    assert cycles(unit_graph(import_graph(root))) != []
+
+
 if __name__ == "__main__":
     graph = import_graph()
     units = unit_graph(graph)
