@@ -26,6 +26,8 @@ generalized Pareto fit in float64.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 from scipy.special import logsumexp
 
@@ -119,6 +121,31 @@ def _smooth_block(log_lik: np.ndarray, n_tail: int) -> tuple[np.ndarray, np.ndar
     return ratios, khat
 
 
+def _as_float(log_lik: np.ndarray) -> np.ndarray:
+    """The log-likelihood as a floating-point array (its own precision when it has one)."""
+    values = np.asarray(log_lik)
+    return values if np.issubdtype(values.dtype, np.floating) else values.astype(float)
+
+
+def _smoothed_blocks(
+    values: np.ndarray, r_eff: float, rows_per_fit: int | None
+) -> Iterator[tuple[int, int, np.ndarray, np.ndarray, np.ndarray]]:
+    """Blocks of rows with their smoothed log weights: ``(start, stop, block, weights, k)``.
+
+    ``block`` and ``weights`` have shape ``(rows in the block, S)``; ``k`` the rows' Pareto
+    :math:`\\hat k`.
+    """
+    n_draws, n_rows = values.shape
+    n_tail = tail_length(n_draws, r_eff)
+    if n_tail < 5:
+        raise ValueError("n_draws_tail must be at least 5")
+    step = max(1, int(rows_per_fit or GPD_ROWS))
+    for start in range(0, n_rows, step):
+        block = values[:, start : start + step].T
+        weights, k = _smooth_block(block, n_tail)
+        yield start, start + block.shape[0], block, weights, k
+
+
 def psis_log_weights(
     log_lik: np.ndarray, r_eff: float, *, rows_per_fit: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -141,21 +168,12 @@ def psis_log_weights(
         Each column sums (in exp) to one; in the log-likelihood's precision.
     pareto_k : numpy.ndarray, shape ``(rows,)``
     """
-    values = np.asarray(log_lik)
-    if not np.issubdtype(values.dtype, np.floating):
-        values = values.astype(float)
-    n_draws, n_rows = values.shape
-    n_tail = tail_length(n_draws, r_eff)
-    if n_tail < 5:
-        raise ValueError("n_draws_tail must be at least 5")
-    step = max(1, int(rows_per_fit or GPD_ROWS))
+    values = _as_float(log_lik)
     weights = np.empty_like(values)
-    khat = np.empty(n_rows)
-    for start in range(0, n_rows, step):
-        block = values[:, start : start + step].T
-        w, k = _smooth_block(block, n_tail)
-        weights[:, start : start + block.shape[0]] = w.T
-        khat[start : start + block.shape[0]] = k
+    khat = np.empty(values.shape[1])
+    for start, stop, _, w, k in _smoothed_blocks(values, r_eff, rows_per_fit):
+        weights[:, start:stop] = w.T
+        khat[start:stop] = k
     return weights, khat
 
 
@@ -177,19 +195,10 @@ def psis_loo_rows(
     -------
     elpd_i, pareto_k, p_loo_i : numpy.ndarray, shape ``(rows,)``
     """
-    values = np.asarray(log_lik)
-    if not np.issubdtype(values.dtype, np.floating):
-        values = values.astype(float)
+    values = _as_float(log_lik)
     n_draws, n_rows = values.shape
-    n_tail = tail_length(n_draws, r_eff)
-    if n_tail < 5:
-        raise ValueError("n_draws_tail must be at least 5")
-    step = max(1, int(rows_per_fit or GPD_ROWS))
     elpd, khat, lpd = np.empty(n_rows), np.empty(n_rows), np.empty(n_rows)
-    for start in range(0, n_rows, step):
-        block = values[:, start : start + step].T
-        weights, k = _smooth_block(block, n_tail)
-        stop = start + block.shape[0]
+    for start, stop, block, weights, k in _smoothed_blocks(values, r_eff, rows_per_fit):
         elpd[start:stop] = logsumexp(weights + block, axis=1)
         lpd[start:stop] = logsumexp(block, axis=1, b=1 / n_draws)
         khat[start:stop] = k

@@ -9,7 +9,7 @@ no model compiled here repeats PyTensor's search or its warning.
 
 from __future__ import annotations
 
-import importlib
+from ambidex_bayes.lazy_face import lazy_names
 
 __all__ = ["BuiltModel", "build_model", "check_initial_point", "configure_blas"]
 
@@ -21,15 +21,4 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> object:
-    """Import the module behind ``name`` on first use."""
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_names(globals(), _EXPORTS)
