@@ -26,6 +26,7 @@ from ambidex_bayes.data.validate import (
     too_large,
 )
 from ambidex_bayes.errors import DataError
+from ambidex_bayes.factor_coding import FactorCoding
 from ambidex_bayes.prepared_json import (
     PREPARED_FORMAT,
     PREPARED_VERSION,
@@ -75,6 +76,11 @@ class PreparedData:
         Level-1 predictor -> reliability :math:`\\lambda` of its observed person means.
     detrend, standardize
         The options used.
+    factor_codings
+        Source column -> :class:`~ambidex_bayes.factor_coding.FactorCoding`, for every
+        factor (text or categorical, or declared in the mapping) among the moderators and
+        controls. The role of a factor (``w<k>``, ``w``, ``c<k>``) holds the source column;
+        its contrast columns are in the frame (:meth:`role_columns`).
     """
 
     frame: pd.DataFrame
@@ -89,6 +95,30 @@ class PreparedData:
     person_mean_reliability: Mapping[str, float] = field(default_factory=dict)
     detrend: bool = False
     standardize: bool = False
+    factor_codings: Mapping[str, FactorCoding] = field(default_factory=dict)
+
+    def role_columns(self, role: str) -> tuple[str, ...]:
+        """The frame's column(s) of a role: the one column of a numeric role, the contrast
+        columns of a factor role (``w<k>``, ``w``, ``c<k>`` of a factor).
+
+        Raises
+        ------
+        DataError
+            The data have no such role.
+        """
+        try:
+            column = self.roles[role]
+        except KeyError:
+            raise DataError(
+                f"the prepared data have no role {role!r}{did_you_mean(role, self.roles)}; "
+                f"roles: {', '.join(self.roles)}"
+            ) from None
+        coding = self.factor_codings.get(column)
+        return coding.columns if coding is not None else (column,)
+
+    def factor_columns(self) -> dict[str, tuple[str, ...]]:
+        """Source column -> contrast columns of every factor (for formula rendering)."""
+        return {c: f.columns for c, f in self.factor_codings.items()}
 
     def formula_fields(self) -> dict[str, str]:
         """The roles as a dict, for ``template.format(**prepared.formula_fields())``."""
@@ -217,6 +247,7 @@ class PreparedData:
             "warnings": list(self.warnings),
             "detrend": self.detrend,
             "standardize": self.standardize,
+            "factor_codings": {k: f.to_dict() for k, f in self.factor_codings.items()},
             "columns": [str(c) for c in self.frame.columns],
         }
 
@@ -253,6 +284,10 @@ class PreparedData:
                 person_mean_reliability=floats_from_json(d["person_mean_reliability"]),
                 detrend=bool(d["detrend"]),
                 standardize=bool(d["standardize"]),
+                factor_codings={
+                    str(k): FactorCoding.from_dict(f)
+                    for k, f in (d.get("factor_codings") or {}).items()
+                },
             )
         except (KeyError, TypeError) as exc:
             raise DataError(f"saved PreparedData is incomplete or malformed: {exc!r}") from None
