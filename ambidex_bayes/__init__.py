@@ -97,7 +97,6 @@ _EXPORTS: dict[str, str] = {
     "range_check": "ambidex_bayes.checks.ppc:range_check",
     "density_overlay": "ambidex_bayes.checks.ppc:density_overlay",
     "loo_pit_values": "ambidex_bayes.checks.ppc:loo_pit_values",
-    "loo_pit_calibration": "ambidex_bayes.checks.ppc:loo_pit_calibration",
     "loo_pit_tree": "ambidex_bayes.checks.loo_pit:loo_pit_tree",
     "loo_pit_uniformity": "ambidex_bayes.checks.loo_pit:loo_pit_uniformity",
     "loo": "ambidex_bayes.checks.comparison:psis_loo",

@@ -92,23 +92,6 @@ def test_ppc_statistics_one_panel_per_statistic_with_observed_line_and_flag():
         )
 
 
-def test_loo_pit_draws_the_ecdf_difference_and_band():
-    u = np.linspace(0.0, 1.0, 21)
-    calibration = pd.DataFrame(
-        {"u": u, "ecdf": u**1.2, "lower": u - 0.1, "upper": u + 0.1, "difference": u**1.2 - u}
-    )
-    calibration.attrs.update(ci_prob=0.9)
-    ax = check_plots.plot_loo_pit(calibration)
-    (ecdf,) = [line for line in ax.lines if line.get_label() == "LOO-PIT ECDF"]
-    assert ecdf.get_ydata().tolist() == pytest.approx((u**1.2 - u).tolist())
-    (band,) = ax.collections
-    assert band.get_label() == "90% band for uniform PIT"
-    ys = np.concatenate([path.vertices[:, 1] for path in band.get_paths()])
-    assert ys.min() == pytest.approx(-0.1) and ys.max() == pytest.approx(0.1)
-    with pytest.raises(AmbidexError, match="lacks the column"):
-        check_plots.plot_loo_pit(calibration.drop(columns="upper"))
-
-
 def test_loo_pit_draws_the_pit_ecdf_and_the_uniformity_test_of_the_draws():
     draws, fit = predictive_pair(3.0)  # predictions three times too wide: PIT bunched near 0.5
     tree = loo_pit.loo_pit_tree(fit, draws)

@@ -6,8 +6,8 @@
   predictive p-values, whole data and per person (:mod:`~ambidex_bayes.checks.ppc_statistics`);
   :func:`range_check`, :func:`density_overlay`, :func:`person_intervals` -- the share of
   predictions outside a rating scale and the data of the check plots
-  (:mod:`~ambidex_bayes.checks.predictive_summaries`); :func:`loo_pit_values` and
-  :func:`loo_pit_calibration` -- LOO-PIT calibration (:mod:`~ambidex_bayes.checks.loo_pit`).
+  (:mod:`~ambidex_bayes.checks.predictive_summaries`); :func:`loo_pit_values` --
+  LOO-PIT values (:mod:`~ambidex_bayes.checks.loo_pit`).
   :mod:`~ambidex_bayes.checks.ppc` gathers them all.
 - :func:`psis_loo` -- PSIS-LOO with Pareto k diagnostics and a remedy
   (:mod:`~ambidex_bayes.checks.loo`); :func:`kfold_by_person` -- leave-persons-out K-fold
@@ -40,7 +40,7 @@ from ambidex_bayes.checks.log_likelihood import (
     new_person_log_density,
 )
 from ambidex_bayes.checks.loo import REMEDIES, LooResult, psis_loo
-from ambidex_bayes.checks.loo_pit import loo_pit_calibration, loo_pit_values
+from ambidex_bayes.checks.loo_pit import loo_pit_values
 from ambidex_bayes.checks.model_comparison import (
     Comparison,
     compare_fits,
@@ -91,7 +91,6 @@ __all__ = [
     "density_overlay",
     "person_intervals",
     "loo_pit_values",
-    "loo_pit_calibration",
     # model comparison
     "LooResult",
     "REMEDIES",

@@ -3,16 +3,13 @@ r"""LOO-PIT: calibration of a fit's leave-one-out predictive distributions.
 The leave-one-out probability integral transform
 :math:`\mathrm{PIT}_i = \Pr(y^{\mathrm{rep}}_i \le y_i \mid y_{-i})` is computed with
 PSIS-LOO weights (``arviz_stats.loo_pit``) from the DataTree of :func:`loo_pit_tree`; for a
-calibrated model the values are uniform. Two checks of uniformity:
-
-- :func:`loo_pit_uniformity` -- the check that :func:`arviz_plots.plot_loo_pit` draws (and
-  the report states): the pointwise order-based test with Cauchy combination (``pot_c``,
-  Tesso et al. 2026) of arviz-stats on the PIT values with Pareto-smoothed tails. It allows
-  for the dependence between LOO-PIT values; its p-value is printed on the figure and, when
-  it is below :math:`\alpha = 1 - \mathrm{prob}`, the diaries that contribute most to the
-  departure are marked.
-- :func:`loo_pit_calibration` -- the empirical CDF of :func:`loo_pit_values` against
-  simultaneous bands for *independent* uniform values (``arviz_stats`` ECDF bands).
+calibrated model the values are uniform. :func:`loo_pit_uniformity` is the check that
+:func:`arviz_plots.plot_loo_pit` draws (and the report and the ``ppc`` command state): the
+pointwise order-based test with Cauchy combination (``pot_c``, Tesso et al. 2026) of
+arviz-stats on the PIT values with Pareto-smoothed tails. It allows for the dependence
+between LOO-PIT values; its p-value is printed on the figure and, when it is below
+:math:`\alpha = 1 - \mathrm{prob}`, the diaries that contribute most to the departure are
+marked.
 
 PIT is unchanged by the standardisation (a monotone map), so the log-likelihood of the model
 scale serves for the original scale.
@@ -24,10 +21,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import xarray as xr
 
-from ambidex_bayes import constants
 from ambidex_bayes.checks.predictive import PredictiveDraws
 from ambidex_bayes.checks.predictive_tree import OBS_DIM, predictive_tree
 from ambidex_bayes.errors import AmbidexError, ModelError
@@ -42,7 +37,6 @@ __all__ = [
     "loo_pit_tree",
     "loo_pit_values",
     "loo_pit_uniformity",
-    "loo_pit_calibration",
 ]
 
 #: arviz-stats' uniformity test for LOO-PIT values (the default of ``plot_loo_pit``).
@@ -202,39 +196,3 @@ def loo_pit_uniformity(tree: xr.DataTree, *, prob: float | None = None) -> PitUn
     return PitUniformity(
         p_value=p, prob=prob, n=int(values.size), n_marked=marked, model=tree.attrs.get("model", "")
     )
-
-
-def loo_pit_calibration(
-    pit: np.ndarray,
-    *,
-    prob: float | None = None,
-    n_simulations: int = 1000,
-    seed: int | None = None,
-) -> pd.DataFrame:
-    """Empirical CDF of LOO-PIT values with simultaneous bands for independent uniform values.
-
-    The bands assume independent PIT values, which LOO-PIT values are not quite;
-    :func:`loo_pit_uniformity` is the check the report states and the figure draws.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``u, ecdf, lower, upper, difference`` (``ecdf - u``) on the evaluation grid;
-        ``attrs["share_outside"]`` is the share of grid points where the ECDF leaves the band
-        (0 for a calibrated model, up to chance) and ``attrs["ci_prob"]`` the band's level.
-    """
-    from arviz_stats.ecdf_utils import ecdf_pit
-
-    prob = resolve_prob(prob)
-    values = np.asarray(pit, dtype=float)
-    values = values[np.isfinite(values)]
-    if values.size < 2:
-        raise AmbidexError("LOO-PIT calibration needs at least two finite PIT values.")
-    rng = np.random.default_rng(constants.SEED if seed is None else seed)
-    u, ecdf, lower, upper = ecdf_pit(values, prob, n_simulations, rng=rng)
-    table = pd.DataFrame(
-        {"u": u, "ecdf": ecdf, "lower": lower, "upper": upper, "difference": ecdf - u}
-    )
-    outside = (ecdf < lower - 1e-12) | (ecdf > upper + 1e-12)
-    table.attrs.update(share_outside=float(outside.mean()), ci_prob=prob, n=int(values.size))
-    return table

@@ -9,9 +9,7 @@ What arviz-plots draws and what stays ours
 - LOO-PIT: :func:`arviz_plots.plot_loo_pit` on the DataTree with the log-likelihood
   (:func:`~ambidex_bayes.checks.loo_pit.loo_pit_tree`), with its own check, the ``pot_c``
   uniformity test, whose result :func:`~ambidex_bayes.checks.loo_pit.loo_pit_uniformity`
-  returns for the report's sentence. A calibration table
-  (:func:`~ambidex_bayes.checks.loo_pit.loo_pit_calibration`) is drawn as its ECDF with the
-  band, through arviz-plots' visuals.
+  returns for the report's sentence.
 - Test statistics: :func:`arviz_plots.plot_dist` (histograms) of the replicated statistics,
   one panel per statistic, with the observed values added by
   :func:`arviz_plots.add_lines`; a flagged statistic's line and title are red. The
@@ -39,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from ambidex_bayes.errors import AmbidexError
-from ambidex_bayes.plotting import BACKEND, axes_or_new, band_data, collection_on, curve_data
+from ambidex_bayes.plotting import BACKEND, axes_or_new, collection_on, curve_data
 from ambidex_bayes.posterior import SAMPLE_DIMS, resolve_prob
 
 if TYPE_CHECKING:
@@ -216,44 +214,34 @@ def plot_ppc_statistics(
     return figure
 
 
-def plot_loo_pit(
-    data: xr.DataTree | pd.DataFrame,
-    *,
-    prob: float | None = None,
-    ax: Axes | None = None,
-) -> Axes:
+def plot_loo_pit(tree: xr.DataTree, *, prob: float | None = None, ax: Axes | None = None) -> Axes:
     """LOO-PIT calibration: the ECDF of the LOO-PIT values minus the uniform CDF.
 
-    From a DataTree, drawn by :func:`arviz_plots.plot_loo_pit` with its default check, the
-    ``pot_c`` uniformity test: the figure prints the test's p-value and, when it is below
+    Drawn by :func:`arviz_plots.plot_loo_pit` with its default check, the ``pot_c``
+    uniformity test: the figure prints the test's p-value and, when it is below
     ``1 - prob``, marks the diaries that contribute most to the departure
     (:func:`~ambidex_bayes.checks.loo_pit.loo_pit_uniformity` returns the same test's
-    result). From a calibration table, the ECDF with its simultaneous band for independent
-    uniform values.
+    result).
 
     Parameters
     ----------
-    data : xarray.DataTree or DataFrame
-        From :func:`ambidex_bayes.checks.loo_pit.loo_pit_tree`, or the table of
-        :func:`ambidex_bayes.checks.ppc.loo_pit_calibration`.
+    tree : xarray.DataTree
+        From :func:`ambidex_bayes.checks.loo_pit.loo_pit_tree`.
     prob : float, optional
-        Level of the test (``envelope_prob``; default ``constants.CI_PROB``); not used for a
-        calibration table, which carries its own.
+        Level of the test (``envelope_prob``; default ``constants.CI_PROB``).
     ax : matplotlib.axes.Axes, optional
         Where to draw; a new figure when omitted.
     """
     import arviz_plots as azp
 
-    if isinstance(data, pd.DataFrame):
-        return _plot_calibration_band(data, ax=ax)
-    observed = _group(data, "observed_data", "data")
+    observed = _group(tree, "observed_data", "tree")
     for group in ("posterior_predictive", "log_likelihood"):
-        _group(data, group, "data")
+        _group(tree, group, "tree")
     # the observed variable gives the collection the variable that plot_loo_pit's axis
     # limits, labels and title are mapped over
     pc = collection_on(ax, observed, figsize=(6, 3.5))
     azp.plot_loo_pit(
-        data,
+        tree,
         envelope_prob=resolve_prob(prob),
         plot_collection=pc,
         visuals={"ecdf_lines": {"color": "black"}, "title": False},
@@ -261,35 +249,7 @@ def plot_loo_pit(
     ax = pc.viz["plot"].item()
     ax.set_xlabel("LOO-PIT value")
     ax.set_ylabel("ECDF - uniform CDF")
-    ax.set_title(f"LOO-PIT calibration ({data.attrs.get('model', 'model')})")
-    return ax
-
-
-def _plot_calibration_band(calibration: pd.DataFrame, *, ax: Axes | None) -> Axes:
-    import xarray as xr
-    from arviz_plots.visuals import ecdf_line, fill_between_y, hline
-
-    _require(calibration, ("u", "ecdf", "lower", "upper"), "calibration")
-    u = calibration["u"].to_numpy(dtype=float)
-    band = band_data(u, calibration["lower"] - u, calibration["upper"] - u, name="band")
-    difference = curve_data(u, calibration["ecdf"] - u, name="ecdf")
-    prob = calibration.attrs.get("ci_prob", 0.95)
-    pc = collection_on(ax)
-    pc.map(
-        fill_between_y,
-        "band",
-        data=band,
-        color="grey",
-        alpha=0.3,
-        label=f"{prob:.0%} band for uniform PIT",
-    )
-    pc.map(ecdf_line, "ecdf", data=difference, color="black", label="LOO-PIT ECDF")
-    pc.map(hline, "zero", data=xr.DataArray(0.0, name="zero"), color="grey", width=0.8)
-    ax = pc.viz["plot"].item()
-    ax.set_xlabel("PIT value")
-    ax.set_ylabel("ECDF - uniform")
-    ax.set_title("LOO-PIT calibration")
-    ax.legend(loc="best")
+    ax.set_title(f"LOO-PIT calibration ({tree.attrs.get('model', 'model')})")
     return ax
 
 

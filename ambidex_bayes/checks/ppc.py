@@ -12,14 +12,13 @@ This module gathers the names of the modules that do the work:
 - :mod:`ambidex_bayes.checks.predictive_summaries` -- the share of predictions outside a
   rating scale, density overlays and chosen persons' predictive intervals
   (:func:`range_check`, :func:`density_overlay`, :func:`person_intervals`);
-- :mod:`ambidex_bayes.checks.loo_pit` -- LOO-PIT calibration (:func:`loo_pit_values`,
-  :func:`loo_pit_calibration`);
+- :mod:`ambidex_bayes.checks.loo_pit` -- LOO-PIT values (:func:`loo_pit_values`);
 - :mod:`ambidex_bayes.checks.person_groups` -- per-person reductions over many draws at once.
 """
 
 from __future__ import annotations
 
-from ambidex_bayes.checks.loo_pit import loo_pit_calibration, loo_pit_values
+from ambidex_bayes.checks.loo_pit import loo_pit_values
 from ambidex_bayes.checks.ppc_statistics import (
     P_VALUE_TAIL,
     PERSON_STATISTICS,
@@ -61,5 +60,4 @@ __all__ = [
     "density_overlay",
     "person_intervals",
     "loo_pit_values",
-    "loo_pit_calibration",
 ]

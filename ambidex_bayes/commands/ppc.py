@@ -2,7 +2,8 @@
 
 Prints the test statistics with their posterior predictive p-values, the share of
 predictions outside a declared scale range, how many persons the per-person checks flag,
-and the LOO-PIT calibration; ``--out`` also writes the tables (CSV) and figures (PNG).
+and the LOO-PIT uniformity test (:func:`~ambidex_bayes.checks.loo_pit.loo_pit_uniformity`,
+the test the LOO-PIT figure draws); ``--out`` also writes the tables (CSV) and figures (PNG).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the command; returns the exit status."""
     from ambidex_bayes.checks import plots, ppc
+    from ambidex_bayes.checks.loo_pit import loo_pit_tree, loo_pit_uniformity
     from ambidex_bayes.commands._options import check_csv_option, input_paths, print_table
     from ambidex_bayes.fit import load_fit
     from ambidex_bayes.output_paths import OutputFolder
@@ -56,14 +58,15 @@ def run(args: argparse.Namespace) -> int:
     persons = ppc.person_checks(draws)
     print("\nPersons flagged by the per-person checks:")
     print_table(ppc.flagged_persons(persons))
-    calibration = ppc.loo_pit_calibration(ppc.loo_pit_values(fit, draws), prob=args.prob)
-    share = calibration.attrs["share_outside"]
+    pit_tree = loo_pit_tree(fit, draws)
+    uniformity = loo_pit_uniformity(pit_tree, prob=args.prob)
     print(
-        "\nLOO-PIT: "
+        f"\nLOO-PIT: uniformity test {uniformity.method}, p = {uniformity.p_value:.2g}: "
         + (
-            "the ECDF stays inside the band for uniform values (calibrated)."
-            if share == 0
-            else f"the ECDF leaves the band over {share:.0%} of its range (miscalibrated)."
+            f"not below {uniformity.alpha:.2g}, no sign of miscalibration."
+            if uniformity.calibrated
+            else f"below {uniformity.alpha:.2g}, miscalibrated; {uniformity.n_marked} diaries "
+            "contribute most to the departure."
         )
     )
     chosen = args.persons
@@ -83,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
         out.figure("ppc_density.png", fig, bbox_inches="tight")
         out.figure("ppc_statistics.png", plots.plot_ppc_statistics(checks), bbox_inches="tight")
         fig, ax = plt.subplots(figsize=(6, 3.5), layout="constrained")
-        plots.plot_loo_pit(calibration, ax=ax)
+        plots.plot_loo_pit(pit_tree, prob=uniformity.prob, ax=ax)
         out.figure("loo_pit.png", fig, bbox_inches="tight")
         if chosen:
             fig, ax = plt.subplots(figsize=(8, 3.5), layout="constrained")
