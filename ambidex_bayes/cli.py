@@ -16,6 +16,7 @@ from ambidex_bayes.commands import (
     compare,
     compare_priors,
     moderation,
+    multiverse,
     power,
     ppc,
     prior_check,
@@ -40,7 +41,7 @@ __all__ = ["main", "build_parser"]
 #: The commands defined in modules of :mod:`ambidex_bayes.commands`, in the order ``--help``
 #: lists them (after this module's own). Each module defines ``NAME``, ``HELP``,
 #: ``add_arguments(parser)`` and ``run(args) -> int``.
-COMMAND_MODULES = (moderation, ppc, compare, compare_priors, prior_check, power, sbc)
+COMMAND_MODULES = (moderation, ppc, compare, compare_priors, prior_check, power, sbc, multiverse)
 
 
 def build_parser() -> argparse.ArgumentParser:
