@@ -13,12 +13,17 @@ The posterior of every fit uses Bambi's naming, so that ArviZ summaries and
 - the residual standard deviation of a Gaussian model is ``"sigma"``.
 
 :class:`ModerationTerms` records which of those names plays which role, so that summaries,
-simple slopes and figures never guess.
+simple slopes and figures never guess. One :class:`ModerationTerms` describes one
+(level-1 predictor, moderator) pair; :func:`ambidex_bayes.model.moderation_roles.terms_for`
+gives those of any pair of a fit. A factor moderator enters the model as contrast columns;
+its terms then record the levels, the reference, the contrast kind and the coding matrix
+(:attr:`ModerationTerms.moderator_coding`), so that per-level slopes need nothing else.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
 
 __all__ = ["ModerationTerms", "correlation_name", "group_term_name", "group_sd_name"]
 
@@ -71,6 +76,24 @@ class ModerationTerms:
         Residual SD (Gaussian family).
     other_fixed : tuple of str
         Every other fixed effect in the model (controls, further predictors).
+    moderator_levels : tuple of str
+        Levels of a factor moderator (empty for a numeric moderator). With a factor,
+        ``w_column`` is the factor's source column and ``moderator`` and ``interaction`` are
+        None: the factor's effects are the contrast terms below.
+    moderator_reference : str or None
+        The factor's reference level (treatment coding) or the level coded -1 on every
+        contrast column (sum coding).
+    moderator_contrast : str or None
+        ``"treatment"`` or ``"sum"``.
+    moderator_terms : tuple of str
+        Fixed effects of the factor's contrast columns (``g01`` per column).
+    interaction_terms : tuple of str
+        Cross-level interactions of the level-1 predictor with each contrast column, in the
+        order of ``moderator_terms`` (``g11`` per column); empty without the interaction.
+    moderator_coding : tuple of tuple of float
+        Coding matrix: one row per level (in ``moderator_levels`` order), one column per
+        contrast column. The within-person slope at level :math:`l` is
+        :math:`\\gamma_{10} + \\sum_c C_{lc}\\,\\gamma_{11,c}`.
     """
 
     person_dim: str
@@ -89,25 +112,69 @@ class ModerationTerms:
     correlation: str | None = None
     sigma: str | None = "sigma"
     other_fixed: tuple[str, ...] = ()
+    moderator_levels: tuple[str, ...] = ()
+    moderator_reference: str | None = None
+    moderator_contrast: str | None = None
+    moderator_terms: tuple[str, ...] = ()
+    interaction_terms: tuple[str, ...] = ()
+    moderator_coding: tuple[tuple[float, ...], ...] = ()
 
-    def to_dict(self) -> dict[str, str | None]:
-        """JSON-serialisable form, for the attributes of a saved fit."""
-        return asdict(self)
+    def to_dict(self) -> dict[str, object]:
+        """JSON-serialisable form, for the attributes of a saved fit.
+
+        The factor fields appear only for a factor moderator, so the terms of a model with
+        numeric moderators are saved exactly as before they existed.
+        """
+        d = asdict(self)
+        if not self.moderator_levels:
+            for name in _FACTOR_FIELDS:
+                d.pop(name)
+        return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, str | None]) -> ModerationTerms:
-        """Inverse of :meth:`to_dict`."""
+    def from_dict(cls, d: Mapping[str, object]) -> ModerationTerms:
+        """Inverse of :meth:`to_dict`; also reads dicts saved before the factor fields."""
         d = dict(d)
-        d["other_fixed"] = tuple(d.get("other_fixed") or ())
-        return cls(**d)
+        for name in ("other_fixed", "moderator_levels", "moderator_terms", "interaction_terms"):
+            d[name] = tuple(str(v) for v in d.get(name) or ())  # type: ignore[union-attr]
+        d["moderator_coding"] = tuple(
+            tuple(float(v) for v in row)
+            for row in d.get("moderator_coding") or ()  # type: ignore[union-attr]
+        )
+        return cls(**d)  # type: ignore[arg-type]
+
+    @property
+    def factor_moderator(self) -> bool:
+        """Whether the moderator is a factor (its effects are contrast terms)."""
+        return bool(self.moderator_levels)
+
+    @property
+    def moderated(self) -> bool:
+        """Whether the model has the cross-level interaction (numeric or factor)."""
+        return self.interaction is not None or bool(self.interaction_terms)
 
     @property
     def fixed(self) -> tuple[str, ...]:
         """Fixed-effect variables present in the model, in reading order."""
-        names = (self.intercept, self.slope, self.between, self.moderator, self.interaction)
+        names = (
+            self.intercept,
+            self.slope,
+            self.between,
+            self.moderator,
+            *self.moderator_terms,
+            self.interaction,
+            *self.interaction_terms,
+        )
         return tuple(n for n in names if n is not None) + tuple(self.other_fixed)
 
     @property
     def random_sds(self) -> tuple[str, ...]:
         """Person-effect SD variables present in the model."""
         return tuple(n for n in (self.group_intercept_sd, self.group_slope_sd) if n is not None)
+
+
+#: The fields that describe a factor moderator (left out of :meth:`ModerationTerms.to_dict`
+#: for a numeric one).
+_FACTOR_FIELDS: tuple[str, ...] = tuple(
+    f.name for f in fields(ModerationTerms) if f.name.startswith(("moderator_", "interaction_t"))
+)

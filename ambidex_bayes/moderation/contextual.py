@@ -51,12 +51,12 @@ from ambidex_bayes.moderation.curve import (
     slope_scales,
     summarise_draws,
 )
+from ambidex_bayes.moderation.pair import pair_parts
 from ambidex_bayes.moderation.slopes import transform_of
 from ambidex_bayes.posterior import (
     DRAW_SUMMARY_COLUMNS,
     SAMPLE_DIMS,
     Fitted,
-    fitted_parts,
     get_scalar,
     posterior_dataset,
     resolve_prob,
@@ -106,6 +106,8 @@ def within_between(
     *,
     prob: float | None = None,
     scale: Scale = "original",
+    focal: str | None = None,
+    moderator: str | None = None,
 ) -> WithinBetween:
     r"""Within-person, between-person and contextual effects, per posterior draw.
 
@@ -122,6 +124,10 @@ def within_between(
         Width of the credible intervals; default ``constants.CI_PROB`` at call time.
     scale : {"original", "standardised"}
         Units of the effects.
+    focal : str, optional
+        The level-1 predictor, by column name (e.g. ``"uncertainty"``); default the first.
+    moderator : str, optional
+        The moderator, by column name (e.g. ``"leader_support"``); default the first.
 
     Returns
     -------
@@ -132,7 +138,7 @@ def within_between(
     ModelError
         If the model lacks the within-person slope or the person mean of the predictor.
     """
-    idata, terms, prepared = fitted_parts(fit, "within_between")
+    idata, terms, prepared = pair_parts(fit, "within_between", focal, moderator)
     check_scale(scale)
     prob = resolve_prob(prob)
     if terms.slope is None or terms.x_column is None:
@@ -175,6 +181,12 @@ def within_between(
         attrs={"scale": scale, "ci_prob": prob},
     )
     at = " at the mean moderator over persons" if terms.interaction is not None else ""
+    if terms.interaction_terms:
+        at = (
+            f" at the reference level {terms.moderator_reference} of {terms.w_column}"
+            if terms.moderator_contrast == "treatment"
+            else f" averaged over the levels of {terms.w_column}"
+        )
     meanings = {
         "within": f"change on a day one unit above the person's own mean{at} (g10)",
         "between": "difference between persons whose person means differ by one unit (g02)",

@@ -45,6 +45,7 @@ import pandas as pd
 import xarray as xr
 
 from ambidex_bayes.errors import AmbidexError, ModelError
+from ambidex_bayes.moderation.pair import pair_parts, refuse_factor
 from ambidex_bayes.moderation.slopes import (
     ExtrapolationWarning,
     SimpleSlopes,
@@ -60,7 +61,6 @@ from ambidex_bayes.posterior import (
     SAMPLE_DIMS,
     Fitted,
     describe_draws,
-    fitted_parts,
     resolve_prob,
 )
 from ambidex_bayes.terms import ModerationTerms
@@ -194,7 +194,7 @@ def slope_scales(terms: ModerationTerms, prepared: PreparedData) -> SlopeScales:
         else math.nan
     )
     sd_w = mean_w = math.nan
-    if terms.w_column is not None:
+    if terms.w_column is not None and not terms.factor_moderator:
         tw = transform_of(prepared, terms.w_column, "moderator")
         stats = prepared.moderator_stats
         if tw.source in stats.index:
@@ -322,7 +322,11 @@ def standardise_simple_slopes(fit: Fitted, slopes: SimpleSlopes) -> SimpleSlopes
         )
     if slopes.draws.attrs.get("scale", "original") != "original":
         raise AmbidexError("These slopes are already standardised.")
-    _, terms, prepared = fitted_parts(fit, "standardise_simple_slopes")
+    attrs = slopes.table.attrs
+    # the pair the slopes were computed for (their source columns)
+    _, terms, prepared = pair_parts(
+        fit, "standardise_simple_slopes", attrs.get("x_name"), attrs.get("moderator_name")
+    )
     factor = slope_scales(terms, prepared).within_to_standardised
     prob = float(slopes.draws.attrs.get("ci_prob", resolve_prob(None)))
     draws = (slopes.draws * factor).rename(slopes.draws.name)
@@ -347,6 +351,8 @@ def moderation_curve(
     scale: Scale = "original",
     prob: float | None = None,
     seed: int | None = None,
+    focal: str | None = None,
+    moderator: str | None = None,
 ) -> ModerationCurve:
     r"""The within-person slope as a function of the moderator, with its credible band.
 
@@ -385,6 +391,10 @@ def moderation_curve(
         Width of the credible band; default ``constants.CI_PROB`` at call time.
     seed : int, optional
         Seed for ``which="new_person"``.
+    focal : str, optional
+        The level-1 predictor, by column name (e.g. ``"uncertainty"``); default the first.
+    moderator : str, optional
+        The moderator, by column name (e.g. ``"leader_support"``); default the first.
 
     Returns
     -------
@@ -393,7 +403,8 @@ def moderation_curve(
     Raises
     ------
     ModelError
-        If the model has no within-person slope or no moderator.
+        If the model has no within-person slope or no moderator, or the moderator is a
+        factor (its per-level slopes are :func:`ambidex_bayes.results.simple_slopes`).
 
     Examples
     --------
@@ -408,7 +419,8 @@ def moderation_curve(
      'ci_lower', 'ci_upper', 'p_positive', 'scale']
     >>> ax = ab.plot_moderation_curve(curve)  # its plot twin
     """
-    _, terms, prepared = fitted_parts(fit, "moderation_curve")
+    _, terms, prepared = pair_parts(fit, "moderation_curve", focal, moderator)
+    refuse_factor(terms, "moderation_curve")
     check_scale(scale)
     n_points = _check_points(n_points)
     if terms.w_column is None:
@@ -421,7 +433,16 @@ def moderation_curve(
     obs_low, obs_high = observed_range(terms, prepared)
     low, high = (obs_low, obs_high) if w_range is None else _check_range(w_range)
     grid = np.linspace(low, high, n_points)
-    slopes = simple_slopes(fit, at=grid, which=which, prob=prob, seed=seed, warn=False)
+    slopes = simple_slopes(
+        fit,
+        at=grid,
+        which=which,
+        prob=prob,
+        seed=seed,
+        warn=False,
+        focal=focal,
+        moderator=moderator,
+    )
     scales = slope_scales(terms, prepared) if scale == "standardised" else None
     factor = scales.within_to_standardised if scales is not None else 1.0
     values = _scaled(slopes, factor)

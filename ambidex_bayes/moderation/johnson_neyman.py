@@ -61,11 +61,11 @@ from ambidex_bayes.moderation.curve import (
     moderation_curve,
     observed_range,
 )
+from ambidex_bayes.moderation.pair import pair_parts, refuse_factor
 from ambidex_bayes.moderation.slopes import refuse_nonfinite, transform_of
 from ambidex_bayes.posterior import (
     SAMPLE_DIMS,
     Fitted,
-    fitted_parts,
     get_scalar,
     posterior_dataset,
     resolve_prob,
@@ -155,6 +155,7 @@ def _line(
 ) -> tuple[np.ndarray, np.ndarray, float, float]:
     """Per-draw intercept ``a`` and raw-unit moderator slope ``b`` of the model-scale slope
     ``a + b * (W - centre)``, with the moderator's centre and scale."""
+    refuse_factor(terms, "johnson_neyman")
     if terms.slope is None or terms.x_column is None:
         raise ModelError(
             "The model has no within-person slope term (terms.slope is None); a "
@@ -181,19 +182,30 @@ def _line(
     return g10, g11 / scale, float(tw.centre), scale
 
 
-def boundary_draws(fit: Fitted) -> xr.DataArray:
+def boundary_draws(
+    fit: Fitted, *, focal: str | None = None, moderator: str | None = None
+) -> xr.DataArray:
     r"""Posterior draws of the moderator value where the population slope is zero.
 
     :math:`W^{*(s)} = c - k\,\gamma_{10}^{(s)} / \gamma_{11}^{(s)}` on the moderator's raw
     scale (centre :math:`c`, scale :math:`k` of the moderator column). A draw with
     :math:`\gamma_{11}^{(s)} = 0` has no boundary and gives NaN.
 
+    Parameters
+    ----------
+    fit : Fitted
+        The fit.
+    focal : str, optional
+        The level-1 predictor, by column name (e.g. ``"uncertainty"``); default the first.
+    moderator : str, optional
+        The moderator, by column name (e.g. ``"leader_support"``); default the first.
+
     Returns
     -------
     xarray.DataArray
         Dims ``(chain, draw)``, named ``"boundary"``.
     """
-    idata, terms, prepared = fitted_parts(fit, "boundary_draws")
+    idata, terms, prepared = pair_parts(fit, "boundary_draws", focal, moderator)
     posterior = posterior_dataset(idata)
     _line(idata, terms, prepared)  # checks the terms
     g10 = get_scalar(posterior, terms.slope, "within-person slope")
@@ -308,6 +320,8 @@ def johnson_neyman(
     level: float = DEFAULT_LEVEL,
     n_points: int = 201,
     w_range: tuple[float, float] | None = None,
+    focal: str | None = None,
+    moderator: str | None = None,
 ) -> JohnsonNeyman:
     r"""Bayesian Johnson–Neyman regions of the population slope and the boundary's posterior.
 
@@ -330,6 +344,10 @@ def johnson_neyman(
         Grid size of the search.
     w_range : (float, float), optional
         Raw moderator range to search.
+    focal : str, optional
+        The level-1 predictor, by column name (e.g. ``"uncertainty"``); default the first.
+    moderator : str, optional
+        The moderator, by column name (e.g. ``"leader_support"``); default the first.
 
     Returns
     -------
@@ -338,7 +356,8 @@ def johnson_neyman(
     Raises
     ------
     ModelError
-        Without a within-person slope or a cross-level interaction.
+        Without a within-person slope or a cross-level interaction, or when the moderator
+        is a factor (its per-level slopes are :func:`ambidex_bayes.results.simple_slopes`).
 
     Examples
     --------
@@ -353,11 +372,13 @@ def johnson_neyman(
     >>> bool(2.0 < jn.boundary["median"].iloc[0] < 5.0)  # the slope is zero in the range
     True
     """
-    idata, terms, prepared = fitted_parts(fit, "johnson_neyman")
+    idata, terms, prepared = pair_parts(fit, "johnson_neyman", focal, moderator)
     prob = resolve_prob(prob)
     level = _check_level(level)
     a, b, centre, _ = _line(idata, terms, prepared)
-    curve = moderation_curve(fit, n_points=n_points, w_range=w_range, prob=prob)
+    curve = moderation_curve(
+        fit, n_points=n_points, w_range=w_range, prob=prob, focal=focal, moderator=moderator
+    )
     grid = curve.table["moderator"].to_numpy(dtype=float)
     low, high = float(grid[0]), float(grid[-1])
     obs_low, obs_high = observed_range(terms, prepared)
@@ -375,7 +396,7 @@ def johnson_neyman(
     def share_negative(w: float) -> float:
         return float(np.mean(a + b * (w - centre) < 0))
 
-    wstar = boundary_draws(fit)
+    wstar = boundary_draws(fit, focal=focal, moderator=moderator)
     knots = wstar.values.reshape(-1)
     knots = knots[np.isfinite(knots)]
 

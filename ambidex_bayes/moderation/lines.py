@@ -22,11 +22,12 @@ import pandas as pd
 import xarray as xr
 
 from ambidex_bayes.errors import AmbidexError, ModelError
+from ambidex_bayes.moderation.factor_levels import coded_effect, level_grid
+from ambidex_bayes.moderation.pair import pair_parts
 from ambidex_bayes.moderation.slopes import moderator_grid, transform_of
 from ambidex_bayes.posterior import (
     SAMPLE_DIMS,
     Fitted,
-    fitted_parts,
     get_scalar,
     posterior_dataset,
     resolve_prob,
@@ -144,6 +145,8 @@ def moderation_lines(
     n_points: int = 50,
     prob: float | None = None,
     x_range: Sequence[float] | None = None,
+    focal: str | None = None,
+    moderator: str | None = None,
 ) -> pd.DataFrame:
     r"""Predicted outcome against the level-1 predictor at low and high moderator values.
 
@@ -182,6 +185,12 @@ def moderation_lines(
         Width of the credible bands; defaults to ``constants.CI_PROB`` at call time.
     x_range : (float, float), optional
         Range of x on its raw scale; default :func:`default_x_range`.
+    focal : str, optional
+        The level-1 predictor, by column name (e.g. ``"uncertainty"``); default the first.
+    moderator : str, optional
+        The moderator, by column name (e.g. ``"leader_support"``); default the first.
+        With a factor moderator there is one line per level (``at`` and ``sds`` do not
+        apply): its main effects shift the level and its interactions the slope.
 
     Returns
     -------
@@ -195,7 +204,8 @@ def moderation_lines(
     ModelError
         If the model has no within-person slope, or a variable or transform is missing.
     """
-    idata, terms, prepared = fitted_parts(fit, "moderation_lines")
+    idata, terms, prepared = pair_parts(fit, "moderation_lines", focal, moderator)
+    factor_moderator = terms.factor_moderator
     if terms.slope is None or terms.x_column is None:
         raise ModelError(
             "The model has no within-person slope term (terms.slope is None); the moderation "
@@ -204,6 +214,7 @@ def moderation_lines(
     if terms.intercept is None:
         raise ModelError("The model has no intercept; predicted outcome levels need one.")
     moderator_terms = [n for n in (terms.moderator, terms.interaction) if n is not None]
+    moderator_terms += [*terms.moderator_terms, *terms.interaction_terms]
     if moderator_terms and terms.w_column is None:
         raise ModelError(
             f"The model has moderator term(s) {moderator_terms} but the terms name no "
@@ -213,7 +224,10 @@ def moderation_lines(
         raise AmbidexError(f"n_points must be an integer of at least 2, got {n_points!r}.")
     prob = resolve_prob(prob)
     posterior = posterior_dataset(idata)
-    grid = moderator_grid(terms, prepared, at=at, sds=sds)
+    if factor_moderator:
+        grid = level_grid(terms, asked=at is not None)
+    else:
+        grid = moderator_grid(terms, prepared, at=at, sds=sds)
 
     tx = transform_of(prepared, terms.x_column, "level-1 predictor")
     ty = transform_of(prepared, terms.y_column, "outcome")
@@ -225,6 +239,18 @@ def moderation_lines(
 
     level = get_scalar(posterior, terms.intercept, "intercept")
     slope = get_scalar(posterior, terms.slope, "within-person slope")
+    if factor_moderator:
+        for total, names, role in (
+            ("level", terms.moderator_terms, "moderator effect"),
+            ("slope", terms.interaction_terms, "cross-level interaction"),
+        ):
+            shift = coded_effect(posterior, names, terms, role)
+            if shift is None:
+                continue
+            if total == "level":
+                level = level + shift
+            else:
+                slope = slope + shift
     if terms.moderator is not None:
         level = level + get_scalar(posterior, terms.moderator, "moderator effect") * wc
     if terms.interaction is not None:
@@ -255,11 +281,12 @@ def moderation_lines(
         },
         columns=list(LINE_COLUMNS),
     )
-    w_name = (
-        transform_of(prepared, terms.w_column, "moderator").source
-        if terms.w_column is not None
-        else None
-    )
+    if factor_moderator:
+        w_name = terms.w_column
+    elif terms.w_column is not None:
+        w_name = transform_of(prepared, terms.w_column, "moderator").source
+    else:
+        w_name = None
     table.attrs.update(
         {
             "ci_prob": prob,

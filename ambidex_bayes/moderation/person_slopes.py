@@ -41,6 +41,8 @@ from ambidex_bayes.moderation.curve import (
     slope_scales,
     summarise_draws,
 )
+from ambidex_bayes.moderation.factor_levels import coded_effect
+from ambidex_bayes.moderation.pair import pair_parts
 from ambidex_bayes.moderation.slopes import moderator_by_person, refuse_nonfinite, transform_of
 from ambidex_bayes.posterior import (
     DRAW_SUMMARY_COLUMNS,
@@ -113,11 +115,34 @@ def _person_column(prepared: PreparedData) -> str:
     return prepared.roles.get("person", prepared.mapping.person)
 
 
+def _level_by_person(
+    frame: pd.DataFrame, person: str, terms: ModerationTerms, ids: list[str]
+) -> list[str]:
+    """Each person's level of the factor moderator (its first row's value)."""
+    column = str(terms.w_column)
+    if column not in frame.columns:
+        raise ModelError(
+            f"The prepared rows lack the factor column {column!r}, so each person's level of "
+            "the moderator is unknown."
+        )
+    first = frame[column].astype(str).groupby(frame[person].astype(str), sort=False).first()
+    levels = [str(first.get(p, "")) for p in ids]
+    unknown = sorted({lv for lv in levels if lv not in terms.moderator_levels})
+    if unknown:
+        raise ModelError(
+            f"Person(s) have level(s) {unknown} of {column!r}, which are not among the factor's "
+            f"levels {list(terms.moderator_levels)}."
+        )
+    return levels
+
+
 def person_slopes(
     fit: Fitted,
     *,
     prob: float | None = None,
     scale: Scale = "original",
+    focal: str | None = None,
+    moderator: str | None = None,
 ) -> PersonSlopes:
     r"""Each observed person's slope :math:`\gamma_{10} + \gamma_{11} w_{c,j} + u_{1j}`.
 
@@ -136,6 +161,13 @@ def person_slopes(
         Width of the credible intervals; default ``constants.CI_PROB`` at call time.
     scale : {"original", "standardised"}
         Units of the slopes (see :mod:`ambidex_bayes.moderation.curve`).
+    focal : str, optional
+        The level-1 predictor, by column name (e.g. ``"uncertainty"``); default the first.
+    moderator : str, optional
+        The moderator, by column name (e.g. ``"leader_support"``); default the first.
+        With a factor moderator each person's slope adds the interaction terms coded for
+        the person's level; ``moderator`` and ``moderator_centred`` are then NaN and
+        ``attrs["levels_by_person"]`` holds each person's level.
 
     Returns
     -------
@@ -163,7 +195,7 @@ def person_slopes(
     >>> persons.shares["quantity"].tolist()
     ['credibly positive', 'credibly negative', 'positive (posterior share)']
     """
-    idata, terms, prepared = fitted_parts(fit, "person_slopes")
+    idata, terms, prepared = pair_parts(fit, "person_slopes", focal, moderator)
     check_scale(scale)
     prob = resolve_prob(prob)
     if terms.slope is None or terms.x_column is None:
@@ -204,7 +236,11 @@ def person_slopes(
     moderator = np.full(len(ids), np.nan)
     centred = np.full(len(ids), np.nan)
     w_name = None
-    if terms.w_column is not None:
+    person_levels: list[str] | None = None
+    if terms.factor_moderator:
+        w_name = terms.w_column
+        person_levels = _level_by_person(frame, person, terms, ids)
+    elif terms.w_column is not None:
         tw = transform_of(prepared, terms.w_column, "moderator")
         w_name = tw.source
         raw = moderator_by_person(terms, prepared).reindex(ids)
@@ -216,6 +252,12 @@ def person_slopes(
         model_scale = model_scale + g11 * xr.DataArray(
             centred, dims="person", coords={"person": ids}
         )
+    shift = coded_effect(posterior, terms.interaction_terms, terms, "cross-level interaction")
+    if shift is not None and person_levels is not None:
+        index = [terms.moderator_levels.index(level) for level in person_levels]
+        model_scale = model_scale + shift.isel(moderator=index).rename(
+            {"moderator": "person"}
+        ).assign_coords(person=ids)
     factor = float(prepared.slope_to_original(terms.x_column, terms.y_column))
     if scale == "standardised":
         factor *= slope_scales(terms, prepared).within_to_standardised
@@ -264,7 +306,11 @@ def person_slopes(
     )
     shares.attrs["ci_prob"] = prob
 
-    formula = "g10 + g11*w_j + u1j" if terms.interaction is not None else "g10 + u1j"
+    formula = "g10 + g11*w_j + u1j" if terms.moderated else "g10 + u1j"
+    if terms.interaction_terms:
+        formula = "g10 + (coded level of the person)*g11 + u1j"
+    if person_levels is not None:
+        table.attrs["levels_by_person"] = dict(zip(ids, person_levels, strict=True))
     units = (
         f"in original units of {y_name} per unit of {x_name}"
         if scale == "original"

@@ -12,7 +12,9 @@ the slope of a person with moderator value :math:`w` (centred at the mean over p
 :math:`\gamma_{10} + \gamma_{11} w + u_{1j}`. Which :math:`u_{1j}` is meant must be said;
 this module offers three answers (see :func:`simple_slopes`), and the differences between
 slopes at two moderator values (:func:`slope_differences`). Where the moderator values come
-from is :mod:`ambidex_bayes.moderation.moderator_grid`.
+from is :mod:`ambidex_bayes.moderation.moderator_grid`. With a factor moderator the slopes
+are given at each level and their differences are the pairwise contrasts of the levels
+(:mod:`ambidex_bayes.moderation.factor_levels`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,14 @@ import xarray as xr
 
 from ambidex_bayes import constants
 from ambidex_bayes.errors import AmbidexError, ModelError
+from ambidex_bayes.moderation.factor_levels import (
+    coded_effect,
+    describe_levels,
+    factor_attrs,
+    level_grid,
+    level_pairs,
+    p_direction,
+)
 from ambidex_bayes.moderation.moderator_grid import (
     EXTRAPOLATION_LEVELS,
     NO_MODERATOR_LABEL,
@@ -40,12 +50,12 @@ from ambidex_bayes.moderation.moderator_grid import (
     refuse_nonfinite,
     transform_of,
 )
+from ambidex_bayes.moderation.pair import pair_parts
 from ambidex_bayes.posterior import (
     DRAW_SUMMARY_COLUMNS,
     SAMPLE_DIMS,
     Fitted,
     describe_draws,
-    fitted_parts,
     get_scalar,
     get_variable,
     posterior_dataset,
@@ -196,6 +206,8 @@ def simple_slopes(
     seed: int | None = None,
     percentiles: Sequence[float] | None = None,
     warn: bool = True,
+    focal: str | None = None,
+    moderator: str | None = None,
 ) -> SimpleSlopes:
     r"""Posterior of the within-person slope at chosen moderator values.
 
@@ -246,11 +258,24 @@ def simple_slopes(
         Emit an :class:`ExtrapolationWarning` when a moderator value lies outside the range
         observed over persons (the table's ``extrapolation`` column and the result's
         ``warnings`` say so either way).
+    focal : str, optional
+        The level-1 predictor, by column name (e.g. ``"uncertainty"``); default the first.
+    moderator : str, optional
+        The moderator, by column name (e.g. ``"leader_support"``); default the first. For a
+        factor moderator the slopes are given at each of its levels (``at``, ``sds`` and
+        ``percentiles`` do not apply).
 
     Returns
     -------
     SimpleSlopes
-        The table, the draws, a description in words and the warnings.
+        The table, the draws, a description in words and the warnings. With a factor
+        moderator, one row per level (``moderator_label`` is the level, ``moderator`` and
+        ``moderator_centred`` are NaN) with the probability of direction ``p_direction``
+        added, and ``attrs`` also holding ``moderator_kind`` (``"factor"``), ``levels``,
+        ``reference`` and ``contrast``: with treatment coding the slope at the reference
+        level is :math:`\gamma_{10}` and at level :math:`l` it is
+        :math:`\gamma_{10} + \gamma_{11,l}`; with sum coding the level coded -1 has
+        :math:`\gamma_{10} - \sum_c \gamma_{11,c}`.
 
     Raises
     ------
@@ -286,7 +311,8 @@ def simple_slopes(
     1            at 3  new_person
     2            at 4  new_person
     """
-    idata, terms, prepared = fitted_parts(fit, "simple_slopes")
+    idata, terms, prepared = pair_parts(fit, "simple_slopes", focal, moderator)
+    factor_moderator = terms.factor_moderator
     if which not in _KINDS:
         raise AmbidexError(f"which must be one of {_KINDS}, got {which!r}.")
     if terms.slope is None or terms.x_column is None:
@@ -295,18 +321,25 @@ def simple_slopes(
             "slope to evaluate. Simple slopes need a model with the within-person predictor "
             "(M1 or later)."
         )
-    if terms.interaction is not None and terms.w_column is None:
+    if terms.moderated and terms.w_column is None:
         raise ModelError(
             f"The model has a cross-level interaction {terms.interaction!r} but the terms "
             "name no moderator column (terms.w_column is None); cannot place the moderator."
         )
     prob = resolve_prob(prob)
     posterior = posterior_dataset(idata)
-    grid = moderator_grid(terms, prepared, at=at, sds=sds, percentiles=percentiles)
+    if factor_moderator:
+        grid = level_grid(terms, asked=at is not None or percentiles is not None)
+    else:
+        grid = moderator_grid(terms, prepared, at=at, sds=sds, percentiles=percentiles)
 
     g10 = get_scalar(posterior, terms.slope, "within-person slope")
     slope = g10.expand_dims(moderator=len(grid)).transpose(*SAMPLE_DIMS, "moderator")
-    if terms.interaction is not None:
+    if factor_moderator:
+        shift = coded_effect(posterior, terms.interaction_terms, terms, "cross-level interaction")
+        if shift is not None:
+            slope = slope + shift
+    elif terms.interaction is not None:
         g11 = get_scalar(posterior, terms.interaction, "cross-level interaction")
         wc = xr.DataArray(grid["moderator_centred"].to_numpy(dtype=float), dims="moderator")
         slope = slope + g11 * wc
@@ -333,11 +366,12 @@ def simple_slopes(
 
     x_name = transform_of(prepared, terms.x_column, "level-1 predictor").source
     y_name = transform_of(prepared, terms.y_column, "outcome").source
-    w_name = (
-        transform_of(prepared, terms.w_column, "moderator").source
-        if terms.w_column is not None
-        else None
-    )
+    if factor_moderator:
+        w_name = terms.w_column
+    elif terms.w_column is not None:
+        w_name = transform_of(prepared, terms.w_column, "moderator").source
+    else:
+        w_name = None
     factor = float(prepared.slope_to_original(terms.x_column, terms.y_column))
     slope = (slope * factor).transpose(*SAMPLE_DIMS, "moderator")
     refuse_nonfinite(
@@ -355,7 +389,7 @@ def simple_slopes(
     ).rename("simple_slope")
     slope.attrs = {"which": which, "scale": "original", "ci_prob": prob}
 
-    observed = observed_moderator_range(terms, prepared)
+    observed = None if factor_moderator else observed_moderator_range(terms, prepared)
     raw_values = grid["moderator"].to_numpy(dtype=float)
     if observed is not None and np.all(np.isfinite(raw_values)):
         levels = extrapolation_of(raw_values, *observed)
@@ -385,8 +419,11 @@ def simple_slopes(
         row["which"] = which
         row["scale"] = "original"
         row["extrapolation"] = levels[i]
+        if factor_moderator:
+            row["p_direction"] = p_direction(values)
         rows.append(row)
-    table = pd.DataFrame(rows, columns=list(SLOPE_COLUMNS))
+    columns = [*SLOPE_COLUMNS, "p_direction"] if factor_moderator else list(SLOPE_COLUMNS)
+    table = pd.DataFrame(rows, columns=columns)
     table.attrs.update(
         {
             "ci_prob": prob,
@@ -396,7 +433,11 @@ def simple_slopes(
             "observed_range": observed,
         }
     )
-    description = _describe(which, terms, x_name, y_name, w_name, has_random_slope)
+    if factor_moderator:
+        table.attrs.update(factor_attrs(terms))
+        description = describe_levels(which, terms, x_name, y_name, has_random_slope)
+    else:
+        description = _describe(which, terms, x_name, y_name, w_name, has_random_slope)
     if message is not None:
         description += " " + message
     return SimpleSlopes(table=table, draws=slope, description=description, warnings=tuple(notes))
@@ -450,6 +491,10 @@ def slope_differences(
         ``low_label``, ``high`` and ``low`` (raw moderator values), ``moderator_difference``
         (raw), ``mean, median, sd, ci_lower, ci_upper, p_positive`` of the difference,
         ``which`` and ``scale`` (copied from the slopes). ``attrs`` as the slopes' table.
+        For the per-level slopes of a factor moderator the default pairs are every pair of
+        levels (later level minus earlier one, the pairwise contrasts),
+        ``moderator_difference`` is NaN and ``p_direction`` (the probability of direction)
+        is added.
 
     Raises
     ------
@@ -470,7 +515,10 @@ def slope_differences(
     prob = resolve_prob(prob if prob is not None else slopes.draws.attrs.get("ci_prob"))
     labels = [str(v) for v in table["moderator_label"]]
     values = table["moderator"].to_numpy(dtype=float)
-    if pairs is None:
+    by_level = table.attrs.get("moderator_kind") == "factor"
+    if pairs is None and by_level:
+        chosen = level_pairs(len(labels))
+    elif pairs is None:
         order = np.argsort(values, kind="stable")
         chosen = [(int(order[-1]), int(order[0]))]
     else:
@@ -497,8 +545,11 @@ def slope_differences(
         row["p_positive"] = float(np.mean(diff > 0))
         row["which"] = table["which"].iloc[0]
         row["scale"] = table["scale"].iloc[0]
+        if by_level:
+            row["p_direction"] = p_direction(diff)
         rows.append(row)
-    out = pd.DataFrame(rows, columns=list(DIFFERENCE_COLUMNS))
+    columns = [*DIFFERENCE_COLUMNS, "p_direction"] if by_level else list(DIFFERENCE_COLUMNS)
+    out = pd.DataFrame(rows, columns=columns)
     out.attrs.update(dict(table.attrs))
     out.attrs["ci_prob"] = prob
     return out
