@@ -50,3 +50,30 @@ def predictive_pair(
         }
     )
     return draws, SimpleNamespace(spec=SimpleNamespace(name="M3"), idata=idata)
+
+
+def arviz_tree(fit: SimpleNamespace, draws: PredictiveDraws, log_lik: np.ndarray) -> xr.DataTree:
+    """The whole DataTree ``arviz_stats.loo_pit`` reads: the fit's scalar posterior
+    parameters, the replicated and observed outcome and ``log_lik`` (``(chain, draw, rows)``,
+    the draws' thinning already applied), one variable named after the outcome.
+
+    The reference the blocked LOO-PIT must reproduce (it holds every row at once).
+    """
+    post = fit.idata["posterior"].to_dataset().isel(draw=slice(None, None, draws.draw_step))
+    scalars = [v for v in post.data_vars if set(post[v].dims) == {"chain", "draw"}]
+    coords = {"chain": post["chain"].values, "draw": post["draw"].values}
+    rows = {"__obs__": np.arange(len(draws.y_obs))}
+    cube = ("chain", "draw", "__obs__")
+    name = draws.outcome
+    return xr.DataTree.from_dict(
+        {
+            "posterior": post[scalars],
+            "posterior_predictive": xr.Dataset(
+                {name: (cube, draws.y_rep.transpose(*cube).values)}, coords={**coords, **rows}
+            ),
+            "observed_data": xr.Dataset({name: ("__obs__", draws.y_obs)}, coords=rows),
+            "log_likelihood": xr.Dataset(
+                {name: (cube, np.asarray(log_lik, dtype=float))}, coords={**coords, **rows}
+            ),
+        }
+    )

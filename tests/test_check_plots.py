@@ -9,17 +9,19 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import arviz_plots as azp
 import arviz_stats as azs
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
-from fake_predictive import predictive_pair
+from fake_predictive import arviz_tree, predictive_pair
 
 from ambidex_bayes.checks import comparison, loo_pit, ppc
 from ambidex_bayes.checks import plots as check_plots
 from ambidex_bayes.errors import AmbidexError
+from ambidex_bayes.plotting import collection_on
 
 
 @pytest.fixture(autouse=True)
@@ -99,7 +101,8 @@ def test_loo_pit_draws_the_pit_ecdf_and_the_uniformity_test_of_the_draws():
     assert not result.calibrated and result.n == 60 and result.n_marked > 0
     _, ax = plt.subplots()
     assert check_plots.plot_loo_pit(tree, prob=0.95, ax=ax) is ax
-    pit = azs.loo_pit(tree, pareto_pit=True)["inno"].values
+    whole = arviz_tree(fit, draws, fit.idata["log_likelihood"]["inno_z"].values)
+    pit = azs.loo_pit(whole, pareto_pit=True)["inno"].values
     u = np.linspace(0.0, 1.0, pit.size)
     expected = np.searchsorted(np.sort(pit), u, side="right") / pit.size - u
     (ecdf,) = [line for line in ax.lines if line.get_color() == "black"]
@@ -111,8 +114,21 @@ def test_loo_pit_draws_the_pit_ecdf_and_the_uniformity_test_of_the_draws():
     (marked,) = ax.collections
     assert len(marked.get_offsets()) == result.n_marked
     assert ax.get_title() == "LOO-PIT calibration (M3)"
-    with pytest.raises(AmbidexError, match="lacks the group 'log_likelihood'"):
+    with pytest.raises(AmbidexError, match="lacks the group 'loo_pit'"):
         check_plots.plot_loo_pit(ppc.density_overlay(draws))
+    # the figure arviz-plots' plot_loo_pit draws from the whole DataTree is the same
+    _, reference = plt.subplots()
+    azp.plot_loo_pit(
+        whole,
+        envelope_prob=0.95,
+        plot_collection=collection_on(reference, whole["observed_data"].to_dataset()),
+        visuals={"ecdf_lines": {"color": "black"}, "title": False},
+    )
+    (reference_ecdf,) = [line for line in reference.lines if line.get_color() == "black"]
+    np.testing.assert_allclose(ecdf.get_xydata(), reference_ecdf.get_xydata())
+    assert [t.get_text() for t in reference.texts] == [p_text.get_text()]
+    (reference_marked,) = reference.collections
+    np.testing.assert_allclose(marked.get_offsets(), reference_marked.get_offsets())
 
 
 def test_pareto_k_draws_k_before_the_remedy_and_rings_remedied_rows():

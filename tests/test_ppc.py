@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
-from fake_predictive import predictive_pair
+from fake_predictive import arviz_tree, predictive_pair
 from stub_fits import hand_linear_predictor, predictor_fit
 
 from ambidex_bayes.checks import ppc
@@ -183,21 +183,22 @@ def test_density_overlay_holds_the_observed_data_and_chosen_replicates():
         ppc.density_overlay(draws, n_replicates=0)
 
 
-def test_loo_pit_tree_pairs_the_draws_with_the_fits_log_likelihood():
+def test_loo_pit_tree_holds_the_observed_outcome_and_the_pit_values_of_arviz_stats():
     draws, fit = predictive_pair(1.0)
     tree = loo_pit_tree(fit, draws)
-    assert set(tree.children) == {
-        "posterior",
-        "posterior_predictive",
-        "observed_data",
-        "log_likelihood",
-    }
-    np.testing.assert_array_equal(
-        tree["log_likelihood"]["inno"].values, fit.idata["log_likelihood"]["inno_z"].values
-    )
-    np.testing.assert_array_equal(tree["posterior_predictive"]["inno"].values, draws.y_rep.values)
+    assert set(tree.children) == {"observed_data", "loo_pit"}
     np.testing.assert_array_equal(tree["observed_data"]["inno"].values, draws.y_obs)
-    np.testing.assert_allclose(ppc.loo_pit_values(fit, draws), azs.loo_pit(tree)["inno"].values)
+    whole = arviz_tree(fit, draws, fit.idata["log_likelihood"]["inno_z"].values)
+    np.testing.assert_allclose(
+        tree["loo_pit"]["inno"].values,
+        azs.loo_pit(whole, pareto_pit=True)["inno"].values,
+        rtol=1e-10,
+        atol=1e-12,
+    )
+    np.testing.assert_allclose(
+        ppc.loo_pit_values(fit, draws), azs.loo_pit(whole)["inno"].values, rtol=1e-10, atol=1e-12
+    )
+    assert tree.attrs == {"model": "M3", "outcome": "inno", "range": (-4.0, 4.0)}
     thinned = replace(draws, y_rep=draws.y_rep.isel(draw=slice(None, None, 2)), draw_step=3)
     with pytest.raises(ModelError, match="pass draws made from this fit"):
         loo_pit_tree(fit, thinned)

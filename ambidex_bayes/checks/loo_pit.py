@@ -1,15 +1,30 @@
 r"""LOO-PIT: calibration of a fit's leave-one-out predictive distributions.
 
 The leave-one-out probability integral transform
-:math:`\mathrm{PIT}_i = \Pr(y^{\mathrm{rep}}_i \le y_i \mid y_{-i})` is computed with
-PSIS-LOO weights (``arviz_stats.loo_pit``) from the DataTree of :func:`loo_pit_tree`; for a
-calibrated model the values are uniform. :func:`loo_pit_uniformity` is the check that
-:func:`arviz_plots.plot_loo_pit` draws (and the report and the ``ppc`` command state): the
-pointwise order-based test with Cauchy combination (``pot_c``, Tesso et al. 2026) of
-arviz-stats on the PIT values with Pareto-smoothed tails. It allows for the dependence
-between LOO-PIT values; its p-value is printed on the figure and, when it is below
-:math:`\alpha = 1 - \mathrm{prob}`, the diaries that contribute most to the departure are
-marked.
+
+.. math::
+
+    \mathrm{PIT}_i = \Pr(y^{\mathrm{rep}}_i \le y_i \mid y_{-i})
+        \approx \sum_s w_{is}\,\mathbf 1[y^{\mathrm{rep}(s)}_i < y_i]
+        + U_i \sum_s w_{is}\,\mathbf 1[y^{\mathrm{rep}(s)}_i = y_i],
+    \qquad U_i \sim \mathrm{Uniform}(0, 1),
+
+with :math:`w_{is}` the normalised PSIS-LOO weights of leaving out row :math:`i`, is
+computed by :func:`loo_pit_values` one block of rows at a time: the pointwise
+log-likelihood of the block (read from the fit, or computed from its posterior,
+:func:`~ambidex_bayes.checks.log_likelihood.row_log_likelihood`), its smoothed weights
+(:func:`~ambidex_bayes.checks.psis.psis_log_weights`) and the PIT of the block's replicated
+outcomes by arviz-stats' own array function, so no draws x rows array of all rows is held.
+The values are those of ``arviz_stats.loo_pit`` (its definition, its tie-breaking draws and
+its seed); with ``pareto_pit=True`` the tails are refined by a generalized Pareto fit, as
+arviz-plots' figure computes them. For a calibrated model the values are uniform.
+
+:func:`loo_pit_uniformity` is the check that :func:`arviz_plots.plot_loo_pit` draws (and
+the report and the ``ppc`` command state): the pointwise order-based test with Cauchy
+combination (``pot_c``, Tesso et al. 2026) of arviz-stats on the PIT values with
+Pareto-smoothed tails. It allows for the dependence between LOO-PIT values; its p-value is
+printed on the figure and, when it is below :math:`\alpha = 1 - \mathrm{prob}`, the diaries
+that contribute most to the departure are marked.
 
 PIT is unchanged by the standardisation (a monotone map), so the log-likelihood of the model
 scale serves for the original scale.
@@ -23,8 +38,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import xarray as xr
 
+from ambidex_bayes.checks.log_likelihood import row_log_likelihood
+from ambidex_bayes.checks.loo import relative_efficiency
 from ambidex_bayes.checks.predictive import PredictiveDraws
-from ambidex_bayes.checks.predictive_tree import OBS_DIM, predictive_tree
+from ambidex_bayes.checks.predictive_tree import OBS_DIM
+from ambidex_bayes.checks.psis import psis_log_weights
 from ambidex_bayes.errors import AmbidexError, ModelError
 from ambidex_bayes.posterior import SAMPLE_DIMS, posterior_dataset, resolve_prob
 
@@ -34,6 +52,9 @@ if TYPE_CHECKING:
 __all__ = [
     "PitUniformity",
     "UNIFORMITY_METHOD",
+    "PIT_GROUP",
+    "PIT_SEED",
+    "PIT_BLOCK_NUMBERS",
     "loo_pit_tree",
     "loo_pit_values",
     "loo_pit_uniformity",
@@ -41,6 +62,18 @@ __all__ = [
 
 #: arviz-stats' uniformity test for LOO-PIT values (the default of ``plot_loo_pit``).
 UNIFORMITY_METHOD = "pot_c"
+
+#: Group of :func:`loo_pit_tree` holding the PIT values (as ``arviz_plots.plot_loo_pit``
+#: names it before drawing them).
+PIT_GROUP = "loo_pit"
+
+#: Seed of the tie-breaking draws when none is given: arviz-stats' default, so the values
+#: equal ``arviz_stats.loo_pit``'s.
+PIT_SEED = 214
+
+#: Numbers (draws x rows) of one block of the log-likelihood; the weights, the replicated
+#: outcomes and arviz-stats' temporaries of the block are of the same size.
+PIT_BLOCK_NUMBERS: int = 4_000_000
 
 
 @dataclass(frozen=True)
@@ -82,13 +115,99 @@ class PitUniformity:
         return bool(self.p_value >= self.alpha)
 
 
-def loo_pit_tree(fit: FitResult, draws: PredictiveDraws) -> xr.DataTree:
-    """The DataTree that LOO-PIT is computed and drawn from.
+def loo_pit_values(
+    fit: FitResult,
+    draws: PredictiveDraws,
+    *,
+    pareto_pit: bool = False,
+    random_state: int | np.random.Generator | None = None,
+    block_numbers: int | None = None,
+) -> np.ndarray:
+    r"""LOO-PIT value :math:`\Pr(y^{rep}_i \le y_i \mid y_{-i})` per row, PSIS-weighted.
 
-    :func:`~ambidex_bayes.checks.predictive_tree.predictive_tree` (replicated and observed
-    outcome) plus the fit's pointwise ``log_likelihood`` and its scalar ``posterior``
-    parameters (for the relative efficiency of the PSIS weights), thinned like the draws,
-    the log-likelihood variable named after the outcome.
+    The rows are taken in blocks (see the module docstring): per block, the pointwise
+    log-likelihood thinned like the draws, its PSIS log weights and the PIT of the block's
+    replicated outcomes (``arviz_stats``' array function ``loo_pit``, which breaks ties at
+    the observed value with a uniform draw). One random generator serves every block in
+    row order, so the values do not depend on the block size and equal
+    ``arviz_stats.loo_pit``'s on the same draws. The relative efficiency of the weights is
+    that of the fit's scalar parameters, thinned like the draws.
+
+    Parameters
+    ----------
+    fit : FitResult
+        The fit the draws come from (its pointwise log-likelihood is read when stored,
+        otherwise computed block by block from its posterior).
+    draws : PredictiveDraws
+        From :func:`~ambidex_bayes.checks.predictive.posterior_predictive` on the same fit.
+    pareto_pit : bool
+        Refine the tails by a generalized Pareto fit (``arviz_stats.loo_pit``'s
+        ``pareto_pit``; what the figure and :func:`loo_pit_uniformity` use).
+    random_state : int or numpy.random.Generator, optional
+        Seed of the tie-breaking draws (default :data:`PIT_SEED`).
+    block_numbers : int, optional
+        Numbers (all draws x rows) of the log-likelihood per block (default
+        :data:`PIT_BLOCK_NUMBERS`); at least one row a block.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(rows,)``, values in :math:`[0, 1]`.
+
+    Raises
+    ------
+    ModelError
+        The draws do not match the fit's rows or its thinned draws.
+    """
+    from arviz_stats.base import array_stats
+
+    rows = row_log_likelihood(fit)
+    y_rep = draws.y_rep.transpose(*SAMPLE_DIMS, OBS_DIM)
+    step = draws.draw_step
+    thinned = (rows.n_chain, len(range(0, rows.n_draw, step)), rows.n_rows)
+    if thinned != y_rep.shape:
+        raise ModelError(
+            f"{fit.spec.name}: the log-likelihood thinned by {step} has shape {thinned} but the "
+            f"replicated data {y_rep.shape}; pass draws made from this fit."
+        )
+    y_obs = np.asarray(draws.y_obs, dtype=float)
+    if y_obs.shape != (rows.n_rows,):
+        raise ModelError(
+            f"{fit.spec.name}: {y_obs.shape} observed values for {rows.n_rows} rows; pass draws "
+            "made from this fit."
+        )
+    rng = np.random.default_rng(PIT_SEED if random_state is None else random_state)
+    r_eff = relative_efficiency(_scalar_posterior(fit, step))
+    n_chain, n_draw = thinned[0], thinned[1]
+    pit = np.empty(rows.n_rows)
+    for block, piece in rows.blocks(block_numbers or PIT_BLOCK_NUMBERS):
+        ll = piece.transpose(*SAMPLE_DIMS, OBS_DIM).isel(draw=slice(None, None, step))
+        ll = np.asarray(ll.values, dtype=float).reshape(n_chain * n_draw, -1)
+        log_weights, _ = psis_log_weights(ll, r_eff)
+        # arviz-stats' layout: rows first, then chain and draw
+        predicted = np.moveaxis(np.asarray(y_rep[:, :, block].values, dtype=float), -1, 0)
+        weights = log_weights.T.reshape(-1, n_chain, n_draw)
+        pit[block] = array_stats.loo_pit(
+            predicted, y_obs[block], weights, random_state=rng, pareto_pit=pareto_pit
+        )
+    return pit
+
+
+def _scalar_posterior(fit: FitResult, step: int) -> xr.Dataset:
+    """The fit's scalar parameters, thinned by ``step`` within each chain."""
+    post = posterior_dataset(fit.idata).isel(draw=slice(None, None, step))
+    return post[[v for v in post.data_vars if set(post[v].dims) == set(SAMPLE_DIMS)]]
+
+
+def loo_pit_tree(fit: FitResult, draws: PredictiveDraws) -> xr.DataTree:
+    """The DataTree that the LOO-PIT figure and its uniformity test read.
+
+    The observed outcome (``observed_data``, as in
+    :func:`~ambidex_bayes.checks.predictive_tree.predictive_tree`) and its LOO-PIT values
+    with Pareto-smoothed tails (group :data:`PIT_GROUP`, from :func:`loo_pit_values` with
+    ``pareto_pit=True``), one variable named after the outcome in each: the values
+    :func:`arviz_plots.plot_loo_pit` computes before drawing them, computed here by blocks
+    of rows and once for the figure and the test.
 
     Parameters
     ----------
@@ -100,66 +219,28 @@ def loo_pit_tree(fit: FitResult, draws: PredictiveDraws) -> xr.DataTree:
     Returns
     -------
     xarray.DataTree
-        Groups ``posterior``, ``posterior_predictive``, ``observed_data``,
-        ``log_likelihood``, as :func:`arviz_stats.loo_pit` and
-        :func:`arviz_plots.plot_loo_pit` take them; ``attrs`` as in ``predictive_tree``.
+        Groups ``observed_data`` and ``loo_pit`` (dim ``__obs__``); ``attrs`` as in
+        ``predictive_tree`` (``model``, ``outcome``, ``range``).
     """
-    if "log_likelihood" not in fit.idata.children:
-        raise ModelError(
-            f"{fit.spec.name}: the fit has no log_likelihood group, which LOO-PIT needs; "
-            "refit it with ambidex_bayes.fit.fit."
-        )
-    loglik = fit.idata["log_likelihood"].to_dataset()
-    ll = loglik[next(iter(loglik.data_vars))].isel(draw=slice(None, None, draws.draw_step))
-    ll = ll.transpose(*SAMPLE_DIMS, ...)
-    if ll.shape != draws.y_rep.transpose(*SAMPLE_DIMS, OBS_DIM).shape:
-        raise ModelError(
-            f"{fit.spec.name}: the log-likelihood has shape {ll.shape} but the replicated "
-            f"data {draws.y_rep.shape}; pass draws made from this fit."
-        )
-    post = posterior_dataset(fit.idata).isel(draw=slice(None, None, draws.draw_step))
-    scalars = [v for v in post.data_vars if set(post[v].dims) == set(SAMPLE_DIMS)]
-    sample_coords = {dim: post[dim].values for dim in SAMPLE_DIMS}
-    predictive = predictive_tree(draws)
-    replicated = predictive["posterior_predictive"].to_dataset().assign_coords(sample_coords)
-    name = draws.outcome
-    log_likelihood = xr.Dataset(
-        {name: ((*SAMPLE_DIMS, OBS_DIM), np.asarray(ll.values, dtype=float))},
-        coords={**sample_coords, OBS_DIM: replicated[OBS_DIM].values},
-    )
+    pit = loo_pit_values(fit, draws, pareto_pit=True)
+    name, rows = draws.outcome, {OBS_DIM: np.arange(pit.size)}
     tree = xr.DataTree.from_dict(
         {
-            "posterior": post[scalars],
-            "posterior_predictive": replicated,
-            "observed_data": predictive["observed_data"].to_dataset(),
-            "log_likelihood": log_likelihood,
+            "observed_data": xr.Dataset(
+                {name: (OBS_DIM, np.asarray(draws.y_obs, dtype=float))}, coords=rows
+            ),
+            PIT_GROUP: xr.Dataset({name: (OBS_DIM, pit)}, coords=rows),
         }
     )
-    tree.attrs.update(predictive.attrs)
+    tree.attrs.update(model=draws.model, outcome=name, range=draws.scale_range)
     return tree
-
-
-def loo_pit_values(fit: FitResult, draws: PredictiveDraws) -> np.ndarray:
-    r"""LOO-PIT value :math:`\Pr(y^{rep}_i \le y_i \mid y_{-i})` per row, PSIS-weighted.
-
-    Parameters
-    ----------
-    fit : FitResult
-        The fit the draws come from (for its pointwise log-likelihood).
-    draws : PredictiveDraws
-        From :func:`posterior_predictive` on the same fit.
-    """
-    import arviz_stats as azs
-
-    pit = azs.loo_pit(loo_pit_tree(fit, draws), var_names=[draws.outcome])
-    return np.asarray(pit[draws.outcome].values, dtype=float)
 
 
 def loo_pit_uniformity(tree: xr.DataTree, *, prob: float | None = None) -> PitUniformity:
     r"""Test the uniformity of the LOO-PIT values as :func:`arviz_plots.plot_loo_pit` does.
 
-    The PIT values are computed by :func:`arviz_stats.loo_pit` with Pareto-smoothed tails
-    (``pareto_pit=True``, as the figure computes them) and tested by arviz-stats'
+    The PIT values, with Pareto-smoothed tails as the figure computes them, are those of
+    the tree (:func:`loo_pit_values` with ``pareto_pit=True``); the test is arviz-stats'
     ``uniformity_test`` (``pot_c``): each sorted value :math:`u_{(i)}` is compared with its
     distribution under uniformity, :math:`\mathrm{Beta}(i, n + 1 - i)`, and the pointwise
     two-sided p-values are combined by the Cauchy combination test, which stays valid for
@@ -177,14 +258,11 @@ def loo_pit_uniformity(tree: xr.DataTree, *, prob: float | None = None) -> PitUn
     -------
     PitUniformity
     """
-    import arviz_stats as azs
-
     prob = resolve_prob(prob)
-    if not isinstance(tree, xr.DataTree) or "log_likelihood" not in tree.children:
+    if not isinstance(tree, xr.DataTree) or PIT_GROUP not in tree.children:
         raise AmbidexError("loo_pit_uniformity needs the DataTree returned by loo_pit_tree().")
-    name = next(iter(tree["observed_data"].data_vars))
-    pit = azs.loo_pit(tree, var_names=[name], pareto_pit=True)[name]
-    values = np.asarray(pit.values, dtype=float)
+    pit = tree[PIT_GROUP].to_dataset()
+    values = np.asarray(pit[next(iter(pit.data_vars))].values, dtype=float)
     values = values[np.isfinite(values)]
     if values.size < 2:
         raise AmbidexError("the LOO-PIT uniformity test needs at least two finite PIT values.")

@@ -6,10 +6,12 @@ What arviz-plots draws and what stays ours
 - Posterior predictive density: :func:`arviz_plots.plot_ppc_dist` on the DataTree of the
   observed outcome and some replicated data sets
   (:func:`~ambidex_bayes.checks.predictive_summaries.density_overlay`).
-- LOO-PIT: :func:`arviz_plots.plot_loo_pit` on the DataTree with the log-likelihood
-  (:func:`~ambidex_bayes.checks.loo_pit.loo_pit_tree`), with its own check, the ``pot_c``
-  uniformity test, whose result :func:`~ambidex_bayes.checks.loo_pit.loo_pit_uniformity`
-  returns for the report's sentence.
+- LOO-PIT: drawn as :func:`arviz_plots.plot_loo_pit` draws it
+  (:func:`arviz_plots.plot_ecdf_pit` on the PIT values of
+  :func:`~ambidex_bayes.checks.loo_pit.loo_pit_tree`, computed by blocks of rows), with its
+  own check, the ``pot_c`` uniformity test, whose result
+  :func:`~ambidex_bayes.checks.loo_pit.loo_pit_uniformity` returns for the report's
+  sentence.
 - Test statistics: :func:`arviz_plots.plot_dist` (histograms) of the replicated statistics,
   one panel per statistic, with the observed values added by
   :func:`arviz_plots.add_lines`; a flagged statistic's line and title are red. The
@@ -217,11 +219,13 @@ def plot_ppc_statistics(
 def plot_loo_pit(tree: xr.DataTree, *, prob: float | None = None, ax: Axes | None = None) -> Axes:
     """LOO-PIT calibration: the ECDF of the LOO-PIT values minus the uniform CDF.
 
-    Drawn by :func:`arviz_plots.plot_loo_pit` with its default check, the ``pot_c``
-    uniformity test: the figure prints the test's p-value and, when it is below
-    ``1 - prob``, marks the diaries that contribute most to the departure
-    (:func:`~ambidex_bayes.checks.loo_pit.loo_pit_uniformity` returns the same test's
-    result).
+    Drawn as :func:`arviz_plots.plot_loo_pit` draws it: :func:`arviz_plots.plot_ecdf_pit`
+    on the PIT values with Pareto-smoothed tails (which the tree holds, computed by blocks
+    of rows, where ``plot_loo_pit`` would compute them from the whole log-likelihood) with
+    its default check, the ``pot_c`` uniformity test: the figure prints the test's p-value
+    and, when it is below ``1 - prob``, marks the diaries that contribute most to the
+    departure (:func:`~ambidex_bayes.checks.loo_pit.loo_pit_uniformity` returns the same
+    test's result).
 
     Parameters
     ----------
@@ -234,17 +238,26 @@ def plot_loo_pit(tree: xr.DataTree, *, prob: float | None = None, ax: Axes | Non
     """
     import arviz_plots as azp
 
-    observed = _group(tree, "observed_data", "tree")
-    for group in ("posterior_predictive", "log_likelihood"):
-        _group(tree, group, "tree")
-    # the observed variable gives the collection the variable that plot_loo_pit's axis
-    # limits, labels and title are mapped over
-    pc = collection_on(ax, observed, figsize=(6, 3.5))
-    azp.plot_loo_pit(
+    from ambidex_bayes.checks.loo_pit import PIT_GROUP, UNIFORMITY_METHOD
+
+    pit = _group(tree, PIT_GROUP, "tree")
+    # the PIT variable gives the collection the variable that the axis limits, labels and
+    # title are mapped over
+    pc = collection_on(ax, pit, figsize=(6, 3.5))
+    azp.plot_ecdf_pit(
         tree,
+        group=PIT_GROUP,
+        sample_dims=list(pit.dims),
+        method=UNIFORMITY_METHOD,
         envelope_prob=resolve_prob(prob),
         plot_collection=pc,
-        visuals={"ecdf_lines": {"color": "black"}, "title": False},
+        visuals={
+            "ecdf_lines": {"color": "black"},
+            "title": False,
+            "xlabel": {"text": "LOO-PIT"},
+            "ylabel": {},
+            "remove_axis": False,
+        },
     )
     ax = pc.viz["plot"].item()
     ax.set_xlabel("LOO-PIT value")

@@ -4,9 +4,9 @@ arviz-plots' :func:`~arviz_plots.plot_ppc_dist` and :func:`~arviz_plots.plot_loo
 arviz-stats' :func:`~arviz_stats.loo_pit`, start from a DataTree with a
 ``posterior_predictive`` group (dims ``chain, draw`` and the rows) and an ``observed_data``
 group (the rows), one variable of the same name in each. :func:`predictive_tree` builds these
-two groups from the :class:`~ambidex_bayes.checks.predictive.PredictiveDraws` of a fit;
-:func:`ambidex_bayes.checks.loo_pit.loo_pit_tree` adds the posterior and the log-likelihood
-that LOO-PIT needs.
+two groups from the :class:`~ambidex_bayes.checks.predictive.PredictiveDraws` of a fit.
+LOO-PIT is computed by blocks of rows instead (:mod:`ambidex_bayes.checks.loo_pit`), whose
+tree holds the observed outcome and the PIT values.
 """
 
 from __future__ import annotations
