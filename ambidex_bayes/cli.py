@@ -24,6 +24,7 @@ from ambidex_bayes.commands import (
 )
 from ambidex_bayes.commands._options import (
     add_data_options,
+    add_pair_options,
     add_sampler_options,
     check_csv_option,
     data_inputs,
@@ -99,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--which", choices=["population", "new_person", "observed_average"], default="population"
     )
     p.add_argument("--csv", help="also write the table to this CSV file")
+    add_pair_options(p)
 
     p = sub.add_parser("report", help="write a report folder from saved fits of one data set")
     p.add_argument("fits", nargs="+", help="fit files (e.g. the ladder)")
@@ -108,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="report folder: new, empty, or an earlier report (replaced as a whole); a folder "
         "with other files is refused",
     )
+    add_pair_options(p)
 
     p = sub.add_parser("run", help="the main job: ladder, summaries, slopes, figure, report")
     add_data_options(p, required=False)
@@ -120,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="report folder (default ./report): new, empty, or an earlier report (replaced as "
         "a whole); a folder with other files is refused",
     )
+    add_pair_options(p)
     add_sampler_options(p)
 
     for module in COMMAND_MODULES:
@@ -262,9 +266,22 @@ def _cmd_slopes(args: argparse.Namespace) -> int:
 
     check_csv_option(args.csv, args)
     result = load_fit(args.fit)
-    slopes = simple_slopes(result, at=args.at, which=args.which, warn=False)
+    slopes = simple_slopes(
+        result,
+        at=args.at,
+        which=args.which,
+        warn=False,
+        focal=args.focal,
+        moderator=args.moderator,
+    )
     print(slopes.description)
     print_table(slopes.table, args.csv)
+    if slopes.table.attrs.get("moderator_kind") == "factor":
+        from ambidex_bayes.moderation import slope_differences
+
+        print()
+        print("Contrasts between levels (differences of their slopes):")
+        print_table(slope_differences(slopes))
     for line in slopes.warnings:
         print(f"WARNING: {line}")
     return 0
@@ -279,7 +296,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
     inputs = input_paths(args)
     check_report_folder(args.out, inputs=inputs)  # before the fits are read
     fits = [load_fit(p) for p in args.fits]
-    path = write_report(analysis_from_fits(fits), args.out, inputs=inputs)
+    analysis = analysis_from_fits(fits)
+    if args.focal or args.moderator:
+        from ambidex_bayes.moderation import focus_pair
+
+        analysis = focus_pair(analysis, focal=args.focal, moderator=args.moderator)
+    path = write_report(analysis, args.out, inputs=inputs)
     print(f"report written: {path}")
     return 0
 
@@ -310,6 +332,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         progressbar=not args.no_progress,
         sheet=args.sheet,
     )
+    if args.focal or args.moderator:
+        from ambidex_bayes.moderation import focus_pair
+
+        analysis = focus_pair(analysis, focal=args.focal, moderator=args.moderator, at=args.at)
     if analysis.slopes is not None:
         print()
         print(analysis.slopes.description)

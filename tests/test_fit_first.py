@@ -58,6 +58,7 @@ NOT_FIT_FIRST = {
     "slope_differences": "works on the SimpleSlopes a fit gave, which hold their draws",
     "write_moderation_files": "saves the ModerationResults a fit gave",
     "report_section": "presents an analysis, which holds its fits by name",
+    "focus_pair": "re-points an analysis, which holds its fits by name, at a chosen pair",
     "plot_moderation_lines": "plot twin: draws a computed table",
     "plot_simple_slopes": "plot twin: draws a computed result",
     "plot_icc": "plot twin: draws a computed table",

@@ -18,6 +18,7 @@ __all__ = [
     "floats",
     "add_sampler_options",
     "add_data_options",
+    "add_pair_options",
     "sampler_settings",
     "data_inputs",
     "prepared_inputs",
@@ -78,6 +79,21 @@ def add_data_options(p: argparse.ArgumentParser, *, required: bool) -> None:
     p.add_argument("--sheet", help="Excel sheet name or number")
     p.add_argument("--detrend", action="store_true", help="remove a linear trend over occasions")
     p.add_argument("--standardize", action="store_true", help="standardise outcome and predictors")
+
+
+def add_pair_options(p: argparse.ArgumentParser) -> None:
+    """``--focal`` and ``--moderator``: the level-1 predictor and moderator analysed."""
+    p.add_argument(
+        "--focal",
+        metavar="X",
+        help="level-1 predictor whose slope is analysed, by column name (default: the first)",
+    )
+    p.add_argument(
+        "--moderator",
+        metavar="W",
+        help="moderator of that slope, by column name (default: the first); a factor gives "
+        "the slope at each level and the contrasts between levels",
+    )
 
 
 def sampler_settings(args: argparse.Namespace):

@@ -3,7 +3,9 @@
 Prints the slope along the moderator, the Johnson–Neyman region and the posterior of its
 boundary, simple slopes on both scales with their difference, the share of persons with a
 credibly positive slope, and the within/between effects; ``--out`` also writes the tables
-(CSV) and figures (PNG).
+(CSV) and figures (PNG). ``--focal X --moderator W`` choose the pair (default: the first
+level-1 predictor and the first moderator); a factor moderator gives the slopes at each level
+and their contrasts in place of the curve and the Johnson–Neyman region.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ambidex_bayes.commands._options import floats
+from ambidex_bayes.commands._options import add_pair_options, floats
 
 __all__ = ["NAME", "HELP", "add_arguments", "run"]
 
@@ -46,6 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="units of the printed curve (files hold both)",
     )
     parser.add_argument("--out", help="folder for CSV tables and PNG figures")
+    add_pair_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -67,17 +70,20 @@ def run(args: argparse.Namespace) -> int:
         prob=args.prob,
         level=args.level,
         n_points=args.points,
+        focal=args.focal,
+        moderator=args.moderator,
     )
     curve = results.curve if args.scale == "original" else results.curve_standardised
-    print(curve.description)
-    step = max(1, (len(curve.table) - 1) // (_PRINTED_ROWS - 1))
-    print_table(curve.table.iloc[::step].drop(columns=["moderator_centred"]))
-    print()
-    print(results.johnson_neyman.description)
-    if len(results.johnson_neyman.regions):
-        print_table(results.johnson_neyman.regions)
-    print_table(results.johnson_neyman.boundary)
-    print()
+    if curve is not None and results.johnson_neyman is not None:
+        print(curve.description)
+        step = max(1, (len(curve.table) - 1) // (_PRINTED_ROWS - 1))
+        print_table(curve.table.iloc[::step].drop(columns=["moderator_centred"]))
+        print()
+        print(results.johnson_neyman.description)
+        if len(results.johnson_neyman.regions):
+            print_table(results.johnson_neyman.regions)
+        print_table(results.johnson_neyman.boundary)
+        print()
     slopes = results.slopes if args.scale == "original" else results.slopes_standardised
     print(slopes.description)
     print_table(slopes.table)

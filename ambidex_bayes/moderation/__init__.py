@@ -15,6 +15,12 @@
 - plot twins in :mod:`~ambidex_bayes.moderation.plots`, and the report section in
   :mod:`~ambidex_bayes.moderation.report_section`.
 
+Every analysis reads one (level-1 predictor, moderator) pair, by default the first of each;
+``focal=`` and ``moderator=`` choose another by column name
+(:func:`ambidex_bayes.model.moderation_roles.terms_for`). A factor moderator gives the slope
+at each level and the contrasts between levels (:mod:`~ambidex_bayes.moderation.factor_levels`);
+the curve and the Johnson–Neyman regions need a numeric moderator.
+
 :mod:`ambidex_bayes.results` re-exports the simple slopes and the moderation lines too.
 
 Every analysis takes the fit first (a :class:`~ambidex_bayes.fit.FitResult`, or a
@@ -52,6 +58,7 @@ from ambidex_bayes.moderation.plots import (
 )
 from ambidex_bayes.moderation.report_section import (
     ModerationResults,
+    focus_pair,
     moderation_results,
     report_section,
     write_moderation_files,
@@ -96,4 +103,5 @@ __all__ = [
     "moderation_results",
     "write_moderation_files",
     "report_section",
+    "focus_pair",
 ]
