@@ -19,9 +19,9 @@ neither PyMC nor Bambi nor ArviZ, so the command line starts fast. ``__all__`` l
 the families' own faces stay reachable as ``ab.data``, ``ab.datasets``, ``ab.results``,
 ``ab.moderation``, ``ab.checks``, ``ab.priors`` and ``ab.design``.
 
-Four verbs share their names with modules: ``ab.fit``, ``ab.prepare``, ``ab.simulate`` and
-``ab.report`` are always the functions. Reach the modules by their full names
-(``from ambidex_bayes.fit import FitResult``, or
+Five verbs share their names with modules: ``ab.fit``, ``ab.prepare``, ``ab.simulate``,
+``ab.report`` and ``ab.multiverse`` are always the functions. Reach the modules by their
+full names (``from ambidex_bayes.fit import FitResult``, or
 ``importlib.import_module("ambidex_bayes.fit")``).
 
 Examples
@@ -128,6 +128,11 @@ _EXPORTS: dict[str, str] = {
     "SBCConfig": "ambidex_bayes.design:SBCConfig",
     "sbc_ranks": "ambidex_bayes.design:sbc_ranks",
     "sbc_calibration": "ambidex_bayes.design:sbc_calibration",
+    # many analyses at once: one model over a grid of choices
+    "multiverse": "ambidex_bayes.multiverse:run_multiverse",
+    "MultiverseConfig": "ambidex_bayes.multiverse:MultiverseConfig",
+    "DataSet": "ambidex_bayes.multiverse:DataSet",
+    "describe_multiverse": "ambidex_bayes.multiverse:describe_multiverse",
     # the whole analysis and its report
     "report": "ambidex_bayes.workflow:report",
     "run_analysis": "ambidex_bayes.pipeline:run_analysis",
@@ -157,6 +162,7 @@ _EXPORTS: dict[str, str] = {
     "plot_power_curve": "ambidex_bayes.design:plot_power_curve",
     "plot_sbc_ecdf": "ambidex_bayes.design:plot_sbc_ecdf",
     "plot_rank_histograms": "ambidex_bayes.design:plot_rank_histograms",
+    "plot_multiverse": "ambidex_bayes.multiverse:plot_multiverse",
 }
 
 #: The families' own faces, reachable as ``ab.<name>`` without an import of their own.

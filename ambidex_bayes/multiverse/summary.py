@@ -78,8 +78,8 @@ def describe_multiverse(table: pd.DataFrame, *, figure: str | None = None) -> st
     lines = [f"# Multiverse: model {spec} in {n} analyses", ""]
     grid = []
     for dimension in DIMENSIONS:
-        values = [choice_text(dimension, v) for v in pd.unique(table[dimension])]
-        grid.append(f"{', '.join(values)}")
+        values = [choice_text(dimension, v).split(": ", 1)[1] for v in pd.unique(table[dimension])]
+        grid.append(f"{dimension}: {', '.join(values)}")
     lines += ["The grid: " + "; ".join(grid) + ".", ""]
     fitted = table[table["error"] == ""]
     for key, role in ESTIMATES.items():
