@@ -1,7 +1,9 @@
 """Convergence diagnostics of a fit, in plain words with what to do.
 
 Checks R-hat (rank-normalised, split), bulk and tail effective sample sizes, divergent
-transitions, saturated tree depth and E-BFMI, using arviz-stats. Thresholds live in
+transitions, saturated tree depth and E-BFMI. R-hat and the ESS are arviz-stats' (computed by
+:mod:`ambidex_bayes.rank_diagnostics` to the same bits, without importing arviz-stats and
+scipy.stats, which would slow every command that loads a fit). Thresholds live in
 :mod:`ambidex_bayes.constants`.
 """
 
@@ -15,6 +17,7 @@ import pandas as pd
 import xarray as xr
 
 from ambidex_bayes import constants
+from ambidex_bayes.rank_diagnostics import convergence_arrays
 
 __all__ = [
     "ConvergenceReport",
@@ -199,22 +202,16 @@ def check_convergence(
     warn : bool
         Also emit a :class:`ConvergenceWarning` listing the problems.
     """
-    import arviz_stats as azs
-
     posterior = idata["posterior"].to_dataset()
     names = var_names or parameter_names(posterior)
-    sub = posterior[names]
-    # constant or too few draws give 0/0 inside arviz-stats: the NaN it returns is reported
-    # in words below (undefined_diagnostics), so numpy's division warning would only repeat it
+    # constant or too few draws give 0/0: the NaN is reported in words below
+    # (undefined_diagnostics), so numpy's division warning would only repeat it
     with np.errstate(invalid="ignore", divide="ignore"):
-        rhat = azs.rhat(sub)
-        ess_bulk = azs.ess(sub, method="bulk")
-        ess_tail = azs.ess(sub, method="tail")
+        values = {n: convergence_arrays(posterior[n]) for n in names}
     table = pd.DataFrame(
         {
-            "rhat": [float(rhat[n]) for n in names],
-            "ess_bulk": [float(ess_bulk[n]) for n in names],
-            "ess_tail": [float(ess_tail[n]) for n in names],
+            column: [float(values[n][i]) for n in names]
+            for i, column in enumerate(("rhat", "ess_bulk", "ess_tail"))
         },
         index=pd.Index(names, name="parameter"),
     )
