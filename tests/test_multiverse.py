@@ -29,7 +29,7 @@ from ambidex_bayes.multiverse import (
     run_multiverse,
 )
 from ambidex_bayes.multiverse import cells as cells_module
-from ambidex_bayes.multiverse.run import TABLE_COLUMNS
+from ambidex_bayes.multiverse.run import TABLE_COLUMNS, multiverse_table
 
 EXAMPLE = DataSet(ab.example_path(), ab.example_mapping_path())
 
@@ -195,6 +195,26 @@ def test_a_failed_cell_is_a_row_with_its_message(monkeypatch, tmp_path):
     assert "**Failed**: 1 analyses" in text
     assert "the 95% interval excludes 0 in 1 of 1 analyses" in text
     assert "error" in compact_table(table).columns
+
+
+def test_a_cell_without_a_verdict_did_not_converge():
+    c = config(priors=("default", "sceptical", "informative"))
+    ids = [cell.cell_id for cell in multiverse_cells(c)]
+    # as stored parts joined: the failed cell's part had no verdict column
+    results = pd.DataFrame(
+        {
+            "task_id": ids[:2],
+            "error": ["ValueError: bad", ""],
+            "converged": [np.nan, True],
+            "checks": [np.nan, "ok"],
+            "g11_mean": [np.nan, 0.2],
+        }
+    )
+    table = multiverse_table(results, c)
+    assert table["converged"].tolist() == [False, True, False]
+    assert table["error"].tolist() == ["ValueError: bad", "", "not run"]
+    assert table["checks"].tolist() == ["", "ok", ""]
+    assert table["g11_mean"].iloc[1] == 0.2 and table["g11_mean"].iloc[[0, 2]].isna().all()
 
 
 def test_a_stopped_run_resumes_with_the_missing_cells_only(monkeypatch, tmp_path):

@@ -14,6 +14,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ambidex_bayes.errors import SpecError
@@ -133,7 +134,8 @@ def multiverse_table(results: pd.DataFrame, config: MultiverseConfig) -> pd.Data
         "seconds",
     ]
     table[numeric] = table[numeric].apply(pd.to_numeric, errors="coerce")
-    table["converged"] = table["converged"].map(lambda v: bool(v) if v is not None else False)
+    # a cell without a verdict (failed, not run; NaN once parts are joined) did not converge
+    table["converged"] = table["converged"].map(lambda v: isinstance(v, bool | np.bool_) and v)
     table["checks"] = table["checks"].fillna("")
     table.attrs["prob"] = float(config.prob)
     return table
