@@ -44,6 +44,7 @@ __all__ = [
     "factor_coding",
     "contrast_column_name",
     "level_strings",
+    "level_name",
 ]
 
 #: The contrasts a factor may be coded with.
@@ -54,8 +55,8 @@ Contrast = Literal["treatment", "sum"]
 _NOT_PLAIN = re.compile(r"[^A-Za-z0-9_]+")
 
 
-def _level_of(value: object) -> str | None:
-    """The level name of one cell (None for a missing cell)."""
+def level_name(value: object) -> str | None:
+    """The level name of one cell (None for a missing cell); see :func:`level_strings`."""
     if value is None or value is pd.NA or value is pd.NaT:
         return None
     if isinstance(value, bool | np.bool_):
@@ -88,7 +89,7 @@ def level_strings(values: pd.Series) -> pd.Series:
         Object dtype, same index; ``None`` where the cell is missing.
     """
     return pd.Series(
-        [_level_of(v) for v in values.astype(object)], index=values.index, dtype=object
+        [level_name(v) for v in values.astype(object)], index=values.index, dtype=object
     )
 
 

@@ -12,6 +12,12 @@ each level-2 moderator :math:`W` becomes ``{w}_c`` :math:`= W_j - \bar W` with :
 the mean over persons (not over rows: on unbalanced data a row mean would weight persons by
 their number of diaries). The outcome keeps its name, controls are used as they are.
 
+A moderator or control that is a factor (text, categorical, or declared in the mapping) is
+coded as numeric contrast columns (:mod:`ambidex_bayes.factor_coding`), one per coded level,
+from the levels present in the rows used; its role keeps the source column and
+:attr:`PreparedData.factor_codings` tells how it is coded (a note states the reference level
+and how to choose another).
+
 Options
 -------
 ``detrend``
@@ -48,6 +54,7 @@ the SDs used to standardise in :mod:`ambidex_bayes.transforms`; this module re-e
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -58,11 +65,13 @@ from ambidex_bayes.data.validate import (
     ROW_COLUMN,
     ValidatedData,
     format_rows,
+    level_sort_key,
     outcome_never_varies,
     person_id_strings,
     row_numbers,
 )
 from ambidex_bayes.errors import DataError, SpecError
+from ambidex_bayes.factor_coding import FactorCoding, factor_coding
 from ambidex_bayes.formula_guard import column_name_problem
 from ambidex_bayes.prepared_data import PreparedData
 from ambidex_bayes.reliability import person_mean_reliability, reliability_message
@@ -175,14 +184,19 @@ def _few_varying_persons(y: pd.Series, g: pd.Series, name: str) -> str | None:
 
 
 def _check_new_names(
-    frame: pd.DataFrame, m: ColumnMapping, y_col: str, control_cols: list[str]
+    frame: pd.DataFrame,
+    m: ColumnMapping,
+    y_col: str,
+    control_cols: list[str],
+    codings: dict[str, FactorCoding],
 ) -> None:
     """Raise if a column that prepare creates already exists or would be made twice."""
     created = [
         *(n for x in m.level1 for n in (f"{x}_cw", f"{x}_pm")),
-        *(f"{w}_c" for w in m.level2),
+        *(f"{w}_c" for w in m.level2 if w not in codings),
         *([y_col] if y_col != m.outcome else []),
         *(n for n, c in zip(control_cols, m.controls, strict=True) if n != c),
+        *(n for f in codings.values() for n in f.columns),
     ]
     clashes = sorted({n for n in created if n in frame.columns or created.count(n) > 1})
     if clashes:
@@ -242,13 +256,15 @@ def prepare(
     frame, dropped = _model_rows(data, model)
     notes.extend(dropped)
     n_before = len(data.frame)
+    codings = _factor_codings(frame, m, data.factor_levels, notes)
     y_col = f"{m.outcome}_z" if standardize else (f"{m.outcome}_dt" if detrend else m.outcome)
-    control_cols = [f"{c}_z" if standardize else c for c in m.controls]
-    _check_new_names(frame, m, y_col, control_cols)
+    control_cols = [f"{c}_z" if standardize and c not in codings else c for c in m.controls]
+    _check_new_names(frame, m, y_col, control_cols, codings)
 
     g = frame[m.person]
     trend = _OccasionTrend.of(frame, m) if detrend else _OccasionTrend.none(m)
     created = _Created(notes=notes, roles={"y": y_col, "person": m.person})
+    _add_contrast_columns(frame, codings, created)
     if m.occasion is not None:
         created.roles["occasion"] = m.occasion
     person_means, reliability = _decompose_level1(
@@ -257,9 +273,11 @@ def prepare(
     warning = _few_varying_persons(frame[m.outcome], g, m.outcome)
     if warning:
         created.warnings.append(warning)
-    moderator_stats = _centre_moderators(frame, m, g, created, standardize=standardize)
+    moderator_stats = _centre_moderators(
+        frame, m, g, created, codings=codings, standardize=standardize
+    )
     _transform_outcome(frame, m, g, y_col, trend, created, standardize=standardize, detrend=detrend)
-    _transform_controls(frame, m, control_cols, created, standardize=standardize)
+    _transform_controls(frame, m, control_cols, created, codings=codings, standardize=standardize)
     _closing_notes(
         created, g, detrend=detrend, standardize=standardize, rows_left_out=len(frame) < n_before
     )
@@ -277,7 +295,75 @@ def prepare(
         person_mean_reliability=reliability,
         detrend=detrend,
         standardize=standardize,
+        factor_codings=codings,
     )
+
+
+def _factor_codings(
+    frame: pd.DataFrame,
+    m: ColumnMapping,
+    factor_levels: Mapping[str, tuple[str, ...]],
+    notes: list[str],
+) -> dict[str, FactorCoding]:
+    """The coding of every factor from the levels present in the rows used; notes say how
+    each is coded, which levels are left out and how to choose the reference level."""
+    codings: dict[str, FactorCoding] = {}
+    for col, all_levels in factor_levels.items():
+        present = set(frame[col].dropna())
+        levels = tuple(level for level in all_levels if level in present)
+        unused = [level for level in all_levels if level not in present]
+        declared = m.factors.get(col)
+        reference = declared.reference if declared is not None else None
+        contrast = declared.contrast if declared is not None else "treatment"
+        what = "level-2 moderator" if col in m.level2 else "control"
+        if reference is not None and reference not in levels:
+            raise DataError(
+                f"the reference level {reference!r} of the factor {col!r} ({what}) is not "
+                f"among the levels in the rows used ({', '.join(map(repr, levels))}); choose "
+                f"one of them in [factors.{col}] of the mapping"
+            )
+        if len(levels) < 2:
+            raise DataError(
+                f"the factor {col!r} ({what}) has {len(levels)} level(s) in the rows used "
+                f"({', '.join(map(repr, levels)) or 'none'}); a factor needs at least two. "
+                "Fill in the missing values or check the data."
+            )
+        coding = factor_coding(col, levels, reference=reference, contrast=contrast)
+        codings[col] = coding
+        note = coding.describe()[0].upper() + coding.describe()[1:] + "."
+        if contrast == "treatment" and reference is None:
+            order = "category order" if _is_categorical_order(all_levels) else "sorted order"
+            note += (
+                f" The reference level is the first level in {order}; to choose another, "
+                f'write [factors.{col}] reference = "<level>" in the mapping (or '
+                'contrast = "sum" for sum contrasts).'
+            )
+        notes.append(note)
+        if unused:
+            notes.append(
+                f"Level(s) {', '.join(map(repr, unused))} of the factor {col!r} occur in no "
+                "row used, so they get no contrast column."
+            )
+    return codings
+
+
+def _is_categorical_order(levels: tuple[str, ...]) -> bool:
+    """Whether ``levels`` is not in the sorted order validation gives text levels."""
+    return list(levels) != sorted(levels, key=level_sort_key)
+
+
+def _add_contrast_columns(
+    frame: pd.DataFrame, codings: dict[str, FactorCoding], created: _Created
+) -> None:
+    """Add every factor's contrast columns to ``frame``, each with its transform."""
+    for col, coding in codings.items():
+        coded = coding.code(frame[col])
+        for name in coding.columns:
+            frame[name] = coded[name]
+            created.transforms[name] = Transform(name, col, "factor_contrast", 0.0, 1.0)
+        created.made.append(
+            f"{', '.join(map(repr, coding.columns))} (contrast columns of the factor {col})"
+        )
 
 
 def _check_input(
@@ -315,7 +401,7 @@ def _model_rows(
         frame[ROW_COLUMN] = row_numbers(frame)
     frame[m.person] = person_id_strings(frame[m.person])
     for col in model:
-        if col != m.person:
+        if col != m.person and col not in data.factor_levels:
             frame[col] = frame[col].astype("float64")
     n_before = len(frame)
     frame, dropped = _drop_incomplete(frame, model, m.person)
@@ -448,12 +534,20 @@ def _centre_moderators(
     g: pd.Series,
     created: _Created,
     *,
+    codings: Mapping[str, FactorCoding],
     standardize: bool,
 ) -> pd.DataFrame:
-    """Centre each level-2 moderator at its mean over persons as ``{w}_c`` (added to
-    ``frame``); returns its mean and SD over persons (raw scale)."""
+    """Centre each numeric level-2 moderator at its mean over persons as ``{w}_c`` (added
+    to ``frame``); returns its mean and SD over persons (raw scale), one row per numeric
+    moderator. The role of a factor moderator is its source column (its contrast columns
+    are made by :func:`_add_contrast_columns`)."""
     stats = []
+    numeric = []
     for k, w in enumerate(m.level2):
+        if w in codings:
+            created.roles[f"w{k}"] = w
+            continue
+        numeric.append(w)
         per_person = frame[w].groupby(g, sort=False).first()
         centre = float(per_person.mean())
         sd = robust_sd(per_person)
@@ -472,7 +566,7 @@ def _centre_moderators(
         created.roles["w"] = created.roles["w0"]
     return pd.DataFrame(
         stats,
-        index=pd.Index(list(m.level2), dtype="str"),
+        index=pd.Index(numeric, dtype="str"),
         columns=["mean_over_persons", "sd_over_persons"],
     )
 
@@ -522,10 +616,15 @@ def _transform_controls(
     control_cols: list[str],
     created: _Created,
     *,
+    codings: Mapping[str, FactorCoding],
     standardize: bool,
 ) -> None:
-    """Standardise the controls over rows as ``{c}_z`` (or keep them as they are)."""
+    """Standardise the numeric controls over rows as ``{c}_z`` (or keep them as they are);
+    the role of a factor control is its source column."""
     for k, (c, col) in enumerate(zip(m.controls, control_cols, strict=True)):
+        if c in codings:
+            created.roles[f"c{k}"] = c
+            continue
         centre, scale = (
             (float(frame[c].mean()), standardising_sd(frame[c], f"the control {c!r}"))
             if standardize

@@ -140,7 +140,8 @@ class PreparedData:
         Persons seen in the prepared data use their stored person means (and mean occasion);
         new persons use the mean of their own rows in ``new``. Needs the person, level-1 and
         level-2 columns (and the occasion when detrended); the outcome and controls are
-        transformed when present. Returns a copy of ``new`` with the created columns added
+        transformed when present. Factor columns get their contrast columns; a level the
+        prepared data do not have is a DataError naming the column and its levels. Returns a copy of ``new`` with the created columns added
         (or recomputed) and person ids as strings; ``new`` is not modified.
         """
         if not isinstance(new, pd.DataFrame):
@@ -197,7 +198,15 @@ class PreparedData:
                 within = within - tw.detrend_slope * t_c
             out[tw.column] = within / tw.scale
             out[tb.column] = (pm - tb.centre) / tb.scale
+        for w in (*m.level2, *m.controls):
+            coding = self.factor_codings.get(w)
+            if coding is not None and w in out.columns:
+                coded = coding.code(out[w], what="apply()")
+                for name in coding.columns:
+                    out[name] = coded[name]
         for k, w in enumerate(m.level2):
+            if w in self.factor_codings:
+                continue
             tr = self._transform(self.roles[f"w{k}"])
             out[tr.column] = (numbers(w) - tr.centre) / tr.scale
         if m.outcome in out.columns:
@@ -208,6 +217,8 @@ class PreparedData:
             if tr.column != m.outcome:
                 out[tr.column] = (yv - tr.centre) / tr.scale
         for k, c in enumerate(m.controls):
+            if c in self.factor_codings:
+                continue
             tr = self._transform(self.roles[f"c{k}"])
             if c in out.columns and tr.column != c:
                 out[tr.column] = (numbers(c) - tr.centre) / tr.scale

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import itertools
 import json
 import re
 import tomllib
@@ -337,13 +338,25 @@ class ModelSpec:
             source=self.source,
         )
 
-    def render(self, fields: Mapping[str, str], *, controls: tuple[str, ...] = ()) -> str:
+    def render(
+        self,
+        fields: Mapping[str, str],
+        *,
+        controls: tuple[str, ...] = (),
+        factors: Mapping[str, tuple[str, ...]] | None = None,
+    ) -> str:
         """Fill the role placeholders with the prepared data's column names.
 
         Column names are written so that the formula reads each as one name (see
         :func:`ambidex_bayes.formula_guard.quote_name`): ``innovation`` stays as it is,
         ``Innovation (daily)`` is put in backticks. Controls are added to the fixed part,
         before the first person-effect term.
+
+        A role (or control) whose column is a factor (a key of ``factors``, e.g.
+        ``PreparedData.factor_columns()``) is written as its contrast columns: the one
+        column of a two-level factor, else ``(c1 + c2 + ...)``; formulae expands
+        ``x_cw:(c1 + c2)`` into ``x_cw:c1 + x_cw:c2``, so the posterior has the fixed
+        effects ``c1``, ``x_cw:c1``, ...
 
         Raises
         ------
@@ -360,24 +373,53 @@ class ModelSpec:
                 "A missing {w} means the column mapping declares no level-2 moderator."
             )
         used = self.placeholders()
-        formula = self.formula.format(
-            **{k: _quoted(v, k, self.source) for k, v in fields.items() if k in used}
-        )
+        factors = factors or {}
+
+        def written(column: str, role: str) -> str:
+            if column not in factors:
+                return _quoted(column, role, self.source)
+            names = [_quoted(c, role, self.source) for c in factors[column]]
+            return names[0] if len(names) == 1 else "(" + " + ".join(names) + ")"
+
+        formula = self.formula.format(**{k: written(v, k) for k, v in fields.items() if k in used})
         if self.include_controls and controls:
             lhs, rhs = split_top_level(formula, "~")
             terms = [t.strip() for t in split_top_level(rhs, "+")]
             first_group = next((i for i, t in enumerate(terms) if is_group_term(t)), len(terms))
-            extra = [_quoted(c, "control", self.source) for c in controls]
+            extra = [
+                _quoted(n, "control", self.source)
+                for c in controls
+                for n in (factors[c] if c in factors else (c,))
+            ]
             terms[first_group:first_group] = extra
             formula = f"{lhs.rstrip()} ~ {' + '.join(terms)}"
         return formula
 
-    def render_priors(self, fields: Mapping[str, str]) -> dict[str, PriorSpec]:
-        """Prior overrides with role placeholders filled in."""
+    def render_priors(
+        self,
+        fields: Mapping[str, str],
+        *,
+        factors: Mapping[str, tuple[str, ...]] | None = None,
+    ) -> dict[str, PriorSpec]:
+        """Prior overrides with role placeholders filled in.
+
+        A key using a factor role (its column a key of ``factors``) applies to each of the
+        factor's terms: ``"{x_within}:{w}"`` with ``{w}`` coded as ``c1, c2`` gives the keys
+        ``"x_cw:c1"`` and ``"x_cw:c2"``.
+        """
+        factors = factors or {}
         out = {}
         for key, prior in self.priors.items():
             try:
-                out[key.format(**fields)] = prior
+                roles = [r for r in dict.fromkeys(re.findall(r"\{([^{}]*)\}", key))]
+                choices = [
+                    factors.get(fields[r], (fields[r],)) if r in fields else (None,) for r in roles
+                ]
+                for combination in itertools.product(*choices):
+                    filled = {
+                        r: v for r, v in zip(roles, combination, strict=True) if v is not None
+                    }
+                    out[key.format(**{**fields, **filled})] = prior
             except KeyError as err:
                 raise SpecError(
                     f"{self.source}: prior key {key!r} uses the role {err.args[0]!r}, which the "

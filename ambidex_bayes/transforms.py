@@ -30,7 +30,14 @@ __all__ = [
 ]
 
 #: The kinds of :class:`Transform`.
-TRANSFORM_KINDS = ("within_centred", "person_mean", "grand_centred", "outcome", "control")
+TRANSFORM_KINDS = (
+    "within_centred",
+    "person_mean",
+    "grand_centred",
+    "outcome",
+    "control",
+    "factor_contrast",
+)
 
 #: A standard deviation at or below this fraction of the largest absolute value it was
 #: computed from is rounding noise (values that are equal in exact arithmetic), not variance.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,9 @@ class DiaryData:
         :func:`~ambidex_bayes.data.scales.score_scales`), or None when it defines none.
     source
         The file name (with the sheet, if one was given) or ``"<DataFrame>"``.
+    factor_levels
+        Factor column -> its levels in order (see
+        :class:`~ambidex_bayes.data.validate.ValidatedData`).
     """
 
     frame: pd.DataFrame
@@ -47,6 +50,7 @@ class DiaryData:
     compliance: ComplianceSummary
     reliability: pd.DataFrame | None
     source: str
+    factor_levels: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def _as_mapping(mapping: Any) -> ColumnMapping:
@@ -137,4 +141,5 @@ def load_diary(
         compliance=compliance_summary(checked.frame, cmap),
         reliability=reliability,
         source=name,
+        factor_levels=checked.factor_levels,
     )

@@ -16,6 +16,15 @@ scale score (:class:`ScaleSpec`). It is written by hand as a small TOML file::
     items = ["sup1", "sup2", "sup3"]
     reverse = ["sup3"]
     range = [1, 5]
+    [factors.sector]
+    reference = "Public"
+    contrast = "treatment"
+
+Factors: a level-2 moderator or a control whose cells are text (or a pandas categorical)
+is a factor without being declared; ``[factors.<column>]`` chooses its reference level or
+sum contrasts, or declares a numeric column (codes 1, 2, 3) a factor. A level-1 predictor
+cannot be a factor (a factor has no within- and between-person parts); give it as a
+control. The occasion may also be a level-1 predictor (the day number as a time trend).
 
 Unknown keys are errors with a "did you mean ...?" hint, so a typo never passes silently.
 """
@@ -34,8 +43,9 @@ from typing import Any
 import numpy as np
 
 from ambidex_bayes.errors import SpecError
+from ambidex_bayes.factor_coding import CONTRASTS, level_name
 
-__all__ = ["ScaleSpec", "ColumnMapping", "did_you_mean", "ROW_COLUMN"]
+__all__ = ["ScaleSpec", "FactorSpec", "ColumnMapping", "did_you_mean", "ROW_COLUMN"]
 
 #: Column holding the source row number (header = row 1, first data row = row 2). Reserved:
 #: a mapping may not give this name a role.
@@ -50,9 +60,11 @@ _MAPPING_KEYS = (
     "controls",
     "ranges",
     "scales",
+    "factors",
 )
 _REQUIRED_KEYS = ("person", "outcome", "level1")
 _SCALE_KEYS = ("items", "reverse", "range")
+_FACTOR_KEYS = ("reference", "contrast")
 
 
 def _show(value: Any, limit: int = 80) -> str:
@@ -248,6 +260,59 @@ class ScaleSpec:
 
 
 @dataclass(frozen=True)
+class FactorSpec:
+    """How a factor column is coded (``[factors.<column>]`` in a mapping file).
+
+    Parameters
+    ----------
+    reference
+        The reference level of treatment coding, as the level is written in the data
+        (a number is read as its level name: ``2`` and ``2.0`` are the level ``"2"``);
+        default: the first level (category order for a categorical, else sorted).
+    contrast
+        ``"treatment"`` (default) or ``"sum"`` (:mod:`ambidex_bayes.factor_coding`).
+    """
+
+    reference: str | None = None
+    contrast: str = "treatment"
+
+    def __post_init__(self) -> None:
+        if self.contrast not in CONTRASTS:
+            raise SpecError(
+                f"contrast must be {' or '.join(map(repr, CONTRASTS))}; got {_show(self.contrast)}"
+                f"{did_you_mean(str(self.contrast), CONTRASTS)}"
+            )
+        ref = self.reference
+        if ref is not None:
+            if isinstance(ref, bool) or not isinstance(ref, str | numbers.Real):
+                raise SpecError(f"reference must be a level name; got {_show(ref)}")
+            name = level_name(ref)
+            if name is None:
+                raise SpecError(f"reference must be a level name; got {_show(ref)}")
+            if self.contrast == "sum":
+                raise SpecError(
+                    f"sum contrasts have no reference level; remove reference = {_show(ref)} "
+                    "or use contrast = 'treatment'"
+                )
+            object.__setattr__(self, "reference", name)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], *, where: str = "factor") -> FactorSpec:
+        """Build from ``{"reference": ..., "contrast": ...}`` (both optional)."""
+        if not isinstance(d, Mapping):
+            raise SpecError(f"{where} must be a table with keys {', '.join(_FACTOR_KEYS)}")
+        _check_keys(d, _FACTOR_KEYS, where)
+        try:
+            return cls(reference=d.get("reference"), contrast=d.get("contrast", "treatment"))
+        except SpecError as exc:
+            raise SpecError(f"{where}: {exc}") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable form, the inverse of :meth:`from_dict`."""
+        return {"reference": self.reference, "contrast": self.contrast}
+
+
+@dataclass(frozen=True)
 class ColumnMapping:
     """The role of each column of a diary data set.
 
@@ -270,6 +335,9 @@ class ColumnMapping:
     scales
         Scale name -> :class:`ScaleSpec`. Scores are computed before validation, in a column
         named after the scale, so a scale name can be used as outcome, predictor or moderator.
+    factors
+        Column -> :class:`FactorSpec` for level-2 or control columns coded as factors (text
+        and categorical columns are factors without being listed here).
     """
 
     person: str
@@ -280,6 +348,7 @@ class ColumnMapping:
     controls: tuple[str, ...] = ()
     ranges: Mapping[str, tuple[float, float]] = field(default_factory=dict, hash=False)
     scales: Mapping[str, ScaleSpec] = field(default_factory=dict, hash=False)
+    factors: Mapping[str, FactorSpec] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         for key in ("person", "outcome"):
@@ -308,13 +377,19 @@ class ColumnMapping:
         object.__setattr__(self, "controls", controls)
 
         _check_outcome_not_predictor(self.outcome, level1, level2, controls, {})
-        used = self.model_columns
-        dup = _duplicates(used)
+        occ = (self.occasion,) if self.occasion is not None else ()
+        # The occasion may also be a level-1 predictor (a time trend): that pair is allowed.
+        used = (self.person, *occ, self.outcome, *level1, *level2, *controls)
+        dup = [
+            c for c in _duplicates(used) if not (c in occ and used.count(c) == 2 and c in level1)
+        ]
         if dup:
             raise SpecError(
                 f"column(s) {', '.join(map(repr, dup))} are given more than one role; each column "
-                "may be the person id, occasion, outcome, a level-1, level-2 or control variable once"
+                "may be the person id, occasion, outcome, a level-1, level-2 or control variable "
+                "once (only the occasion may also be a level-1 predictor)"
             )
+        used = self.model_columns
 
         if not isinstance(self.scales, Mapping):
             raise SpecError("'scales' must be a table of scale name -> items")
@@ -344,16 +419,58 @@ class ColumnMapping:
                 )
             ranges[col] = _range(rng, f"range of {col!r}")
         object.__setattr__(self, "ranges", ranges)
+        self._check_factors(level1, level2, controls, scales, ranges)
+
+    def _check_factors(
+        self,
+        level1: tuple[str, ...],
+        level2: tuple[str, ...],
+        controls: tuple[str, ...],
+        scales: Mapping[str, ScaleSpec],
+        ranges: Mapping[str, tuple[float, float]],
+    ) -> None:
+        """Check the ``factors`` table: only level-2 and control columns, no ranges."""
+        if not isinstance(self.factors, Mapping):
+            raise SpecError("'factors' must be a table of column -> { reference, contrast }")
+        factors: dict[str, FactorSpec] = {}
+        for col, spec in self.factors.items():
+            if not isinstance(spec, FactorSpec):
+                spec = FactorSpec.from_dict(spec, where=f"factor {col!r}")
+            if col in level1:
+                raise SpecError(
+                    f"factor {col!r}: a level-1 (daily) predictor cannot be a factor (within- and "
+                    "between-person parts of a factor are not offered); give it as a control "
+                    f"(controls = [{col!r}]) to use it as a factor"
+                )
+            if col not in (*level2, *controls):
+                raise SpecError(
+                    f"a factor is declared for {col!r}, which is neither a level-2 moderator nor "
+                    f"a control{did_you_mean(col, (*level2, *controls))}; add it to 'level2' or "
+                    "'controls', or fix the name"
+                )
+            if col in ranges:
+                raise SpecError(
+                    f"a range is declared for {col!r}, which is a factor; a factor's levels "
+                    "have no range, so remove the range"
+                )
+            if col in scales:
+                raise SpecError(
+                    f"{col!r} is a scale score (a mean of items), so it cannot be a factor"
+                )
+            factors[col] = spec
+        object.__setattr__(self, "factors", factors)
 
     @property
     def model_columns(self) -> tuple[str, ...]:
         """Person, occasion (if any), outcome, level-1, level-2 and control columns, in order."""
         occ = (self.occasion,) if self.occasion is not None else ()
-        return (self.person, *occ, self.outcome, *self.level1, *self.level2, *self.controls)
+        cols = (self.person, *occ, self.outcome, *self.level1, *self.level2, *self.controls)
+        return tuple(dict.fromkeys(cols))
 
     @property
     def numeric_columns(self) -> tuple[str, ...]:
-        """The model columns that must be numeric: outcome, level-1, level-2 and controls."""
+        """The outcome, level-1, level-2 and control columns: numeric unless a level-2 or
+        control column is a factor (declared in ``factors``, or text in the data)."""
         return (self.outcome, *self.level1, *self.level2, *self.controls)
 
     def role_of(self, column: str) -> str:
@@ -374,7 +491,7 @@ class ColumnMapping:
         ----------
         d
             Keys: ``person``, ``outcome``, ``level1`` (required), ``occasion``, ``level2``,
-            ``controls``, ``ranges``, ``scales``. Optional keys may be None (JSON ``null``)
+            ``controls``, ``ranges``, ``scales``, ``factors``. Optional keys may be None (JSON ``null``)
             for "none"; lists of names must be lists, not sets (their order numbers the roles).
         source
             Name used in error messages (the file name).
@@ -393,9 +510,13 @@ class ColumnMapping:
                 f"{source}: the required key(s) {', '.join(map(repr, missing))} are missing; "
                 "a mapping needs at least person, outcome and level1"
             )
-        for key in ("ranges", "scales"):
+        for key in ("ranges", "scales", "factors"):
             if d.get(key) is not None and not isinstance(d[key], Mapping):
-                what = "column -> [lowest, highest]" if key == "ranges" else "scale name -> items"
+                what = {
+                    "ranges": "column -> [lowest, highest]",
+                    "scales": "scale name -> items",
+                    "factors": "column -> { reference, contrast }",
+                }[key]
                 raise SpecError(f"{source}: {key!r} must be a table of {what}; got {_show(d[key])}")
         scales = d.get("scales") or {}
         try:
@@ -410,6 +531,10 @@ class ColumnMapping:
                 scales={
                     name: ScaleSpec.from_dict(spec, where=f"{source}: scale {name!r}")
                     for name, spec in scales.items()
+                },
+                factors={
+                    col: FactorSpec.from_dict(spec, where=f"{source}: factor {col!r}")
+                    for col, spec in (d.get("factors") or {}).items()
                 },
             )
         except SpecError as exc:
@@ -427,7 +552,7 @@ class ColumnMapping:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable dict; ``ColumnMapping.from_dict(m.to_dict()) == m``."""
-        return {
+        d: dict[str, Any] = {
             "person": self.person,
             "occasion": self.occasion,
             "outcome": self.outcome,
@@ -437,3 +562,6 @@ class ColumnMapping:
             "ranges": {k: list(v) for k, v in self.ranges.items()},
             "scales": {k: v.to_dict() for k, v in self.scales.items()},
         }
+        if self.factors:  # only when used, so that the dict of other mappings is as before
+            d["factors"] = {k: v.to_dict() for k, v in self.factors.items()}
+        return d

@@ -14,7 +14,8 @@ How cell values are read (numbers, person ids, row numbers) is
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -35,6 +36,7 @@ from ambidex_bayes.data.values import (
     too_large,
 )
 from ambidex_bayes.errors import DataError, ValidationError
+from ambidex_bayes.factor_coding import level_strings
 
 __all__ = [
     "ValidatedData",
@@ -48,6 +50,7 @@ __all__ = [
     "format_rows",
     "describe_bad_values",
     "row_numbers",
+    "level_sort_key",
 ]
 
 
@@ -68,12 +71,18 @@ class ValidatedData:
         Informational messages in plain words.
     source
         Name of the data source (file name or ``"<DataFrame>"``).
+    factor_levels
+        Factor column (a level-2 moderator or control that is text, categorical or declared
+        in ``mapping.factors``) -> its levels in order (category order for a categorical,
+        else sorted: numerically when every level is a number). In ``frame`` a factor
+        column holds the level names as text (``None`` where missing).
     """
 
     frame: pd.DataFrame
     mapping: ColumnMapping
     notes: tuple[str, ...]
     source: str
+    factor_levels: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def _occasion(raw: pd.Series) -> tuple[pd.Series, pd.Series, str | None]:
@@ -220,8 +229,28 @@ def validate(df: pd.DataFrame, mapping: ColumnMapping, *, source: str = "data") 
             values[mapping.occasion] = occ
             if note:
                 notes.append(note[0].upper() + note[1:] + ".")
+    factor_levels: dict[str, tuple[str, ...]] = {}
     for col in dict.fromkeys([*mapping.numeric_columns, *range_only]):
-        if col not in work.columns:
+        if col not in work.columns or col == mapping.occasion:
+            continue  # the occasion (also a level-1 predictor) is read above
+        factor = _factor(col, work[col], mapping)
+        if factor is not None:
+            levels, names = factor
+            factor_levels[col], values[col] = levels, names
+            declared = mapping.factors.get(col)
+            if declared is not None and declared.reference is not None and levels:
+                if declared.reference not in levels:
+                    problems.append(
+                        f"column {col!r} ({mapping.role_of(col)}): the reference level "
+                        f"{declared.reference!r} given in [factors.{col}] is not among its "
+                        f"levels {', '.join(map(repr, levels))}; fix the reference."
+                    )
+            if len(levels) < 2 and col in mapping.controls:
+                problems.append(
+                    f"column {col!r} (control) is a factor with "
+                    f"{'the single level ' + repr(levels[0]) if levels else 'no values'}; a "
+                    "factor needs at least two levels. Check the mapping and the file."
+                )
             continue
         nums, bad = to_float(work[col])
         if bad.any():
@@ -229,6 +258,17 @@ def validate(df: pd.DataFrame, mapping: ColumnMapping, *, source: str = "data") 
             hint = ""
             if any(DECIMAL_COMMA.match(str(v).strip()) for v in raw[bad]):
                 hint = " Some look like decimal commas (3,5): write them with a point (3.5)."
+            elif col in mapping.level1 and nums.notna().sum() == 0:
+                hint = (
+                    " It holds text only: a level-1 (daily) predictor cannot be a factor "
+                    "(within- and between-person parts of a factor are not offered); give it "
+                    "as a control (controls = [...]) to use it as a factor."
+                )
+            elif col in (*mapping.level2, *mapping.controls):
+                hint = (
+                    " To use it as a factor (categories), declare it in the mapping: "
+                    f"[factors.{col}]."
+                )
             problems.append(
                 f"column {col!r} ({mapping.role_of(col)}) must be numeric but holds "
                 f"{describe_bad_values(raw, bad, rows)}; replace these with numbers, or leave the "
@@ -244,7 +284,9 @@ def validate(df: pd.DataFrame, mapping: ColumnMapping, *, source: str = "data") 
         for col in mapping.level2:
             if col not in values:
                 continue
-            filled, problem, note = _check_level2(col, values[col], ids, rows)
+            filled, problem, note = _check_level2(
+                col, values[col], ids, rows, factor=col in factor_levels
+            )
             if problem:
                 problems.append(problem)
                 continue
@@ -269,6 +311,13 @@ def validate(df: pd.DataFrame, mapping: ColumnMapping, *, source: str = "data") 
 
     # 6. Declared ranges.
     for col, (lo, hi) in mapping.ranges.items():
+        if col in factor_levels:
+            problems.append(
+                f"column {col!r} ({mapping.role_of(col)}) holds text, so it is a factor, but a "
+                f"range [{format_value(lo)}, {format_value(hi)}] is declared for it; remove the "
+                "range, or correct the column if it should hold numbers."
+            )
+            continue
         if col not in values:
             continue
         v = values[col]
@@ -319,7 +368,49 @@ def validate(df: pd.DataFrame, mapping: ColumnMapping, *, source: str = "data") 
     assert ids is not None  # a missing person column is a problem above
     frame = _build_frame(mapping, ids, values, rows)
     notes.extend(_describe(frame, mapping))
-    return ValidatedData(frame=frame, mapping=mapping, notes=tuple(notes), source=source)
+    return ValidatedData(
+        frame=frame,
+        mapping=mapping,
+        notes=tuple(notes),
+        source=source,
+        factor_levels=factor_levels,
+    )
+
+
+def _factor(
+    col: str, raw: pd.Series, mapping: ColumnMapping
+) -> tuple[tuple[str, ...], pd.Series] | None:
+    """``(levels, level names per cell)`` when ``col`` is a factor, else None.
+
+    A level-2 or control column is a factor when ``mapping.factors`` declares it, when it
+    is a pandas categorical, or when every filled cell is text that is not a number (a
+    column mixing numbers and text stays numeric, so that a typo is reported, not coded).
+    """
+    if col not in (*mapping.level2, *mapping.controls):
+        return None
+    categorical = isinstance(raw.dtype, pd.CategoricalDtype)
+    if col not in mapping.factors and not categorical:
+        if pd.api.types.is_numeric_dtype(raw) or pd.api.types.is_bool_dtype(raw):
+            return None
+        nums, bad = to_float(raw)
+        if not bad.any() or nums.notna().any():
+            return None
+    names = level_strings(raw)
+    present = {n for n in names if n is not None}
+    if categorical:
+        order = [n for n in level_strings(pd.Series(raw.cat.categories)) if n is not None]
+        levels = tuple(dict.fromkeys(order))
+    else:
+        levels = tuple(sorted(present, key=level_sort_key))
+    return levels, names
+
+
+def level_sort_key(level: str) -> tuple[int, float, str]:
+    """Numbers first, in numeric order, then text in sorted order."""
+    try:
+        return (0, float(level), level)
+    except ValueError:
+        return (1, 0.0, level)
 
 
 def _too_large_problem(
@@ -353,9 +444,10 @@ def _check_between(col: str, filled: pd.Series, ids: pd.Series) -> str | None:
 
 
 def _check_level2(
-    col: str, v: pd.Series, ids: pd.Series, rows: pd.Series
+    col: str, v: pd.Series, ids: pd.Series, rows: pd.Series, *, factor: bool = False
 ) -> tuple[pd.Series, str | None, str | None]:
-    """Return (values filled within person, problem, note)."""
+    """Return (values filled within person, problem, note); a factor's values are level
+    names (text)."""
     known = pd.DataFrame({"id": ids, "v": v, "row": rows}).dropna()
     n_values = known.groupby("id", sort=False)["v"].nunique()
     varying = n_values[n_values > 1].index.tolist()
@@ -376,7 +468,10 @@ def _check_level2(
         )
         return v, problem, None
     person_value = known.groupby("id", sort=False)["v"].first()
-    filled = ids.map(person_value).astype("float64")
+    filled = ids.map(person_value)
+    filled = (
+        filled.astype(object).where(filled.notna(), None) if factor else filled.astype("float64")
+    )
     n_filled = int((v.isna() & filled.notna()).sum())
     note = None
     if n_filled:

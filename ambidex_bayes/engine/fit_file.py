@@ -213,8 +213,9 @@ def _check_rows(path: Path, tree: xr.DataTree, records: Mapping[str, Any]) -> No
     roles = records["prepared"].get("roles")
     if not isinstance(roles, Mapping):
         raise _damaged(path, "its prepared-data record has no roles")
+    factors = records["prepared"].get("factor_codings") or {}  # text columns, coded apart
     for role, column in roles.items():
-        if role in {"person", "occasion"} or column not in frame:
+        if role in {"person", "occasion"} or column not in frame or column in factors:
             continue
         if frame[column].dtype.kind not in "biuf":
             raise _damaged(path, f"its prepared column {column!r} ({role}) holds text, not numbers")

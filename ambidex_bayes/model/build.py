@@ -259,7 +259,9 @@ def build_model(
     constant_priors = {
         name: bambi_prior_spec(comp.prior) for name, comp in bambi_model.marginal_parameters.items()
     }
-    choices = PriorChoices(spec.render_priors(fields), spec.source)
+    choices = PriorChoices(
+        spec.render_priors(fields, factors=prepared.factor_columns()), spec.source
+    )
     X, fixed_names = fixed_design(component, len(data), spec.source)
     response = bambi_model.response_term.name
     y = np.asarray(bambi_model.response_term.data, dtype=float).ravel()
