@@ -10,17 +10,24 @@ contrasts; the analyses along a numeric moderator refuse it.
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
-from fake_posterior import CHAINS, DRAWS, PERSON_DIM, as_fit, posterior_tree
+from fake_pairs import (
+    CLI,
+    MEANS,
+    PERSONS,
+    SECTOR,
+    SUP,
+    factor_fit,
+    first_pair_terms,
+    pair_draws,
+    pair_fit,
+)
+from fake_posterior import as_fit, posterior_tree
 
-from ambidex_bayes.data.mapping import ColumnMapping
-from ambidex_bayes.data.validate import validate
 from ambidex_bayes.errors import AmbidexError, ModelError
-from ambidex_bayes.factor_coding import factor_coding
 from ambidex_bayes.model.moderation_roles import moderation_pairs, terms_for
 from ambidex_bayes.moderation import (
     boundary_draws,
@@ -32,120 +39,12 @@ from ambidex_bayes.moderation import (
     slope_differences,
     within_between,
 )
-from ambidex_bayes.prepare import prepare
 from ambidex_bayes.terms import ModerationTerms
 
-PERSONS = ["a", "b", "c", "d", "e", "f"]
-_X = {
-    "a": [2.0, 3.0, 4.0],
-    "b": [1.5, 2.5, 2.0, 3.0],
-    "c": [3.5, 4.5, 4.0, 4.0, 3.0],
-    "d": [2.0, 2.0, 3.0],
-    "e": [4.0, 5.0, 4.5, 3.5],
-    "f": [1.0, 2.0, 1.5],
-}
-_SUP = {"a": 3.0, "b": 4.0, "c": 2.5, "d": 4.5, "e": 3.5, "f": 2.0}
-_CLI = {"a": 10.0, "b": 30.0, "c": 20.0, "d": 50.0, "e": 40.0, "f": 25.0}
-_SECTOR = {"a": "A", "b": "B", "c": "C", "d": "A", "e": "B", "f": "C"}
 
-#: Known means of every fixed effect: each pair has its own interaction.
-MEANS = {
-    "Intercept": 3.0,
-    "unc_cw": 0.2,
-    "str_cw": -0.5,
-    "unc_pm": 0.4,
-    "str_pm": 0.7,
-    "sup_c": 0.1,
-    "cli_c": -0.05,
-    "unc_cw:sup_c": 0.3,
-    "unc_cw:cli_c": 0.02,
-    "str_cw:sup_c": -0.25,
-    "str_cw:cli_c": 0.04,
-}
-
-
-def _raw() -> pd.DataFrame:
-    rows = []
-    for pid, xs in _X.items():
-        for day, x in enumerate(xs):
-            rows.append(
-                {
-                    "pid": pid,
-                    "day": day,
-                    "unc": x,
-                    "str": 6.0 - x + 0.5 * (day % 2),
-                    "sup": _SUP[pid],
-                    "cli": _CLI[pid],
-                    "inno": 1.0 + 1.5 * x + 0.3 * day + 0.6 * _SUP[pid],
-                    "sector": _SECTOR[pid],
-                }
-            )
-    return pd.DataFrame(rows)
-
-
-def _prepared(*, standardize: bool = False):
-    mapping = ColumnMapping(
-        person="pid",
-        occasion="day",
-        outcome="inno",
-        level1=("unc", "str"),
-        level2=("sup", "cli"),
-    )
-    raw = _raw().drop(columns=["sector"])
-    return prepare(validate(raw, mapping, source="<pairs diary>"), standardize=standardize)
-
-
-def _draws(means: dict[str, float], seed: int = 0) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    shape = (CHAINS, DRAWS)
-    arrays = {name: rng.normal(mean, 0.05, shape) for name, mean in means.items()}
-    tau = {
-        f"{e}|pid_sigma": np.abs(rng.normal(s, 0.03, shape))
-        for e, s in (("1", 0.5), ("unc_cw", 0.25), ("str_cw", 0.15))
-    }
-    arrays.update(tau)
-    arrays["sigma"] = np.abs(rng.normal(0.8, 0.05, shape))
-    for expr in ("1", "unc_cw", "str_cw"):
-        scale = tau[f"{expr}|pid_sigma"][..., None]
-        arrays[f"{expr}|pid"] = rng.normal(0.0, 1.0, (*shape, len(PERSONS))) * scale
-    arrays["corr(1|pid,unc_cw|pid)"] = rng.uniform(-0.5, 0.5, shape)
-    arrays["corr(1|pid,str_cw|pid)"] = rng.uniform(-0.5, 0.5, shape)
-    arrays["corr(unc_cw|pid,str_cw|pid)"] = rng.uniform(-0.5, 0.5, shape)
-    return arrays
-
-
-def _first_pair_terms(fixed: list[str]) -> ModerationTerms:
-    """The terms a model builder gives the fit: its first predictor and moderator."""
-    return ModerationTerms(
-        person_dim=PERSON_DIM,
-        x_column="unc_cw",
-        w_column="sup_c",
-        y_column="inno",
-        slope="unc_cw",
-        moderator="sup_c",
-        interaction="unc_cw:sup_c",
-        between="unc_pm",
-        group_intercept="1|pid",
-        group_slope="unc_cw|pid",
-        group_intercept_sd="1|pid_sigma",
-        group_slope_sd="unc_cw|pid_sigma",
-        correlation="corr(1|pid,unc_cw|pid)",
-        other_fixed=tuple(
-            n for n in fixed if n not in {"Intercept", "unc_cw", "unc_pm", "sup_c", "unc_cw:sup_c"}
-        ),
-    )
-
-
-@pytest.fixture(scope="module")
-def pair_fit():
-    prepared = _prepared()
-    arrays = _draws(MEANS)
-    tree = posterior_tree(arrays, persons=PERSONS)
-    return as_fit(tree, _first_pair_terms(list(MEANS)), prepared), arrays
-
-
-def _flat(a: np.ndarray) -> np.ndarray:
-    return np.asarray(a, dtype=float).reshape(CHAINS, DRAWS)
+@pytest.fixture(scope="module", name="pair_fit")
+def _pair_fit():
+    return pair_fit()
 
 
 # --- terms of any pair ---------------------------------------------------------------------
@@ -195,8 +94,8 @@ def test_every_interaction_pair_is_listed(pair_fit):
         ("str", "cli"),
     ]
     means = {k: v for k, v in MEANS.items() if k != "str_cw:sup_c"}
-    tree = posterior_tree(_draws(means), persons=PERSONS)
-    fewer = as_fit(tree, _first_pair_terms(list(means)), fit.prepared)
+    tree = posterior_tree(pair_draws(means), persons=PERSONS)
+    fewer = as_fit(tree, first_pair_terms(list(means)), fit.prepared)
     assert ("str", "sup") not in moderation_pairs(fewer)
     assert terms_for(fewer, "str", "sup").interaction is None
 
@@ -235,7 +134,7 @@ def test_boundary_curve_and_regions_of_a_chosen_pair(pair_fit):
     expected = tw.centre - tw.scale * arrays["str_cw"] / arrays["str_cw:sup_c"]
     np.testing.assert_allclose(wstar.values, expected)
     curve = moderation_curve(fit, focal="str", moderator="sup", n_points=5)
-    low, high = min(_SUP.values()), max(_SUP.values())
+    low, high = min(SUP.values()), max(SUP.values())
     np.testing.assert_allclose(curve.table["moderator"], np.linspace(low, high, 5))
     wc = (high - tw.centre) / tw.scale
     slope_high = (arrays["str_cw"] + arrays["str_cw:sup_c"] * wc) * fit.prepared.slope_to_original(
@@ -251,13 +150,13 @@ def test_person_slopes_and_within_between_of_a_chosen_pair(pair_fit):
     prepared = fit.prepared
     persons = person_slopes(fit, focal="str", moderator="cli")
     tw = prepared.transforms["cli_c"]
-    wc = (np.array([_CLI[p] for p in PERSONS]) - tw.centre) / tw.scale
+    wc = (np.array([CLI[p] for p in PERSONS]) - tw.centre) / tw.scale
     factor = prepared.slope_to_original("str_cw", "inno")
     expected = (
         arrays["str_cw"][..., None] + arrays["str_cw:cli_c"][..., None] * wc + arrays["str_cw|pid"]
     ) * factor
     np.testing.assert_allclose(persons.draws.values, expected)
-    np.testing.assert_allclose(persons.table["moderator"], [_CLI[p] for p in PERSONS])
+    np.testing.assert_allclose(persons.table["moderator"], [CLI[p] for p in PERSONS])
     effects = within_between(fit, focal="str")
     tb = prepared.transforms["str_pm"]
     ty, tx = prepared.transforms["inno"], prepared.transforms["str_cw"]
@@ -281,38 +180,8 @@ def test_moderation_lines_of_a_chosen_pair(pair_fit):
 # --- factor moderators -----------------------------------------------------------------------
 
 
-def _factor_fit(contrast: str):
-    """Moderator ``sector`` (levels A, B, C) coded ``contrast`` as the second moderator."""
-    numeric = _prepared()
-    coding = factor_coding("sector", ["A", "B", "C"], contrast=contrast)
-    frame = numeric.frame.copy()
-    frame["sector"] = frame["pid"].map(_SECTOR)
-    coded = coding.code(frame["sector"])
-    for name in coding.columns:
-        frame[name] = coded[name]
-    roles = {**numeric.roles, "w1": "sector"}
-    prepared = replace(numeric, frame=frame, roles=roles, factor_codings={"sector": coding})
-    c1, c2 = coding.columns
-    means = {
-        "Intercept": 3.0,
-        "unc_cw": 0.2,
-        "str_cw": -0.5,
-        "unc_pm": 0.4,
-        "str_pm": 0.7,
-        "sup_c": 0.1,
-        c1: 0.3,
-        c2: -0.2,
-        "unc_cw:sup_c": 0.3,
-        f"unc_cw:{c1}": 0.15,
-        f"{c2}:unc_cw": -0.4,  # a formula may write the interaction either way round
-    }
-    arrays = _draws(means, seed=3)
-    tree = posterior_tree(arrays, persons=PERSONS)
-    return as_fit(tree, _first_pair_terms(list(means)), prepared), arrays, coding
-
-
 def test_factor_terms_record_the_coding():
-    fit, _, coding = _factor_fit("treatment")
+    fit, _, coding = factor_fit("treatment")
     c1, c2 = coding.columns
     terms = terms_for(fit, moderator="sector")
     assert terms.factor_moderator and terms.moderated
@@ -331,21 +200,15 @@ def test_factor_terms_record_the_coding():
 
 
 def test_numeric_terms_are_saved_as_before_and_old_dicts_load():
-    fit, _ = _first_pair_fit_only()
+    fit, _ = pair_fit()
     d = fit.terms.to_dict()
     assert "moderator_levels" not in d and "moderator_coding" not in d
     old = {k: v for k, v in json.loads(json.dumps(d)).items()}
     assert ModerationTerms.from_dict(old) == fit.terms
 
 
-def _first_pair_fit_only():
-    arrays = _draws(MEANS)
-    tree = posterior_tree(arrays, persons=PERSONS)
-    return as_fit(tree, _first_pair_terms(list(MEANS)), _prepared()), arrays
-
-
 def test_treatment_coded_level_slopes_and_contrasts():
-    fit, arrays, coding = _factor_fit("treatment")
+    fit, arrays, coding = factor_fit("treatment")
     c1, c2 = coding.columns
     factor = fit.prepared.slope_to_original("unc_cw", "inno")
     slopes = simple_slopes(fit, moderator="sector")
@@ -379,7 +242,7 @@ def test_treatment_coded_level_slopes_and_contrasts():
 
 
 def test_sum_coded_level_slopes():
-    fit, arrays, coding = _factor_fit("sum")
+    fit, arrays, coding = factor_fit("sum")
     c1, c2 = coding.columns
     factor = fit.prepared.slope_to_original("unc_cw", "inno")
     slopes = simple_slopes(fit, moderator="sector")
@@ -395,19 +258,19 @@ def test_sum_coded_level_slopes():
 
 
 def test_person_slopes_with_a_factor_moderator_use_each_person_s_level():
-    fit, arrays, coding = _factor_fit("treatment")
+    fit, arrays, coding = factor_fit("treatment")
     c1, c2 = coding.columns
     persons = person_slopes(fit, moderator="sector")
     shift = {"A": 0.0, "B": arrays[f"unc_cw:{c1}"], "C": arrays[f"{c2}:unc_cw"]}
     factor = fit.prepared.slope_to_original("unc_cw", "inno")
     for j, pid in enumerate(PERSONS):
-        expected = (arrays["unc_cw"] + shift[_SECTOR[pid]] + arrays["unc_cw|pid"][..., j]) * factor
+        expected = (arrays["unc_cw"] + shift[SECTOR[pid]] + arrays["unc_cw|pid"][..., j]) * factor
         np.testing.assert_allclose(persons.draws.isel(person=j).values, expected)
-    assert persons.table.attrs["levels_by_person"] == _SECTOR
+    assert persons.table.attrs["levels_by_person"] == SECTOR
 
 
 def test_factor_moderation_lines_have_one_line_per_level():
-    fit, arrays, coding = _factor_fit("treatment")
+    fit, arrays, coding = factor_fit("treatment")
     lines = moderation_lines(fit, moderator="sector", n_points=2)
     assert lines["moderator_label"].unique().tolist() == ["A", "B", "C"]
 
@@ -421,12 +284,12 @@ def test_factor_moderation_lines_have_one_line_per_level():
     ],
 )
 def test_analyses_along_a_numeric_moderator_refuse_a_factor(analysis):
-    fit, _, _ = _factor_fit("treatment")
+    fit, _, _ = factor_fit("treatment")
     with pytest.raises(ModelError, match=r"'sector' is a factor \(levels A, B, C\).*per-level"):
         analysis(fit)
 
 
 def test_values_of_a_factor_are_refused():
-    fit, _, _ = _factor_fit("treatment")
+    fit, _, _ = factor_fit("treatment")
     with pytest.raises(AmbidexError, match="is a factor: its slopes are given at each"):
         simple_slopes(fit, moderator="sector", at=[1.0])
