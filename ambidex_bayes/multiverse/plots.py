@@ -140,6 +140,9 @@ def plot_multiverse(
             on = (shown[dimension] == value).to_numpy()
             bottom.scatter(x[on], np.full(on.sum(), row), marker="s", s=18, color="black")
             bottom.scatter(x[~on], np.full((~on).sum(), row), marker="s", s=18, color="0.88")
+        for row in range(1, len(choices)):  # a faint line between two dimensions
+            if choices[row][0] != choices[row - 1][0]:
+                bottom.axhline(row - 0.5, color="0.75", linewidth=0.6)
         bottom.set_yticks(range(len(choices)))
         bottom.set_yticklabels([choice_text(d, v) for d, v in choices], fontsize="small")
         bottom.set_ylim(len(choices) - 0.5, -0.5)
