@@ -178,7 +178,7 @@ def run_analysis(
         diary = load_diary(source, mapping, sheet=sheet)
     with timings.stage("prepare the data (centring, person means)"):
         prepared = prepare(diary, detrend=detrend, standardize=standardize)
-    specs = list(specs) if specs is not None else ladder_specs()
+    specs = list(specs) if specs is not None else ladder_specs(roles=prepared.formula_fields())
     if verbose:
         print(diary.compliance)
         for line in dict.fromkeys(list(diary.notes) + list(prepared.notes)):

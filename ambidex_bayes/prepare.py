@@ -661,6 +661,12 @@ def _closing_notes(
             "person means and moderators by their SD over persons."
         )
     created.notes.append("Created columns: " + "; ".join(created.made) + ".")
+    if "w" not in created.roles:
+        created.notes.append(
+            "No level-2 moderator is mapped: models that use one leave its terms out where "
+            "their spec allows (the bundled M1 and M2) or are skipped (the bundled M3, whose "
+            "cross-level interaction needs a moderator); M2 is then the random-slope model."
+        )
     if rows_left_out:
         counts = g.value_counts()
         n_single = int((counts == 1).sum())

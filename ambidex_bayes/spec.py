@@ -19,6 +19,13 @@ and for every level-1 predictor *k* ``{x<k>_within}``/``{x<k>_between}``, for ev
 ``{w<k>}``. Prior keys are posterior variable names written with the same roles, e.g.
 ``"{x_within}:{w}"``, ``"1|{person}_sigma"``, ``"sigma"``, and ``"corr"`` for the LKJ prior.
 
+A spec may name ``optional_roles`` (``optional_roles = ["w", "x_between"]``): every term of
+the formula that uses one of them is left out when the data lack that role (no level-2
+moderator; a level-1 predictor whose person means do not vary), and so is every prior keyed
+by it. The bundled M1 and M2 mark ``{w}`` and ``{x_between}`` optional, M3 only
+``{x_between}``: M3 exists for ``{x_within}:{w}``, so :func:`ladder_specs` given the data's
+roles skips it when there is no moderator.
+
 Prior sets (files of such priors applied on top of a spec, bundled ones by name) are read by
 :func:`ambidex_bayes.priors.sets.load_prior_set`.
 """
@@ -49,6 +56,7 @@ __all__ = [
     "ModelSpec",
     "load_spec",
     "ladder_specs",
+    "ladder_notes",
     "models_dir",
     "check_spec_name",
     "check_prior_key_roles",
@@ -84,6 +92,7 @@ _SPEC_KEYS = {
     "family",
     "correlated",
     "include_controls",
+    "optional_roles",
     "priors",
 }
 
@@ -230,6 +239,9 @@ class ModelSpec:
         Prior overrides keyed by (templated) parameter name; the rest get defaults.
     source : str
         File the spec came from (for messages).
+    optional_roles : tuple of str
+        Roles whose terms (and priors) are left out when the data lack them, instead of
+        failing (module docstring).
     """
 
     name: str
@@ -241,6 +253,7 @@ class ModelSpec:
     include_controls: bool = False
     priors: Mapping[str, PriorSpec] = field(default_factory=dict)
     source: str = "<spec>"
+    optional_roles: tuple[str, ...] = ()
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], *, source: str = "<spec>") -> ModelSpec:
@@ -269,6 +282,7 @@ class ModelSpec:
         name = check_spec_name(d["name"].strip(), source=source)
         formula = " ".join(d["formula"].split())
         check_template(formula, source=source)
+        optional = _optional_roles(d.get("optional_roles", ()), formula, source)
         raw_priors = d.get("priors", {}) or {}
         if not isinstance(raw_priors, Mapping):
             raise SpecError(f"{source}: [priors] must be a table.")
@@ -292,6 +306,7 @@ class ModelSpec:
             include_controls=bool(d.get("include_controls", False)),
             priors=priors,
             source=source,
+            optional_roles=optional,
         )
         return spec
 
@@ -306,11 +321,42 @@ class ModelSpec:
             "correlated": self.correlated,
             "include_controls": self.include_controls,
             "priors": {k: v.to_dict() for k, v in self.priors.items()},
+            "optional_roles": list(self.optional_roles),
         }
 
     def fingerprint(self) -> str:
-        """Hash of everything that changes the model (not the source path)."""
-        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
+        """Hash of everything that changes the model (not the source path).
+
+        ``optional_roles`` is left out: on given data the model is the same with or
+        without it (without it, a spec whose roles the data lack cannot be fitted at all),
+        so marking roles optional keeps the fingerprint, and saved fits, of a spec.
+        """
+        d = self.to_dict()
+        d.pop("optional_roles")
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
+
+    def missing_roles(self, fields: Mapping[str, str]) -> tuple[list[str], list[str]]:
+        """The roles of the formula the data lack: ``(required, optional)``, each sorted."""
+        missing = sorted(self.placeholders() - set(fields))
+        optional = [r for r in missing if r in self.optional_roles]
+        return [r for r in missing if r not in self.optional_roles], optional
+
+    def dropped_terms(self, fields: Mapping[str, str]) -> list[str]:
+        """The formula's terms (as templates) left out because the data lack an optional
+        role they use."""
+        _, optional = self.missing_roles(fields)
+        return [t for t in _terms(self.formula) if set(_roles_in(t)) & set(optional)]
+
+    def adaptation_note(self, fields: Mapping[str, str]) -> str | None:
+        """A sentence saying which terms are left out on these data, or None."""
+        dropped = self.dropped_terms(fields)
+        if not dropped:
+            return None
+        _, optional = self.missing_roles(fields)
+        return (
+            f"{self.name}: the data have no {', '.join('{' + r + '}' for r in optional)}, so "
+            f"the term(s) {', '.join(dropped)} are left out of its formula."
+        )
 
     def placeholders(self) -> set[str]:
         """Role names used by the formula template."""
@@ -336,6 +382,7 @@ class ModelSpec:
             include_controls=self.include_controls,
             priors=merged,
             source=self.source,
+            optional_roles=self.optional_roles,
         )
 
     def render(
@@ -364,15 +411,33 @@ class ModelSpec:
             When the formula uses a role the data do not have (e.g. ``{w}`` without a
             level-2 moderator in the column mapping), or a column name holds a backtick.
         """
-        missing = sorted(self.placeholders() - set(fields))
+        missing, _ = self.missing_roles(fields)
         if missing:
             role = missing[0]
+            advice = ""
+            if re.fullmatch(r"w\d*", role):
+                advice = (
+                    " A missing {" + role + "} means the column mapping declares no level-2 "
+                    "moderator: add one (level2 = [...]) or fit a model without it (the "
+                    "bundled M2 is the random-slope model, which needs no moderator)."
+                )
+            elif re.fullmatch(r"x\d*_between", role):
+                advice = (
+                    " A missing {" + role + "} means the level-1 predictor has no "
+                    "between-person part (its person means are the same for everyone)."
+                )
             raise SpecError(
                 f"{self.source}: the formula uses {{{role}}}, but the data have no such role."
-                f"{_hint(role, list(fields))} Available roles: {', '.join(sorted(fields))}. "
-                "A missing {w} means the column mapping declares no level-2 moderator."
+                f"{_hint(role, list(fields))} Available roles: {', '.join(sorted(fields))}."
+                + advice
             )
-        used = self.placeholders()
+        template = self.formula
+        if self.dropped_terms(fields):
+            lhs, _ = split_top_level(template, "~")
+            dropped = set(self.dropped_terms(fields))
+            kept = [t for t in _terms(template) if t not in dropped]
+            template = f"{lhs.rstrip()} ~ {' + '.join(kept) if kept else '1'}"
+        used = _roles_in(template)
         factors = factors or {}
 
         def written(column: str, role: str) -> str:
@@ -381,7 +446,7 @@ class ModelSpec:
             names = [_quoted(c, role, self.source) for c in factors[column]]
             return names[0] if len(names) == 1 else "(" + " + ".join(names) + ")"
 
-        formula = self.formula.format(**{k: written(v, k) for k, v in fields.items() if k in used})
+        formula = template.format(**{k: written(v, k) for k, v in fields.items() if k in used})
         if self.include_controls and controls:
             lhs, rhs = split_top_level(formula, "~")
             terms = [t.strip() for t in split_top_level(rhs, "+")]
@@ -408,8 +473,11 @@ class ModelSpec:
         ``"x_cw:c1"`` and ``"x_cw:c2"``.
         """
         factors = factors or {}
+        _, optional = self.missing_roles(fields)
         out = {}
         for key, prior in self.priors.items():
+            if set(_roles_in(key)) & set(optional):
+                continue  # a prior on a term left out (optional role the data lack)
             try:
                 roles = [r for r in dict.fromkeys(re.findall(r"\{([^{}]*)\}", key))]
                 choices = [
@@ -426,6 +494,38 @@ class ModelSpec:
                     f"data do not have. Available roles: {', '.join(sorted(fields))}."
                 ) from None
         return out
+
+
+def _roles_in(text: str) -> list[str]:
+    """The role placeholders of a template, in order of first use."""
+    return list(dict.fromkeys(re.findall(r"\{([^{}]*)\}", text)))
+
+
+def _terms(formula: str) -> list[str]:
+    """The top-level ``+`` terms of a formula's right-hand side, stripped."""
+    _, rhs = split_top_level(formula, "~")
+    return [t.strip() for t in split_top_level(rhs, "+")]
+
+
+def _optional_roles(value: Any, formula: str, source: str) -> tuple[str, ...]:
+    """Check ``optional_roles``: a list of role names the formula uses (not y or person)."""
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise SpecError(
+            f"{source}: 'optional_roles' must be a list of role names, e.g. "
+            f'optional_roles = ["w", "x_between"]; got {value!r}.'
+        )
+    used = _roles_in(formula)
+    out = []
+    for role in value:
+        if not isinstance(role, str) or role not in used:
+            raise SpecError(
+                f"{source}: optional role {role!r} is not a role of the formula."
+                f"{_hint(str(role), used)} The formula uses: {', '.join(used)}."
+            )
+        if role in ("y", "person"):
+            raise SpecError(f"{source}: the role {role!r} cannot be optional.")
+        out.append(role)
+    return tuple(dict.fromkeys(out))
 
 
 def _quoted(name: str, role: str, source: str) -> str:
@@ -515,10 +615,15 @@ def load_spec(path: str | Path) -> ModelSpec:
     return ModelSpec.from_dict(_read_toml(path), source=str(path))
 
 
-def ladder_specs(directory: str | Path | None = None) -> list[ModelSpec]:
+def ladder_specs(
+    directory: str | Path | None = None, *, roles: Mapping[str, str] | None = None
+) -> list[ModelSpec]:
     """The ladder M0 -> M3 from ``directory``, default the bundled specs (:func:`models_dir`).
 
-    The files are ``m0_*.toml`` ... ``m3_*.toml``.
+    The files are ``m0_*.toml`` ... ``m3_*.toml``. With ``roles`` (the prepared data's
+    ``formula_fields()``), a spec whose formula uses a role the data lack and the spec
+    does not mark optional is left out (M3 without a moderator); :func:`ladder_notes` says
+    what was left out or adapted.
     """
     directory = Path(directory) if directory is not None else models_dir()
     if not directory.is_dir():
@@ -540,4 +645,42 @@ def ladder_specs(directory: str | Path | None = None) -> list[ModelSpec]:
                 "model of the ladder needs its own name (it names its fit, tables and figures)."
             )
         seen[spec.name.lower()] = spec
+    if roles is not None:
+        specs = [spec for spec in specs if not spec.missing_roles(roles)[0]]
     return specs
+
+
+def ladder_notes(specs: list[ModelSpec], roles: Mapping[str, str]) -> list[str]:
+    """Plain notes on how the ladder ``specs`` meet data with ``roles``: terms left out
+    for lack of an optional role, and models left out for lack of a role they need.
+
+    Parameters
+    ----------
+    specs : list of ModelSpec
+        The full ladder (:func:`ladder_specs` without ``roles``).
+    roles : mapping of str to str
+        The prepared data's roles (``PreparedData.formula_fields()``).
+
+    Returns
+    -------
+    list of str
+    """
+    notes = []
+    for spec in specs:
+        required, _ = spec.missing_roles(roles)
+        if required:
+            wanted = ", ".join("{" + r + "}" for r in required)
+            why = (
+                " (the column mapping declares no level-2 moderator)"
+                if any(re.fullmatch(r"w\d*", r) for r in required)
+                else ""
+            )
+            notes.append(
+                f"{spec.name} ({spec.title or spec.formula}) is skipped: it needs {wanted}, "
+                f"which the data do not have{why}."
+            )
+            continue
+        note = spec.adaptation_note(roles)
+        if note:
+            notes.append(note)
+    return notes
