@@ -4,6 +4,13 @@
 report writer (:mod:`ambidex_bayes.report`) and the CLI's ``run`` only present it. Each
 stage is timed (:class:`ambidex_bayes.stage_timing.StageTimes`, ``Analysis.timings``) and,
 unless ``progressbar=False``, announced by a line as it starts.
+
+The fits do not store the pointwise log-likelihood (a draws x rows array per model, the
+largest part of a fit of many rows): every check of the job that reads it -- PSIS-LOO and
+its remedy, LOO-PIT, the model comparison, strict mode's Pareto k -- computes it from the
+posterior one block of rows at a time
+(:func:`ambidex_bayes.checks.log_likelihood.row_log_likelihood`), and so do ``compare`` and
+``report`` on the saved fits later.
 """
 
 from __future__ import annotations
@@ -34,6 +41,10 @@ if TYPE_CHECKING:
     from ambidex_bayes.model.build import BuiltModel
 
 __all__ = ["Analysis", "run_analysis", "analysis_from_fits", "load_mapping", "example_inputs"]
+
+#: Whether the job's fits store the pointwise log-likelihood (no: the checks compute it by
+#: blocks of rows from the posterior; see the module docstring).
+STORE_LOG_LIKELIHOOD: bool = False
 
 
 @dataclass
@@ -121,6 +132,7 @@ def _check_job_memory(
         effects=effects,
         draws=int(resolved.draws),
         chains=int(resolved.chains),
+        log_likelihood=STORE_LOG_LIKELIHOOD,
     )
 
 
@@ -202,6 +214,7 @@ def run_analysis(
                 cache_dir=cache_dir,
                 progressbar=progressbar,
                 verbose=verbose,
+                log_likelihood=STORE_LOG_LIKELIHOOD,
             )
         fits[spec.name] = result
         with timings.stage(f"posterior summary of {spec.name}"):

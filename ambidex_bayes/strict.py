@@ -52,10 +52,7 @@ def _pareto_k(idata: Any) -> tuple[np.ndarray | None, str | None]:
     arrays = [np.asarray(v.values, dtype=float) for v in loglik.data_vars.values()]
     n_draws = int(loglik.sizes.get("chain", 0) * loglik.sizes.get("draw", 0))
     if n_draws < MIN_LOO_DRAWS:
-        return None, (
-            f"Pareto k cannot be estimated from {n_draws} draws (at least {MIN_LOO_DRAWS} are "
-            "needed), so PSIS-LOO cannot be checked. Draw more samples (e.g. --draws 1000)."
-        )
+        return None, _too_few_draws(n_draws)
     n_bad = sum(int((~np.isfinite(a)).reshape(-1, *a.shape[2:]).any(axis=0).sum()) for a in arrays)
     if n_bad:
         return None, (
@@ -71,13 +68,57 @@ def _pareto_k(idata: Any) -> tuple[np.ndarray | None, str | None]:
         except ValueError as err:
             if not str(err).startswith(_NO_K_MESSAGES):
                 raise
-            return None, (
-                f"Pareto k cannot be estimated ({err}): the draws of the log-likelihood are "
-                "constant or too few, as when the sampler did not move. Check the convergence "
-                "report and sample again."
-            )
+            return None, _no_k(err)
     k = np.asarray(result.pareto_k, dtype=float).ravel()
     return k, None
+
+
+def _too_few_draws(n_draws: int) -> str:
+    return (
+        f"Pareto k cannot be estimated from {n_draws} draws (at least {MIN_LOO_DRAWS} are "
+        "needed), so PSIS-LOO cannot be checked. Draw more samples (e.g. --draws 1000)."
+    )
+
+
+def _no_k(err: ValueError) -> str:
+    return (
+        f"Pareto k cannot be estimated ({err}): the draws of the log-likelihood are "
+        "constant or too few, as when the sampler did not move. Check the convergence "
+        "report and sample again."
+    )
+
+
+def _fit_pareto_k(result: Any) -> tuple[np.ndarray | None, str | None]:
+    """Pareto k of a fit's rows and why it cannot be computed, as :func:`_pareto_k`.
+
+    From the stored log-likelihood; for a fit that stores none (as the main job's), computed
+    from the posterior one block of rows at a time
+    (:func:`ambidex_bayes.checks.log_likelihood.row_log_likelihood`, the same Pareto k
+    as PSIS-LOO's). ``(None, None)`` when the fit has neither (no stored log-likelihood,
+    and no prepared data and family to compute it from).
+    """
+    if "log_likelihood" in result.idata.children:
+        return _pareto_k(result.idata)
+    family = getattr(getattr(result, "spec", None), "family", None)
+    if getattr(result, "prepared", None) is None or family is None:
+        return None, None
+    from ambidex_bayes.checks.log_likelihood import row_log_likelihood
+    from ambidex_bayes.checks.loo import blocked_loo, relative_efficiency
+    from ambidex_bayes.posterior import posterior_dataset
+
+    try:
+        rows = row_log_likelihood(result)
+    except ModelError:  # a family whose log-likelihood is not computed here
+        return None, None
+    if rows.n_samples < MIN_LOO_DRAWS:
+        return None, _too_few_draws(rows.n_samples)
+    try:
+        loo = blocked_loo(rows, relative_efficiency(posterior_dataset(result.idata)))
+    except ValueError as err:
+        if not str(err).startswith(_NO_K_MESSAGES):
+            raise
+        return None, _no_k(err)
+    return np.asarray(loo.pareto_k.values, dtype=float).ravel(), None
 
 
 def pareto_k_problem(idata: Any) -> str | None:
@@ -94,7 +135,8 @@ def strict_problems(fits: Iterable[Any], *, check_pareto: bool = True) -> list[s
     ----------
     fits : iterable of FitResult
     check_pareto : bool
-        Also compute PSIS-LOO Pareto k (needs the fits' log-likelihood).
+        Also compute PSIS-LOO Pareto k (from the stored log-likelihood, or from the
+        posterior by blocks of rows for a fit that stores none).
     """
     problems: list[str] = []
     for result in fits:
@@ -113,8 +155,8 @@ def strict_problems(fits: Iterable[Any], *, check_pareto: bool = True) -> list[s
             problems.append(
                 f"{name}: bulk-ESS < {constants.ESS_BULK_MIN:.0f} for {', '.join(low)}."
             )
-        if check_pareto and "log_likelihood" in result.idata.children:
-            k, problem = _pareto_k(result.idata)
+        if check_pareto:
+            k, problem = _fit_pareto_k(result)
             if problem is not None:
                 problems.append(f"{name}: {problem}")
             if k is not None:

@@ -6,8 +6,8 @@ subprocess with an empty fit cache,
 (a) the main job as the ``run`` command does it: :func:`ambidex_bayes.pipeline.run_analysis`
     (the model ladder M0 -> M3, posterior summaries, ICC, simple slopes) followed by
     :func:`ambidex_bayes.report.write_report` (moderation, predictive checks, LOO, R²);
-(b) one fit of M3 on the same prepared data (with its pointwise log-likelihood, as the job
-    fits it),
+(b) one fit of M3 on the same prepared data (storing the pointwise log-likelihood or not,
+    as the job fits it: :data:`ambidex_bayes.pipeline.STORE_LOG_LIKELIHOOD`),
 
 and prints the wall time and peak resident memory of each (``resource.getrusage(
 RUSAGE_CHILDREN).ru_maxrss`` read after each subprocess ends) and the ratio (a)/(b) of wall
@@ -83,6 +83,7 @@ def _child(args: argparse.Namespace) -> None:
         else:
             from ambidex_bayes.data import load_diary
             from ambidex_bayes.fit import fit
+            from ambidex_bayes.pipeline import STORE_LOG_LIKELIHOOD
             from ambidex_bayes.prepare import prepare
             from ambidex_bayes.spec import load_spec
 
@@ -94,6 +95,7 @@ def _child(args: argparse.Namespace) -> None:
                 cache_dir=Path(tmp) / "cache",
                 progressbar=False,
                 verbose=False,
+                log_likelihood=STORE_LOG_LIKELIHOOD,
             )
             rows = len(prepared.frame)
         wall = time.perf_counter() - start

@@ -133,6 +133,7 @@ def _run_fold(task: dict[str, Any]) -> dict[str, Any]:
         cache_dir=task["cache_dir"],
         progressbar=False,
         verbose=False,
+        log_likelihood=False,  # the held-out persons are scored from the posterior
     )
     test = train.apply(task["test"])
     scores = new_person_log_density(

@@ -202,7 +202,13 @@ def _refit_row_log_density(
     kept = frame.drop(index=frame.index[row]).reset_index(drop=True)
     reduced = dataclasses.replace(prepared, frame=kept)
     refit = fit_model(
-        fit.spec, reduced, settings=settings, cache_dir=cache_dir, progressbar=False, verbose=False
+        fit.spec,
+        reduced,
+        settings=settings,
+        cache_dir=cache_dir,
+        progressbar=False,
+        verbose=False,
+        log_likelihood=False,  # the left-out row is scored from the posterior
     )
     left_out = frame.iloc[[row]].reset_index(drop=True)
     person_col = prepared.mapping.person
