@@ -379,6 +379,13 @@ def _check_input(
         raise SpecError(
             "detrend=True needs an occasion column: add occasion = '<column>' to the mapping"
         )
+    if detrend and m.occasion in m.level1:
+        raise SpecError(
+            f"detrend=True removes the trend over the occasion {m.occasion!r}, which is also a "
+            "level-1 predictor (a time trend in the model): its within-person part would be "
+            "removed entirely. Either model the trend (keep it in level1, no detrend) or "
+            "remove it (detrend, and take it out of level1)."
+        )
     model = list(m.model_columns)
     for column in model:
         problem = column_name_problem(column)
@@ -488,6 +495,11 @@ def _decompose_level1(
 
     Returns the raw person means (one column per predictor) and the reliability of each
     predictor's person means; notes and warnings on the reliability go to ``created``.
+
+    A predictor whose person means are the same for everyone (the day number when every
+    person is observed on the same days) has no between-person part: no ``{x}_pm`` column,
+    no ``x<k>_between`` role (nor ``x_between`` for the first predictor), no reliability,
+    and a plain note saying so.
     """
     person_means = pd.DataFrame(index=pd.Index(pd.unique(g), dtype="str", name=m.person))
     reliability: dict[str, float] = {}
@@ -503,19 +515,25 @@ def _decompose_level1(
             if standardize
             else 1.0
         )
-        c_b = float(pm.mean())
-        s_b = standardising_sd(pm, f"the person means of {x!r}") if standardize else 1.0
         cw, pmc = f"{x}_cw", f"{x}_pm"
         frame[cw] = within / s_w
-        frame[pmc] = (g.map(pm) - c_b) / s_b
         created.transforms[cw] = Transform(cw, x, "within_centred", 0.0, s_w, slope)
+        created.roles[f"x{k}_within"] = cw
+        made = f"{cw!r} ({x} minus the person's own mean" + (", detrended" if detrend else "") + ")"
+        if _same_for_everyone(pm):
+            created.made.append(made)
+            created.notes.append(
+                f"The person means of {x!r} are the same for everyone, so it has no "
+                "between-person part; the model has no between term for it."
+            )
+            continue
+        c_b = float(pm.mean())
+        s_b = standardising_sd(pm, f"the person means of {x!r}") if standardize else 1.0
+        frame[pmc] = (g.map(pm) - c_b) / s_b
         created.transforms[pmc] = Transform(pmc, x, "person_mean", c_b, s_b)
-        created.roles[f"x{k}_within"], created.roles[f"x{k}_between"] = cw, pmc
+        created.roles[f"x{k}_between"] = pmc
         created.made.append(
-            f"{cw!r} ({x} minus the person's own mean"
-            + (", detrended" if detrend else "")
-            + ")"
-            + f", {pmc!r} (the person mean of {x} centred at the mean over persons, {c_b:.4g})"
+            made + f", {pmc!r} (the person mean of {x} centred at the mean over persons, {c_b:.4g})"
         )
         rel = person_mean_reliability(frame[x], g)
         reliability[x] = rel["reliability"]
@@ -524,8 +542,16 @@ def _decompose_level1(
         if warning:
             created.warnings.append(warning)
     created.roles["x_within"] = created.roles["x0_within"]
-    created.roles["x_between"] = created.roles["x0_between"]
+    if "x0_between" in created.roles:
+        created.roles["x_between"] = created.roles["x0_between"]
     return person_means, reliability
+
+
+def _same_for_everyone(person_means: pd.Series) -> bool:
+    """Whether the person means are equal but for rounding (relative to their magnitude,
+    :data:`~ambidex_bayes.transforms.NO_VARIANCE_RTOL`)."""
+    spread = float(person_means.max() - person_means.min())
+    return not spread > NO_VARIANCE_RTOL * max(largest_magnitude(person_means), 1e-300)
 
 
 def _centre_moderators(

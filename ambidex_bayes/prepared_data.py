@@ -58,7 +58,9 @@ class PreparedData:
         Role -> column, for ``str.format`` of formula templates: ``y``, ``person``,
         ``occasion`` (if any), ``x_within``, ``x_between``, ``w`` (if any level-2), and
         ``x{k}_within``, ``x{k}_between`` per level-1 predictor, ``w{k}`` per moderator and
-        ``c{k}`` per control (0-based).
+        ``c{k}`` per control (0-based). A level-1 predictor whose person means are the same
+        for everyone has no ``x{k}_between`` (nor ``x_between`` for the first); a factor
+        moderator or control's role is its source column (see ``factor_codings``).
     transforms
         Created (or kept) column -> :class:`Transform`.
     person_means
@@ -192,12 +194,14 @@ class PreparedData:
             vals = numbers(x)
             pm = person_level(vals, self.person_means[x])
             tw = self._transform(self.roles[f"x{k}_within"])
-            tb = self._transform(self.roles[f"x{k}_between"])
             within = vals - pm
             if t_c is not None:
                 within = within - tw.detrend_slope * t_c
             out[tw.column] = within / tw.scale
-            out[tb.column] = (pm - tb.centre) / tb.scale
+            between = self.roles.get(f"x{k}_between")
+            if between is not None:  # none when the person means did not vary
+                tb = self._transform(between)
+                out[tb.column] = (pm - tb.centre) / tb.scale
         for w in (*m.level2, *m.controls):
             coding = self.factor_codings.get(w)
             if coding is not None and w in out.columns:
