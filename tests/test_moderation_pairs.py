@@ -293,3 +293,21 @@ def test_values_of_a_factor_are_refused():
     fit, _, _ = factor_fit("treatment")
     with pytest.raises(AmbidexError, match="is a factor: its slopes are given at each"):
         simple_slopes(fit, moderator="sector", at=[1.0])
+
+
+def test_the_summary_names_the_terms_of_every_predictor_and_moderator(pair_fit):
+    from ambidex_bayes.results import posterior_summary
+
+    fit, arrays = pair_fit
+    table = posterior_summary(fit).set_index("parameter")
+    assert table.loc["unc_cw", "role"] == "within-person slope"  # the first pair as before
+    assert table.loc["str_cw", "role"] == "within-person slope of str"
+    assert table.loc["str_cw:cli_c", "role"] == "cross-level interaction str × cli"
+    assert table.loc["cli_c", "role"] == "effect of cli on the intercept"
+    assert table.loc["str_cw|pid_sigma", "role"] == "SD of person slopes of str"
+    assert table.loc["corr(unc_cw|pid,str_cw|pid)", "role"] == "correlation of person effects"
+    assert table.loc["str_cw|pid_sigma", "mean"] == pytest.approx(arrays["str_cw|pid_sigma"].mean())
+    assert table.index[-1] == "sigma"
+    fit, _, _ = factor_fit("treatment")
+    roles = posterior_summary(fit).set_index("parameter")["role"]
+    assert roles["sector_C:unc_cw"] == "cross-level interaction unc × sector (contrast)"

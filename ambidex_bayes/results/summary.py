@@ -3,16 +3,21 @@
 Every number here is computed from the posterior draws of one fit: means, medians, SDs and
 equal-tailed credible intervals with numpy, the convergence diagnostics (rank-normalised
 split R-hat, bulk and tail ESS) with ``arviz_stats``. Reading the posterior out of a fit and
-describing a vector of draws are :mod:`ambidex_bayes.posterior`'s job.
+describing a vector of draws are :mod:`ambidex_bayes.posterior`'s job. A model with several
+level-1 predictors or moderators names the role of each one's terms (its slope, person-mean
+effect, effect on the intercept, every cross-level interaction, the SD of its person slopes)
+and lists every person-effect SD and correlation.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 
 from ambidex_bayes.posterior import (
     Fitted,
@@ -71,6 +76,10 @@ def parameter_roles(terms: ModerationTerms) -> dict[str, str]:
     for name, role in named:
         if name is not None:
             roles[name] = role
+    for name in terms.moderator_terms:
+        roles.setdefault(name, f"moderator effect on the intercept ({terms.w_column} contrast)")
+    for name in terms.interaction_terms:
+        roles.setdefault(name, f"cross-level interaction ({terms.w_column} contrast)")
     for name in terms.other_fixed:
         roles.setdefault(name, "other fixed effect")
     for name, role in (
@@ -82,6 +91,68 @@ def parameter_roles(terms: ModerationTerms) -> dict[str, str]:
         if name is not None:
             roles[name] = role
     return roles
+
+
+def _count(roles: Mapping[str, str], pattern: str) -> int:
+    k = 0
+    while pattern.format(k) in roles:
+        k += 1
+    return k
+
+
+def _every_pair_roles(fit: Fitted, roles: dict[str, str], posterior: xr.Dataset) -> dict[str, str]:
+    """``roles`` with the terms of every further predictor and moderator named, and every
+    person-effect SD and correlation listed (before the residual SD).
+
+    A model with one level-1 predictor and one moderator keeps ``roles`` as they are.
+    """
+    prepared = fit.prepared
+    fields = prepared.formula_fields()
+    n_x, n_w = _count(fields, "x{}_within"), _count(fields, "w{}")
+    if n_x <= 1 and n_w <= 1:
+        return roles
+    from ambidex_bayes.model.moderation_roles import terms_for
+
+    def source(column: str) -> str:
+        transform = prepared.transforms.get(column)
+        return transform.source if transform is not None else column
+
+    xs = [source(fields[f"x{k}_within"]) for k in range(n_x)]
+    ws = [source(fields[f"w{m}"]) for m in range(n_w)] or [None]
+    named: dict[str, str] = {}
+    for x in xs:
+        for w in ws:
+            t = terms_for(fit, x, w)
+            for name, role in (
+                (t.slope, f"within-person slope of {x}"),
+                (t.between, f"between-person effect of {x} (person mean)"),
+                (t.moderator, f"effect of {w} on the intercept"),
+                (t.interaction, f"cross-level interaction {x} × {w}"),
+                (t.group_slope_sd, f"SD of person slopes of {x}"),
+                (t.correlation, f"correlation of person intercepts and slopes of {x}"),
+                *((n, f"effect of {w} on the intercept (contrast)") for n in t.moderator_terms),
+                *(
+                    (n, f"cross-level interaction {x} × {w} (contrast)")
+                    for n in t.interaction_terms
+                ),
+            ):
+                if name is not None:
+                    named.setdefault(name, role)
+    out = {
+        name: (named.get(name, role) if role == "other fixed effect" else role)
+        for name, role in roles.items()
+    }
+    residual = {k: v for k, v in out.items() if v == "residual SD"}
+    out = {k: v for k, v in out.items() if k not in residual}
+    for name in map(str, posterior.data_vars):
+        if name in out:
+            continue
+        if name.endswith("_sigma") and "|" in name:
+            out[name] = named.get(name, "SD of person effects")
+        elif name.startswith("corr("):
+            out[name] = named.get(name, "correlation of person effects")
+    out.update(residual)
+    return out
 
 
 def posterior_summary(fit: Fitted, *, prob: float | None = None) -> pd.DataFrame:
@@ -145,7 +216,7 @@ def posterior_summary(fit: Fitted, *, prob: float | None = None) -> pd.DataFrame
     posterior = posterior_dataset(idata)
     fixed = set(terms.fixed)
     rows: list[dict[str, Any]] = []
-    for name, role in parameter_roles(terms).items():
+    for name, role in _every_pair_roles(fit, parameter_roles(terms), posterior).items():
         da = get_variable(posterior, name, role)
         # constant draws give NaN here (0/0); the convergence report says so in words
         with np.errstate(invalid="ignore", divide="ignore"):
