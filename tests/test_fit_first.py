@@ -27,6 +27,7 @@ PACKAGES = ("ambidex_bayes.results", "ambidex_bayes.moderation")
 #: The analyses: they read the draws of a fit.
 FIT_FIRST = {
     "posterior_summary",
+    "summary_roles",
     "icc",
     "icc_draws",
     "simple_slopes",

@@ -311,3 +311,17 @@ def test_the_summary_names_the_terms_of_every_predictor_and_moderator(pair_fit):
     fit, _, _ = factor_fit("treatment")
     roles = posterior_summary(fit).set_index("parameter")["role"]
     assert roles["sector_C:unc_cw"] == "cross-level interaction unc × sector (contrast)"
+
+
+def test_summary_roles_read_without_the_person_effects_draws(pair_fit):
+    from ambidex_bayes.results import posterior_summary, summary_roles
+
+    fit, _ = pair_fit
+    roles = summary_roles(fit)
+    assert list(roles) == posterior_summary(fit)["parameter"].tolist()
+    lean = fit.idata["posterior"].to_dataset().drop_vars(["1|pid", "unc_cw|pid", "str_cw|pid"])
+    without = as_fit(
+        posterior_tree({k: lean[k].values for k in lean.data_vars}), fit.terms, fit.prepared
+    )
+    assert summary_roles(without) == roles
+    assert terms_for(without, "str", "cli").group_slope_sd == "str_cw|pid_sigma"

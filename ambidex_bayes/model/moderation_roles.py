@@ -281,9 +281,10 @@ def terms_for(
         return terms
     variables = _posterior_names(fit)
     person = fields["person"]
-    by_factor = {
-        person: [v for v in variables if v.endswith(f"|{person}") and not v.startswith("corr(")]
-    }
+    # a person effect counts when its draws or its SD are stored (a fit may be read
+    # without the person effects' draws)
+    effects = [v.removesuffix("_sigma") for v in variables if not v.startswith("corr(")]
+    by_factor = {person: list(dict.fromkeys(v for v in effects if v.endswith(f"|{person}")))}
     x = roles.get("x_within")
     correlated = correlation_name(f"1|{person}", f"{x}|{person}") in variables
     return _terms(roles, list(terms.fixed), by_factor, correlated=correlated, coding=coding)

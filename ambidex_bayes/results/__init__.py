@@ -18,6 +18,7 @@ from ambidex_bayes.lazy_face import lazy_names
 _EXPORTS = {
     "posterior_summary": "ambidex_bayes.results.summary",
     "parameter_roles": "ambidex_bayes.results.summary",
+    "summary_roles": "ambidex_bayes.results.summary",
     "icc": "ambidex_bayes.results.icc",
     "icc_draws": "ambidex_bayes.results.icc",
     "SimpleSlopes": "ambidex_bayes.moderation.slopes",

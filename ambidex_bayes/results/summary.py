@@ -30,7 +30,7 @@ from ambidex_bayes.posterior import (
 )
 from ambidex_bayes.terms import ModerationTerms
 
-__all__ = ["posterior_summary", "parameter_roles"]
+__all__ = ["posterior_summary", "parameter_roles", "summary_roles"]
 
 #: Columns of :func:`posterior_summary`, in order.
 SUMMARY_COLUMNS: tuple[str, ...] = (
@@ -104,12 +104,13 @@ def _every_pair_roles(fit: Fitted, roles: dict[str, str], posterior: xr.Dataset)
     """``roles`` with the terms of every further predictor and moderator named, and every
     person-effect SD and correlation listed (before the residual SD).
 
-    A model with one level-1 predictor and one moderator keeps ``roles`` as they are.
+    A model with one level-1 predictor and one numeric moderator keeps ``roles`` as they are.
     """
     prepared = fit.prepared
     fields = prepared.formula_fields()
     n_x, n_w = _count(fields, "x{}_within"), _count(fields, "w{}")
-    if n_x <= 1 and n_w <= 1:
+    factors = getattr(prepared, "factor_codings", None) or {}
+    if n_x <= 1 and n_w <= 1 and not any(fields[f"w{m}"] in factors for m in range(n_w)):
         return roles
     from ambidex_bayes.model.moderation_roles import terms_for
 
@@ -153,6 +154,27 @@ def _every_pair_roles(fit: Fitted, roles: dict[str, str], posterior: xr.Dataset)
             out[name] = named.get(name, "correlation of person effects")
     out.update(residual)
     return out
+
+
+def summary_roles(fit: Fitted) -> dict[str, str]:
+    """Every parameter the summary shows, with its role, in the summary's order.
+
+    :func:`parameter_roles` of the fit's terms, with the terms of every further level-1
+    predictor and moderator named by their pair and every person-effect SD and correlation
+    listed (for a model with one predictor and one numeric moderator, the same).
+
+    Parameters
+    ----------
+    fit : Fitted
+        The fit.
+
+    Returns
+    -------
+    dict of str to str
+        Variable name to role.
+    """
+    idata, terms, _ = fitted_parts(fit, "summary_roles")
+    return _every_pair_roles(fit, parameter_roles(terms), posterior_dataset(idata))
 
 
 def posterior_summary(fit: Fitted, *, prob: float | None = None) -> pd.DataFrame:
