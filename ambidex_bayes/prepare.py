@@ -189,6 +189,7 @@ def _check_new_names(
     y_col: str,
     control_cols: list[str],
     codings: dict[str, FactorCoding],
+    split: list[str],
 ) -> None:
     """Raise if a column that prepare creates already exists or would be made twice."""
     created = [
@@ -197,6 +198,7 @@ def _check_new_names(
         *([y_col] if y_col != m.outcome else []),
         *(n for n, c in zip(control_cols, m.controls, strict=True) if n != c),
         *(n for f in codings.values() for n in f.columns),
+        *(n for c in split for n in (f"{c}_cw", f"{c}_pm")),
     ]
     clashes = sorted({n for n in created if n in frame.columns or created.count(n) > 1})
     if clashes:
@@ -257,9 +259,12 @@ def prepare(
     notes.extend(dropped)
     n_before = len(data.frame)
     codings = _factor_codings(frame, m, data.factor_levels, notes)
+    split = _controls_to_split(m, codings)
     y_col = f"{m.outcome}_z" if standardize else (f"{m.outcome}_dt" if detrend else m.outcome)
-    control_cols = [f"{c}_z" if standardize and c not in codings else c for c in m.controls]
-    _check_new_names(frame, m, y_col, control_cols, codings)
+    control_cols = [
+        f"{c}_z" if standardize and c not in codings and c not in split else c for c in m.controls
+    ]
+    _check_new_names(frame, m, y_col, control_cols, codings, split)
 
     g = frame[m.person]
     trend = _OccasionTrend.of(frame, m) if detrend else _OccasionTrend.none(m)
@@ -268,8 +273,9 @@ def prepare(
     if m.occasion is not None:
         created.roles["occasion"] = m.occasion
     person_means, reliability = _decompose_level1(
-        frame, m, g, trend, created, standardize=standardize, detrend=detrend
+        frame, m, g, trend, created, standardize=standardize
     )
+    _split_controls(frame, m, g, split, person_means, created, standardize=standardize)
     warning = _few_varying_persons(frame[m.outcome], g, m.outcome)
     if warning:
         created.warnings.append(warning)
@@ -277,7 +283,9 @@ def prepare(
         frame, m, g, created, codings=codings, standardize=standardize
     )
     _transform_outcome(frame, m, g, y_col, trend, created, standardize=standardize, detrend=detrend)
-    _transform_controls(frame, m, control_cols, created, codings=codings, standardize=standardize)
+    _transform_controls(
+        frame, m, control_cols, created, skip=(*codings, *split), standardize=standardize
+    )
     _closing_notes(
         created, g, detrend=detrend, standardize=standardize, rows_left_out=len(frame) < n_before
     )
@@ -345,6 +353,19 @@ def _factor_codings(
                 "row used, so they get no contrast column."
             )
     return codings
+
+
+def _controls_to_split(m: ColumnMapping, codings: Mapping[str, FactorCoding]) -> list[str]:
+    """The controls to split within/between; a factor named in ``split_controls`` is a
+    DataError."""
+    split = [c for c in m.controls if m.splits(c, factor=c in codings)]
+    factors = [c for c in split if c in codings]
+    if factors:
+        raise DataError(
+            f"the control {factors[0]!r} is a factor (it holds text), so it cannot be split into "
+            "within- and between-person parts; take it out of 'split_controls'"
+        )
+    return split
 
 
 def _is_categorical_order(levels: tuple[str, ...]) -> bool:
@@ -489,7 +510,6 @@ def _decompose_level1(
     created: _Created,
     *,
     standardize: bool,
-    detrend: bool,
 ) -> tuple[pd.DataFrame, dict[str, float]]:
     """Split each level-1 predictor into ``{x}_cw`` and ``{x}_pm`` (added to ``frame``).
 
@@ -504,37 +524,12 @@ def _decompose_level1(
     person_means = pd.DataFrame(index=pd.Index(pd.unique(g), dtype="str", name=m.person))
     reliability: dict[str, float] = {}
     for k, x in enumerate(m.level1):
-        pm = frame[x].groupby(g, sort=False).mean()
-        person_means[x] = pm
-        within = frame[x] - g.map(pm)
-        slope = trend.slope(within, repr(x))
-        if trend.centred is not None:
-            within = within - slope * trend.centred
-        s_w = (
-            standardising_sd(within, f"the within-person part of {x!r}", reference=frame[x])
-            if standardize
-            else 1.0
+        person_means[x] = frame[x].groupby(g, sort=False).mean()
+        has_between = _split(
+            frame, x, g, person_means[x], trend, created, f"x{k}", standardize=standardize
         )
-        cw, pmc = f"{x}_cw", f"{x}_pm"
-        frame[cw] = within / s_w
-        created.transforms[cw] = Transform(cw, x, "within_centred", 0.0, s_w, slope)
-        created.roles[f"x{k}_within"] = cw
-        made = f"{cw!r} ({x} minus the person's own mean" + (", detrended" if detrend else "") + ")"
-        if _same_for_everyone(pm):
-            created.made.append(made)
-            created.notes.append(
-                f"The person means of {x!r} are the same for everyone, so it has no "
-                "between-person part; the model has no between term for it."
-            )
+        if not has_between:
             continue
-        c_b = float(pm.mean())
-        s_b = standardising_sd(pm, f"the person means of {x!r}") if standardize else 1.0
-        frame[pmc] = (g.map(pm) - c_b) / s_b
-        created.transforms[pmc] = Transform(pmc, x, "person_mean", c_b, s_b)
-        created.roles[f"x{k}_between"] = pmc
-        created.made.append(
-            made + f", {pmc!r} (the person mean of {x} centred at the mean over persons, {c_b:.4g})"
-        )
         rel = person_mean_reliability(frame[x], g)
         reliability[x] = rel["reliability"]
         note, warning = reliability_message(x, rel)
@@ -545,6 +540,82 @@ def _decompose_level1(
     if "x0_between" in created.roles:
         created.roles["x_between"] = created.roles["x0_between"]
     return person_means, reliability
+
+
+def _split(
+    frame: pd.DataFrame,
+    x: str,
+    g: pd.Series,
+    pm: pd.Series,
+    trend: _OccasionTrend,
+    created: _Created,
+    role: str,
+    *,
+    standardize: bool,
+) -> bool:
+    """Add ``{x}_cw`` and (when the person means ``pm`` vary) ``{x}_pm`` to ``frame``, with
+    their transforms and the roles ``{role}_within``, ``{role}_between``; return whether
+    there is a between part (else a note says there is none)."""
+    within = frame[x] - g.map(pm)
+    slope = trend.slope(within, repr(x))
+    if trend.centred is not None:
+        within = within - slope * trend.centred
+    s_w = (
+        standardising_sd(within, f"the within-person part of {x!r}", reference=frame[x])
+        if standardize
+        else 1.0
+    )
+    cw, pmc = f"{x}_cw", f"{x}_pm"
+    frame[cw] = within / s_w
+    created.transforms[cw] = Transform(cw, x, "within_centred", 0.0, s_w, slope)
+    created.roles[f"{role}_within"] = cw
+    detrended = ", detrended" if trend.centred is not None else ""
+    made = f"{cw!r} ({x} minus the person's own mean{detrended})"
+    if _same_for_everyone(pm):
+        created.made.append(made)
+        created.notes.append(
+            f"The person means of {x!r} are the same for everyone, so it has no "
+            "between-person part; the model has no between term for it."
+        )
+        return False
+    c_b = float(pm.mean())
+    s_b = standardising_sd(pm, f"the person means of {x!r}") if standardize else 1.0
+    frame[pmc] = (g.map(pm) - c_b) / s_b
+    created.transforms[pmc] = Transform(pmc, x, "person_mean", c_b, s_b)
+    created.roles[f"{role}_between"] = pmc
+    created.made.append(
+        made + f", {pmc!r} (the person mean of {x} centred at the mean over persons, {c_b:.4g})"
+    )
+    return True
+
+
+def _split_controls(
+    frame: pd.DataFrame,
+    m: ColumnMapping,
+    g: pd.Series,
+    split: list[str],
+    person_means: pd.DataFrame,
+    created: _Created,
+    *,
+    standardize: bool,
+) -> None:
+    """Split the controls ``split`` into ``{c}_cw`` and ``{c}_pm`` like the level-1
+    predictors (not detrended); their raw person means go to ``person_means``."""
+    for k, c in enumerate(m.controls):
+        if c not in split:
+            continue
+        person_means[c] = frame[c].groupby(g, sort=False).mean()
+        created.roles[f"c{k}"] = c
+        _split(
+            frame,
+            c,
+            g,
+            person_means[c],
+            _OccasionTrend.none(m),
+            created,
+            f"c{k}",
+            standardize=standardize,
+        )
 
 
 def _same_for_everyone(person_means: pd.Series) -> bool:
@@ -642,13 +713,13 @@ def _transform_controls(
     control_cols: list[str],
     created: _Created,
     *,
-    codings: Mapping[str, FactorCoding],
+    skip: tuple[str, ...],
     standardize: bool,
 ) -> None:
     """Standardise the numeric controls over rows as ``{c}_z`` (or keep them as they are);
-    the role of a factor control is its source column."""
+    the controls in ``skip`` (factors, split controls) keep their source column as role."""
     for k, (c, col) in enumerate(zip(m.controls, control_cols, strict=True)):
-        if c in codings:
+        if c in skip:
             created.roles[f"c{k}"] = c
             continue
         centre, scale = (

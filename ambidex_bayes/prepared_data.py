@@ -9,6 +9,7 @@ JSON form is in :mod:`ambidex_bayes.prepared_json`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -58,7 +59,8 @@ class PreparedData:
         Role -> column, for ``str.format`` of formula templates: ``y``, ``person``,
         ``occasion`` (if any), ``x_within``, ``x_between``, ``w`` (if any level-2), and
         ``x{k}_within``, ``x{k}_between`` per level-1 predictor, ``w{k}`` per moderator and
-        ``c{k}`` per control (0-based). A level-1 predictor whose person means are the same
+        ``c{k}`` per control (0-based; a split control also has ``c{k}_within`` and
+        ``c{k}_between``). A level-1 predictor whose person means are the same
         for everyone has no ``x{k}_between`` (nor ``x_between`` for the first); a factor
         moderator or control's role is its source column (see ``factor_codings``).
     transforms
@@ -116,11 +118,26 @@ class PreparedData:
                 f"roles: {', '.join(self.roles)}"
             ) from None
         coding = self.factor_codings.get(column)
-        return coding.columns if coding is not None else (column,)
+        if coding is not None:
+            return coding.columns
+        if f"{role}_within" in self.roles and re.fullmatch(r"c\d+", role):
+            parts = (f"{role}_within", f"{role}_between")
+            return tuple(self.roles[r] for r in parts if r in self.roles)
+        return (column,)
 
     def factor_columns(self) -> dict[str, tuple[str, ...]]:
-        """Source column -> contrast columns of every factor (for formula rendering)."""
+        """Source column -> contrast columns of every factor."""
         return {c: f.columns for c, f in self.factor_codings.items()}
+
+    def formula_columns(self) -> dict[str, tuple[str, ...]]:
+        """Source column -> the columns it enters a formula as, for every column that is not
+        one column of the frame: a factor's contrast columns, a split control's within and
+        between parts (for ``ModelSpec.render(..., factors=...)``)."""
+        out = self.factor_columns()
+        for k, c in enumerate(self.mapping.controls):
+            if f"c{k}_within" in self.roles:
+                out[c] = self.role_columns(f"c{k}")
+        return out
 
     def formula_fields(self) -> dict[str, str]:
         """The roles as a dict, for ``template.format(**prepared.formula_fields())``."""
@@ -221,6 +238,17 @@ class PreparedData:
             if tr.column != m.outcome:
                 out[tr.column] = (yv - tr.centre) / tr.scale
         for k, c in enumerate(m.controls):
+            within = self.roles.get(f"c{k}_within")
+            if within is not None and c in out.columns:  # a split control
+                vals = numbers(c)
+                pm = person_level(vals, self.person_means[c])
+                tw = self._transform(within)
+                out[tw.column] = (vals - pm) / tw.scale
+                between = self.roles.get(f"c{k}_between")
+                if between is not None:
+                    tb = self._transform(between)
+                    out[tb.column] = (pm - tb.centre) / tb.scale
+                continue
             if c in self.factor_codings:
                 continue
             tr = self._transform(self.roles[f"c{k}"])

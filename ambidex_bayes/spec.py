@@ -399,11 +399,12 @@ class ModelSpec:
         ``Innovation (daily)`` is put in backticks. Controls are added to the fixed part,
         before the first person-effect term.
 
-        A role (or control) whose column is a factor (a key of ``factors``, e.g.
-        ``PreparedData.factor_columns()``) is written as its contrast columns: the one
-        column of a two-level factor, else ``(c1 + c2 + ...)``; formulae expands
-        ``x_cw:(c1 + c2)`` into ``x_cw:c1 + x_cw:c2``, so the posterior has the fixed
-        effects ``c1``, ``x_cw:c1``, ...
+        A role (or control) whose column is a key of ``factors``
+        (``PreparedData.formula_columns()``: factors and split controls) is written as its
+        columns: the one contrast column of a two-level factor, else ``(c1 + c2 + ...)``
+        (a split control: ``(c_cw + c_pm)``; as a control, each column is a term of its
+        own); formulae expands ``x_cw:(c1 + c2)`` into ``x_cw:c1 + x_cw:c2``, so the
+        posterior has the fixed effects ``c1``, ``x_cw:c1``, ...
 
         Raises
         ------

@@ -244,7 +244,7 @@ def test_saved_prepared_data_without_codings_still_loads() -> None:
 def test_factor_roles_render_as_their_contrast_columns() -> None:
     p = prepare(validate(_diary(), _mapping(level2=["sector"], controls=["mood"])))
     spec = load_spec("M3")
-    f = spec.render(p.formula_fields(), factors=p.factor_columns())
+    f = spec.render(p.formula_fields(), factors=p.formula_columns())
     assert f == (
         "y ~ 1 + x_cw + x_pm + (sector_Private + sector_Public) + "
         "x_cw:(sector_Private + sector_Public) + (x_cw | pid)"
@@ -261,14 +261,14 @@ def test_factor_roles_render_as_their_contrast_columns() -> None:
                 "include_controls": True,
             }
         )
-        .render(p.formula_fields(), controls=controls, factors=p.factor_columns())
+        .render(p.formula_fields(), controls=controls, factors=p.formula_columns())
     )
     assert with_controls == "y ~ 1 + x_cw + mood_low + (x_cw | pid)"
 
 
 def test_two_level_factor_renders_as_one_column() -> None:
     p = prepare(validate(_diary(), _mapping(level2=["code"], factors={"code": {}})))
-    f = load_spec("M3").render(p.formula_fields(), factors=p.factor_columns())
+    f = load_spec("M3").render(p.formula_fields(), factors=p.formula_columns())
     assert "+ code_2 + x_cw:code_2 +" in f
 
 
@@ -286,7 +286,7 @@ def test_a_prior_on_a_factor_role_applies_to_each_term() -> None:
         }
     )
     p = prepare(validate(_diary(), _mapping(level2=["sector"])))
-    priors = spec.render_priors(p.formula_fields(), factors=p.factor_columns())
+    priors = spec.render_priors(p.formula_fields(), factors=p.formula_columns())
     assert sorted(priors) == [
         "sector_Private",
         "sector_Public",

@@ -26,6 +26,12 @@ sum contrasts, or declares a numeric column (codes 1, 2, 3) a factor. A level-1 
 cannot be a factor (a factor has no within- and between-person parts); give it as a
 control. The occasion may also be a level-1 predictor (the day number as a time trend).
 
+``split_controls = ["stress"]`` (or ``true`` for every numeric control) splits controls into
+within- and between-person parts like the level-1 predictors. ``derive = ["weekday"]`` or
+``derive = ["weekend"]`` adds, from a date occasion, the control ``weekday`` (a factor
+Mon ... Sun, Monday the reference) or ``weekend`` (1 on Saturday and Sunday, else 0); not
+both, as they are collinear.
+
 Unknown keys are errors with a "did you mean ...?" hint, so a typo never passes silently.
 """
 
@@ -45,7 +51,7 @@ import numpy as np
 from ambidex_bayes.errors import SpecError
 from ambidex_bayes.factor_coding import CONTRASTS, level_name
 
-__all__ = ["ScaleSpec", "FactorSpec", "ColumnMapping", "did_you_mean", "ROW_COLUMN"]
+__all__ = ["ScaleSpec", "FactorSpec", "ColumnMapping", "did_you_mean", "ROW_COLUMN", "DERIVABLE"]
 
 #: Column holding the source row number (header = row 1, first data row = row 2). Reserved:
 #: a mapping may not give this name a role.
@@ -61,10 +67,14 @@ _MAPPING_KEYS = (
     "ranges",
     "scales",
     "factors",
+    "split_controls",
+    "derive",
 )
 _REQUIRED_KEYS = ("person", "outcome", "level1")
 _SCALE_KEYS = ("items", "reverse", "range")
 _FACTOR_KEYS = ("reference", "contrast")
+#: Columns that can be derived from a date occasion (``derive`` in a mapping).
+DERIVABLE = ("weekday", "weekend")
 
 
 def _show(value: Any, limit: int = 80) -> str:
@@ -338,6 +348,12 @@ class ColumnMapping:
     factors
         Column -> :class:`FactorSpec` for level-2 or control columns coded as factors (text
         and categorical columns are factors without being listed here).
+    split_controls
+        Controls split into within- and between-person parts (``{c}_cw``, ``{c}_pm``), or
+        True for every numeric control.
+    derive
+        Columns derived from a date occasion (:data:`DERIVABLE`); they are added to the
+        controls (listed there or not).
     """
 
     person: str
@@ -349,6 +365,8 @@ class ColumnMapping:
     ranges: Mapping[str, tuple[float, float]] = field(default_factory=dict, hash=False)
     scales: Mapping[str, ScaleSpec] = field(default_factory=dict, hash=False)
     factors: Mapping[str, FactorSpec] = field(default_factory=dict, hash=False)
+    split_controls: tuple[str, ...] | bool = ()
+    derive: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for key in ("person", "outcome"):
@@ -371,7 +389,26 @@ class ColumnMapping:
         if not level1:
             raise SpecError("'level1' must name at least one level-1 predictor")
         level2 = _names(self.level2, "'level2'")
+        derive = _names(self.derive, "'derive'")
+        unknown = [d for d in derive if d not in DERIVABLE]
+        if unknown:
+            raise SpecError(
+                f"'derive': cannot derive {', '.join(map(repr, unknown))}"
+                f"{did_you_mean(unknown[0], DERIVABLE)}; derivable: {', '.join(DERIVABLE)}"
+            )
+        if derive and self.occasion is None:
+            raise SpecError(
+                "'derive' needs a date occasion: add occasion = '<date column>' to the mapping"
+            )
+        derive = tuple(dict.fromkeys(derive))
+        if set(derive) == {"weekday", "weekend"}:
+            raise SpecError(
+                "'derive': weekday and weekend together are collinear controls (weekend is the "
+                "sum of the Sat and Sun columns of weekday); derive one of them"
+            )
         controls = _names(self.controls, "'controls'")
+        controls = (*controls, *(d for d in derive if d not in controls))
+        object.__setattr__(self, "derive", derive)
         object.__setattr__(self, "level1", level1)
         object.__setattr__(self, "level2", level2)
         object.__setattr__(self, "controls", controls)
@@ -420,6 +457,23 @@ class ColumnMapping:
             ranges[col] = _range(rng, f"range of {col!r}")
         object.__setattr__(self, "ranges", ranges)
         self._check_factors(level1, level2, controls, scales, ranges)
+        split = self.split_controls
+        if not isinstance(split, bool):
+            split = _names(split, "'split_controls'")
+            stray = [c for c in split if c not in controls]
+            if stray:
+                raise SpecError(
+                    f"'split_controls': {', '.join(map(repr, stray))} "
+                    f"{'is' if len(stray) == 1 else 'are'} not among the controls"
+                    f"{did_you_mean(stray[0], controls)}; add to 'controls' or fix the name"
+                )
+            declared = [c for c in split if c in self.factors]
+            if declared:
+                raise SpecError(
+                    f"'split_controls': {declared[0]!r} is a factor; a factor cannot be split "
+                    "into within- and between-person parts"
+                )
+            object.__setattr__(self, "split_controls", tuple(dict.fromkeys(split)))
 
     def _check_factors(
         self,
@@ -536,6 +590,8 @@ class ColumnMapping:
                     col: FactorSpec.from_dict(spec, where=f"{source}: factor {col!r}")
                     for col, spec in (d.get("factors") or {}).items()
                 },
+                split_controls=(() if d.get("split_controls") is None else d["split_controls"]),
+                derive=() if d.get("derive") is None else d["derive"],
             )
         except SpecError as exc:
             msg = str(exc)
@@ -562,6 +618,19 @@ class ColumnMapping:
             "ranges": {k: list(v) for k, v in self.ranges.items()},
             "scales": {k: v.to_dict() for k, v in self.scales.items()},
         }
-        if self.factors:  # only when used, so that the dict of other mappings is as before
+        # the newer keys only when used, so that the dict of other mappings is as before
+        if self.factors:
             d["factors"] = {k: v.to_dict() for k, v in self.factors.items()}
+        if self.split_controls:
+            split = self.split_controls
+            d["split_controls"] = split if isinstance(split, bool) else list(split)
+        if self.derive:
+            d["derive"] = list(self.derive)
         return d
+
+    def splits(self, control: str, *, factor: bool = False) -> bool:
+        """Whether ``control`` is split into within- and between-person parts (a factor
+        control is not, under ``split_controls = true``)."""
+        if self.split_controls is True:
+            return control in self.controls and not factor
+        return isinstance(self.split_controls, tuple) and control in self.split_controls

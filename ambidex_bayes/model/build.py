@@ -260,7 +260,7 @@ def build_model(
         name: bambi_prior_spec(comp.prior) for name, comp in bambi_model.marginal_parameters.items()
     }
     choices = PriorChoices(
-        spec.render_priors(fields, factors=prepared.factor_columns()), spec.source
+        spec.render_priors(fields, factors=prepared.formula_columns()), spec.source
     )
     X, fixed_names = fixed_design(component, len(data), spec.source)
     response = bambi_model.response_term.name

@@ -43,7 +43,7 @@ def render_formula(spec: ModelSpec, prepared: PreparedData) -> FormulaParts:
     controls = tuple(
         prepared.roles.get(f"c{k}", c) for k, c in enumerate(prepared.mapping.controls)
     )
-    formula = spec.render(fields, controls=controls, factors=prepared.factor_columns())
+    formula = spec.render(fields, controls=controls, factors=prepared.formula_columns())
     return check_formula(formula, source=spec.source, columns=prepared.frame.columns)
 
 
