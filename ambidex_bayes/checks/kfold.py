@@ -204,6 +204,7 @@ def fold_tasks(
                     mapping=mapping,
                     notes=(),
                     source=f"fold {number}: training persons",
+                    factor_levels={c: f.levels for c, f in prepared.factor_codings.items()},
                 ),
                 "test": frame.loc[held, raw_cols].reset_index(drop=True),
                 "detrend": prepared.detrend,
