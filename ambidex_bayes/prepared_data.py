@@ -20,6 +20,7 @@ import pandas as pd
 from ambidex_bayes.data.mapping import ColumnMapping, did_you_mean
 from ambidex_bayes.data.validate import (
     MAX_ABS_VALUE,
+    derive_columns,
     describe_bad_values,
     person_id_strings,
     row_numbers,
@@ -159,7 +160,8 @@ class PreparedData:
         Persons seen in the prepared data use their stored person means (and mean occasion);
         new persons use the mean of their own rows in ``new``. Needs the person, level-1 and
         level-2 columns (and the occasion when detrended); the outcome and controls are
-        transformed when present. Factor columns get their contrast columns; a level the
+        transformed when present (derived controls, such as ``weekday``, are derived from a
+        date occasion when absent). Factor columns get their contrast columns; a level the
         prepared data do not have is a DataError naming the column and its levels. Returns a copy of ``new`` with the created columns added
         (or recomputed) and person ids as strings; ``new`` is not modified.
         """
@@ -178,6 +180,10 @@ class PreparedData:
                 "they are needed to transform the rows like the prepared data"
             )
         out = new.copy()
+        if m.derive and m.occasion in out.columns and not set(m.derive) <= set(out.columns):
+            out, problem = derive_columns(out, m)
+            if problem:
+                raise DataError(f"apply(): {problem}")
         rows = pd.Series(row_numbers(out), index=out.index)
         ids = person_id_strings(out[m.person])
         out[m.person] = ids

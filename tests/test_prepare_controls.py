@@ -144,3 +144,11 @@ def test_a_model_with_split_and_derived_controls_builds() -> None:
         "y ~ 1 + x_cw + stress_cw + stress_pm + weekday_Tue + weekday_Wed + "
         "weekday_Thu + weekday_Fri + weekday_Sat + weekday_Sun + (1 | pid)"
     )
+
+
+def test_apply_derives_the_weekday_of_new_rows() -> None:
+    p = prepare(validate(_diary(), _mapping(derive=["weekday"])))
+    new = _diary().head(7).drop(columns=["stress", "sleep", "place"])
+    out = p.apply(new)
+    assert out["weekday_Sat"].tolist() == [0, 0, 0, 0, 0, 1, 0]
+    assert out["weekday_Tue"].tolist() == [0, 1, 0, 0, 0, 0, 0]

@@ -51,6 +51,7 @@ __all__ = [
     "describe_bad_values",
     "row_numbers",
     "level_sort_key",
+    "derive_columns",
 ]
 
 
@@ -190,7 +191,7 @@ def validate(df: pd.DataFrame, mapping: ColumnMapping, *, source: str = "data") 
 
     # 0. Columns derived from a date occasion (weekday, weekend).
     if mapping.derive:
-        work, problem = _derive(work, mapping)
+        work, problem = derive_columns(work, mapping)
         if problem:
             problems.append(problem)
 
@@ -387,9 +388,13 @@ def validate(df: pd.DataFrame, mapping: ColumnMapping, *, source: str = "data") 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
-def _derive(work: pd.DataFrame, mapping: ColumnMapping) -> tuple[pd.DataFrame, str | None]:
+def derive_columns(work: pd.DataFrame, mapping: ColumnMapping) -> tuple[pd.DataFrame, str | None]:
     """``work`` with the columns of ``mapping.derive`` added from the date occasion, or a
-    problem saying why they cannot be derived."""
+    problem saying why they cannot be derived (``work`` is not modified).
+
+    ``weekday``: a categorical of :data:`WEEKDAYS` (Monday first); ``weekend``: 1.0 on
+    Saturday and Sunday, else 0.0; both missing where the date is.
+    """
     occ = mapping.occasion
     assert occ is not None  # the mapping requires an occasion for derive
     clash = [d for d in mapping.derive if d in work.columns]
