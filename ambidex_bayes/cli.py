@@ -249,13 +249,14 @@ def _save_elsewhere(result) -> None:
 
 
 def _cmd_summary(args: argparse.Namespace) -> int:
-    from ambidex_bayes.fit import load_fit
-    from ambidex_bayes.results import posterior_summary
+    from ambidex_bayes.engine.result import load_fit
+    from ambidex_bayes.fast_summary import posterior_table
 
     check_csv_option(args.csv, args)
-    result = load_fit(args.fit, log_likelihood=False)  # the table does not need it
+    # the table needs neither the log-likelihood nor the person effects' draws
+    result = load_fit(args.fit, log_likelihood=False, person_effects=False)
     print(f"{result.spec.name}: {result.formula}")
-    print_table(posterior_summary(result), args.csv)
+    print_table(posterior_table(result), args.csv)  # = posterior_summary, without arviz-stats
     print(result.convergence)
     return 0
 

@@ -28,6 +28,7 @@ import pandas as pd
 import xarray as xr
 
 from ambidex_bayes.errors import FitFileError
+from ambidex_bayes.fit_reader import LazyPredicate, read_plain_tree
 
 __all__ = [
     "FORMAT_VERSION",
@@ -135,8 +136,9 @@ def frame_to_dataset(frame: pd.DataFrame, dim: str) -> xr.Dataset:
 
 def dataset_to_frame(ds: xr.Dataset, dim: str) -> pd.DataFrame:
     """Inverse of :func:`frame_to_dataset`."""
-    frame = pd.DataFrame({name: ds[name].to_numpy() for name in ds.data_vars})
-    index = ds[dim].to_numpy()
+    # .values, not .to_numpy(): the latter checks for sparse arrays, importing sparse and numba
+    frame = pd.DataFrame({name: np.asarray(ds[name].values) for name in ds.data_vars})
+    index = np.asarray(ds[dim].values)
     frame.index = pd.Index(index, name=ds.attrs.get("index_name") or None)
     for col in frame.columns:
         if frame[col].dtype.kind == "U":
@@ -165,9 +167,13 @@ def save_datatree(tree: xr.DataTree, path: str | Path, attrs: dict[str, Any]) ->
 
 
 def load_datatree(
-    path: str | Path, *, skip: tuple[str, ...] = ()
+    path: str | Path, *, skip: tuple[str, ...] = (), lazy: LazyPredicate | None = None
 ) -> tuple[xr.DataTree, dict[str, Any]]:
-    """Read a fit file fully into memory; refuse anything truncated, corrupt or foreign.
+    """Read a fit file into memory; refuse anything truncated, corrupt or foreign.
+
+    A file of plain arrays (every file :func:`save_datatree` writes) is read by
+    :func:`ambidex_bayes.fit_reader.read_plain_tree`, anything else by xarray's decoder;
+    both give the same tree.
 
     Parameters
     ----------
@@ -175,6 +181,9 @@ def load_datatree(
     skip : tuple of str
         Groups (children of the root) not to read, e.g. ``("log_likelihood",)``, the largest
         group of a fit and needed only for LOO; the tree is returned without them.
+    lazy : callable, optional
+        ``lazy(group, dims)`` is true for float variables to leave on disk, read from the
+        file on first use (e.g. the person effects, which a summary does not use).
 
     Returns
     -------
@@ -191,11 +200,13 @@ def load_datatree(
     if not path.exists():
         raise FitFileError(f"{path}: no such fit file.")
     try:
-        with xr.open_datatree(path, engine="h5netcdf") as tree:
-            for group in skip:
-                if group in tree.children:
-                    del tree[group]
-            tree = tree.load()
+        tree = read_plain_tree(path, skip=skip, lazy=lazy)
+        if tree is None:
+            with xr.open_datatree(path, engine="h5netcdf") as tree:
+                for group in skip:
+                    if group in tree.children:
+                        del tree[group]
+                tree = tree.load()
     except PermissionError:
         raise FitFileError(
             f"{path}: the fit file cannot be read (permission denied); ask its owner to share "

@@ -9,8 +9,10 @@ imports) makes it fail. No timing here: ``benchmarks/bench_overhead.py`` measure
 Also here, the work the commands save: the ``fit`` command writes ``--out`` as a copy of the
 file the cache folder took (:meth:`FitResult.save_copy`) instead of encoding the draws a second
 time; ``summary`` reads a fit without its pointwise log-likelihood, the largest group of the
-file, which the table does not use; and with nutpie's fast path the initial-point check
-evaluates the model nutpie compiles for sampling instead of compiling one of its own.
+file, which the table does not use, and leaves the person effects' draws in the file (read
+on first use), importing neither arviz-stats and scipy.stats nor dask, sparse and numba; and
+with nutpie's fast path the initial-point check evaluates the model nutpie compiles for
+sampling instead of compiling one of its own.
 """
 
 from __future__ import annotations
@@ -22,18 +24,25 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+from ambidex_bayes.errors import FitFileError
 
 #: Packages only building or sampling a model needs.
 HEAVY = ("pymc", "bambi", "pytensor")
+#: Packages the ``summary`` command does without: arviz-stats and scipy.stats (its R-hat and
+#: ESS come from rank_diagnostics), dask's arrays, sparse and numba (xarray imports them when
+#: it decodes a file or checks an array's kind, when they are installed).
+SUMMARY_FREE = ("arviz_stats", "scipy.stats", "dask.array", "sparse", "numba")
 
 
-def _heavy_imports(code: str) -> list[str]:
-    """The packages of :data:`HEAVY` that running ``code`` in a fresh interpreter imports."""
+def _heavy_imports(code: str, heavy: tuple[str, ...] = HEAVY) -> list[str]:
+    """The packages of ``heavy`` that running ``code`` in a fresh interpreter imports."""
     script = textwrap.dedent(code) + textwrap.dedent(
         f"""
         import json, sys
-        print(json.dumps(sorted(n for n in {HEAVY!r} if n in sys.modules)))
+        print(json.dumps(sorted(n for n in {heavy!r} if n in sys.modules)))
         """
     )
     done = subprocess.run(
@@ -88,6 +97,58 @@ def test_summary_command_does_not_import_the_model_builder(saved_fit):
         assert main(["summary", {str(saved_fit)!r}]) == 0
     """
     assert _heavy_imports(code) == []
+
+
+@pytest.mark.fit
+def test_summary_command_imports_neither_arviz_stats_nor_dask_nor_numba(saved_fit):
+    code = f"""
+        import io, contextlib
+        from ambidex_bayes.cli import main
+        with contextlib.redirect_stdout(io.StringIO()):
+            assert main(["summary", {str(saved_fit)!r}]) == 0
+    """
+    assert _heavy_imports(code, HEAVY + SUMMARY_FREE) == []
+
+
+@pytest.mark.fit
+def test_summary_command_prints_posterior_summary(saved_fit, capsys):
+    from ambidex_bayes.cli import main
+    from ambidex_bayes.commands._options import print_table
+    from ambidex_bayes.fit import load_fit
+    from ambidex_bayes.results import posterior_summary
+
+    assert main(["summary", str(saved_fit)]) == 0
+    printed = capsys.readouterr().out
+    full = load_fit(saved_fit)
+    print(f"{full.spec.name}: {full.formula}")
+    print_table(posterior_summary(full), None)
+    print(full.convergence)
+    assert printed == capsys.readouterr().out
+
+
+@pytest.mark.fit
+def test_a_fit_loaded_without_person_effects_reads_them_only_on_use(saved_fit, tmp_path):
+    from ambidex_bayes.fit import load_fit
+    from ambidex_bayes.results import posterior_summary
+
+    full = load_fit(saved_fit)
+    light = load_fit(saved_fit, log_likelihood=False, person_effects=False)
+    person = [full.terms.group_intercept, full.terms.group_slope]
+    assert all(name in light.posterior for name in person)
+    assert posterior_summary(light).equals(posterior_summary(full))
+    assert light.convergence.table.equals(full.convergence.table)
+    for name in person:  # read on use, the same draws
+        np.testing.assert_array_equal(light.posterior[name].values, full.posterior[name].values)
+    # and not read before: once the file is replaced, reading them is refused
+    replaced = load_fit(saved_fit, log_likelihood=False, person_effects=False)
+    other = tmp_path / "other.nc"
+    other.write_bytes(saved_fit.read_bytes())
+    other.replace(saved_fit)  # the same bytes, another file
+    np.testing.assert_array_equal(
+        replaced.posterior[full.terms.slope].values, full.posterior[full.terms.slope].values
+    )
+    with pytest.raises(FitFileError, match="changed or disappeared after it was loaded"):
+        _ = replaced.posterior[person[0]].values
 
 
 @pytest.mark.fit

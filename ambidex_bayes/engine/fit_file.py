@@ -12,7 +12,7 @@ from them would fail deep inside pandas or a dataclass, or worse, succeed with n
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -167,9 +167,10 @@ def _check_tables(path: Path, tree: xr.DataTree, prepared: Mapping[str, Any]) ->
         raise _damaged(path, f"its person means lack the column(s) {', '.join(missing)}")
 
 
-def _check_draws(path: Path, tree: xr.DataTree) -> None:
-    """Posterior variables are numeric draws over (chain, draw) with finite values; the
-    sample statistics say which transitions diverged."""
+def _check_draws(path: Path, tree: xr.DataTree, unread: Collection[str] = ()) -> None:
+    """Posterior variables are numeric draws over (chain, draw) with finite values (the
+    values of ``unread`` ones, left in the file, are not looked at); the sample statistics
+    say which transitions diverged."""
     import numpy as np
 
     posterior = tree["posterior"].to_dataset()
@@ -188,7 +189,7 @@ def _check_draws(path: Path, tree: xr.DataTree) -> None:
             raise _damaged(
                 path, f"the posterior variable {name!r} holds {values.dtype} values, not numbers"
             )
-        if not np.isfinite(values.to_numpy()).any():
+        if name not in unread and not np.isfinite(np.asarray(values.values)).any():
             raise _damaged(path, f"the posterior variable {name!r} has no finite draw")
     stats = tree["sample_stats"].to_dataset()
     if "diverging" not in stats and "divergences" not in stats:
@@ -221,7 +222,7 @@ def _check_rows(path: Path, tree: xr.DataTree, records: Mapping[str, Any]) -> No
             raise _damaged(path, f"its prepared column {column!r} ({role}) holds text, not numbers")
 
 
-def check_fit_records(path: str | Path, tree: xr.DataTree) -> None:
+def check_fit_records(path: str | Path, tree: xr.DataTree, *, unread: Collection[str] = ()) -> None:
     """Check that a fit file's groups and records have the shape :meth:`FitResult.save`
     writes, and that a spec, prepared data and terms can be rebuilt from them.
 
@@ -231,13 +232,16 @@ def check_fit_records(path: str | Path, tree: xr.DataTree) -> None:
         The file (for messages).
     tree : xarray.DataTree
         Its content, as read by :func:`ambidex_bayes.store.load_datatree`.
+    unread : collection of str
+        Posterior variables left in the file (read on first use): their names, dims and
+        types are checked, their values are not read here.
 
     Raises
     ------
     FitFileError
         Naming the file and the first damaged group or record, and saying to fit again.
     """
-    from ambidex_bayes.prepare import PreparedData
+    from ambidex_bayes.prepared_data import PreparedData
     from ambidex_bayes.spec import ModelSpec
     from ambidex_bayes.store import dataset_to_frame
 
@@ -252,7 +256,7 @@ def check_fit_records(path: str | Path, tree: xr.DataTree) -> None:
     _check_settings(path, records["meta"])
     _check_terms(path, records["terms"], tree["posterior"])
     _check_tables(path, tree, records["prepared"])
-    _check_draws(path, tree)
+    _check_draws(path, tree, unread)
     _check_rows(path, tree, records)
     try:
         ModelSpec.from_dict(records["spec"], source=f"{path} (stored spec)")

@@ -22,7 +22,7 @@ import xarray as xr
 from ambidex_bayes.diagnostics import ConvergenceReport, check_convergence
 from ambidex_bayes.engine.fit_file import check_fit_records
 from ambidex_bayes.errors import FitFileError, SpecError
-from ambidex_bayes.prepare import PreparedData
+from ambidex_bayes.prepared_data import PreparedData
 from ambidex_bayes.spec import ModelSpec
 from ambidex_bayes.store import (
     copy_file,
@@ -184,7 +184,9 @@ class FitResult:
         return self.path
 
     @classmethod
-    def load(cls, path: str | Path, *, log_likelihood: bool = True) -> FitResult:
+    def load(
+        cls, path: str | Path, *, log_likelihood: bool = True, person_effects: bool = True
+    ) -> FitResult:
         """Load a fit saved by :meth:`save`; corrupt or foreign files raise FitFileError.
 
         Parameters
@@ -193,10 +195,17 @@ class FitResult:
         log_likelihood : bool
             Read the pointwise log-likelihood (needed for LOO and model comparison). It is
             the largest part of a fit file; a summary of the posterior does without it.
+        person_effects : bool
+            Read the draws of the person effects (a draw per person, the largest part of
+            the posterior). ``False`` leaves them in the file, read on first use (the file
+            must then stay in place); the summary table and the convergence report do not
+            use them.
         """
         skip = () if log_likelihood else ("log_likelihood",)
-        tree, attrs = load_datatree(path, skip=skip)
-        check_fit_records(path, tree)
+        lazy = None if person_effects else _person_effect
+        tree, attrs = load_datatree(path, skip=skip, lazy=lazy)
+        unread = () if person_effects else _unread_posterior(tree)
+        check_fit_records(path, tree, unread=unread)
         frame = dataset_to_frame(tree["prepared_data"].to_dataset(), "__prepared_row__")
         frame.index = range(len(frame))
         person_means = dataset_to_frame(tree["person_means"].to_dataset(), "__person__")
@@ -233,7 +242,27 @@ class FitResult:
         )
 
 
-def load_fit(path: str | Path, *, log_likelihood: bool = True) -> FitResult:
+def _person_effect(group: str, dims: tuple[str, ...]) -> bool:
+    """Whether a variable of ``group`` with ``dims`` holds person effects (a factor's levels,
+    see :func:`ambidex_bayes.diagnostics.parameter_names`)."""
+    return group == "posterior" and any(d.endswith("__factor_dim") for d in dims)
+
+
+def _unread_posterior(tree: xr.DataTree) -> tuple[str, ...]:
+    """The posterior variables :func:`_person_effect` left in the file."""
+    posterior = tree["posterior"] if "posterior" in tree.children else None
+    if posterior is None:
+        return ()
+    return tuple(
+        str(name)
+        for name, var in posterior.data_vars.items()
+        if _person_effect("posterior", tuple(str(d) for d in var.dims))
+    )
+
+
+def load_fit(
+    path: str | Path, *, log_likelihood: bool = True, person_effects: bool = True
+) -> FitResult:
     """Load a saved fit (see :meth:`FitResult.load`).
 
     Parameters
@@ -243,6 +272,9 @@ def load_fit(path: str | Path, *, log_likelihood: bool = True) -> FitResult:
     log_likelihood : bool
         Read the pointwise log-likelihood (needed for LOO and model comparison); ``False``
         skips the largest part of the file when only the posterior is needed.
+    person_effects : bool
+        Read the draws of the person effects now; ``False`` reads them from the file on
+        first use (for a summary, which does not use them).
 
     Returns
     -------
@@ -262,4 +294,4 @@ def load_fit(path: str | Path, *, log_likelihood: bool = True) -> FitResult:
     >>> again.spec.name, again.posterior.sizes["draw"]
     ('M3', 200)
     """
-    return FitResult.load(path, log_likelihood=log_likelihood)
+    return FitResult.load(path, log_likelihood=log_likelihood, person_effects=person_effects)
