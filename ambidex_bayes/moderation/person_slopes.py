@@ -48,7 +48,6 @@ from ambidex_bayes.posterior import (
     DRAW_SUMMARY_COLUMNS,
     SAMPLE_DIMS,
     Fitted,
-    fitted_parts,
     get_scalar,
     get_variable,
     posterior_dataset,
@@ -360,7 +359,13 @@ def _check_dense_design_memory(prepared: PreparedData, person: str, terms: Moder
     )
 
 
-def person_slopes_bambi(fit: BambiFitted, *, prob: float | None = None) -> pd.DataFrame:
+def person_slopes_bambi(
+    fit: BambiFitted,
+    *,
+    prob: float | None = None,
+    focal: str | None = None,
+    moderator: str | None = None,
+) -> pd.DataFrame:
     """Person slopes from ``bambi.interpret.slopes`` averaged by person, as a cross-check.
 
     Runs ``bambi.interpret.slopes(model, idata, wrt=<within-person predictor>,
@@ -377,13 +382,18 @@ def person_slopes_bambi(fit: BambiFitted, *, prob: float | None = None) -> pd.Da
         (a :class:`~ambidex_bayes.fit.FitResult`).
     prob : float, optional
         Width of the credible intervals.
+    focal : str, optional
+        The level-1 predictor, by column name (e.g. ``"uncertainty"``); default the first.
+    moderator : str, optional
+        The moderator, by column name; default the first (the derivative does not depend
+        on which moderator is named: it is taken from the whole model).
 
     Returns
     -------
     pandas.DataFrame
         Columns ``person, mean, ci_lower, ci_upper``, original units.
     """
-    idata, terms, prepared = fitted_parts(fit, "person_slopes_bambi")
+    idata, terms, prepared = pair_parts(fit, "person_slopes_bambi", focal, moderator)
     if not hasattr(fit, "bambi_model"):
         raise AmbidexError(
             f"person_slopes_bambi needs a FitResult (with .bambi_model); got {type(fit).__name__}."
