@@ -67,10 +67,11 @@ class PreparedData:
     transforms
         Created (or kept) column -> :class:`Transform`.
     person_means
-        Index: person id (str); one column per level-1 predictor: its observed person mean on
-        the raw scale, computed after leaving out incomplete rows.
+        Index: person id (str); one column per level-1 predictor and split control: its
+        observed person mean on the raw scale, computed after leaving out incomplete rows.
     moderator_stats
-        Index: level-2 names; columns ``mean_over_persons``, ``sd_over_persons`` (raw scale).
+        Index: the numeric level-2 names (not factors); columns ``mean_over_persons``,
+        ``sd_over_persons`` (raw scale).
     notes
         Informational messages (the input's notes first).
     warnings

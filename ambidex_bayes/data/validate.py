@@ -1,7 +1,8 @@
 """Check a diary table against its column mapping before anything is modelled.
 
 :func:`validate` collects *all* problems of a data set (missing or misspelt columns, text in
-numeric columns, infinite or absurdly large numbers, missing person ids, a level-2 moderator
+numeric columns (a level-2 moderator or control holding only text, or a categorical, is a
+factor instead, see :func:`validate`), infinite or absurdly large numbers, missing person ids, a level-2 moderator
 that changes within a person or does not differ between persons, duplicated person-occasion
 rows, values outside a declared range, an outcome or predictor without variance) and raises
 them together in one :class:`ValidationError`, each problem naming the column, the first
@@ -63,8 +64,9 @@ class ValidatedData:
     ----------
     frame
         A copy holding only the mapping's model columns plus ``__row__`` (the source row
-        number, header = row 1). Person ids are strings, every other model column is
-        float64 (a date occasion becomes days since the first date). Sorted by person, then
+        number, header = row 1). Person ids are strings, factor columns hold their level
+        names (text), every other model column is float64 (a date occasion becomes days
+        since the first date). Sorted by person, then
         occasion, with a fresh ``RangeIndex``. Rows with missing model values are kept.
     mapping
         The column mapping that was checked.
@@ -165,6 +167,13 @@ def validate(df: pd.DataFrame, mapping: ColumnMapping, *, source: str = "data") 
 
     Notes
     -----
+    A level-2 moderator or control is a factor when the mapping declares it
+    (``[factors.<column>]``), when it is a pandas categorical, or when every filled cell is
+    text that is not a number; its levels are in ``factor_levels``. A column mixing numbers
+    and text stays numeric (the text is reported, with a hint to declare a factor). A
+    level-1 predictor holding text is refused with advice to give it as a control. Columns
+    the mapping derives (``derive``) are added from the date occasion first.
+
     Not errors, but reported in ``notes``: completely empty rows (dropped); missing cells
     in model columns (kept, counted; :func:`ambidex_bayes.prepare.prepare` drops them); a
     level-2 value given on only some of a person's rows (copied to the person's other
