@@ -347,3 +347,20 @@ def test_text_moderator_fit_recovers_the_interactions(levels, main, slope) -> No
         assert float(post[f"x_cw:group_{level}"].mean()) == pytest.approx(slope[level], abs=0.15)
         assert float(post[f"group_{level}"].mean()) == pytest.approx(main[level], abs=0.3)
     assert float(post["x_cw"].mean()) == pytest.approx(0.3, abs=0.15)
+
+
+def test_a_csv_file_and_a_toml_mapping_with_a_factor_table(tmp_path) -> None:
+    csv = tmp_path / "diary.csv"
+    _diary().to_csv(csv, index=False)
+    toml = tmp_path / "mapping.toml"
+    toml.write_text(
+        'person = "pid"\noccasion = "day"\noutcome = "y"\nlevel1 = ["x"]\n'
+        'level2 = ["sector", "code"]\n'
+        '[factors.sector]\nreference = "Public"\n[factors.code]\ncontrast = "sum"\n',
+        encoding="utf-8",
+    )
+    p = prepare(load_diary(csv, ColumnMapping.from_toml(toml)))
+    assert p.factor_codings["sector"].reference == "Public"
+    assert p.factor_codings["sector"].columns == ("sector_Catholic", "sector_Private")
+    assert p.factor_codings["code"].columns == ("code_1",)
+    assert set(p.frame["code_1"]) == {1.0, -1.0}
