@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import warnings
 
+import arviz_stats as azs
 import numpy as np
 import pandas as pd
 import pytest
@@ -98,7 +99,10 @@ def test_compare_recomputes_the_log_likelihood_of_saved_fits(m3_fit, tmp_path, c
         warnings.simplefilter("ignore", UserWarning)  # rows still above the Pareto k limit
         status = main(["compare", *map(str, paths), "--remedy", "none", "--out", str(out)])
         stored = psis_loo(m3_fit, remedy="none").summary()
+        reference = azs.loo(m3_fit.idata)  # arviz-stats on the stored log-likelihood
     capsys.readouterr()
+    assert stored["elpd_loo"] == pytest.approx(reference.elpd, rel=1e-9)
+    assert stored["p_loo"] == pytest.approx(reference.p, rel=1e-7)
     assert status == 0
     table = pd.read_csv(out / "loo.csv").set_index("model")
     for name in ("M3", "M3b"):

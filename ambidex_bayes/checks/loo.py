@@ -116,8 +116,10 @@ class LooResult:
         }
 
 
-#: Numbers (draws x rows) PSIS-LOO handles at a time; the rows are taken in blocks this size.
-LOO_CHUNK_NUMBERS: int = 16_000_000
+#: Numbers (draws x rows) PSIS-LOO handles at a time; the rows are taken in blocks this size
+#: (the block's log-likelihood, its linear predictor, ratios, weights and sort order are each
+#: of this size: about 8 x 32 MB at this value).
+LOO_CHUNK_NUMBERS: int = 4_000_000
 
 
 def relative_efficiency(posterior: xr.Dataset) -> float:
@@ -300,7 +302,7 @@ def psis_loo(
             f"{name}: every Pareto k is at most {threshold:.2f}; PSIS-LOO is reliable as it is."
         )
         return _loo_result(
-            fit, base, ll, elpd_i, k_before, k_after, threshold, "not needed", remedied, notes
+            fit, base, elpd_i, k_before, k_after, threshold, "not needed", remedied, notes
         )
     notes.append(
         f"{name}: {bad.size} of {k_before.size} rows have Pareto k above {threshold:.2f} "
@@ -347,7 +349,7 @@ def psis_loo(
     if remedy == "none":
         notes.append(f"{name}: no remedy was asked for; the high-k rows are left as estimated.")
     label = " + ".join(done) if done else "none"
-    return _loo_result(fit, base, ll, elpd_i, k_before, k_after, threshold, label, remedied, notes)
+    return _loo_result(fit, base, elpd_i, k_before, k_after, threshold, label, remedied, notes)
 
 
 def row_lpd(ll: xr.DataArray | RowLogLikelihood) -> np.ndarray:
@@ -364,7 +366,6 @@ def row_lpd(ll: xr.DataArray | RowLogLikelihood) -> np.ndarray:
 def _loo_result(
     fit: FitResult,
     base: ELPDDataLOO,
-    ll: RowLogLikelihood,
     elpd_i: np.ndarray,
     k_before: np.ndarray,
     k_after: np.ndarray,
@@ -373,7 +374,8 @@ def _loo_result(
     remedied: set[int],
     notes: list[str],
 ) -> LooResult:
-    lpd_i = row_lpd(ll)
+    # the in-sample lpd of every row, from the plain PSIS-LOO pass (lpd_i = elpd_i + p_i)
+    lpd_i = np.asarray(base.elpd_i.values + base.p_loo_i.values, dtype=float).reshape(-1)
     n = elpd_i.size
     unresolved = tuple(int(i) for i in np.flatnonzero(k_after > threshold))
     elpd_da = base.elpd_i.copy(data=elpd_i.reshape(base.elpd_i.shape))
