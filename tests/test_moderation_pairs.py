@@ -24,6 +24,7 @@ from fake_pairs import (
     first_pair_terms,
     pair_draws,
     pair_fit,
+    prepared_pairs,
 )
 from fake_posterior import as_fit, posterior_tree
 
@@ -325,3 +326,11 @@ def test_summary_roles_read_without_the_person_effects_draws(pair_fit):
     )
     assert summary_roles(without) == roles
     assert terms_for(without, "str", "cli").group_slope_sd == "str_cw|pid_sigma"
+
+
+def test_a_predictor_the_model_leaves_out_is_named():
+    means = {k: v for k, v in MEANS.items() if not k.startswith("str_cw")}
+    tree = posterior_tree(pair_draws(means), persons=PERSONS)
+    fit = as_fit(tree, first_pair_terms(list(means)), prepared_pairs())
+    with pytest.raises(ModelError, match=r"no within-person slope of 'str' \(no term 'str_cw'"):
+        simple_slopes(fit, focal="str")

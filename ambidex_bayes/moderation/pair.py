@@ -48,9 +48,19 @@ def pair_parts(
     ------
     AmbidexError
         If ``fit`` is no fit, or a name is not a predictor or moderator of it.
+    ModelError
+        If the predictor asked for is in the data but not in the model.
     """
     idata, _, prepared = fitted_parts(fit, function)
-    return idata, terms_for(fit, focal, moderator), prepared
+    terms = terms_for(fit, focal, moderator)
+    if focal is not None and terms.slope is None:
+        raise ModelError(
+            f"{function}: the model has no within-person slope of {focal!r} (no term "
+            f"{terms.x_column!r} in its formula), so there is no slope of it to analyse. Fit "
+            "a model whose formula includes it (e.g. {x1_within} for the second level-1 "
+            "predictor), or choose another focal predictor."
+        )
+    return idata, terms, prepared
 
 
 def refuse_factor(terms: ModerationTerms, function: str) -> None:
