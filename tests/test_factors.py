@@ -364,3 +364,25 @@ def test_a_csv_file_and_a_toml_mapping_with_a_factor_table(tmp_path) -> None:
     assert p.factor_codings["sector"].columns == ("sector_Catholic", "sector_Private")
     assert p.factor_codings["code"].columns == ("code_1",)
     assert set(p.frame["code_1"]) == {1.0, -1.0}
+
+
+def test_a_prior_set_applies_to_a_factor_moderator_and_to_data_without_one() -> None:
+    from ambidex_bayes.model import build_model
+    from ambidex_bayes.priors.sets import spec_with_prior_set
+
+    df = _diary(n_persons=15, days=5)
+    df["y"] = df["y"].clip(-2.5, 2.5)
+    df["x"] = df["x"].clip(-2.5, 2.5)
+    ranges = {"y": [-3, 3], "x": [-3, 3]}
+    p = prepare(validate(df, _mapping(level2=["sector"], ranges=ranges)))
+    spec = spec_with_prior_set(load_spec("M3"), "weakly_informative", p)
+    assert "{x_within}:{w}" in spec.priors and "{w}" in spec.priors
+    built = build_model(spec, p)
+    # one range of x moves the outcome over its range: sigma = 6 / 6 for the interaction,
+    # 6 / 1 (one level against the reference) for the level differences
+    assert built.priors["x_cw:sector_Public"]["prior"] == "Normal(mu=0, sigma=1)"
+    assert built.priors["sector_Private"]["prior"] == "Normal(mu=0, sigma=6)"
+    no_moderator = prepare(validate(df, _mapping(ranges=ranges)))
+    m2 = spec_with_prior_set(load_spec("M2"), "weakly_informative", no_moderator)
+    assert "{w}" not in m2.priors and "{x_within}" in m2.priors
+    assert build_model(m2, no_moderator).formula == "y ~ 1 + x_cw + x_pm + (x_cw | pid)"

@@ -297,7 +297,9 @@ def compare_priors(
     for name, prior_set in sets.items():
         start = time.perf_counter()
         resolved = prior_set.resolve(prepared)
-        check_prior_keys(resolved, base, fields, source=prior_set.source)
+        check_prior_keys(
+            resolved, base, fields, source=prior_set.source, factors=prepared.formula_columns()
+        )
         specs[name] = spec.with_priors(resolved, label=name)
         built = sampling_model(specs[name], prepared, settings, prior_data=True)
         builds[name] = (built, time.perf_counter() - start)

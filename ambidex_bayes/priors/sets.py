@@ -44,7 +44,9 @@ HalfNormal(1.0).
 from __future__ import annotations
 
 import difflib
+import itertools
 import math
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -223,7 +225,10 @@ class PriorSet:
                 "data at hand. Resolve it with the prepared data, e.g. "
                 "PriorSet.resolve(prepared) or load_prior_set(..., prepared=prepared)."
             )
+        fields = prepared.formula_fields()
         for key, prior in self.relative.items():
+            if any(role not in fields for role in re.findall(r"\{([^{}]*)\}", key)):
+                continue  # a term these data lack (no moderator, no between part)
             out[key] = _absolute(key, prior, prepared, self.source)
         return out
 
@@ -334,7 +339,13 @@ def load_prior_set(
                 "load_prior_set(model=...) also needs prepared= (the data's roles fill in the "
                 "parameter names)."
             )
-        check_prior_keys(priors, model, prepared.formula_fields(), source=prior_set.source)
+        check_prior_keys(
+            priors,
+            model,
+            prepared.formula_fields(),
+            source=prior_set.source,
+            factors=prepared.formula_columns(),
+        )
     return priors
 
 
@@ -344,6 +355,7 @@ def check_prior_keys(
     fields: Mapping[str, str],
     *,
     source: str = "<prior set>",
+    factors: Mapping[str, tuple[str, ...]] | None = None,
 ) -> None:
     """Fail when a prior key names no parameter of ``model`` (a :class:`BuiltModel`).
 
@@ -355,13 +367,14 @@ def check_prior_keys(
     valid = set(names) | ({"corr"} if has_corr else set())
     for key in priors:
         try:
-            rendered = key.format(**fields)
+            expanded = _rendered(key, fields, factors)
         except (KeyError, IndexError, ValueError) as err:
             raise SpecError(
                 f"{source}: prior key {key!r} uses the role {err.args[0]!r}, which the data "
                 f"do not have. Available roles: {', '.join(sorted(fields))}."
             ) from None
-        if rendered in valid:
+        rendered = next((r for r in expanded if r not in valid), None)
+        if rendered is None:
             continue
         close = difflib.get_close_matches(rendered, sorted(valid), n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
@@ -372,7 +385,11 @@ def check_prior_keys(
 
 
 def applicable_priors(
-    priors: Mapping[str, PriorSpec], model: Any, fields: Mapping[str, str]
+    priors: Mapping[str, PriorSpec],
+    model: Any,
+    fields: Mapping[str, str],
+    *,
+    factors: Mapping[str, tuple[str, ...]] | None = None,
 ) -> dict[str, PriorSpec]:
     """The priors of a set that name parameters of ``model``; the others are left out.
 
@@ -384,7 +401,32 @@ def applicable_priors(
     names = set(model.priors)
     if any(n.startswith("corr(") for n in names):
         names.add("corr")
-    return {k: v for k, v in priors.items() if k.format(**fields) in names}
+    return {
+        k: v
+        for k, v in priors.items()
+        if any(name in names for name in _rendered(k, fields, factors, missing_ok=True))
+    }
+
+
+def _rendered(
+    key: str,
+    fields: Mapping[str, str],
+    factors: Mapping[str, tuple[str, ...]] | None,
+    *,
+    missing_ok: bool = False,
+) -> list[str]:
+    """The parameter names of a prior key: a factor role (its column a key of ``factors``)
+    gives one name per contrast column; a role the data lack gives none when
+    ``missing_ok`` (else a KeyError)."""
+    roles = list(dict.fromkeys(re.findall(r"\{([^{}]*)\}", key)))
+    if missing_ok and any(r not in fields for r in roles):
+        return []
+    factors = factors or {}
+    choices = [factors.get(fields[r], (fields[r],)) for r in roles]
+    return [
+        key.format(**{**fields, **dict(zip(roles, combination, strict=True))})
+        for combination in itertools.product(*choices)
+    ]
 
 
 def spec_with_prior_set(spec: ModelSpec, prior_set: str, prepared: PreparedData) -> ModelSpec:
@@ -397,7 +439,11 @@ def spec_with_prior_set(spec: ModelSpec, prior_set: str, prepared: PreparedData)
 
     resolved = load_prior_set(prior_set, prepared=prepared)
     base = build_model(spec, prepared)
-    return spec.with_priors(applicable_priors(resolved, base, prepared.formula_fields()))
+    return spec.with_priors(
+        applicable_priors(
+            resolved, base, prepared.formula_fields(), factors=prepared.formula_columns()
+        )
+    )
 
 
 # --- scale-relative priors ---------------------------------------------------------------
@@ -430,6 +476,8 @@ def declared_range(prepared: PreparedData, column: str) -> tuple[float, float]:
 
 
 def _range_in_model_units(prepared: PreparedData, column: str) -> float:
+    if column in prepared.factor_codings:
+        return 1.0  # a contrast column: one unit is one level against the reference
     lo, hi = declared_range(prepared, column)
     transform = prepared.transforms.get(column)
     scale = float(transform.scale) if transform is not None else 1.0
