@@ -157,6 +157,7 @@ def _centring(prepared: PreparedData) -> str:
             )
         elif transform.kind == "outcome" and scaled:
             parts.append(f"the outcome {transform.source} was centred and{scaled[1:]}")
+    parts.extend(coding.describe() for coding in prepared.factor_codings.values())
     if not parts:
         return ""
     text = "Centring: " + "; ".join(parts) + "."

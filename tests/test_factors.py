@@ -386,3 +386,12 @@ def test_a_prior_set_applies_to_a_factor_moderator_and_to_data_without_one() -> 
     m2 = spec_with_prior_set(load_spec("M2"), "weakly_informative", no_moderator)
     assert "{w}" not in m2.priors and "{x_within}" in m2.priors
     assert build_model(m2, no_moderator).formula == "y ~ 1 + x_cw + x_pm + (x_cw | pid)"
+
+
+def test_the_methods_text_states_how_a_factor_is_coded() -> None:
+    from ambidex_bayes.methods_text import _centring
+
+    p = prepare(validate(_diary(), _mapping(level2=["sector"])))
+    text = _centring(p)
+    assert "'sector' is a factor with levels 'Catholic', 'Private', 'Public'" in text
+    assert "against the reference level 'Catholic'" in text
