@@ -112,8 +112,22 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
 
 def copy_file(source: str | Path, path: str | Path) -> Path:
     """Copy ``source`` to ``path`` atomically (see :func:`atomic_write`): the same bytes,
-    without reading the file's content into memory."""
-    return atomic_write(path, lambda tmp: shutil.copyfile(source, tmp))
+    without reading the file's content into memory.
+
+    Where the file system allows it, the copy is a hard link (a second name of the same
+    file, nothing written): fit files are never changed in place, only replaced as a whole
+    by :func:`atomic_write`, so the two names cannot drift apart through this package. Else
+    (another file system, no links there) the bytes are copied.
+    """
+
+    def link_or_copy(tmp: Path) -> None:
+        tmp.unlink()
+        try:
+            os.link(source, tmp)
+        except OSError:
+            shutil.copyfile(source, tmp)
+
+    return atomic_write(path, link_or_copy)
 
 
 def frame_to_dataset(frame: pd.DataFrame, dim: str) -> xr.Dataset:

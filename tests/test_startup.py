@@ -7,8 +7,8 @@ top-level import of a heavy package anywhere on the way (in the module itself or
 imports) makes it fail. No timing here: ``benchmarks/bench_overhead.py`` measures the times.
 
 Also here, the work the commands save: the ``fit`` command writes ``--out`` as a copy of the
-file the cache folder took (:meth:`FitResult.save_copy`) instead of encoding the draws a second
-time; ``summary`` reads a fit without its pointwise log-likelihood, the largest group of the
+file the cache folder took (:meth:`FitResult.save_copy`, a hard link where possible) instead
+of encoding the draws a second time; ``summary`` reads a fit without its pointwise log-likelihood, the largest group of the
 file, which the table does not use, and leaves the person effects' draws in the file (read
 on first use), importing neither arviz-stats and scipy.stats nor dask, sparse and numba; and
 with nutpie's fast path the initial-point check evaluates the model nutpie compiles for
@@ -162,6 +162,28 @@ def test_save_copy_writes_the_saved_file_byte_for_byte(m3_fit, tmp_path):
     assert fit.path == out and m3_fit.path != out
     assert out.read_bytes() == Path(m3_fit.path).read_bytes()
     assert posterior_summary(load_fit(out)).equals(posterior_summary(m3_fit))
+
+
+def test_copy_file_links_where_it_can_and_copies_elsewhere(tmp_path, monkeypatch):
+    import os
+
+    from ambidex_bayes.store import atomic_write, copy_file
+
+    source = atomic_write(tmp_path / "a.nc", lambda tmp: tmp.write_bytes(b"draws 1"))
+    linked = copy_file(source, tmp_path / "out" / "b.nc")
+    assert linked.read_bytes() == b"draws 1"
+    assert os.stat(linked).st_ino == os.stat(source).st_ino  # nothing written again
+    atomic_write(source, lambda tmp: tmp.write_bytes(b"draws 2"))  # how fits are replaced
+    assert linked.read_bytes() == b"draws 1" and source.read_bytes() == b"draws 2"
+
+    def no_links(*args):
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "link", no_links)
+    copied = copy_file(source, tmp_path / "c.nc")
+    assert copied.read_bytes() == b"draws 2"
+    assert os.stat(copied).st_ino != os.stat(source).st_ino
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no leftovers
 
 
 @pytest.mark.fit

@@ -167,8 +167,9 @@ class FitResult:
     def save_copy(self, path: str | Path) -> Path:
         """Save to ``path`` by copying the file the fit was saved to or loaded from.
 
-        The file at :attr:`path` is copied byte for byte (atomically), which is much faster
-        than :meth:`save` for a large fit, since nothing is encoded again. Meant for a fit
+        The file at :attr:`path` is copied byte for byte (atomically; a hard link where the
+        file system allows it, see :func:`ambidex_bayes.store.copy_file`), which is much
+        faster than :meth:`save` for a large fit, since nothing is encoded or written again. Meant for a fit
         that is unchanged since it was saved or loaded, as the ``fit`` command's result,
         which is saved in the cache folder first; a fit without a file is saved with
         :meth:`save`.
