@@ -170,10 +170,7 @@ def row_log_likelihood(fit: FitResult) -> RowLogLikelihood:
         mu = linear_predictor_draws(design.take(rows), post, name=fit.spec.name)
         mu = mu.reshape(n_chain * n_draw, -1)
         y = y_all[rows]
-        if nu is None:
-            values = stats.norm.logpdf(y, loc=mu, scale=sigma)
-        else:
-            values = stats.t.logpdf(y, df=nu, loc=mu, scale=sigma)
+        values = normal_logpdf(y, mu, sigma) if nu is None else student_t_logpdf(y, mu, sigma, nu)
         return xr.DataArray(
             values.reshape(n_chain, n_draw, -1),
             dims=(*SAMPLE_DIMS, "__obs__"),
@@ -187,6 +184,33 @@ def row_log_likelihood(fit: FitResult) -> RowLogLikelihood:
     return RowLogLikelihood(
         n_rows=design.n_rows, n_chain=n_chain, n_draw=n_draw, read=read, stored=False
     )
+
+
+def normal_logpdf(y: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+    r""":math:`\log N(y \mid \mu, \sigma) = -\tfrac12 z^2 - \log\sigma - \tfrac12\log 2\pi`,
+    :math:`z = (y - \mu)/\sigma`, broadcast (``scipy.stats.norm.logpdf``'s values in plain
+    array arithmetic, many times faster on large blocks)."""
+    z = (y - mu) / sigma
+    return -0.5 * z * z - np.log(sigma) - 0.5 * math.log(2 * math.pi)
+
+
+def student_t_logpdf(
+    y: np.ndarray, mu: np.ndarray, sigma: np.ndarray, nu: np.ndarray
+) -> np.ndarray:
+    r"""Log density of the Student-t distribution with location :math:`\mu`, scale
+    :math:`\sigma` and :math:`\nu` degrees of freedom, broadcast:
+
+    .. math::
+
+        \log\Gamma\bigl(\tfrac{\nu+1}{2}\bigr) - \log\Gamma\bigl(\tfrac{\nu}{2}\bigr)
+        - \tfrac12\log(\nu\pi) - \log\sigma - \tfrac{\nu+1}{2}\log\bigl(1 + z^2/\nu\bigr),
+        \qquad z = (y - \mu)/\sigma
+
+    (``scipy.stats.t.logpdf``'s values in plain array arithmetic).
+    """
+    z = (y - mu) / sigma
+    constant = special.gammaln((nu + 1) / 2) - special.gammaln(nu / 2) - 0.5 * np.log(nu * np.pi)
+    return constant - np.log(sigma) - (nu + 1) / 2 * np.log1p(z * z / nu)
 
 
 def logmeanexp(values: np.ndarray, axis: int = 0) -> np.ndarray:
