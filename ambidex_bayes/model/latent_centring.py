@@ -1,0 +1,302 @@
+r"""Latent person-mean centring of the daily predictor (as in Mplus), full NUTS or fast path.
+
+Observed centring splits a daily predictor into :math:`x_{ij} - \bar x_j` and the centred
+observed mean :math:`\bar x_j`; with few diaries :math:`\bar x_j` is an unreliable measure of
+the person's true mean, which biases the between-person effect towards zero (Lüdtke et al.,
+2008). Latent centring models the predictor,
+
+.. math::
+
+    x_{ij} = \mu_j + e^x_{ij}, \qquad e^x_{ij} \sim N(0, \sigma_x^2), \qquad
+    \mu_j \sim N(\mu_0 + \gamma w_j, \tau_x^2),
+
+and the outcome on the latent parts (the ladder M1-M3),
+
+.. math::
+
+    y_{ij} = \beta_0 + \beta_1 (x_{ij} - \mu_j) + \beta_B (\mu_j - \mu_0) + \beta_W w_j
+        + \beta_{1W} (x_{ij} - \mu_j) w_j + u_{0j} + u_{1j} (x_{ij} - \mu_j) + e_{ij},
+
+with :math:`(u_{0j}, u_{1j}) \sim N(0, \Sigma)` (M1: intercepts only; M3 adds
+:math:`\beta_{1W}`), :math:`e_{ij} \sim N(0, \sigma^2)`. Every observed x informs
+:math:`\mu_j`, including days whose outcome is missing; a missing x on a day with an outcome
+is a parameter :math:`x_{ij} \sim N(\mu_j, \sigma_x^2)` (imputed by the model).
+
+Posterior names are the observed model's where the role is the same (``Intercept``,
+``{x}_cw``, ``{x}_pm``, ``{w}``, ``{x}_cw:{w}``, ``1|person``, ``{x}_cw|person``, their
+``_sigma``, ``corr(...)``, ``sigma``), so :class:`~ambidex_bayes.terms.ModerationTerms`
+reads them unchanged; the predictor model adds ``{x}_mu`` (person means, person dimension),
+``{x}_mu_mean`` (:math:`\mu_0`), ``{x}_mu_sd`` (:math:`\tau_x`), ``{x}_mu:{w}``
+(:math:`\gamma`), ``{x}_within_sd`` (:math:`\sigma_x`) and ``{x}_imputed`` (see
+:class:`~ambidex_bayes.model.latent_data.LatentNames`).
+
+Priors are weakly informative and scaled by the data, as Bambi's defaults: normal priors with
+SD 2.5 times the outcome's SD over the predictor's (or moderator's) SD on the effects,
+half-normal priors with the outcome's (or predictor's) SD as scale on the SDs, LKJ(2) on the
+correlation. :func:`build_latent_model` with ``marginal=True`` builds the fast path
+(:mod:`ambidex_bayes.model.latent_fast_path`): the person effects are integrated out and only
+the rest is sampled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+
+from ambidex_bayes.errors import SpecError
+from ambidex_bayes.model.correlation import correlation_cholesky
+from ambidex_bayes.model.latent_data import LatentData, LatentNames
+from ambidex_bayes.model.latent_fast_path import (
+    LatentSums,
+    latent_sums,
+    outcome_marginal_loglik,
+    outcome_sums,
+    x_loglik,
+)
+from ambidex_bayes.terms import ModerationTerms
+
+__all__ = ["LADDER", "LatentModel", "build_latent_model", "latent_terms"]
+
+#: The ladder's levels: (random slope, cross-level interaction) of each.
+LADDER: dict[str, tuple[bool, bool]] = {
+    "M1": (False, False),
+    "M2": (True, False),
+    "M3": (True, True),
+}
+
+
+@dataclass
+class LatentModel:
+    """A latent-centred model, ready to sample.
+
+    Attributes
+    ----------
+    data : LatentData
+    level : str
+        "M1", "M2" or "M3".
+    marginal : bool
+        True for the fast path (person effects integrated out).
+    pymc_model : pymc.Model
+    sums : LatentSums
+        Per-person sums (used by the fast path and to draw its person effects).
+    priors : dict
+        Every prior, by parameter name: ``{"prior": text}``.
+    correlated : bool
+        Whether person intercepts and slopes are correlated.
+    """
+
+    data: LatentData
+    level: str
+    marginal: bool
+    pymc_model: pm.Model
+    sums: LatentSums
+    priors: dict[str, dict[str, str]] = field(default_factory=dict)
+    correlated: bool = True
+
+    @property
+    def random_slope(self) -> bool:
+        """Whether the within slope varies over persons."""
+        return LADDER[self.level][0]
+
+    @property
+    def terms(self) -> ModerationTerms:
+        """Roles of the posterior variables."""
+        return latent_terms(self.data, self.level, correlated=self.correlated)
+
+
+def latent_terms(data: LatentData, level: str, *, correlated: bool = True) -> ModerationTerms:
+    """The :class:`ModerationTerms` of a latent-centred model of ``level``."""
+    nm = data.names
+    slope, interaction = LADDER[level]
+    return ModerationTerms(
+        person_dim=nm.person_dim,
+        x_column=nm.within,
+        w_column=nm.w,
+        y_column=nm.y,
+        slope=nm.within,
+        moderator=nm.w,
+        interaction=nm.interaction if interaction else None,
+        between=nm.between,
+        group_intercept=nm.intercept_effect,
+        group_slope=nm.slope_effect if slope else None,
+        group_intercept_sd=f"{nm.intercept_effect}_sigma",
+        group_slope_sd=f"{nm.slope_effect}_sigma" if slope else None,
+        correlation=nm.correlation if slope and correlated else None,
+    )
+
+
+@dataclass(frozen=True)
+class _Scales:
+    """Data scales of the default priors."""
+
+    mean_y: float
+    sd_y: float
+    mean_x: float
+    sd_x: float
+    sd_w: float
+
+    @classmethod
+    def of(cls, data: LatentData) -> _Scales:
+        x_all, _ = data.all_x()
+        sd_w = float(np.std(data.w)) if data.w is not None else 1.0
+        return cls(
+            mean_y=float(np.mean(data.y)),
+            sd_y=float(np.std(data.y)) or 1.0,
+            mean_x=float(np.mean(x_all)),
+            sd_x=float(np.std(x_all)) or 1.0,
+            sd_w=sd_w or 1.0,
+        )
+
+
+class _Priors:
+    """Adds prior variables and records them."""
+
+    def __init__(self) -> None:
+        self.record: dict[str, dict[str, str]] = {}
+
+    def normal(self, name: str, mu: float, sd: float) -> pt.TensorVariable:
+        self.record[name] = {"prior": f"Normal(mu: {mu:.4g}, sigma: {sd:.4g})", "source": "data"}
+        return pm.Normal(name, mu=mu, sigma=sd)
+
+    def half_normal(self, name: str, sd: float) -> pt.TensorVariable:
+        self.record[name] = {"prior": f"HalfNormal(sigma: {sd:.4g})", "source": "data"}
+        return pm.HalfNormal(name, sigma=sd)
+
+
+def build_latent_model(
+    data: LatentData, level: str = "M3", *, marginal: bool = True, correlated: bool = True
+) -> LatentModel:
+    """Build the latent-centred model of ``level`` (module docstring).
+
+    Parameters
+    ----------
+    data : LatentData
+        From :func:`ambidex_bayes.model.latent_data.latent_data`.
+    level : {"M1", "M2", "M3"}
+        M1: person intercepts; M2: and person slopes of the within part; M3: and the
+        cross-level interaction with the moderator.
+    marginal : bool, default True
+        The fast path: person effects integrated out given the person means.
+    correlated : bool, default True
+        Correlated person intercepts and slopes (M2, M3).
+
+    Returns
+    -------
+    LatentModel
+
+    Raises
+    ------
+    SpecError
+        An unknown level, or M3 without a moderator.
+    """
+    if level not in LADDER:
+        raise SpecError(f"latent centring: unknown model {level!r}; choose one of {list(LADDER)}.")
+    random_slope, interaction = LADDER[level]
+    if interaction and data.w is None:
+        raise SpecError("latent centring: M3 needs a moderator (w); fit M2 without one.")
+    nm = data.names
+    sc = _Scales.of(data)
+    sums = latent_sums(data)
+    priors = _Priors()
+    J = data.n_persons
+    coords = {nm.person_dim: data.levels, nm.imputed_dim: np.arange(data.n_imputed)}
+    with pm.Model(coords=coords) as model:
+        mu, x_imp = _predictor_model(data, sums, sc, priors, marginal=marginal)
+        beta0 = priors.normal("Intercept", sc.mean_y, 2.5 * sc.sd_y)
+        slope_sd = 2.5 * sc.sd_y / sc.sd_x
+        b_w = priors.normal(nm.within, 0.0, slope_sd)
+        b_b = priors.normal(nm.between, 0.0, slope_sd)
+        a = beta0 + b_b * (mu - model[nm.mu_mean])
+        b = b_w * pt.ones(J)
+        if data.w is not None:
+            a = a + priors.normal(nm.w, 0.0, 2.5 * sc.sd_y / sc.sd_w) * data.w
+        if interaction:
+            b = b + priors.normal(nm.interaction, 0.0, slope_sd / sc.sd_w) * data.w
+        tau = [priors.half_normal(f"{nm.intercept_effect}_sigma", sc.sd_y)]
+        rho = None
+        if random_slope:
+            tau.append(priors.half_normal(f"{nm.slope_effect}_sigma", sc.sd_y / sc.sd_x))
+            if correlated:
+                rho = correlation_cholesky("_corr", 2, 2.0)[1, 0]
+                priors.record[nm.correlation] = {"prior": "LKJ(eta: 2)", "source": "default"}
+                pm.Deterministic(nm.correlation, rho)
+        sigma = priors.half_normal("sigma", sc.sd_y)
+        if marginal:
+            Sx, Sxx, Sxy = outcome_sums(sums, x_imp)
+            pm.Potential(
+                "_latent_outcome_loglik",
+                outcome_marginal_loglik(sums, Sx, Sxx, Sxy, mu, a, b, sigma, tau, rho),
+            )
+        else:
+            _full_outcome(data, nm, mu, x_imp, a, b, sigma, tau, rho)
+    return LatentModel(
+        data=data,
+        level=level,
+        marginal=marginal,
+        pymc_model=model,
+        sums=sums,
+        priors=priors.record,
+        correlated=correlated and random_slope,
+    )
+
+
+def _predictor_model(
+    data: LatentData, sums: LatentSums, sc: _Scales, priors: _Priors, *, marginal: bool
+) -> tuple[pt.TensorVariable, pt.TensorVariable | None]:
+    """Person means (non-centred), imputed x and the likelihood of every observed x."""
+    nm = data.names
+    mu0 = priors.normal(nm.mu_mean, sc.mean_x, 2.5 * sc.sd_x)
+    tau_x = priors.half_normal(nm.mu_sd, sc.sd_x)
+    sd_x = priors.half_normal(nm.within_sd, sc.sd_x)
+    centre = mu0
+    if data.w is not None:
+        centre = centre + priors.normal(nm.mu_moderator, 0.0, 2.5 * sc.sd_x / sc.sd_w) * data.w
+    z = pm.Normal("_mu_z", 0.0, 1.0, dims=nm.person_dim)
+    mu = pm.Deterministic(nm.mu, centre + tau_x * z, dims=nm.person_dim)
+    x_imp = None
+    if data.n_imputed:
+        x_imp = pm.Normal(
+            nm.imputed,
+            mu=mu[data.person[data.missing]],
+            sigma=sd_x,
+            dims=nm.imputed_dim,
+        )
+    if marginal:
+        pm.Potential("_latent_x_loglik", x_loglik(sums, mu, sd_x))
+    else:
+        x_all, p_all = data.all_x()
+        pm.Normal("_x_observed", mu=mu[p_all], sigma=sd_x, observed=x_all)
+    return mu, x_imp
+
+
+def _full_outcome(
+    data: LatentData,
+    nm: LatentNames,
+    mu: pt.TensorVariable,
+    x_imp: pt.TensorVariable | None,
+    a: pt.TensorVariable,
+    b: pt.TensorVariable,
+    sigma: pt.TensorVariable,
+    tau: list[pt.TensorVariable],
+    rho: pt.TensorVariable | None,
+) -> None:
+    """The outcome likelihood with explicit (non-centred) person effects."""
+    J = data.n_persons
+    x = pt.as_tensor(np.where(data.missing, 0.0, data.x))
+    if x_imp is not None:
+        x = pt.set_subtensor(x[np.flatnonzero(data.missing)], x_imp)
+    c = x - mu[data.person]
+    q = len(tau)
+    z = pm.Normal("_u_z", 0.0, 1.0, shape=(J, q))
+    u0 = tau[0] * z[:, 0]
+    pm.Deterministic(nm.intercept_effect, u0, dims=nm.person_dim)
+    linpred = a[data.person] + b[data.person] * c + u0[data.person]
+    if q == 2:
+        r = 0.0 if rho is None else rho
+        u1 = tau[1] * (r * z[:, 0] + pt.sqrt(1.0 - r**2) * z[:, 1])
+        pm.Deterministic(nm.slope_effect, u1, dims=nm.person_dim)
+        linpred = linpred + u1[data.person] * c
+    pm.Normal(nm.y, mu=linpred, sigma=sigma, observed=data.y)

@@ -1,0 +1,108 @@
+r"""Diary panels with true person means of the daily predictor (for latent centring checks).
+
+For person :math:`j` with :math:`n_j` diaries (drawn uniformly from ``diaries``),
+
+.. math::
+
+    w_j \sim N(0, 1), \quad \mu_j \sim N(\mu_0, \tau_x^2), \quad
+    x_{ij} = \mu_j + e^x_{ij}, \quad e^x_{ij} \sim N(0, \sigma_x^2),
+
+    y_{ij} = \beta_0 + \beta_1 (x_{ij} - \mu_j) + \beta_B (\mu_j - \mu_0) + \beta_W w_j
+        + \beta_{1W} (x_{ij} - \mu_j) w_j + u_{0j} + u_{1j} (x_{ij} - \mu_j) + e_{ij}.
+
+The reliability of the observed person mean of :math:`n` diaries is
+:math:`\lambda = \tau_x^2 / (\tau_x^2 + \sigma_x^2 / n)`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["LatentTruth", "simulate_latent_panel", "observed_reliability"]
+
+
+@dataclass(frozen=True)
+class LatentTruth:
+    """True values of a simulated panel (names as in the posterior of a latent fit)."""
+
+    intercept: float = 0.0
+    within: float = 0.1
+    between: float = 0.6
+    moderator: float = 0.2
+    interaction: float = 0.1
+    sd_intercept: float = 0.4
+    sd_slope: float = 0.15
+    corr: float = 0.0
+    sigma: float = 0.5
+    mu_mean: float = 3.0
+    mu_sd: float = 0.5
+    within_sd: float = 1.0
+
+    def to_dict(self) -> dict[str, float]:
+        """The values by field name."""
+        return asdict(self)
+
+
+def observed_reliability(truth: LatentTruth, diaries: float) -> float:
+    r""":math:`\lambda = \tau_x^2 / (\tau_x^2 + \sigma_x^2 / n)` for ``diaries`` = n."""
+    tx2 = truth.mu_sd**2
+    return tx2 / (tx2 + truth.within_sd**2 / diaries)
+
+
+def simulate_latent_panel(
+    n_persons: int,
+    diaries: tuple[int, int],
+    truth: LatentTruth | None = None,
+    *,
+    seed: int = 0,
+    missing_x: float = 0.0,
+    missing_y: float = 0.0,
+) -> pd.DataFrame:
+    """A simulated panel with columns ``person``, ``day``, ``x``, ``y``, ``w``.
+
+    Parameters
+    ----------
+    n_persons : int
+    diaries : (int, int)
+        Smallest and largest number of diaries per person.
+    truth : LatentTruth, optional
+    seed : int
+    missing_x, missing_y : float
+        Share of daily x (of y) set missing at random.
+
+    Returns
+    -------
+    DataFrame
+    """
+    t = truth or LatentTruth()
+    rng = np.random.default_rng(seed)
+    n = rng.integers(diaries[0], diaries[1] + 1, size=n_persons)
+    person = np.repeat(np.arange(n_persons), n)
+    w = rng.standard_normal(n_persons)
+    mu = t.mu_mean + t.mu_sd * rng.standard_normal(n_persons)
+    cov = np.array(
+        [
+            [t.sd_intercept**2, t.corr * t.sd_intercept * t.sd_slope],
+            [t.corr * t.sd_intercept * t.sd_slope, t.sd_slope**2],
+        ]
+    )
+    u = rng.multivariate_normal(np.zeros(2), cov, size=n_persons)
+    c = t.within_sd * rng.standard_normal(len(person))
+    slope = t.within + t.interaction * w + u[:, 1]
+    y = (
+        (t.intercept + t.between * (mu - t.mu_mean) + t.moderator * w + u[:, 0])[person]
+        + slope[person] * c
+        + t.sigma * rng.standard_normal(len(person))
+    )
+    x = mu[person] + c
+    if missing_x:
+        x[rng.random(len(x)) < missing_x] = np.nan
+    if missing_y:
+        y[rng.random(len(y)) < missing_y] = np.nan
+    day = np.concatenate([np.arange(k) for k in n])
+    return pd.DataFrame(
+        {"person": [f"p{j}" for j in person], "day": day, "x": x, "y": y, "w": w[person]}
+    )
