@@ -28,6 +28,8 @@ from fake_pairs import (
 )
 from fake_posterior import as_fit, posterior_tree
 
+from ambidex_bayes.data.mapping import ColumnMapping
+from ambidex_bayes.data.validate import validate
 from ambidex_bayes.errors import AmbidexError, ModelError
 from ambidex_bayes.model.moderation_roles import moderation_pairs, terms_for
 from ambidex_bayes.moderation import (
@@ -40,6 +42,7 @@ from ambidex_bayes.moderation import (
     slope_differences,
     within_between,
 )
+from ambidex_bayes.prepare import prepare
 from ambidex_bayes.terms import ModerationTerms
 
 
@@ -334,3 +337,26 @@ def test_a_predictor_the_model_leaves_out_is_named():
     fit = as_fit(tree, first_pair_terms(list(means)), prepared_pairs())
     with pytest.raises(ModelError, match=r"no within-person slope of 'str' \(no term 'str_cw'"):
         simple_slopes(fit, focal="str")
+
+
+def test_a_built_model_with_a_factor_moderator_records_it():
+    """The model builder's terms carry the factor (no sampling: the model is only built)."""
+    from ambidex_bayes.model import build_model
+    from ambidex_bayes.spec import load_spec
+
+    raw = pd.DataFrame(
+        [
+            {"pid": f"p{j}", "day": d, "x": (j * 7 + d * 3) % 5, "sector": "ABC"[j % 3], "y": d}
+            for j in range(9)
+            for d in range(4)
+        ]
+    )
+    mapping = ColumnMapping(
+        person="pid", occasion="day", outcome="y", level1=("x",), level2=("sector",)
+    )
+    prepared = prepare(validate(raw, mapping, source="<factor diary>"))
+    terms = build_model(load_spec("M3"), prepared).terms
+    assert terms.factor_moderator
+    assert terms.moderator_levels == ("A", "B", "C") and terms.moderator_reference == "A"
+    assert terms.interaction_terms == ("x_cw:sector_B", "x_cw:sector_C")
+    assert terms.moderator_coding == ((0.0, 0.0), (1.0, 0.0), (0.0, 1.0))
