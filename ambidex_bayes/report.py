@@ -48,6 +48,7 @@ from ambidex_bayes.output_paths import (  # noqa: E402
     replace_folder,
 )
 from ambidex_bayes.pipeline import Analysis  # noqa: E402
+from ambidex_bayes.prepared_data import PreparedData  # noqa: E402
 from ambidex_bayes.report_html import markdown_to_html  # noqa: E402
 from ambidex_bayes.results import (  # noqa: E402
     plot_fixed_effects,
@@ -231,14 +232,34 @@ def _read_table(path: Path) -> pd.DataFrame | None:
 
 
 def _intro(analysis: Analysis) -> str:
-    mapping = analysis.prepared.mapping
+    prepared = analysis.prepared
+    mapping = prepared.mapping
     prob = int(round(constants.CI_PROB * 100))
+    plural = "s" if len(mapping.level1) > 1 else ""
     return (
-        f"Outcome **{mapping.outcome}**, level-1 predictor **{', '.join(mapping.level1)}** "
-        f"(centred within person), level-2 moderator **{', '.join(mapping.level2) or 'none'}** "
-        f"(centred at the mean over persons), persons identified by **{mapping.person}**. "
+        f"Outcome **{mapping.outcome}**, level-1 predictor{plural} "
+        f"**{', '.join(mapping.level1)}** (centred within person), "
+        f"{_moderator_words(prepared)}, persons identified by **{mapping.person}**. "
         f"Intervals are {prob}% equal-tailed credible intervals."
     )
+
+
+def _moderator_words(prepared: PreparedData) -> str:
+    """How the level-2 moderators entered the models, for the report's first line."""
+    level2 = prepared.mapping.level2
+    if not level2:
+        return "no level-2 moderator"
+    words = []
+    for column in level2:
+        coding = prepared.factor_codings.get(column)
+        if coding is None:
+            words.append(f"**{column}** (centred at the mean over persons)")
+        elif coding.reference is not None:
+            words.append(f"**{column}** (a factor, reference level {coding.reference!r})")
+        else:
+            words.append(f"**{column}** (a factor, sum-coded)")
+    plural = "s" if len(level2) > 1 else ""
+    return f"level-2 moderator{plural} " + ", ".join(words)
 
 
 def _data_lines(analysis: Analysis, tables: Path) -> list[str]:
