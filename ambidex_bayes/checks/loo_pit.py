@@ -14,7 +14,9 @@ computed by :func:`loo_pit_values` one block of rows at a time: the pointwise
 log-likelihood of the block (read from the fit, or computed from its posterior,
 :func:`~ambidex_bayes.checks.log_likelihood.row_log_likelihood`), its smoothed weights
 (:func:`~ambidex_bayes.checks.psis.psis_log_weights`) and the PIT of the block's replicated
-outcomes by arviz-stats' own array function, so no draws x rows array of all rows is held.
+outcomes (arviz-stats' own array function, or for Pareto-smoothed tails
+:func:`~ambidex_bayes.checks.pareto_pit.pareto_pit_rows`, the same computation vectorised
+over the rows), so no draws x rows array of all rows is held.
 The values are those of ``arviz_stats.loo_pit`` (its definition, its tie-breaking draws and
 its seed); with ``pareto_pit=True`` the tails are refined by a generalized Pareto fit, as
 arviz-plots' figure computes them. For a calibrated model the values are uniform.
@@ -40,6 +42,7 @@ import xarray as xr
 
 from ambidex_bayes.checks.log_likelihood import row_log_likelihood
 from ambidex_bayes.checks.loo import relative_efficiency
+from ambidex_bayes.checks.pareto_pit import pareto_pit_rows
 from ambidex_bayes.checks.predictive import PredictiveDraws
 from ambidex_bayes.checks.predictive_tree import OBS_DIM
 from ambidex_bayes.checks.psis import psis_log_weights
@@ -128,7 +131,9 @@ def loo_pit_values(
     The rows are taken in blocks (see the module docstring): per block, the pointwise
     log-likelihood thinned like the draws, its PSIS log weights and the PIT of the block's
     replicated outcomes (``arviz_stats``' array function ``loo_pit``, which breaks ties at
-    the observed value with a uniform draw). One random generator serves every block in
+    the observed value with a uniform draw; with ``pareto_pit``,
+    :func:`~ambidex_bayes.checks.pareto_pit.pareto_pit_rows`, its computation for many rows
+    at once). One random generator serves every block in
     row order, so the values do not depend on the block size and equal
     ``arviz_stats.loo_pit``'s on the same draws. The relative efficiency of the weights is
     that of the fit's scalar parameters, thinned like the draws.
@@ -184,12 +189,14 @@ def loo_pit_values(
         ll = piece.transpose(*SAMPLE_DIMS, OBS_DIM).isel(draw=slice(None, None, step))
         ll = np.asarray(ll.values, dtype=float).reshape(n_chain * n_draw, -1)
         log_weights, _ = psis_log_weights(ll, r_eff)
-        # arviz-stats' layout: rows first, then chain and draw
-        predicted = np.moveaxis(np.asarray(y_rep[:, :, block].values, dtype=float), -1, 0)
-        weights = log_weights.T.reshape(-1, n_chain, n_draw)
-        pit[block] = array_stats.loo_pit(
-            predicted, y_obs[block], weights, random_state=rng, pareto_pit=pareto_pit
-        )
+        # rows first, then the draws chain after chain (arviz-stats' layout)
+        predicted = np.asarray(y_rep[:, :, block].values, dtype=float).reshape(n_chain * n_draw, -1)
+        if pareto_pit:
+            pit[block] = pareto_pit_rows(predicted.T, y_obs[block], log_weights.T, rng)
+        else:
+            pit[block] = array_stats.loo_pit(
+                predicted.T, y_obs[block], log_weights.T, chain_axis=None, random_state=rng
+            )
     return pit
 
 

@@ -45,17 +45,21 @@ def tail_length(n_draws: int, r_eff: float) -> int:
     return int(np.floor(n_draws / 5))
 
 
-def gpd_fit(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def gpd_fit(x: np.ndarray, weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     r"""Generalized Pareto shape :math:`\hat k` and scale :math:`\hat\sigma` of each row.
 
     Zhang & Stephens' empirical Bayes estimate over :math:`m = 30 + \lfloor\sqrt n\rfloor`
     candidate values of :math:`b = -k/\sigma`, then :math:`\hat k` shrunk toward 0.5 by a
-    prior worth 10 observations: :math:`\hat k = (n\bar k + 5)/(n + 10)`.
+    prior worth 10 observations: :math:`\hat k = (n\bar k + 5)/(n + 10)`. With ``weights``,
+    the means over the exceedances are weighted means (the weights of each row scaled to sum
+    to :math:`n`), as ``arviz_stats``' weighted fit.
 
     Parameters
     ----------
     x : array, shape ``(rows, n)``
         Exceedances, each row sorted in increasing order.
+    weights : array, shape ``(rows, n)``, optional
+        Weight of each exceedance (default equal weights).
 
     Returns
     -------
@@ -71,13 +75,23 @@ def gpd_fit(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     base = 1 - np.sqrt(m_est / (np.arange(1, m_est + 1, dtype=float) - 0.5))
     with np.errstate(all="ignore"):
         b = base[None, :] / (3 * xstar[:, None]) + 1 / x[:, -1][:, None]
-        k = np.mean(np.log1p(-b[:, :, None] * x[:, None, :]), axis=2)
+        log1p_bx = np.log1p(-b[:, :, None] * x[:, None, :])
+        if weights is None:
+            k = np.mean(log1p_bx, axis=2)
+        else:
+            w_x = np.asarray(weights, dtype=float)
+            w_x = w_x / w_x.sum(axis=1, keepdims=True) * n
+            k = np.einsum("rmn,rn->rm", log1p_bx, w_x) / n
         len_scale = n * (np.log(-b / k) - k - 1)
         w = np.exp(len_scale - logsumexp(len_scale, axis=1, keepdims=True))
         w = np.where(w >= 10 * np.finfo(float).eps, w, 0.0)
         w /= w.sum(axis=1, keepdims=True)
         b_post = np.sum(b * w, axis=1)
-        kappa = np.mean(np.log1p(-b_post[:, None] * x), axis=1)
+        log1p_bx = np.log1p(-b_post[:, None] * x)
+        if weights is None:
+            kappa = np.mean(log1p_bx, axis=1)
+        else:
+            kappa = np.sum(w_x * log1p_bx, axis=1) / n
         sigma = -kappa / b_post
         kappa = (n * kappa + 10 * 0.5) / (n + 10)
     sigma = np.where(np.isnan(kappa), np.nan, sigma)
