@@ -40,6 +40,7 @@ VERBS = (
     "sbc",
     "simulate",
     "report",
+    "multiverse",
 )
 
 #: Sections every verb's docstring has (numpy style: the name, then a line of dashes).
