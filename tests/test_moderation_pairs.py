@@ -339,9 +339,11 @@ def test_a_predictor_the_model_leaves_out_is_named():
         simple_slopes(fit, focal="str")
 
 
-def test_a_built_model_with_a_factor_moderator_records_it():
-    """The model builder's terms carry the factor (no sampling: the model is only built)."""
+def test_the_terms_of_a_built_model_with_a_factor_moderator_name_the_factor():
+    """A built model's terms (as a fit file stores them) are read as the factor's, and
+    moderation_terms records the factor given the codings (no sampling: only built)."""
     from ambidex_bayes.model import build_model
+    from ambidex_bayes.model.moderation_roles import moderation_terms
     from ambidex_bayes.spec import load_spec
 
     raw = pd.DataFrame(
@@ -355,7 +357,20 @@ def test_a_built_model_with_a_factor_moderator_records_it():
         person="pid", occasion="day", outcome="y", level1=("x",), level2=("sector",)
     )
     prepared = prepare(validate(raw, mapping, source="<factor diary>"))
-    terms = build_model(load_spec("M3"), prepared).terms
+    spec = load_spec("M3")
+    built = build_model(spec, prepared).terms
+    fixed = list(built.fixed)
+    assert {"x_cw:sector_B", "x_cw:sector_C"} <= set(fixed)
+    recorded = moderation_terms(
+        prepared.formula_fields(),
+        fixed,
+        {"pid": ["1|pid", "x_cw|pid"]},
+        spec,
+        factor_codings=prepared.factor_codings,
+    )
+    tree = posterior_tree(pair_draws(dict.fromkeys(fixed, 0.1)), persons=PERSONS)
+    terms = terms_for(as_fit(tree, built, prepared))
+    assert terms.interaction_terms == recorded.interaction_terms
     assert terms.factor_moderator
     assert terms.moderator_levels == ("A", "B", "C") and terms.moderator_reference == "A"
     assert terms.interaction_terms == ("x_cw:sector_B", "x_cw:sector_C")

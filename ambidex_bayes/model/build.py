@@ -316,9 +316,7 @@ def build_model(
         formula=parts.formula,
         bambi_factory=partial(bambi_of, parts.formula),
         pymc_model=model,
-        terms=moderation_terms(
-            fields, fixed_names, by_factor, spec, factor_codings=prepared.factor_codings
-        ),
+        terms=moderation_terms(fields, fixed_names, by_factor, spec),
         priors=choices.priors,
         response=response,
         marginal=design,

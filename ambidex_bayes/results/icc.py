@@ -41,7 +41,7 @@ def _check_null_model(terms: ModerationTerms) -> None:
         )
     predictors = [
         n for n in (terms.slope, terms.between, terms.moderator, terms.interaction) if n is not None
-    ] + list(terms.other_fixed)
+    ] + [*terms.moderator_terms, *terms.interaction_terms, *terms.other_fixed]
     if predictors:
         raise ModelError(
             f"The ICC is only computed here for the intercept-only model (M0), and this model "
