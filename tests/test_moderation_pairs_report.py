@@ -158,3 +158,25 @@ def test_moderation_command_for_a_factor(saved, capsys):
     out = capsys.readouterr().out
     assert "at each level of the factor sector" in out
     assert "Johnson" not in out
+
+
+def test_person_slopes_of_a_factor_are_drawn_above_their_level(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from ambidex_bayes.errors import AmbidexError
+    from ambidex_bayes.moderation import moderation_curve, person_slopes, plot_person_slopes
+
+    fit, _, _ = factor_fit("treatment")
+    persons = person_slopes(fit, moderator="sector")
+    ax = plot_person_slopes(persons)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["A", "B", "C"]
+    xs = sorted(x for line in ax.lines if line.get_marker() == "o" for x in line.get_xdata())
+    # two persons per level, each within its level's band
+    assert [round(x) for x in xs] == [0, 0, 1, 1, 2, 2]
+    with pytest.raises(AmbidexError, match="no curve"):
+        plot_person_slopes(persons, curve=moderation_curve(fit))
+    analysis = SimpleNamespace(fits={"M3": fit}, moderation_model="M3", slopes=None)
+    lines = report_section(analysis, tmp_path / "f", tmp_path / "t")
+    assert (tmp_path / "f" / "person_slopes.png").exists()
+    assert "![person slopes](figures/person_slopes.png)" in lines

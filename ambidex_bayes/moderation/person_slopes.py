@@ -166,7 +166,7 @@ def person_slopes(
         The moderator, by column name (e.g. ``"leader_support"``); default the first.
         With a factor moderator each person's slope adds the interaction terms coded for
         the person's level; ``moderator`` and ``moderator_centred`` are then NaN and
-        ``attrs["levels_by_person"]`` holds each person's level.
+        ``attrs["levels_by_person"]`` holds each person's level (``attrs["levels"]`` the levels).
 
     Returns
     -------
@@ -310,6 +310,7 @@ def person_slopes(
         formula = "g10 + (coded level of the person)*g11 + u1j"
     if person_levels is not None:
         table.attrs["levels_by_person"] = dict(zip(ids, person_levels, strict=True))
+        table.attrs["levels"] = tuple(terms.moderator_levels)
     units = (
         f"in original units of {y_name} per unit of {x_name}"
         if scale == "original"

@@ -29,6 +29,7 @@ import math
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
 from ambidex_bayes.errors import AmbidexError
 from ambidex_bayes.moderation.curve import ModerationCurve
@@ -231,7 +232,8 @@ def plot_person_slopes(
 
     Persons whose slope is credibly positive are drawn in green, credibly negative in red,
     the others in grey. With ``curve`` the population slope and its band are drawn behind
-    the persons, so the shrinkage toward the line is visible.
+    the persons, so the shrinkage toward the line is visible. With a factor moderator the
+    persons are drawn above their level (spread a little sideways so they do not overlap).
 
     Parameters
     ----------
@@ -247,6 +249,17 @@ def plot_person_slopes(
     """
     _check(persons, PersonSlopes, "persons", "person_slopes")
     table = persons.table
+    by_level = table.attrs.get("levels_by_person")
+    levels: list[str] = []
+    if by_level:
+        levels = list(table.attrs.get("levels") or sorted(set(by_level.values())))
+        table = table.copy()
+        position = table["person"].map(lambda p: levels.index(by_level[p])).to_numpy(dtype=float)
+        rank = table.groupby(position).cumcount().to_numpy(dtype=float)
+        size = pd.Series(position).map(pd.Series(position).value_counts()).to_numpy(dtype=float)
+        table["moderator"] = position + 0.6 * ((rank + 0.5) / size - 0.5)
+        if curve is not None:
+            raise AmbidexError("A factor moderator has no curve; plot the person slopes alone.")
     if not np.isfinite(table["moderator"].to_numpy(dtype=float)).any():
         raise AmbidexError(
             "The person slopes carry no moderator values (the model has no moderator); "
@@ -292,6 +305,8 @@ def plot_person_slopes(
             alpha=0.8,
             label=f"{label} ({len(part)})",
         )
+    if levels:
+        ax.set_xticks(range(len(levels)), levels)
     ax.set_xlabel(table.attrs.get("moderator_name") or "moderator")
     ax.set_ylabel("person's " + _slope_label(table.attrs))
     ax.legend(loc="best", fontsize="small")

@@ -290,7 +290,11 @@ def write_moderation_files(
     def save(fig: Figure, stem: str) -> None:
         written[f"figure:{stem}"] = figures.figure(f"{stem}{suffix}.png", fig)
 
-    if results.curve is None or results.johnson_neyman is None:
+    if results.curve is None or results.johnson_neyman is None:  # a factor moderator
+        if results.persons is not None:
+            fig, ax = plt.subplots(figsize=(7.0, 4.5), layout="constrained")
+            plot_person_slopes(results.persons, ax=ax)
+            save(fig, "person_slopes")
         return written
     fig, ax = plt.subplots(figsize=(7.0, 4.5), layout="constrained")
     plot_moderation_curve(results.curve, johnson_neyman=results.johnson_neyman, ax=ax)
