@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import xarray as xr
@@ -30,6 +30,9 @@ from xarray.core import indexing
 
 from ambidex_bayes.errors import FitFileError
 
+if TYPE_CHECKING:
+    import h5py
+
 __all__ = ["LazyPredicate", "read_plain_tree"]
 
 #: ``lazy(group, dims)``: hold a variable of ``group`` with these dims on disk until used.
@@ -37,6 +40,25 @@ LazyPredicate = Callable[[str, tuple[str, ...]], bool]
 
 #: The attributes a plain variable may carry, all moved out of ``attrs`` by decoding.
 _ENCODING_ATTRS = frozenset({"_FillValue", "dtype"})
+#: HDF5 and netCDF-4 bookkeeping, never shown as attributes (as h5netcdf hides them).
+_HIDDEN_ATTRS = frozenset(
+    {
+        "REFERENCE_LIST",
+        "CLASS",
+        "DIMENSION_LIST",
+        "NAME",
+        "_Netcdf4Dimid",
+        "_Netcdf4Coordinates",
+        "_nc3_strict",
+        "_NCProperties",
+    }
+)
+#: How netCDF-4 names a dimension that has no coordinate variable.
+_PHONY = b"This is a netCDF dimension but not a netCDF variable"
+
+
+class _NotPlain(Exception):
+    """The file holds something only xarray's decoder reads as xarray would."""
 
 
 def _stamp(path: Path) -> tuple[int, int, int]:
@@ -48,12 +70,12 @@ def _stamp(path: Path) -> tuple[int, int, int]:
 class _DiskDraws(BackendArray):
     """One float variable of a fit file, read from the file when indexed."""
 
-    def __init__(self, path: Path, stamp: tuple[int, int, int], name: str, var: Any) -> None:
+    def __init__(self, path: Path, stamp: tuple[int, int, int], dataset: h5py.Dataset) -> None:
         self.path = path
         self.stamp = stamp
-        self.name = name
-        self.shape = tuple(var.shape)
-        self.dtype = np.dtype(var.dtype)
+        self.name = str(dataset.name)
+        self.shape = tuple(dataset.shape)
+        self.dtype = np.dtype(dataset.dtype)
 
     def __getitem__(self, key: indexing.ExplicitIndexer) -> np.ndarray:
         return indexing.explicit_indexing_adapter(
@@ -66,28 +88,70 @@ class _DiskDraws(BackendArray):
         if not self.path.is_file() or _stamp(self.path) != self.stamp:
             raise FitFileError(
                 f"{self.path}: the fit file changed or disappeared after it was loaded, so "
-                f"the draws of {self.name!r} cannot be read; load the fit again."
+                f"the draws of {self.name.lstrip('/')!r} cannot be read; load the fit again."
             )
         with h5py.File(self.path, "r") as f:
             return np.asarray(f[self.name][key])
 
 
-def _plain_values(var: Any) -> np.ndarray | None:
-    """The decoded values of a variable, or None when it is not plain."""
-    attrs = dict(var.attrs)
+def _attr_value(value: Any) -> Any:
+    """An attribute as h5netcdf (and so xarray) shows it: text as ``str``, arrays of text
+    as lists, one-element arrays as their element."""
+    if isinstance(value, bytes):
+        raise _NotPlain
+    if isinstance(value, np.ndarray):
+        value = value.tolist() if value.dtype.kind == "O" else value
+        if any(isinstance(v, bytes) for v in np.ravel(np.asarray(value, dtype=object))):
+            raise _NotPlain
+        if len(value) == 1:
+            return value[0]
+    return value
+
+
+def _attrs(obj: h5py.HLObject) -> dict[str, Any]:
+    """The attributes of a group or dataset, bookkeeping left out."""
+    return {k: _attr_value(v) for k, v in obj.attrs.items() if k not in _HIDDEN_ATTRS}
+
+
+def _dims(dataset: h5py.Dataset, is_scale: bool) -> tuple[str, ...]:
+    """The netCDF dimensions of a dataset: its own name for a dimension scale, else the
+    names of the scales its ``DIMENSION_LIST`` points at."""
+    if is_scale:
+        return (str(dataset.name).rsplit("/", 1)[-1],)
+    if dataset.ndim == 0:
+        return ()
+    if "DIMENSION_LIST" not in dataset.attrs:
+        raise _NotPlain
+    refs = dataset.attrs["DIMENSION_LIST"]
+    if len(refs) != dataset.ndim:
+        raise _NotPlain
+    return tuple(str(dataset.file[axis[0]].name).rsplit("/", 1)[-1] for axis in refs)
+
+
+def _check_fill(dataset: h5py.Dataset, attrs: dict[str, Any]) -> None:
+    """Only NaN may fill floats (decoding it changes nothing); nothing else has a fill."""
     fill = attrs.get("_FillValue")
-    if fill is not None and not (var.dtype.kind == "f" and np.isnan(fill)):
-        return None
-    values = var[...]
+    if fill is not None and not (dataset.dtype.kind == "f" and np.isnan(fill)):
+        raise _NotPlain
+
+
+def _plain_values(dataset: h5py.Dataset, attrs: dict[str, Any]) -> np.ndarray:
+    """The decoded values of a dataset."""
+    import h5py
+
+    _check_fill(dataset, attrs)
     marker = attrs.get("dtype")
+    if h5py.check_string_dtype(dataset.dtype) is not None:
+        if marker is not None or h5py.check_string_dtype(dataset.dtype).length is not None:
+            raise _NotPlain
+        return np.asarray(dataset.asstr()[()], dtype=object).astype(str)
+    if dataset.dtype.kind not in "biuf":
+        raise _NotPlain
+    values = dataset[()]
     if marker is not None:
         if marker != "bool" or values.dtype != np.int8:
-            return None
+            raise _NotPlain
         return values.astype(bool)
-    if values.dtype.kind == "O":  # variable-length text
-        if not all(isinstance(v, str) for v in values.flat):
-            return None
-        return values.astype(str)
     return values
 
 
@@ -102,34 +166,38 @@ def _index_variable(dim: str, values: np.ndarray) -> xr.IndexVariable:
 
 
 def _plain_group(
-    group: Any, path: Path, stamp: tuple[int, int, int], lazy: LazyPredicate | None
-) -> xr.Dataset | None:
-    """One group as a Dataset, or None when something in it is not plain."""
+    group: h5py.Group, path: Path, stamp: tuple[int, int, int], lazy: LazyPredicate | None
+) -> xr.Dataset:
+    """One group (of datasets only) as a Dataset."""
+    import h5py
+
     data_vars: dict[str, xr.Variable] = {}
     coords: dict[str, xr.Variable] = {}
-    for name, var in group.variables.items():
-        if set(var.attrs) - _ENCODING_ATTRS:
-            return None
-        dims = tuple(var.dimensions)
-        held = (
+    name_of_group = str(group.name).strip("/")
+    for name, dataset in group.items():
+        if not isinstance(dataset, h5py.Dataset):
+            raise _NotPlain
+        attrs = _attrs(dataset)
+        if set(attrs) - _ENCODING_ATTRS:
+            raise _NotPlain
+        is_scale = dataset.attrs.get("CLASS") == b"DIMENSION_SCALE"
+        if is_scale and bytes(dataset.attrs.get("NAME", b"")).startswith(_PHONY):
+            continue  # a dimension without coordinate values
+        dims = _dims(dataset, is_scale)
+        if is_scale:
+            coords[name] = _index_variable(name, _plain_values(dataset, attrs))
+        elif (
             lazy is not None
-            and name not in group.dimensions
-            and var.dtype.kind == "f"
-            and set(var.attrs) <= {"_FillValue"}
-            and lazy(group.name.strip("/"), dims)
-        )
-        if held:
-            array = _DiskDraws(path, stamp, var.name, var)
-            data: Any = indexing.LazilyIndexedArray(array)
+            and dataset.dtype.kind == "f"
+            and set(attrs) <= {"_FillValue"}
+            and lazy(name_of_group, dims)
+        ):
+            _check_fill(dataset, attrs)
+            held = indexing.LazilyIndexedArray(_DiskDraws(path, stamp, dataset))
+            data_vars[name] = xr.Variable(dims, held, fastpath=True)
         else:
-            data = _plain_values(var)
-            if data is None:
-                return None
-        if name in group.dimensions:
-            coords[name] = _index_variable(name, data)
-        else:
-            data_vars[name] = xr.Variable(dims, data, fastpath=True)
-    return xr.Dataset(data_vars, coords=coords, attrs=dict(group.attrs))
+            data_vars[name] = xr.Variable(dims, _plain_values(dataset, attrs), fastpath=True)
+    return xr.Dataset(data_vars, coords=coords, attrs=_attrs(group))
 
 
 def read_plain_tree(
@@ -156,24 +224,21 @@ def read_plain_tree(
     Raises
     ------
     OSError
-        The file cannot be opened as HDF5.
+        The file cannot be opened as HDF5 (truncated, not HDF5, no permission).
     """
-    import h5netcdf
+    import h5py
 
     path = Path(path)
     stamp = _stamp(path)
-    with h5netcdf.File(path, "r", decode_vlen_strings=True) as f:
-        if f.variables or f.dimensions:
-            return None
-        groups: dict[str, xr.Dataset] = {}
-        for name, group in f.groups.items():
-            if name in skip:
-                continue
-            if group.groups:
-                return None
-            dataset = _plain_group(group, path, stamp, lazy)
-            if dataset is None:
-                return None
-            groups[name] = dataset
-        root = xr.Dataset(attrs=dict(f.attrs))
-    return xr.DataTree.from_dict({"/": root, **groups})
+    groups: dict[str, xr.Dataset] = {}
+    try:
+        with h5py.File(path, "r") as f:
+            root_attrs = _attrs(f)
+            for name, group in f.items():
+                if not isinstance(group, h5py.Group):
+                    return None  # a variable on the root
+                if name not in skip:
+                    groups[name] = _plain_group(group, path, stamp, lazy)
+    except _NotPlain:
+        return None
+    return xr.DataTree.from_dict({"/": xr.Dataset(attrs=root_attrs), **groups})

@@ -247,14 +247,14 @@ def test_damaged_fit_record_is_refused_naming_the_file(saved_fit, tmp_path, case
 
 
 def test_fit_file_that_cannot_be_read_for_permissions_says_so(saved_fit, monkeypatch):
-    import h5netcdf
+    import h5py
     import xarray as xr
 
     def denied(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr(xr, "open_datatree", denied)
-    monkeypatch.setattr(h5netcdf, "File", denied)  # the reader of plain fit files opens it so
+    monkeypatch.setattr(h5py, "File", denied)  # the reader of plain fit files opens it so
     with pytest.raises(FitFileError, match="permission denied") as info:
         FitResult.load(saved_fit)
     assert str(saved_fit) in str(info.value)
