@@ -120,8 +120,9 @@ __all__ = [
 #: whenever a change to how models are built changes the draws of a fit with the same
 #: spec, data and settings, so that fits saved by the earlier code are not re-used.
 #: 2: SDs and the correlation's Cholesky factor sampled apart (was a packed Cholesky
-#: factor of the covariance).
-MODEL_CODE_VERSION: int = 2
+#: factor of the covariance). 3: the fast path's algebra for three to six person effects
+#: written out entry by entry (was batched Cholesky factorisations).
+MODEL_CODE_VERSION: int = 3
 
 #: The compiled initial-point checks (:data:`ambidex_bayes.model.initial_point.COMPILED_CHECKS`,
 #: the same dict), under the name the engine's cache clearing uses.

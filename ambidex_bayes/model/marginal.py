@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -138,6 +139,87 @@ def _inverse_and_logdet_2x2(a, b, c):
     return c / det, -b / det, a / det, pt.log(det)
 
 
+#: Largest number of person effects whose per-person algebra is written out entry by entry
+#: (:func:`_unrolled_terms`); above it, batched Cholesky factorisations. The written-out graph
+#: has of the order of q**3 elementwise nodes over the persons; PyTensor builds, rewrites and
+#: differentiates it many times faster than its batched (Blockwise) linear algebra, and NUTS
+#: evaluates it faster too.
+UNROLLED_MAX_Q = 6
+
+
+def _cholesky_entries(A: list[list], sqrt: Callable = pt.sqrt) -> list[list]:
+    r"""Lower Cholesky factor of a symmetric positive-definite matrix given by its entries.
+
+    ``A[i][j]`` (``i >= j``) are tensors or arrays, each a scalar or one value per person
+    (and draw), so that the factorisation runs elementwise over them (``sqrt``: ``pt.sqrt``
+    for tensors, ``np.sqrt`` for arrays):
+
+    .. math::
+
+        L_{jj} = \sqrt{A_{jj} - \textstyle\sum_{k<j} L_{jk}^2}, \qquad
+        L_{ij} = \big(A_{ij} - \textstyle\sum_{k<j} L_{ik} L_{jk}\big) / L_{jj}
+        \quad (i > j).
+    """
+    q = len(A)
+    L: list[list] = [[None] * q for _ in range(q)]
+    for j in range(q):
+        L[j][j] = sqrt(A[j][j] - sum((L[j][k] ** 2 for k in range(j)), start=0.0))
+        for i in range(j + 1, q):
+            L[i][j] = (A[i][j] - sum((L[i][k] * L[j][k] for k in range(j)), start=0.0)) / L[j][j]
+    return L
+
+
+def _forward_solve(L: list[list], b: list) -> list:
+    r"""Entries of :math:`v = L^{-1} b` for lower-triangular :math:`L` (given by entries):
+    :math:`v_i = (b_i - \sum_{k<i} L_{ik} v_k) / L_{ii}`."""
+    v: list = []
+    for i in range(len(b)):
+        v.append((b[i] - sum((L[i][k] * v[k] for k in range(i)), start=0.0)) / L[i][i])
+    return v
+
+
+def _unrolled_terms(
+    chol: pt.TensorVariable, ZtZ_s2: pt.TensorVariable, w: pt.TensorVariable, q: int
+) -> tuple[pt.TensorVariable, pt.TensorVariable, pt.TensorVariable]:
+    r""":math:`\log|\Sigma|`, :math:`\log|P_j|` and :math:`w_j^\top P_j^{-1} w_j` per person,
+    written out entry by entry for small q.
+
+    :math:`\Sigma^{-1} = L^{-\top} L^{-1}` with :math:`L^{-1}` by forward substitution on
+    the unit vectors; :math:`P_j = \Sigma^{-1} + Z_j^\top Z_j / \sigma^2 = L_P L_P^\top`
+    (:func:`_cholesky_entries`, elementwise over persons); :math:`\log|P_j| = 2 \sum_k \log
+    L_{P,kk}` and :math:`w_j^\top P_j^{-1} w_j = \lVert L_P^{-1} w_j \rVert^2`.
+
+    Parameters
+    ----------
+    chol : tensor (q, q)
+        Lower Cholesky factor of :math:`\Sigma`.
+    ZtZ_s2 : tensor (J, q, q)
+        :math:`Z_j^\top Z_j / \sigma^2`.
+    w : tensor (J, q)
+        :math:`Z_j^\top r_j / \sigma^2`.
+    q : int
+    """
+    L = [[chol[i, j] if j <= i else None for j in range(q)] for i in range(q)]
+    # columns of L^{-1}: forward substitution on each unit vector (zeros above the diagonal)
+    inv_cols = [_forward_solve(L, [1.0 if i == c else 0.0 for i in range(q)]) for c in range(q)]
+    inv = [[inv_cols[c][r] for c in range(q)] for r in range(q)]  # inv[r][c] = (L^{-1})_{rc}
+    P = [
+        [
+            sum((inv[k][a] * inv[k][b] for k in range(max(a, b), q)), start=0.0) + ZtZ_s2[:, a, b]
+            if b <= a
+            else None
+            for b in range(q)
+        ]
+        for a in range(q)
+    ]
+    LP = _cholesky_entries(P)
+    v = _forward_solve(LP, [w[:, a] for a in range(q)])
+    logdet_p = 2.0 * sum((pt.log(LP[k][k]) for k in range(q)), start=0.0)
+    quad = sum((v_k**2 for v_k in v), start=0.0)
+    logdet_sigma = 2.0 * sum((pt.log(L[k][k]) for k in range(q)), start=0.0)
+    return logdet_sigma, logdet_p, quad
+
+
 def marginal_loglik(
     beta: pt.TensorVariable,
     chol: pt.TensorVariable,
@@ -155,7 +237,8 @@ def marginal_loglik(
 
     ``chol`` is the lower Cholesky factor :math:`L` of :math:`\Sigma = LL^\top` (q x q).
     Closed forms are used for q = 1 and q = 2 (intercept, or intercept and one slope);
-    larger q uses batched Cholesky factorisations.
+    up to :data:`UNROLLED_MAX_Q` the q x q algebra is written out entry by entry
+    (:func:`_unrolled_terms`); larger q uses batched Cholesky factorisations.
     """
     s2 = sigma**2
     J = ZtZ.shape[0]
@@ -180,6 +263,8 @@ def marginal_loglik(
         inv00, inv01, inv11, logdet_p = _inverse_and_logdet_2x2(a, b, c)
         logdet_sigma = 2.0 * (pt.log(l00) + pt.log(l11))
         quad = inv00 * w[:, 0] ** 2 + 2.0 * inv01 * w[:, 0] * w[:, 1] + inv11 * w[:, 1] ** 2
+    elif q <= UNROLLED_MAX_Q:
+        logdet_sigma, logdet_p, quad = _unrolled_terms(chol, ZtZ / s2, w, q)
     else:
         eye = pt.eye(q)
         sigma_inv = pt.linalg.solve(
@@ -232,10 +317,44 @@ def draw_person_effects(
 def _draw_given_normals(
     stats: PersonStatistics, beta: np.ndarray, chol: np.ndarray, sigma: np.ndarray, z: np.ndarray
 ) -> np.ndarray:
-    """Person effects from standard normals ``z`` (S, J, q): closed form for q <= 2."""
+    """Person effects from standard normals ``z`` (S, J, q): closed form for q <= 2, written
+    out entry by entry up to :data:`UNROLLED_MAX_Q`, batched LAPACK above."""
     if z.shape[2] <= 2:
         return _draw_closed_form(stats, beta, chol, sigma, z)
+    if z.shape[2] <= UNROLLED_MAX_Q:
+        return _draw_unrolled(stats, beta, chol, sigma, z)
     return _draw_by_linear_algebra(stats, beta, chol, sigma, z)
+
+
+def _draw_unrolled(
+    stats: PersonStatistics, beta: np.ndarray, chol: np.ndarray, sigma: np.ndarray, z: np.ndarray
+) -> np.ndarray:
+    r"""The draws :math:`u = L_P^{-\top}(L_P^{-1} w + z)` with :math:`P = L_P L_P^\top`,
+    elementwise over every draw and person at once (the entries of :math:`L_P` by
+    :func:`_cholesky_entries`, then forward and back substitution); :math:`\Sigma^{-1}` per
+    draw from the inverse of its Cholesky factor. The same draws as
+    :func:`_draw_by_linear_algebra`, to rounding, without a loop over the draws.
+    """
+    S, J, q = z.shape
+    s2 = (sigma**2)[:, None]
+    fitted = (stats.ZtX.reshape(J * q, -1) @ beta.T).T.reshape(S, J, q)  # Z'X beta
+    w = (stats.Zty[None] - fitted) / s2[..., None]
+    chol_inv = np.linalg.inv(chol)  # (S, q, q), lower triangular
+    sigma_inv = np.swapaxes(chol_inv, -1, -2) @ chol_inv
+    P = [
+        [
+            sigma_inv[:, a, b, None] + stats.ZtZ[None, :, a, b] / s2 if b <= a else None
+            for b in range(q)
+        ]
+        for a in range(q)
+    ]
+    LP = _cholesky_entries(P, sqrt=np.sqrt)
+    v = [v_a + z[..., a] for a, v_a in enumerate(_forward_solve(LP, [w[..., a] for a in range(q)]))]
+    out = np.empty((S, J, q))
+    for i in reversed(range(q)):
+        rest = sum((LP[k][i] * out[..., k] for k in range(i + 1, q)), start=0.0)
+        out[..., i] = (v[i] - rest) / LP[i][i]
+    return out
 
 
 def _draw_by_linear_algebra(
