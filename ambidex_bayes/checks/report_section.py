@@ -16,6 +16,7 @@ import pandas as pd
 from ambidex_bayes.checks import comparison, ppc, r2
 from ambidex_bayes.checks import plots as check_plots
 from ambidex_bayes.checks.loo_pit import loo_pit_tree, loo_pit_uniformity
+from ambidex_bayes.checks.predictive import MAX_DRAWS
 from ambidex_bayes.errors import AmbidexError
 from ambidex_bayes.markdown import markdown_table
 
@@ -32,6 +33,21 @@ REPORT_MAX_REFITS: int = 0
 
 #: Persons shown in the grouped predictive check.
 REPORT_PERSONS: int = 6
+
+#: Numbers (replicated data sets x rows) the report's predictive checks hold at most: up to
+#: 50,000 rows every check uses ``MAX_DRAWS`` data sets, beyond that fewer (250 for 200,000
+#: rows), so that their memory does not grow with the rows.
+REPORT_PPC_NUMBERS: int = 50_000_000
+
+#: Fewest replicated data sets of the report's predictive checks.
+REPORT_MIN_PPC_DRAWS: int = 100
+
+
+def _ppc_max_draws(fit: Any) -> int:
+    """Replicated data sets of the report's predictive checks of ``fit`` (at most
+    ``MAX_DRAWS``, and at most :data:`REPORT_PPC_NUMBERS` numbers in all)."""
+    rows = max(len(fit.prepared.frame), 1)
+    return max(REPORT_MIN_PPC_DRAWS, min(MAX_DRAWS, REPORT_PPC_NUMBERS // rows))
 
 
 def _save(fig: Any, path: Path) -> None:
@@ -54,7 +70,7 @@ def _checked_fit(analysis: Any) -> Any:
 
 def _ppc_lines(fit: Any, figures: Path, tables: Path) -> list[str]:
     name = fit.spec.name
-    draws = ppc.posterior_predictive(fit)
+    draws = ppc.posterior_predictive(fit, max_draws=_ppc_max_draws(fit))
     checks = ppc.statistic_checks(draws)
     tail = checks.table.attrs["tail"]
     checks.table.to_csv(tables / "ppc_statistics.csv", index=False)
