@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 import xarray as xr
 
+from ambidex_bayes.centring import choose_centring, fit_latent
 from ambidex_bayes.diagnostics import (
     ConvergenceWarning,
     check_convergence,
@@ -112,6 +113,7 @@ def fit(
     verbose: bool = True,
     log_likelihood: bool = True,
     rescue: bool = True,
+    centring: str = "observed",
 ) -> FitResult:
     """Fit ``spec`` to prepared data (or re-use the saved fit of the same inputs).
 
@@ -139,6 +141,12 @@ def fit(
         a verdict; ``meta["rescue"]`` records it. The second fit's draws are kept, whether
         or not it passes (its problems are reported as usual). Fits of fewer than
         ``constants.RESCUE_MIN_DRAWS`` draws in all get no second try.
+    centring : {"observed", "latent", "auto"}, default "observed"
+        How the level-1 predictor is split into within and between parts: observed person
+        means, or latent person means estimated with the model (M1-M3, one predictor, a
+        numeric moderator; see :mod:`ambidex_bayes.centring`); ``"auto"`` takes latent
+        centring when the observed person means' reliability is below 0.7.
+        A latent fit records ``meta["centring"] = "latent"``.
 
     Notes
     -----
@@ -173,6 +181,16 @@ def fit(
     """
     settings = (settings or SamplerSettings()).resolved()
     require_backend(settings.backend)
+    if choose_centring(centring, spec, prepared) == "latent":
+        return fit_latent(
+            spec,
+            prepared,
+            settings,
+            cache_dir=cache_dir,
+            refit=refit,
+            progressbar=progressbar,
+            verbose=verbose,
+        )
     entry = cache_entry(spec, prepared, settings, cache_dir, rescue=rescue)
     saved = entry.load(refit=refit)
     if saved is not None:

@@ -167,7 +167,12 @@ class _Priors:
 
 
 def build_latent_model(
-    data: LatentData, level: str = "M3", *, marginal: bool = True, correlated: bool = True
+    data: LatentData,
+    level: str = "M3",
+    *,
+    marginal: bool = True,
+    correlated: bool = True,
+    centred_means: bool = False,
 ) -> LatentModel:
     """Build the latent-centred model of ``level`` (module docstring).
 
@@ -204,7 +209,9 @@ def build_latent_model(
     J = data.n_persons
     coords = {nm.person_dim: data.levels, nm.imputed_dim: np.arange(data.n_imputed)}
     with pm.Model(coords=coords) as model:
-        mu, x_imp = _predictor_model(data, sums, sc, priors, marginal=marginal)
+        mu, x_imp = _predictor_model(
+            data, sums, sc, priors, marginal=marginal, centred=centred_means
+        )
         beta0 = priors.normal("Intercept", sc.mean_y, 2.5 * sc.sd_y)
         slope_sd = 2.5 * sc.sd_y / sc.sd_x
         b_w = priors.normal(nm.within, 0.0, slope_sd)
@@ -244,7 +251,13 @@ def build_latent_model(
 
 
 def _predictor_model(
-    data: LatentData, sums: LatentSums, sc: _Scales, priors: _Priors, *, marginal: bool
+    data: LatentData,
+    sums: LatentSums,
+    sc: _Scales,
+    priors: _Priors,
+    *,
+    marginal: bool,
+    centred: bool,
 ) -> tuple[pt.TensorVariable, pt.TensorVariable | None]:
     """Person means (non-centred), imputed x and the likelihood of every observed x."""
     nm = data.names
@@ -254,8 +267,11 @@ def _predictor_model(
     centre = mu0
     if data.w is not None:
         centre = centre + priors.normal(nm.mu_moderator, 0.0, 2.5 * sc.sd_x / sc.sd_w) * data.w
-    z = pm.Normal("_mu_z", 0.0, 1.0, dims=nm.person_dim)
-    mu = pm.Deterministic(nm.mu, centre + tau_x * z, dims=nm.person_dim)
+    if centred:
+        mu = pm.Normal(nm.mu, mu=centre, sigma=tau_x, dims=nm.person_dim)
+    else:
+        z = pm.Normal("_mu_z", 0.0, 1.0, dims=nm.person_dim)
+        mu = pm.Deterministic(nm.mu, centre + tau_x * z, dims=nm.person_dim)
     x_imp = None
     if data.n_imputed:
         x_imp = pm.Normal(

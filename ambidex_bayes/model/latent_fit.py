@@ -19,7 +19,6 @@ from ambidex_bayes.model.latent_centring import LADDER, LatentModel, build_laten
 from ambidex_bayes.model.latent_fast_path import draw_person_effects_latent
 
 if TYPE_CHECKING:
-    from ambidex_bayes.engine.settings import SamplerSettings
     from ambidex_bayes.model.latent_data import LatentData
 
 __all__ = ["sample_latent", "fit_latent_model"]
@@ -71,15 +70,29 @@ def _without_internal(posterior: xr.Dataset) -> xr.Dataset:
 
 
 def sample_latent(
-    model: LatentModel, settings: SamplerSettings, *, progressbar: bool = False
+    model: LatentModel,
+    *,
+    draws: int,
+    tune: int,
+    chains: int,
+    seed: int,
+    backend: str = "nutpie",
+    target_accept: float = 0.8,
+    cores: int | None = None,
+    progressbar: bool = False,
 ) -> xr.DataTree:
     """Sample a latent-centred model; the posterior has the person effects either way.
 
     Parameters
     ----------
     model : LatentModel
-    settings : SamplerSettings
-        Backend, draws, tuning steps, chains, seed, target acceptance.
+    draws, tune, chains, seed : int
+        Draws and tuning steps per chain, chains, seed.
+    backend : str
+        NUTS sampler: ``"nutpie"``, ``"pymc"`` or ``"numpyro"``.
+    target_accept : float
+    cores : int, optional
+        Chains run at once (default: one per chain).
     progressbar : bool
 
     Returns
@@ -89,22 +102,21 @@ def sample_latent(
     """
     import pymc as pm
 
-    settings = settings.resolved()
     with model.pymc_model:
         idata = pm.sample(
-            draws=settings.draws,
-            tune=settings.tune,
-            chains=settings.chains,
-            cores=settings.parallel_chains,
-            random_seed=settings.seed,
-            nuts_sampler=settings.backend,
-            target_accept=settings.target_accept,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            cores=cores or chains,
+            random_seed=seed,
+            nuts_sampler=backend,
+            target_accept=target_accept,
             progressbar=progressbar,
             compute_convergence_checks=False,
         )
     posterior = idata["posterior"].to_dataset()
     if model.marginal:
-        posterior = _complete(model, posterior, settings.seed + 1)
+        posterior = _complete(model, posterior, seed + 1)
     idata["posterior"] = xr.DataTree(_without_internal(posterior))
     return idata
 
@@ -112,11 +124,10 @@ def sample_latent(
 def fit_latent_model(
     data: LatentData,
     level: str,
-    settings: SamplerSettings,
     *,
     marginal: bool = True,
     correlated: bool = True,
-    progressbar: bool = False,
+    **sampling: int | float | str | bool | None,
 ) -> tuple[LatentModel, xr.DataTree]:
     """Build and sample a latent-centred model of ``level`` on ``data``.
 
@@ -124,15 +135,15 @@ def fit_latent_model(
     ----------
     data : LatentData
     level : {"M1", "M2", "M3"}
-    settings : SamplerSettings
     marginal : bool, default True
         The fast path (person effects integrated out given the person means).
     correlated : bool, default True
-    progressbar : bool
+    **sampling
+        Passed to :func:`sample_latent` (draws, tune, chains, seed, backend, ...).
 
     Returns
     -------
     LatentModel, xarray.DataTree
     """
     model = build_latent_model(data, level, marginal=marginal, correlated=correlated)
-    return model, sample_latent(model, settings, progressbar=progressbar)
+    return model, sample_latent(model, **sampling)
