@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ambidex_bayes.errors import SpecError
+from ambidex_bayes.spec import CENTRINGS
 
 if TYPE_CHECKING:
     from ambidex_bayes.engine.result import FitResult
@@ -38,9 +39,6 @@ __all__ = [
     "latent_unavailable_reason",
     "fit_latent",
 ]
-
-#: The centrings a fit can ask for.
-CENTRINGS = ("observed", "latent", "auto")
 
 #: ``centring="auto"`` takes latent centring below this reliability of the observed person
 #: means (Lüdtke et al., 2008: the bias of the between effect is about 1 - reliability).

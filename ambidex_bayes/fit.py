@@ -113,7 +113,7 @@ def fit(
     verbose: bool = True,
     log_likelihood: bool = True,
     rescue: bool = True,
-    centring: str = "observed",
+    centring: str | None = None,
 ) -> FitResult:
     """Fit ``spec`` to prepared data (or re-use the saved fit of the same inputs).
 
@@ -141,8 +141,9 @@ def fit(
         a verdict; ``meta["rescue"]`` records it. The second fit's draws are kept, whether
         or not it passes (its problems are reported as usual). Fits of fewer than
         ``constants.RESCUE_MIN_DRAWS`` draws in all get no second try.
-    centring : {"observed", "latent", "auto"}, default "observed"
-        How the level-1 predictor is split into within and between parts: observed person
+    centring : {"observed", "latent", "auto"}, optional
+        How the level-1 predictor is split into within and between parts (default: the
+        spec's ``centring``, which is "observed" unless it says otherwise): observed person
         means, or latent person means estimated with the model (M1-M3, one predictor, a
         numeric moderator; see :mod:`ambidex_bayes.centring`); ``"auto"`` takes latent
         centring when the observed person means' reliability is below 0.7.
@@ -181,7 +182,7 @@ def fit(
     """
     settings = (settings or SamplerSettings()).resolved()
     require_backend(settings.backend)
-    if choose_centring(centring, spec, prepared) == "latent":
+    if choose_centring(centring or spec.centring, spec, prepared) == "latent":
         return fit_latent(
             spec,
             prepared,

@@ -94,7 +94,11 @@ _SPEC_KEYS = {
     "include_controls",
     "optional_roles",
     "priors",
+    "centring",
 }
+
+#: How a spec may centre its level-1 predictor (see :mod:`ambidex_bayes.centring`).
+CENTRINGS = ("observed", "latent", "auto")
 
 
 #: Names users often write for a distribution's parameters (brms/Stan/scipy habits).
@@ -242,6 +246,9 @@ class ModelSpec:
     optional_roles : tuple of str
         Roles whose terms (and priors) are left out when the data lack them, instead of
         failing (module docstring).
+    centring : str
+        ``"observed"`` (default), ``"latent"`` or ``"auto"``: how the level-1 predictor is
+        split into within and between parts (:mod:`ambidex_bayes.centring`).
     """
 
     name: str
@@ -254,6 +261,7 @@ class ModelSpec:
     priors: Mapping[str, PriorSpec] = field(default_factory=dict)
     source: str = "<spec>"
     optional_roles: tuple[str, ...] = ()
+    centring: str = "observed"
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], *, source: str = "<spec>") -> ModelSpec:
@@ -279,6 +287,11 @@ class ModelSpec:
         for key in ("correlated", "include_controls"):
             if key in d and not isinstance(d[key], bool):
                 raise SpecError(f"{source}: {key!r} must be true or false, got {d[key]!r}.")
+        centring = d.get("centring", "observed")
+        if centring not in CENTRINGS:
+            raise SpecError(
+                f"{source}: 'centring' must be one of {', '.join(CENTRINGS)}, got {centring!r}."
+            )
         name = check_spec_name(d["name"].strip(), source=source)
         formula = " ".join(d["formula"].split())
         check_template(formula, source=source)
@@ -307,6 +320,7 @@ class ModelSpec:
             priors=priors,
             source=source,
             optional_roles=optional,
+            centring=centring,
         )
         return spec
 
@@ -322,6 +336,8 @@ class ModelSpec:
             "include_controls": self.include_controls,
             "priors": {k: v.to_dict() for k, v in self.priors.items()},
             "optional_roles": list(self.optional_roles),
+            # observed centring is left out, so that the fingerprint of such specs is unchanged
+            **({"centring": self.centring} if self.centring != "observed" else {}),
         }
 
     def fingerprint(self) -> str:
@@ -383,6 +399,7 @@ class ModelSpec:
             priors=merged,
             source=self.source,
             optional_roles=self.optional_roles,
+            centring=self.centring,
         )
 
     def render(

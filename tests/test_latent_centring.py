@@ -169,3 +169,18 @@ def test_choice_of_centring():
         simulate_latent_panel(40, (30, 30), LatentTruth(mu_sd=0.8, within_sd=0.5), seed=1)
     )
     assert choose_centring("auto", m3, many) == "observed"
+
+
+def test_spec_files_choose_the_centring():
+    from ambidex_bayes.spec import ModelSpec
+
+    m3 = load_spec("M3")
+    assert m3.centring == "observed"
+    assert "centring" not in m3.to_dict()  # the fingerprint of observed specs is unchanged
+    latent = ModelSpec.from_dict({**m3.to_dict(), "centring": "latent"}, source="m3.toml")
+    assert latent.centring == "latent"
+    assert latent.fingerprint() != m3.fingerprint()
+    assert ModelSpec.from_dict(latent.to_dict()).centring == "latent"
+    assert latent.with_priors({}).centring == "latent"
+    with pytest.raises(SpecError, match="'centring' must be one of"):
+        ModelSpec.from_dict({**m3.to_dict(), "centring": "grand"}, source="m3.toml")
