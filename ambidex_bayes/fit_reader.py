@@ -99,7 +99,7 @@ def _attr_value(value: Any) -> Any:
     as lists, one-element arrays as their element."""
     if isinstance(value, bytes):
         raise _NotPlain
-    if isinstance(value, np.ndarray):
+    if isinstance(value, np.ndarray) and value.ndim > 0:
         value = value.tolist() if value.dtype.kind == "O" else value
         if any(isinstance(v, bytes) for v in np.ravel(np.asarray(value, dtype=object))):
             raise _NotPlain
@@ -147,7 +147,7 @@ def _plain_values(dataset: h5py.Dataset, attrs: dict[str, Any]) -> np.ndarray:
         return np.asarray(dataset.asstr()[()], dtype=object).astype(str)
     if dataset.dtype.kind not in "biuf":
         raise _NotPlain
-    values = dataset[()]
+    values = np.asarray(dataset[()])
     if marker is not None:
         if marker != "bool" or values.dtype != np.int8:
             raise _NotPlain

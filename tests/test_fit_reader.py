@@ -45,6 +45,10 @@ def _tree(seed: int = 0) -> xr.DataTree:
         coords={"__row__": np.arange(4)},
         attrs={"index_name": ""},
     )
+    stats["n_chains"] = ((), 2)  # a scalar
+    stats["mass"] = (("chain", "param"), rng.random((2, 3)))  # a dimension without values
+    stats.attrs = {"sizes": np.array([1.5, 2.5]), "one": np.array([7]), "note": "ünïcode"}
+    table["label"] = (("__row__",), np.array(["ä", "bb", "", "ccc"]))
     tree["sample_stats"] = stats
     tree["prepared_data"] = table
     return tree
