@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ambidex_bayes.errors import SpecError
 from ambidex_bayes.spec import CENTRINGS
@@ -38,6 +39,7 @@ __all__ = [
     "choose_centring",
     "latent_unavailable_reason",
     "fit_latent",
+    "centring_line",
 ]
 
 #: ``centring="auto"`` takes latent centring below this reliability of the observed person
@@ -55,6 +57,27 @@ LATENT_METHODS = {
     ),
     False: "latent person-mean centring with full NUTS over all parameters",
 }
+
+
+def centring_line(meta: Mapping[str, Any]) -> str:
+    """The centring of a fit in one sentence (from its ``meta``), for summaries and reports.
+
+    Parameters
+    ----------
+    meta : mapping
+        A fit's ``meta``; fits without ``"centring"`` used observed centring.
+
+    Returns
+    -------
+    str
+    """
+    if meta.get("centring") == "latent":
+        imputed = meta.get("imputed")
+        return (
+            "Centring: latent person means of the level-1 predictor (estimated with the "
+            "model, as in Mplus)." + (f" {imputed}" if imputed else "")
+        )
+    return "Centring: observed person means of the level-1 predictor."
 
 
 def latent_unavailable_reason(spec: ModelSpec, prepared: PreparedData) -> str | None:

@@ -85,6 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not store the pointwise log-likelihood (smaller fit; LOO needs it)",
     )
+    p.add_argument(
+        "--centring",
+        choices=["observed", "latent", "auto"],
+        help="person-mean centring of the level-1 predictor (default: the spec's, observed): "
+        "latent estimates the person means with the model (M1-M3); auto takes latent below "
+        "reliability 0.7",
+    )
     add_sampler_options(p)
 
     p = sub.add_parser("summary", help="posterior summary of a saved fit")
@@ -209,6 +216,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         refit=args.refit,
         progressbar=not args.no_progress,
         log_likelihood=not args.no_log_likelihood,
+        centring=args.centring,
     )
     failed = None
     if args.out:
@@ -222,6 +230,9 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     if failed:
         kept = f"The fit is saved at {result.path} instead." if result.path else ""
         print(f"error: {failed} {kept}".rstrip(), file=sys.stderr)
+    from ambidex_bayes.centring import centring_line
+
+    print(centring_line(result.meta))
     print_table(posterior_summary(result))
     return 2 if failed else strict_status(args, [result])
 
@@ -255,7 +266,11 @@ def _cmd_summary(args: argparse.Namespace) -> int:
     check_csv_option(args.csv, args)
     # the table needs neither the log-likelihood nor the person effects' draws
     result = load_fit(args.fit, log_likelihood=False, person_effects=False)
+    from ambidex_bayes.centring import centring_line
+
     print(f"{result.spec.name}: {result.formula}")
+    if result.meta.get("centring") == "latent":  # observed centring is the usual case
+        print(centring_line(result.meta))
     print_table(posterior_table(result), args.csv)  # = posterior_summary, without arviz-stats
     print(result.convergence)
     return 0

@@ -32,6 +32,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from ambidex_bayes import constants  # noqa: E402
 from ambidex_bayes.apa_tables import ApaTable, apa_tables  # noqa: E402
+from ambidex_bayes.centring import centring_line  # noqa: E402
 from ambidex_bayes.checks.report_section import (  # noqa: E402
     report_section as checks_report_section,
 )
@@ -328,6 +329,7 @@ def _ladder_lines(analysis: Analysis, figures: Path, tables: Path) -> list[str]:
         # a formula with quoted column names holds backticks: a double-backtick code span
         formula = f"`` {result.formula} ``" if "`" in result.formula else f"`{result.formula}`"
         md += [f"### {name}: {result.spec.title}", "", f"Formula: {formula}", ""]
+        md += [centring_line(result.meta), ""]
         shown = [c for c in _SUMMARY_SHOWN if c in summary]
         md += [markdown_table(summary[shown]), ""]
         conv = result.convergence
