@@ -13,9 +13,11 @@ Two figures the command line is judged by:
 
 Each command runs as a fresh process (as a user runs it), ``--repeats`` times; the medians
 are printed, with the start-up of a bare ``python -c pass`` and of ``python -c "import
-pandas"`` measured in the same run as the floor no command can go below. The fit's model
-is compiled once before timing (a warm machine, as after ``make demo``), so compilation is
-not counted as overhead; ``--cold`` points the compile caches at empty folders instead.
+pandas"`` measured in the same run as the floor no command can go below. The CPU seconds
+(user plus system) of the summary and of importing pandas are printed too: on a machine
+shared with other work they vary less than wall times. The fit's model is compiled once
+before timing (a warm machine, as after ``make demo``), so compilation is not counted as
+overhead; ``--cold`` points the compile caches at empty folders instead.
 Python's bytecode of the package is cached too (in the run's temporary folder, even where
 ``PYTHONDONTWRITEBYTECODE`` is set), as in an installed package: compiling the package's
 modules again at every start is not the command's work.
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -46,13 +49,22 @@ def _cli() -> list[str]:
     return [str(Path(sys.executable).with_name("ambidex-bayes"))]
 
 
-def _timed(cmd: list[str], env: dict[str, str]) -> float:
-    """Wall seconds of one process; a failing command stops the benchmark with its output."""
-    start = time.perf_counter()
+def _cpu_seconds() -> float:
+    """User plus system CPU seconds of this process's finished children."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _timed(cmd: list[str], env: dict[str, str], cpu: list[float] | None = None) -> float:
+    """Wall seconds of one process (its CPU seconds appended to ``cpu``, when given); a
+    failing command stops the benchmark with its output."""
+    start, start_cpu = time.perf_counter(), _cpu_seconds()
     done = subprocess.run(cmd, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
     if done.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed:\n{done.stdout}\n{done.stderr}")
+    if cpu is not None:
+        cpu.append(_cpu_seconds() - start_cpu)
     return elapsed
 
 
@@ -111,7 +123,10 @@ def main() -> None:
         _timed([*_cli(), "--help"], env)  # writes the bytecode of the command's modules
         _timed([sys.executable, "-c", "import pandas"], env)  # and of pandas
         bare = [_timed([sys.executable, "-c", "pass"], env) for _ in range(args.repeats)]
-        pandas = [_timed([sys.executable, "-c", "import pandas"], env) for _ in range(3)]
+        pandas_cpu: list[float] = []
+        pandas = [
+            _timed([sys.executable, "-c", "import pandas"], env, pandas_cpu) for _ in range(3)
+        ]
         if not args.cold:  # compile once, so the timed runs measure a warm machine
             _timed([*fit_cmd, "--out", str(folder / "warm.nc")], env)
 
@@ -124,15 +139,17 @@ def main() -> None:
 
         summary_cmd = [*_cli(), "summary", str(folder / "fit0.nc")]
         _timed(summary_cmd, env)  # writes the bytecode of the modules only summary imports
-        summaries = [_timed(summary_cmd, env) for _ in range(args.repeats)]
+        summary_cpu: list[float] = []
+        summaries = [_timed(summary_cmd, env, summary_cpu) for _ in range(args.repeats)]
 
     med = statistics.median
     print(f"panel: {args.persons} persons x {args.diaries} diaries, M3, default backend")
     print(f"python -c pass            {med(bare):6.2f} s")
-    print(f"python -c 'import pandas' {med(pandas):6.2f} s")
+    print(f"python -c 'import pandas' {med(pandas):6.2f} s  (CPU {med(pandas_cpu):.2f} s)")
     print(
         f"summary of a saved fit    {med(summaries):6.2f} s  "
-        f"(target < {SUMMARY_TARGET_S} s; {med(summaries) / med(pandas):.1f}x import pandas)"
+        f"(target < {SUMMARY_TARGET_S} s; {med(summaries) / med(pandas):.1f}x import pandas; "
+        f"CPU {med(summary_cpu):.2f} s)"
     )
     print(f"fit process               {med(fit_walls):6.2f} s")
     print(
