@@ -56,13 +56,16 @@ import numpy as np
 import pandas as pd
 
 from ambidex_bayes.engine.limits import check_seed
+from ambidex_bayes.simulate_extensions import draw_extensions, parameter_truth
 from ambidex_bayes.simulation_design import (
     DesignError,
     DiaryDistribution,
+    ExtendedDesign,
     SimulationDesign,
     diary_count_probabilities,
     reference_design,
 )
+from ambidex_bayes.simulation_terms import FactorModerator, Level1Predictor
 
 # The design (its fields, checks, diary-count distribution and the reference design) lives in
 # :mod:`ambidex_bayes.simulation_design`; its names are re-exported here, where they have
@@ -71,6 +74,9 @@ __all__ = [
     "DesignError",
     "DiaryDistribution",
     "SimulationDesign",
+    "ExtendedDesign",
+    "Level1Predictor",
+    "FactorModerator",
     "SimulatedStudy",
     "simulate_diary",
     "reference_design",
@@ -206,14 +212,23 @@ def simulate_diary(design: SimulationDesign, *, seed: int | np.random.Generator)
     xbar_true = d.x_mean + d.x_sd_between * rng.standard_normal(n_p)
     z = rng.standard_normal((n_p, 2))
     tau0 = d.resolved_tau0
-    u0 = tau0 * z[:, 0]
-    u1 = d.tau1 * (d.rho * z[:, 0] + math.sqrt(max(0.0, 1.0 - d.rho**2)) * z[:, 1])
 
     n_rows = int(n_diaries.sum())
     person_idx = np.repeat(np.arange(n_p), n_diaries)
     day = np.concatenate([np.arange(1, k + 1) for k in n_diaries])
     dev = d.x_sd_within * rng.standard_normal(n_rows)
     resid = d.sigma * rng.standard_normal(n_rows)
+    gaps_y = _make_gaps(rng, n_rows, d.missing_rate)
+    gaps_x = _make_gaps(rng, n_rows, d.missing_rate_x)
+    # a design's further parts draw after everything else, so a plain design's draws (and
+    # data) are the same as before there were any
+    ext = draw_extensions(rng, d, n_rows, z) if isinstance(d, ExtendedDesign) else None
+
+    if ext is not None and ext.u is not None:
+        u0, u1 = ext.u[:, 0], ext.u[:, 1]
+    else:
+        u0 = tau0 * z[:, 0]
+        u1 = d.tau1 * (d.rho * z[:, 0] + math.sqrt(max(0.0, 1.0 - d.rho**2)) * z[:, 1])
 
     w_c = w_true - d.w_mean
     xbar_c = xbar_true - d.x_mean
@@ -227,23 +242,31 @@ def simulate_diary(design: SimulationDesign, *, seed: int | np.random.Generator)
         + u0[person_idx]
         + resid
     )
+    if ext is not None:
+        y = y + ext.outcome_part(d, person_idx, w_c, dev)
 
     y_obs = _to_scale(y, d.likert)
     x_obs = _to_scale(x, d.likert)
     w_obs_person = _to_scale(w_true, d.likert)
-    y_obs[_make_gaps(rng, n_rows, d.missing_rate)] = np.nan
-    x_obs[_make_gaps(rng, n_rows, d.missing_rate_x)] = np.nan
+    y_obs[gaps_y] = np.nan
+    x_obs[gaps_x] = np.nan
 
     ids = np.asarray(_person_ids(n_p), dtype=object)
-    data = pd.DataFrame(
-        {
-            d.person_col: pd.Series(ids[person_idx], dtype="str"),
-            d.occasion_col: day.astype(np.int64),
-            d.y_col: y_obs.astype(np.float64),
-            d.x_col: x_obs.astype(np.float64),
-            d.w_col: w_obs_person[person_idx].astype(np.float64),
-        }
-    )
+    columns = {
+        d.person_col: pd.Series(ids[person_idx], dtype="str"),
+        d.occasion_col: day.astype(np.int64),
+        d.y_col: y_obs.astype(np.float64),
+        d.x_col: x_obs.astype(np.float64),
+    }
+    if ext is not None:
+        columns.update(ext.predictor_columns(d, person_idx))
+    if d.w_col is not None:
+        columns[d.w_col] = w_obs_person[person_idx].astype(np.float64)
+    if ext is not None and ext.level is not None:
+        assert isinstance(d, ExtendedDesign) and d.factor is not None
+        levels = np.asarray(d.factor.levels, dtype=object)
+        columns[d.factor.name] = pd.Series(levels[ext.level[person_idx]], dtype="str")
+    data = pd.DataFrame(columns)
     effects = pd.DataFrame(
         {
             d.person_col: pd.Series(ids, dtype="str"),
@@ -256,9 +279,9 @@ def simulate_diary(design: SimulationDesign, *, seed: int | np.random.Generator)
             "u1": u1,
         }
     )
+    if ext is not None:
+        effects = pd.concat([effects, ext.effects(d)], axis=1)
 
-    w_mean_p = float(np.mean(w_obs_person))
-    w_sd_p = float(np.std(w_obs_person, ddof=1)) if n_p > 1 else 0.0
     truth: dict[str, float] = {
         "g00": float(d.g00),
         "g01": float(d.g01),
@@ -270,26 +293,42 @@ def simulate_diary(design: SimulationDesign, *, seed: int | np.random.Generator)
         "rho": float(d.rho),
         "sigma": float(d.sigma),
         "icc": d.resolved_icc,
-        "w_mean_persons": w_mean_p,
-        "w_sd_persons": w_sd_p,
-        "simple_slope_low": float(d.g10 + d.g11 * (w_mean_p - w_sd_p - d.w_mean)),
-        "simple_slope_high": float(d.g10 + d.g11 * (w_mean_p + w_sd_p - d.w_mean)),
     }
+    if d.w_col is not None:
+        w_mean_p = float(np.mean(w_obs_person))
+        w_sd_p = float(np.std(w_obs_person, ddof=1)) if n_p > 1 else 0.0
+        truth.update(
+            {
+                "w_mean_persons": w_mean_p,
+                "w_sd_persons": w_sd_p,
+                "simple_slope_low": float(d.g10 + d.g11 * (w_mean_p - w_sd_p - d.w_mean)),
+                "simple_slope_high": float(d.g10 + d.g11 * (w_mean_p + w_sd_p - d.w_mean)),
+            }
+        )
+    if d.extended:
+        truth.update(parameter_truth(d))
     return SimulatedStudy(
         data=data, truth=truth, design=d, mapping=_mapping_for(d), effects=effects
     )
 
 
 def _mapping_for(d: SimulationDesign) -> dict[str, Any]:
+    level1 = list(d.predictor_names)
+    level2 = [] if d.w_col is None else [d.w_col]
     ranges: dict[str, list[int]] = {}
     if d.likert is not None:
         bounds = [int(d.likert[0]), int(d.likert[1])]
-        ranges = {d.y_col: list(bounds), d.x_col: list(bounds), d.w_col: list(bounds)}
-    return {
+        ranges = {c: list(bounds) for c in (d.y_col, *level1, *level2)}
+    mapping: dict[str, Any] = {
         "person": d.person_col,
         "occasion": d.occasion_col,
         "outcome": d.y_col,
-        "level1": [d.x_col],
-        "level2": [d.w_col],
+        "level1": level1,
+        "level2": level2,
         "ranges": ranges,
     }
+    factor = d.factor if isinstance(d, ExtendedDesign) else None
+    if factor is not None:
+        mapping["level2"] = [*level2, factor.name]
+        mapping["factors"] = {factor.name: {"reference": factor.resolved_reference}}
+    return mapping

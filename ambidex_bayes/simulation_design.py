@@ -23,11 +23,23 @@ import pandas as pd
 from scipy import optimize, special, stats
 
 from ambidex_bayes.errors import SpecError
+from ambidex_bayes.simulation_terms import (
+    FactorModerator,
+    Level1Predictor,
+    as_corr,
+    as_factor,
+    as_predictors,
+    corr_problems,
+    factor_problems,
+    predictor_problems,
+)
 
 __all__ = [
     "DesignError",
     "DiaryDistribution",
     "SimulationDesign",
+    "ExtendedDesign",
+    "EXTENSION_FIELDS",
     "diary_count_probabilities",
     "reference_design",
 ]
@@ -100,8 +112,17 @@ class SimulationDesign:
         Population mean and SD of the moderator.
     likert : tuple of two whole numbers or None
         If set, ``y``, ``x`` and ``w`` are rounded to integers and clipped to this range.
-    person_col, occasion_col, y_col, x_col, w_col : str
+    person_col, occasion_col, y_col, x_col : str
         Column names of the simulated long table.
+    w_col : str or None
+        Column name of the numeric moderator; None for a design without one (then ``g01``
+        and ``g11`` must be 0, and ``w_mean``, ``w_sd`` are not used).
+
+    Notes
+    -----
+    Further level-1 predictors, a factor moderator and the correlation of all person
+    effects are the fields of :class:`ExtendedDesign`; :meth:`replace` with any of them
+    returns one.
     """
 
     n_persons: int = 97
@@ -132,10 +153,12 @@ class SimulationDesign:
     occasion_col: str = "day"
     y_col: str = "y"
     x_col: str = "x"
-    w_col: str = "w"
+    w_col: str | None = "w"
 
     def __post_init__(self) -> None:
-        problems = _design_problems(self)
+        self._check(_design_problems(self))
+
+    def _check(self, problems: list[str]) -> None:
         if problems:
             raise DesignError(
                 "Invalid simulation design:\n"
@@ -172,6 +195,7 @@ class SimulationDesign:
         suggestion.
         """
         names = [f.name for f in dataclasses.fields(self)]
+        names += [n for n in EXTENSION_FIELDS if n not in names]
         unknown = [k for k in changes if k not in names]
         if unknown:
             hints = []
@@ -189,7 +213,19 @@ class SimulationDesign:
             changes["icc"] = None
         elif "icc" in changes and "tau0" not in changes:
             changes["tau0"] = None
+        if not isinstance(self, ExtendedDesign) and set(changes) & set(EXTENSION_FIELDS):
+            return ExtendedDesign(**{**vars(self), **changes})
         return dataclasses.replace(self, **changes)
+
+    @property
+    def predictor_names(self) -> tuple[str, ...]:
+        """The level-1 predictor columns: ``x_col`` (and those of further predictors)."""
+        return (self.x_col,)
+
+    @property
+    def extended(self) -> bool:
+        """Whether the design has further predictors, a factor or a correlation matrix."""
+        return False
 
 
 def _design_problems(d: SimulationDesign) -> list[str]:
@@ -258,6 +294,14 @@ def _design_problems(d: SimulationDesign) -> list[str]:
             f"tau0 / icc: give exactly one of tau0 or icc, not both (tau0={d.tau0}, icc={d.icc})"
         )
 
+    if d.w_col is None:
+        for name in ("g01", "g11"):
+            if ok(name) and getattr(d, name) != 0:
+                problems.append(
+                    f"{name} acts through the numeric moderator, which the design leaves out "
+                    "(w_col is None); set it to 0"
+                )
+
     problems.extend(_diary_problems(d, ok))
     problems.extend(_likert_problems(d.likert))
     problems.extend(_column_problems(d))
@@ -325,6 +369,8 @@ def _column_problems(d: SimulationDesign) -> list[str]:
     names = {}
     for name in ("person_col", "occasion_col", "y_col", "x_col", "w_col"):
         value = getattr(d, name)
+        if name == "w_col" and value is None:
+            continue
         if not (isinstance(value, str) and value.strip()):
             problems.append(f"{name} must be a non-empty string, got {value!r}")
         else:
@@ -333,6 +379,81 @@ def _column_problems(d: SimulationDesign) -> list[str]:
         if len(fields) > 1:
             problems.append(f"{' and '.join(fields)} share the column name '{value}'")
     return problems
+
+
+#: The fields :class:`ExtendedDesign` adds to :class:`SimulationDesign`.
+EXTENSION_FIELDS: tuple[str, ...] = ("predictors", "factor", "person_corr")
+
+
+@dataclass(frozen=True)
+class ExtendedDesign(SimulationDesign):
+    """A :class:`SimulationDesign` with further level-1 predictors, a factor moderator and
+    the correlation of all person effects (see :mod:`ambidex_bayes.simulation_terms`).
+
+    Parameters
+    ----------
+    predictors : tuple of Level1Predictor
+        Further level-1 predictors after ``x_col`` (dicts of their fields are accepted).
+    factor : FactorModerator or None
+        A person-level factor (a dict of its fields is accepted); with ``w_col=None`` it is
+        the study's only moderator.
+    person_corr : square matrix or None
+        Correlation of the person effects (intercept, slope of ``x_col``, the further
+        predictors' slopes in order); its entry ``[0][1]`` must equal ``rho``. None: the
+        first two correlate by ``rho``, further slopes are independent.
+
+    Examples
+    --------
+    Two level-1 predictors and a three-level factor instead of the numeric moderator:
+
+    >>> design = ab.reference_design(
+    ...     w_col=None, g01=0.0, g11=0.0, likert=None,
+    ...     predictors=[{"name": "workload", "g10": -0.2, "tau1": 0.1}],
+    ...     factor={"name": "sector", "levels": ("A", "B", "C"),
+    ...             "slopes": {"uncertainty": {"B": 0.2, "C": -0.1}}},
+    ... )
+    >>> type(design).__name__, design.predictor_names
+    ('ExtendedDesign', ('uncertainty', 'workload'))
+    """
+
+    predictors: tuple[Level1Predictor, ...] = ()
+    factor: FactorModerator | None = None
+    person_corr: tuple[tuple[float, ...], ...] | None = None
+
+    def __post_init__(self) -> None:
+        for name, convert in (
+            ("predictors", as_predictors),
+            ("factor", as_factor),
+            ("person_corr", as_corr),
+        ):
+            try:
+                object.__setattr__(self, name, convert(getattr(self, name)))
+            except TypeError as err:  # a dict with a field the part does not have
+                self._check([f"{name}: {err}"])
+        problems = _design_problems(self)
+        taken = [
+            getattr(self, c)
+            for c in ("person_col", "occasion_col", "y_col", "x_col", "w_col")
+            if getattr(self, c) is not None
+        ]
+        more = predictor_problems(self.predictors, taken, has_moderator=self.w_col is not None)
+        if not more:
+            taken += [p.name for p in self.predictors]
+            more += factor_problems(self.factor, taken, self.predictor_names)
+            more += corr_problems(self.person_corr, 2 + len(self.predictors), self.rho)
+        self._check(problems + more)
+        if self.likert is not None:
+            object.__setattr__(self, "likert", (float(self.likert[0]), float(self.likert[1])))
+
+    @property
+    def predictor_names(self) -> tuple[str, ...]:
+        """The level-1 predictor columns: ``x_col`` and those of further predictors."""
+        return (self.x_col, *(p.name for p in self.predictors))
+
+    @property
+    def extended(self) -> bool:
+        """Whether the design has further predictors, a factor or a correlation matrix."""
+        return bool(self.predictors) or self.factor is not None or self.person_corr is not None
 
 
 def diary_count_probabilities(design: SimulationDesign) -> pd.Series:
