@@ -22,8 +22,9 @@ middle draw of an odd ``N`` left out), giving ``m = 2M`` chains of ``n = N // 2`
   \\hat\\rho_t` summed with Geyer's initial positive and monotone sequences over the
   autocorrelations :math:`\\hat\\rho_t` (from FFT autocovariances), and at least
   :math:`1/\\log_{10}(mn)`. Bulk ESS: of the rank-normalised draws. Tail ESS: the smaller
-  ESS of the indicators :math:`\\theta \\le q_p` at :math:`p` = ``(1 - ci_prob) / 2``-type
-  quantiles, i.e. the two tails of arviz's ``stats.ci_prob`` interval.
+  ESS of the indicators :math:`\\theta \\le q_p` of the draws below their quantiles at
+  :math:`p = 1 - c` and :math:`p = c`, with :math:`c` arviz's ``stats.ci_prob`` (0.89
+  unless an ``arvizrc`` file says otherwise).
 
 A variable with NaN draws, fewer than 4 draws or (for R-hat) a single chain gets NaN.
 """
@@ -177,8 +178,8 @@ def ess_bulk(draws: np.ndarray) -> float:
 
 def ess_tail(draws: np.ndarray, ci_prob: float) -> float:
     """Tail effective sample size of one ``(chain, draw)`` array: the smaller ESS of the
-    indicators of the draws below the two quantiles that bound the central ``ci_prob``
-    interval. NaN for NaN draws or fewer than 4 draws."""
+    indicators of the draws at or below their quantiles at ``1 - ci_prob`` and ``ci_prob``.
+    NaN for NaN draws or fewer than 4 draws."""
     if _undefined(draws, min_chains=1):
         return np.nan
     out = []
