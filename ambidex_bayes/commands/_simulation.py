@@ -10,6 +10,7 @@ from ambidex_bayes import constants
 __all__ = [
     "add_run_options",
     "add_design_option",
+    "add_design_file_option",
     "design_overrides",
     "sampler_fields",
     "run_options",
@@ -45,9 +46,41 @@ def add_design_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_design_file_option(parser: argparse.ArgumentParser) -> None:
+    """``--design FILE``: design fields from a TOML file (tables for a factor moderator and
+    further predictors)."""
+    parser.add_argument(
+        "--design",
+        dest="design_file",
+        metavar="FILE",
+        help="TOML file of reference-design fields, e.g. w_col = false, [factor] with name, "
+        "levels, shares and [factor.slopes.<predictor>], [[predictors]] with name and g10; "
+        "--set values override it",
+    )
+
+
+def _design_file(path: str) -> dict[str, Any]:
+    """The design fields of a TOML file; ``false`` stands for None (TOML has no null)."""
+    import tomllib
+
+    from ambidex_bayes.errors import SpecError
+
+    try:
+        with open(path, "rb") as handle:
+            values = tomllib.load(handle)
+    except OSError as err:
+        raise SpecError(f"cannot read the design file {path!r}: {err.strerror}") from None
+    except tomllib.TOMLDecodeError as err:
+        raise SpecError(f"the design file {path!r} is not valid TOML: {err}") from None
+    return {key: (None if value is False else value) for key, value in values.items()}
+
+
 def design_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    """The ``--set`` values as a dict of design fields (checked when the design is built)."""
-    return dict(args.design)
+    """The design fields of ``--design FILE`` (when the command has it) updated by the
+    ``--set`` values (checked when the design is built)."""
+    path = getattr(args, "design_file", None)
+    base = _design_file(path) if path else {}
+    return {**base, **dict(args.design)}
 
 
 def add_run_options(parser: argparse.ArgumentParser, *, default_out: str) -> None:

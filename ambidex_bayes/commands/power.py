@@ -1,7 +1,8 @@
 """``ambidex-bayes power``: power to detect the cross-level interaction, by simulation.
 
-Simulates many studies per cell of a grid (persons x diaries per person x interaction size)
-from the reference design, fits each with the fast path, and writes the power table
+Simulates many studies per cell of a grid (persons x diaries per person x interaction size,
+or with ``--contrast LEVEL`` the slope difference of a factor moderator's level from its
+reference level, the factor given by ``--design FILE``) from the reference design, fits each with the fast path, and writes the power table
 (CSV), a summary (text) and the power curve (PNG) into the result folder, where the
 individual results are kept as they arrive (an interrupted run resumes).
 """
@@ -12,6 +13,7 @@ import argparse
 from pathlib import Path
 
 from ambidex_bayes.commands._simulation import (
+    add_design_file_option,
     add_design_option,
     add_run_options,
     design_overrides,
@@ -56,6 +58,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--priors", help="prior set for the fits (default: the spec's priors)")
     parser.add_argument("--prob", type=float, default=0.95, help="credible-interval width")
     parser.add_argument("--level", type=float, default=0.95, help="threshold of P(interaction > 0)")
+    parser.add_argument(
+        "--contrast",
+        metavar="LEVEL",
+        help="a level of the design's factor moderator: power for its slope difference from "
+        "the reference level (--effects are then those differences)",
+    )
+    parser.add_argument(
+        "--focal", help="with --contrast: the level-1 predictor whose slope (default the first)"
+    )
+    add_design_file_option(parser)
     add_design_option(parser)
     add_run_options(parser, default_out="power_results")
 
@@ -83,6 +95,8 @@ def run(args: argparse.Namespace) -> int:
         prob=args.prob,
         level=args.level,
         design=design_overrides(args),
+        contrast=args.contrast,
+        focal=args.focal,
         **sampler_fields(args),
     )
     results = run_power(config, args.out, **run_options(args))

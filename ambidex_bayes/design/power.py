@@ -17,6 +17,13 @@ with Monte Carlo standard error :math:`\sqrt{\hat p(1-\hat p)/S}` each; the mean
 width; the bias :math:`\frac1S\sum_s \bar\gamma_{11,s} - \gamma_{11}` and RMSE of the
 posterior mean; and the coverage of the true value by the interval.
 
+With ``contrast`` set to a level :math:`L` of the design's factor moderator (an
+:class:`~ambidex_bayes.simulation_design.ExtendedDesign` with a ``factor``), the grid's effect
+is instead the true slope difference :math:`b_L` of that level from the reference level
+(treatment contrast), and the tested parameter is the model's slope contrast of that level
+(``x_cw:f_L``): the power is the share of studies whose interval of the level's slope
+difference excludes 0.
+
 With rating scales (the reference design rounds to 1-5), the generating values describe the
 latent continuous model; rounding attenuates the slopes a little, which shows up as a small
 negative bias (see :mod:`ambidex_bayes.simulate`).
@@ -24,6 +31,7 @@ negative bias (see :mod:`ambidex_bayes.simulate`).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -48,7 +56,9 @@ from ambidex_bayes.engine.limits import sampler_problems
 from ambidex_bayes.errors import SpecError
 
 if TYPE_CHECKING:
+    from ambidex_bayes.engine.result import FitResult
     from ambidex_bayes.prepared_data import PreparedData
+    from ambidex_bayes.simulation_design import SimulationDesign
     from ambidex_bayes.spec import ModelSpec
 
 __all__ = [
@@ -97,6 +107,14 @@ class PowerConfig(RunConfig):
         Threshold of :math:`P(\\gamma_{11} > 0)` for the second power definition.
     seed : int
         Seed of the run; each task's seed derives from it and the task's cell and replicate.
+    contrast : str or None
+        A non-reference level of the design's factor moderator (``design["factor"]``): the
+        effects are then its true slope differences from the reference level, and the
+        tested parameter is its slope contrast (module docstring). None: the cross-level
+        interaction with the numeric moderator.
+    focal : str or None
+        The level-1 predictor whose slope the contrast is about (a column of the design);
+        default the design's ``x_col``. Only with ``contrast``.
     """
 
     persons: tuple[int, ...] = (97,)
@@ -113,6 +131,17 @@ class PowerConfig(RunConfig):
     prob: float = constants.CI_PROB
     level: float = 0.95
     seed: int = constants.SEED
+    contrast: str | None = None
+    focal: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form; ``contrast`` and ``focal`` only when set (so the stored configuration
+        of a run without them reads as before)."""
+        values = super().to_dict()
+        for name in ("contrast", "focal"):
+            if values[name] is None:
+                del values[name]
+        return values
 
     def __post_init__(self) -> None:
         for name in ("persons", "diaries", "effects"):
@@ -147,7 +176,8 @@ def _config_problems(c: PowerConfig) -> list[str]:
     problems.extend(sampler)
     if not sampler and c.tune < 1:
         problems.append("tune (--tune) must be at least 1 in a power analysis")
-    reserved = {"n_persons", "diaries_mean", "diaries_max", "g11"} & set(c.design)
+    grid = {"n_persons", "diaries_mean", "diaries_max"} | ({"g11"} if c.contrast is None else set())
+    reserved = grid & set(c.design)
     if reserved:
         problems.append(
             f"design overrides {sorted(reserved)} are set by the grid; use persons, diaries "
@@ -155,20 +185,58 @@ def _config_problems(c: PowerConfig) -> list[str]:
         )
     elif (problem := design_problem(c.design)) is not None:
         problems.append(problem)
+    else:
+        problems.extend(_contrast_problems(c))
     return problems
 
 
-def cell_design(config: PowerConfig, n_persons: int, diaries: float, effect: float) -> Any:
-    """The simulation design of one grid cell."""
+def _contrast_problems(c: PowerConfig) -> list[str]:
+    """Whether ``contrast`` and ``focal`` name a level and a predictor of the design."""
+    from ambidex_bayes.simulate import reference_design
+
+    if c.contrast is None:
+        return [] if c.focal is None else ["focal is only used with contrast (a factor level)"]
+    design = reference_design(**c.design)
+    factor = getattr(design, "factor", None)
+    if factor is None:
+        return [
+            f"contrast {c.contrast!r} needs a factor moderator in the design "
+            '(design={"factor": {"name": ..., "levels": [...]}, ...})'
+        ]
+    if c.contrast not in factor.others:
+        return [
+            f"contrast must be a non-reference level of the factor {factor.name!r} "
+            f"({', '.join(factor.others)}), got {c.contrast!r}"
+        ]
+    if c.focal is not None and c.focal not in design.predictor_names:
+        return [
+            f"focal must be a level-1 predictor of the design ({', '.join(design.predictor_names)}), "
+            f"got {c.focal!r}"
+        ]
+    return []
+
+
+def cell_design(
+    config: PowerConfig, n_persons: int, diaries: float, effect: float
+) -> SimulationDesign:
+    """The simulation design of one grid cell: its persons and diaries, and its effect as the
+    cross-level interaction ``g11`` or, with ``config.contrast``, as that level's slope
+    difference from the reference level."""
     from ambidex_bayes.simulate import reference_design
 
     base = reference_design(**config.design)
-    return base.replace(
-        n_persons=int(n_persons),
-        diaries_mean=float(diaries),
-        diaries_max=max(base.diaries_max, math.ceil(2 * diaries)),
-        g11=float(effect),
-    )
+    cell = {
+        "n_persons": int(n_persons),
+        "diaries_mean": float(diaries),
+        "diaries_max": max(base.diaries_max, math.ceil(2 * diaries)),
+    }
+    factor = getattr(base, "factor", None)
+    if config.contrast is None or factor is None:
+        return base.replace(**cell, g11=float(effect))
+    focal = config.focal or base.x_col
+    slopes = {k: dict(v) for k, v in factor.slopes.items()}
+    slopes[focal] = {**slopes.get(focal, {}), config.contrast: float(effect)}
+    return base.replace(**cell, factor=dataclasses.replace(factor, slopes=slopes))
 
 
 def power_tasks(config: PowerConfig) -> list[Task]:
@@ -225,7 +293,7 @@ def run_power_task(task: Task, config: PowerConfig) -> dict[str, Any]:
     prepared = prepare(load_diary(study.data, ColumnMapping.from_dict(study.mapping)))
     spec = _spec(config, prepared)
     result = fit_simulated(spec, prepared, config, task.seed)
-    name = result.terms.interaction
+    name = _tested_parameter(config, prepared, result)
     if name is None:
         raise SpecError(f"{spec.source}: the model has no cross-level interaction to test.")
     draws = np.asarray(result.posterior[name].values, dtype=float).ravel()
@@ -239,6 +307,26 @@ def run_power_task(task: Task, config: PowerConfig) -> dict[str, Any]:
         "min_ess_bulk": float(conv.min_ess_bulk),
         "divergent": int(conv.n_divergent),
     }
+
+
+def _tested_parameter(config: PowerConfig, prepared: PreparedData, result: FitResult) -> str | None:
+    """The parameter whose interval the power is about: the cross-level interaction of the
+    first pair, or the slope contrast of ``config.contrast`` (:math:`b_L`)."""
+    if config.contrast is None:
+        return result.terms.interaction
+    posterior = result.posterior
+    focal = config.focal or prepared.mapping.level1[0]
+    k = prepared.mapping.level1.index(focal)
+    factor = next(c for c in prepared.factor_codings.values() if config.contrast in c.levels)
+    column = dict(zip(factor.coded_levels, factor.columns, strict=True))[config.contrast]
+    name = f"{prepared.roles[f'x{k}_within']}:{column}"
+    if name not in posterior:
+        raise SpecError(
+            f"{config.spec}: the model has no slope contrast {name!r} of level "
+            f"{config.contrast!r} for {focal!r}; use a spec with the term "
+            f"{{x{k}_within}}:{{w}} (the factor as the first moderator)."
+        )
+    return name
 
 
 #: The spec of a run, by configuration, built once per process.
@@ -408,10 +496,15 @@ def _cell_row(
 
 def describe_power(table: pd.DataFrame, config: PowerConfig) -> str:
     """The power table in words: which cells reach 80% power."""
+    what = "the cross-level interaction"
+    if config.contrast is not None:
+        what = f"the slope difference of level {config.contrast!r} from the reference level"
+        if config.focal is not None:
+            what += f" (slope of {config.focal!r})"
     lines = [
-        f"Power to detect the cross-level interaction: share of {config.simulations} "
+        f"Power to detect {what}: share of {config.simulations} "
         f"simulated studies per cell whose {config.prob:.0%} interval excludes 0 "
-        f"(power_prob: P(interaction > 0) >= {config.level})."
+        f"(power_prob: P(effect > 0) >= {config.level})."
     ]
     for e in config.effects:
         cells = table[np.isclose(table["effect"], e)]
