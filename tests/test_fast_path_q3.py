@@ -1,9 +1,11 @@
 """The Gaussian fast path at q = 3 (intercept and two correlated slopes) gives the same
 posterior as full NUTS, within Monte Carlo error.
 
-The q = 2 agreement is checked in test_fast_path.py; at q = 3 the marginal likelihood takes
-its batched-Cholesky branch (no closed form), the correlation is PyMC's ``LKJCorr`` rather
-than the Beta of q = 2, and three correlations ``corr(a,b)`` are reported.
+The q = 2 agreement is checked in test_fast_path.py; at q = 3 the marginal likelihood and
+the person-effect draws take their entry-by-entry branch (no closed form; checked here
+against the multivariate normal and the batched Cholesky route, value and gradient), the
+correlation is PyMC's ``LKJCorr`` rather than the Beta of q = 2, and three correlations
+``corr(a,b)`` are reported.
 """
 
 from __future__ import annotations
