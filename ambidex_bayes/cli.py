@@ -261,7 +261,7 @@ def _save_elsewhere(result) -> None:
 
 def _cmd_summary(args: argparse.Namespace) -> int:
     from ambidex_bayes.engine.result import load_fit
-    from ambidex_bayes.fast_summary import posterior_table
+    from ambidex_bayes.results.summary import posterior_summary
 
     check_csv_option(args.csv, args)
     # the table needs neither the log-likelihood nor the person effects' draws
@@ -271,7 +271,7 @@ def _cmd_summary(args: argparse.Namespace) -> int:
     print(f"{result.spec.name}: {result.formula}")
     if result.meta.get("centring") == "latent":  # observed centring is the usual case
         print(centring_line(result.meta))
-    print_table(posterior_table(result), args.csv)  # = posterior_summary, without arviz-stats
+    print_table(posterior_summary(result), args.csv)
     print(result.convergence)
     return 0
 

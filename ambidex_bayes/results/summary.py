@@ -20,6 +20,7 @@ import pandas as pd
 import xarray as xr
 
 from ambidex_bayes.posterior import (
+    SAMPLE_DIMS,
     Fitted,
     describe_draws,
     elements,
@@ -28,6 +29,7 @@ from ambidex_bayes.posterior import (
     posterior_dataset,
     resolve_prob,
 )
+from ambidex_bayes.rank_diagnostics import convergence_arrays
 from ambidex_bayes.terms import ModerationTerms
 
 __all__ = ["posterior_summary", "parameter_roles", "summary_roles"]
@@ -177,6 +179,19 @@ def summary_roles(fit: Fitted) -> dict[str, str]:
     return _every_pair_roles(fit, parameter_roles(terms), posterior_dataset(idata))
 
 
+def _element_draws(da: xr.DataArray, selection: dict[str, int]) -> np.ndarray:
+    """``da.isel(selection).values`` with numpy indexing (indexing a coordinate through
+    xarray imports dask when it is installed, which the ``summary`` command avoids)."""
+    key = tuple(selection.get(str(d), slice(None)) for d in da.dims)
+    return np.asarray(da.values)[key]
+
+
+def _diagnostic(values: np.ndarray, da: xr.DataArray, selection: dict[str, int]) -> float:
+    """One element of a diagnostic array over ``da``'s non-sample dims (in ``da``'s order)."""
+    others = [str(d) for d in da.dims if str(d) not in SAMPLE_DIMS]
+    return float(values[tuple(selection[d] for d in others)])
+
+
 def posterior_summary(fit: Fitted, *, prob: float | None = None) -> pd.DataFrame:
     r"""Summarise the posterior of every fixed effect, person-effect SD, correlation and sigma.
 
@@ -186,7 +201,9 @@ def posterior_summary(fit: Fitted, *, prob: float | None = None) -> pd.DataFrame
     for fixed effects the posterior probability that the effect is positive,
     :math:`P(\theta > 0) \approx \frac{1}{S}\sum_s [\theta^{(s)} > 0]`. Convergence is
     reported by the rank-normalised split R-hat and the bulk and tail effective sample
-    sizes (``arviz_stats.rhat``, ``arviz_stats.ess``).
+    sizes, computed by :mod:`ambidex_bayes.rank_diagnostics` (equal to ``arviz_stats.rhat``
+    and ``arviz_stats.ess`` to the last bit, without importing arviz-stats and scipy.stats,
+    which would take longer than the rest of the ``summary`` command).
 
     Values are on the scale the model was fitted on (the prepared, possibly standardised
     columns); :func:`ambidex_bayes.results.simple_slopes` reports slopes in original units.
@@ -231,8 +248,6 @@ def posterior_summary(fit: Fitted, *, prob: float | None = None) -> pd.DataFrame
     >>> ab.summary(m3, prob=0.9).attrs["ci_prob"]
     0.9
     """
-    import arviz_stats  # imported here: loading it (with scipy.stats) is slow
-
     idata, terms, _ = fitted_parts(fit, "posterior_summary")
     prob = resolve_prob(prob)
     posterior = posterior_dataset(idata)
@@ -242,17 +257,15 @@ def posterior_summary(fit: Fitted, *, prob: float | None = None) -> pd.DataFrame
         da = get_variable(posterior, name, role)
         # constant draws give NaN here (0/0); the convergence report says so in words
         with np.errstate(invalid="ignore", divide="ignore"):
-            rhat = arviz_stats.rhat(da)
-            ess_bulk = arviz_stats.ess(da, method="bulk")
-            ess_tail = arviz_stats.ess(da, method="tail")
+            rhat, ess_bulk, ess_tail = convergence_arrays(da)
         for label, selection in elements(da):
-            values = da.isel(selection).values.reshape(-1)
+            values = _element_draws(da, selection).reshape(-1)
             row: dict[str, Any] = {"parameter": label, "role": role}
             row.update(describe_draws(values, prob))
             row["p_positive"] = float(np.mean(values > 0)) if name in fixed else math.nan
-            row["rhat"] = float(rhat.isel(selection))
-            row["ess_bulk"] = float(ess_bulk.isel(selection))
-            row["ess_tail"] = float(ess_tail.isel(selection))
+            row["rhat"] = _diagnostic(rhat, da, selection)
+            row["ess_bulk"] = _diagnostic(ess_bulk, da, selection)
+            row["ess_tail"] = _diagnostic(ess_tail, da, selection)
             rows.append(row)
     table = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
     table.attrs["ci_prob"] = prob
