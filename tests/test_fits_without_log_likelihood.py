@@ -109,3 +109,27 @@ def test_compare_recomputes_the_log_likelihood_of_saved_fits(m3_fit, tmp_path, c
         np.testing.assert_allclose(table.loc[name, "elpd_loo"], stored["elpd_loo"], rtol=1e-6)
         np.testing.assert_allclose(table.loc[name, "p_loo"], stored["p_loo"], rtol=1e-5)
         assert table.loc[name, "n_high_k"] == stored["n_high_k"]
+
+
+@pytest.mark.fit
+def test_integrated_remedy_in_chunks_of_persons_changes_no_value(m3_fit, monkeypatch):
+    from ambidex_bayes.checks import loo
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # rows still above the Pareto k limit
+        whole = loo.psis_loo(m3_fit, remedy="integrated", k_threshold=0.3)
+        calls = []
+        integrated = loo.integrated_log_likelihood
+
+        def counted(fit, rows):
+            calls.append(len(rows))
+            return integrated(fit, rows=rows)
+
+        monkeypatch.setattr(loo, "integrated_log_likelihood", counted)
+        monkeypatch.setattr(loo, "INTEGRATED_CHUNK_NUMBERS", 12 * 600)  # 12 rows' persons
+        chunked = loo.psis_loo(m3_fit, remedy="integrated", k_threshold=0.3)
+    assert len(whole.remedied_rows) > 10 and len(calls) > 3
+    assert sum(calls) == len(whole.remedied_rows) and max(calls) <= 12
+    assert chunked.remedied_rows == whole.remedied_rows
+    np.testing.assert_allclose(chunked.elpd.elpd_i, whole.elpd.elpd_i, rtol=1e-12)
+    np.testing.assert_allclose(chunked.pareto_k_after, whole.pareto_k_after, rtol=1e-12)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -120,6 +121,43 @@ class LooResult:
 #: (the block's log-likelihood, its linear predictor, ratios, weights and sort order are each
 #: of this size: about 8 x 32 MB at this value).
 LOO_CHUNK_NUMBERS: int = 4_000_000
+
+
+#: Numbers (draws x rows of the persons concerned) of one chunk of the integrated remedy.
+INTEGRATED_CHUNK_NUMBERS: int = 4 * LOO_CHUNK_NUMBERS
+
+
+def integrated_chunks(fit: FitResult, rows: np.ndarray, n_samples: int) -> Iterator[np.ndarray]:
+    """Consecutive chunks of ``rows`` for the integrated remedy, bounded in memory.
+
+    :func:`~ambidex_bayes.checks.log_likelihood.integrated_log_likelihood` holds the fixed
+    part of the linear predictor of every row of the persons concerned over all draws; a
+    chunk's persons have at most :data:`INTEGRATED_CHUNK_NUMBERS` numbers of it (at least
+    one person a chunk). Each row's PSIS-LOO is its own, so the chunks change no value.
+
+    Parameters
+    ----------
+    fit : FitResult
+    rows : numpy.ndarray
+        Rows (0-based, increasing) to remedy.
+    n_samples : int
+        Posterior draws in all chains.
+    """
+    ids = fit.prepared.frame[fit.prepared.mapping.person].astype(str).to_numpy()
+    _, codes, counts = np.unique(ids, return_inverse=True, return_counts=True)
+    limit = max(1, INTEGRATED_CHUNK_NUMBERS // max(int(n_samples), 1))
+    start, needed, seen = 0, 0, set()
+    for position, row in enumerate(rows):
+        person = int(codes[row])
+        if person in seen:
+            continue
+        if needed + int(counts[person]) > limit and position > start:
+            yield rows[start:position]
+            start, needed, seen = position, 0, set()
+        seen.add(person)
+        needed += int(counts[person])
+    if start < len(rows):
+        yield rows[start:]
 
 
 def relative_efficiency(posterior: xr.Dataset) -> float:
@@ -313,10 +351,10 @@ def psis_loo(
         remedy == "auto" and fit.spec.family == "gaussian" and has_person_effects
     )
     if use_integrated:
-        int_ll = integrated_log_likelihood(fit, rows=bad)
-        fixed = blocked_loo(int_ll, reff)
-        elpd_i[bad] = np.asarray(fixed.elpd_i.values, dtype=float).reshape(-1)
-        k_after[bad] = np.asarray(fixed.pareto_k.values, dtype=float).reshape(-1)
+        for rows in integrated_chunks(fit, bad, ll.n_samples):
+            fixed = blocked_loo(integrated_log_likelihood(fit, rows=rows), reff)
+            elpd_i[rows] = np.asarray(fixed.elpd_i.values, dtype=float).reshape(-1)
+            k_after[rows] = np.asarray(fixed.pareto_k.values, dtype=float).reshape(-1)
         remedied.update(int(i) for i in bad)
         still = int(np.sum(k_after[bad] > threshold))
         done.append("integrated")
