@@ -290,6 +290,7 @@ def test_fit_command_with_strict_exits_3_on_a_stuck_posterior(monkeypatch, tmp_p
         prepared=make_prepared(),
         path=tmp_path / "fit.nc",
         convergence=check_convergence(tree, warn=False),
+        meta={},  # a fit records its sampler, centring and timings here
     )
     monkeypatch.setattr(fit_module, "fit", lambda *a, **k: fake)
     status = cli.main(["fit", "--example", "--spec", "M3", "--strict", "--no-progress"])
