@@ -27,8 +27,11 @@ from ambidex_bayes.errors import SpecError
 from ambidex_bayes.spec import CENTRINGS
 
 if TYPE_CHECKING:
+    from nutpie.compile_pymc import CompiledPyMCModel
+
     from ambidex_bayes.engine.result import FitResult
     from ambidex_bayes.engine.settings import SamplerSettings
+    from ambidex_bayes.model.latent_centring import LatentModel
     from ambidex_bayes.prepared_data import PreparedData
     from ambidex_bayes.spec import ModelSpec
 
@@ -135,6 +138,39 @@ def choose_centring(centring: str, spec: ModelSpec, prepared: PreparedData) -> s
     return centring
 
 
+#: nutpie's compiled latent fast-path models (with the model each was compiled from), by
+#: structure (:attr:`~ambidex_bayes.model.latent_centring.LatentModel.structure_key`).
+_COMPILED: dict[tuple, tuple[CompiledPyMCModel, object]] = {}
+
+
+def compiled_latent(model: LatentModel) -> CompiledPyMCModel:
+    """nutpie's compiled model of ``model``, holding its data.
+
+    Compiled once per structure and re-used through ``with_data`` for other data of the same
+    structure (every data value and prior parameter of the fast path is a ``pm.Data``
+    variable); its callbacks come from the on-disk cache of
+    :mod:`ambidex_bayes.engine.nutpie_cache` where possible, so a new process skips numba's
+    compilation too.
+    """
+    import nutpie
+
+    from ambidex_bayes.engine.nutpie_cache import compile_cached
+
+    data = {var.name: var.get_value() for var in model.pymc_model.data_vars}
+    cached = _COMPILED.get(model.structure_key)
+    if cached is None:
+        compiled = compile_cached(model.pymc_model)
+        if compiled is None:
+            compiled = nutpie.compile_pymc_model(model.pymc_model)
+        cached = _COMPILED[model.structure_key] = (compiled, model.pymc_model)
+    compiled, source = cached
+    # the start points are computed from the source model's data: give it this model's
+    for var in source.data_vars:
+        var.set_value(data[var.name])
+    used = {var.name for var in compiled.shared_var_keys}  # data the graph reads
+    return compiled.with_data(**{k: v for k, v in data.items() if k in used})
+
+
 def _latent_key(spec: ModelSpec, prepared: PreparedData, settings: SamplerSettings) -> str:
     from ambidex_bayes.engine.cache import fit_key
 
@@ -201,8 +237,10 @@ def fit_latent(
     )
     check_initial_point(model.pymc_model, source=spec.source)
     start = time.perf_counter()
+    fast_nutpie = settings.backend == "nutpie" and settings.fast_path
     idata = sample_latent(
         model,
+        compiled=compiled_latent(model) if fast_nutpie else None,
         draws=settings.draws,
         tune=settings.tune,
         chains=settings.chains,

@@ -95,6 +95,22 @@ class LatentModel:
     sums: LatentSums
     priors: dict[str, dict[str, str]] = field(default_factory=dict)
     correlated: bool = True
+    centred_means: bool = False
+
+    @property
+    def structure_key(self) -> tuple:
+        """What a compiled fast-path model depends on besides its ``pm.Data`` values: the
+        level, correlation, parameterisation, whether there is a moderator, and the numbers
+        of persons and imputed values (the sizes of sampled vectors)."""
+        return (
+            self.level,
+            self.marginal,
+            self.correlated,
+            self.centred_means,
+            self.data.w is not None,
+            self.data.n_persons,
+            self.data.n_imputed,
+        )
 
     @property
     def random_slope(self) -> bool:
@@ -152,18 +168,24 @@ class _Scales:
 
 
 class _Priors:
-    """Adds prior variables and records them."""
+    """Adds prior variables and records them; their parameters are ``pm.Data`` variables
+    (``_prior_<name>_mu``, ``_prior_<name>_sigma``), so that one compiled model serves data
+    sets with other scales."""
 
     def __init__(self) -> None:
         self.record: dict[str, dict[str, str]] = {}
 
+    @staticmethod
+    def _value(name: str, what: str, value: float) -> pt.TensorVariable:
+        return pm.Data(f"_prior_{name}_{what}", np.asarray(value, dtype=float))
+
     def normal(self, name: str, mu: float, sd: float) -> pt.TensorVariable:
         self.record[name] = {"prior": f"Normal(mu: {mu:.4g}, sigma: {sd:.4g})", "source": "data"}
-        return pm.Normal(name, mu=mu, sigma=sd)
+        return pm.Normal(name, mu=self._value(name, "mu", mu), sigma=self._value(name, "sigma", sd))
 
     def half_normal(self, name: str, sd: float) -> pt.TensorVariable:
         self.record[name] = {"prior": f"HalfNormal(sigma: {sd:.4g})", "source": "data"}
-        return pm.HalfNormal(name, sigma=sd)
+        return pm.HalfNormal(name, sigma=self._value(name, "sigma", sd))
 
 
 def build_latent_model(
@@ -174,7 +196,7 @@ def build_latent_model(
     correlated: bool = True,
     centred_means: bool = False,
 ) -> LatentModel:
-    """Build the latent-centred model of ``level`` (module docstring).
+    r"""Build the latent-centred model of ``level`` (module docstring).
 
     Parameters
     ----------
@@ -187,6 +209,10 @@ def build_latent_model(
         The fast path: person effects integrated out given the person means.
     correlated : bool, default True
         Correlated person intercepts and slopes (M2, M3).
+    centred_means : bool, default False
+        Sample the person means themselves (:math:`\mu_j \sim N(\cdot, \tau_x^2)`) instead
+        of their standardised deviations :math:`z_j` with :math:`\mu_j = \mu_0 + \gamma w_j
+        + \tau_x z_j` (the default, which samples better with few diaries per person).
 
     Returns
     -------
@@ -209,8 +235,10 @@ def build_latent_model(
     J = data.n_persons
     coords = {nm.person_dim: data.levels, nm.imputed_dim: np.arange(data.n_imputed)}
     with pm.Model(coords=coords) as model:
+        held = sums.as_data() if marginal else sums
+        w = None if data.w is None else pm.Data("_w", data.w)
         mu, x_imp = _predictor_model(
-            data, sums, sc, priors, marginal=marginal, centred=centred_means
+            data, held, w, sc, priors, marginal=marginal, centred=centred_means
         )
         beta0 = priors.normal("Intercept", sc.mean_y, 2.5 * sc.sd_y)
         slope_sd = 2.5 * sc.sd_y / sc.sd_x
@@ -218,10 +246,10 @@ def build_latent_model(
         b_b = priors.normal(nm.between, 0.0, slope_sd)
         a = beta0 + b_b * (mu - model[nm.mu_mean])
         b = b_w * pt.ones(J)
-        if data.w is not None:
-            a = a + priors.normal(nm.w, 0.0, 2.5 * sc.sd_y / sc.sd_w) * data.w
+        if w is not None:
+            a = a + priors.normal(nm.w, 0.0, 2.5 * sc.sd_y / sc.sd_w) * w
         if interaction:
-            b = b + priors.normal(nm.interaction, 0.0, slope_sd / sc.sd_w) * data.w
+            b = b + priors.normal(nm.interaction, 0.0, slope_sd / sc.sd_w) * w
         tau = [priors.half_normal(f"{nm.intercept_effect}_sigma", sc.sd_y)]
         rho = None
         if random_slope:
@@ -232,10 +260,10 @@ def build_latent_model(
                 pm.Deterministic(nm.correlation, rho)
         sigma = priors.half_normal("sigma", sc.sd_y)
         if marginal:
-            Sx, Sxx, Sxy = outcome_sums(sums, x_imp)
+            Sx, Sxx, Sxy = outcome_sums(held, x_imp)
             pm.Potential(
                 "_latent_outcome_loglik",
-                outcome_marginal_loglik(sums, Sx, Sxx, Sxy, mu, a, b, sigma, tau, rho),
+                outcome_marginal_loglik(held, Sx, Sxx, Sxy, mu, a, b, sigma, tau, rho),
             )
         else:
             _full_outcome(data, nm, mu, x_imp, a, b, sigma, tau, rho)
@@ -247,26 +275,28 @@ def build_latent_model(
         sums=sums,
         priors=priors.record,
         correlated=correlated and random_slope,
+        centred_means=centred_means,
     )
 
 
 def _predictor_model(
     data: LatentData,
     sums: LatentSums,
+    w: pt.TensorVariable | None,
     sc: _Scales,
     priors: _Priors,
     *,
     marginal: bool,
     centred: bool,
 ) -> tuple[pt.TensorVariable, pt.TensorVariable | None]:
-    """Person means (non-centred), imputed x and the likelihood of every observed x."""
+    """Person means, imputed x and the likelihood of every observed x."""
     nm = data.names
     mu0 = priors.normal(nm.mu_mean, sc.mean_x, 2.5 * sc.sd_x)
     tau_x = priors.half_normal(nm.mu_sd, sc.sd_x)
     sd_x = priors.half_normal(nm.within_sd, sc.sd_x)
     centre = mu0
-    if data.w is not None:
-        centre = centre + priors.normal(nm.mu_moderator, 0.0, 2.5 * sc.sd_x / sc.sd_w) * data.w
+    if w is not None:
+        centre = centre + priors.normal(nm.mu_moderator, 0.0, 2.5 * sc.sd_x / sc.sd_w) * w
     if centred:
         mu = pm.Normal(nm.mu, mu=centre, sigma=tau_x, dims=nm.person_dim)
     else:
@@ -276,7 +306,7 @@ def _predictor_model(
     if data.n_imputed:
         x_imp = pm.Normal(
             nm.imputed,
-            mu=mu[data.person[data.missing]],
+            mu=mu[sums.imputed_person],
             sigma=sd_x,
             dims=nm.imputed_dim,
         )

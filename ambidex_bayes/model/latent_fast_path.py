@@ -78,6 +78,10 @@ __all__ = [
 class LatentSums:
     """Per-person sums of the latent-centred fast path (constants of the data).
 
+    The fields are NumPy arrays (:func:`latent_sums`) or, inside a model, the ``pm.Data``
+    variables holding them (:meth:`as_data`), so that a compiled model serves other data of
+    the same shape.
+
     Attributes
     ----------
     n, Sx, Sxx, Sy, Sxy, Syy : ndarray (J,)
@@ -102,6 +106,20 @@ class LatentSums:
     Sxx_all: np.ndarray
     imputed_person: np.ndarray
     imputed_y: np.ndarray
+
+    @property
+    def has_imputed(self) -> bool:
+        """Whether any x is imputed (arrays only)."""
+        return len(self.imputed_person) > 0
+
+    def as_data(self) -> LatentSums:
+        """The same sums as ``pm.Data`` variables ``_ls_<field>`` (inside a model context);
+        the persons of the imputed values are held as floats and cast to integers."""
+        import pymc as pm
+
+        fields = {k: pm.Data(f"_ls_{k}", np.asarray(v, dtype=float)) for k, v in vars(self).items()}
+        fields["imputed_person"] = pt.cast(fields["imputed_person"], "int64")
+        return LatentSums(**fields)
 
 
 def latent_sums(data: LatentData) -> LatentSums:
@@ -133,9 +151,10 @@ def outcome_sums(sums: LatentSums, x_imputed, module=pt):
     r""":math:`S_x, S_{xx}, S_{xy}` of the outcome rows with the imputed x added.
 
     ``module`` is :mod:`pytensor.tensor` (in the model) or :mod:`numpy` (per draw, with
-    ``x_imputed`` of shape (S, k)); the result then has shape (S, J).
+    ``x_imputed`` of shape (S, k)); the result then has shape (S, J). ``x_imputed`` is None
+    when nothing is imputed.
     """
-    if len(sums.imputed_person) == 0:
+    if x_imputed is None or (module is np and x_imputed.shape[1] == 0):
         return sums.Sx, sums.Sxx, sums.Sxy
     if module is np:
         S = x_imputed.shape[0]
@@ -162,7 +181,7 @@ def x_loglik(sums: LatentSums, mu: pt.TensorVariable, sd_x: pt.TensorVariable):
     r"""Log-likelihood of every observed x given the person means (module docstring)."""
     s2 = sd_x**2
     sq = sums.Sxx_all - 2.0 * mu * sums.Sx_all + sums.nx * mu**2
-    return -0.5 * (float(sums.nx.sum()) * pt.log(2.0 * np.pi * s2) + pt.sum(sq) / s2)
+    return -0.5 * (pt.sum(sums.nx) * pt.log(2.0 * np.pi * s2) + pt.sum(sq) / s2)
 
 
 def _centred_sums(sums: LatentSums, Sx, Sxx, Sxy, mu):
@@ -228,7 +247,7 @@ def outcome_marginal_loglik(
         quad = (p11 * v0**2 - 2.0 * p01 * v0 * v1 + p00 * v1**2) / det
     J = sums.n.shape[0]
     return -0.5 * (
-        float(n.sum()) * pt.log(2.0 * np.pi * s2)
+        pt.sum(n) * pt.log(2.0 * np.pi * s2)
         + J * logdet_sigma
         + pt.sum(logdet_p)
         + pt.sum(rss) / s2

@@ -19,6 +19,8 @@ from ambidex_bayes.model.latent_centring import LADDER, LatentModel, build_laten
 from ambidex_bayes.model.latent_fast_path import draw_person_effects_latent
 
 if TYPE_CHECKING:
+    from nutpie.compile_pymc import CompiledPyMCModel
+
     from ambidex_bayes.model.latent_data import LatentData
 
 __all__ = ["sample_latent", "fit_latent_model"]
@@ -69,6 +71,34 @@ def _without_internal(posterior: xr.Dataset) -> xr.Dataset:
     return posterior.drop_dims([d for d in posterior.dims if d not in used])
 
 
+def _pymc_sample(
+    model: LatentModel,
+    *,
+    draws: int,
+    tune: int,
+    chains: int,
+    cores: int,
+    seed: int,
+    backend: str,
+    target_accept: float,
+    progressbar: bool,
+) -> xr.DataTree:
+    import pymc as pm
+
+    with model.pymc_model:
+        return pm.sample(
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            cores=cores,
+            random_seed=seed,
+            nuts_sampler=backend,
+            target_accept=target_accept,
+            progressbar=progressbar,
+            compute_convergence_checks=False,
+        )
+
+
 def sample_latent(
     model: LatentModel,
     *,
@@ -80,6 +110,7 @@ def sample_latent(
     target_accept: float = 0.8,
     cores: int | None = None,
     progressbar: bool = False,
+    compiled: CompiledPyMCModel | None = None,
 ) -> xr.DataTree:
     """Sample a latent-centred model; the posterior has the person effects either way.
 
@@ -94,25 +125,40 @@ def sample_latent(
     cores : int, optional
         Chains run at once (default: one per chain).
     progressbar : bool
+    compiled : nutpie compiled model, optional
+        With ``backend="nutpie"``: the compiled model to sample (holding this model's data,
+        e.g. a compiled model of the same structure re-used through ``with_data``); by
+        default nutpie compiles ``model.pymc_model``.
 
     Returns
     -------
     xarray.DataTree
         With groups ``posterior`` and ``sample_stats`` (and whatever else the sampler gives).
     """
-    import pymc as pm
+    if compiled is not None and backend == "nutpie":
+        import nutpie
 
-    with model.pymc_model:
-        idata = pm.sample(
+        idata = nutpie.sample(
+            compiled,
             draws=draws,
             tune=tune,
             chains=chains,
             cores=cores or chains,
-            random_seed=seed,
-            nuts_sampler=backend,
+            seed=seed,
+            progress_bar=progressbar,
+            target_accept=target_accept,
+        )
+    else:
+        idata = _pymc_sample(
+            model,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            cores=cores or chains,
+            seed=seed,
+            backend=backend,
             target_accept=target_accept,
             progressbar=progressbar,
-            compute_convergence_checks=False,
         )
     posterior = idata["posterior"].to_dataset()
     if model.marginal:
