@@ -40,7 +40,10 @@ little, and clipping bends them near the bounds). The moderator is rounded once 
 it stays constant within person.
 
 The design itself, its checks and the reference design are in
-:mod:`ambidex_bayes.simulation_design`; this module draws the data.
+:mod:`ambidex_bayes.simulation_design`; this module draws the data. An
+:class:`~ambidex_bayes.simulation_design.ExtendedDesign` adds further level-1 predictors, a
+factor moderator with per-level effects (treatment contrasts) and correlated person effects;
+their equations and draws are in :mod:`ambidex_bayes.simulate_extensions`.
 
 Everything random comes from one :class:`numpy.random.Generator`; the same seed gives the same
 data frame, row for row.
@@ -92,23 +95,31 @@ class SimulatedStudy:
     ----------
     data : pandas.DataFrame
         Long table, one row per person-day, columns ``person_col`` (ids like ``"P001"``),
-        ``occasion_col`` (1, 2, ... within person), ``y_col``, ``x_col``, ``w_col``.
+        ``occasion_col`` (1, 2, ... within person), ``y_col``, ``x_col``, the further
+        predictors' columns (of an :class:`ExtendedDesign`), ``w_col`` (unless None) and the
+        factor's column (text levels).
     truth : dict of str to float
         ``g00, g01, g02, g10, g11, tau0, tau1, rho, sigma, icc`` of the design (``tau0`` and
-        ``icc`` resolved), plus ``w_mean_persons`` and ``w_sd_persons`` (mean and SD, ddof=1,
-        of the *observed* moderator over the sampled persons, one value per person) and
-        ``simple_slope_low`` / ``simple_slope_high``: the true simple slopes at
-        ``w_mean_persons -/+ w_sd_persons``.
+        ``icc`` resolved), plus, with a numeric moderator, ``w_mean_persons`` and
+        ``w_sd_persons`` (mean and SD, ddof=1, of the *observed* moderator over the sampled
+        persons, one value per person) and ``simple_slope_low`` / ``simple_slope_high``:
+        the true simple slopes at ``w_mean_persons -/+ w_sd_persons``. An
+        :class:`ExtendedDesign` adds the true value of every model parameter under the name
+        a fit gives it (``"uncertainty_cw"``, ``"uncertainty_cw:sector_B"``,
+        ``"1|person_id_sigma"``, ...; :func:`~ambidex_bayes.simulate_extensions.parameter_truth`).
     design : SimulationDesign
         The design that generated the data.
     mapping : dict
         Column roles in the form a column mapping takes: ``person``, ``occasion``,
         ``outcome``, ``level1`` (list), ``level2`` (list) and ``ranges`` (column to
-        ``[low, high]``; empty without ``likert``).
+        ``[low, high]``; empty without ``likert``); with a factor moderator also
+        ``factors``, naming its reference level.
     effects : pandas.DataFrame
         One row per person: ``person_col``, ``n_diaries``, ``w_true`` (latent moderator),
         ``w_c`` (:math:`W_j - \\mu_W`), ``xbar_true`` (true person mean of x),
-        ``xbar_c`` (:math:`\\bar x_j - \\mu_x`), ``u0`` and ``u1`` (the person effects).
+        ``xbar_c`` (:math:`\\bar x_j - \\mu_x`), ``u0`` and ``u1`` (the person effects); an
+        :class:`ExtendedDesign` adds ``level`` (the person's factor level) and per further
+        predictor ``x``: ``xbar_true_x``, ``xbar_c_x`` and ``u1_x``.
     """
 
     data: pd.DataFrame
@@ -167,8 +178,9 @@ def simulate_diary(design: SimulationDesign, *, seed: int | np.random.Generator)
     -----
     Draw order (fixed, so results are reproducible): diary counts; per person the moderator,
     the true mean of x and two standard normals for the person effects; per row the daily
-    deviation of x and the residual; then the outcome gaps and the predictor gaps. See the
-    module docstring for the model.
+    deviation of x and the residual; then the outcome gaps and the predictor gaps; then the
+    further parts of an :class:`ExtendedDesign` (:mod:`ambidex_bayes.simulate_extensions`),
+    so a plain design's data do not depend on them. See the module docstring for the model.
 
     Examples
     --------
