@@ -56,6 +56,7 @@ def test_without_contrast_the_grid_sets_g11_as_before():
         ({"contrast": "public", "design": FACTOR_DESIGN}, "non-reference level"),
         ({"contrast": "ngo", "focal": "mood", "design": FACTOR_DESIGN}, "focal must be"),
         ({"focal": "workload"}, "only used with contrast"),
+        ({"design": {"w_col": None, "g01": 0.0}}, "name a level of its factor with contrast"),
     ],
 )
 def test_contrast_and_focal_are_checked(kwargs, words):

@@ -178,7 +178,12 @@ def _config_problems(c: PowerConfig) -> list[str]:
         problems.append("tune (--tune) must be at least 1 in a power analysis")
     grid = {"n_persons", "diaries_mean", "diaries_max"} | ({"g11"} if c.contrast is None else set())
     reserved = grid & set(c.design)
-    if reserved:
+    if c.contrast is None and "w_col" in c.design and c.design["w_col"] is None:
+        problems.append(
+            "the design has no numeric moderator (w_col is None), so there is no cross-level "
+            "interaction g11 to vary; name a level of its factor with contrast"
+        )
+    elif reserved:
         problems.append(
             f"design overrides {sorted(reserved)} are set by the grid; use persons, diaries "
             "and effects instead"
@@ -194,9 +199,11 @@ def _contrast_problems(c: PowerConfig) -> list[str]:
     """Whether ``contrast`` and ``focal`` name a level and a predictor of the design."""
     from ambidex_bayes.simulate import reference_design
 
-    if c.contrast is None:
-        return [] if c.focal is None else ["focal is only used with contrast (a factor level)"]
     design = reference_design(**c.design)
+    if c.contrast is None:
+        if c.focal is not None:
+            return ["focal is only used with contrast (a factor level)"]
+        return []
     factor = getattr(design, "factor", None)
     if factor is None:
         return [
