@@ -274,9 +274,12 @@ def fit_latent(
     }
     from ambidex_bayes.model.formula import render_formula
 
-    formula = (
-        f"{render_formula(spec, prepared).formula}  [latent centring: {nm.x} = {nm.mu}[person] + within part; "
-        f"{nm.within} = {nm.x} - {nm.mu}, {nm.between} = {nm.mu} - {nm.mu_mean}]"
+    # the formula as the observed model reads it (a saved fit's formula must parse); what
+    # latent centring changes is recorded apart
+    formula = render_formula(spec, prepared).formula
+    meta["latent_model"] = (
+        f"{nm.x} = {nm.mu}[person] + within part; {nm.within} = {nm.x} - {nm.mu}[person], "
+        f"{nm.between} = {nm.mu} - {nm.mu_mean}"
     )
     result = FitResult(
         spec=spec,

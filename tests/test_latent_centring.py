@@ -85,7 +85,7 @@ def test_fast_path_agrees_with_full_nuts():
 
 
 @pytest.mark.slow
-def test_low_reliability_latent_covers_and_observed_is_biased():
+def test_low_reliability_latent_covers_and_observed_is_biased(tmp_path):
     truth = LatentTruth(between=0.6, within=0.1)
     assert observed_reliability(truth, 3) < 0.45
     prepared = _prepared(simulate_latent_panel(600, (2, 4), truth, seed=7))
@@ -101,7 +101,7 @@ def test_low_reliability_latent_covers_and_observed_is_biased():
                 spec,
                 prepared,
                 settings=settings,
-                cache_dir=False,
+                cache_dir=tmp_path if centring == "latent" else False,
                 progressbar=False,
                 verbose=False,
                 centring=centring,
@@ -119,6 +119,16 @@ def test_low_reliability_latent_covers_and_observed_is_biased():
     for r in (latent, observed):
         lo, hi = _interval(r.posterior, "x_cw", 0.99)
         assert lo < truth.within < hi
+    # the saved latent fit loads with its centring, and the slope analyses read it
+    from ambidex_bayes.centring import centring_line
+    from ambidex_bayes.fit import load_fit
+    from ambidex_bayes.results import simple_slopes
+
+    loaded = load_fit(latent.path)
+    assert loaded.meta["centring"] == "latent"
+    assert "latent person means" in centring_line(loaded.meta)
+    slopes = simple_slopes(loaded, warn=False).table.set_index("moderator_label")
+    assert slopes.loc["mean", "mean"] == pytest.approx(float(latent.posterior["x_cw"].mean()))
 
 
 @pytest.mark.slow
