@@ -143,3 +143,30 @@ def test_compilation_falls_back_to_nutpie_with_a_warning(monkeypatch):
     assert _logp_and_grad(compiled, np.array([0.5]))[1] == pytest.approx(
         -0.5 * np.log(2 * np.pi) - 0.125
     )
+
+
+def test_a_model_with_many_shared_arrays_compiles_and_agrees_with_nutpie(tmp_path, monkeypatch):
+    """Python passes more than 30 call arguments through a list, which numba cannot compile;
+    the callbacks of a model with 34 shared arrays (a model with several predictors and a
+    factor has that many) must still compile and equal nutpie's own."""
+    import pymc as pm
+
+    from ambidex_bayes.engine.nutpie_cache import compile_cached
+
+    monkeypatch.setenv("AMBIDEX_NUMBA_CACHE_DIR", str(tmp_path))
+    with pm.Model() as model:
+        shared = [pm.Data(f"d{i}", np.arange(3.0) + i) for i in range(34)]
+        mu = pm.Normal("mu", 0, 1)
+        offset = sum(d.sum() * (i + 1) for i, d in enumerate(shared)) * 1e-4
+        pm.Normal("y", mu + offset, 1, observed=np.zeros(3))
+    ours = compile_cached(model)
+    assert ours is not None
+    theirs = nutpie.compile_pymc_model(model)
+    for seed in range(3):
+        x = theirs.initial_point_func(seed)
+        code, logp, grad = _logp_and_grad(ours, x)
+        ref_code, ref_logp, ref_grad = _logp_and_grad(theirs, x)
+        assert code == ref_code == 0
+        assert logp == pytest.approx(ref_logp, rel=1e-12)
+        np.testing.assert_allclose(grad, ref_grad, rtol=1e-12)
+        np.testing.assert_allclose(_expand(ours, x), _expand(theirs, x), rtol=1e-12)

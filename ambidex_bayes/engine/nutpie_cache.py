@@ -132,8 +132,25 @@ def _callback_source(
     )
 
 
+#: Python compiles a call or tuple with more items than this through a list
+#: (``LIST_TO_TUPLE``), an op-code numba cannot compile.
+_MAX_LISTED_ITEMS = 30
+
+
 def _inner_call(layout: list) -> str:
-    return "inner(" + ", ".join(["x", *(f"a{i}" for i in range(len(layout)))]) + ")"
+    """The call of PyTensor's function on the point ``x`` and the shared arrays.
+
+    With many shared arrays, the arguments are one tuple ``(x, a0, ...)`` written as a
+    concatenation of tuples of fewer than ``_MAX_LISTED_ITEMS`` items each and passed as
+    ``inner(*arguments)``, which numba compiles (one long argument list or tuple, or
+    ``inner(x, *rest)``, it cannot).
+    """
+    names = ["x", *(f"a{i}" for i in range(len(layout)))]
+    if len(names) <= _MAX_LISTED_ITEMS:
+        return "inner(" + ", ".join(names) + ")"
+    step = _MAX_LISTED_ITEMS - 1
+    chunks = ["(" + ", ".join(names[i : i + step]) + ",)" for i in range(0, len(names), step)]
+    return "inner(*(" + " + ".join(chunks) + "))"
 
 
 def _logp_source(graph_key: str, n_dim: int, meta_len: int, layout: list) -> str:
