@@ -33,6 +33,7 @@ from ambidex_bayes.engine.rescue import worth_rescuing
 from ambidex_bayes.engine.result import FitResult
 from ambidex_bayes.engine.settings import SamplerSettings
 from ambidex_bayes.errors import FitFileError
+from ambidex_bayes.model.code_version import MODEL_CODE_VERSION
 from ambidex_bayes.output_paths import save_fit_or_warn
 from ambidex_bayes.prepare import PreparedData
 from ambidex_bayes.spec import ModelSpec
@@ -83,15 +84,13 @@ def fit_key(
     str
         SHA-256 hex digest.
     """
-    from ambidex_bayes.model import build as model_build
-
     payload = {
         "spec": spec.fingerprint(),
         "data": data_hash(prepared.frame),
         "prepared": json.dumps(prepared.to_dict(), sort_keys=True, default=str),
         "settings": settings.to_dict(),
         # draws depend on the model's and the sampler's code too: new code samples afresh
-        "model_code": model_build.MODEL_CODE_VERSION,
+        "model_code": MODEL_CODE_VERSION,
         "versions": {k: v for k, v in package_versions().items() if k in KEY_PACKAGES},
     }
     key = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()

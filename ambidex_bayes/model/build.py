@@ -52,6 +52,7 @@ import pytensor.tensor as pt
 
 from ambidex_bayes.errors import SpecError
 from ambidex_bayes.formula_guard import FormulaParts
+from ambidex_bayes.model.code_version import MODEL_CODE_VERSION
 from ambidex_bayes.model.correlation import correlation_cholesky
 from ambidex_bayes.model.fast_path import (
     FastPathUnavailable,
@@ -116,13 +117,6 @@ __all__ = [
     "group_expressions",
 ]
 
-#: Version of the model code's parameterisation, part of every fit's cache key: raise it
-#: whenever a change to how models are built changes the draws of a fit with the same
-#: spec, data and settings, so that fits saved by the earlier code are not re-used.
-#: 2: SDs and the correlation's Cholesky factor sampled apart (was a packed Cholesky
-#: factor of the covariance). 3: the fast path's algebra for three to six person effects
-#: written out entry by entry (was batched Cholesky factorisations).
-MODEL_CODE_VERSION: int = 3
 
 #: The compiled initial-point checks (:data:`ambidex_bayes.model.initial_point.COMPILED_CHECKS`,
 #: the same dict), under the name the engine's cache clearing uses.
