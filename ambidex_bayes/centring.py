@@ -171,6 +171,19 @@ def compiled_latent(model: LatentModel) -> CompiledPyMCModel:
     return compiled.with_data(**{k: v for k, v in data.items() if k in used})
 
 
+def _finite_at_start(model: LatentModel, compiled: CompiledPyMCModel) -> bool:
+    """Whether the compiled log density and its gradient are finite at the model's initial
+    point (the check before sampling, without compiling another function)."""
+    import numpy as np
+
+    pymc_model = model.pymc_model
+    point = pymc_model.initial_point()
+    names = [pymc_model.rvs_to_values[rv].name for rv in pymc_model.free_RVs]
+    x = np.concatenate([np.ravel(np.asarray(point[n], dtype=float)) for n in names])
+    logp, grad = compiled.logp_func(x)
+    return bool(np.isfinite(logp) and np.all(np.isfinite(grad)))
+
+
 def _latent_key(spec: ModelSpec, prepared: PreparedData, settings: SamplerSettings) -> str:
     from ambidex_bayes.engine.cache import fit_key
 
@@ -235,12 +248,16 @@ def fit_latent(
     model = build_latent_model(
         data, spec.name, marginal=settings.fast_path, correlated=spec.correlated
     )
-    check_initial_point(model.pymc_model, source=spec.source)
+    compiled = None
+    if settings.backend == "nutpie" and settings.fast_path:
+        compiled = compiled_latent(model)
+    if compiled is None or not _finite_at_start(model, compiled):
+        # the check compiles a function of its own, and says what is not finite
+        check_initial_point(model.pymc_model, source=spec.source)
     start = time.perf_counter()
-    fast_nutpie = settings.backend == "nutpie" and settings.fast_path
     idata = sample_latent(
         model,
-        compiled=compiled_latent(model) if fast_nutpie else None,
+        compiled=compiled,
         draws=settings.draws,
         tune=settings.tune,
         chains=settings.chains,
