@@ -196,3 +196,40 @@ def test_spec_files_choose_the_centring():
     assert latent.with_priors({}).centring == "latent"
     with pytest.raises(SpecError, match="'centring' must be one of"):
         ModelSpec.from_dict({**m3.to_dict(), "centring": "grand"}, source="m3.toml")
+
+
+@pytest.mark.fit
+def test_latent_m1_and_m2_without_moderator_have_the_observed_names():
+    from ambidex_bayes.data import ColumnMapping, load_diary
+    from ambidex_bayes.prepare import prepare
+
+    settings = SamplerSettings(backend="nutpie", draws=100, tune=100, chains=1, seed=3)
+    frame = simulate_latent_panel(60, (2, 4), seed=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # 100 draws: ESS warnings expected
+        m1 = fit(
+            load_spec("M1"),
+            _prepared(frame),
+            settings=settings,
+            cache_dir=False,
+            progressbar=False,
+            verbose=False,
+            centring="latent",
+        )
+        mapping = ColumnMapping.from_dict(
+            {"person": "person", "occasion": "day", "outcome": "y", "level1": ["x"]}
+        )
+        m2 = fit(
+            load_spec("M2"),
+            prepare(load_diary(frame.drop(columns="w"), mapping)),
+            settings=settings,
+            cache_dir=False,
+            progressbar=False,
+            verbose=False,
+            centring="latent",
+        )
+    assert set(m1.posterior.data_vars) >= {"x_cw", "x_pm", "w_c", "1|person", "x_mu", "x_mu:w_c"}
+    assert "x_cw|person" not in m1.posterior and m1.terms.group_slope is None
+    assert set(m2.posterior.data_vars) >= {"x_cw|person", "corr(1|person,x_cw|person)", "x_mu"}
+    assert "x_mu:w_c" not in m2.posterior and m2.terms.moderator is None
+    assert m2.posterior["x_mu"].shape[-1] == 60
