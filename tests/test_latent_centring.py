@@ -233,3 +233,16 @@ def test_latent_m1_and_m2_without_moderator_have_the_observed_names():
     assert set(m2.posterior.data_vars) >= {"x_cw|person", "corr(1|person,x_cw|person)", "x_mu"}
     assert "x_mu:w_c" not in m2.posterior and m2.terms.moderator is None
     assert m2.posterior["x_mu"].shape[-1] == 60
+
+
+def test_checks_refuse_latent_fits_instead_of_using_the_observed_design():
+    from types import SimpleNamespace
+
+    from ambidex_bayes.checks.indexed_predictor import fixed_design
+    from ambidex_bayes.errors import ModelError
+
+    fake = SimpleNamespace(
+        meta={"centring": "latent"}, spec=SimpleNamespace(name="M3"), formula="y ~ 1 + x_cw"
+    )
+    with pytest.raises(ModelError, match="latent centring: predictive checks"):
+        fixed_design(fake)

@@ -142,9 +142,21 @@ def fixed_design(fit: FitResult, data: pd.DataFrame | None = None) -> tuple[np.n
         Rows x p.
     names : list of str
         Names of the columns (the fixed effects' posterior variables).
+
+    Raises
+    ------
+    ModelError
+        A latent-centred fit (its design is not the prepared columns).
     """
     import formulae
 
+    if (getattr(fit, "meta", None) or {}).get("centring") == "latent":
+        # its design uses the latent person means of each draw, not the prepared columns
+        raise ModelError(
+            f"{fit.spec.name} was fitted with latent centring: predictive checks, "
+            "log-likelihoods (LOO) and R² are not available for latent-centred fits yet. "
+            "Fit it with centring='observed' for these checks."
+        )
     parts = check_formula(fit.formula, source=f"{fit.spec.name}'s formula")
     fitted = _model_rows(fit.prepared.frame, parts.names)
     design = formulae.design_matrices(
