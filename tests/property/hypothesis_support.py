@@ -467,13 +467,17 @@ def diary_cases(draw: st.DrawFn, kind: str = "frame") -> Case:
                 vals[i] = Bad(text if kind == "frame" else text.replace("1,5", "1;5"))
         return vals
 
+    # a pandas categorical moderator or control is a factor by design (tests/test_factors.py
+    # covers it); here those columns hold numbers in every other encoding
+    numeric_encodings = [e for e in encodings if e != "category"]
     for col in [outcome, *xs, *cs]:
         vals = values(col, n)
         if chance(8):  # a constant column
             vals = [vals[0]] * n
         vals = spoil(col, with_missing(vals))
         numbers[col] = vals
-        columns[col] = build_column(draw, vals, encodings, text_file=text_file, parquet=parquet)
+        col_encodings = numeric_encodings if col in cs else encodings
+        columns[col] = build_column(draw, vals, col_encodings, text_file=text_file, parquet=parquet)
 
     for w in ws:
         per = values(w, n_persons)
@@ -487,7 +491,9 @@ def diary_cases(draw: st.DrawFn, kind: str = "frame") -> Case:
             vals[i] = draw(VALUE_KINDS["ints"])
         vals = spoil(w, vals)
         numbers[w] = vals
-        columns[w] = build_column(draw, vals, encodings, text_file=text_file, parquet=parquet)
+        columns[w] = build_column(
+            draw, vals, numeric_encodings, text_file=text_file, parquet=parquet
+        )
 
     if occ is not None:
         day_numbers: list[Any] = []
@@ -675,6 +681,8 @@ class Expected:
     sd: dict[str, float] = field(default_factory=dict)
     outcome: dict[int, Fraction] = field(default_factory=dict)
     ref: dict[str, float] = field(default_factory=dict)
+    #: level-1 predictors whose person means are all equal: no ``{x}_pm`` column
+    no_between: set[str] = field(default_factory=set)
 
     @property
     def fails(self) -> bool:
@@ -874,9 +882,18 @@ def oracle(case: Case, *, path: str, detrend: bool, standardize: bool) -> Expect
         cw, pmc = f"{x}_cw", f"{x}_pm"
         exp.within[cw], exp.person_mean[x], exp.ref[cw], exp.ref[pmc] = within, pms, ref, ref
         exp.centre[pmc] = _mean([pms[p] for p in persons])
+        means = [pms[p] for p in persons]
+        spread = max(means) - min(means)
+        if spread == 0:
+            # the same person mean for everyone (one person, or the same days for all):
+            # no between part, nothing of it to standardise
+            exp.no_between.add(x)
+        elif not spread > 1e-9 * _mag(pms.values()):
+            exp.either.append(pmc)  # equal but for rounding: with or without a between part
         if standardize:
             exp.sd[cw] = needs_sd(x, cw, list(within.values()), ref)
-            exp.sd[pmc] = needs_sd(x, pmc, [pms[p] for p in persons], _mag(pms.values()))
+            if x not in exp.no_between:
+                exp.sd[pmc] = needs_sd(x, pmc, means, _mag(pms.values()))
     for w in ws:
         vals = [person_w[w][p] for p in persons]
         exp.centre[f"{w}_c"] = _mean(vals)
@@ -1009,15 +1026,20 @@ def _check_prepared(case: Case, exp: Expected, out: Outcome, show: str) -> None:
     g = f[person]
     for x in m["level1"]:
         cw, pmc = f"{x}_cw", f"{x}_pm"
-        tw, tb = p.transforms[cw], p.transforms[pmc]
+        tw = p.transforms[cw]
         tol = 1e-8 * exp.ref[cw] + 1e-300
         # person means of the within-person part are 0; person means use complete rows only
         within_raw = f[cw] * tw.scale
         assert (within_raw.groupby(g).mean().abs() <= tol).all(), f"{cw} means\n{show}"
         for pid, want in exp.person_mean[x].items():
             assert _close(float(p.person_means.loc[pid, x]), want, tol), f"mean {x} {pid}\n{show}"
-        if cw in skip or pmc in skip or x in skip:
+        if x in exp.no_between:
+            assert pmc not in f.columns and pmc not in p.transforms, f"{pmc} made\n{show}"
+        elif pmc not in skip:
+            assert pmc in p.transforms, f"no between part {pmc}\n{show}"
+        if cw in skip or pmc in skip or x in skip or x in exp.no_between:
             continue
+        tb = p.transforms[pmc]
         if cw in exp.sd:
             assert abs(tw.scale - exp.sd[cw]) <= 1e-6 * exp.sd[cw], f"sd {cw}\n{show}"
             assert abs(tb.scale - exp.sd[pmc]) <= 1e-6 * exp.sd[pmc], f"sd {pmc}\n{show}"
