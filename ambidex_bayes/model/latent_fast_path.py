@@ -289,11 +289,43 @@ def draw_person_effects_latent(
     """
     S, q = tau.shape
     J = mu.shape[1]
+    z = rng.standard_normal((S, J, q))
+    # by blocks of draws, so that the working arrays stay small (same draws as at once)
+    step = max(1, 250_000 // max(J, 1))
+    out = np.empty((S, J, q))
+    for lo in range(0, S, step):
+        sl = slice(lo, min(S, lo + step))
+        out[sl] = _draw_block(
+            sums,
+            mu[sl],
+            x_imputed[sl],
+            a[sl],
+            b[sl],
+            sigma[sl],
+            tau[sl],
+            None if rho is None else rho[sl],
+            z[sl],
+        )
+    return out
+
+
+def _draw_block(
+    sums: LatentSums,
+    mu: np.ndarray,
+    x_imputed: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    sigma: np.ndarray,
+    tau: np.ndarray,
+    rho: np.ndarray | None,
+    z: np.ndarray,
+) -> np.ndarray:
+    """:func:`draw_person_effects_latent` for one block of draws, given the normals ``z``."""
+    S, q = tau.shape
     s2 = (sigma**2)[:, None]
     Sx, Sxx, Sxy = outcome_sums(sums, x_imputed, module=np)
     Sc, Scc, Scy = _centred_sums(sums, Sx, Sxx, Sxy, mu)
     v0 = (sums.Sy - sums.n * a - b * Sc) / s2
-    z = rng.standard_normal((S, J, q))
     if q == 1:
         prec = 1.0 / tau[:, :1] ** 2 + sums.n / s2
         return (v0 / prec + z[..., 0] / np.sqrt(prec))[..., None]
