@@ -446,7 +446,11 @@ def test_a_real_scheduler_passes_the_probe():
     from ambidex_bayes.design.scheduler import probe_scheduler
 
     with distributed.LocalCluster(
-        n_workers=0, processes=True, host="127.0.0.1", dashboard_address=None
+        n_workers=0,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address="127.0.0.1:0",  # not 8787, which a running cluster may hold
+        scheduler_kwargs={"dashboard": False},
     ) as cluster:
         assert probe_scheduler(cluster.scheduler_address, timeout=5)["type"] == "Scheduler"
 

@@ -56,6 +56,11 @@ class RunInterrupted(AmbidexError):
     """The run stopped early; the results written so far are kept."""
 
 
+#: Where a local cluster's scheduler serves HTTP (its health and metrics pages): a free
+#: port chosen by the system.
+LOCAL_HTTP_ADDRESS = "127.0.0.1:0"
+
+
 def safe_run(task: Task, work: Work) -> dict[str, Any]:
     """Run one task and return its result row; a failure becomes a row with its message.
 
@@ -102,7 +107,10 @@ def _client(scheduler: str | None, n_workers: int | None) -> Iterator[Any]:
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
-            dashboard_address=None,
+            # no dashboard; the scheduler's own HTTP server on a free port, not on 8787
+            # (which another cluster may hold: Dask would then warn and move it)
+            dashboard_address=LOCAL_HTTP_ADDRESS,
+            scheduler_kwargs={"dashboard": False},
             silence_logs=logging.ERROR,
         )
         client = Client(cluster)
