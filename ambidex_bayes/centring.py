@@ -27,6 +27,7 @@ from ambidex_bayes.errors import SpecError
 from ambidex_bayes.spec import CENTRINGS
 
 if TYPE_CHECKING:
+    import pymc as pm
     from nutpie.compile_pymc import CompiledPyMCModel
 
     from ambidex_bayes.engine.result import FitResult
@@ -140,7 +141,7 @@ def choose_centring(centring: str, spec: ModelSpec, prepared: PreparedData) -> s
 
 #: nutpie's compiled latent fast-path models (with the model each was compiled from), by
 #: structure (:attr:`~ambidex_bayes.model.latent_centring.LatentModel.structure_key`).
-_COMPILED: dict[tuple, tuple[CompiledPyMCModel, object]] = {}
+_COMPILED: dict[tuple, tuple[CompiledPyMCModel, pm.Model]] = {}
 
 
 def compiled_latent(model: LatentModel) -> CompiledPyMCModel:

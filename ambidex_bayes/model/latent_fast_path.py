@@ -58,11 +58,15 @@ effects are drawn exactly from :math:`u_j \mid \cdot \sim N(P_j^{-1} v_j, P_j^{-
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import ModuleType
 
 import numpy as np
 import pytensor.tensor as pt
 
 from ambidex_bayes.model.latent_data import LatentData
+
+#: Per-person values: NumPy arrays (J,) or (S, J), or tensors inside a model.
+type Values = np.ndarray | pt.TensorVariable
 
 __all__ = [
     "LatentSums",
@@ -147,7 +151,11 @@ def latent_sums(data: LatentData) -> LatentSums:
     )
 
 
-def outcome_sums(sums: LatentSums, x_imputed, module=pt):
+def outcome_sums(
+    sums: LatentSums,
+    x_imputed: pt.TensorVariable | np.ndarray | None,
+    module: ModuleType = pt,
+) -> tuple[Values, Values, Values]:
     r""":math:`S_x, S_{xx}, S_{xy}` of the outcome rows with the imputed x added.
 
     ``module`` is :mod:`pytensor.tensor` (in the model) or :mod:`numpy` (per draw, with
@@ -177,14 +185,16 @@ def outcome_sums(sums: LatentSums, x_imputed, module=pt):
     )
 
 
-def x_loglik(sums: LatentSums, mu: pt.TensorVariable, sd_x: pt.TensorVariable):
+def x_loglik(sums: LatentSums, mu: pt.TensorVariable, sd_x: pt.TensorVariable) -> pt.TensorVariable:
     r"""Log-likelihood of every observed x given the person means (module docstring)."""
     s2 = sd_x**2
     sq = sums.Sxx_all - 2.0 * mu * sums.Sx_all + sums.nx * mu**2
     return -0.5 * (pt.sum(sums.nx) * pt.log(2.0 * np.pi * s2) + pt.sum(sq) / s2)
 
 
-def _centred_sums(sums: LatentSums, Sx, Sxx, Sxy, mu):
+def _centred_sums(
+    sums: LatentSums, Sx: Values, Sxx: Values, Sxy: Values, mu: Values
+) -> tuple[Values, Values, Values]:
     """:math:`S_c, S_{cc}, S_{cy}` around the person means (works for tensors and arrays)."""
     Sc = Sx - sums.n * mu
     Scc = Sxx - 2.0 * mu * Sx + sums.n * mu**2
@@ -194,9 +204,9 @@ def _centred_sums(sums: LatentSums, Sx, Sxx, Sxy, mu):
 
 def outcome_marginal_loglik(
     sums: LatentSums,
-    Sx,
-    Sxx,
-    Sxy,
+    Sx: pt.TensorVariable,
+    Sxx: pt.TensorVariable,
+    Sxy: pt.TensorVariable,
     mu: pt.TensorVariable,
     a: pt.TensorVariable,
     b: pt.TensorVariable,
