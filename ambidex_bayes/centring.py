@@ -86,7 +86,7 @@ def centring_line(meta: Mapping[str, Any]) -> str:
 
 def latent_unavailable_reason(spec: ModelSpec, prepared: PreparedData) -> str | None:
     """Why latent centring cannot fit ``spec`` on ``prepared`` (None when it can)."""
-    from ambidex_bayes.model.latent_centring import LADDER
+    from ambidex_bayes.model.latent_ladder import LADDER
 
     m = prepared.mapping
     if spec.name not in LADDER:
@@ -126,6 +126,8 @@ def choose_centring(centring: str, spec: ModelSpec, prepared: PreparedData) -> s
     """
     if centring not in CENTRINGS:
         raise SpecError(f"centring must be one of {list(CENTRINGS)}, not {centring!r}.")
+    if centring == "observed":
+        return centring
     reason = latent_unavailable_reason(spec, prepared)
     if centring == "latent" and reason:
         raise SpecError(

@@ -278,12 +278,12 @@ def test_numpyro_fit_passes_the_chain_method_to_the_sampler(small_prepared, monk
 
 def test_fit_key_changes_with_the_model_code_version(small_prepared, monkeypatch):
     """Fits saved by earlier model code (another parameterisation) are not re-used."""
+    from ambidex_bayes.engine import cache
     from ambidex_bayes.fit import fit_key
-    from ambidex_bayes.model import build
 
     spec = load_spec("M3")
     settings = SamplerSettings(backend="pymc").resolved()
     before = fit_key(spec, small_prepared, settings)
     assert fit_key(spec, small_prepared, settings) == before
-    monkeypatch.setattr(build, "MODEL_CODE_VERSION", build.MODEL_CODE_VERSION + 1)
+    monkeypatch.setattr(cache, "MODEL_CODE_VERSION", cache.MODEL_CODE_VERSION + 1)
     assert fit_key(spec, small_prepared, settings) != before

@@ -91,6 +91,26 @@ def test_loading_a_saved_fit_does_not_import_the_model_builder(saved_fit):
 
 
 @pytest.mark.fit
+def test_a_fit_found_in_the_cache_does_not_import_the_model_builder(m3_fit, fit_cache):
+    """The same fit again is read from the cache before anything is built: the cache key
+    (with the model code's version) needs neither PyMC nor Bambi."""
+    code = f"""
+        import ambidex_bayes as ab
+        from ambidex_bayes.simulate import reference_design, simulate_diary
+
+        design = reference_design(n_persons=60, diaries_dist="fixed", diaries_mean=5,
+                                  likert=None, missing_rate=0.0, g10=0.3, g11=0.5, tau1=0.15)
+        study = simulate_diary(design, seed=11)
+        prepared = ab.prepare(ab.load_diary(study.data, study.mapping))
+        settings = ab.SamplerSettings(backend="pymc", draws=300, tune=300, chains=2, seed=5)
+        again = ab.fit(ab.load_spec("M3"), prepared, settings=settings,
+                       cache_dir={str(fit_cache)!r}, progressbar=False, verbose=False)
+        assert again.meta["fit_key"] == {m3_fit.meta["fit_key"]!r}
+    """
+    assert _heavy_imports(code) == []
+
+
+@pytest.mark.fit
 def test_summary_command_does_not_import_the_model_builder(saved_fit):
     code = f"""
         from ambidex_bayes.cli import main

@@ -56,16 +56,10 @@ from ambidex_bayes.model.latent_fast_path import (
     outcome_sums,
     x_loglik,
 )
+from ambidex_bayes.model.latent_ladder import LADDER
 from ambidex_bayes.terms import ModerationTerms
 
 __all__ = ["LADDER", "LatentModel", "build_latent_model", "latent_terms"]
-
-#: The ladder's levels: (random slope, cross-level interaction) of each.
-LADDER: dict[str, tuple[bool, bool]] = {
-    "M1": (False, False),
-    "M2": (True, False),
-    "M3": (True, True),
-}
 
 
 @dataclass
