@@ -97,6 +97,7 @@ def reliability_message(x: str, rel: dict[str, float]) -> tuple[str, str | None]
         f"The between-person effect of {x!r} and the contextual effect are biased (the "
         "between-person slope is pulled toward the within-person slope) and their uncertainty "
         "is understated. The within-person effect and the cross-level interaction are not "
-        "affected. To fix it: collect more diaries per person, or use latent person-mean "
-        "centring (as in Mplus) for the between-person part."
+        "affected. To fix it: collect more diaries per person, or fit with latent person-mean "
+        "centring, which models each person's true mean (`fit --centring latent`, or "
+        'centring="latent" in ab.fit or the spec file).'
     )
