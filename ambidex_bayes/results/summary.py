@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -31,6 +31,9 @@ from ambidex_bayes.posterior import (
 )
 from ambidex_bayes.rank_diagnostics import convergence_arrays
 from ambidex_bayes.terms import ModerationTerms
+
+if TYPE_CHECKING:
+    from ambidex_bayes.transforms import Transform
 
 __all__ = ["posterior_summary", "parameter_roles", "summary_roles"]
 
@@ -102,6 +105,34 @@ def _count(roles: Mapping[str, str], pattern: str) -> int:
     return k
 
 
+#: What a product of two created columns is, by the kinds of its factors (transform kinds).
+_PRODUCT_ROLES = {
+    ("within_centred", "within_centred"): "interaction of the within-person parts of {a} and {b}",
+    ("person_mean", "grand_centred"): "moderation of the between-person effect of {a} by {b}",
+    ("person_mean", "person_mean"): "interaction of the person means of {a} and {b}",
+}
+
+
+def _product_roles(roles: dict[str, str], transforms: Mapping[str, Transform]) -> dict[str, str]:
+    """Roles of the products among the other fixed effects whose two factors are created
+    columns: within x within (a level-1 interaction), person mean x moderator (the between
+    effect moderated) and person mean x person mean."""
+    out = {}
+    for name, role in roles.items():
+        parts = name.split(":")
+        if role != "other fixed effect" or len(parts) != 2:
+            continue
+        found = [transforms.get(part) for part in parts]
+        if any(t is None for t in found):
+            continue
+        for first, second in (found, found[::-1]):
+            template = _PRODUCT_ROLES.get((first.kind, second.kind))
+            if template is not None:
+                out[name] = template.format(a=first.source, b=second.source)
+                break
+    return out
+
+
 def _every_pair_roles(fit: Fitted, roles: dict[str, str], posterior: xr.Dataset) -> dict[str, str]:
     """``roles`` with the terms of every further predictor and moderator named, and every
     person-effect SD and correlation listed (before the residual SD).
@@ -112,8 +143,9 @@ def _every_pair_roles(fit: Fitted, roles: dict[str, str], posterior: xr.Dataset)
     fields = prepared.formula_fields()
     n_x, n_w = _count(fields, "x{}_within"), _count(fields, "w{}")
     factors = getattr(prepared, "factor_codings", None) or {}
+    products = _product_roles(roles, prepared.transforms)
     if n_x <= 1 and n_w <= 1 and not any(fields[f"w{m}"] in factors for m in range(n_w)):
-        return roles
+        return {name: products.get(name, role) for name, role in roles.items()}
     from ambidex_bayes.model.moderation_roles import terms_for
 
     def source(column: str) -> str:
@@ -141,6 +173,7 @@ def _every_pair_roles(fit: Fitted, roles: dict[str, str], posterior: xr.Dataset)
             ):
                 if name is not None:
                     named.setdefault(name, role)
+    named.update(products)
     out = {
         name: (named.get(name, role) if role == "other fixed effect" else role)
         for name, role in roles.items()
