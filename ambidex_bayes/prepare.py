@@ -49,13 +49,15 @@ Lüdtke et al. (2008) in a note, and a warning when it is below
 
 :class:`PreparedData` lives in :mod:`ambidex_bayes.prepared_data`, :class:`Transform` and
 the SDs used to standardise in :mod:`ambidex_bayes.transforms`; this module re-exports them.
+The split of level-1 predictors and controls into ``{x}_cw`` and ``{x}_pm``, with the
+reliability of person means and the occasion trend removed by ``detrend``, lives in
+:mod:`ambidex_bayes.person_mean_split`; this module checks the input, drops incomplete rows,
+codes factors, centres moderators, transforms the outcome and controls, and writes the notes.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -73,13 +75,17 @@ from ambidex_bayes.data.validate import (
 from ambidex_bayes.errors import DataError, SpecError
 from ambidex_bayes.factor_coding import FactorCoding, factor_coding
 from ambidex_bayes.formula_guard import column_name_problem
+from ambidex_bayes.person_mean_split import (
+    Created,
+    OccasionTrend,
+    decompose_level1,
+    split_controls,
+)
 from ambidex_bayes.prepared_data import PreparedData
-from ambidex_bayes.reliability import person_mean_reliability, reliability_message
+from ambidex_bayes.reliability import person_mean_reliability
 from ambidex_bayes.transforms import (
-    NO_VARIANCE_RTOL,
     TRANSFORM_KINDS,
     Transform,
-    largest_magnitude,
     robust_sd,
     standardising_sd,
 )
@@ -267,15 +273,15 @@ def prepare(
     _check_new_names(frame, m, y_col, control_cols, codings, split)
 
     g = frame[m.person]
-    trend = _OccasionTrend.of(frame, m) if detrend else _OccasionTrend.none(m)
-    created = _Created(notes=notes, roles={"y": y_col, "person": m.person})
+    trend = OccasionTrend.of(frame, m) if detrend else OccasionTrend.none(m)
+    created = Created(notes=notes, roles={"y": y_col, "person": m.person})
     _add_contrast_columns(frame, codings, created)
     if m.occasion is not None:
         created.roles["occasion"] = m.occasion
-    person_means, reliability = _decompose_level1(
+    person_means, reliability = decompose_level1(
         frame, m, g, trend, created, standardize=standardize
     )
-    _split_controls(frame, m, g, split, person_means, created, standardize=standardize)
+    split_controls(frame, m, g, split, person_means, created, standardize=standardize)
     warning = _few_varying_persons(frame[m.outcome], g, m.outcome)
     if warning:
         created.warnings.append(warning)
@@ -374,7 +380,7 @@ def _is_categorical_order(levels: tuple[str, ...]) -> bool:
 
 
 def _add_contrast_columns(
-    frame: pd.DataFrame, codings: dict[str, FactorCoding], created: _Created
+    frame: pd.DataFrame, codings: dict[str, FactorCoding], created: Created
 ) -> None:
     """Add every factor's contrast columns to ``frame``, each with its transform."""
     for col, coding in codings.items():
@@ -437,199 +443,11 @@ def _model_rows(
     return frame, dropped
 
 
-@dataclass
-class _Created:
-    """What preparing makes, gathered step by step: transforms, roles, notes, warnings, and
-    a description of every created column."""
-
-    notes: list[str]
-    roles: dict[str, str]
-    transforms: dict[str, Transform] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-    made: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class _OccasionTrend:
-    r"""The occasion centred within person, :math:`t^c_{ij} = t_{ij} - \bar t_j`, for
-    detrending (all None without detrending).
-
-    Sums of squares are taken on :math:`t^c / \max|t^c|` (``top``), so that extreme
-    occasions neither overflow nor underflow.
-    """
-
-    occasion: str | None
-    centred: pd.Series | None
-    occasion_means: pd.Series | None
-    top: float = 1.0
-    sum_sq: float = 0.0
-
-    @classmethod
-    def none(cls, m: ColumnMapping) -> _OccasionTrend:
-        """No detrending."""
-        return cls(m.occasion, None, None)
-
-    @classmethod
-    def of(cls, frame: pd.DataFrame, m: ColumnMapping) -> _OccasionTrend:
-        """The centred occasion of the rows; a DataError when it never varies."""
-        assert m.occasion is not None
-        g = frame[m.person]
-        t = frame[m.occasion]
-        occasion_means = t.groupby(g, sort=False).mean().rename_axis(m.person)
-        t_c = t - g.map(occasion_means)
-        t_top = largest_magnitude(t_c)
-        if not t_top > NO_VARIANCE_RTOL * largest_magnitude(t):
-            raise DataError(
-                f"cannot detrend: the occasion column {m.occasion!r} does not vary within any "
-                "person in the rows used; prepare without detrend=True"
-            )
-        ss_t = float(((t_c / t_top) ** 2).sum())
-        return cls(m.occasion, t_c, occasion_means, t_top, ss_t)
-
-    def slope(self, centred: pd.Series, what: str) -> float:
-        """Pooled within-person slope of ``centred`` per unit of the occasion (0 without
-        detrending)."""
-        if self.centred is None:
-            return 0.0
-        t_c, t_top = self.centred, self.top
-        slope = float(((t_c / t_top) * centred).sum()) / self.sum_sq / t_top
-        if not math.isfinite(slope):
-            raise DataError(
-                f"cannot detrend {what}: its trend per unit of the occasion {self.occasion!r} "
-                "is too large to represent (the occasion varies by tiny amounts); rescale the "
-                "occasion or prepare without detrend=True"
-            )
-        return slope
-
-
-def _decompose_level1(
-    frame: pd.DataFrame,
-    m: ColumnMapping,
-    g: pd.Series,
-    trend: _OccasionTrend,
-    created: _Created,
-    *,
-    standardize: bool,
-) -> tuple[pd.DataFrame, dict[str, float]]:
-    """Split each level-1 predictor into ``{x}_cw`` and ``{x}_pm`` (added to ``frame``).
-
-    Returns the raw person means (one column per predictor) and the reliability of each
-    predictor's person means; notes and warnings on the reliability go to ``created``.
-
-    A predictor whose person means are the same for everyone (the day number when every
-    person is observed on the same days) has no between-person part: no ``{x}_pm`` column,
-    no ``x<k>_between`` role (nor ``x_between`` for the first predictor), no reliability,
-    and a plain note saying so.
-    """
-    person_means = pd.DataFrame(index=pd.Index(pd.unique(g), dtype="str", name=m.person))
-    reliability: dict[str, float] = {}
-    for k, x in enumerate(m.level1):
-        person_means[x] = frame[x].groupby(g, sort=False).mean()
-        has_between = _split(
-            frame, x, g, person_means[x], trend, created, f"x{k}", standardize=standardize
-        )
-        if not has_between:
-            continue
-        rel = person_mean_reliability(frame[x], g)
-        reliability[x] = rel["reliability"]
-        note, warning = reliability_message(x, rel)
-        created.notes.append(note)
-        if warning:
-            created.warnings.append(warning)
-    created.roles["x_within"] = created.roles["x0_within"]
-    if "x0_between" in created.roles:
-        created.roles["x_between"] = created.roles["x0_between"]
-    return person_means, reliability
-
-
-def _split(
-    frame: pd.DataFrame,
-    x: str,
-    g: pd.Series,
-    pm: pd.Series,
-    trend: _OccasionTrend,
-    created: _Created,
-    role: str,
-    *,
-    standardize: bool,
-) -> bool:
-    """Add ``{x}_cw`` and (when the person means ``pm`` vary) ``{x}_pm`` to ``frame``, with
-    their transforms and the roles ``{role}_within``, ``{role}_between``; return whether
-    there is a between part (else a note says there is none)."""
-    within = frame[x] - g.map(pm)
-    slope = trend.slope(within, repr(x))
-    if trend.centred is not None:
-        within = within - slope * trend.centred
-    s_w = (
-        standardising_sd(within, f"the within-person part of {x!r}", reference=frame[x])
-        if standardize
-        else 1.0
-    )
-    cw, pmc = f"{x}_cw", f"{x}_pm"
-    frame[cw] = within / s_w
-    created.transforms[cw] = Transform(cw, x, "within_centred", 0.0, s_w, slope)
-    created.roles[f"{role}_within"] = cw
-    detrended = ", detrended" if trend.centred is not None else ""
-    made = f"{cw!r} ({x} minus the person's own mean{detrended})"
-    if _same_for_everyone(pm):
-        created.made.append(made)
-        created.notes.append(
-            f"The person means of {x!r} are the same for everyone, so it has no "
-            "between-person part; the model has no between term for it."
-        )
-        return False
-    c_b = float(pm.mean())
-    s_b = standardising_sd(pm, f"the person means of {x!r}") if standardize else 1.0
-    frame[pmc] = (g.map(pm) - c_b) / s_b
-    created.transforms[pmc] = Transform(pmc, x, "person_mean", c_b, s_b)
-    created.roles[f"{role}_between"] = pmc
-    created.made.append(
-        made + f", {pmc!r} (the person mean of {x} centred at the mean over persons, {c_b:.4g})"
-    )
-    return True
-
-
-def _split_controls(
-    frame: pd.DataFrame,
-    m: ColumnMapping,
-    g: pd.Series,
-    split: list[str],
-    person_means: pd.DataFrame,
-    created: _Created,
-    *,
-    standardize: bool,
-) -> None:
-    """Split the controls ``split`` into ``{c}_cw`` and ``{c}_pm`` like the level-1
-    predictors (not detrended); their raw person means go to ``person_means``."""
-    for k, c in enumerate(m.controls):
-        if c not in split:
-            continue
-        person_means[c] = frame[c].groupby(g, sort=False).mean()
-        created.roles[f"c{k}"] = c
-        _split(
-            frame,
-            c,
-            g,
-            person_means[c],
-            _OccasionTrend.none(m),
-            created,
-            f"c{k}",
-            standardize=standardize,
-        )
-
-
-def _same_for_everyone(person_means: pd.Series) -> bool:
-    """Whether the person means are equal but for rounding (relative to their magnitude,
-    :data:`~ambidex_bayes.transforms.NO_VARIANCE_RTOL`)."""
-    spread = float(person_means.max() - person_means.min())
-    return not spread > NO_VARIANCE_RTOL * max(largest_magnitude(person_means), 1e-300)
-
-
 def _centre_moderators(
     frame: pd.DataFrame,
     m: ColumnMapping,
     g: pd.Series,
-    created: _Created,
+    created: Created,
     *,
     codings: Mapping[str, FactorCoding],
     standardize: bool,
@@ -673,8 +491,8 @@ def _transform_outcome(
     m: ColumnMapping,
     g: pd.Series,
     y_col: str,
-    trend: _OccasionTrend,
-    created: _Created,
+    trend: OccasionTrend,
+    created: Created,
     *,
     standardize: bool,
     detrend: bool,
@@ -711,7 +529,7 @@ def _transform_controls(
     frame: pd.DataFrame,
     m: ColumnMapping,
     control_cols: list[str],
-    created: _Created,
+    created: Created,
     *,
     skip: tuple[str, ...],
     standardize: bool,
@@ -734,7 +552,7 @@ def _transform_controls(
 
 
 def _closing_notes(
-    created: _Created,
+    created: Created,
     g: pd.Series,
     *,
     detrend: bool,
