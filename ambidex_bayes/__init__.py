@@ -62,7 +62,7 @@ _EXPORTS: dict[str, str] = {
     "SimulationDesign": "ambidex_bayes.simulate:SimulationDesign",
     # models and fitting
     "load_spec": "ambidex_bayes.spec:load_spec",
-    "ladder_specs": "ambidex_bayes.spec:ladder_specs",
+    "ladder_specs": "ambidex_bayes.ladder:ladder_specs",
     "ModelSpec": "ambidex_bayes.spec:ModelSpec",
     "SamplerSettings": "ambidex_bayes.fit:SamplerSettings",
     "fit": "ambidex_bayes.fit:fit",

@@ -325,10 +325,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     from ambidex_bayes import constants
     from ambidex_bayes.errors import OutputError
+    from ambidex_bayes.ladder import ladder_specs
     from ambidex_bayes.output_paths import check_report_folder
     from ambidex_bayes.pipeline import run_analysis
     from ambidex_bayes.report import write_report
-    from ambidex_bayes.spec import ladder_specs
 
     settings = sampler_settings(args)  # checked before the data are read
     source, mapping = data_inputs(args)

@@ -26,6 +26,7 @@ import pandas as pd
 from ambidex_bayes.data import ColumnMapping, DiaryData, load_diary
 from ambidex_bayes.errors import ModelError
 from ambidex_bayes.fit import FitResult, SamplerSettings, fit
+from ambidex_bayes.ladder import ladder_specs
 from ambidex_bayes.moderation.slopes import SimpleSlopes
 from ambidex_bayes.prepare import PreparedData, prepare
 from ambidex_bayes.results import (
@@ -34,7 +35,7 @@ from ambidex_bayes.results import (
     posterior_summary,
     simple_slopes,
 )
-from ambidex_bayes.spec import ModelSpec, ladder_specs
+from ambidex_bayes.spec import ModelSpec
 from ambidex_bayes.stage_timing import StageTimes
 
 if TYPE_CHECKING:

@@ -23,16 +23,20 @@ A spec may name ``optional_roles`` (``optional_roles = ["w", "x_between"]``): ev
 the formula that uses one of them is left out when the data lack that role (no level-2
 moderator; a level-1 predictor whose person means do not vary), and so is every prior keyed
 by it. The bundled M1 and M2 mark ``{w}`` and ``{x_between}`` optional, M3 only
-``{x_between}``: M3 exists for ``{x_within}:{w}``, so :func:`ladder_specs` given the data's
-roles skips it when there is no moderator.
+``{x_between}``: M3 exists for ``{x_within}:{w}``, so
+:func:`ambidex_bayes.ladder.ladder_specs` given the data's roles skips it when there is no
+moderator.
 
 Prior sets (files of such priors applied on top of a spec, bundled ones by name) are read by
 :func:`ambidex_bayes.priors.sets.load_prior_set`.
+
+This module holds :class:`ModelSpec`, :func:`load_spec` and the checks of names and prior
+keys; :class:`PriorSpec` and the prior distributions live in :mod:`ambidex_bayes.prior_spec`
+(re-exported here), the ladder of bundled models in :mod:`ambidex_bayes.ladder`.
 """
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import itertools
 import json
@@ -50,36 +54,24 @@ from ambidex_bayes.formula_guard import (
     quote_name,
     split_top_level,
 )
+from ambidex_bayes.prior_spec import (
+    DISTRIBUTIONS,
+    POSITIVE_DISTRIBUTIONS,
+    PriorSpec,
+    did_you_mean,
+)
 
 __all__ = [
     "PriorSpec",
     "ModelSpec",
     "load_spec",
-    "ladder_specs",
-    "ladder_notes",
     "models_dir",
     "check_spec_name",
     "check_prior_key_roles",
     "DISTRIBUTIONS",
+    "POSITIVE_DISTRIBUTIONS",
     "FAMILIES",
 ]
-
-#: Prior distributions a spec may name, with their parameters (required, optional).
-DISTRIBUTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "Normal": (("mu", "sigma"), ()),
-    "StudentT": (("nu", "mu", "sigma"), ()),
-    "HalfNormal": (("sigma",), ()),
-    "HalfStudentT": (("nu", "sigma"), ()),
-    "HalfCauchy": (("beta",), ()),
-    "Exponential": (("lam",), ()),
-    "Gamma": (("alpha", "beta"), ()),
-    "LKJ": (("eta",), ()),
-}
-
-#: Positive distributions (valid for SDs).
-POSITIVE_DISTRIBUTIONS = frozenset(
-    {"HalfNormal", "HalfStudentT", "HalfCauchy", "Exponential", "Gamma"}
-)
 
 #: Likelihood families supported by the model builder.
 FAMILIES = ("gaussian", "t")
@@ -99,19 +91,6 @@ _SPEC_KEYS = {
 
 #: How a spec may centre its level-1 predictor (see :mod:`ambidex_bayes.centring`).
 CENTRINGS = ("observed", "latent", "auto")
-
-
-#: Names users often write for a distribution's parameters (brms/Stan/scipy habits).
-_SYNONYMS = {
-    "sd": "sigma",
-    "scale": "sigma",
-    "loc": "mu",
-    "mean": "mu",
-    "df": "nu",
-    "lambda": "lam",
-    "rate": "lam",
-    "shape": "alpha",
-}
 
 
 #: Characters a spec name may hold: it is used in file names (``summary_M3.csv``, saved fits)
@@ -147,77 +126,6 @@ def check_spec_name(name: str, *, source: str, what: str = "spec name") -> str:
             "letters, digits, spaces, '_', '-', '.' and [ ] only (e.g. name = \"M3\")."
         )
     return name
-
-
-def _hint(word: str, choices: list[str] | set[str] | tuple[str, ...]) -> str:
-    if _SYNONYMS.get(word) in choices:
-        return f" Did you mean {_SYNONYMS[word]!r}?"
-    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.5)
-    return f" Did you mean {close[0]!r}?" if close else ""
-
-
-@dataclass(frozen=True)
-class PriorSpec:
-    """A prior distribution named by its PyMC name and parameters.
-
-    Parameters
-    ----------
-    dist : str
-        One of :data:`DISTRIBUTIONS`.
-    params : mapping of str to float
-        The distribution's parameters, e.g. ``{"mu": 0.0, "sigma": 1.0}``.
-    """
-
-    dist: str
-    params: Mapping[str, float]
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any], *, where: str) -> PriorSpec:
-        """Build from ``{"dist": "Normal", "mu": 0, "sigma": 1}``, checking every name."""
-        if not isinstance(d, Mapping):
-            raise SpecError(
-                f"{where}: a prior must be a table like {{ dist = 'Normal', mu = 0, sigma = 1 }}."
-            )
-        if "dist" not in d:
-            raise SpecError(
-                f"{where}: the prior has no 'dist' (one of {', '.join(DISTRIBUTIONS)})."
-            )
-        dist = str(d["dist"])
-        if dist not in DISTRIBUTIONS:
-            raise SpecError(
-                f"{where}: unknown distribution {dist!r}.{_hint(dist, list(DISTRIBUTIONS))} "
-                f"Known: {', '.join(DISTRIBUTIONS)}."
-            )
-        required, optional = DISTRIBUTIONS[dist]
-        params: dict[str, float] = {}
-        for key, value in d.items():
-            if key == "dist":
-                continue
-            if key not in required + optional:
-                raise SpecError(
-                    f"{where}: {dist} has no parameter {key!r}.{_hint(key, required + optional)} "
-                    f"Its parameters are {', '.join(required + optional)}."
-                )
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise SpecError(f"{where}: parameter {key!r} must be a number, got {value!r}.")
-            params[key] = float(value)
-        missing = [p for p in required if p not in params]
-        if missing:
-            raise SpecError(f"{where}: {dist} needs {', '.join(missing)}.")
-        for key in ("sigma", "beta", "lam", "nu", "eta", "alpha"):
-            if key in params and params[key] <= 0:
-                raise SpecError(
-                    f"{where}: parameter {key!r} of {dist} must be > 0, got {params[key]}."
-                )
-        return cls(dist=dist, params=params)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The TOML/JSON form ``{"dist": ..., **params}``."""
-        return {"dist": self.dist, **self.params}
-
-    def __str__(self) -> str:
-        args = ", ".join(f"{k}={v:g}" for k, v in self.params.items())
-        return f"{self.dist}({args})"
 
 
 @dataclass(frozen=True)
@@ -270,7 +178,7 @@ class ModelSpec:
         if unknown:
             key = unknown[0]
             raise SpecError(
-                f"{source}: unknown key {key!r}.{_hint(key, _SPEC_KEYS)} "
+                f"{source}: unknown key {key!r}.{did_you_mean(key, _SPEC_KEYS)} "
                 f"Allowed keys: {', '.join(sorted(_SPEC_KEYS))}."
             )
         for key in ("name", "formula"):
@@ -281,7 +189,7 @@ class ModelSpec:
         family = str(d.get("family", "gaussian"))
         if family not in FAMILIES:
             raise SpecError(
-                f"{source}: unknown family {family!r}.{_hint(family, FAMILIES)} "
+                f"{source}: unknown family {family!r}.{did_you_mean(family, FAMILIES)} "
                 f"Supported: {', '.join(FAMILIES)}."
             )
         for key in ("correlated", "include_controls"):
@@ -446,7 +354,7 @@ class ModelSpec:
                 )
             raise SpecError(
                 f"{self.source}: the formula uses {{{role}}}, but the data have no such role."
-                f"{_hint(role, list(fields))} Available roles: {', '.join(sorted(fields))}."
+                f"{did_you_mean(role, list(fields))} Available roles: {', '.join(sorted(fields))}."
                 + advice
             )
         template = self.formula
@@ -538,7 +446,7 @@ def _optional_roles(value: Any, formula: str, source: str) -> tuple[str, ...]:
         if not isinstance(role, str) or role not in used:
             raise SpecError(
                 f"{source}: optional role {role!r} is not a role of the formula."
-                f"{_hint(str(role), used)} The formula uses: {', '.join(used)}."
+                f"{did_you_mean(str(role), used)} The formula uses: {', '.join(used)}."
             )
         if role in ("y", "person"):
             raise SpecError(f"{source}: the role {role!r} cannot be optional.")
@@ -631,74 +539,3 @@ def load_spec(path: str | Path) -> ModelSpec:
                 path = candidate
                 break
     return ModelSpec.from_dict(_read_toml(path), source=str(path))
-
-
-def ladder_specs(
-    directory: str | Path | None = None, *, roles: Mapping[str, str] | None = None
-) -> list[ModelSpec]:
-    """The ladder M0 -> M3 from ``directory``, default the bundled specs (:func:`models_dir`).
-
-    The files are ``m0_*.toml`` ... ``m3_*.toml``. With ``roles`` (the prepared data's
-    ``formula_fields()``), a spec whose formula uses a role the data lack and the spec
-    does not mark optional is left out (M3 without a moderator); :func:`ladder_notes` says
-    what was left out or adapted.
-    """
-    directory = Path(directory) if directory is not None else models_dir()
-    if not directory.is_dir():
-        raise SpecError(
-            f"{directory}: "
-            + ("is a file, not a folder" if directory.exists() else "no such folder")
-            + "; give the folder holding the ladder spec files (m0_*.toml ... m3_*.toml)."
-        )
-    files = sorted(p for p in directory.glob("m[0-9]_*.toml"))
-    if not files:
-        raise SpecError(f"{directory}: no ladder spec files (m0_*.toml ... m3_*.toml) found.")
-    specs = [load_spec(p) for p in files]
-    seen: dict[str, ModelSpec] = {}
-    for spec in specs:
-        other = seen.get(spec.name.lower())
-        if other is not None:
-            raise SpecError(
-                f"{other.source} and {spec.source} both name their model {spec.name!r}; every "
-                "model of the ladder needs its own name (it names its fit, tables and figures)."
-            )
-        seen[spec.name.lower()] = spec
-    if roles is not None:
-        specs = [spec for spec in specs if not spec.missing_roles(roles)[0]]
-    return specs
-
-
-def ladder_notes(specs: list[ModelSpec], roles: Mapping[str, str]) -> list[str]:
-    """Plain notes on how the ladder ``specs`` meet data with ``roles``: terms left out
-    for lack of an optional role, and models left out for lack of a role they need.
-
-    Parameters
-    ----------
-    specs : list of ModelSpec
-        The full ladder (:func:`ladder_specs` without ``roles``).
-    roles : mapping of str to str
-        The prepared data's roles (``PreparedData.formula_fields()``).
-
-    Returns
-    -------
-    list of str
-    """
-    notes = []
-    for spec in specs:
-        required, _ = spec.missing_roles(roles)
-        if required:
-            wanted = ", ".join("{" + r + "}" for r in required)
-            why = (
-                " (the column mapping declares no level-2 moderator)"
-                if any(re.fullmatch(r"w\d*", r) for r in required)
-                else ""
-            )
-            notes.append(
-                f"{spec.name} ({spec.title or spec.formula}) is skipped: it needs {wanted}, "
-                f"which the data do not have{why}."
-            )
-            continue
-        note = spec.adaptation_note(roles)
-        if note:
-            notes.append(note)
-    return notes

@@ -87,8 +87,8 @@ def _write_mapping(path: Path, mapping: dict) -> Path:
 
 
 def test_data_column_names_cannot_run_code_when_a_model_is_built(tmp_path, monkeypatch):
+    from ambidex_bayes.ladder import ladder_specs
     from ambidex_bayes.model import build_model
-    from ambidex_bayes.spec import ladder_specs
 
     monkeypatch.chdir(tmp_path)
     prepared = _prepare(
@@ -649,7 +649,8 @@ def test_prior_keys_must_use_role_names(tmp_path):
 
 
 def test_two_ladder_specs_of_one_name_are_refused_naming_both_files(tmp_path):
-    from ambidex_bayes.spec import ladder_specs, models_dir
+    from ambidex_bayes.ladder import ladder_specs
+    from ambidex_bayes.spec import models_dir
 
     for path in models_dir().glob("m[0-9]_*.toml"):
         (tmp_path / path.name).write_text(path.read_text())
@@ -663,7 +664,7 @@ def test_two_ladder_specs_of_one_name_are_refused_naming_both_files(tmp_path):
 
 
 def test_a_file_as_ladder_folder_is_a_clear_error(tmp_path):
-    from ambidex_bayes.spec import ladder_specs
+    from ambidex_bayes.ladder import ladder_specs
 
     path = tmp_path / "m3.toml"
     path.write_text('name = "M3"\nformula = "{y} ~ 1"\n')

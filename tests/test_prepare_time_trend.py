@@ -11,8 +11,9 @@ import pytest
 
 from ambidex_bayes.data import ColumnMapping, load_diary, validate
 from ambidex_bayes.errors import SpecError
+from ambidex_bayes.ladder import ladder_specs
 from ambidex_bayes.prepare import prepare
-from ambidex_bayes.spec import ladder_specs, load_spec
+from ambidex_bayes.spec import load_spec
 
 
 def _sleep(n_persons: int = 10, days: int = 10, seed: int = 1) -> pd.DataFrame:

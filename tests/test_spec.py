@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from ambidex_bayes.errors import SpecError
+from ambidex_bayes.ladder import ladder_specs
 from ambidex_bayes.priors.sets import load_prior_set
-from ambidex_bayes.spec import ModelSpec, PriorSpec, ladder_specs, load_spec
+from ambidex_bayes.spec import ModelSpec, PriorSpec, load_spec
 
 FIELDS = {"y": "inno", "person": "pid", "x_within": "unc_cw", "x_between": "unc_pm", "w": "sup_c"}
 

@@ -10,8 +10,9 @@ import pytest
 
 from ambidex_bayes.data import ColumnMapping, validate
 from ambidex_bayes.errors import SpecError
+from ambidex_bayes.ladder import ladder_notes, ladder_specs
 from ambidex_bayes.prepare import prepare
-from ambidex_bayes.spec import ModelSpec, ladder_notes, ladder_specs, load_spec
+from ambidex_bayes.spec import ModelSpec, load_spec
 
 NO_MODERATOR = {"y": "y", "person": "pid", "x_within": "x_cw", "x_between": "x_pm"}
 NO_BETWEEN = {"y": "y", "person": "pid", "x_within": "x_cw", "w": "w_c"}
