@@ -10,7 +10,10 @@ offending rows and what to do. Data that pass come back as a clean, typed, sorte
 :class:`ValidatedData`.
 
 How cell values are read (numbers, person ids, row numbers) is
-:mod:`ambidex_bayes.data.values`, re-exported here.
+:mod:`ambidex_bayes.data.values`, re-exported here; which columns are factors and the order
+of their levels is :mod:`ambidex_bayes.data.factor_levels`, and the ``weekday``/``weekend``
+columns derived from a date occasion are :mod:`ambidex_bayes.data.derived_columns`
+(``level_sort_key`` and ``derive_columns`` are re-exported here).
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ambidex_bayes.data.derived_columns import derive_columns
+from ambidex_bayes.data.factor_levels import factor_column, level_sort_key
 from ambidex_bayes.data.mapping import ROW_COLUMN, ColumnMapping, did_you_mean
 from ambidex_bayes.data.values import (
     DECIMAL_COMMA,
@@ -37,7 +42,6 @@ from ambidex_bayes.data.values import (
     too_large,
 )
 from ambidex_bayes.errors import DataError, ValidationError
-from ambidex_bayes.factor_coding import level_strings
 
 __all__ = [
     "ValidatedData",
@@ -249,7 +253,7 @@ def validate(df: pd.DataFrame, mapping: ColumnMapping, *, source: str = "data") 
     for col in dict.fromkeys([*mapping.numeric_columns, *range_only]):
         if col not in work.columns or col == mapping.occasion:
             continue  # the occasion (also a level-1 predictor) is read above
-        factor = _factor(col, work[col], mapping)
+        factor = factor_column(col, work[col], mapping)
         if factor is not None:
             levels, names = factor
             factor_levels[col], values[col] = levels, names
@@ -391,100 +395,6 @@ def validate(df: pd.DataFrame, mapping: ColumnMapping, *, source: str = "data") 
         source=source,
         factor_levels=factor_levels,
     )
-
-
-#: Day names of the derived ``weekday`` factor, Monday first (the reference level).
-WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-
-
-def derive_columns(work: pd.DataFrame, mapping: ColumnMapping) -> tuple[pd.DataFrame, str | None]:
-    """``work`` with the columns of ``mapping.derive`` added from the date occasion, or a
-    problem saying why they cannot be derived (``work`` is not modified).
-
-    ``weekday``: a categorical of :data:`WEEKDAYS` (Monday first); ``weekend``: 1.0 on
-    Saturday and Sunday, else 0.0; both missing where the date is.
-    """
-    occ = mapping.occasion
-    assert occ is not None  # the mapping requires an occasion for derive
-    clash = [d for d in mapping.derive if d in work.columns]
-    if clash:
-        return work, (
-            f"the mapping derives {', '.join(map(repr, clash))} from the occasion, but the data "
-            "already have such a column; rename that column or leave it out of 'derive'."
-        )
-    if occ not in work.columns:
-        return work, None  # reported as a missing column
-    dates = _as_dates(work[occ])
-    if dates is None:
-        return work, (
-            f"the mapping derives {', '.join(map(repr, mapping.derive))} from the occasion, but "
-            f"column {occ!r} (occasion) does not hold dates; give dates (such as 2024-03-05) "
-            "or leave out 'derive'."
-        )
-    work = work.copy()
-    day = dates.dt.day_of_week
-    if "weekday" in mapping.derive:
-        names = day.map(lambda d: None if pd.isna(d) else WEEKDAYS[int(d)])
-        work["weekday"] = pd.Categorical(names, categories=list(WEEKDAYS))
-    if "weekend" in mapping.derive:
-        work["weekend"] = (day >= 5).astype("float64").where(day.notna())
-    return work, None
-
-
-def _as_dates(raw: pd.Series) -> pd.Series | None:
-    """The cells as dates (missing cells NaT), or None when a filled cell is not a date."""
-    if pd.api.types.is_datetime64_any_dtype(raw):
-        return pd.to_datetime(raw)
-    nums, bad = to_float(raw)
-    if not bad.any():
-        return None  # numbers (day numbers), not dates
-    filled = nums.notna() | bad
-    text = pd.Series(
-        [str(v).strip() if f else None for v, f in zip(raw.astype(object), filled, strict=True)],
-        index=raw.index,
-        dtype=object,
-    )
-    try:
-        dates = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
-    except (ValueError, TypeError, OverflowError):
-        return None
-    return None if (dates.isna() & filled).any() else dates
-
-
-def _factor(
-    col: str, raw: pd.Series, mapping: ColumnMapping
-) -> tuple[tuple[str, ...], pd.Series] | None:
-    """``(levels, level names per cell)`` when ``col`` is a factor, else None.
-
-    A level-2 or control column is a factor when ``mapping.factors`` declares it, when it
-    is a pandas categorical, or when every filled cell is text that is not a number (a
-    column mixing numbers and text stays numeric, so that a typo is reported, not coded).
-    """
-    if col not in (*mapping.level2, *mapping.controls):
-        return None
-    categorical = isinstance(raw.dtype, pd.CategoricalDtype)
-    if col not in mapping.factors and not categorical:
-        if pd.api.types.is_numeric_dtype(raw) or pd.api.types.is_bool_dtype(raw):
-            return None
-        nums, bad = to_float(raw)
-        if not bad.any() or nums.notna().any():
-            return None
-    names = level_strings(raw)
-    present = {n for n in names if n is not None}
-    if categorical:
-        order = [n for n in level_strings(pd.Series(raw.cat.categories)) if n is not None]
-        levels = tuple(dict.fromkeys(order))
-    else:
-        levels = tuple(sorted(present, key=level_sort_key))
-    return levels, names
-
-
-def level_sort_key(level: str) -> tuple[int, float, str]:
-    """Numbers first, in numeric order, then text in sorted order."""
-    try:
-        return (0, float(level), level)
-    except ValueError:
-        return (1, 0.0, level)
 
 
 def _too_large_problem(
