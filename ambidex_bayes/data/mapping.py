@@ -33,29 +33,33 @@ Mon ... Sun, Monday the reference) or ``weekend`` (1 on Saturday and Sunday, els
 both, as they are collinear.
 
 Unknown keys are errors with a "did you mean ...?" hint, so a typo never passes silently.
+How single fields are read and checked (names, ranges, keys, the hint) is
+:mod:`ambidex_bayes.data.mapping_fields`; ``ROW_COLUMN`` and ``did_you_mean`` are
+re-exported here.
 """
 
 from __future__ import annotations
 
-import difflib
-import math
 import numbers
 import os
-from collections.abc import Iterable, Mapping, Set
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from ambidex_bayes.data.mapping_fields import (
+    ROW_COLUMN,
+    check_keys,
+    column_names,
+    did_you_mean,
+    duplicates,
+    show_value,
+    value_range,
+)
 from ambidex_bayes.errors import SpecError
 from ambidex_bayes.factor_coding import CONTRASTS, level_name
 
 __all__ = ["ScaleSpec", "FactorSpec", "ColumnMapping", "did_you_mean", "ROW_COLUMN", "DERIVABLE"]
-
-#: Column holding the source row number (header = row 1, first data row = row 2). Reserved:
-#: a mapping may not give this name a role.
-ROW_COLUMN = "__row__"
 
 _MAPPING_KEYS = (
     "person",
@@ -75,99 +79,6 @@ _SCALE_KEYS = ("items", "reverse", "range")
 _FACTOR_KEYS = ("reference", "contrast")
 #: Columns that can be derived from a date occasion (``derive`` in a mapping).
 DERIVABLE = ("weekday", "weekend")
-
-
-def _show(value: Any, limit: int = 80) -> str:
-    """``repr(value)``, shortened to ``limit`` characters for messages."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def did_you_mean(name: str, candidates: Iterable[str]) -> str:
-    """Return a hint such as ``" (did you mean 'pid'?)"``, or ``""`` when nothing is close.
-
-    Parameters
-    ----------
-    name
-        The misspelt name.
-    candidates
-        The names that exist.
-    """
-    pool = [str(c) for c in candidates]
-    close = difflib.get_close_matches(str(name), pool, n=3, cutoff=0.6)
-    if not close:
-        # Case-insensitive match catches "PID" vs "pid", which difflib scores low.
-        close = [c for c in pool if c.lower() == str(name).lower()]
-    if not close:
-        return ""
-    return " (did you mean " + " or ".join(repr(c) for c in close) + "?)"
-
-
-def _names(value: Any, what: str) -> tuple[str, ...]:
-    """Turn a string or a list of strings into a tuple of names, or raise SpecError.
-
-    Sets are refused: their order changes from run to run, and the order of the names fixes
-    the numbered roles (``x0``, ``x1``, ...).
-    """
-    if isinstance(value, str):
-        value = (value,)
-    elif isinstance(value, Set):
-        raise SpecError(
-            f"{what} must be a list of column names, not a set (a set has no fixed order); "
-            f"got {_show(value)}"
-        )
-    elif not isinstance(value, Iterable) or isinstance(value, Mapping | bytes | bytearray):
-        raise SpecError(
-            f"{what} must be a column name or a list of column names; got {_show(value)}"
-        )
-    out = tuple(value)
-    bad = [v for v in out if not isinstance(v, str) or not v]
-    if bad:
-        raise SpecError(f"{what} must be column names (non-empty strings); got {_show(bad)}")
-    reserved = [v for v in out if v == ROW_COLUMN]
-    if reserved:
-        raise SpecError(
-            f"{what}: the name {ROW_COLUMN!r} is reserved for the source row numbers; "
-            "rename that column in the data and the mapping"
-        )
-    return out
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
-
-
-def _range(value: Any, what: str) -> tuple[float, float]:
-    """Turn ``[lo, hi]`` into a float pair with lo < hi, or raise SpecError."""
-    ok = isinstance(value, list | tuple) and len(value) == 2 and all(map(_is_number, value))
-    if not ok:
-        raise SpecError(f"{what} must be two numbers [lowest, highest]; got {_show(value)}")
-    try:
-        lo, hi = float(value[0]), float(value[1])
-    except OverflowError:
-        raise SpecError(
-            f"{what} holds a number too large for a float; got {_show(value)}"
-        ) from None
-    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-        raise SpecError(f"{what} must have lowest < highest (both finite); got {_show(value)}")
-    return (lo, hi)
-
-
-def _duplicates(names: Iterable[str]) -> list[str]:
-    seen: set[str] = set()
-    dup: list[str] = []
-    for n in names:
-        if n in seen and n not in dup:
-            dup.append(n)
-        seen.add(n)
-    return dup
-
-
-def _check_keys(d: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
-    unknown = [k for k in d if k not in allowed]
-    if unknown:
-        msgs = [f"unknown key {_show(k)}{did_you_mean(k, allowed)}" for k in unknown]
-        raise SpecError(f"{where}: " + "; ".join(msgs) + f". Allowed keys: {', '.join(allowed)}.")
 
 
 def _check_outcome_not_predictor(
@@ -229,11 +140,11 @@ class ScaleSpec:
     range: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
-        items = _names(self.items, "scale items")
-        reverse = _names(self.reverse, "reverse-keyed items")
+        items = column_names(self.items, "scale items")
+        reverse = column_names(self.reverse, "reverse-keyed items")
         if not items:
             raise SpecError("a scale needs at least one item")
-        dup = _duplicates(items)
+        dup = duplicates(items)
         if dup:
             raise SpecError(f"scale items are listed twice: {', '.join(dup)}")
         stray = [r for r in reverse if r not in items]
@@ -242,7 +153,7 @@ class ScaleSpec:
                 f"reverse-keyed item(s) {', '.join(map(repr, stray))} are not among the scale's "
                 f"items {list(items)}; add them to items or fix the name"
             )
-        rng = None if self.range is None else _range(self.range, "scale range")
+        rng = None if self.range is None else value_range(self.range, "scale range")
         object.__setattr__(self, "items", items)
         object.__setattr__(self, "reverse", reverse)
         object.__setattr__(self, "range", rng)
@@ -252,7 +163,7 @@ class ScaleSpec:
         """Build from ``{"items": [...], "reverse": [...], "range": [lo, hi]}``."""
         if not isinstance(d, Mapping):
             raise SpecError(f"{where} must be a table with keys {', '.join(_SCALE_KEYS)}")
-        _check_keys(d, _SCALE_KEYS, where)
+        check_keys(d, _SCALE_KEYS, where)
         if "items" not in d:
             raise SpecError(f"{where}: the required key 'items' is missing")
         try:
@@ -289,19 +200,19 @@ class FactorSpec:
     def __post_init__(self) -> None:
         if self.contrast not in CONTRASTS:
             raise SpecError(
-                f"contrast must be {' or '.join(map(repr, CONTRASTS))}; got {_show(self.contrast)}"
+                f"contrast must be {' or '.join(map(repr, CONTRASTS))}; got {show_value(self.contrast)}"
                 f"{did_you_mean(str(self.contrast), CONTRASTS)}"
             )
         ref = self.reference
         if ref is not None:
             if isinstance(ref, bool) or not isinstance(ref, str | numbers.Real):
-                raise SpecError(f"reference must be a level name; got {_show(ref)}")
+                raise SpecError(f"reference must be a level name; got {show_value(ref)}")
             name = level_name(ref)
             if name is None:
-                raise SpecError(f"reference must be a level name; got {_show(ref)}")
+                raise SpecError(f"reference must be a level name; got {show_value(ref)}")
             if self.contrast == "sum":
                 raise SpecError(
-                    f"sum contrasts have no reference level; remove reference = {_show(ref)} "
+                    f"sum contrasts have no reference level; remove reference = {show_value(ref)} "
                     "or use contrast = 'treatment'"
                 )
             object.__setattr__(self, "reference", name)
@@ -311,7 +222,7 @@ class FactorSpec:
         """Build from ``{"reference": ..., "contrast": ...}`` (both optional)."""
         if not isinstance(d, Mapping):
             raise SpecError(f"{where} must be a table with keys {', '.join(_FACTOR_KEYS)}")
-        _check_keys(d, _FACTOR_KEYS, where)
+        check_keys(d, _FACTOR_KEYS, where)
         try:
             return cls(reference=d.get("reference"), contrast=d.get("contrast", "treatment"))
         except SpecError as exc:
@@ -373,11 +284,11 @@ class ColumnMapping:
             value = getattr(self, key)
             if not isinstance(value, str) or not value:
                 raise SpecError(
-                    f"{key!r} must be a column name (a non-empty string); got {_show(value)}"
+                    f"{key!r} must be a column name (a non-empty string); got {show_value(value)}"
                 )
         if self.occasion is not None and (not isinstance(self.occasion, str) or not self.occasion):
             raise SpecError(
-                f"'occasion' must be a column name or absent; got {_show(self.occasion)}"
+                f"'occasion' must be a column name or absent; got {show_value(self.occasion)}"
             )
         for key in ("person", "outcome", "occasion"):
             if getattr(self, key) == ROW_COLUMN:
@@ -385,11 +296,11 @@ class ColumnMapping:
                     f"{key!r}: the name {ROW_COLUMN!r} is reserved for the source row numbers; "
                     "rename that column in the data and the mapping"
                 )
-        level1 = _names(self.level1, "'level1'")
+        level1 = column_names(self.level1, "'level1'")
         if not level1:
             raise SpecError("'level1' must name at least one level-1 predictor")
-        level2 = _names(self.level2, "'level2'")
-        derive = _names(self.derive, "'derive'")
+        level2 = column_names(self.level2, "'level2'")
+        derive = column_names(self.derive, "'derive'")
         unknown = [d for d in derive if d not in DERIVABLE]
         if unknown:
             raise SpecError(
@@ -406,7 +317,7 @@ class ColumnMapping:
                 "'derive': weekday and weekend together are collinear controls (weekend is the "
                 "sum of the Sat and Sun columns of weekday); derive one of them"
             )
-        controls = _names(self.controls, "'controls'")
+        controls = column_names(self.controls, "'controls'")
         controls = (*controls, *(d for d in derive if d not in controls))
         object.__setattr__(self, "derive", derive)
         object.__setattr__(self, "level1", level1)
@@ -417,9 +328,7 @@ class ColumnMapping:
         occ = (self.occasion,) if self.occasion is not None else ()
         # The occasion may also be a level-1 predictor (a time trend): that pair is allowed.
         used = (self.person, *occ, self.outcome, *level1, *level2, *controls)
-        dup = [
-            c for c in _duplicates(used) if not (c in occ and used.count(c) == 2 and c in level1)
-        ]
+        dup = [c for c in duplicates(used) if not (c in occ and used.count(c) == 2 and c in level1)]
         if dup:
             raise SpecError(
                 f"column(s) {', '.join(map(repr, dup))} are given more than one role; each column "
@@ -454,12 +363,12 @@ class ColumnMapping:
                     f"a range is declared for {col!r}, which is neither a model column nor a scale "
                     f"item{did_you_mean(col, sorted(known))}; fix the name or remove the range"
                 )
-            ranges[col] = _range(rng, f"range of {col!r}")
+            ranges[col] = value_range(rng, f"range of {col!r}")
         object.__setattr__(self, "ranges", ranges)
         self._check_factors(level1, level2, controls, scales, ranges)
         split = self.split_controls
         if not isinstance(split, bool):
-            split = _names(split, "'split_controls'")
+            split = column_names(split, "'split_controls'")
             stray = [c for c in split if c not in controls]
             if stray:
                 raise SpecError(
@@ -557,7 +466,7 @@ class ColumnMapping:
         """
         if not isinstance(d, Mapping):
             raise SpecError(f"{source}: a column mapping must be a table of keys; got {type(d)}")
-        _check_keys(d, _MAPPING_KEYS, source)
+        check_keys(d, _MAPPING_KEYS, source)
         missing = [k for k in _REQUIRED_KEYS if k not in d]
         if missing:
             raise SpecError(
@@ -571,7 +480,9 @@ class ColumnMapping:
                     "scales": "scale name -> items",
                     "factors": "column -> { reference, contrast }",
                 }[key]
-                raise SpecError(f"{source}: {key!r} must be a table of {what}; got {_show(d[key])}")
+                raise SpecError(
+                    f"{source}: {key!r} must be a table of {what}; got {show_value(d[key])}"
+                )
         scales = d.get("scales") or {}
         try:
             return cls(
