@@ -395,3 +395,134 @@ def test_the_methods_text_states_how_a_factor_is_coded() -> None:
     text = _centring(p)
     assert "'sector' is a factor with levels 'Catholic', 'Private', 'Public'" in text
     assert "against the reference level 'Catholic'" in text
+
+
+# --- a saved fit records its factor moderator -------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def factor_fit_file(tmp_path_factory):
+    """A small M3 fit with a three-level text moderator, saved once for this module."""
+    from ambidex_bayes.diagnostics import ConvergenceWarning
+    from ambidex_bayes.fit import SamplerSettings, fit
+
+    levels = ["a", "b", "c"]
+    df = _study(levels, {"a": 0.0, "b": 1.0, "c": -0.5}, {"a": 0.0, "b": 0.5, "c": -0.4}, seed=5)
+    mapping = {"person": "pid", "occasion": "day", "outcome": "y", "level1": ["x"]}
+    p = prepare(load_diary(df, {**mapping, "level2": ["group"]}))
+    settings = SamplerSettings(backend="nutpie", draws=100, tune=100, chains=2, seed=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # few draws, on purpose
+        res = fit(
+            load_spec("M3"), p, settings=settings, cache_dir=False, progressbar=False, verbose=False
+        )
+    return res.save(tmp_path_factory.mktemp("factor") / "m3_group.nc")
+
+
+def _with_terms(source, target, terms: dict) -> object:
+    """A copy of the fit file ``source`` whose 'terms' record is ``terms``."""
+    import xarray as xr
+
+    with xr.open_datatree(source, engine="h5netcdf") as tree:
+        tree = tree.load()
+    tree.attrs = {**tree.attrs, "terms": json.dumps(terms)}
+    tree.to_netcdf(target, engine="h5netcdf")
+    return target
+
+
+def _saved_terms(path) -> dict:
+    import xarray as xr
+
+    with xr.open_datatree(path, engine="h5netcdf") as tree:
+        return json.loads(tree.attrs["terms"])
+
+
+@pytest.mark.fit
+def test_a_saved_fit_records_its_factor_moderator_in_its_terms(factor_fit_file) -> None:
+    from ambidex_bayes.fit import FitResult
+    from ambidex_bayes.model.moderation_roles import terms_for
+
+    saved = _saved_terms(factor_fit_file)
+    assert saved["moderator_levels"] == ["a", "b", "c"]
+    assert saved["moderator_reference"] == "a"
+    assert saved["moderator_contrast"] == "treatment"
+    assert saved["moderator_terms"] == ["group_b", "group_c"]
+    assert saved["interaction_terms"] == ["x_cw:group_b", "x_cw:group_c"]
+    assert saved["moderator_coding"] == [[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]]
+    assert not {"group_b", "group_c", "x_cw:group_b", "x_cw:group_c"} & set(saved["other_fixed"])
+    loaded = FitResult.load(factor_fit_file)
+    terms = loaded.terms
+    assert terms.factor_moderator and terms.moderated
+    assert terms.w_column == "group"
+    assert terms.moderator is None and terms.interaction is None
+    assert terms.moderator_coding == ((0.0, 0.0), (1.0, 0.0), (0.0, 1.0))
+    assert json.loads(json.dumps(terms.to_dict())) == saved
+    assert terms_for(loaded) is terms
+    assert terms_for(loaded, "x", "group") == terms
+
+
+@pytest.mark.fit
+def test_terms_saved_without_the_factor_still_load_and_name_it(factor_fit_file, tmp_path) -> None:
+    """Terms saved before fits recorded a factor moderator (its contrast terms among the
+    other fixed effects) still load; ``terms_for`` names the factor from the prepared
+    codings, as the saved factor terms do."""
+    from ambidex_bayes.fit import FitResult
+    from ambidex_bayes.model.moderation_roles import terms_for
+
+    saved = _saved_terms(factor_fit_file)
+    contrasts = saved["moderator_terms"] + saved["interaction_terms"]
+    old = {k: v for k, v in saved.items() if not k.startswith(("moderator_", "interaction_t"))}
+    old["other_fixed"] = saved["other_fixed"] + contrasts
+    loaded = FitResult.load(_with_terms(factor_fit_file, tmp_path / "old.nc", old))
+    assert not loaded.terms.factor_moderator
+    assert terms_for(loaded) == FitResult.load(factor_fit_file).terms
+
+
+_BAD_FACTOR_TERMS = {
+    "levels are numbers": ({"moderator_levels": [1, 2, 3]}, "'moderator_levels' is [1, 2, 3]"),
+    "levels repeat": ({"moderator_levels": ["a", "a", "c"]}, "'moderator_levels'"),
+    "coding holds text": (
+        {"moderator_coding": [[0, 0], [1, "__import__('os')"], [0, 1]]},
+        "'moderator_coding'",
+    ),
+    "coding is text": ({"moderator_coding": "[[0, 0]]"}, "'moderator_coding'"),
+    "coding holds true/false": (
+        {"moderator_coding": [[0, 0], [True, 0], [0, 1]]},
+        "'moderator_coding'",
+    ),
+    "coding lacks a row": ({"moderator_coding": [[0, 0], [1, 0]]}, "'moderator_coding'"),
+    "coding rows differ": ({"moderator_coding": [[0, 0], [1], [0, 1]]}, "'moderator_coding'"),
+    "contrast terms are a table": ({"moderator_terms": {"a": 1}}, "'moderator_terms'"),
+    "interaction is not a name": (
+        {"interaction_terms": ["x_cw:group_b", 5]},
+        "'interaction_terms'",
+    ),
+    "one interaction too few": ({"interaction_terms": ["x_cw:group_b"]}, "'interaction_terms'"),
+    "interaction not in the posterior": (
+        {"interaction_terms": ["x_cw:group_b", "os.system"]},
+        "lacks the variable(s) os.system",
+    ),
+    "unknown contrast": ({"moderator_contrast": "helmert"}, "'moderator_contrast'"),
+    "reference not a level": ({"moderator_reference": "z"}, "'moderator_reference'"),
+    "reference is a number": ({"moderator_reference": 0}, "'moderator_reference'"),
+}
+
+
+@pytest.mark.fit
+@pytest.mark.parametrize("case", list(_BAD_FACTOR_TERMS))
+def test_damaged_factor_terms_are_refused_naming_the_file_and_record(
+    factor_fit_file, tmp_path, case
+) -> None:
+    from ambidex_bayes.errors import FitFileError
+    from ambidex_bayes.fit import FitResult
+
+    change, words = _BAD_FACTOR_TERMS[case]
+    target = _with_terms(
+        factor_fit_file, tmp_path / "bad.nc", {**_saved_terms(factor_fit_file), **change}
+    )
+    with pytest.raises(FitFileError) as info:
+        FitResult.load(target)
+    message = str(info.value)
+    assert str(target) in message
+    assert "the fit file is damaged" in message
+    assert words in message

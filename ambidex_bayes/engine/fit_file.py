@@ -123,6 +123,82 @@ def _check_settings(path: Path, meta: Mapping[str, Any]) -> None:
             raise _damaged(path, f"its {key!r} entry is {_kind(meta[key])}, expected a table")
 
 
+#: Single-text terms that name a dimension or prepared columns, not posterior variables.
+_TERM_COLUMNS = ("person_dim", "x_column", "w_column", "y_column")
+#: Terms holding a list of posterior variable names.
+_TERM_NAME_LISTS = ("other_fixed", "moderator_terms", "interaction_terms")
+#: Contrast kinds a factor moderator may be coded with.
+_CONTRASTS = ("treatment", "sum")
+
+
+def _is_number(value: Any) -> bool:
+    import math
+
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_text_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _check_term_types(path: Path, terms: Mapping[str, Any]) -> None:
+    """Every term is null or of its field's JSON type: a name, a list of names, a list of
+    level labels, or (``moderator_coding``) a list of rows of finite numbers."""
+    for key, value in terms.items():
+        if value is None:
+            continue
+        if key in (*_TERM_NAME_LISTS, "moderator_levels"):
+            ok, expected = _is_text_list(value), "a list of names"
+        elif key == "moderator_coding":
+            ok = isinstance(value, list) and all(
+                isinstance(row, list) and all(_is_number(v) for v in row) for row in value
+            )
+            expected = "a list of rows of numbers"
+        else:
+            ok, expected = isinstance(value, str), "a name"
+        if not ok:
+            raise _damaged(path, f"the term {key!r} is {value!r}, not {expected}")
+
+
+def _check_factor_terms(path: Path, terms: Mapping[str, Any]) -> None:
+    r"""The factor fields of a factor moderator agree with each other.
+
+    Levels :math:`K \geq 2`, distinct; the reference is one of them; the contrast kind is
+    known; the coding matrix has one row per level and as many columns in every row, at
+    least as many as the contrast terms; the interactions are none or one per contrast term.
+    """
+    present = [k for k in terms if k.startswith(("moderator_", "interaction_terms"))]
+    if not present:
+        return
+    levels = terms.get("moderator_levels") or []
+    if len(levels) < 2 or len(set(levels)) != len(levels):
+        raise _damaged(
+            path, f"the term 'moderator_levels' is {levels!r}, not 2 or more distinct levels"
+        )
+    reference = terms.get("moderator_reference")
+    if reference not in levels:
+        raise _damaged(
+            path, f"the term 'moderator_reference' is {reference!r}, not one of the levels"
+        )
+    contrast = terms.get("moderator_contrast")
+    if contrast not in _CONTRASTS:
+        raise _damaged(
+            path, f"the term 'moderator_contrast' is {contrast!r}, not 'treatment' or 'sum'"
+        )
+    coding = terms.get("moderator_coding") or []
+    contrast_terms = terms.get("moderator_terms") or []
+    interactions = terms.get("interaction_terms") or []
+    widths = {len(row) for row in coding}
+    if len(coding) != len(levels) or len(widths) != 1 or widths.pop() < len(contrast_terms):
+        raise _damaged(
+            path,
+            "the term 'moderator_coding' is not a matrix with one row per level and a column "
+            "per contrast term",
+        )
+    if interactions and len(interactions) != len(contrast_terms):
+        raise _damaged(path, "the term 'interaction_terms' has not one name per contrast term")
+
+
 def _check_terms(path: Path, terms: Mapping[str, Any], posterior: xr.DataTree) -> None:
     from ambidex_bayes.terms import ModerationTerms
 
@@ -131,19 +207,14 @@ def _check_terms(path: Path, terms: Mapping[str, Any], posterior: xr.DataTree) -
     if unknown or "person_dim" not in terms:
         what = f"unknown entries {unknown}" if unknown else "no 'person_dim'"
         raise _damaged(path, f"its 'terms' record has {what}")
-    for key, value in terms.items():
-        if key == "other_fixed":
-            ok = value is None or (
-                isinstance(value, list) and all(isinstance(v, str) for v in value)
-            )
-        else:
-            ok = value is None or isinstance(value, str)
-        if not ok:
-            raise _damaged(path, f"the term {key!r} is {value!r}, not a name")
+    _check_term_types(path, terms)
+    _check_factor_terms(path, terms)
     variables = set(posterior.to_dataset().data_vars)
-    skip = {"person_dim", "x_column", "w_column", "y_column", "other_fixed"}
+    skip = {*_TERM_COLUMNS, *_TERM_NAME_LISTS, "moderator_levels", "moderator_coding"}
+    skip |= {"moderator_reference", "moderator_contrast"}
     named = [v for k, v in terms.items() if k not in skip and v is not None]
-    named += list(terms.get("other_fixed") or [])
+    for key in _TERM_NAME_LISTS:
+        named += list(terms.get(key) or [])
     missing = [v for v in named if v not in variables]
     if missing:
         raise _damaged(path, f"its posterior lacks the variable(s) {', '.join(missing)}")

@@ -311,7 +311,9 @@ def build_model(
         formula=parts.formula,
         bambi_factory=partial(bambi_of, parts.formula),
         pymc_model=model,
-        terms=moderation_terms(fields, fixed_names, by_factor, spec),
+        terms=moderation_terms(
+            fields, fixed_names, by_factor, spec, factor_codings=prepared.factor_codings
+        ),
         priors=choices.priors,
         response=response,
         marginal=design,
