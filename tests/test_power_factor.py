@@ -132,3 +132,36 @@ def test_a_tiny_run_tests_the_level_s_slope_contrast(tmp_path):
     assert (results["mean"] > 0.1).all() and (results["upper"] > 0.4 - 0.05).all()
     table = power_table(results, config)
     assert table.loc[0, "simulations"] == 2
+
+
+def test_the_power_figure_names_the_tested_contrast():
+    from ambidex_bayes.design.plots import plot_power_curve
+
+    table = pd.DataFrame(
+        [
+            {"n_persons": n, "diaries": 4.0, "effect": e, "power": p, "power_se": 0.05}
+            for n, p in ((40, 0.3), (97, 0.7))
+            for e in (0.2, 0.4)
+        ]
+    )
+    config = PowerConfig(design=FACTOR_DESIGN, contrast="private", focal="workload")
+    fig = plot_power_curve(table, config=config)
+    title = " ".join(fig.get_suptitle().split())
+    assert title.startswith(
+        "Power to detect the difference of the workload slope between private and public"
+    )
+    assert "interaction" not in title
+    visible = [ax.get_title() for ax in fig.axes if ax.get_visible()]
+    assert visible == [
+        "workload slope, private − public = 0.2",
+        "workload slope, private − public = 0.4",
+    ]
+    # without focal: the design's first level-1 predictor
+    default = plot_power_curve(table, config=PowerConfig(design=FACTOR_DESIGN, contrast="ngo"))
+    assert "the uncertainty slope between ngo and public" in " ".join(
+        default.get_suptitle().split()
+    )
+    # without contrast: the cross-level interaction, as before
+    plain = plot_power_curve(table, config=PowerConfig())
+    assert "cross-level interaction" in plain.get_suptitle()
+    assert plain.axes[0].get_title() == "interaction = 0.2"

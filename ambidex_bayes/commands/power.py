@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
         Path(args.out),
         tables={"power_table": table},
         text={"power_summary": summary},
-        figures={"power_curve": plot_power_curve(table)},
+        figures={"power_curve": plot_power_curve(table, config=config)},
     )
     print("written: " + ", ".join(str(p) for p in written))
     return 0
