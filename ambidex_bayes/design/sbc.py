@@ -187,6 +187,8 @@ def _checked_parameters(terms: Any, levels: list[str]) -> dict[str, tuple[str, A
         terms.between,
         terms.moderator,
         terms.interaction,
+        *terms.moderator_terms,
+        *terms.interaction_terms,
         *terms.other_fixed,
         terms.group_intercept_sd,
         terms.group_slope_sd,
