@@ -44,6 +44,7 @@ __all__ = [
     "get_scalar",
     "describe_draws",
     "elements",
+    "without_internal",
 ]
 
 #: Dimensions that index posterior draws.
@@ -257,3 +258,11 @@ def elements(da: xr.DataArray) -> Iterator[tuple[str, dict[str, int]]]:
             coord = da[dim].values[i] if dim in da.coords else i
             parts.append(str(coord))
         yield f"{da.name}[{', '.join(parts)}]", selection
+
+
+def without_internal(posterior: xr.Dataset) -> xr.Dataset:
+    """The posterior without internal variables (names starting with "_") and their dims."""
+    internal = [v for v in posterior.data_vars if str(v).startswith("_")]
+    posterior = posterior.drop_vars(internal)
+    used = {dim for var in posterior.data_vars.values() for dim in var.dims}
+    return posterior.drop_dims([d for d in posterior.dims if d not in used])

@@ -27,6 +27,7 @@ import xarray as xr
 
 from ambidex_bayes.cache_dirs import user_cache_dir
 from ambidex_bayes.engine.nutpie_cache import compile_cached
+from ambidex_bayes.posterior import without_internal
 from ambidex_bayes.terms import correlation_name
 
 if TYPE_CHECKING:
@@ -151,14 +152,6 @@ def _pymc_sample(
             progressbar=progressbar,
             compute_convergence_checks=False,
         )
-
-
-def without_internal(posterior: xr.Dataset) -> xr.Dataset:
-    """The posterior without internal variables (names starting with "_") and their dims."""
-    internal = [v for v in posterior.data_vars if str(v).startswith("_")]
-    posterior = posterior.drop_vars(internal)
-    used = {dim for var in posterior.data_vars.values() for dim in var.dims}
-    return posterior.drop_dims([d for d in posterior.dims if d not in used])
 
 
 def sample_full(

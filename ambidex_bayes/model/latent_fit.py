@@ -17,6 +17,7 @@ import xarray as xr
 
 from ambidex_bayes.model.latent_centring import LADDER, LatentModel, build_latent_model
 from ambidex_bayes.model.latent_fast_path import draw_person_effects_latent
+from ambidex_bayes.posterior import without_internal
 
 if TYPE_CHECKING:
     from nutpie.compile_pymc import CompiledPyMCModel
@@ -62,13 +63,6 @@ def _complete(model: LatentModel, posterior: xr.Dataset, seed: int) -> xr.Datase
     for k, name in enumerate(names):
         posterior[name] = (("chain", "draw", nm.person_dim), u[..., k].reshape(chains, draws, J))
     return posterior
-
-
-def _without_internal(posterior: xr.Dataset) -> xr.Dataset:
-    internal = [v for v in posterior.data_vars if str(v).startswith("_")]
-    posterior = posterior.drop_vars(internal)
-    used = {dim for var in posterior.data_vars.values() for dim in var.dims}
-    return posterior.drop_dims([d for d in posterior.dims if d not in used])
 
 
 def _pymc_sample(
@@ -163,7 +157,7 @@ def sample_latent(
     posterior = idata["posterior"].to_dataset()
     if model.marginal:
         posterior = _complete(model, posterior, seed + 1)
-    idata["posterior"] = xr.DataTree(_without_internal(posterior))
+    idata["posterior"] = xr.DataTree(without_internal(posterior))
     return idata
 
 
