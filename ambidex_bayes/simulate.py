@@ -45,6 +45,20 @@ The design itself, its checks and the reference design are in
 factor moderator with per-level effects (treatment contrasts) and correlated person effects;
 their equations and draws are in :mod:`ambidex_bayes.simulate_extensions`.
 
+Latent centring
+---------------
+The person means :math:`\bar x_j` above are the predictor's *true* (latent) person means, so
+the generating model is also the model of latent person-mean centring
+(:mod:`ambidex_bayes.model.latent_centring`): its person means :math:`\mu_j = \bar x_j`,
+their mean :math:`\mu_0 = \mu_x` and SD :math:`\tau_x = s_{x,b}`, the within-person SD
+:math:`\sigma_x = s_{x,w}`, no effect of the moderator on the person means, and the between
+effect :math:`\beta_B = \gamma_{02}` on the centred latent mean. The truth records these
+under the latent fit's names (``{x}_pm``, ``{x}_mu_mean``, ``{x}_mu_sd``, ``{x}_within_sd``,
+``{x}_mu:{w}_c``) and :attr:`SimulatedStudy.person_means` gives the true person means
+(``{x}_mu``), so a latent fit can be compared with them. Observed centring estimates the
+between effect on the observed means :math:`\frac1{n_j}\sum_i x_{ij}`, which attenuates it
+by their reliability :math:`\tau_x^2 / (\tau_x^2 + \sigma_x^2 / n_j)` (Lüdtke et al., 2008).
+
 Everything random comes from one :class:`numpy.random.Generator`; the same seed gives the same
 data frame, row for row.
 """
@@ -82,6 +96,7 @@ __all__ = [
     "FactorModerator",
     "SimulatedStudy",
     "simulate_diary",
+    "latent_truth",
     "reference_design",
     "diary_count_probabilities",
 ]
@@ -107,6 +122,11 @@ class SimulatedStudy:
         :class:`ExtendedDesign` adds the true value of every model parameter under the name
         a fit gives it (``"uncertainty_cw"``, ``"uncertainty_cw:sector_B"``,
         ``"1|person_id_sigma"``, ...; :func:`~ambidex_bayes.simulate_extensions.parameter_truth`).
+        Every design adds, per level-1 predictor ``x``, the parameters of latent centring
+        under a latent fit's names (:func:`latent_truth`): ``{x}_pm`` (between effect on the
+        centred true person mean), ``{x}_mu_mean``, ``{x}_mu_sd``, ``{x}_within_sd`` and,
+        with a numeric moderator ``w``, ``{x}_mu:{w}_c`` (0: the moderator does not shift
+        the person means).
     design : SimulationDesign
         The design that generated the data.
     mapping : dict
@@ -136,6 +156,37 @@ class SimulatedStudy:
         """
         d = self.design
         return float(d.g10 + d.g11 * (w - d.w_mean))
+
+    def person_means(self, predictor: str | None = None) -> pd.Series:
+        """The true (latent) person means of a level-1 predictor, one per person.
+
+        Parameters
+        ----------
+        predictor : str, optional
+            The predictor's column (default the design's ``x_col``).
+
+        Returns
+        -------
+        pandas.Series
+            Indexed by person id (``person_col``), named ``{x}_mu`` as the person means of a
+            latent fit (on the continuous scale, before any rounding to ``likert``).
+
+        Examples
+        --------
+        >>> study = ab.simulate(ab.reference_design(n_persons=5), seed=1)
+        >>> study.person_means().name, len(study.person_means())
+        ('uncertainty_mu', 5)
+        """
+        d = self.design
+        x = d.x_col if predictor is None else predictor
+        if x not in d.predictor_names:
+            raise DesignError(
+                f"{x!r} is not a level-1 predictor of the design ({', '.join(d.predictor_names)})"
+            )
+        column = "xbar_true" if x == d.x_col else f"xbar_true_{x}"
+        values = self.effects[column].to_numpy(dtype=float)
+        index = pd.Index(self.effects[d.person_col].astype(str), name=d.person_col)
+        return pd.Series(values, index=index, name=f"{x}_mu")
 
 
 def _person_ids(n: int) -> list[str]:
@@ -319,9 +370,40 @@ def simulate_diary(design: SimulationDesign, *, seed: int | np.random.Generator)
         )
     if d.extended:
         truth.update(parameter_truth(d))
+    truth.update(latent_truth(d))
     return SimulatedStudy(
         data=data, truth=truth, design=d, mapping=_mapping_for(d), effects=effects
     )
+
+
+def latent_truth(d: SimulationDesign) -> dict[str, float]:
+    r"""The parameters of latent person-mean centring under a latent fit's names.
+
+    Parameters
+    ----------
+    d : SimulationDesign
+
+    Returns
+    -------
+    dict of str to float
+        Per level-1 predictor ``x`` (the design's ``x_col`` and an
+        :class:`ExtendedDesign`'s further predictors): ``{x}_pm`` (:math:`\gamma_{02}`, the
+        between effect on the centred true person mean), ``{x}_mu_mean`` (:math:`\mu_x`),
+        ``{x}_mu_sd`` (:math:`s_{x,b}`), ``{x}_within_sd`` (:math:`s_{x,w}`) and, with a
+        numeric moderator ``w``, ``{x}_mu:{w}_c`` = 0 (module docstring).
+    """
+    parts = [(d.x_col, d.g02, d.x_mean, d.x_sd_between, d.x_sd_within)]
+    if isinstance(d, ExtendedDesign):
+        parts += [(p.name, p.g02, p.x_mean, p.x_sd_between, p.x_sd_within) for p in d.predictors]
+    truth: dict[str, float] = {}
+    for x, g02, mean, sd_between, sd_within in parts:
+        truth[f"{x}_pm"] = float(g02)
+        truth[f"{x}_mu_mean"] = float(mean)
+        truth[f"{x}_mu_sd"] = float(sd_between)
+        truth[f"{x}_within_sd"] = float(sd_within)
+        if d.w_col is not None:
+            truth[f"{x}_mu:{d.w_col}_c"] = 0.0
+    return truth
 
 
 def _mapping_for(d: SimulationDesign) -> dict[str, Any]:

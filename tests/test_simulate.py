@@ -150,6 +150,11 @@ def test_caller_design_unchanged_and_truth_keys():
         "w_sd_persons",
         "simple_slope_low",
         "simple_slope_high",
+        "x_pm",
+        "x_mu_mean",
+        "x_mu_sd",
+        "x_within_sd",
+        "x_mu:w_c",
     }
     assert study.truth["tau0"] == 0.5
     assert study.truth["icc"] == pytest.approx(0.25 / 4.25)
@@ -561,3 +566,48 @@ def test_datasets_docs_say_synthetic():
     assert "SYNTHETIC" in readme
     assert "SYNTHETIC" in datasets.__doc__
     assert str(json.loads(datasets.example_truth_path().read_text())["seed"]) in readme
+
+
+# --- latent truth ------------------------------------------------------------------------------
+
+
+def test_truth_records_the_latent_model():
+    design = SimulationDesign(
+        icc=0.2, g02=-0.4, x_mean=2.0, x_sd_between=0.7, x_sd_within=1.3, n_persons=30
+    )
+    study = simulate_diary(design, seed=3)
+    assert study.truth["x_pm"] == -0.4
+    assert study.truth["x_mu_mean"] == 2.0
+    assert study.truth["x_mu_sd"] == 0.7
+    assert study.truth["x_within_sd"] == 1.3
+    assert study.truth["x_mu:w_c"] == 0.0
+    means = study.person_means()
+    assert means.name == "x_mu"
+    assert list(means.index) == sorted(study.data["person"].unique())
+    np.testing.assert_array_equal(means.to_numpy(), study.effects["xbar_true"].to_numpy())
+    # without residual, the outcome is a function of the true means, not the observed ones
+    exact = simulate_diary(design.replace(sigma=0.0, tau1=0.0, icc=None, tau0=0.0), seed=3)
+    frame = exact.data.merge(exact.person_means().rename("mu").reset_index(), on="person")
+    wc = frame["w"] - design.w_mean
+    expected = (
+        design.g00
+        + design.g01 * wc
+        - 0.4 * (frame["mu"] - 2.0)
+        + (design.g10 + design.g11 * wc) * (frame["x"] - frame["mu"])
+    )
+    np.testing.assert_allclose(frame["y"], expected, atol=1e-10)
+
+
+def test_person_means_refuses_an_unknown_predictor():
+    study = simulate_diary(SimulationDesign(icc=0.2, n_persons=5), seed=1)
+    with pytest.raises(DesignError, match="'z' is not a level-1 predictor"):
+        study.person_means("z")
+
+
+def test_latent_truth_adds_nothing_to_the_data():
+    # the frames of these designs and seeds, hashed before the truth recorded the latent
+    # model: the same seed still gives the same data
+    plain = simulate_diary(SimulationDesign(icc=0.2, n_persons=12, missing_rate=0.1), seed=11)
+    reference = simulate_diary(reference_design(n_persons=40), seed=5)
+    for study, digest in ((plain, 1960760256357130734), (reference, 2127845743406041213)):
+        assert int(pd.util.hash_pandas_object(study.data, index=True).sum()) % 2**64 == digest
