@@ -14,6 +14,9 @@ anything else (any other encoding attribute, nested groups) is left to xarray:
 Variables chosen by ``lazy`` (the person effects, ``persons x draws`` per chain) are not
 read: they are held as lazily indexed arrays read from the file on first use, which is
 first checked to be the file that was opened (same size, modification time and inode).
+:func:`disk_variables` gives such arrays for named variables of a file, so that a fit just
+saved can let go of its draws in memory (see
+:meth:`ambidex_bayes.engine.result.FitResult.hold_person_effects_on_disk`).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from ambidex_bayes.errors import FitFileError
 if TYPE_CHECKING:
     import h5py
 
-__all__ = ["LazyPredicate", "read_plain_tree"]
+__all__ = ["LazyPredicate", "disk_variables", "read_plain_tree"]
 
 #: ``lazy(group, dims)``: hold a variable of ``group`` with these dims on disk until used.
 LazyPredicate = Callable[[str, tuple[str, ...]], bool]
@@ -192,12 +195,71 @@ def _plain_group(
             and set(attrs) <= {"_FillValue"}
             and lazy(name_of_group, dims)
         ):
-            _check_fill(dataset, attrs)
-            held = indexing.LazilyIndexedArray(_DiskDraws(path, stamp, dataset))
-            data_vars[name] = xr.Variable(dims, held, fastpath=True)
+            data_vars[name] = _disk_variable(dataset, dims, attrs, path, stamp)
         else:
             data_vars[name] = xr.Variable(dims, _plain_values(dataset, attrs), fastpath=True)
     return xr.Dataset(data_vars, coords=coords, attrs=_attrs(group))
+
+
+def _disk_variable(
+    dataset: h5py.Dataset,
+    dims: tuple[str, ...],
+    attrs: dict[str, Any],
+    path: Path,
+    stamp: tuple[int, int, int],
+) -> xr.Variable:
+    """A float dataset as a variable read from the file when indexed."""
+    _check_fill(dataset, attrs)
+    held = indexing.LazilyIndexedArray(_DiskDraws(path, stamp, dataset))
+    return xr.Variable(dims, held, fastpath=True)
+
+
+def disk_variables(path: str | Path, group: str, names: tuple[str, ...]) -> dict[str, xr.Variable]:
+    """Float variables of one group of a fit file, each read from the file on use.
+
+    Parameters
+    ----------
+    path : path
+        A fit file of plain arrays (as :func:`ambidex_bayes.store.save_datatree` writes).
+    group : str
+        The group, e.g. ``"posterior"``.
+    names : tuple of str
+        The variables.
+
+    Returns
+    -------
+    dict of str to xarray.Variable
+        By name: the variable's dims over a lazily indexed array; reading it checks first
+        that the file is still the one opened here.
+
+    Raises
+    ------
+    FitFileError
+        The file lacks a variable, or holds it as anything but plain floats.
+    OSError
+        The file cannot be opened as HDF5.
+    """
+    import h5py
+
+    path = Path(path)
+    stamp = _stamp(path)
+    out: dict[str, xr.Variable] = {}
+    with h5py.File(path, "r") as f:
+        for name in names:
+            dataset = f.get(f"{group}/{name}")
+            if not isinstance(dataset, h5py.Dataset) or dataset.dtype.kind != "f":
+                raise FitFileError(f"{path}: the fit file holds no float variable {group}/{name}.")
+            attrs = _attrs(dataset)
+            try:
+                if set(attrs) - {"_FillValue"}:
+                    raise _NotPlain
+                out[name] = _disk_variable(dataset, _dims(dataset, False), attrs, path, stamp)
+            except _NotPlain:
+                raise FitFileError(
+                    f"{path}: {group}/{name} is stored with an encoding this reader does not "
+                    "read from disk on use."
+                ) from None
+    return out
 
 
 def read_plain_tree(

@@ -9,6 +9,9 @@ the other:
   file of a cache folder, whose :meth:`CacheEntry.load` re-uses a saved fit only when its
   recorded key matches (a damaged file is reported and sampled again) and whose
   :meth:`CacheEntry.save` keeps a new one (a fit the folder cannot take stays in memory);
+  a fit saved in or loaded from the cache holds the draws of its person effects in its file,
+  read on use (:meth:`~ambidex_bayes.engine.result.FitResult.hold_person_effects_on_disk`),
+  so that a job of several large fits does not hold them all in memory at once;
 - :func:`sampling_model`: the model that is sampled, the Gaussian fast path where it applies
   (person effects integrated out, see :mod:`ambidex_bayes.model.marginal`), else full NUTS;
 - :func:`fit_meta`: the record kept with every fit (method, sampler settings and seed,
@@ -134,23 +137,29 @@ class CacheEntry:
         """The saved fit of these inputs, or None (no file, ``refit``, another key).
 
         A file that cannot be read as a fit is reported with a warning and ignored: the
-        caller samples again and overwrites it.
+        caller samples again and overwrites it. The draws of the person effects stay in the
+        file, read on use.
         """
         if self.path is None or refit or not self.path.exists():
             return None
         try:
-            result = FitResult.load(self.path)
+            result = FitResult.load(self.path, person_effects=False)
         except FitFileError as err:
             warnings.warn(f"{err} Sampling again.", UserWarning, stacklevel=3)
             return None
         return result if result.meta.get("fit_key") == self.key else None
 
     def save(self, result: FitResult) -> Path | None:
-        """Save ``result`` here; a fit the folder cannot take is kept in memory, with a
-        warning (see :func:`ambidex_bayes.output_paths.save_fit_or_warn`)."""
+        """Save ``result`` here, after which it reads its person effects' draws from the
+        file (:meth:`FitResult.hold_person_effects_on_disk`); a fit the folder cannot take
+        is kept in memory as it is, with a warning (see
+        :func:`ambidex_bayes.output_paths.save_fit_or_warn`)."""
         if self.path is None:
             return None
-        return save_fit_or_warn(result, self.path, where="the cache folder")
+        saved = save_fit_or_warn(result, self.path, where="the cache folder")
+        if saved is not None:
+            result.hold_person_effects_on_disk()
+        return saved
 
 
 def cache_entry(

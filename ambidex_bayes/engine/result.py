@@ -6,6 +6,14 @@ posterior groups, the prepared data and, as attributes, the spec, formula, prior
 of the posterior variables and the fit's metadata (see
 :func:`ambidex_bayes.engine.cache.fit_meta`).
 
+The draws of the person effects (chains x draws x persons per effect, most of a large
+fit's memory) can stay in the file: :meth:`FitResult.load` with ``person_effects=False``
+leaves them there, and :meth:`FitResult.hold_person_effects_on_disk` lets a fit just saved
+drop its copy in memory (the fit cache does both, see
+:class:`ambidex_bayes.engine.cache.CacheEntry`). Either way they are read from the file
+whenever used, the same numbers as the copy in memory, so a job of many fits holds at once
+only the draws it is working on.
+
 Loading a fit and reading its posterior needs neither PyMC nor Bambi: the model-building
 modules are imported only where a model is built (:attr:`FitResult.built`) or its formulas
 are checked (:meth:`FitResult.load`).
@@ -17,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import xarray as xr
 
 from ambidex_bayes.diagnostics import ConvergenceReport, check_convergence
@@ -163,6 +172,53 @@ class FitResult:
         }
         self.path = save_datatree(tree, path, attrs)
         return self.path
+
+    def hold_person_effects_on_disk(self) -> tuple[str, ...]:
+        """Drop the person effects' draws from memory; read them from the fit's file on use.
+
+        For a fit just saved (or loaded): each person-effect variable of the posterior is
+        replaced by the same variable of :attr:`path`, read from the file whenever it is
+        used. Their values are the same (the file holds them as written), so every result
+        computed from them is unchanged; the file must then stay in place (a changed or
+        removed file is refused when the draws are read, with a
+        :class:`~ambidex_bayes.errors.FitFileError` saying to load the fit again).
+
+        Returns
+        -------
+        tuple of str
+            The variables now held on disk (empty for a fit without a file or without
+            person effects).
+
+        Raises
+        ------
+        FitFileError
+            The file no longer holds those variables as the fit does (same dims and shape).
+        """
+        from ambidex_bayes.fit_reader import disk_variables
+
+        if self.path is None or "posterior" not in self.idata.children:
+            return ()
+        posterior = self.idata["posterior"].to_dataset()
+        names = tuple(
+            str(name)
+            for name, var in posterior.data_vars.items()
+            if _person_effect("posterior", tuple(str(d) for d in var.dims))
+            and isinstance(var.variable._data, np.ndarray)
+        )
+        if not names:
+            return ()
+        held = disk_variables(self.path, "posterior", names)
+        for name, variable in held.items():
+            mine = posterior[name].variable
+            if variable.dims != mine.dims or variable.shape != mine.shape:
+                raise FitFileError(
+                    f"{self.path}: the file's {name!r} ({variable.dims}, {variable.shape}) is "
+                    f"not the fit's ({mine.dims}, {mine.shape}); save the fit again."
+                )
+            posterior[name] = variable.copy(deep=False)
+            posterior[name].attrs = dict(mine.attrs)
+        self.idata["posterior"] = xr.DataTree(posterior)
+        return names
 
     def save_copy(self, path: str | Path) -> Path:
         """Save to ``path`` by copying the file the fit was saved to or loaded from.

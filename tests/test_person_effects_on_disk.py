@@ -1,0 +1,135 @@
+"""A saved fit holds the draws of its person effects in its file, read on use.
+
+The fit cache saves every new fit and then lets go of the person effects' draws in memory
+(:meth:`FitResult.hold_person_effects_on_disk`); a fit loaded from the cache leaves them in
+the file. The results read from them (person slopes, the draws themselves) are the same as
+from the copy in memory, the fit's memory drops by their size, and a file changed in between
+is refused. No sampling: the fits are made of known draws.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+from fake_pairs import pair_fit
+from report_fakes import fake_fit
+
+from ambidex_bayes.engine.cache import CacheEntry
+from ambidex_bayes.errors import FitFileError
+from ambidex_bayes.fit import FitResult
+from ambidex_bayes.moderation import person_slopes, simple_slopes
+
+
+def _pair_result() -> FitResult:
+    """A real FitResult of the two-predictor fake fit (three person effects, 12 persons)."""
+    draws, _ = pair_fit()
+    base = fake_fit()
+    return FitResult(
+        spec=base.spec,
+        prepared=draws.prepared,
+        idata=draws.idata,
+        terms=draws.terms,
+        formula=base.formula,
+        priors=base.priors,
+        meta=base.meta,
+        convergence=base.convergence,
+    )
+
+
+def _bytes_in_memory(tree: xr.DataTree) -> int:
+    """Bytes of the posterior arrays held in memory (not those read from a file on use)."""
+    posterior = tree["posterior"].to_dataset()
+    return sum(
+        v.variable._data.nbytes
+        for v in posterior.data_vars.values()
+        if isinstance(v.variable._data, np.ndarray)
+    )
+
+
+def _person_effects(result: FitResult) -> list[str]:
+    return [str(n) for n, v in result.posterior.data_vars.items() if v.ndim == 3]
+
+
+def test_a_saved_fit_reads_the_same_person_slopes_from_its_file(tmp_path):
+    result = _pair_result()
+    effects = _person_effects(result)
+    assert len(effects) == 3
+    in_memory = {n: result.posterior[n].values.copy() for n in effects}
+    slopes = person_slopes(result, focal="str", moderator="cli")
+    standardised = person_slopes(result, focal="str", moderator="cli", scale="standardised")
+    fixed = simple_slopes(result, focal="str", moderator="cli")
+    held_before = _bytes_in_memory(result.idata)
+
+    result.save(tmp_path / "fit.nc")
+    held = result.hold_person_effects_on_disk()
+
+    assert sorted(held) == sorted(effects)
+    # the draws left memory: the fit now holds only the fixed effects and scales
+    per_effect = in_memory[effects[0]].nbytes
+    assert _bytes_in_memory(result.idata) == held_before - 3 * per_effect
+    for name in effects:
+        assert not isinstance(result.posterior[name].variable._data, np.ndarray)
+        read = result.posterior[name].values
+        assert read.dtype == np.float64
+        np.testing.assert_array_equal(read, in_memory[name])
+    pd.testing.assert_frame_equal(
+        person_slopes(result, focal="str", moderator="cli").table, slopes.table
+    )
+    pd.testing.assert_frame_equal(
+        person_slopes(result, focal="str", moderator="cli", scale="standardised").table,
+        standardised.table,
+    )
+    pd.testing.assert_frame_equal(
+        simple_slopes(result, focal="str", moderator="cli").table, fixed.table
+    )
+    assert result.hold_person_effects_on_disk() == ()  # nothing left to hand over
+
+
+def test_a_fit_without_a_file_keeps_its_draws(tmp_path):
+    result = _pair_result()
+    before = _bytes_in_memory(result.idata)
+    assert result.hold_person_effects_on_disk() == ()
+    assert _bytes_in_memory(result.idata) == before
+
+
+def test_a_file_changed_after_saving_is_refused_when_the_draws_are_read(tmp_path):
+    result = _pair_result()
+    path = result.save(tmp_path / "fit.nc")
+    result.hold_person_effects_on_disk()
+    other = _pair_result()
+    other.idata["posterior"]["1|pid"] = other.idata["posterior"]["1|pid"] + 1.0
+    other.save(path)  # replaced in place (a new file under the same name)
+    with pytest.raises(FitFileError, match="changed or disappeared"):
+        person_slopes(result, focal="str", moderator="cli")
+
+
+def _with_sample_stats(result: FitResult) -> FitResult:
+    """The fake fit with the sampler statistics every fit file holds."""
+    sizes = result.posterior.sizes
+    stats = xr.Dataset(
+        {"diverging": (("chain", "draw"), np.zeros((sizes["chain"], sizes["draw"]), bool))},
+        coords={"chain": result.posterior["chain"].values, "draw": result.posterior["draw"].values},
+    )
+    result.idata["sample_stats"] = xr.DataTree(stats)
+    return result
+
+
+def test_the_cache_saves_and_loads_fits_with_their_person_effects_on_disk(tmp_path):
+    result = _with_sample_stats(fake_fit())
+    effects = _person_effects(result)
+    values = {n: result.posterior[n].values.copy() for n in effects}
+    entry = CacheEntry(key="k" * 64, path=tmp_path / "M3-kkkk.nc")
+    result.meta["fit_key"] = entry.key
+    assert entry.save(result) == entry.path
+    loaded = entry.load()
+    assert loaded is not None
+    for fit in (result, loaded):
+        for name in effects:
+            assert not isinstance(fit.posterior[name].variable._data, np.ndarray)
+            np.testing.assert_array_equal(fit.posterior[name].values, values[name])
+    unsaved = CacheEntry(key="k" * 64, path=None)
+    again = fake_fit()
+    assert unsaved.save(again) is None
+    assert all(isinstance(again.posterior[n].variable._data, np.ndarray) for n in effects)
