@@ -14,6 +14,10 @@ anything else (any other encoding attribute, nested groups) is left to xarray:
 Variables chosen by ``lazy`` (the person effects, ``persons x draws`` per chain) are not
 read: they are held as lazily indexed arrays read from the file on first use, which is
 first checked to be the file that was opened (same size, modification time and inode).
+A whole variable read from one file is kept (read-only) until a variable of another file is
+read, or :func:`forget_read_draws` is called: the checks read a fit's person effects once
+per block of rows, and a job works through its fits one after the other, so the draws of one
+fit at a time are held, read once.
 :func:`disk_variables` gives such arrays for named variables of a file, so that a fit just
 saved can let go of its draws in memory (see
 :meth:`ambidex_bayes.engine.result.FitResult.hold_person_effects_on_disk`).
@@ -36,7 +40,7 @@ from ambidex_bayes.errors import FitFileError
 if TYPE_CHECKING:
     import h5py
 
-__all__ = ["LazyPredicate", "disk_variables", "read_plain_tree"]
+__all__ = ["LazyPredicate", "disk_variables", "forget_read_draws", "read_plain_tree"]
 
 #: ``lazy(group, dims)``: hold a variable of ``group`` with these dims on disk until used.
 LazyPredicate = Callable[[str, tuple[str, ...]], bool]
@@ -70,6 +74,15 @@ def _stamp(path: Path) -> tuple[int, int, int]:
     return info.st_size, info.st_mtime_ns, info.st_ino
 
 
+#: The whole variables read last, all of one file: ``(path, stamp, variable) -> values``.
+_READ: dict[tuple[Path, tuple[int, int, int], str], np.ndarray] = {}
+
+
+def forget_read_draws() -> None:
+    """Let go of the variables kept after their file was read (see the module docstring)."""
+    _READ.clear()
+
+
 class _DiskDraws(BackendArray):
     """One float variable of a fit file, read from the file when indexed."""
 
@@ -93,8 +106,21 @@ class _DiskDraws(BackendArray):
                 f"{self.path}: the fit file changed or disappeared after it was loaded, so "
                 f"the draws of {self.name.lstrip('/')!r} cannot be read; load the fit again."
             )
+        whole = all(
+            isinstance(k, slice) and k.indices(n) == (0, n, 1)
+            for k, n in zip(key, self.shape, strict=True)
+        )
+        kept = _READ.get((self.path, self.stamp, self.name)) if whole else None
+        if kept is not None:
+            return kept
+        if whole and any(path != self.path or stamp != self.stamp for path, stamp, _ in _READ):
+            _READ.clear()  # another file's draws go before these are read
         with h5py.File(self.path, "r") as f:
-            return np.asarray(f[self.name][key])
+            values = np.asarray(f[self.name][key])
+        if whole:
+            values.flags.writeable = False  # shared by every reader until forgotten
+            _READ[(self.path, self.stamp, self.name)] = values
+        return values
 
 
 def _attr_value(value: Any) -> Any:

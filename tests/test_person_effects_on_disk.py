@@ -133,3 +133,39 @@ def test_the_cache_saves_and_loads_fits_with_their_person_effects_on_disk(tmp_pa
     again = fake_fit()
     assert unsaved.save(again) is None
     assert all(isinstance(again.posterior[n].variable._data, np.ndarray) for n in effects)
+
+
+def test_a_variable_read_whole_is_read_once_until_another_file_is_read(tmp_path, monkeypatch):
+    import h5py
+
+    from ambidex_bayes import fit_reader
+
+    fit_reader.forget_read_draws()
+    first, second = _pair_result(), _pair_result()
+    first.save(tmp_path / "first.nc")
+    second.save(tmp_path / "second.nc")
+    first.hold_person_effects_on_disk()
+    second.hold_person_effects_on_disk()
+    opened: list[str] = []
+    real_file = h5py.File
+
+    def counting_file(path, *args, **kwargs):
+        opened.append(str(path))
+        return real_file(path, *args, **kwargs)
+
+    monkeypatch.setattr(h5py, "File", counting_file)
+    a = first.posterior["1|pid"].values
+    again = first.posterior["1|pid"].values
+    assert np.shares_memory(again, a) and len(opened) == 1  # read once, then kept
+    assert not a.flags.writeable  # shared: nobody may change it in place
+    part = first.posterior["1|pid"].isel(draw=slice(0, 5)).values
+    np.testing.assert_array_equal(part, a[:, :5])
+    assert len(opened) == 2  # a part is read from the file, not kept
+    b = second.posterior["1|pid"].values
+    assert len(opened) == 3
+    assert not np.shares_memory(first.posterior["1|pid"].values, a)  # read again
+    assert len(opened) == 4
+    np.testing.assert_array_equal(b, first.posterior["1|pid"].values)
+    fit_reader.forget_read_draws()
+    np.testing.assert_array_equal(first.posterior["1|pid"].values, a)
+    assert len(opened) == 5
