@@ -11,6 +11,7 @@ __all__ = [
     "add_run_options",
     "add_design_option",
     "add_design_file_option",
+    "add_centring_option",
     "design_overrides",
     "sampler_fields",
     "run_options",
@@ -43,6 +44,18 @@ def add_design_option(parser: argparse.ArgumentParser) -> None:
         metavar="FIELD=VALUE",
         help="change the reference design, e.g. --set icc=0.3 --set tau1=0.15 "
         "(fields: see ambidex_bayes.simulate.SimulationDesign)",
+    )
+
+
+def add_centring_option(parser: argparse.ArgumentParser, *, what: str) -> None:
+    """``--centring observed|latent|auto``: the centring of every fit of a run."""
+    from ambidex_bayes.spec import CENTRINGS
+
+    parser.add_argument(
+        "--centring",
+        choices=list(CENTRINGS),
+        help=f"centring of the daily predictor in every fit: observed person means, latent "
+        f"ones estimated with the model (M1-M3), or auto (latent below reliability 0.7); {what}",
     )
 
 

@@ -2,7 +2,8 @@
 
 Simulates many studies per cell of a grid (persons x diaries per person x interaction size,
 or with ``--contrast LEVEL`` the slope difference of a factor moderator's level from its
-reference level, the factor given by ``--design FILE``) from the reference design, fits each with the fast path, and writes the power table
+reference level, the factor given by ``--design FILE``) from the reference design, fits each
+with the fast path (with ``--centring latent`` on latent person means), and writes the power table
 (CSV), a summary (text) and the power curve (PNG) into the result folder, where the
 individual results are kept as they arrive (an interrupted run resumes).
 """
@@ -13,6 +14,7 @@ import argparse
 from pathlib import Path
 
 from ambidex_bayes.commands._simulation import (
+    add_centring_option,
     add_design_file_option,
     add_design_option,
     add_run_options,
@@ -67,6 +69,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--focal", help="with --contrast: the level-1 predictor whose slope (default the first)"
     )
+    add_centring_option(parser, what="default: the spec's centring (observed)")
     add_design_file_option(parser)
     add_design_option(parser)
     add_run_options(parser, default_out="power_results")
@@ -97,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
         design=design_overrides(args),
         contrast=args.contrast,
         focal=args.focal,
+        centring=args.centring,
         **sampler_fields(args),
     )
     results = run_power(config, args.out, **run_options(args))

@@ -27,6 +27,19 @@ difference excludes 0.
 With rating scales (the reference design rounds to 1-5), the generating values describe the
 latent continuous model; rounding attenuates the slopes a little, which shows up as a small
 negative bias (see :mod:`ambidex_bayes.simulate`).
+
+Centring
+--------
+``centring`` chooses how every fit splits the daily predictor (:mod:`ambidex_bayes.centring`):
+``"observed"`` person means (the default, unless the spec's file says otherwise), ``"latent"`` person means estimated with the model
+(M1-M3 with one level-1 predictor and at most one numeric moderator), or ``"auto"`` (latent
+when the reliability of a data set's observed person means is below 0.7). The simulator's
+person means are the true ones, so besides the tested effect each result records the
+posterior mean of the between effect ``{x}_pm`` and its truth :math:`\gamma_{02}` (defined on
+the latent mean): its bias per cell (``between_bias``) shows what observed centring loses
+with few diaries and latent centring recovers. Latent fits use the latent model's own
+weakly informative priors, so a prior set (``priors``) cannot be combined with
+``centring="latent"``.
 """
 
 from __future__ import annotations
@@ -115,6 +128,9 @@ class PowerConfig(RunConfig):
     focal : str or None
         The level-1 predictor whose slope the contrast is about (a column of the design);
         default the design's ``x_col``. Only with ``contrast``.
+    centring : {"observed", "latent", "auto"} or None
+        Centring of every fit (module docstring); None: the spec's own (``"observed"``
+        unless its file says otherwise).
     """
 
     persons: tuple[int, ...] = (97,)
@@ -133,12 +149,13 @@ class PowerConfig(RunConfig):
     seed: int = constants.SEED
     contrast: str | None = None
     focal: str | None = None
+    centring: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form; ``contrast`` and ``focal`` only when set (so the stored configuration
-        of a run without them reads as before)."""
+        """JSON form; ``contrast``, ``focal`` and ``centring`` only when set (so the stored
+        configuration of a run without them reads as before)."""
         values = super().to_dict()
-        for name in ("contrast", "focal"):
+        for name in ("contrast", "focal", "centring"):
             if values[name] is None:
                 del values[name]
         return values
@@ -192,6 +209,32 @@ def _config_problems(c: PowerConfig) -> list[str]:
         problems.append(problem)
     else:
         problems.extend(_contrast_problems(c))
+        problems.extend(_centring_problems(c))
+    return problems
+
+
+def _centring_problems(c: PowerConfig) -> list[str]:
+    """Whether every fit of the run can take ``centring`` (latent centring serves one
+    level-1 predictor, at most one numeric moderator and its own priors)."""
+    from ambidex_bayes.simulate import reference_design
+    from ambidex_bayes.spec import CENTRINGS
+
+    if c.centring is not None and c.centring not in CENTRINGS:
+        return [f"centring must be one of {', '.join(CENTRINGS)}, got {c.centring!r}"]
+    if c.centring != "latent":
+        return []
+    design = reference_design(**c.design)
+    problems = []
+    if len(design.predictor_names) > 1 or getattr(design, "factor", None) is not None:
+        problems.append(
+            "latent centring takes one level-1 predictor and a numeric moderator; the design "
+            "has further predictors or a factor moderator (use centring observed or auto)"
+        )
+    if c.priors is not None:
+        problems.append(
+            "latent fits use the latent model's own weakly informative priors; a prior set "
+            "(priors) applies to observed centring only"
+        )
     return problems
 
 
@@ -299,7 +342,7 @@ def run_power_task(task: Task, config: PowerConfig) -> dict[str, Any]:
     study = simulate_diary(design, seed=task.seed)
     prepared = prepare(load_diary(study.data, ColumnMapping.from_dict(study.mapping)))
     spec = _spec(config, prepared)
-    result = fit_simulated(spec, prepared, config, task.seed)
+    result = fit_simulated(spec, prepared, config, task.seed, centring=config.centring)
     name = _tested_parameter(config, prepared, result)
     if name is None:
         raise SpecError(f"{spec.source}: the model has no cross-level interaction to test.")
@@ -307,12 +350,27 @@ def run_power_task(task: Task, config: PowerConfig) -> dict[str, Any]:
     conv = result.convergence
     return {
         **_interaction_summary(draws, config.prob, p["effect"]),
+        **_between_summary(result, study.truth),
+        "centring": str(result.meta.get("centring", "observed")),
         "n_rows": int(len(prepared.frame)),
         "rhat": float(conv.table.loc[name, "rhat"]),
         "ess_bulk": float(conv.table.loc[name, "ess_bulk"]),
         "max_rhat": float(conv.table["rhat"].max()),
         "min_ess_bulk": float(conv.min_ess_bulk),
         "divergent": int(conv.n_divergent),
+    }
+
+
+def _between_summary(result: FitResult, truth: Mapping[str, float]) -> dict[str, float]:
+    """Posterior mean of the between effect ``{x}_pm`` and its truth (NaN where the model
+    has none)."""
+    name = result.terms.between
+    if name is None or name not in result.posterior:
+        return {"between_mean": float("nan"), "between_truth": float("nan")}
+    draws = np.asarray(result.posterior[name].values, dtype=float)
+    return {
+        "between_mean": float(draws.mean()),
+        "between_truth": float(truth.get(name, float("nan"))),
     }
 
 
@@ -386,8 +444,9 @@ def run_power(config: PowerConfig, folder: str | os.PathLike, **options: Any) ->
     -------
     pandas.DataFrame
         One row per simulation: the cell (``n_persons, diaries, effect, replicate``), the
-        interaction's posterior (``mean, sd, lower, upper, p_positive``), its ``truth``,
-        diagnostics and ``error`` (empty for a successful fit). :func:`power_table` sums it
+        interaction's posterior (``mean, sd, lower, upper, p_positive``), its ``truth``, the
+        between effect's posterior mean and truth (``between_mean, between_truth``), the
+        ``centring`` the fit used, diagnostics and ``error`` (empty for a successful fit). :func:`power_table` sums it
         up per cell.
 
     Examples
@@ -458,7 +517,9 @@ def power_table(results: pd.DataFrame, config: PowerConfig) -> pd.DataFrame:
         ``mean_width``, ``bias``, ``rmse``, ``coverage``, ``flagged`` (share of fits whose
         interaction has R-hat > 1.01 or bulk-ESS < 100, or with divergences; the
         person-slope SD near 0 often mixes slowly without touching the interaction, so
-        the fit-wide diagnostics are kept in the results but not flagged here).
+        the fit-wide diagnostics are kept in the results but not flagged here); from
+        results that record them, ``between_bias`` (mean posterior mean of the between
+        effect minus its truth) and ``latent`` (share of fits with latent centring).
     """
     rows = []
     for n in config.persons:
@@ -498,7 +559,21 @@ def _cell_row(
         (ok["rhat"] > constants.RHAT_MAX) | (ok["ess_bulk"] < FLAG_ESS) | (ok["divergent"] > 0)
     )
     row["flagged"] = float(flagged.mean())
+    if "between_mean" in ok:
+        row["between_bias"] = float((ok["between_mean"] - ok["between_truth"]).mean())
+    if "centring" in ok:
+        row["latent"] = float((ok["centring"] == "latent").mean())
     return row
+
+
+_CENTRING_WORDS = {
+    "latent": "Every fit used latent person-mean centring (person means estimated with the model).",
+    "auto": (
+        "Each fit used latent person-mean centring where the observed person means' "
+        "reliability was below 0.7, observed centring otherwise (column 'latent': the share "
+        "of latent fits)."
+    ),
+}
 
 
 def describe_power(table: pd.DataFrame, config: PowerConfig) -> str:
@@ -513,6 +588,8 @@ def describe_power(table: pd.DataFrame, config: PowerConfig) -> str:
         f"simulated studies per cell whose {config.prob:.0%} interval excludes 0 "
         f"(power_prob: P(effect > 0) >= {config.level})."
     ]
+    if config.centring in _CENTRING_WORDS:
+        lines.append(_CENTRING_WORDS[config.centring])
     for e in config.effects:
         cells = table[np.isclose(table["effect"], e)]
         # without a single successful fit the table has no power column

@@ -118,10 +118,13 @@ def fit_simulated(
     seed: int,
     *,
     fast_path: bool = True,
+    centring: str | None = None,
 ) -> FitResult:
     """Fit one simulated data set quietly: one core, no saved fit, no log-likelihood.
 
-    ``config`` supplies ``backend, draws, tune, chains``; ``seed`` is the task's seed.
+    ``config`` supplies ``backend, draws, tune, chains``; ``seed`` is the task's seed;
+    ``centring`` (``"observed"``, ``"latent"``, ``"auto"``, or None for the spec's own) is
+    passed to :func:`ambidex_bayes.fit.fit` (a latent fit's ``meta["centring"]`` says so).
     """
     from ambidex_bayes.fit import SamplerSettings, fit
 
@@ -142,4 +145,5 @@ def fit_simulated(
         progressbar=False,
         verbose=False,
         log_likelihood=False,
+        centring=centring,
     )

@@ -1,0 +1,123 @@
+"""Power analyses with latent (or automatic) person-mean centring of every fit."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from ambidex_bayes.design.power import (
+    PowerConfig,
+    describe_power,
+    power_table,
+    run_power,
+)
+from ambidex_bayes.errors import SpecError
+
+
+def test_centring_is_stored_only_when_set():
+    assert "centring" not in PowerConfig().to_dict()
+    config = PowerConfig(centring="latent")
+    assert config.to_dict()["centring"] == "latent"
+    assert PowerConfig.from_dict(config.to_dict()) == config
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "words"),
+    [
+        ({"centring": "latnet"}, "centring must be one of observed, latent, auto"),
+        ({"centring": "latent", "priors": "weakly_informative"}, "a prior set (priors)"),
+        (
+            {
+                "centring": "latent",
+                "design": {"factor": {"name": "sector", "levels": ["a", "b"]}},
+            },
+            "latent centring takes one level-1 predictor and a numeric moderator",
+        ),
+    ],
+)
+def test_centring_the_fits_cannot_take_is_refused(kwargs, words):
+    with pytest.raises(SpecError, match="Invalid power analysis") as err:
+        PowerConfig(**kwargs)
+    assert words in str(err.value)
+
+
+def test_auto_may_meet_designs_latent_centring_cannot_fit():
+    # auto falls back to observed centring where latent centring cannot serve
+    PowerConfig(centring="auto", priors="weakly_informative")
+
+
+def _results(centring: list[str], between: list[float]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "task_id": [f"t{r}" for r in range(len(centring))],
+            "n_persons": 40,
+            "diaries": 3.0,
+            "effect": 0.25,
+            "replicate": range(len(centring)),
+            "lower": 0.05,
+            "mean": 0.25,
+            "upper": 0.45,
+            "p_positive": 0.99,
+            "n_rows": 120,
+            "rhat": 1.0,
+            "ess_bulk": 400.0,
+            "divergent": 0,
+            "between_mean": between,
+            "between_truth": 0.1,
+            "centring": centring,
+            "error": "",
+        }
+    )
+
+
+def test_table_gives_the_between_bias_and_the_share_of_latent_fits():
+    config = PowerConfig(persons=(40,), diaries=(3.0,), centring="auto", simulations=4)
+    results = _results(["latent", "latent", "observed", "latent"], [0.1, 0.3, -0.1, 0.5])
+    row = power_table(results, config).iloc[0]
+    assert row["between_bias"] == pytest.approx((0.0 + 0.2 - 0.2 + 0.4) / 4)
+    assert row["latent"] == pytest.approx(0.75)
+    assert "reliability was below 0.7" in describe_power(power_table(results, config), config)
+
+
+def test_the_command_passes_the_centring(monkeypatch, tmp_path):
+    from ambidex_bayes.cli import main
+    from ambidex_bayes.design import power as power_module
+
+    seen = {}
+
+    def fake_run(config, folder, **options):
+        seen["config"] = config
+        return _results(["latent"], [0.12])
+
+    monkeypatch.setattr(power_module, "run_power", fake_run)
+    out = tmp_path / "power"
+    args = ["power", "--persons", "40", "--diaries", "3", "--sims", "1", "--out", str(out)]
+    assert main([*args, "--centring", "latent", "--no-progress"]) == 0
+    assert seen["config"].centring == "latent"
+    assert pd.read_csv(out / "power_table.csv").loc[0, "latent"] == 1.0
+    with pytest.raises(SystemExit):
+        main([*args, "--centring", "median"])
+
+
+@pytest.mark.fit
+def test_replicate_fits_are_latent(tmp_path):
+    pytest.importorskip("nutpie")
+    config = PowerConfig(
+        persons=(30,),
+        diaries=(3.0,),
+        simulations=1,
+        centring="latent",
+        backend="nutpie",
+        draws=100,
+        tune=100,
+        chains=1,
+    )
+    results = run_power(
+        config, tmp_path / "power", scheduler="serial", progressbar=False, verbose=False
+    )
+    assert results["error"].eq("").all(), results["error"].tolist()
+    # the centring each fit's meta recorded
+    assert results["centring"].tolist() == ["latent"]
+    assert results["between_truth"].tolist() == [0.1]  # the reference design's g02
+    assert results["between_mean"].notna().all()
+    assert power_table(results, config).loc[0, "latent"] == 1.0
