@@ -101,6 +101,7 @@ def test_a_new_process_loads_the_callbacks_from_disk(small_prepared, tmp_path):
         del os.environ["AMBIDEX_NUMBA_CACHE_DIR"]
     assert first.compiled_logp_func.cache_hits == 0
     assert len(list(tmp_path.glob("callback_*.py"))) == 2
+    assert len(list(tmp_path.glob("graph_*.pkl"))) == 1
 
     script = textwrap.dedent(
         """
@@ -110,6 +111,13 @@ def test_a_new_process_loads_the_callbacks_from_disk(small_prepared, tmp_path):
         from ambidex_bayes.spec import load_spec
         from ambidex_bayes.simulate import reference_design, simulate_diary
         from ambidex_bayes.data import ColumnMapping, load_diary
+        import nutpie.compile_pymc
+
+        def rewrite_again(*args, **kwargs):
+            raise AssertionError("the rewritten functions were built again")
+
+        # the rewritten PyTensor functions come from disk as well
+        nutpie.compile_pymc._make_functions = rewrite_again
 
         study = simulate_diary(reference_design(n_persons=31, likert=None), seed=8)
         prepared = prepare(load_diary(study.data, ColumnMapping.from_dict(study.mapping)))
@@ -125,6 +133,7 @@ def test_a_new_process_loads_the_callbacks_from_disk(small_prepared, tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.split()[-2:] == ["1", "1"]
     assert len(list(tmp_path.glob("callback_*.py"))) == 2  # nothing new written
+    assert len(list(tmp_path.glob("graph_*.pkl"))) == 1
 
 
 def test_compilation_falls_back_to_nutpie_with_a_warning(monkeypatch):

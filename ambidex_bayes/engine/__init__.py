@@ -5,6 +5,8 @@
 - :mod:`~ambidex_bayes.engine.sampling`: sampling a built model (full NUTS or the fast path),
   with compiled models re-used within a process.
 - :mod:`~ambidex_bayes.engine.nutpie_cache`: nutpie's compiled callbacks kept on disk.
+- :mod:`~ambidex_bayes.engine.graph_cache`: nutpie's rewritten PyTensor functions kept on
+  disk, so that a new process does not rewrite the model's graphs again.
 - :mod:`~ambidex_bayes.engine.result`: :class:`FitResult`, a fit saved to and loaded from
   one file.
 - :mod:`~ambidex_bayes.engine.fit_file`: the structural checks of a saved fit file's records,

@@ -255,12 +255,13 @@ def compile_cached(model: Any) -> Any | None:
     import numba
     from nutpie.compile_pymc import (
         CompiledPyMCModel,
-        _make_functions,
         _prepare_dims_and_coords,
         _wrap_with_lock,
         make_user_data,
     )
     from pymc.initial_point import make_initial_point_fn
+
+    from ambidex_bayes.engine.graph_cache import make_functions_cached
 
     start_point = make_initial_point_fn(
         model=model,
@@ -268,15 +269,9 @@ def compile_cached(model: Any) -> Any | None:
         jitter_rvs=set(model.free_RVs),
         return_transformed=True,
     )
+    # the rewritten PyTensor functions come from disk too where they can
     n_dim, n_expanded, logp_fn, expand_fn, initial_point_fn, shape_info, reparameterized = (
-        _make_functions(
-            model,
-            mode="NUMBA",
-            compute_grad=True,
-            join_expanded=True,
-            pymc_initial_point_fn=_wrap_with_lock(start_point),
-            var_names=None,
-        )
+        make_functions_cached(model, _wrap_with_lock(start_point), nutpie_cache_dir())
     )
     logp_key, expand_key = _graph_key(logp_fn), _graph_key(expand_fn)
     if logp_key is None or expand_key is None:
