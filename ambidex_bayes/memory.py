@@ -28,6 +28,9 @@ __all__ = [
     "posterior_bytes",
     "check_fit_memory",
     "CHECK_DRAWS",
+    "CHECK_NUMBERS",
+    "CHECK_MIN_DRAWS",
+    "check_replicates",
     "analysis_bytes",
     "check_analysis_memory",
 ]
@@ -311,13 +314,27 @@ def check_fit_memory(
 #: Most posterior draws the predictive checks use (as
 #: :data:`ambidex_bayes.checks.predictive.MAX_DRAWS`).
 CHECK_DRAWS = 1000
+#: Most numbers (replicated data sets x rows) the report's predictive checks replicate, and
+#: the fewest data sets they replicate (as
+#: :data:`ambidex_bayes.checks.report_section.REPORT_PPC_NUMBERS` and
+#: ``REPORT_MIN_PPC_DRAWS``).
+CHECK_NUMBERS = 50_000_000
+CHECK_MIN_DRAWS = 100
 #: Draws x rows above which the pointwise log-likelihood is held as float32 (4 bytes a
 #: number, as :func:`ambidex_bayes.model.marginal.complete_posterior` stores it).
 FLOAT32_LOG_LIKELIHOOD_ABOVE = 5e7
 #: Numbers a check holds at once besides its draws x rows arrays (blocks of draws or rows of
-#: :mod:`ambidex_bayes.checks.indexed_predictor` and :mod:`ambidex_bayes.checks.loo`, a
-#: few of them at a time).
+#: :mod:`ambidex_bayes.checks.indexed_predictor`, :mod:`ambidex_bayes.checks.loo` and
+#: :mod:`ambidex_bayes.checks.loo_pit`, a few of them at a time).
 CHECK_BLOCK_NUMBERS = 4 * 16_000_000
+
+
+def check_replicates(rows: int, samples: int, *, check_draws: int = CHECK_DRAWS) -> int:
+    r"""Replicated data sets of the report's predictive checks of a fit of ``rows`` rows and
+    ``samples`` posterior draws in all: :math:`\min(S, \max(100, \min(\text{check\_draws},
+    \lfloor 5\cdot 10^7 / n \rfloor)))` (:data:`CHECK_MIN_DRAWS`, :data:`CHECK_NUMBERS`)."""
+    wanted = max(CHECK_MIN_DRAWS, min(int(check_draws), CHECK_NUMBERS // max(int(rows), 1)))
+    return int(min(int(samples), wanted))
 
 
 def analysis_bytes(
@@ -329,20 +346,28 @@ def analysis_bytes(
     chains: int,
     log_likelihood: bool = True,
     check_draws: int = CHECK_DRAWS,
+    effects_on_disk: bool = True,
 ) -> dict[str, int]:
-    r"""Bytes the main job holds after sampling, by part, before its report is written.
+    r"""Bytes the main job holds at its peak, by part.
 
     With :math:`S` = chains :math:`\times` draws, :math:`n` rows, :math:`J` persons and
     :math:`q_m` person effects in model :math:`m`:
 
-    - every fit's person effects, :math:`8 S J q_m` (held until the report is written);
-    - every fit's pointwise log-likelihood, :math:`S n` numbers (4 bytes each above
-      :data:`FLOAT32_LOG_LIKELIHOOD_ABOVE` numbers, else 8), which LOO reads;
+    - the person effects, :math:`8 S J q` numbers :data:`DRAW_COPIES` times: while a fit's
+      posterior is completed and saved, and while the checks work on a fit. A fit saved in
+      the fit cache reads them from its file on use, one fit at a time
+      (:meth:`ambidex_bayes.engine.result.FitResult.hold_person_effects_on_disk`), so only
+      the largest model counts, :math:`q = \max_m q_m`; with ``effects_on_disk=False``
+      (no fit cache) every fit holds its own, :math:`8 S J \sum_m q_m` besides;
+    - with ``log_likelihood``, every fit's stored pointwise log-likelihood, :math:`S n`
+      numbers (4 bytes each above :data:`FLOAT32_LOG_LIKELIHOOD_ABOVE` numbers, else 8);
+      without it the checks compute it by blocks of rows (the blocks below);
     - the predictive checks: the replicated outcomes and their means,
-      :math:`2 \times 8 \min(S, \text{check\_draws})\, n`, and LOO-PIT's importance
-      weights of one model, :math:`8 S n`;
+      :math:`2 \times 8 R n` with :math:`R` = :func:`check_replicates` data sets (at most
+      ``check_draws``, at most :data:`CHECK_NUMBERS` numbers beyond 50,000 rows);
     - the data and designs, :data:`BYTES_PER_FIT_ROW` per row, and the blocks the checks
-      work in (:data:`CHECK_BLOCK_NUMBERS` numbers).
+      (PSIS-LOO, LOO-PIT, the linear predictor) work in, :data:`CHECK_BLOCK_NUMBERS`
+      numbers.
 
     Nothing grows with rows :math:`\times` persons: the checks index the person effects
     by each row's person.
@@ -358,16 +383,29 @@ def analysis_bytes(
         Whether the fits store the pointwise log-likelihood.
     check_draws : int
         Most draws the predictive checks use.
+    effects_on_disk : bool
+        Whether the fits are saved (in the fit cache) and read their person effects from
+        their files.
+
+    Returns
+    -------
+    dict of str to int
+        Bytes by part.
     """
     total = int(draws) * int(chains)
+    largest = max((int(q) for q in effects), default=0)
     parts = {
-        "person effects of the fits": int(sum(total * persons * q * 8 for q in effects)),
+        "person effects of one fit": int(total * persons * largest * 8 * DRAW_COPIES),
     }
+    if not effects_on_disk:
+        parts["person effects of the other fits"] = int(
+            total * persons * 8 * (sum(int(q) for q in effects) - largest)
+        )
     if log_likelihood:
         item = 4 if total * rows > FLOAT32_LOG_LIKELIHOOD_ABOVE else 8
         parts["pointwise log-likelihoods"] = int(len(effects) * total * rows * item)
-        parts["LOO-PIT weights"] = int(total * rows * 8)
-    parts["replicated data"] = int(2 * min(total, int(check_draws)) * rows * 8)
+    replicates = check_replicates(rows, total, check_draws=check_draws)
+    parts["replicated data"] = int(2 * replicates * rows * 8)
     parts["data, designs and blocks"] = int(rows * BYTES_PER_FIT_ROW + CHECK_BLOCK_NUMBERS * 8)
     return parts
 
@@ -381,12 +419,14 @@ def check_analysis_memory(
     chains: int,
     log_likelihood: bool = True,
     check_draws: int = CHECK_DRAWS,
+    effects_on_disk: bool = True,
 ) -> dict[str, int]:
     """Refuse, before sampling, a main job whose results and checks cannot be held in memory.
 
     The estimate is :func:`analysis_bytes` (same parameters); the message names its parts
-    and what to do: fewer draws or chains (the checks use at most ``check_draws`` draws,
-    LOO every draw), or fewer models at once.
+    and what to do: fewer draws or chains (the person effects are held for every draw kept,
+    the predictive checks use at most ``check_draws``), or, for fits that store the
+    pointwise log-likelihood, fits without it.
 
     Returns
     -------
@@ -406,23 +446,30 @@ def check_analysis_memory(
         chains=chains,
         log_likelihood=log_likelihood,
         check_draws=check_draws,
+        effects_on_disk=effects_on_disk,
     )
     described = ", ".join(f"{name} {format_bytes(n)}" for name, n in parts.items())
     total = int(draws) * int(chains)
     fitting = max(1, int(check_draws) // max(int(chains), 1))
     advice = (
         f"Keep fewer draws: --draws {fitting} with --chains {chains} keeps {fitting * chains:,} "
-        f"draws (the predictive checks use at most {check_draws:,}; LOO and its "
-        f"log-likelihood use all {total:,} now), or fewer chains; or fit fewer models at once "
-        "(--models with a folder of fewer specs), or fit the models one by one with `fit "
-        "--no-log-likelihood` and write the report from the saved fits with `report`."
+        f"draws (the person effects are held for all {total:,} draws kept now, the "
+        f"predictive checks use at most {check_draws:,}), or fewer chains"
     )
+    if log_likelihood:
+        advice += (
+            "; or fit fewer models at once (--models with a folder of fewer specs), or fit "
+            "the models one by one with `fit --no-log-likelihood` and write the report from "
+            "the saved fits with `report`"
+        )
+    if not effects_on_disk:
+        advice += "; or keep a fit cache folder, from which the fits read their person effects"
     check_memory(
         sum(parts.values()),
         what=(
             f"The main job on {rows:,} rows and {persons:,} persons, {len(effects)} models of "
-            f"{chains} chains x {draws} draws, after sampling ({described})"
+            f"{chains} chains x {draws} draws ({described})"
         ),
-        advice=advice,
+        advice=advice + ".",
     )
     return parts

@@ -14,10 +14,12 @@ LADDER = [1, 1, 2, 2]  # person effects per person of M0..M3
 def test_estimate_by_part_equals_hand_computation():
     parts = memory.analysis_bytes(rows=16_000, persons=2_000, effects=LADDER, draws=1000, chains=4)
     s = 4000
-    assert parts["person effects of the fits"] == s * 2000 * 6 * 8
+    # the fits read their person effects from their files: one fit's (the largest) at a time
+    assert parts["person effects of one fit"] == s * 2000 * 2 * 8 * memory.DRAW_COPIES
+    assert "person effects of the other fits" not in parts
     # 4000 x 16,000 numbers > 5e7: held as float32
     assert parts["pointwise log-likelihoods"] == 4 * s * 16_000 * 4
-    assert parts["LOO-PIT weights"] == s * 16_000 * 8
+    assert "LOO-PIT weights" not in parts  # computed by blocks of rows
     assert parts["replicated data"] == 2 * 1000 * 16_000 * 8
     assert parts["data, designs and blocks"] == (
         16_000 * memory.BYTES_PER_FIT_ROW + memory.CHECK_BLOCK_NUMBERS * 8
@@ -29,6 +31,17 @@ def test_estimate_by_part_equals_hand_computation():
         rows=100, persons=20, effects=[2], draws=100, chains=2, log_likelihood=False
     )
     assert "pointwise log-likelihoods" not in without and "LOO-PIT weights" not in without
+    # beyond 50,000 rows the report's checks replicate fewer data sets (250 at 200,000 rows)
+    large = memory.analysis_bytes(
+        rows=200_000, persons=20_000, effects=LADDER, draws=1000, chains=4, log_likelihood=False
+    )
+    assert large["replicated data"] == 2 * 250 * 200_000 * 8
+    assert large["person effects of one fit"] == s * 20_000 * 2 * 8 * memory.DRAW_COPIES
+    # without a fit cache every fit holds its own person effects as well
+    held = memory.analysis_bytes(
+        rows=16_000, persons=2_000, effects=LADDER, draws=1000, chains=4, effects_on_disk=False
+    )
+    assert held["person effects of the other fits"] == s * 2000 * (6 - 2) * 8
 
 
 def test_estimate_grows_linearly_with_rows_never_with_rows_times_persons():
@@ -39,13 +52,15 @@ def test_estimate_grows_linearly_with_rows_never_with_rows_times_persons():
             ).values()
         )
 
-    base = total(200_000, 20_000)
-    more_persons = total(200_000, 40_000)
-    more_rows = total(400_000, 20_000)
-    # doubling persons adds only their effects' draws (6 effects x 4000 draws x 8 bytes each)
-    assert more_persons - base == 20_000 * 6 * 4000 * 8
+    # from 500,000 rows on, the report's checks replicate their fewest data sets (100)
+    base = total(600_000, 20_000)
+    more_persons = total(600_000, 40_000)
+    more_rows = total(800_000, 20_000)
+    # doubling persons adds only the largest fit's effects' draws (2 effects x 4000 draws x
+    # 8 bytes each, DRAW_COPIES times)
+    assert more_persons - base == 20_000 * 2 * memory.DRAW_COPIES * 4000 * 8
     # each further 200,000 rows add the same: linear in rows
-    assert total(600_000, 20_000) - more_rows == more_rows - base
+    assert total(1_000_000, 20_000) - more_rows == more_rows - base
 
 
 def test_job_too_large_is_refused_with_what_to_do(monkeypatch):
@@ -93,3 +108,43 @@ def test_run_analysis_refuses_a_job_too_large_before_any_sampling(monkeypatch):
     mapping = ColumnMapping.from_toml(datasets.example_mapping_path())
     with pytest.raises(ResourceError, match=r"The main job on 397 rows and 97 persons, 4 models"):
         pipeline.run_analysis(datasets.example_path(), mapping, progressbar=False, verbose=False)
+
+
+def test_the_estimate_s_parts_are_the_arrays_the_job_holds(tmp_path):
+    """At a small size, each part of the estimate is the size of the arrays the code makes:
+    a fit's person effects (``DRAW_COPIES`` times), the report's replicated data and, for
+    fits that store it, the pointwise log-likelihood of every fit."""
+    import numpy as np
+    from fake_fit_results import pair_result, person_effect_names
+
+    from ambidex_bayes.checks import ppc, predictive, report_section
+    from ambidex_bayes.checks.log_likelihood import row_log_likelihood
+
+    assert memory.CHECK_DRAWS == predictive.MAX_DRAWS
+    assert memory.CHECK_NUMBERS == report_section.REPORT_PPC_NUMBERS
+    assert memory.CHECK_MIN_DRAWS == report_section.REPORT_MIN_PPC_DRAWS
+    fit = pair_result()
+    sizes = fit.posterior.sizes
+    rows = len(fit.prepared.frame)
+    effects = person_effect_names(fit)
+    asked = {
+        "rows": rows,
+        "persons": sizes["pid__factor_dim"],
+        "effects": [1, len(effects)],  # a null model and this one
+        "draws": sizes["draw"],
+        "chains": sizes["chain"],
+    }
+    parts = memory.analysis_bytes(**asked, log_likelihood=False)
+    held = sum(fit.posterior[name].values.nbytes for name in effects)
+    assert parts["person effects of one fit"] == memory.DRAW_COPIES * held
+    fit.save(tmp_path / "fit.nc")
+    fit.hold_person_effects_on_disk()
+    assert parts["person effects of one fit"] == memory.DRAW_COPIES * sum(
+        fit.posterior[name].values.nbytes for name in effects
+    )
+    replicated = ppc.posterior_predictive(fit, max_draws=report_section._ppc_max_draws(fit))
+    assert parts["replicated data"] == replicated.y_rep.nbytes + replicated.mu.nbytes
+    stored = memory.analysis_bytes(**asked, log_likelihood=True)
+    ll = np.concatenate([b.values for _, b in row_log_likelihood(fit).blocks(10**9)], axis=-1)
+    assert ll.shape == (sizes["chain"], sizes["draw"], rows)
+    assert stored["pointwise log-likelihoods"] == 2 * ll.nbytes

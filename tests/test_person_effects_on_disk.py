@@ -13,29 +13,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
-from fake_pairs import pair_fit
+from fake_fit_results import pair_result, person_effect_names, with_sample_stats
 from report_fakes import fake_fit
 
 from ambidex_bayes.engine.cache import CacheEntry
 from ambidex_bayes.errors import FitFileError
-from ambidex_bayes.fit import FitResult
 from ambidex_bayes.moderation import person_slopes, simple_slopes
-
-
-def _pair_result() -> FitResult:
-    """A real FitResult of the two-predictor fake fit (three person effects, 12 persons)."""
-    draws, _ = pair_fit()
-    base = fake_fit()
-    return FitResult(
-        spec=base.spec,
-        prepared=draws.prepared,
-        idata=draws.idata,
-        terms=draws.terms,
-        formula=base.formula,
-        priors=base.priors,
-        meta=base.meta,
-        convergence=base.convergence,
-    )
 
 
 def _bytes_in_memory(tree: xr.DataTree) -> int:
@@ -48,13 +31,9 @@ def _bytes_in_memory(tree: xr.DataTree) -> int:
     )
 
 
-def _person_effects(result: FitResult) -> list[str]:
-    return [str(n) for n, v in result.posterior.data_vars.items() if v.ndim == 3]
-
-
 def test_a_saved_fit_reads_the_same_person_slopes_from_its_file(tmp_path):
-    result = _pair_result()
-    effects = _person_effects(result)
+    result = pair_result()
+    effects = person_effect_names(result)
     assert len(effects) == 3
     in_memory = {n: result.posterior[n].values.copy() for n in effects}
     slopes = person_slopes(result, focal="str", moderator="cli")
@@ -88,37 +67,26 @@ def test_a_saved_fit_reads_the_same_person_slopes_from_its_file(tmp_path):
 
 
 def test_a_fit_without_a_file_keeps_its_draws(tmp_path):
-    result = _pair_result()
+    result = pair_result()
     before = _bytes_in_memory(result.idata)
     assert result.hold_person_effects_on_disk() == ()
     assert _bytes_in_memory(result.idata) == before
 
 
 def test_a_file_changed_after_saving_is_refused_when_the_draws_are_read(tmp_path):
-    result = _pair_result()
+    result = pair_result()
     path = result.save(tmp_path / "fit.nc")
     result.hold_person_effects_on_disk()
-    other = _pair_result()
+    other = pair_result()
     other.idata["posterior"]["1|pid"] = other.idata["posterior"]["1|pid"] + 1.0
     other.save(path)  # replaced in place (a new file under the same name)
     with pytest.raises(FitFileError, match="changed or disappeared"):
         person_slopes(result, focal="str", moderator="cli")
 
 
-def _with_sample_stats(result: FitResult) -> FitResult:
-    """The fake fit with the sampler statistics every fit file holds."""
-    sizes = result.posterior.sizes
-    stats = xr.Dataset(
-        {"diverging": (("chain", "draw"), np.zeros((sizes["chain"], sizes["draw"]), bool))},
-        coords={"chain": result.posterior["chain"].values, "draw": result.posterior["draw"].values},
-    )
-    result.idata["sample_stats"] = xr.DataTree(stats)
-    return result
-
-
 def test_the_cache_saves_and_loads_fits_with_their_person_effects_on_disk(tmp_path):
-    result = _with_sample_stats(fake_fit())
-    effects = _person_effects(result)
+    result = with_sample_stats(fake_fit())
+    effects = person_effect_names(result)
     values = {n: result.posterior[n].values.copy() for n in effects}
     entry = CacheEntry(key="k" * 64, path=tmp_path / "M3-kkkk.nc")
     result.meta["fit_key"] = entry.key
@@ -141,7 +109,7 @@ def test_a_variable_read_whole_is_read_once_until_another_file_is_read(tmp_path,
     from ambidex_bayes import fit_reader
 
     fit_reader.forget_read_draws()
-    first, second = _pair_result(), _pair_result()
+    first, second = pair_result(), pair_result()
     first.save(tmp_path / "first.nc")
     second.save(tmp_path / "second.nc")
     first.hold_person_effects_on_disk()
