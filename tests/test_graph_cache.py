@@ -118,8 +118,30 @@ def test_the_key_sees_constants_a_printed_graph_shortens():
             pm.Normal("y", mu + offset, 1.0, observed=np.zeros(offset.size))
         return model
 
-    base = np.arange(5000.0)
+    base = np.arange(3000.0)
     changed = base.copy()
     changed[2500] += 1.0
     assert graph_cache_key(model_with(base)) == graph_cache_key(model_with(base.copy()))
     assert graph_cache_key(model_with(base)) != graph_cache_key(model_with(changed))
+
+
+def test_a_model_with_its_data_in_the_graph_is_not_kept(tmp_path):
+    """Data written into the graph as constants make the functions serve one data set: they
+    are built as usual and no file is written."""
+    import pymc as pm
+
+    from ambidex_bayes.engine.graph_cache import (
+        MAX_CONSTANT_NUMBERS,
+        graph_cache_key,
+        make_functions_cached,
+    )
+
+    with pm.Model() as model:
+        mu = pm.Normal("mu", 0.0, 1.0)
+        pm.Normal("y", mu, 1.0, observed=np.zeros(MAX_CONSTANT_NUMBERS + 1))
+    assert graph_cache_key(model) is None
+    made = make_functions_cached(model, _start_point(model), tmp_path)
+    assert made[2](np.array([0.0]))[0] == pytest.approx(
+        (MAX_CONSTANT_NUMBERS + 1) * -0.5 * np.log(2 * np.pi) - 0.5 * np.log(2 * np.pi)
+    )
+    assert not list(tmp_path.iterdir())

@@ -16,7 +16,9 @@ of everything the functions depend on:
 - the versions of Python, PyTensor, PyMC, nutpie and numba;
 - the model's graphs before rewriting, printed with their types (the log density and every
   stored variable), which names every operation, shape and shared variable;
-- the values of every constant in those graphs (a printed graph shortens large constants);
+- the values of every constant in those graphs (a printed graph shortens large constants;
+  a model with more than :data:`MAX_CONSTANT_NUMBERS` of them, data written into the
+  graph, is not kept);
 - the shapes of the model's variables and whether it checks its parameters' bounds.
 
 A model whose data are shared variables (the fast path's sufficient statistics and prior
@@ -45,10 +47,19 @@ import numpy as np
 if TYPE_CHECKING:
     import pymc as pm
 
-__all__ = ["GRAPH_CACHE_VERSION", "graph_cache_key", "make_functions_cached"]
+__all__ = [
+    "GRAPH_CACHE_VERSION",
+    "MAX_CONSTANT_NUMBERS",
+    "graph_cache_key",
+    "make_functions_cached",
+]
 
 #: Changes whenever what is stored changes meaning (part of every file's key).
 GRAPH_CACHE_VERSION = "1"
+
+#: Models whose graphs hold more constant numbers than this are not kept (see
+#: :func:`graph_cache_key`).
+MAX_CONSTANT_NUMBERS = 10_000
 
 #: What :func:`nutpie.compile_pymc._make_functions` returns.
 MadeFunctions = tuple
@@ -72,7 +83,7 @@ def _versions() -> str:
     )
 
 
-def graph_cache_key(model: pm.Model) -> str:
+def graph_cache_key(model: pm.Model) -> str | None:
     """Hash of everything the rewritten functions of ``model`` depend on (see the module).
 
     Parameters
@@ -81,8 +92,11 @@ def graph_cache_key(model: pm.Model) -> str:
 
     Returns
     -------
-    str
-        64 hexadecimal digits.
+    str or None
+        64 hexadecimal digits; None for a model whose graphs hold more than
+        :data:`MAX_CONSTANT_NUMBERS` constant numbers (data written into the graph rather
+        than held as shared data: its functions serve that data set alone, so keeping them
+        would fill the folder with one file per data set).
     """
     from nutpie.compile_pymc import _compute_shapes
     from pytensor.graph.basic import Constant
@@ -92,11 +106,12 @@ def graph_cache_key(model: pm.Model) -> str:
     outputs = [model.logp(), *model.unobserved_value_vars]
     digest = hashlib.sha256(_versions().encode())
     digest.update(debugprint(outputs, file="str", id_type="CHAR", print_type=True).encode())
-    for var in ancestors(outputs):
-        if isinstance(var, Constant):
-            value = np.asarray(var.data)
-            digest.update(f"{value.dtype}{value.shape}".encode())
-            digest.update(np.ascontiguousarray(value).tobytes())
+    constants = [np.asarray(var.data) for var in ancestors(outputs) if isinstance(var, Constant)]
+    if sum(value.size for value in constants) > MAX_CONSTANT_NUMBERS:
+        return None
+    for value in constants:
+        digest.update(f"{value.dtype}{value.shape}".encode())
+        digest.update(np.ascontiguousarray(value).tobytes())
     shapes = _compute_shapes(model)
     digest.update(repr(sorted((k, tuple(v)) for k, v in shapes.items())).encode())
     digest.update(f"check_bounds={model.check_bounds}".encode())
