@@ -28,6 +28,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from ambidex_bayes.checks.latent_predictor import (
+    LatentDesign,
+    is_latent,
+    latent_chunks,
+    latent_design,
+)
 from ambidex_bayes.errors import ModelError
 from ambidex_bayes.formula_guard import check_formula
 
@@ -146,16 +152,18 @@ def fixed_design(fit: FitResult, data: pd.DataFrame | None = None) -> tuple[np.n
     Raises
     ------
     ModelError
-        A latent-centred fit (its design is not the prepared columns).
+        A latent-centred fit (its design is not the prepared columns; see
+        :func:`predictor_design`).
     """
     import formulae
 
-    if (getattr(fit, "meta", None) or {}).get("centring") == "latent":
+    if is_latent(fit):
         # its design uses the latent person means of each draw, not the prepared columns
         raise ModelError(
             f"{fit.spec.name} was fitted with latent centring: predictive checks, "
-            "log-likelihoods (LOO) and R² are not available for latent-centred fits yet. "
-            "Fit it with centring='observed' for these checks."
+            "log-likelihoods (LOO) and R² take its linear predictor from the draws of the "
+            "latent person means (predictor_design and ambidex_bayes.checks.latent_predictor), "
+            "not from a fixed design of the prepared columns."
         )
     parts = check_formula(fit.formula, source=f"{fit.spec.name}'s formula")
     fitted = _model_rows(fit.prepared.frame, parts.names)
@@ -234,8 +242,13 @@ def predictor_design(
     *,
     group_specific: bool = True,
     data: pd.DataFrame | None = None,
-) -> PredictorDesign:
+) -> PredictorDesign | LatentDesign:
     """The design of the linear predictor of the fitted rows or of ``data``.
+
+    A latent-centred fit gets a :class:`~ambidex_bayes.checks.latent_predictor.LatentDesign`
+    (its within and between parts come from each draw of the latent person means), which
+    :func:`predictor_chunks` and :func:`linear_predictor_draws` take as they take a
+    :class:`PredictorDesign`.
 
     Parameters
     ----------
@@ -247,6 +260,8 @@ def predictor_design(
     data : DataFrame, optional
         Rows with the prepared columns; default the fitted rows.
     """
+    if is_latent(fit):
+        return latent_design(fit, posterior, group_specific=group_specific, data=data)
     X, names = fixed_design(fit, data)
     rows = fit.prepared.frame.reset_index(drop=True) if data is None else data
     persons = person_terms(fit, posterior, rows.reset_index(drop=True)) if group_specific else []
@@ -264,7 +279,7 @@ def _flat_draws(posterior: xr.Dataset, name: str, fit_name: str) -> np.ndarray:
 
 
 def predictor_chunks(
-    design: PredictorDesign,
+    design: PredictorDesign | LatentDesign,
     posterior: xr.Dataset,
     *,
     name: str = "the model",
@@ -276,11 +291,12 @@ def predictor_chunks(
     "draw"))``); each block is an array ``(draws in the block, rows)`` of
     :math:`X\beta + \sum_k z_k \odot u_k[\mathrm{code}_k]` holding at most ``numbers``
     numbers (default :data:`CHUNK_NUMBERS`; at least one draw). The block is overwritten
-    by the next one: copy what is kept.
+    by the next one: copy what is kept. A latent design's blocks come from
+    :func:`~ambidex_bayes.checks.latent_predictor.latent_chunks`.
 
     Parameters
     ----------
-    design : PredictorDesign
+    design : PredictorDesign or LatentDesign
     posterior : Dataset
         Draws of the fixed effects and person effects (dims ``chain, draw, ...``).
     name : str
@@ -288,6 +304,9 @@ def predictor_chunks(
     numbers : int, optional
         Size of a block, in numbers.
     """
+    if isinstance(design, LatentDesign):
+        yield from latent_chunks(design, posterior, name=name, numbers=numbers)
+        return
     n_draws = posterior.sizes["chain"] * posterior.sizes["draw"]
     beta = (
         np.concatenate([_flat_draws(posterior, v, name) for v in design.fixed_names], axis=1)
@@ -309,7 +328,7 @@ def predictor_chunks(
 
 
 def linear_predictor_draws(
-    design: PredictorDesign, posterior: xr.Dataset, *, name: str = "the model"
+    design: PredictorDesign | LatentDesign, posterior: xr.Dataset, *, name: str = "the model"
 ) -> np.ndarray:
     r"""The linear predictor per draw and row, shape ``(chain, draw, rows)``.
 
@@ -318,7 +337,7 @@ def linear_predictor_draws(
 
     Parameters
     ----------
-    design : PredictorDesign
+    design : PredictorDesign or LatentDesign
     posterior : Dataset
         Draws of the fixed effects and person effects (dims ``chain, draw, ...``).
     name : str

@@ -43,6 +43,7 @@ from scipy import special, stats
 
 from ambidex_bayes import constants
 from ambidex_bayes.checks.indexed_predictor import linear_predictor_draws, predictor_design
+from ambidex_bayes.checks.latent_predictor import is_latent, latent_person_parameters
 from ambidex_bayes.checks.predictive import (
     MAX_DRAWS,
     linear_predictor,
@@ -150,9 +151,11 @@ def row_log_likelihood(fit: FitResult) -> RowLogLikelihood:
     the posterior, block by block: :math:`\log p(y_i \mid \mu^{(s)}_i, \sigma^{(s)})`
     (Gaussian) or with :math:`\nu^{(s)}` (Student-t), with :math:`\mu` the linear predictor
     with person effects (:mod:`ambidex_bayes.checks.indexed_predictor`), on the modelled
-    scale as the stored one. Either way no draws x rows array is held.
+    scale as the stored one. Either way no draws x rows array is held. A latent-centred
+    fit's is always computed, its :math:`\mu` from the draws of the latent person means
+    (:mod:`ambidex_bayes.checks.latent_predictor`).
     """
-    if "log_likelihood" in fit.idata.children:
+    if "log_likelihood" in fit.idata.children and not is_latent(fit):
         return RowLogLikelihood.of_array(pointwise_log_likelihood(fit))
     post = posterior_dataset(fit.idata)
     if fit.spec.family not in ("gaussian", "t"):
@@ -237,7 +240,7 @@ def person_covariance(fit: FitResult, posterior: xr.Dataset) -> tuple[np.ndarray
         predictor.
     """
     terms = fit.terms
-    known = {terms.group_intercept, terms.group_slope}
+    known = {terms.group_intercept, terms.group_slope} | latent_person_parameters(fit)
     other = [
         str(v)
         for v in posterior.data_vars
@@ -337,6 +340,14 @@ def integrated_log_likelihood(fit: FitResult, rows: Sequence[int] | None = None)
     wanted = np.arange(n_rows) if rows is None else np.unique(np.asarray(rows, dtype=int))
     if wanted.size and (wanted.min() < 0 or wanted.max() >= n_rows):
         raise AmbidexError(f"rows must lie in 0..{n_rows - 1}.")
+    if is_latent(fit):
+        from ambidex_bayes.checks.latent_log_likelihood import latent_integrated_rows
+
+        sigma = scalar_draws(post, fit.terms.sigma, "residual SD")
+        cov, _ = person_covariance(fit, post)
+        by_person = rows_by_person(frame, fit.prepared.mapping.person)
+        out = latent_integrated_rows(fit, post, wanted, sigma=sigma, cov=cov, by_person=by_person)
+        return _integrated_array(fit, post, wanted, out)
     person_col = fit.prepared.mapping.person
     ids = frame[person_col].astype(str).to_numpy()
     by_person = rows_by_person(frame, person_col)
@@ -374,6 +385,15 @@ def integrated_log_likelihood(fit: FitResult, rows: Sequence[int] | None = None)
         for k, i in enumerate(idx):
             if int(i) in position:
                 out[:, position[int(i)]] = ll[:, k]
+    return _integrated_array(fit, post, wanted, out)
+
+
+def _integrated_array(
+    fit: FitResult, post: xr.Dataset, wanted: np.ndarray, out: np.ndarray
+) -> xr.DataArray:
+    """The integrated log-likelihood ``out`` (draws, rows) as :func:`integrated_log_likelihood`
+    returns it."""
+    n_chain, n_draw = post.sizes["chain"], post.sizes["draw"]
     obs = (
         fit.idata["log_likelihood"]["__obs__"].values[wanted]
         if ("log_likelihood" in fit.idata.children)
@@ -388,6 +408,23 @@ def integrated_log_likelihood(fit: FitResult, rows: Sequence[int] | None = None)
 
 
 # ------------------------------------------------------------------ new persons
+def refuse_latent_new_persons(fit: FitResult) -> None:
+    """Refuse scores of new persons for a latent-centred fit, whose new person's latent
+    mean of the predictor is unknown.
+
+    Raises
+    ------
+    ModelError
+        ``fit`` is latent-centred.
+    """
+    if is_latent(fit):
+        raise ModelError(
+            f"{fit.spec.name} was fitted with latent centring: a new person's latent mean of "
+            "the predictor is unknown, so scores of whole new persons (leave-persons-out "
+            "K-fold, a left-out person's only row) are not available for latent-centred fits."
+        )
+
+
 def integration_method(fit: FitResult, method: str | None) -> str:
     """``"exact"`` or ``"monte_carlo"``: the integration ``method`` asks for on this fit.
 
@@ -396,8 +433,10 @@ def integration_method(fit: FitResult, method: str | None) -> str:
     AmbidexError
         ``method`` is not one of :data:`INTEGRATION_METHODS`.
     ModelError
-        ``"exact"`` for a family other than Gaussian.
+        ``"exact"`` for a family other than Gaussian, or a latent-centred fit (a new
+        person's latent mean of the predictor is unknown).
     """
+    refuse_latent_new_persons(fit)
     if method in (None, "auto"):
         return "exact" if fit.spec.family == "gaussian" else "monte_carlo"
     if method not in INTEGRATION_METHODS:
@@ -499,6 +538,7 @@ def new_person_log_density(
     pandas.DataFrame
         Index: person; columns: draws (``0 .. S-1``).
     """
+    refuse_latent_new_persons(fit)
     post_all = posterior_dataset(fit.idata)
     post = post_all.isel(draw=slice(None, None, thinning_step(post_all, max_draws or MAX_DRAWS)))
     rows = fit.prepared.frame if rows is None else rows

@@ -36,6 +36,7 @@ import numpy as np
 import xarray as xr
 
 from ambidex_bayes import constants
+from ambidex_bayes.checks.latent_predictor import is_latent, latent_names
 from ambidex_bayes.checks.log_likelihood import (
     MC_DRAWS,
     RowLogLikelihood,
@@ -249,6 +250,7 @@ def _refit_row_log_density(
         progressbar=False,
         verbose=False,
         log_likelihood=False,  # the left-out row is scored from the posterior
+        **({"centring": "latent"} if is_latent(fit) else {}),
     )
     left_out = frame.iloc[[row]].reset_index(drop=True)
     person_col = prepared.mapping.person
@@ -267,6 +269,19 @@ def _refit_row_log_density(
             )[str(left_out[person_col].iloc[0])]
         )
     )
+
+
+def latent_unrefittable(fit: FitResult, rows: np.ndarray) -> np.ndarray:
+    """The rows of a latent-centred fit that an exact refit cannot score (none for an
+    observed fit): rows whose predictor was imputed (the refit has no value for it) and a
+    person's only row (its person would be new, with an unknown latent mean)."""
+    if not is_latent(fit) or rows.size == 0:
+        return np.zeros(0, dtype=int)
+    frame = fit.prepared.frame
+    names = latent_names(fit)
+    counts = frame[names.person].astype(str).map(frame[names.person].astype(str).value_counts())
+    cannot = frame[names.x].isna().to_numpy() | (counts.to_numpy() < 2)
+    return rows[cannot[rows]]
 
 
 def psis_loo(
@@ -364,6 +379,14 @@ def psis_loo(
             f"at most {threshold:.2f}."
         )
     bad_now = np.flatnonzero(k_after > threshold)
+    unrefittable = latent_unrefittable(fit, bad_now) if remedy in ("auto", "refit") else []
+    if len(unrefittable):
+        bad_now = np.setdiff1d(bad_now, unrefittable)
+        notes.append(
+            f"{name}: {len(unrefittable)} row(s) with high Pareto k cannot be refitted exactly "
+            "in a latent-centred fit (an imputed predictor, or a person's only row); they are "
+            "left as estimated."
+        )
     if bad_now.size and remedy in ("auto", "refit"):
         if bad_now.size > max_refits:
             notes.append(

@@ -71,6 +71,12 @@ from ambidex_bayes.checks.indexed_predictor import (
     predictor_chunks,
     predictor_design,
 )
+from ambidex_bayes.checks.latent_predictor import (
+    is_latent,
+    latent_design,
+    latent_person_parameters,
+    latent_within_moments,
+)
 from ambidex_bayes.checks.person_groups import PersonGroups
 from ambidex_bayes.checks.predictive import MAX_DRAWS, outcome_transform, thinning_step
 from ambidex_bayes.errors import AmbidexError, ModelError
@@ -213,7 +219,7 @@ def _slope_column(fit: FitResult) -> np.ndarray | None:
 
 def _check_person_terms(fit: FitResult, posterior: xr.Dataset) -> None:
     """Refuse person effects other than the intercept and the level-1 slope."""
-    known = {fit.terms.group_intercept, fit.terms.group_slope}
+    known = {fit.terms.group_intercept, fit.terms.group_slope} | latent_person_parameters(fit)
     other = [
         str(v)
         for v in posterior.data_vars
@@ -226,11 +232,34 @@ def _check_person_terms(fit: FitResult, posterior: xr.Dataset) -> None:
         )
 
 
+def _slope_moments(
+    fit: FitResult, posterior: xr.Dataset
+) -> tuple[float | np.ndarray, float | np.ndarray] | None:
+    r"""Mean over the rows of the person slopes' predictor and of its square (None without
+    person slopes).
+
+    Constants for an observed fit (the within-person centred column); per draw, shape
+    ``(chain, draw)``, for a latent-centred fit, whose predictor :math:`x - \mu_j` moves
+    with the draws of the latent person means
+    (:func:`~ambidex_bayes.checks.latent_predictor.latent_within_moments`).
+    """
+    if not is_latent(fit):
+        x = _slope_column(fit)
+        return None if x is None else (float(np.mean(x)), float(np.mean(x**2)))
+    if fit.terms.group_slope is None:
+        return None
+    design = latent_design(fit, posterior, group_specific=False)
+    mean, square = latent_within_moments(design, posterior, name=fit.spec.name)
+    shape = (posterior.sizes["chain"], posterior.sizes["draw"])
+    return mean.reshape(shape), square.reshape(shape)
+
+
 def person_effect_variance(fit: FitResult, posterior: xr.Dataset) -> np.ndarray:
     r"""The model's person-effect variance averaged over rows, shape ``(chain, draw)``.
 
     :math:`\tau_0^2 + 2\rho\tau_0\tau_1\overline{x} + \tau_1^2\overline{x^2}` on the
-    modelled scale (0 for a model without person effects).
+    modelled scale (0 for a model without person effects); for a latent-centred fit
+    :math:`x` is the within part :math:`x - \mu_j` of each draw.
     """
     terms = fit.terms
     _check_person_terms(fit, posterior)
@@ -240,13 +269,14 @@ def person_effect_variance(fit: FitResult, posterior: xr.Dataset) -> np.ndarray:
     if terms.group_intercept_sd is not None:
         tau0 = get_scalar(posterior, terms.group_intercept_sd, "SD of person intercepts").values
         total = total + tau0**2
-    x = _slope_column(fit)
-    if x is not None:
+    moments = _slope_moments(fit, posterior)
+    if moments is not None:
+        mean_x, mean_x2 = moments
         tau1 = get_scalar(posterior, terms.group_slope_sd, "SD of person slopes").values
-        total = total + tau1**2 * float(np.mean(x**2))
+        total = total + tau1**2 * mean_x2
         if terms.correlation is not None and tau0 is not None:
             rho = get_scalar(posterior, terms.correlation, "intercept-slope correlation").values
-            total = total + 2 * rho * tau0 * tau1 * float(np.mean(x))
+            total = total + 2 * rho * tau0 * tau1 * mean_x
     return total
 
 
@@ -392,11 +422,11 @@ def variance_decomposition(
         if terms.group_intercept_sd is not None
         else zeros
     )
-    x = _slope_column(fit)
+    moments = _slope_moments(fit, post)
     parts["person_slopes"] = (
         _flat(get_scalar(post, terms.group_slope_sd, "SD of person slopes").values) ** 2
-        * float(np.mean(x**2))
-        if x is not None
+        * np.reshape(moments[1], -1)
+        if moments is not None
         else zeros
     )
     parts["residual"] = _flat(residual_variance(fit, post))

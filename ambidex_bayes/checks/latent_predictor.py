@@ -1,0 +1,385 @@
+r"""The linear predictor of a latent-centred fit, from the draws of the latent person means.
+
+A latent-centred fit (:mod:`ambidex_bayes.model.latent_centring`) has no fixed design: its
+within and between parts are functions of the latent person means :math:`\mu_j`, which are
+parameters. For posterior draw :math:`s` and row :math:`i` of person :math:`j = j[i]`,
+
+.. math::
+
+    c^{(s)}_i = x^{(s)}_i - \mu^{(s)}_j, \qquad
+    x^{(s)}_i = \begin{cases} x_i & \text{observed} \\
+        \tilde x^{(s)}_i & \text{imputed (the draw of } \texttt{\{x\}\_imputed)} \end{cases}
+
+    \eta^{(s)}_i = \beta^{(s)}_0 + \beta^{(s)}_B (\mu^{(s)}_j - \mu^{(s)}_0)
+        + \beta^{(s)}_W w_j + (\beta^{(s)}_1 + \beta^{(s)}_{1W} w_j) c^{(s)}_i
+        + u^{(s)}_{0j} + u^{(s)}_{1j} c^{(s)}_i,
+
+with :math:`\beta_0` ``Intercept``, :math:`\beta_1` ``{x}_cw``, :math:`\beta_B` ``{x}_pm``,
+:math:`\beta_W` the moderator's effect, :math:`\beta_{1W}` ``{x}_cw:{w}``, :math:`\mu_0`
+``{x}_mu_mean`` and :math:`u_{0j}, u_{1j}` the person effects ``1|person`` and
+``{x}_cw|person`` (terms the model lacks are 0; without ``group_specific`` the person
+effects are left out, the marginal predictor). :math:`w_j` is the centred moderator of
+the prepared rows.
+
+The values are computed over blocks of draws, as
+:func:`~ambidex_bayes.checks.indexed_predictor.predictor_chunks` does for observed fits (which
+hands latent designs to :func:`latent_chunks`):
+per block, a few arrays (draws in the block) :math:`\times` rows, with each row's person
+mean and person effects taken by the row's person index from the (draws :math:`\times`
+persons) draws; no rows :math:`\times` persons array is ever formed, so memory grows
+linearly with the rows.
+
+:func:`latent_design` gathers the rows (the fitted rows, or new rows of known persons with
+an observed predictor); :func:`latent_chunks` computes :math:`\eta`;
+:func:`latent_within_draws` gives :math:`c` itself (the person slopes' predictor, which the
+integrated log-likelihood needs) and :func:`latent_within_moments` its per-draw mean and mean
+square over the rows (the person-slope variance of R²).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from ambidex_bayes.errors import ModelError
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+    from ambidex_bayes.fit import FitResult
+    from ambidex_bayes.model.latent_data import LatentNames
+
+__all__ = [
+    "CHUNK_NUMBERS",
+    "LatentDesign",
+    "is_latent",
+    "latent_names",
+    "latent_design",
+    "latent_chunks",
+    "latent_within_draws",
+    "latent_within_moments",
+    "latent_person_parameters",
+]
+
+
+#: Numbers (8 bytes each) that the arrays of one block of draws x rows may hold in all.
+CHUNK_NUMBERS: int = 16_000_000
+
+
+def is_latent(fit: FitResult) -> bool:
+    """Whether ``fit`` was fitted with latent person-mean centring (``meta["centring"]``)."""
+    return (getattr(fit, "meta", None) or {}).get("centring") == "latent"
+
+
+def latent_person_parameters(fit: FitResult) -> frozenset[str]:
+    """Posterior variables over the person dimension that are not person effects: the
+    latent person means of a latent-centred fit (none for an observed fit)."""
+    return frozenset({latent_names(fit).mu}) if is_latent(fit) else frozenset()
+
+
+def latent_names(fit: FitResult) -> LatentNames:
+    """The posterior names of a latent-centred fit's roles (from its prepared data)."""
+    from ambidex_bayes.model.latent_data import LatentNames
+
+    prepared = fit.prepared
+    mapping = prepared.mapping
+    return LatentNames(
+        x=mapping.level1[0],
+        y=prepared.roles["y"],
+        person=mapping.person,
+        w=prepared.roles.get("w"),
+    )
+
+
+@dataclass(frozen=True)
+class LatentDesign:
+    """What the linear predictor of a latent-centred fit needs, per row (none of it rows x
+    persons).
+
+    Attributes
+    ----------
+    names : LatentNames
+        Posterior names of the roles.
+    x : numpy.ndarray
+        The raw daily predictor per row (NaN where it is imputed).
+    imputed : numpy.ndarray of int
+        Per row, the position of its value in ``{x}_imputed`` (-1 where x is observed).
+    codes : numpy.ndarray of int
+        Per row, the position of its person in the posterior's person dimension.
+    w : numpy.ndarray or None
+        The centred moderator per row.
+    fixed : tuple of str
+        The fixed effects in the posterior among ``Intercept``, ``{x}_cw``, ``{x}_pm``,
+        ``{w}`` and ``{x}_cw:{w}``.
+    persons : tuple of str
+        The person effects used (empty for the marginal predictor).
+    """
+
+    names: LatentNames
+    x: np.ndarray
+    imputed: np.ndarray
+    codes: np.ndarray
+    w: np.ndarray | None
+    fixed: tuple[str, ...]
+    persons: tuple[str, ...]
+
+    @property
+    def n_rows(self) -> int:
+        """Rows of the design."""
+        return int(self.x.shape[0])
+
+    def take(self, rows: slice | np.ndarray) -> LatentDesign:
+        """The design of some of its rows (a slice or positions), in that order."""
+        return LatentDesign(
+            names=self.names,
+            x=self.x[rows],
+            imputed=self.imputed[rows],
+            codes=self.codes[rows],
+            w=None if self.w is None else self.w[rows],
+            fixed=self.fixed,
+            persons=self.persons,
+        )
+
+
+def _person_codes(
+    posterior: xr.Dataset, names: LatentNames, persons: pd.Series, model: str
+) -> np.ndarray:
+    dim = names.person_dim
+    if dim not in posterior.coords and dim not in posterior.dims:
+        raise ModelError(
+            f"{model}: the posterior has no person dimension {dim!r}; it is not a "
+            "latent-centred fit of this version of ambidex_bayes."
+        )
+    labels = pd.Index(np.asarray(posterior[dim].values).astype(str))
+    codes = labels.get_indexer(persons.astype(str).to_numpy())
+    if np.any(codes < 0):
+        unknown = pd.unique(persons.astype(str).to_numpy()[codes < 0])
+        shown = ", ".join(str(u) for u in unknown[:5])
+        raise ModelError(
+            f"{model}: {len(unknown)} person(s) of the rows ({shown}) have no latent person "
+            "mean in the posterior; a latent-centred fit predicts known persons only."
+        )
+    return codes
+
+
+def _imputed_positions(fit: FitResult, names: LatentNames, frame: pd.DataFrame) -> np.ndarray:
+    """Per row of the fitted frame, the position of its imputed x (-1 where observed).
+
+    The imputed values are ordered as :func:`~ambidex_bayes.model.latent_data.latent_data`
+    orders them (its ``imputed_source_rows``), which the fit used.
+    """
+    from ambidex_bayes.model.latent_data import latent_data
+
+    positions = np.full(len(frame), -1)
+    if not frame[names.x].isna().any():
+        return positions
+    data = latent_data(frame, y=names.y, x=names.x, person=names.person, w=names.w)
+    positions[data.imputed_source_rows] = np.arange(len(data.imputed_source_rows))
+    return positions
+
+
+def latent_design(
+    fit: FitResult,
+    posterior: xr.Dataset,
+    *,
+    group_specific: bool = True,
+    data: pd.DataFrame | None = None,
+) -> LatentDesign:
+    """The rows of a latent-centred fit's linear predictor: the fitted rows or ``data``.
+
+    Parameters
+    ----------
+    fit : FitResult
+        A latent-centred fit (``meta["centring"] == "latent"``).
+    posterior : Dataset
+        The draws (for the persons' order and the terms present).
+    group_specific : bool
+        Include the person effects (conditional predictor) or not (marginal).
+    data : DataFrame, optional
+        Rows with the prepared columns (raw predictor, moderator, person); default the
+        fitted rows. Their persons must be known to the fit and their predictor observed.
+
+    Returns
+    -------
+    LatentDesign
+
+    Raises
+    ------
+    ModelError
+        A fitted row without an outcome, new rows with a missing predictor or an unknown
+        person, or a missing column.
+    """
+    names = latent_names(fit)
+    model = fit.spec.name
+    fitted = data is None
+    rows = (fit.prepared.frame if fitted else data).reset_index(drop=True)
+    needed = [c for c in (names.x, names.person, names.w) if c is not None]
+    lacking = [c for c in needed if c not in rows.columns]
+    if lacking:
+        raise ModelError(f"{model}: the rows lack the column(s) {lacking} of the latent model.")
+    if fitted:
+        if names.y in rows.columns and rows[names.y].isna().any():
+            raise ModelError(
+                f"{model}: {int(rows[names.y].isna().sum())} fitted row(s) have no outcome; "
+                "the checks of a latent-centred fit need the rows with an outcome."
+            )
+        imputed = _imputed_positions(fit, names, rows)
+    else:
+        if rows[names.x].isna().any():
+            raise ModelError(
+                f"{model}: {int(rows[names.x].isna().sum())} new row(s) have no value of "
+                f"{names.x!r}; a latent-centred fit imputes only the fitted rows."
+            )
+        imputed = np.full(len(rows), -1)
+    x = rows[names.x].to_numpy(dtype=float, copy=True)
+    if fitted and np.any(np.isnan(x) & (imputed < 0)):
+        raise ModelError(
+            f"{model}: some fitted rows have no value of {names.x!r} and none was imputed; "
+            "the fit and its data do not belong together."
+        )
+    candidates = ["Intercept", names.within, names.between, names.w, names.interaction]
+    fixed = tuple(c for c in candidates if c is not None and c in posterior.data_vars)
+    persons: tuple[str, ...] = ()
+    if group_specific:
+        persons = tuple(
+            n for n in (names.intercept_effect, names.slope_effect) if n in posterior.data_vars
+        )
+    return LatentDesign(
+        names=names,
+        x=x,
+        imputed=imputed,
+        codes=_person_codes(posterior, names, rows[names.person], model),
+        w=None if names.w is None else rows[names.w].to_numpy(dtype=float, copy=True),
+        fixed=fixed,
+        persons=persons,
+    )
+
+
+def _draws(posterior: xr.Dataset, name: str, model: str) -> np.ndarray:
+    """A variable's draws as ``(chain * draw, ...)`` (chains one after another)."""
+    if name not in posterior.data_vars:
+        raise ModelError(
+            f"{model}: the posterior has no variable {name!r}, which the latent linear "
+            "predictor needs; refit the model with this version of ambidex_bayes."
+        )
+    values = np.asarray(posterior[name].transpose("chain", "draw", ...).values, dtype=float)
+    return values.reshape(values.shape[0] * values.shape[1], *values.shape[2:])
+
+
+def _within_parts(
+    design: LatentDesign, posterior: xr.Dataset, model: str
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """Draws of the person means (S, J), of the imputed x (S, k) or None, and the rows
+    whose x is imputed."""
+    mu = _draws(posterior, design.names.mu, model)
+    where = np.flatnonzero(design.imputed >= 0)
+    x_imp = _draws(posterior, design.names.imputed, model) if where.size else None
+    return mu, x_imp, where
+
+
+def _within(
+    design: LatentDesign,
+    mu_rows: np.ndarray,
+    x_imp: np.ndarray | None,
+    where: np.ndarray,
+    block: slice,
+) -> np.ndarray:
+    """:math:`c = x - \\mu_{j[i]}` for the draws of ``block``, shape (draws, rows)."""
+    c = np.subtract(design.x, mu_rows)  # NaN where imputed, filled next
+    if x_imp is not None:
+        c[:, where] = x_imp[block][:, design.imputed[where]] - mu_rows[:, where]
+    return c
+
+
+def latent_chunks(
+    design: LatentDesign,
+    posterior: xr.Dataset,
+    *,
+    name: str = "the model",
+    numbers: int | None = None,
+) -> Iterator[tuple[slice, np.ndarray]]:
+    r"""The latent linear predictor :math:`\eta` over blocks of draws: ``(draws, block)``.
+
+    Draws are flattened chain after chain; each block is an array ``(draws in the block,
+    rows)``, the module docstring's :math:`\eta`; the arrays of a block hold at most
+    ``numbers`` numbers in all (default :data:`CHUNK_NUMBERS`; at least one draw). Each
+    block is a new array.
+
+    Parameters
+    ----------
+    design : LatentDesign
+    posterior : Dataset
+        Draws of the fixed effects, person means (and imputed x) and person effects.
+    name : str
+        Named in error messages (the model).
+    numbers : int, optional
+        Size of a block, in numbers.
+    """
+    nm = design.names
+    n_draws = posterior.sizes["chain"] * posterior.sizes["draw"]
+    beta = {v: _draws(posterior, v, name) for v in design.fixed}
+    mu, x_imp, where = _within_parts(design, posterior, name)
+    mu0 = _draws(posterior, nm.mu_mean, name) if nm.between in beta else None
+    effects = {v: _draws(posterior, v, name) for v in design.persons}
+    zero = np.zeros(n_draws)
+    n = design.n_rows
+    # about four arrays of the block's size are alive at a time
+    step = max(1, int(numbers or CHUNK_NUMBERS) // max(4 * n, 1))
+    for start in range(0, n_draws, step):
+        block = slice(start, min(start + step, n_draws))
+        mu_rows = mu[block][:, design.codes]
+        c = _within(design, mu_rows, x_imp, where, block)
+        slope = beta.get(nm.within, zero)[block][:, None]
+        if nm.interaction in beta and design.w is not None:
+            slope = slope + beta[nm.interaction][block][:, None] * design.w
+        if nm.slope_effect in effects:
+            slope = slope + effects[nm.slope_effect][block][:, design.codes]
+        eta = slope * c
+        eta += beta.get("Intercept", zero)[block][:, None]
+        if mu0 is not None:
+            eta += beta[nm.between][block][:, None] * (mu_rows - mu0[block][:, None])
+        if nm.w in beta and design.w is not None:
+            eta += beta[nm.w][block][:, None] * design.w
+        if nm.intercept_effect in effects:
+            eta += effects[nm.intercept_effect][block][:, design.codes]
+        yield block, eta
+
+
+def latent_within_moments(
+    design: LatentDesign, posterior: xr.Dataset, *, name: str = "the model"
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""Per draw, the mean over rows of the within part :math:`c` and of :math:`c^2`.
+
+    :math:`\bar c^{(s)} = \frac1n\sum_i c^{(s)}_i` and
+    :math:`\overline{c^2}^{(s)} = \frac1n\sum_i (c^{(s)}_i)^2` (module docstring), over
+    blocks of draws.
+
+    Returns
+    -------
+    mean, mean_square : numpy.ndarray
+        Shape ``(chain * draw,)`` each.
+    """
+    n_draws = posterior.sizes["chain"] * posterior.sizes["draw"]
+    mu, x_imp, where = _within_parts(design, posterior, name)
+    mean, square = np.empty(n_draws), np.empty(n_draws)
+    step = max(1, CHUNK_NUMBERS // max(2 * design.n_rows, 1))
+    for start in range(0, n_draws, step):
+        block = slice(start, min(start + step, n_draws))
+        c = _within(design, mu[block][:, design.codes], x_imp, where, block)
+        mean[block] = c.mean(axis=1)
+        square[block] = np.mean(c * c, axis=1)
+    return mean, square
+
+
+def latent_within_draws(
+    design: LatentDesign, posterior: xr.Dataset, *, name: str = "the model"
+) -> np.ndarray:
+    r"""The within part :math:`c^{(s)}_i = x^{(s)}_i - \mu^{(s)}_{j[i]}` of every draw and
+    row, shape ``(chain * draw, rows)`` (for a few rows at a time: it is draws x rows)."""
+    mu, x_imp, where = _within_parts(design, posterior, name)
+    every = slice(0, mu.shape[0])
+    return _within(design, mu[:, design.codes], x_imp, where, every)
