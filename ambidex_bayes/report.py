@@ -6,8 +6,9 @@ embedded, a table of contents, the diagnostics folded away; :mod:`ambidex_bayes.
 ``methods.txt`` (the methods paragraph, :mod:`ambidex_bayes.methods_text`) and the tables for
 publication as CSV, LaTeX and Word files (:mod:`ambidex_bayes.apa_tables`,
 :mod:`ambidex_bayes.table_files`). Each stage of the writing is timed in the analysis's
-:class:`~ambidex_bayes.stage_timing.StageTimes`; the report shows the stage times and
-:func:`write_report` prints them at the end.
+:class:`~ambidex_bayes.stage_timing.StageTimes`, each report section broken down into its
+parts (timed by the sections with :func:`ambidex_bayes.stage_timing.part`); the report shows
+the stage times and :func:`write_report` prints them at the end.
 
 The folder is assembled in a temporary sibling folder and swapped into place only when
 complete, so an interrupted run leaves the previous report intact. Because the folder is
@@ -418,7 +419,8 @@ def _timing_lines(analysis: Analysis, timings: StageTimes) -> list[str]:
         "## Stage timings",
         "",
         "Wall-clock time of each stage of this run (the HTML page, written after this "
-        "table, is not included):",
+        "table, is not included). The parts of a stage, marked ·, follow it; their time is "
+        "part of the stage's:",
         "",
         markdown_table(timings.readable()),
         "",

@@ -6,6 +6,13 @@ with the :class:`~ambidex_bayes.pipeline.Analysis`; :func:`ambidex_bayes.report.
 adds the report's stages (each report section, the tables and files) to the same record,
 shows the table in the report and prints it at the end.
 
+A stage may be broken down into parts: inside a stage, ``with part("name"):`` (the module
+function :func:`part`) times a part of whatever stage is running, so that code which does not
+hold the :class:`StageTimes` (a report section, say) can still name its parts. Parts are
+recorded with their depth (1 for a part of a stage, 2 for a part of a part), listed under
+their stage in the table, and do not count again in the total. Outside any stage
+:func:`part` times nothing.
+
 A leaf module: it imports nothing of the package.
 """
 
@@ -15,12 +22,16 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TextIO
 
 import pandas as pd
 
-__all__ = ["StageTime", "StageTimes", "format_seconds"]
+__all__ = ["StageTime", "StageTimes", "format_seconds", "part"]
+
+#: Marks a part's name in the tables, once per level of depth.
+PART_MARK = "· "
 
 
 def format_seconds(seconds: float) -> str:
@@ -38,10 +49,12 @@ def format_seconds(seconds: float) -> str:
 
 @dataclass(frozen=True)
 class StageTime:
-    """One finished stage: its name and wall-clock seconds."""
+    """One finished stage (``depth`` 0) or part of a stage (``depth`` 1 and more): its name
+    and wall-clock seconds."""
 
     stage: str
     seconds: float
+    depth: int = 0
 
 
 @dataclass
@@ -55,7 +68,8 @@ class StageTimes:
     print_table : bool
         Whether the whole table is printed at the end of the job (by the report writer).
     records : list of StageTime
-        The finished stages.
+        The finished stages and their parts, in the order they started (a part after its
+        stage).
     stream : file, optional
         Where the lines go (default standard output, looked up at print time).
     """
@@ -68,28 +82,57 @@ class StageTimes:
     def _print(self, text: str) -> None:
         print(text, file=self.stream or sys.stdout, flush=True)
 
+    @property
+    def stages(self) -> list[StageTime]:
+        """The finished stages, without their parts."""
+        return [r for r in self.records if r.depth == 0]
+
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
-        """Time the ``with`` block as stage ``name`` (recorded also when it fails)."""
+        """Time the ``with`` block as stage ``name`` (recorded also when it fails).
+
+        While it runs, :func:`part` times parts of it.
+        """
         if self.progress:
-            self._print(f"[stage {len(self.records) + 1}] {name} ...")
+            self._print(f"[stage {len(self.stages) + 1}] {name} ...")
+        with self._timed(name, depth=0):
+            yield
+
+    @contextmanager
+    def part(self, name: str) -> Iterator[None]:
+        """Time the ``with`` block as a part of the stage (or part) running now; outside
+        any stage, as a stage of its own (without the line announcing it)."""
+        opened = _OPEN.get()
+        depth = opened[1] if opened is not None and opened[0] is self else 0
+        with self._timed(name, depth=depth):
+            yield
+
+    @contextmanager
+    def _timed(self, name: str, *, depth: int) -> Iterator[None]:
+        """Record the block at the place it started (before the parts it holds)."""
+        place = len(self.records)
+        token = _OPEN.set((self, depth + 1))
         start = time.perf_counter()
         try:
             yield
         finally:
-            self.records.append(StageTime(name, time.perf_counter() - start))
+            _OPEN.reset(token)
+            self.records.insert(place, StageTime(name, time.perf_counter() - start, depth))
 
     @property
     def total(self) -> float:
-        """Seconds of all recorded stages together."""
-        return float(sum(r.seconds for r in self.records))
+        """Seconds of all recorded stages together (their parts are inside them)."""
+        return float(sum(r.seconds for r in self.stages))
 
     def table(self) -> pd.DataFrame:
-        """One row per stage: ``stage, seconds, share`` (share of the total), then ``total``."""
+        """One row per stage: ``stage, seconds, share`` (share of the total), then ``total``.
+
+        A part's row follows its stage, its name marked by :data:`PART_MARK` once per level.
+        """
         total = self.total
         rows = [
             {
-                "stage": r.stage,
+                "stage": PART_MARK * r.depth + r.stage,
                 "seconds": round(r.seconds, 3),
                 "share": r.seconds / total if total > 0 else float("nan"),
             }
@@ -116,3 +159,37 @@ class StageTimes:
         return tabulate(
             self.readable(), headers="keys", showindex=False, colalign=("left", "right", "right")
         )
+
+
+#: The :class:`StageTimes` whose stage (or part) is running in this context, and the depth a
+#: part started now gets.
+_OPEN: ContextVar[tuple[StageTimes, int] | None] = ContextVar("open_stage", default=None)
+
+
+@contextmanager
+def part(name: str) -> Iterator[None]:
+    """Time the ``with`` block as a part of the stage running now, if any.
+
+    Code that runs inside a stage (:meth:`StageTimes.stage`) names its parts without holding
+    the :class:`StageTimes`; outside any stage the block runs untimed.
+
+    Parameters
+    ----------
+    name : str
+        The part's name in the table of stage times.
+
+    Examples
+    --------
+    >>> timings = StageTimes(progress=False)
+    >>> with timings.stage("report"):
+    ...     with part("figures"):
+    ...         pass
+    >>> [(r.stage, r.depth) for r in timings.records]
+    [('report', 0), ('figures', 1)]
+    """
+    opened = _OPEN.get()
+    if opened is None:
+        yield
+        return
+    with opened[0].part(name):
+        yield

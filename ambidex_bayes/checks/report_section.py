@@ -2,7 +2,8 @@
 
 :func:`report_section` is one of :data:`ambidex_bayes.report.REPORT_SECTIONS`. It computes
 through the library functions of :mod:`ambidex_bayes.checks`, writes PNG figures and CSV
-tables, and returns Markdown lines.
+tables, and returns Markdown lines. Its parts (the predictive checks, LOO-PIT, PSIS-LOO, R²)
+are timed in the report's stage times (:func:`ambidex_bayes.stage_timing.part`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ambidex_bayes.checks.loo_pit import loo_pit_tree, loo_pit_uniformity
 from ambidex_bayes.checks.predictive import MAX_DRAWS
 from ambidex_bayes.errors import AmbidexError
 from ambidex_bayes.markdown import markdown_table
+from ambidex_bayes.stage_timing import part
 
 __all__ = ["report_section", "REPORT_KFOLD", "REPORT_KFOLD_FOLDS", "REPORT_MAX_REFITS"]
 
@@ -161,8 +163,9 @@ def _ppc_lines(fit: Any, figures: Path, tables: Path) -> list[str]:
             "![grouped check](figures/ppc_persons.png)",
             "",
         ]
-    tree = loo_pit_tree(fit, draws)
-    uniformity = loo_pit_uniformity(tree)
+    with part("LOO-PIT"):
+        tree = loo_pit_tree(fit, draws)
+        uniformity = loo_pit_uniformity(tree)
     fig, ax = plt.subplots(figsize=(6, 3.5), layout="constrained")
     check_plots.plot_loo_pit(tree, prob=uniformity.prob, ax=ax)
     _save(fig, figures / "loo_pit.png")
@@ -330,13 +333,14 @@ def report_section(analysis: Any, figures_dir: Path, tables_dir: Path) -> list[s
         return ["## Model checks and comparison", "", "No fits to check.", ""]
     fit = _checked_fit(analysis)
     md = ["## Model checks and comparison", ""]
-    for part in (
-        lambda: _ppc_lines(fit, figures, tables),
-        lambda: _comparison_lines(analysis, figures, tables),
-        lambda: _r2_lines(analysis, fit, figures, tables),
+    for name, lines in (
+        ("posterior predictive checks and LOO-PIT", lambda: _ppc_lines(fit, figures, tables)),
+        ("PSIS-LOO and model comparison", lambda: _comparison_lines(analysis, figures, tables)),
+        ("explained variance (R²)", lambda: _r2_lines(analysis, fit, figures, tables)),
     ):
         try:
-            md += part()
+            with part(name):  # timed as a part of the report's stage
+                md += lines()
         except AmbidexError as err:
             md += [f"**Not computed:** {err}", ""]
     return md

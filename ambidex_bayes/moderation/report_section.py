@@ -7,12 +7,16 @@ slopes, within and between effects, on the original and the standardised scale) 
 the slopes at each level and their contrasts take the place of the curve and the
 Johnson–Neyman regions. :func:`write_moderation_files` saves its tables as CSV and its
 figures as PNG; :func:`report_section` does both for every pair of the analysis's moderation
-model that has a cross-level interaction, and returns the Markdown.
+model that has a cross-level interaction, and returns the Markdown. Their steps (curve and
+region, simple slopes, person slopes, within and between effects, files) are timed as parts
+of the report's stage (:func:`ambidex_bayes.stage_timing.part`; with several pairs, under
+each pair's name).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -38,6 +42,7 @@ from ambidex_bayes.moderation.pair import pair_parts
 from ambidex_bayes.moderation.person_slopes import PersonSlopes, person_slopes
 from ambidex_bayes.moderation.slopes import SimpleSlopes, simple_slopes, slope_differences
 from ambidex_bayes.posterior import Fitted
+from ambidex_bayes.stage_timing import part
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -191,28 +196,32 @@ def moderation_results(
     pair = {"focal": focal, "moderator": moderator}
     curve = curve_std = jn = None
     if not terms.factor_moderator:
-        curve = moderation_curve(fit, n_points=n_points, prob=prob, **pair)
-        curve_std = moderation_curve(
-            fit, n_points=n_points, prob=prob, scale="standardised", **pair
+        with part("curve and Johnson–Neyman region"):
+            curve = moderation_curve(fit, n_points=n_points, prob=prob, **pair)
+            curve_std = moderation_curve(
+                fit, n_points=n_points, prob=prob, scale="standardised", **pair
+            )
+            jn = johnson_neyman(fit, prob=prob, level=level, n_points=max(n_points, 201), **pair)
+    with part("simple slopes"):
+        slopes = simple_slopes(fit, at=at, percentiles=percentiles, prob=prob, **pair)
+        slopes_std = standardise_simple_slopes(fit, slopes)
+        differences = pd.concat(
+            [slope_differences(slopes), slope_differences(slopes_std)], ignore_index=True
         )
-        jn = johnson_neyman(fit, prob=prob, level=level, n_points=max(n_points, 201), **pair)
-    slopes = simple_slopes(fit, at=at, percentiles=percentiles, prob=prob, **pair)
-    slopes_std = standardise_simple_slopes(fit, slopes)
-    differences = pd.concat(
-        [slope_differences(slopes), slope_differences(slopes_std)], ignore_index=True
-    )
     notes: list[str] = []
     persons = persons_std = None
     if terms.group_slope is not None:
-        persons = person_slopes(fit, prob=prob, **pair)
-        persons_std = person_slopes(fit, prob=prob, scale="standardised", **pair)
+        with part("person slopes"):
+            persons = person_slopes(fit, prob=prob, **pair)
+            persons_std = person_slopes(fit, prob=prob, scale="standardised", **pair)
     else:
         notes.append("The model has no person-specific slopes, so there are no person slopes.")
     effects = wb = None
     if terms.between is not None:
-        wb = within_between(fit, prob=prob, **pair)
-        wb_std = within_between(fit, prob=prob, scale="standardised", **pair)
-        effects = pd.concat([wb.table, wb_std.table], ignore_index=True)
+        with part("within- and between-person effects"):
+            wb = within_between(fit, prob=prob, **pair)
+            wb_std = within_between(fit, prob=prob, scale="standardised", **pair)
+            effects = pd.concat([wb.table, wb_std.table], ignore_index=True)
     else:
         notes.append(
             "The model has no person-mean term, so within- and between-person effects are "
@@ -507,20 +516,38 @@ def report_section(analysis: AnalysisOfFits, figures_dir: Path, tables_dir: Path
         ]
     lines: list[str] = []
     for i, (focal, moderator) in enumerate(pairs):
-        at = None  # the moderator values of the analysis's simple slopes, when given raw
-        if i == 0 and analysis.slopes is not None:
-            table = analysis.slopes.table
-            if table["moderator_label"].astype(str).str.startswith("at ").all():
-                at = table["moderator"].to_list()
-        results = moderation_results(fit, model=name, at=at, focal=focal, moderator=moderator)
-        suffix = "" if i == 0 else _file_suffix((focal, moderator))
-        written = write_moderation_files(results, figures_dir, tables_dir, suffix=suffix)
-        title = SECTION_TITLE if len(pairs) == 1 else f"{SECTION_TITLE}: {focal} × {moderator}"
-        lines += [f"## {title}", ""]
-        lines += _pair_lines(results, name, written, suffix)
+        # several pairs: each is a part of the report's stage, its steps parts of it
+        with part(f"{focal} × {moderator}") if len(pairs) > 1 else nullcontext():
+            folders = (figures_dir, tables_dir)
+            pair = (focal, moderator)
+            lines += _pair_section(analysis, fit, name, i, pair, len(pairs), folders)
         if i < len(pairs) - 1:
             lines.append("")
     return lines
+
+
+def _pair_section(
+    analysis: AnalysisOfFits,
+    fit: Fitted,
+    name: str,
+    i: int,
+    pair: tuple[str, str],
+    n_pairs: int,
+    folders: tuple[Path, Path],
+) -> list[str]:
+    """The section of the ``i``-th pair: its results, files and Markdown lines."""
+    focal, moderator = pair
+    at = None  # the moderator values of the analysis's simple slopes, when given raw
+    if i == 0 and analysis.slopes is not None:
+        table = analysis.slopes.table
+        if table["moderator_label"].astype(str).str.startswith("at ").all():
+            at = table["moderator"].to_list()
+    results = moderation_results(fit, model=name, at=at, focal=focal, moderator=moderator)
+    suffix = "" if i == 0 else _file_suffix(pair)
+    with part("figures and tables"):
+        written = write_moderation_files(results, *folders, suffix=suffix)
+    title = SECTION_TITLE if n_pairs == 1 else f"{SECTION_TITLE}: {focal} × {moderator}"
+    return [f"## {title}", "", *_pair_lines(results, name, written, suffix)]
 
 
 def focus_pair[FocusedAnalysis: AnalysisOfFits](
