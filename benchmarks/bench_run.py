@@ -11,7 +11,10 @@ subprocess with an empty fit cache,
 
 and prints the wall time and peak resident memory of each (``resource.getrusage(
 RUSAGE_CHILDREN).ru_maxrss`` read after each subprocess ends) and the ratio (a)/(b) of wall
-times. The data are simulated inside each subprocess (not timed) with the same seed.
+times. The data are simulated inside each subprocess (not timed) with the same seed. First
+it prints the job's memory estimate by part (:func:`ambidex_bayes.memory.analysis_bytes`,
+the estimate the job checks before sampling); after the job, its table of stage times (the
+report's sections broken down into their parts).
 
 Run from the repository root::
 
@@ -80,6 +83,7 @@ def _child(args: argparse.Namespace) -> None:
             if args.report:
                 write_report(analysis, Path(tmp) / "report")
             rows = len(analysis.prepared.frame)
+            print(analysis.timings.text(), flush=True)
         else:
             from ambidex_bayes.data import load_diary
             from ambidex_bayes.fit import fit
@@ -127,9 +131,30 @@ def _measure(args: argparse.Namespace, arm: str) -> dict[str, float]:
     if done.returncode != 0:
         tail = (done.stderr or done.stdout)[-3000:]
         raise SystemExit(f"the {arm} arm failed (exit {done.returncode}):\n{tail}")
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    *printed, last = done.stdout.strip().splitlines()
+    result = json.loads(last)
     result["peak"] = peak
+    result["printed"] = printed
     return result
+
+
+def _estimate(args: argparse.Namespace) -> str:
+    """The job's memory estimate by part, as the job computes it before sampling."""
+    from ambidex_bayes.fit import SamplerSettings
+    from ambidex_bayes.memory import analysis_bytes, format_bytes
+    from ambidex_bayes.pipeline import STORE_LOG_LIKELIHOOD
+
+    settings = (_settings(args) or SamplerSettings()).resolved()
+    parts = analysis_bytes(
+        rows=args.persons * args.diaries,
+        persons=args.persons,
+        effects=[1, 1, 2, 2],  # person effects per person of M0..M3
+        draws=int(settings.draws),
+        chains=int(settings.chains),
+        log_likelihood=STORE_LOG_LIKELIHOOD,
+    )
+    described = ", ".join(f"{name} {format_bytes(n)}" for name, n in parts.items())
+    return f"{format_bytes(sum(parts.values()))} ({described})"
 
 
 def main() -> None:
@@ -152,9 +177,11 @@ def main() -> None:
         f"cores: {os.cpu_count()}, {args.persons} persons x {args.diaries} diaries{sampler}",
         flush=True,
     )
+    print(f"memory estimate of the job: {_estimate(args)}", flush=True)
     # The job first: RUSAGE_CHILDREN holds the largest peak of the children so far, so the
     # job's peak is read before the (smaller) single fit runs.
     job = _measure(args, "run")
+    print("\n".join(job["printed"]), flush=True)
     single = _measure(args, "m3")
     what = "run_analysis + write_report" if args.report else "run_analysis"
     print(f"rows: {job['rows']:,}")
