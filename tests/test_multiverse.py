@@ -30,6 +30,7 @@ from ambidex_bayes.multiverse import (
 )
 from ambidex_bayes.multiverse import cells as cells_module
 from ambidex_bayes.multiverse.run import TABLE_COLUMNS, multiverse_table
+from ambidex_bayes.posterior import PosteriorDraws
 
 EXAMPLE = DataSet(ab.example_path(), ab.example_mapping_path())
 
@@ -88,7 +89,11 @@ def test_a_single_value_is_a_grid_of_one_and_file_priors_are_named_by_their_stem
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"centring": ("latent",)}, r"unknown value 'latent'.*not available yet"),
+        (
+            {"centring": ("observed", "latent"), "standardize": (False, True)},
+            r"latent centring works on the unstandardised, undetrended predictor without "
+            r"controls, so it cannot be combined with standardize = True",
+        ),
         ({"centring": ("grand",)}, r"centring: unknown value 'grand'. Available: 'observed'"),
         ({"controls": ("yes",)}, r"controls: the values must be True or False, got 'yes'"),
         ({"detrend": ()}, r"detrend: give at least one value"),
@@ -348,8 +353,8 @@ def test_command_refuses_unknown_choices_and_strict_fails_unconverged(
     monkeypatch, tmp_path, capsys
 ):
     fake_fits(monkeypatch, fail="sceptical")
-    assert main([*cli_args(tmp_path / "a"), "--centring", "latent"]) == 2
-    assert "not available yet" in capsys.readouterr().err
+    assert main([*cli_args(tmp_path / "a"), "--centring", "latent"]) == 2  # with --detrend both
+    assert "cannot be combined with detrend = True" in capsys.readouterr().err
     args = cli_args(tmp_path / "b")
     args[3:4] = [args[3], args[3]]  # two mappings for one data file
     assert main(args) == 2
@@ -367,6 +372,86 @@ def test_front_door_verb_is_documented():
     assert ab.multiverse is run_multiverse
     assert missing_sections(ab.multiverse) == []
     assert ab.MultiverseConfig is MultiverseConfig and ab.DataSet is DataSet
+
+
+# --- latent centring -----------------------------------------------------------------------
+
+
+def test_latent_and_auto_are_centrings_of_the_grid():
+    c = config(centring=("observed", "latent", "auto"))
+    assert [cell.centring for cell in multiverse_cells(c)] == ["observed", "latent", "auto"]
+    # auto fits latent only where it can, so it combines with every other choice
+    config(centring=("auto",), standardize=(False, True), detrend=(False, True))
+
+
+def test_inputs_latent_centring_cannot_fit_are_refused_before_any_fit(tmp_path):
+    spec = tmp_path / "m4.toml"
+    spec.write_text((Path(ab.__file__).parent / "models" / "m0_null.toml").read_text())
+    with pytest.raises(SpecError, match="latent centring cannot fit"):
+        check_inputs(config(centring=("latent",), spec=str(spec)))
+
+
+def test_fit_cell_passes_the_cell_s_centring(monkeypatch):
+    import importlib
+
+    fit_module = importlib.import_module("ambidex_bayes.fit")  # ab.fit is the verb
+    seen = {}
+
+    def fake_fit(spec, prepared, **options):
+        seen.update(options)
+        return "fitted"
+
+    monkeypatch.setattr(fit_module, "fit", fake_fit)
+    cell = multiverse_cells(config(centring=("latent",)))[0]
+    assert cells_module.fit_cell(cell, config(centring=("latent",))) == "fitted"
+    assert seen["centring"] == "latent"
+
+
+@dataclasses.dataclass(frozen=True)
+class LatentDraws(PosteriorDraws):
+    """Fake draws of a latent fit (its ``meta`` says so)."""
+
+    meta: dict = dataclasses.field(default_factory=lambda: {"centring": "latent"})
+
+
+def test_the_table_shows_the_centring_each_fit_used(monkeypatch, tmp_path):
+    def fake_fit(cell, config, *, cache_dir=False):
+        prepared = make_prepared()
+        tree, _ = moderation_draws(seed=0, terms=terms_for(prepared))
+        kind = LatentDraws if cell.centring == "auto" else PosteriorDraws
+        return kind(idata=tree, terms=terms_for(prepared), prepared=prepared)
+
+    monkeypatch.setattr(cells_module, "fit_cell", fake_fit)
+    c = config(centring=("observed", "auto"))
+    table = run_multiverse(c, tmp_path / "mv", scheduler="serial", progressbar=False)
+    assert table["centring"].tolist() == ["observed", "auto"]
+    assert table["centring_used"].tolist() == ["observed", "latent"]
+    compact = compact_table(table)
+    assert compact["centring_used"].tolist() == ["observed", "latent"]
+    text = describe_multiverse(table)
+    assert "**Latent centring**: 1 of 2 fits estimated the person means" in text
+    # without auto the choice is the centring itself: no column of its own
+    observed = run_multiverse(config(), tmp_path / "mv2", scheduler="serial", progressbar=False)
+    assert "centring_used" not in compact_table(observed)
+    assert "Latent centring" not in describe_multiverse(observed)
+
+
+@pytest.mark.fit
+def test_latent_cells_on_the_example(tmp_path):
+    pytest.importorskip("nutpie")
+    c = config(
+        centring=("observed", "latent", "auto"), backend="nutpie", draws=100, tune=100, chains=2
+    )
+    table = run_multiverse(c, tmp_path / "mv", scheduler="serial", progressbar=False)
+    assert (table["error"] == "").all(), table["error"].tolist()
+    # the example's observed person means are unreliable (about 4 diaries each): auto is latent
+    assert table["centring_used"].tolist() == ["observed", "latent", "latent"]
+    assert table["n_persons"].eq(97).all()
+    assert (table["g11_lower"] < table["g11_mean"]).all()
+    assert (table["g11_mean"] < table["g11_upper"]).all()
+    # latent and auto cells are the same fit
+    assert table.loc[1, "g11_mean"] == pytest.approx(table.loc[2, "g11_mean"])
+    assert "centring: observed, latent, auto" in describe_multiverse(table)
 
 
 # --- one small real run ---------------------------------------------------------------------

@@ -46,7 +46,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "sceptical) or TOML files (default: default)",
     )
     g.add_argument(
-        "--centring", nargs="+", default=["observed"], help="centrings (available: observed)"
+        "--centring",
+        nargs="+",
+        default=["observed"],
+        help="centrings: observed, latent (person means estimated with the model, M1-M3), "
+        "auto (latent where the observed means' reliability is below 0.7) (default: observed)",
     )
     for name, what in (
         ("controls", "the mapping's day-level controls in the model"),

@@ -64,12 +64,18 @@ STATS: tuple[str, ...] = ("mean", "sd", "lower", "upper", "pd")
 
 
 def prepare_cell(diary: DiaryData, cell: Cell) -> PreparedData:
-    """The cell's data: ``diary`` prepared with the cell's centring, detrending and scaling."""
+    """The cell's data: ``diary`` prepared with the cell's detrending and scaling.
+
+    Every centring starts from the same prepared data: observed centring fits its split of
+    the predictor, latent centring reads the raw predictor from it
+    (:func:`ambidex_bayes.centring.fit_latent`).
+    """
+    from ambidex_bayes.multiverse.grid import CENTRINGS
     from ambidex_bayes.prepare import prepare
 
-    if cell.centring == "observed":
-        return prepare(diary, detrend=cell.detrend, standardize=cell.standardize)
-    raise SpecError(f"centring {cell.centring!r} is not available.")
+    if cell.centring not in CENTRINGS:
+        raise SpecError(f"centring {cell.centring!r} is not available.")
+    return prepare(diary, detrend=cell.detrend, standardize=cell.standardize)
 
 
 def cell_spec(config: MultiverseConfig, cell: Cell, prepared: PreparedData) -> ModelSpec:
@@ -84,7 +90,7 @@ def cell_spec(config: MultiverseConfig, cell: Cell, prepared: PreparedData) -> M
 def fit_cell(
     cell: Cell, config: MultiverseConfig, *, cache_dir: str | os.PathLike | bool = False
 ) -> FitResult:
-    """Fit the cell's model to the cell's data.
+    """Fit the cell's model to the cell's data, with the cell's centring.
 
     Parameters
     ----------
@@ -127,6 +133,7 @@ def fit_cell(
         progressbar=False,
         verbose=False,
         log_likelihood=False,
+        centring=cell.centring,
     )
 
 
@@ -205,6 +212,7 @@ def cell_estimates(
     Returns
     -------
     dict
+        ``centring_used`` (``"latent"`` for a latent fit, ``"observed"`` otherwise),
         ``n_persons, n_rows``; ``g11_mean, g11_sd, g11_lower, g11_upper, g11_pd`` and the
         same for ``g10`` (NaN for an interaction the model lacks); ``max_rhat,
         min_ess_bulk, divergent`` over the model's parameters (person effects aside),
@@ -233,7 +241,9 @@ def cell_estimates(
     posterior = posterior_dataset(idata)
     factors = _factors(fit, units)
     person = prepared.roles["person"]
+    meta = getattr(fit, "meta", None) or {}
     row: dict[str, Any] = {
+        "centring_used": "latent" if meta.get("centring") == "latent" else "observed",
         "n_persons": int(prepared.frame[person].nunique()),
         "n_rows": int(len(prepared.frame)),
     }

@@ -17,9 +17,18 @@ Centring
 --------
 ``"observed"``
     Each level-1 predictor is split into its deviation from the person's observed mean and
-    that mean (:func:`ambidex_bayes.prepare.prepare`). This is the only centring available;
-    the dimension exists so that latent centring (person means as model parameters) can
-    join it as a second value.
+    that mean (:func:`ambidex_bayes.prepare.prepare`).
+``"latent"``
+    The person means are parameters of the model (latent person-mean centring, as in Mplus;
+    :mod:`ambidex_bayes.centring`): M1-M3 with one level-1 predictor and at most one numeric
+    moderator, on the unstandardised, undetrended predictor without controls, so a grid
+    with latent centring holds ``controls``, ``detrend`` and ``standardize`` at False. The
+    latent model takes its own weakly informative priors, scaled by the data: a latent
+    cell's estimates do not change with the prior set.
+``"auto"``
+    Latent centring where the reliability of the observed person means is below 0.7 and
+    latent centring can fit the cell, observed centring otherwise; the table's
+    ``centring_used`` says which.
 """
 
 from __future__ import annotations
@@ -51,6 +60,8 @@ __all__ = [
 #: The centrings a cell can use, each with what it means.
 CENTRINGS: dict[str, str] = {
     "observed": "person means as observed (within-person deviations from them)",
+    "latent": "person means as parameters of the model (latent centring, M1-M3)",
+    "auto": "latent centring where the observed person means are unreliable (below 0.7)",
 }
 
 #: Units of the key estimates: the raw variables' (``original``), or the prepared columns'
@@ -138,7 +149,7 @@ class MultiverseConfig(RunConfig):
         Prior sets, by bundled name (``default``, ``weakly_informative``, ``informative``,
         ``sceptical``) or file.
     centring : tuple of str
-        Centrings (see :data:`CENTRINGS`; today only ``"observed"``).
+        Centrings (see :data:`CENTRINGS`): ``"observed"``, ``"latent"``, ``"auto"``.
     controls : tuple of bool
         Without (False) and/or with (True) the mapping's day-level controls in the model.
     detrend, standardize : tuple of bool
@@ -277,14 +288,18 @@ def _config_problems(c: MultiverseConfig) -> list[str]:
     for value in c.centring:
         if value not in CENTRINGS:
             known = "; ".join(f"{k!r}: {v}" for k, v in CENTRINGS.items())
-            later = (
-                " Latent centring (person means as model parameters) is not available yet."
-                if str(value).lower() == "latent"
-                else ""
-            )
-            problems.append(f"centring: unknown value {value!r}. Available: {known}.{later}")
+            problems.append(f"centring: unknown value {value!r}. Available: {known}.")
     if len(set(c.centring)) != len(c.centring):
         problems.append(f"centring: each value once, got {list(c.centring)}")
+    if "latent" in c.centring:
+        held = [name for name in ("controls", "detrend", "standardize") if True in getattr(c, name)]
+        if held:
+            problems.append(
+                f"centring: latent centring works on the unstandardised, undetrended predictor "
+                f"without controls, so it cannot be combined with {', '.join(held)} = True; "
+                "use 'auto' (latent only where it can fit) or run those choices in a grid of "
+                "their own"
+            )
     for name in ("controls", "detrend", "standardize"):
         problems.extend(_flags(name, getattr(c, name)))
     if not isinstance(c.spec, str) or not c.spec.strip():

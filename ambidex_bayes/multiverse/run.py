@@ -32,6 +32,7 @@ TABLE_COLUMNS: tuple[str, ...] = (
     "dataset",
     "priors",
     "centring",
+    "centring_used",
     "controls",
     "detrend",
     "standardize",
@@ -55,13 +56,15 @@ def check_inputs(config: MultiverseConfig) -> None:
 
     Each data file is read, validated and prepared; each prior set is read and resolved
     against it; the spec is read and built on it, and must have a within-person slope; a
-    grid with controls needs data sets whose mappings name controls.
+    grid with controls needs data sets whose mappings name controls; with latent centring
+    in the grid, latent centring must be able to fit the spec on each data set.
 
     Raises
     ------
     AmbidexError
         (a :class:`~ambidex_bayes.errors.SpecError`, ``DataError``, ...) naming the input.
     """
+    from ambidex_bayes.centring import latent_unavailable_reason
     from ambidex_bayes.data import load_diary
     from ambidex_bayes.model.build import build_model
     from ambidex_bayes.prepare import prepare
@@ -83,6 +86,13 @@ def check_inputs(config: MultiverseConfig) -> None:
         prepared = prepare(diary)
         for prior_set in prior_sets:
             load_prior_set(prior_set, prepared=prepared)
+        if "latent" in config.centring:
+            reason = latent_unavailable_reason(spec, prepared)
+            if reason is not None:
+                raise SpecError(
+                    f"{dataset.name}: latent centring cannot fit {spec.name}: {reason}. Use "
+                    "centring 'auto' (latent only where it can fit) or 'observed'."
+                )
         built = build_model(spec, prepared)
         if built.terms.slope is None:
             raise SpecError(
@@ -105,7 +115,8 @@ def multiverse_table(results: pd.DataFrame, config: MultiverseConfig) -> pd.Data
     -------
     DataFrame
         Columns :data:`TABLE_COLUMNS`: ``cell`` (its id) and its choices (``dataset,
-        priors, centring, controls, detrend, standardize``), ``spec``, ``units``, the
+        priors, centring, controls, detrend, standardize``), the centring its fit used
+        (``centring_used``: ``"auto"`` chooses per cell), ``spec``, ``units``, the
         data's ``n_persons, n_rows``, per key estimate (``g11``: cross-level interaction,
         ``g10``: within-person slope) its posterior ``mean, sd``, interval ``lower,
         upper`` and probability of direction ``pd``; ``max_rhat, min_ess_bulk,

@@ -30,12 +30,15 @@ def compact_table(table: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        Columns: the varying dimensions (all of them when none varies), ``g11``,
-        ``g11_pd``, ``g10``, ``g10_pd``, ``converged`` (``"yes"``, or the failed checks),
-        and ``error`` when a fit failed.
+        Columns: the varying dimensions (all of them when none varies), ``centring_used``
+        when a cell chose its centring (``"auto"``), ``g11``, ``g11_pd``, ``g10``,
+        ``g10_pd``, ``converged`` (``"yes"``, or the failed checks), and ``error`` when a
+        fit failed.
     """
     varying = [d for d in DIMENSIONS if table[d].nunique() > 1] or list(DIMENSIONS)
     out = table[varying].copy()
+    if "centring_used" in table and table["centring"].eq("auto").any():
+        out["centring_used"] = table["centring_used"].fillna("")
     for dimension in varying:
         if table[dimension].dtype == bool:
             out[dimension] = table[dimension].map({True: "yes", False: "no"})
@@ -101,6 +104,13 @@ def describe_multiverse(table: pd.DataFrame, *, figure: str | None = None) -> st
         f"- **Convergence**: {converged} of {len(fitted)} fits passed every check "
         "(R-hat, bulk and tail ESS, divergences, tree depth, E-BFMI)."
     )
+    latent = fitted[fitted.get("centring_used", pd.Series("", index=fitted.index)) == "latent"]
+    if len(latent):
+        lines.append(
+            f"- **Latent centring**: {len(latent)} of {len(fitted)} fits estimated the person "
+            "means with the model; they use the latent model's own priors, so their estimates "
+            "do not change with the prior set."
+        )
     failed = table[table["error"] != ""]
     if len(failed):
         lines.append(f"- **Failed**: {len(failed)} analyses; their messages are in the table.")
