@@ -63,7 +63,17 @@ def test_a_saved_fit_reads_the_same_person_slopes_from_its_file(tmp_path):
     pd.testing.assert_frame_equal(
         simple_slopes(result, focal="str", moderator="cli").table, fixed.table
     )
-    assert result.hold_person_effects_on_disk() == ()  # nothing left to hand over
+    # saved again in place: the draws are written and then read from the new file
+    result.save(tmp_path / "fit.nc")
+    for name in effects:
+        assert not isinstance(result.posterior[name].variable._data, np.ndarray)
+        np.testing.assert_array_equal(result.posterior[name].values, in_memory[name])
+    # saved elsewhere: read from there (the first file may go)
+    result.save(tmp_path / "other.nc")
+    (tmp_path / "fit.nc").unlink()
+    pd.testing.assert_frame_equal(
+        person_slopes(result, focal="str", moderator="cli").table, slopes.table
+    )
 
 
 def test_a_fit_without_a_file_keeps_its_draws(tmp_path):

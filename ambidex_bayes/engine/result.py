@@ -150,7 +150,11 @@ class FitResult:
         return prior_table(self.priors)
 
     def save(self, path: str | Path) -> Path:
-        """Save to one NetCDF file, atomically."""
+        """Save to one NetCDF file, atomically.
+
+        Person effects held on disk (:meth:`hold_person_effects_on_disk`) are written too,
+        and read from the new file afterwards.
+        """
         tree = self.idata.copy()
         tree["prepared_data"] = xr.DataTree(
             frame_to_dataset(self.prepared.frame.reset_index(drop=True), "__prepared_row__")
@@ -170,7 +174,10 @@ class FitResult:
             "prepared": prepared_meta,
             "convergence": self.convergence.to_dict(),
         }
+        on_disk = self._person_effects_on_disk()
         self.path = save_datatree(tree, path, attrs)
+        if on_disk:  # read them from the new file (the old one may be the file replaced)
+            self.hold_person_effects_on_disk()
         return self.path
 
     def hold_person_effects_on_disk(self) -> tuple[str, ...]:
@@ -178,10 +185,11 @@ class FitResult:
 
         For a fit just saved (or loaded): each person-effect variable of the posterior is
         replaced by the same variable of :attr:`path`, read from the file whenever it is
-        used. Their values are the same (the file holds them as written), so every result
-        computed from them is unchanged; the file must then stay in place (a changed or
-        removed file is refused when the draws are read, with a
-        :class:`~ambidex_bayes.errors.FitFileError` saying to load the fit again).
+        used (those already read from a file are pointed at :attr:`path`). Their values
+        are the same (the file holds them as written), so every result computed from them
+        is unchanged; the file must then stay in place (a changed or removed file is
+        refused when the draws are read, with a :class:`~ambidex_bayes.errors.FitFileError`
+        saying to load the fit again).
 
         Returns
         -------
@@ -192,19 +200,14 @@ class FitResult:
         Raises
         ------
         FitFileError
-            The file no longer holds those variables as the fit does (same dims and shape).
+            The file does not hold those variables as the fit does (same dims and shape).
         """
         from ambidex_bayes.fit_reader import disk_variables
 
         if self.path is None or "posterior" not in self.idata.children:
             return ()
         posterior = self.idata["posterior"].to_dataset()
-        names = tuple(
-            str(name)
-            for name, var in posterior.data_vars.items()
-            if _person_effect("posterior", tuple(str(d) for d in var.dims))
-            and isinstance(var.variable._data, np.ndarray)
-        )
+        names = _person_effect_names(posterior)
         if not names:
             return ()
         held = disk_variables(self.path, "posterior", names)
@@ -219,6 +222,16 @@ class FitResult:
             posterior[name].attrs = dict(mine.attrs)
         self.idata["posterior"] = xr.DataTree(posterior)
         return names
+
+    def _person_effects_on_disk(self) -> bool:
+        """Whether any person effect is read from a file on use."""
+        if "posterior" not in self.idata.children:
+            return False
+        posterior = self.idata["posterior"].to_dataset()
+        return any(
+            not isinstance(posterior[name].variable._data, np.ndarray)
+            for name in _person_effect_names(posterior)
+        )
 
     def save_copy(self, path: str | Path) -> Path:
         """Save to ``path`` by copying the file the fit was saved to or loaded from.
@@ -305,16 +318,20 @@ def _person_effect(group: str, dims: tuple[str, ...]) -> bool:
     return group == "posterior" and any(d.endswith("__factor_dim") for d in dims)
 
 
-def _unread_posterior(tree: xr.DataTree) -> tuple[str, ...]:
-    """The posterior variables :func:`_person_effect` left in the file."""
-    posterior = tree["posterior"] if "posterior" in tree.children else None
-    if posterior is None:
-        return ()
+def _person_effect_names(posterior: xr.Dataset) -> tuple[str, ...]:
+    """The person-effect variables of a posterior (see :func:`_person_effect`)."""
     return tuple(
         str(name)
         for name, var in posterior.data_vars.items()
         if _person_effect("posterior", tuple(str(d) for d in var.dims))
     )
+
+
+def _unread_posterior(tree: xr.DataTree) -> tuple[str, ...]:
+    """The posterior variables :func:`_person_effect` left in the file."""
+    if "posterior" not in tree.children:
+        return ()
+    return _person_effect_names(tree["posterior"].to_dataset())
 
 
 def load_fit(
