@@ -16,6 +16,7 @@ names for the shared roles (so summaries read it as usual) and whose ``meta`` re
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import time
 from collections.abc import Mapping
@@ -23,16 +24,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ambidex_bayes.diagnostics import check_convergence
 from ambidex_bayes.errors import SpecError
 from ambidex_bayes.spec import CENTRINGS
 
 if TYPE_CHECKING:
-    import pymc as pm
-    from nutpie.compile_pymc import CompiledPyMCModel
+    import pandas as pd
 
     from ambidex_bayes.engine.result import FitResult
     from ambidex_bayes.engine.settings import SamplerSettings
-    from ambidex_bayes.model.latent_centring import LatentModel
+    from ambidex_bayes.model.latent_data import LatentData
     from ambidex_bayes.prepared_data import PreparedData
     from ambidex_bayes.spec import ModelSpec
 
@@ -43,6 +44,8 @@ __all__ = [
     "choose_centring",
     "latent_unavailable_reason",
     "fit_latent",
+    "fitted_prepared",
+    "imputed_record",
     "centring_line",
 ]
 
@@ -51,7 +54,7 @@ __all__ = [
 LATENT_BELOW = 0.7
 
 #: Version of the latent model's code, part of a latent fit's cache key.
-LATENT_CODE_VERSION = 1
+LATENT_CODE_VERSION = 2
 
 #: ``meta["method"]`` of latent fits, by whether the fast path was sampled.
 LATENT_METHODS = {
@@ -77,6 +80,8 @@ def centring_line(meta: Mapping[str, Any]) -> str:
     """
     if meta.get("centring") == "latent":
         imputed = meta.get("imputed")
+        if isinstance(imputed, Mapping):  # a record of numbers and words (older fits: words)
+            imputed = imputed.get("note")
         return (
             "Centring: latent person means of the level-1 predictor (estimated with the "
             "model, as in Mplus)." + (f" {imputed}" if imputed else "")
@@ -141,57 +146,77 @@ def choose_centring(centring: str, spec: ModelSpec, prepared: PreparedData) -> s
     return centring
 
 
-#: nutpie's compiled latent fast-path models (with the model each was compiled from), by
-#: structure (:attr:`~ambidex_bayes.model.latent_centring.LatentModel.structure_key`).
-_COMPILED: dict[tuple, tuple[CompiledPyMCModel, pm.Model]] = {}
-
-
-def compiled_latent(model: LatentModel) -> CompiledPyMCModel:
-    """nutpie's compiled model of ``model``, holding its data.
-
-    Compiled once per structure and re-used through ``with_data`` for other data of the same
-    structure (every data value and prior parameter of the fast path is a ``pm.Data``
-    variable); its callbacks come from the on-disk cache of
-    :mod:`ambidex_bayes.engine.nutpie_cache` where possible, so a new process skips numba's
-    compilation too.
-    """
-    import nutpie
-
-    from ambidex_bayes.engine.nutpie_cache import compile_cached
-
-    data = {var.name: var.get_value() for var in model.pymc_model.data_vars}
-    cached = _COMPILED.get(model.structure_key)
-    if cached is None:
-        compiled = compile_cached(model.pymc_model)
-        if compiled is None:
-            compiled = nutpie.compile_pymc_model(model.pymc_model)
-        cached = _COMPILED[model.structure_key] = (compiled, model.pymc_model)
-    compiled, source = cached
-    # the start points are computed from the source model's data: give it this model's
-    for var in source.data_vars:
-        var.set_value(data[var.name])
-    used = {var.name for var in compiled.shared_var_keys}  # data the graph reads
-    return compiled.with_data(**{k: v for k, v in data.items() if k in used})
-
-
-def _finite_at_start(model: LatentModel, compiled: CompiledPyMCModel) -> bool:
-    """Whether the compiled log density and its gradient are finite at the model's initial
-    point (the check before sampling, without compiling another function)."""
-    import numpy as np
-
-    pymc_model = model.pymc_model
-    point = pymc_model.initial_point()
-    names = [pymc_model.rvs_to_values[rv].name for rv in pymc_model.free_RVs]
-    x = np.concatenate([np.ravel(np.asarray(point[n], dtype=float)) for n in names])
-    logp, grad = compiled.logp_func(x)
-    return bool(np.isfinite(logp) and np.all(np.isfinite(grad)))
-
-
-def _latent_key(spec: ModelSpec, prepared: PreparedData, settings: SamplerSettings) -> str:
+def _latent_key(
+    spec: ModelSpec, prepared: PreparedData, settings: SamplerSettings, *, rescue: bool
+) -> str:
+    """The cache key of a latent fit: the observed fit's inputs, the partial rows (which
+    latent centring uses and observed centring does not) and the latent model's code."""
     from ambidex_bayes.engine.cache import fit_key
+    from ambidex_bayes.store import data_hash
 
-    base = fit_key(spec, prepared, settings, rescue=False)
-    return hashlib.sha256(f"{base}|latent|{LATENT_CODE_VERSION}".encode()).hexdigest()
+    base = fit_key(spec, prepared, settings, rescue=rescue)
+    partial = prepared.partial_rows
+    extra = "none" if partial is None or partial.empty else data_hash(partial)
+    return hashlib.sha256(f"{base}|latent|{LATENT_CODE_VERSION}|{extra}".encode()).hexdigest()
+
+
+def imputed_record(data: LatentData, n_prepared: int) -> dict[str, Any]:
+    """``meta["imputed"]`` of a latent fit: what was imputed, in numbers and in words.
+
+    Parameters
+    ----------
+    data : LatentData
+        The rows the latent model used.
+    n_prepared : int
+        Number of prepared rows (the rows observed centring uses).
+
+    Returns
+    -------
+    dict
+        ``predictor`` (the level-1 predictor), ``x_imputed`` (days with an outcome whose
+        predictor was imputed; the length of ``{x}_imputed``), ``x_only`` (days with the
+        predictor but no outcome, informing the person means only), ``outcome_rows``
+        (rows in the outcome model), ``prepared_rows`` and ``note`` (the same in words).
+    """
+    return {
+        "predictor": data.names.x,
+        "x_imputed": data.n_imputed,
+        "x_only": len(data.x_only),
+        "outcome_rows": len(data.y),
+        "prepared_rows": int(n_prepared),
+        "note": data.imputation_note(),
+    }
+
+
+def fitted_prepared(prepared: PreparedData, rows: pd.DataFrame, data: LatentData) -> PreparedData:
+    """The prepared data a latent fit keeps: ``prepared`` with the rows of its outcome model.
+
+    Its frame holds the rows of the outcome model in the model's order: the prepared rows,
+    then the partial rows with an outcome (whose predictor the model imputed; NaN in the
+    predictor and its within part). Its partial rows are the days with the predictor but no
+    outcome (which informed the person means only), so that
+    :func:`~ambidex_bayes.partial_rows.latent_rows` of it gives the same rows again.
+    ``prepared`` itself when it has no partial rows.
+
+    Parameters
+    ----------
+    prepared : PreparedData
+    rows : DataFrame
+        :func:`~ambidex_bayes.partial_rows.latent_rows` of ``prepared``.
+    data : LatentData
+        :func:`~ambidex_bayes.model.latent_data.latent_data` of ``rows``.
+
+    Returns
+    -------
+    PreparedData
+    """
+    if prepared.partial_rows is None:
+        return prepared
+    return dataclasses.replace(
+        prepared,
+        frame=rows.iloc[data.source_rows].reset_index(drop=True),
+        partial_rows=rows.iloc[data.x_only_source_rows].reset_index(drop=True),
+    )
 
 
 def fit_latent(
@@ -203,36 +228,52 @@ def fit_latent(
     refit: bool = False,
     progressbar: bool = True,
     verbose: bool = True,
+    rescue: bool = True,
 ) -> FitResult:
     """Fit ``spec`` (M1-M3) with latent person-mean centring (or load the saved fit).
+
+    The rows are the prepared rows and the partial rows (``prepared.partial_rows``: rows
+    left out by :func:`~ambidex_bayes.prepare.prepare` only for a missing predictor or
+    outcome, see :mod:`ambidex_bayes.partial_rows`): a missing predictor on a day with an
+    outcome is imputed by the model, a day with the predictor but no outcome informs the
+    person mean. The model is sampled by the engine
+    (:func:`ambidex_bayes.engine.latent_sampling.sample_latent`) and, when it fails its
+    convergence checks, sampled once more as every fit is
+    (:func:`ambidex_bayes.engine.rescue.sample_with_rescue`).
 
     Parameters
     ----------
     spec : ModelSpec
     prepared : PreparedData
-        The rows used; the raw predictor column (``prepared.mapping.level1[0]``), the outcome
-        and the centred moderator are read from it.
+        The raw predictor column (``prepared.mapping.level1[0]``), the outcome and the
+        centred moderator are read from its rows and partial rows.
     settings : SamplerSettings
         Resolved settings; ``settings.fast_path`` chooses the fast path.
-    cache_dir, refit, progressbar, verbose
+    cache_dir, refit, progressbar, verbose, rescue
         As for :func:`ambidex_bayes.fit.fit`.
 
     Returns
     -------
     FitResult
-        ``meta["centring"] == "latent"``; ``meta["imputed"]`` says what was imputed.
+        ``meta["centring"] == "latent"``; ``meta["imputed"]`` says what was imputed
+        (:func:`imputed_record`); ``meta["rescue"]`` records a second try.
     """
-    from ambidex_bayes.diagnostics import check_convergence
     from ambidex_bayes.engine.cache import CacheEntry, cache_folder, cache_path
+    from ambidex_bayes.engine.latent_sampling import (
+        compiled_latent,
+        finite_at_start,
+        sample_latent,
+    )
+    from ambidex_bayes.engine.rescue import sample_with_rescue
     from ambidex_bayes.engine.result import FitResult
     from ambidex_bayes.model.build import check_initial_point
     from ambidex_bayes.model.latent_centring import build_latent_model
     from ambidex_bayes.model.latent_data import latent_data
-    from ambidex_bayes.model.latent_fit import sample_latent
+    from ambidex_bayes.partial_rows import latent_rows
     from ambidex_bayes.store import data_hash, package_versions
 
     choose_centring("latent", spec, prepared)
-    key = _latent_key(spec, prepared, settings)
+    key = _latent_key(spec, prepared, settings, rescue=rescue)
     folder = cache_folder(cache_dir)
     entry = CacheEntry(key=key, path=None if folder is None else cache_path(folder, spec, key))
     saved = entry.load(refit=refit)
@@ -241,49 +282,43 @@ def fit_latent(
             print(f"{spec.name}: re-using the saved fit {entry.path}")
         return saved
     m = prepared.mapping
+    rows = latent_rows(prepared)
     data = latent_data(
-        prepared.frame,
-        y=prepared.roles["y"],
-        x=m.level1[0],
-        person=m.person,
-        w=prepared.roles.get("w"),
+        rows, y=prepared.roles["y"], x=m.level1[0], person=m.person, w=prepared.roles.get("w")
     )
+    fitted = fitted_prepared(prepared, rows, data)
     model = build_latent_model(
         data, spec.name, marginal=settings.fast_path, correlated=spec.correlated
     )
-    compiled = None
-    if settings.backend == "nutpie" and settings.fast_path:
-        compiled = compiled_latent(model)
-    if compiled is None or not _finite_at_start(model, compiled):
+    start = time.perf_counter()
+    compiled = compiled_latent(model, settings)
+    if compiled is None or not finite_at_start(model, compiled):
         # the check compiles a function of its own, and says what is not finite
         check_initial_point(model.pymc_model, source=spec.source)
-    start = time.perf_counter()
-    idata = sample_latent(
-        model,
-        compiled=compiled,
-        draws=settings.draws,
-        tune=settings.tune,
-        chains=settings.chains,
-        seed=settings.seed,
-        backend=settings.backend,
-        target_accept=settings.target_accept,
-        cores=settings.parallel_chains,
-        progressbar=progressbar,
+    idata, convergence, rescued = sample_with_rescue(
+        lambda with_settings: sample_latent(
+            model, with_settings, progressbar=progressbar, compiled=compiled
+        ),
+        settings,
+        name=spec.name,
+        check=check_convergence,
+        rescue=rescue,
+        verbose=verbose,
+        stacklevel=4,
     )
     wall = time.perf_counter() - start
-    convergence = check_convergence(idata, warn=True)
     nm = data.names
     meta = {
         "fit_key": key,
         "settings": settings.to_dict(),
         "versions": package_versions(),
-        "data_hash": data_hash(prepared.frame),
+        "data_hash": data_hash(fitted.frame),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "wall_seconds": round(wall, 3),
         "method": LATENT_METHODS[settings.fast_path],
-        "n_rows": int(len(prepared.frame)),
+        "n_rows": int(len(fitted.frame)),
         "centring": "latent",
-        "imputed": data.imputation_note(),
+        "imputed": imputed_record(data, len(prepared.frame)),
         "latent_names": {
             "person_means": nm.mu,
             "mean": nm.mu_mean,
@@ -292,6 +327,8 @@ def fit_latent(
             "imputed": nm.imputed,
         },
     }
+    if rescued is not None:
+        meta["rescue"] = rescued
     from ambidex_bayes.model.formula import render_formula
 
     # the formula as the observed model reads it (a saved fit's formula must parse); what
@@ -303,7 +340,7 @@ def fit_latent(
     )
     result = FitResult(
         spec=spec,
-        prepared=prepared,
+        prepared=fitted,
         idata=idata,
         terms=model.terms,
         formula=formula,

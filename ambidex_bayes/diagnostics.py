@@ -34,12 +34,13 @@ class ConvergenceWarning(UserWarning):
 
 
 def parameter_names(posterior: xr.Dataset) -> list[str]:
-    """Posterior variables that are model parameters a user reports (not person effects)."""
+    """Posterior variables that are model parameters a user reports (not person effects, nor
+    the values a latent-centred model imputes for missing daily predictors)."""
     names = []
     for name, var in posterior.data_vars.items():
         if str(name).startswith("_"):
             continue
-        if any(str(d).endswith("__factor_dim") for d in var.dims):
+        if any(str(d).endswith(("__factor_dim", "_imputed__dim")) for d in var.dims):
             continue
         if "__obs__" in var.dims:
             continue

@@ -20,7 +20,6 @@ Importing it does not import PyMC or Bambi: :func:`fit` does, when it builds the
 from __future__ import annotations
 
 import time
-import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,18 +27,12 @@ import xarray as xr
 
 from ambidex_bayes.centring import choose_centring, fit_latent
 from ambidex_bayes.diagnostics import (
-    ConvergenceWarning,
     check_convergence,
     nonfinite_draws,
 )
 from ambidex_bayes.engine.cache import cache_entry, fit_key, fit_meta, sampling_model
 from ambidex_bayes.engine.limits import BACKENDS
-from ambidex_bayes.engine.rescue import (
-    rescue_announcement,
-    rescue_settings,
-    rescue_verdict,
-    worth_rescuing,
-)
+from ambidex_bayes.engine.rescue import sample_with_rescue
 from ambidex_bayes.engine.result import FitResult, load_fit
 from ambidex_bayes.engine.sampling import (
     check_reuse_key,
@@ -191,6 +184,7 @@ def fit(
             refit=refit,
             progressbar=progressbar,
             verbose=verbose,
+            rescue=rescue,
         )
     entry = cache_entry(spec, prepared, settings, cache_dir, rescue=rescue)
     saved = entry.load(refit=refit)
@@ -213,28 +207,20 @@ def fit(
     sample = sample_marginal if built.is_marginal else sample_full
     if not compiled_here:  # the check's own compilation is not sampling
         start = time.perf_counter()
-    idata = sample(built, settings, progressbar=progressbar, log_likelihood=log_likelihood)
-    refuse_nonfinite_draws(idata, spec)
-    rescue = rescue and worth_rescuing(settings)
-    convergence = check_convergence(idata, warn=not rescue)
-    rescued = None
-    if rescue and not convergence.ok:
-        second = rescue_settings(settings)
-        announcement = rescue_announcement(spec.name, convergence, settings, second)
-        if verbose:
-            print(announcement)
-        warnings.warn(announcement, ConvergenceWarning, stacklevel=2)
-        first_problems = list(convergence.problems)
-        idata = sample(built, second, progressbar=progressbar, log_likelihood=log_likelihood)
+
+    def draws(with_settings: SamplerSettings) -> xr.DataTree:
+        idata = sample(built, with_settings, progressbar=progressbar, log_likelihood=log_likelihood)
         refuse_nonfinite_draws(idata, spec)
-        convergence = check_convergence(idata, warn=True)
-        if verbose:
-            print(rescue_verdict(spec.name, convergence))
-        rescued = {
-            "first_problems": first_problems,
-            "settings": second.to_dict(),
-            "passed": convergence.ok,
-        }
+        return idata
+
+    idata, convergence, rescued = sample_with_rescue(
+        draws,
+        settings,
+        name=spec.name,
+        check=check_convergence,
+        rescue=rescue,
+        verbose=verbose,
+    )
     wall = time.perf_counter() - start
     extra = {} if rescued is None else {"rescue": rescued}
     meta = fit_meta(entry.key, settings, prepared, built, wall_seconds=wall, **extra)

@@ -45,7 +45,13 @@ Reliability of person means
 ---------------------------
 Each level-1 predictor's observed person means get the reliability :math:`\lambda` of
 Lüdtke et al. (2008) in a note, and a warning when it is below
-``constants.PERSON_MEAN_RELIABILITY_MIN`` (:mod:`ambidex_bayes.reliability`).
+``constants.PERSON_MEAN_RELIABILITY_MIN`` (:mod:`ambidex_bayes.reliability`). These person
+means use the complete rows only. Rows left out only because the outcome or a level-1
+predictor is missing are kept aside in :attr:`PreparedData.partial_rows`, with a note:
+latent person-mean centring uses them (imputing the predictor, or letting a day without an
+outcome inform the person mean; see :mod:`ambidex_bayes.partial_rows`), observed centring
+never does, so the prepared rows and every observed-centred fit are the same with or
+without them.
 
 :class:`PreparedData` lives in :mod:`ambidex_bayes.prepared_data`, :class:`Transform` and
 the SDs used to standardise in :mod:`ambidex_bayes.transforms`; this module re-exports them.
@@ -57,6 +63,7 @@ codes factors, centres moderators, transforms the outcome and controls, and writ
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 
 import pandas as pd
@@ -75,6 +82,7 @@ from ambidex_bayes.data.validate import (
 from ambidex_bayes.errors import DataError, SpecError
 from ambidex_bayes.factor_coding import FactorCoding, factor_coding
 from ambidex_bayes.formula_guard import column_name_problem
+from ambidex_bayes.partial_rows import partial_frame, partial_mask, partial_note
 from ambidex_bayes.person_mean_split import (
     Created,
     OccasionTrend,
@@ -261,7 +269,7 @@ def prepare(
     """
     m, model = _check_input(data, detrend=detrend)
     notes = list(data.notes)
-    frame, dropped = _model_rows(data, model)
+    frame, dropped, partial = _model_rows(data, model)
     notes.extend(dropped)
     n_before = len(data.frame)
     codings = _factor_codings(frame, m, data.factor_levels, notes)
@@ -296,7 +304,7 @@ def prepare(
         created, g, detrend=detrend, standardize=standardize, rows_left_out=len(frame) < n_before
     )
 
-    return PreparedData(
+    prepared = PreparedData(
         frame=frame,
         mapping=m,
         roles=created.roles,
@@ -310,6 +318,24 @@ def prepare(
         detrend=detrend,
         standardize=standardize,
         factor_codings=codings,
+    )
+    return _with_partial_rows(prepared, partial, at=len(data.notes) + len(dropped))
+
+
+def _with_partial_rows(prepared: PreparedData, partial: pd.DataFrame, *, at: int) -> PreparedData:
+    """``prepared`` with the rows only latent centring can use (see
+    :mod:`ambidex_bayes.partial_rows`) and a note on them at position ``at`` of the notes
+    (after the notes on the rows left out); ``prepared`` itself when there are none."""
+    if partial.empty:
+        return prepared
+    note = partial_note(prepared.mapping, partial)
+    notes = list(prepared.notes)
+    notes.insert(at, note)
+    return dataclasses.replace(
+        prepared,
+        notes=tuple(notes),
+        partial_rows=partial_frame(prepared, partial),
+        partial_rows_note=note,
     )
 
 
@@ -426,9 +452,11 @@ def _check_input(
 
 def _model_rows(
     data: DiaryData | ValidatedData, model: list[str]
-) -> tuple[pd.DataFrame, list[str]]:
+) -> tuple[pd.DataFrame, list[str], pd.DataFrame]:
     """A copy of the rows with every model value present (person ids as strings, model
-    values as floats, source row numbers kept), and notes on the rows left out."""
+    values as floats, source row numbers kept), notes on the rows left out, and the rows
+    left out only for a missing outcome or level-1 predictor
+    (:func:`~ambidex_bayes.partial_rows.partial_mask`, prepared the same way)."""
     m = data.mapping
     frame = data.frame.copy()
     if ROW_COLUMN not in frame.columns:
@@ -438,9 +466,10 @@ def _model_rows(
         if col != m.person and col not in data.factor_levels:
             frame[col] = frame[col].astype("float64")
     n_before = len(frame)
+    partial = frame[partial_mask(frame, model, m)].reset_index(drop=True)
     frame, dropped = _drop_incomplete(frame, model, m.person)
     _check_rows_used(frame, m, n_before - len(frame))
-    return frame, dropped
+    return frame, dropped, partial
 
 
 def _centre_moderators(

@@ -87,6 +87,15 @@ class PreparedData:
         factor (text or categorical, or declared in the mapping) among the moderators and
         controls. The role of a factor (``w<k>``, ``w``, ``c<k>``) holds the source column;
         its contrast columns are in the frame (:meth:`role_columns`).
+    partial_rows
+        The rows left out only because the outcome or a level-1 predictor is missing (every
+        other model value present; see :mod:`ambidex_bayes.partial_rows`), with the created
+        columns where they can be computed; None when there are none. Observed centring
+        never uses them (they are no part of ``frame``); latent centring imputes their
+        predictor or lets them inform the person means. Not saved with a fit.
+    partial_rows_note
+        The note on ``partial_rows`` (also among ``notes``, but not in :meth:`to_dict`, which
+        describes what a fit file keeps).
     """
 
     frame: pd.DataFrame
@@ -102,6 +111,8 @@ class PreparedData:
     detrend: bool = False
     standardize: bool = False
     factor_codings: Mapping[str, FactorCoding] = field(default_factory=dict)
+    partial_rows: pd.DataFrame | None = None
+    partial_rows_note: str | None = None
 
     def role_columns(self, role: str) -> tuple[str, ...]:
         """The frame's column(s) of a role: the one column of a numeric role, the contrast
@@ -282,7 +293,11 @@ class PreparedData:
         return self._transform(y_column).scale / self._transform(x_column).scale
 
     def to_dict(self) -> dict[str, Any]:
-        """Everything but the frame's rows, JSON-serialisable (NaN becomes None)."""
+        """Everything but the frame's rows, JSON-serialisable (NaN becomes None).
+
+        The partial rows and their note are left out: a fit file keeps the prepared rows,
+        and the record (part of every fit's cache key) does not depend on the partial rows.
+        """
         return {
             "format": PREPARED_FORMAT,
             "version": PREPARED_VERSION,
@@ -293,7 +308,7 @@ class PreparedData:
             "occasion_means": series_to_json(self.occasion_means),
             "moderator_stats": table_to_json(self.moderator_stats),
             "person_mean_reliability": floats_to_json(self.person_mean_reliability),
-            "notes": list(self.notes),
+            "notes": [n for n in self.notes if n != self.partial_rows_note],
             "warnings": list(self.warnings),
             "detrend": self.detrend,
             "standardize": self.standardize,

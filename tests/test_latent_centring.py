@@ -19,10 +19,10 @@ import numpy as np
 import pytest
 
 from ambidex_bayes.centring import LATENT_BELOW, choose_centring
+from ambidex_bayes.engine.latent_sampling import fit_latent_model
 from ambidex_bayes.errors import SpecError
 from ambidex_bayes.fit import SamplerSettings, fit
 from ambidex_bayes.model.latent_data import latent_data
-from ambidex_bayes.model.latent_fit import fit_latent_model
 from ambidex_bayes.model.latent_simulate import (
     LatentTruth,
     observed_reliability,

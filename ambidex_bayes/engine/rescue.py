@@ -9,20 +9,35 @@ the second fit passed, or it still fails and its results should not be trusted y
 settings of the second try live in :mod:`ambidex_bayes.constants`
 (``RESCUE_TARGET_ACCEPT``, ``RESCUE_TUNE_FACTOR``); fits of fewer than
 ``RESCUE_MIN_DRAWS`` draws in all get no second try (see :func:`worth_rescuing`).
+
+:func:`sample_with_rescue` is that routine, shared by every route that fits: the observed
+models of :func:`ambidex_bayes.fit.fit` and the latent-centred ones of
+:func:`ambidex_bayes.centring.fit_latent`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
+import warnings
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from ambidex_bayes import constants
+from ambidex_bayes.diagnostics import ConvergenceWarning
 
 if TYPE_CHECKING:
+    import xarray as xr
+
     from ambidex_bayes.diagnostics import ConvergenceReport
     from ambidex_bayes.engine.settings import SamplerSettings
 
-__all__ = ["worth_rescuing", "rescue_settings", "rescue_announcement", "rescue_verdict"]
+__all__ = [
+    "worth_rescuing",
+    "rescue_settings",
+    "rescue_announcement",
+    "rescue_verdict",
+    "sample_with_rescue",
+]
 
 
 def worth_rescuing(settings: SamplerSettings) -> bool:
@@ -94,3 +109,67 @@ def rescue_verdict(name: str, convergence: ConvergenceReport) -> str:
         f"({_failed_checks(convergence)}). Do not trust these results yet; see the "
         "problems listed with the fit for what to change."
     )
+
+
+def sample_with_rescue(
+    sample: Callable[[SamplerSettings], xr.DataTree],
+    settings: SamplerSettings,
+    *,
+    name: str,
+    check: Callable[..., ConvergenceReport],
+    rescue: bool = True,
+    verbose: bool = True,
+    stacklevel: int = 3,
+) -> tuple[xr.DataTree, ConvergenceReport, dict[str, Any] | None]:
+    """Sample, check, and sample once more (announced) when the checks fail.
+
+    Parameters
+    ----------
+    sample : callable
+        ``sample(settings)`` gives the draws of a fit with these settings (and raises when
+        they are unusable).
+    settings : SamplerSettings
+        Resolved settings of the first fit.
+    name : str
+        The model's name, in the announcement and the verdict.
+    check : callable
+        ``check(idata, warn=...)`` gives the
+        :class:`~ambidex_bayes.diagnostics.ConvergenceReport` (normally
+        :func:`ambidex_bayes.diagnostics.check_convergence`); the first fit's problems are
+        not warned about when a second try follows.
+    rescue : bool, default True
+        Allow the second try (only fits :func:`worth_rescuing` get one).
+    verbose : bool, default True
+        Print the announcement and the verdict (the announcement is also a
+        ``ConvergenceWarning``).
+    stacklevel : int, default 3
+        Of the announcement's warning (3: the caller of the function that calls this one).
+
+    Returns
+    -------
+    idata, convergence, rescued
+        The draws kept (the second try's when there was one, whether or not it passed),
+        their report, and None or the record of the second try for ``meta["rescue"]``:
+        ``{"first_problems": [...], "settings": {...}, "passed": bool}``.
+    """
+    rescue = rescue and worth_rescuing(settings)
+    idata = sample(settings)
+    convergence = check(idata, warn=not rescue)
+    if not rescue or convergence.ok:
+        return idata, convergence, None
+    second = rescue_settings(settings)
+    announcement = rescue_announcement(name, convergence, settings, second)
+    if verbose:
+        print(announcement)
+    warnings.warn(announcement, ConvergenceWarning, stacklevel=stacklevel)
+    first_problems = list(convergence.problems)
+    idata = sample(second)
+    convergence = check(idata, warn=True)
+    if verbose:
+        print(rescue_verdict(name, convergence))
+    rescued = {
+        "first_problems": first_problems,
+        "settings": second.to_dict(),
+        "passed": convergence.ok,
+    }
+    return idata, convergence, rescued

@@ -47,7 +47,10 @@ __all__ = [
     "clear_compiled_cache",
     "compiled_cache_info",
     "compiled_for",
+    "compiled_model",
     "compile_with_check",
+    "sample_pymc",
+    "sample_compiled",
     "jax_cache_dir",
     "numpyro_chain_method",
 ]
@@ -125,9 +128,26 @@ def numpyro_chain_method(
     return "parallel"
 
 
-def _pymc_sample(
+def sample_pymc(
     model: pm.Model, settings: SamplerSettings, progressbar: bool, *, dense_mass: bool = False
 ) -> xr.DataTree:
+    """PyMC's ``pm.sample`` of ``model`` with ``settings`` (any backend, nutpie included,
+    through ``nuts_sampler``); the one place every route calls it.
+
+    Parameters
+    ----------
+    model : pymc.Model
+    settings : SamplerSettings
+        Resolved settings.
+    progressbar : bool
+    dense_mass : bool, default False
+        With the PyMC backend, adapt a dense mass matrix (for models of few parameters).
+
+    Returns
+    -------
+    xarray.DataTree
+        The sampler's output, no convergence checks computed.
+    """
     import pymc as pm
 
     extra: dict[str, Any] = {}
@@ -160,7 +180,7 @@ def sample_full(
     """NUTS over all parameters of the full model (person effects included)."""
     import pymc as pm
 
-    idata = _pymc_sample(built.pymc_model, settings, progressbar)
+    idata = sample_pymc(built.pymc_model, settings, progressbar)
     if log_likelihood:
         with built.pymc_model:
             pm.compute_log_likelihood(idata, model=built.pymc_model, progressbar=False)
@@ -190,11 +210,16 @@ def _structure_key(built: BuiltModel, settings: SamplerSettings) -> tuple:
 def _compiled_entry(built: BuiltModel, settings: SamplerSettings) -> tuple:
     """The compiled model of ``built``'s structure and the model it was compiled from;
     compiled (a miss) on first use of the structure."""
-    key = _structure_key(built, settings)
+    return _entry(_structure_key(built, settings), built.pymc_model)
+
+
+def _entry(key: tuple, model: pm.Model) -> tuple[CompiledPyMCModel, pm.Model]:
+    """The compiled model kept under ``key`` and the model it was compiled from; ``model``
+    is compiled (a miss) when nothing is kept under ``key`` yet."""
     cached = _COMPILED.get(key)
     if cached is None:
         _CACHE_STATS["misses"] += 1
-        cached = (_compile_nutpie(built.pymc_model), built.pymc_model)
+        cached = (_compile_nutpie(model), model)
         _COMPILED[key] = cached
     return cached
 
@@ -240,9 +265,23 @@ def compiled_for(built: BuiltModel, settings: SamplerSettings) -> CompiledPyMCMo
     Compiled on first use of a structure, re-used afterwards (see :func:`compiled_cache_info`;
     a hit is a use by another model than the one it was compiled from).
     """
-    data = {var.name: var.get_value() for var in built.pymc_model.data_vars}
-    cached = _compiled_entry(built, settings)
-    if cached[1] is not built.pymc_model:
+    return compiled_model(built.pymc_model, _structure_key(built, settings))
+
+
+def compiled_model(model: pm.Model, key: tuple) -> CompiledPyMCModel:
+    """nutpie's compiled model of the structure ``key``, holding ``model``'s data.
+
+    The compiled model is kept under ``key`` with the compiled fast-path models (see
+    :func:`compiled_cache_info`, :func:`clear_compiled_cache`): compiled from ``model`` on
+    first use, re-used through ``with_data`` by every later model of the same structure
+    (every data value and prior parameter is a ``pm.Data`` variable). ``key`` must name
+    everything the compiled graph depends on besides those values (e.g.
+    :attr:`~ambidex_bayes.model.latent_centring.LatentModel.structure_key` with a prefix of
+    its own and the backend).
+    """
+    data = {var.name: var.get_value() for var in model.data_vars}
+    cached = _entry(key, model)
+    if cached[1] is not model:
         _CACHE_STATS["hits"] += 1
     compiled, source_model = cached
     # the compiled start-point function reads the data variables of the model it was
@@ -250,7 +289,8 @@ def compiled_for(built: BuiltModel, settings: SamplerSettings) -> CompiledPyMCMo
     # the draws do not depend on which data set was compiled first
     for var in source_model.data_vars:
         var.set_value(data[var.name])
-    return compiled.with_data(**data)
+    used = {var.name for var in compiled.shared_var_keys}  # the data the graph reads
+    return compiled.with_data(**{k: v for k, v in data.items() if k in used})
 
 
 def _compile_nutpie(model: pm.Model) -> CompiledPyMCModel:
@@ -275,9 +315,29 @@ def _compile_nutpie(model: pm.Model) -> CompiledPyMCModel:
 
 
 def _nutpie_sample(built: BuiltModel, settings: SamplerSettings, progressbar: bool) -> xr.DataTree:
+    return sample_compiled(compiled_for(built, settings), settings, progressbar)
+
+
+def sample_compiled(
+    compiled: CompiledPyMCModel, settings: SamplerSettings, progressbar: bool
+) -> xr.DataTree:
+    """nutpie's sampler on a compiled model with ``settings``; the one place every route
+    calls ``nutpie.sample``.
+
+    Parameters
+    ----------
+    compiled : nutpie compiled model
+        Holding the data to sample (see :func:`compiled_model`).
+    settings : SamplerSettings
+        Resolved settings.
+    progressbar : bool
+
+    Returns
+    -------
+    xarray.DataTree
+    """
     import nutpie
 
-    compiled = compiled_for(built, settings)
     return nutpie.sample(
         compiled,
         draws=settings.draws,
@@ -297,7 +357,7 @@ def sample_marginal(
     if settings.backend == "nutpie":
         idata = _nutpie_sample(built, settings, progressbar)
     else:
-        idata = _pymc_sample(built.pymc_model, settings, progressbar, dense_mass=True)
+        idata = sample_pymc(built.pymc_model, settings, progressbar, dense_mass=True)
     return complete_marginal(idata, built, settings, log_likelihood=log_likelihood)
 
 

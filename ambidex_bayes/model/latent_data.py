@@ -17,7 +17,7 @@ Persons with a missing moderator are left out (the moderator is a person-level v
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -144,6 +144,8 @@ class LatentData:
         Row numbers (in the input frame) of the outcome rows.
     imputed_source_rows : ndarray (k,) of int
         Row numbers of the rows whose x is imputed.
+    x_only_source_rows : ndarray (m,) of int
+        Row numbers of the rows without an outcome (x only).
     """
 
     names: LatentNames
@@ -156,6 +158,7 @@ class LatentData:
     w: np.ndarray | None
     source_rows: np.ndarray
     imputed_source_rows: np.ndarray
+    x_only_source_rows: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=int))
 
     @property
     def n_persons(self) -> int:
@@ -252,4 +255,5 @@ def latent_data(
         w=w_person,
         source_rows=rows[has_y],
         imputed_source_rows=rows[has_y][np.isnan(xv[has_y])],
+        x_only_source_rows=rows[~has_y],
     )

@@ -1,30 +1,25 @@
-"""Sampling a latent-centred model and completing its posterior.
+"""Completing the posterior of a sampled latent-centred model.
 
 Full NUTS samples every parameter, person effects included. The fast path samples everything
-but the person effects (:mod:`ambidex_bayes.model.latent_fast_path`), then draws them exactly
-per posterior draw, so both give a posterior with the same variables: the observed model's
+but the person effects (:mod:`ambidex_bayes.model.latent_fast_path`), then
+:func:`complete_latent` draws them exactly per posterior draw, so both give a posterior with
+the same variables: the observed model's
 names for the shared roles plus the predictor model's (person means ``{x}_mu`` and their
 hyperparameters, imputed ``{x}_imputed``). Internal variables (names starting with ``"_"``)
-are dropped.
+are dropped. The sampling itself is the engine's
+(:mod:`ambidex_bayes.engine.latent_sampling`).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import xarray as xr
 
-from ambidex_bayes.model.latent_centring import LADDER, LatentModel, build_latent_model
+from ambidex_bayes.model.latent_centring import LADDER, LatentModel
 from ambidex_bayes.model.latent_fast_path import draw_person_effects_latent
 from ambidex_bayes.posterior import without_internal
 
-if TYPE_CHECKING:
-    from nutpie.compile_pymc import CompiledPyMCModel
-
-    from ambidex_bayes.model.latent_data import LatentData
-
-__all__ = ["sample_latent", "fit_latent_model"]
+__all__ = ["complete_latent"]
 
 
 def _flat(posterior: xr.Dataset, name: str) -> np.ndarray:
@@ -65,125 +60,26 @@ def _complete(model: LatentModel, posterior: xr.Dataset, seed: int) -> xr.Datase
     return posterior
 
 
-def _pymc_sample(
-    model: LatentModel,
-    *,
-    draws: int,
-    tune: int,
-    chains: int,
-    cores: int,
-    seed: int,
-    backend: str,
-    target_accept: float,
-    progressbar: bool,
-) -> xr.DataTree:
-    import pymc as pm
-
-    with model.pymc_model:
-        return pm.sample(
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            cores=cores,
-            random_seed=seed,
-            nuts_sampler=backend,
-            target_accept=target_accept,
-            progressbar=progressbar,
-            compute_convergence_checks=False,
-        )
-
-
-def sample_latent(
-    model: LatentModel,
-    *,
-    draws: int,
-    tune: int,
-    chains: int,
-    seed: int,
-    backend: str = "nutpie",
-    target_accept: float = 0.8,
-    cores: int | None = None,
-    progressbar: bool = False,
-    compiled: CompiledPyMCModel | None = None,
-) -> xr.DataTree:
-    """Sample a latent-centred model; the posterior has the person effects either way.
+def complete_latent(model: LatentModel, idata: xr.DataTree, seed: int) -> xr.DataTree:
+    """The posterior of a sampled latent-centred model, with the person effects either way.
 
     Parameters
     ----------
     model : LatentModel
-    draws, tune, chains, seed : int
-        Draws and tuning steps per chain, chains, seed.
-    backend : str
-        NUTS sampler: ``"nutpie"``, ``"pymc"`` or ``"numpyro"``.
-    target_accept : float
-    cores : int, optional
-        Chains run at once (default: one per chain).
-    progressbar : bool
-    compiled : nutpie compiled model, optional
-        With ``backend="nutpie"``: the compiled model to sample (holding this model's data,
-        e.g. a compiled model of the same structure re-used through ``with_data``); by
-        default nutpie compiles ``model.pymc_model``.
+        The model that was sampled.
+    idata : xarray.DataTree
+        The sampler's output (groups ``posterior`` and ``sample_stats``).
+    seed : int
+        Seed of the exact draws of the fast path's person effects.
 
     Returns
     -------
     xarray.DataTree
-        With groups ``posterior`` and ``sample_stats`` (and whatever else the sampler gives).
+        ``idata`` with the fast path's person effects added (drawn exactly given each
+        posterior draw) and the internal variables dropped.
     """
-    if compiled is not None and backend == "nutpie":
-        import nutpie
-
-        idata = nutpie.sample(
-            compiled,
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            cores=cores or chains,
-            seed=seed,
-            progress_bar=progressbar,
-            target_accept=target_accept,
-        )
-    else:
-        idata = _pymc_sample(
-            model,
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            cores=cores or chains,
-            seed=seed,
-            backend=backend,
-            target_accept=target_accept,
-            progressbar=progressbar,
-        )
     posterior = idata["posterior"].to_dataset()
     if model.marginal:
-        posterior = _complete(model, posterior, seed + 1)
+        posterior = _complete(model, posterior, seed)
     idata["posterior"] = xr.DataTree(without_internal(posterior))
     return idata
-
-
-def fit_latent_model(
-    data: LatentData,
-    level: str,
-    *,
-    marginal: bool = True,
-    correlated: bool = True,
-    **sampling: int | float | str | bool | None,
-) -> tuple[LatentModel, xr.DataTree]:
-    """Build and sample a latent-centred model of ``level`` on ``data``.
-
-    Parameters
-    ----------
-    data : LatentData
-    level : {"M1", "M2", "M3"}
-    marginal : bool, default True
-        The fast path (person effects integrated out given the person means).
-    correlated : bool, default True
-    **sampling
-        Passed to :func:`sample_latent` (draws, tune, chains, seed, backend, ...).
-
-    Returns
-    -------
-    LatentModel, xarray.DataTree
-    """
-    model = build_latent_model(data, level, marginal=marginal, correlated=correlated)
-    return model, sample_latent(model, **sampling)

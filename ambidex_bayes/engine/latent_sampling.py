@@ -1,0 +1,123 @@
+"""Sampling a latent-centred model with the engine's samplers and compiled-model cache.
+
+A latent-centred model (:mod:`ambidex_bayes.model.latent_centring`) is sampled like any
+other: nutpie's compiled fast-path model is kept in the engine's cache
+(:func:`ambidex_bayes.engine.sampling.compiled_model`, under its
+:attr:`~ambidex_bayes.model.latent_centring.LatentModel.structure_key`) and sampled by
+:func:`~ambidex_bayes.engine.sampling.sample_compiled`; full NUTS and the other backends go
+through :func:`~ambidex_bayes.engine.sampling.sample_pymc`. The sampled posterior is then
+completed by :func:`ambidex_bayes.model.latent_fit.complete_latent` (the fast path's person
+effects drawn exactly, internal variables dropped).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ambidex_bayes.engine.sampling import compiled_model, sample_compiled, sample_pymc
+from ambidex_bayes.engine.settings import SamplerSettings
+
+if TYPE_CHECKING:
+    import xarray as xr
+    from nutpie.compile_pymc import CompiledPyMCModel
+
+    from ambidex_bayes.model.latent_centring import LatentModel
+    from ambidex_bayes.model.latent_data import LatentData
+
+__all__ = ["compiled_latent", "finite_at_start", "sample_latent", "fit_latent_model"]
+
+
+def compiled_latent(model: LatentModel, settings: SamplerSettings) -> CompiledPyMCModel | None:
+    """nutpie's compiled fast-path model of ``model``, holding its data (None unless the
+    backend is nutpie and ``model`` is the fast path).
+
+    Compiled once per structure and kept with the engine's compiled models (see
+    :func:`ambidex_bayes.engine.sampling.compiled_cache_info`); later models of the same
+    structure re-use it through ``with_data``.
+    """
+    if settings.backend != "nutpie" or not model.marginal:
+        return None
+    return compiled_model(model.pymc_model, ("latent", *model.structure_key, settings.backend))
+
+
+def finite_at_start(model: LatentModel, compiled: CompiledPyMCModel) -> bool:
+    """Whether the compiled log density and its gradient are finite at the model's initial
+    point (the check before sampling, without compiling another function)."""
+    pymc_model = model.pymc_model
+    point = pymc_model.initial_point()
+    names = [pymc_model.rvs_to_values[rv].name for rv in pymc_model.free_RVs]
+    x = np.concatenate([np.ravel(np.asarray(point[n], dtype=float)) for n in names])
+    logp, grad = compiled.logp_func(x)
+    return bool(np.isfinite(logp) and np.all(np.isfinite(grad)))
+
+
+def sample_latent(
+    model: LatentModel,
+    settings: SamplerSettings,
+    *,
+    progressbar: bool = False,
+    compiled: CompiledPyMCModel | None = None,
+) -> xr.DataTree:
+    """Sample a latent-centred model; the posterior has the person effects either way.
+
+    Parameters
+    ----------
+    model : LatentModel
+    settings : SamplerSettings
+        Resolved settings (backend, draws, tuning steps, chains, seed, target acceptance).
+    progressbar : bool
+    compiled : nutpie compiled model, optional
+        :func:`compiled_latent` of ``model``, when the caller holds it already (nutpie and
+        the fast path); found or compiled here otherwise.
+
+    Returns
+    -------
+    xarray.DataTree
+        With groups ``posterior`` and ``sample_stats`` (and whatever else the sampler
+        gives); the fast path's person effects are drawn with seed ``settings.seed + 1``.
+    """
+    from ambidex_bayes.model.latent_fit import complete_latent
+
+    if compiled is None:
+        compiled = compiled_latent(model, settings)
+    if compiled is not None:
+        idata = sample_compiled(compiled, settings, progressbar)
+    else:
+        idata = sample_pymc(model.pymc_model, settings, progressbar)
+    return complete_latent(model, idata, int(settings.seed) + 1)
+
+
+def fit_latent_model(
+    data: LatentData,
+    level: str,
+    *,
+    marginal: bool = True,
+    correlated: bool = True,
+    progressbar: bool = False,
+    **settings: int | float | str | None,
+) -> tuple[LatentModel, xr.DataTree]:
+    """Build and sample a latent-centred model of ``level`` on ``data``.
+
+    Parameters
+    ----------
+    data : LatentData
+    level : {"M1", "M2", "M3"}
+    marginal : bool, default True
+        The fast path (person effects integrated out given the person means).
+    correlated : bool, default True
+    progressbar : bool, default False
+    **settings
+        Fields of :class:`~ambidex_bayes.engine.settings.SamplerSettings` (backend, draws,
+        tune, chains, seed, target_accept, cores); unset ones take their defaults.
+
+    Returns
+    -------
+    LatentModel, xarray.DataTree
+    """
+    from ambidex_bayes.model.latent_centring import build_latent_model
+
+    resolved = SamplerSettings(**settings, fast_path=marginal).resolved()
+    model = build_latent_model(data, level, marginal=marginal, correlated=correlated)
+    return model, sample_latent(model, resolved, progressbar=progressbar)
