@@ -125,6 +125,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--models", help="folder of ladder spec files (default: the bundled ladder)")
     p.add_argument("--at", type=floats, help="raw moderator values for simple slopes")
     p.add_argument(
+        "--centring",
+        choices=["observed", "latent", "auto"],
+        help="person-mean centring of the level-1 predictor in M1-M3 (default: each spec's, "
+        "observed): latent estimates the person means with the model; auto takes latent "
+        "below reliability 0.7; M0 has no predictor and is fitted as it is",
+    )
+    p.add_argument(
         "--out",
         default="report",
         help="report folder (default ./report): new, empty, or an earlier report (replaced as "
@@ -347,7 +354,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
         cache_dir=args.cache_dir,
         progressbar=not args.no_progress,
         sheet=args.sheet,
+        centring=args.centring,
     )
+    if any(f.meta.get("centring") == "latent" for f in analysis.fits.values()):
+        from ambidex_bayes.centring import centring_line
+
+        print()
+        for name, result in analysis.fits.items():
+            print(f"{name}: {centring_line(result.meta)}")
     if args.focal or args.moderator:
         from ambidex_bayes.moderation import focus_pair
 

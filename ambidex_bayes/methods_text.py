@@ -303,6 +303,21 @@ def _diagnostics(fits: Mapping[str, FitResult], loo: pd.DataFrame | None) -> str
     return text
 
 
+def _latent_centring(fits: Mapping[str, FitResult]) -> str:
+    """A sentence naming the fits with latent person-mean centring (empty without any)."""
+    latent = [name for name, f in fits.items() if f.meta.get("centring") == "latent"]
+    if not latent:
+        return ""
+    verb = "was" if len(latent) == 1 else "were"
+    return (
+        f"{_join(latent)} {verb} fitted with latent person-mean centring instead (as in "
+        "Mplus): each person's mean of the level-1 predictor was a parameter of the model, "
+        "the within part was the daily value minus it and the between part its deviation "
+        "from the mean of the person means; missing daily values of the predictor on days "
+        "with an outcome were imputed by the model."
+    )
+
+
 def methods_paragraph(analysis: Analysis, *, loo: pd.DataFrame | None = None) -> str:
     """A methods paragraph stating how the analysis was done, read from its fits.
 
@@ -332,6 +347,7 @@ def methods_paragraph(analysis: Analysis, *, loo: pd.DataFrame | None = None) ->
         _software(fits),
         _models(fits),
         _centring(next(iter(fits.values())).prepared),
+        _latent_centring(fits),
         _priors(fits, main),
         _sampling(fits),
         _diagnostics(fits, loo),

@@ -41,7 +41,14 @@ from ambidex_bayes.stage_timing import StageTimes
 if TYPE_CHECKING:
     from ambidex_bayes.model.build import BuiltModel
 
-__all__ = ["Analysis", "run_analysis", "analysis_from_fits", "load_mapping", "example_inputs"]
+__all__ = [
+    "Analysis",
+    "run_analysis",
+    "ladder_centrings",
+    "analysis_from_fits",
+    "load_mapping",
+    "example_inputs",
+]
 
 #: Whether the job's fits store the pointwise log-likelihood (no: the checks compute it by
 #: blocks of rows from the posterior; see the module docstring).
@@ -137,6 +144,54 @@ def _check_job_memory(
     )
 
 
+def ladder_centrings(
+    specs: Sequence[ModelSpec],
+    built: Sequence[BuiltModel],
+    prepared: PreparedData,
+    centring: str | None,
+) -> dict[str, str | None]:
+    """The centring each fit of the job is asked for, by spec name.
+
+    ``None`` leaves each spec its own centring. A model without a level-1 predictor (no
+    within slope, between part or person slope: M0) is fitted as it is. Otherwise
+    ``"latent"`` asks every model for latent centring and ``"auto"`` takes it where the
+    observed person means are unreliable (:func:`ambidex_bayes.centring.choose_centring`).
+
+    Parameters
+    ----------
+    specs : sequence of ModelSpec
+    built : sequence of BuiltModel
+        The models of ``specs`` (their terms say which have a level-1 predictor).
+    prepared : PreparedData
+    centring : {"observed", "latent", "auto"} or None
+
+    Returns
+    -------
+    dict of str to str or None
+
+    Raises
+    ------
+    SpecError
+        An unknown centring, or ``"latent"`` for a model latent centring cannot fit.
+    """
+    from ambidex_bayes.centring import CENTRINGS, choose_centring
+    from ambidex_bayes.errors import SpecError
+
+    if centring is not None and centring not in CENTRINGS:
+        raise SpecError(f"centring must be one of {list(CENTRINGS)}, not {centring!r}.")
+    out: dict[str, str | None] = {}
+    for spec, model in zip(specs, built, strict=True):
+        terms = model.terms
+        has_predictor = any(t is not None for t in (terms.slope, terms.between, terms.group_slope))
+        if centring is None:
+            out[spec.name] = None
+        elif not has_predictor:
+            out[spec.name] = "observed"
+        else:
+            out[spec.name] = choose_centring(centring, spec, prepared)
+    return out
+
+
 def run_analysis(
     source: str | os.PathLike | pd.DataFrame,
     mapping: ColumnMapping,
@@ -150,6 +205,7 @@ def run_analysis(
     progressbar: bool = True,
     verbose: bool = True,
     sheet: str | int | None = None,
+    centring: str | None = None,
 ) -> Analysis:
     """Run the main analysis: load, validate, prepare, fit the ladder, summarise.
 
@@ -178,11 +234,21 @@ def run_analysis(
         :func:`ambidex_bayes.report.write_report`) the time each stage took.
     sheet : str or int, optional
         Sheet of an Excel file.
+    centring : {"observed", "latent", "auto"}, optional
+        Person-mean centring of the level-1 predictor in every fit that has one (default:
+        each spec's own, observed unless the spec says otherwise); see
+        :func:`ladder_centrings`. A model without a level-1 predictor (M0) is fitted as it is.
 
     Returns
     -------
     Analysis
         With ``timings``: the wall-clock time of each stage.
+
+    Raises
+    ------
+    SpecError
+        ``centring="latent"`` for a model with a level-1 predictor that latent centring
+        cannot fit (before any sampling).
     """
     from ambidex_bayes.model.build import build_model
 
@@ -202,6 +268,7 @@ def run_analysis(
         # fail fast: every spec must build on these data, and the job's results and checks
         # must fit in memory (a ResourceError saying what to do, before any sampling)
         built = [build_model(spec, prepared) for spec in specs]
+        centrings = ladder_centrings(specs, built, prepared, centring)
         _check_job_memory(built, prepared, settings)
 
     fits: dict[str, FitResult] = {}
@@ -216,6 +283,7 @@ def run_analysis(
                 progressbar=progressbar,
                 verbose=verbose,
                 log_likelihood=STORE_LOG_LIKELIHOOD,
+                centring=centrings[spec.name],
             )
         fits[spec.name] = result
         with timings.stage(f"posterior summary of {spec.name}"):

@@ -40,6 +40,7 @@ def report(
     title: str | None = None,
     progressbar: bool = True,
     verbose: bool = True,
+    centring: str | None = None,
 ) -> Path:
     """Run the analysis of a diary data set and write its report folder.
 
@@ -74,6 +75,10 @@ def report(
     progressbar, verbose : bool
         Show the sampler's progress bar; print the data's compliance, notes and the
         convergence reports.
+    centring : {"observed", "latent", "auto"}, optional
+        Person-mean centring of the level-1 predictor in every model that has one (M1-M3 of
+        the ladder; M0 is fitted as it is); default each spec's own, observed. See
+        :func:`ambidex_bayes.pipeline.run_analysis`. The report states each model's centring.
 
     Returns
     -------
@@ -144,5 +149,6 @@ def report(
         progressbar=progressbar,
         verbose=verbose,
         sheet=sheet,
+        centring=centring,
     )
     return write_report(analysis, out_dir, title=title, inputs=inputs)

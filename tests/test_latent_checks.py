@@ -246,3 +246,23 @@ def test_new_person_scores_refuse_latent_fits():
 
     with pytest.raises(ModelError, match="latent centring: a new person's latent mean"):
         new_person_log_density(fake_latent_fit())
+
+
+def test_person_slopes_of_a_latent_fit_and_bambis_cross_check_refuses():
+    from ambidex_bayes.moderation.person_slopes import person_slopes, person_slopes_bambi
+
+    fit = fake_latent_fit()
+    post = fit.idata["posterior"].to_dataset()
+    w = fit.prepared.roles["w"]
+    persons = [str(p) for p in post["person__factor_dim"].values]
+    w_j = fit.prepared.frame.groupby(fit.prepared.frame["person"].astype(str))[w].first()
+    slopes = person_slopes(fit).table.set_index("person")
+    for j, person in enumerate(persons):
+        draws = (
+            post["x_cw"].values
+            + post[f"x_cw:{w}"].values * w_j[person]
+            + post["x_cw|person"].values[..., j]
+        )
+        assert slopes.loc[person, "mean"] == pytest.approx(draws.mean(), rel=1e-9)
+    with pytest.raises(ModelError, match="cannot cross-check a latent-centred fit"):
+        person_slopes_bambi(fit)

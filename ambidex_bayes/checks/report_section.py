@@ -228,6 +228,8 @@ def _comparison_lines(analysis: Any, figures: Path, tables: Path) -> list[str]:
     check_plots.plot_pareto_k(last, ax=ax)
     _save(fig, figures / "pareto_k.png")
     md += ["![Pareto k](figures/pareto_k.png)", ""]
+    loo, md_rows = _same_rows(loo)
+    md += md_rows
     if len(loo) >= 2:
         compared = comparison.compare_models(loo)
         compared.to_csv(tables / "loo_compare.csv", index=False)
@@ -263,6 +265,28 @@ def _comparison_lines(analysis: Any, figures: Path, tables: Path) -> list[str]:
             "",
         ]
     return md
+
+
+def _same_rows(loo: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The LOO results scored on the same rows as the last model's, and a note on the others.
+
+    A latent-centred fit also models the days whose predictor is missing (imputed), which an
+    observed-centred fit (e.g. M0) leaves out; PSIS-LOO compares models of the same rows only.
+    """
+    if not loo:
+        return loo, []
+    rows = {name: int(r.pareto_k_before.size) for name, r in loo.items()}
+    last = rows[list(loo)[-1]]
+    kept = {name: r for name, r in loo.items() if rows[name] == last}
+    left = [f"{name} ({rows[name]} diaries)" for name in loo if rows[name] != last]
+    if not left:
+        return kept, []
+    return kept, [
+        f"Compared below: the models scored on the same {last} diaries ({', '.join(kept)}); "
+        f"left out of the comparison: {', '.join(left)}. Latent-centred fits also model the "
+        "days whose predictor is missing (imputed), which observed-centred fits leave out.",
+        "",
+    ]
 
 
 def _r2_lines(analysis: Any, fit: Any, figures: Path, tables: Path) -> list[str]:

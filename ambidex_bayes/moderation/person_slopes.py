@@ -393,8 +393,21 @@ def person_slopes_bambi(
     -------
     pandas.DataFrame
         Columns ``person, mean, ci_lower, ci_upper``, original units.
+
+    Raises
+    ------
+    ModelError
+        A latent-centred fit (Bambi's model of its formula is the observed model).
     """
     idata, terms, prepared = pair_parts(fit, "person_slopes_bambi", focal, moderator)
+    if (getattr(fit, "meta", None) or {}).get("centring") == "latent":
+        # Bambi's model of the formula is the observed model of the prepared columns
+        raise ModelError(
+            "person_slopes_bambi cannot cross-check a latent-centred fit: Bambi's model of "
+            "its formula uses the observed person means, not the latent ones the fit "
+            "estimated. Use person_slopes, which computes each person's slope of the latent "
+            "within part (x minus the person's latent mean) from the draws."
+        )
     if not hasattr(fit, "bambi_model"):
         raise AmbidexError(
             f"person_slopes_bambi needs a FitResult (with .bambi_model); got {type(fit).__name__}."
