@@ -266,6 +266,7 @@ def fit_latent(
     )
     from ambidex_bayes.engine.rescue import sample_with_rescue
     from ambidex_bayes.engine.result import FitResult
+    from ambidex_bayes.engine.sampling import refuse_nonfinite_draws
     from ambidex_bayes.model.build import check_initial_point
     from ambidex_bayes.model.latent_centring import build_latent_model
     from ambidex_bayes.model.latent_data import latent_data
@@ -296,8 +297,9 @@ def fit_latent(
         # the check compiles a function of its own, and says what is not finite
         check_initial_point(model.pymc_model, source=spec.source)
     idata, convergence, rescued = sample_with_rescue(
-        lambda with_settings: sample_latent(
-            model, with_settings, progressbar=progressbar, compiled=compiled
+        lambda with_settings: refuse_nonfinite_draws(
+            sample_latent(model, with_settings, progressbar=progressbar, compiled=compiled),
+            spec,
         ),
         settings,
         name=spec.name,

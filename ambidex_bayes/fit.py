@@ -26,10 +26,7 @@ from typing import TYPE_CHECKING
 import xarray as xr
 
 from ambidex_bayes.centring import choose_centring, fit_latent
-from ambidex_bayes.diagnostics import (
-    check_convergence,
-    nonfinite_draws,
-)
+from ambidex_bayes.diagnostics import check_convergence
 from ambidex_bayes.engine.cache import cache_entry, fit_key, fit_meta, sampling_model
 from ambidex_bayes.engine.limits import BACKENDS
 from ambidex_bayes.engine.rescue import sample_with_rescue
@@ -37,11 +34,11 @@ from ambidex_bayes.engine.result import FitResult, load_fit
 from ambidex_bayes.engine.sampling import (
     check_reuse_key,
     compile_with_check,
+    refuse_nonfinite_draws,
     sample_full,
     sample_marginal,
 )
 from ambidex_bayes.engine.settings import SamplerSettings, default_backend, require_backend
-from ambidex_bayes.errors import ModelError
 from ambidex_bayes.memory import check_fit_memory
 from ambidex_bayes.prepare import PreparedData
 from ambidex_bayes.spec import ModelSpec
@@ -59,21 +56,6 @@ __all__ = [
     "default_backend",
     "require_backend",
 ]
-
-
-def refuse_nonfinite_draws(idata: xr.DataTree, spec: ModelSpec) -> None:
-    """Raise a ModelError when a sampled parameter has NaN or infinite draws."""
-    posterior = idata["posterior"].to_dataset()
-    bad = nonfinite_draws(posterior)
-    if bad:
-        total = int(posterior.sizes.get("chain", 0) * posterior.sizes.get("draw", 0))
-        shown = ", ".join(f"{name} ({n} values)" for name, n in list(bad.items())[:8])
-        raise ModelError(
-            f"{spec.source}: sampling {spec.name} gave non-finite (NaN or infinite) draws of "
-            f"{shown} in {total} draws; the sampler broke down, so the fit is not saved. Check "
-            "the priors (ambidex-bayes prior-check), standardise the variables (--standardize) "
-            "or raise --target-accept, and fit again."
-        )
 
 
 def _check_posterior_memory(

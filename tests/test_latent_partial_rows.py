@@ -259,3 +259,31 @@ def test_fit_command_prints_what_latent_centring_imputed(tmp_path, capsys):
     assert "Centring: latent person means" in out
     assert f"{n_imputed} missing daily value(s) of 'x'" in out
     assert f"{n_x_only} day(s) with 'x' but no outcome" in out
+
+
+@pytest.mark.fit
+def test_latent_fit_with_nonfinite_draws_is_refused(monkeypatch):
+    from ambidex_bayes.errors import ModelError
+    from ambidex_bayes.model import latent_fit
+
+    real = latent_fit.complete_latent
+
+    def broken(model, idata, seed):
+        idata = real(model, idata, seed)
+        posterior = idata["posterior"].to_dataset()
+        posterior["sigma"][0, 0] = np.nan
+        idata["posterior"] = type(idata)(posterior)
+        return idata
+
+    monkeypatch.setattr(latent_fit, "complete_latent", broken)
+    settings = SamplerSettings(backend="nutpie", draws=50, tune=50, chains=1, seed=1)
+    with pytest.raises(ModelError, match=r"non-finite \(NaN or infinite\) draws of sigma"):
+        fit(
+            load_spec("M1"),
+            _prepare(simulate_latent_panel(20, (3, 5), seed=3)),
+            settings=settings,
+            cache_dir=False,
+            progressbar=False,
+            verbose=False,
+            centring="latent",
+        )

@@ -26,7 +26,9 @@ import numpy as np
 import xarray as xr
 
 from ambidex_bayes.cache_dirs import user_cache_dir
+from ambidex_bayes.diagnostics import nonfinite_draws
 from ambidex_bayes.engine.nutpie_cache import compile_cached
+from ambidex_bayes.errors import ModelError
 from ambidex_bayes.posterior import without_internal
 from ambidex_bayes.terms import correlation_name
 
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
 
     from ambidex_bayes.engine.settings import SamplerSettings
     from ambidex_bayes.model.build import BuiltModel
+    from ambidex_bayes.spec import ModelSpec
 
 __all__ = [
     "sample_full",
@@ -53,6 +56,7 @@ __all__ = [
     "sample_compiled",
     "jax_cache_dir",
     "numpyro_chain_method",
+    "refuse_nonfinite_draws",
 ]
 
 #: Compiled nutpie models of the fast path (with the model each was compiled from), by
@@ -421,4 +425,26 @@ def complete_marginal(
     for group in ("unconstrained_posterior", "warmup_posterior", "warmup_sample_stats"):
         if group in idata.children:
             del idata[group]
+    return idata
+
+
+def refuse_nonfinite_draws(idata: xr.DataTree, spec: ModelSpec) -> xr.DataTree:
+    """``idata`` itself, after checking that no sampled parameter has NaN or infinite draws.
+
+    Raises
+    ------
+    ModelError
+        Some draws are not finite (the sampler broke down; the fit is not kept).
+    """
+    posterior = idata["posterior"].to_dataset()
+    bad = nonfinite_draws(posterior)
+    if bad:
+        total = int(posterior.sizes.get("chain", 0) * posterior.sizes.get("draw", 0))
+        shown = ", ".join(f"{name} ({n} values)" for name, n in list(bad.items())[:8])
+        raise ModelError(
+            f"{spec.source}: sampling {spec.name} gave non-finite (NaN or infinite) draws of "
+            f"{shown} in {total} draws; the sampler broke down, so the fit is not saved. Check "
+            "the priors (ambidex-bayes prior-check), standardise the variables (--standardize) "
+            "or raise --target-accept, and fit again."
+        )
     return idata
