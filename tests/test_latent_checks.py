@@ -266,3 +266,23 @@ def test_person_slopes_of_a_latent_fit_and_bambis_cross_check_refuses():
         assert slopes.loc[person, "mean"] == pytest.approx(draws.mean(), rel=1e-9)
     with pytest.raises(ModelError, match="cannot cross-check a latent-centred fit"):
         person_slopes_bambi(fit)
+
+
+def test_exact_refits_leave_out_rows_a_latent_refit_cannot_score():
+    from ambidex_bayes.checks.loo import latent_unrefittable
+
+    fit = fake_latent_fit()
+    frame = fit.prepared.frame
+    imputed = np.sort(fit.imputed_rows)
+    complete = np.setdiff1d(np.arange(len(frame)), imputed)[:4]
+    rows = np.sort(np.concatenate([imputed, complete]))
+    np.testing.assert_array_equal(latent_unrefittable(fit, rows), imputed)
+    # a person's only row would make the person new
+    single = fit.prepared.frame.drop(
+        index=frame.index[frame["person"] == frame["person"].iloc[0]][1:]
+    )
+    fit.prepared = dataclasses.replace(fit.prepared, frame=single.reset_index(drop=True))
+    assert not np.isnan(fit.prepared.frame["x"].iloc[0])
+    assert 0 in latent_unrefittable(fit, np.array([0]))
+    observed = SimpleNamespace(**{**vars(fit), "meta": {}})
+    assert latent_unrefittable(observed, rows).size == 0

@@ -16,7 +16,10 @@ temporaries stay at :data:`CHUNK_NUMBERS` numbers whatever the number of draws.
 
 :func:`predictor_design` gathers the design of the fitted rows or of new rows (new rows of
 known persons, or -- without person effects -- of anyone); :func:`linear_predictor_draws`
-computes :math:`\mu` for every draw of a posterior.
+computes :math:`\mu` for every draw of a posterior. A latent-centred fit has no fixed design
+(its within and between parts move with each draw of the latent person means): its design
+and blocks come from :mod:`ambidex_bayes.checks.latent_predictor`, through the same two
+functions.
 """
 
 from __future__ import annotations

@@ -167,6 +167,8 @@ def relative_efficiency(posterior: xr.Dataset) -> float:
     The mean ESS (``method="mean"``) over every posterior variable and element, divided by
     the number of draws; 1 for a single chain.
     """
+    import arviz_stats  # noqa: F401  (registers the ``.azstats`` accessor)
+
     n_samples = posterior.sizes["chain"] * posterior.sizes["draw"]
     if posterior.sizes["chain"] == 1:
         return 1.0
