@@ -47,15 +47,18 @@ def add_design_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_centring_option(parser: argparse.ArgumentParser, *, what: str) -> None:
-    """``--centring observed|latent|auto``: the centring of every fit of a run."""
+def add_centring_option(
+    parser: argparse.ArgumentParser, *, what: str, choices: tuple[str, ...] | None = None
+) -> None:
+    """``--centring``: the centring of every fit of a run (``choices``: default all of
+    observed, latent and auto)."""
     from ambidex_bayes.spec import CENTRINGS
 
     parser.add_argument(
         "--centring",
-        choices=list(CENTRINGS),
-        help=f"centring of the daily predictor in every fit: observed person means, latent "
-        f"ones estimated with the model (M1-M3), or auto (latent below reliability 0.7); {what}",
+        choices=list(choices or CENTRINGS),
+        help="centring of the daily predictor in every fit: observed person means or latent "
+        f"ones estimated with the model (M1-M3); {what}",
     )
 
 

@@ -69,7 +69,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--focal", help="with --contrast: the level-1 predictor whose slope (default the first)"
     )
-    add_centring_option(parser, what="default: the spec's centring (observed)")
+    add_centring_option(
+        parser,
+        what="auto: latent where the observed person means' reliability is below 0.7; "
+        "default: the spec's centring (observed)",
+    )
     add_design_file_option(parser)
     add_design_option(parser)
     add_run_options(parser, default_out="power_results")

@@ -1,7 +1,8 @@
 """``ambidex-bayes sbc``: simulation-based calibration of a model and its sampler.
 
 Draws parameters and data from the prior, fits each data set, and tests whether the ranks of
-the drawn values among the posterior draws are uniform. Writes the per-parameter table
+the drawn values among the posterior draws are uniform; ``--centring latent`` checks the
+latent-centred model (person means as parameters). Writes the per-parameter table
 (CSV), the verdict (text), ECDF-difference plots and rank histograms (PNG) into the result
 folder, where the individual results are kept as they arrive (an interrupted run resumes).
 """
@@ -12,6 +13,7 @@ import argparse
 from pathlib import Path
 
 from ambidex_bayes.commands._simulation import (
+    add_centring_option,
     add_design_option,
     add_run_options,
     design_overrides,
@@ -58,6 +60,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--strict", action="store_true", help=f"exit with status {NOT_CALIBRATED} if not calibrated"
     )
+    add_centring_option(
+        parser,
+        what="latent draws the predictor too, from the latent model's own priors "
+        "(--priors and --fit-priors then do not apply); default observed",
+        choices=("observed", "latent"),
+    )
     add_design_option(parser)
     add_run_options(parser, default_out="sbc_results")
 
@@ -85,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
         rank_draws=args.rank_draws,
         design={**design_overrides(args), "n_persons": args.persons},
         fast_path=not args.no_fast_path,
+        centring=args.centring,
         **sampler_fields(args),
     )
     results = run_sbc(config, args.out, **run_options(args))

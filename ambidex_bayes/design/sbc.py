@@ -22,6 +22,11 @@ Priors must not depend on the data (Bambi's defaults scale with the outcome, so 
 that generated :math:`y` would differ from the one fitted): every parameter needs a prior
 from a prior set, e.g. ``weakly_informative``.
 
+With ``centring="latent"`` the model checked is the latent-centred one (person means as
+parameters): each simulation draws the predictor as well as the outcome from the latent
+model's prior and fits it with latent centring (:mod:`.sbc_latent`, which explains its
+fixed priors); prior sets do not apply.
+
 ``simuk`` (which implements SBC for PyMC models) is not used: it runs its simulations in one
 loop in one process and keeps results in memory, while a run here is spread over a Dask
 cluster, seeded per task, and written to a store that resumes after interruption. Its
@@ -42,6 +47,13 @@ import numpy as np
 import pandas as pd
 
 from ambidex_bayes import constants
+from ambidex_bayes.design.sbc_draws import (
+    RANK_PREFIX,
+    TRUTH_PREFIX,
+    checked_parameters,
+    rank_row,
+    thinned,
+)
 from ambidex_bayes.design.tasks import (
     RunConfig,
     Task,
@@ -58,12 +70,19 @@ if TYPE_CHECKING:
     from ambidex_bayes.prepared_data import PreparedData
     from ambidex_bayes.spec import ModelSpec
 
-__all__ = ["SBCConfig", "sbc_tasks", "run_sbc_task", "sbc_work", "run_sbc", "sbc_ranks"]
-
-#: Column prefix of a parameter's rank in the stored results.
-RANK_PREFIX = "rank__"
-#: Column prefix of a parameter's drawn (true) value.
-TRUTH_PREFIX = "truth__"
+# RANK_PREFIX, TRUTH_PREFIX and thinned live in :mod:`.sbc_draws` (shared with the latent
+# SBC) and are re-exported here, where they have always been imported from.
+__all__ = [
+    "SBCConfig",
+    "sbc_tasks",
+    "run_sbc_task",
+    "sbc_work",
+    "run_sbc",
+    "sbc_ranks",
+    "RANK_PREFIX",
+    "TRUTH_PREFIX",
+    "thinned",
+]
 
 
 @dataclass(frozen=True)
@@ -97,6 +116,10 @@ class SBCConfig(RunConfig):
         checks one against the other.
     seed : int
         Seed of the run; each simulation's seed derives from it and the simulation number.
+    centring : {"observed", "latent"} or None
+        The model checked: observed person-mean centring (None, the default, is the same),
+        or latent centring (module docstring; ``priors`` must keep its default and
+        ``fit_priors`` stay unset, since the latent model takes its own priors).
     """
 
     spec: str = "M3"
@@ -112,6 +135,15 @@ class SBCConfig(RunConfig):
     chains: int = field(default_factory=lambda: constants.DESIGN_CHAINS)
     fast_path: bool = True
     seed: int = constants.SEED
+    centring: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form; ``centring`` only when set (so the stored configuration of a run
+        without it reads as before)."""
+        values = super().to_dict()
+        if values["centring"] is None:
+            del values["centring"]
+        return values
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "design", dict(self.design))
@@ -135,12 +167,34 @@ class SBCConfig(RunConfig):
             )
         if (problem := design_problem(self.design)) is not None:
             problems.append(problem)
+        problems.extend(self._centring_problems())
         if problems:
             raise SpecError(
                 "Invalid SBC run:\n"
                 + "\n".join(f"  - {p}" for p in problems)
                 + "\nFix the named option(s) and run again."
             )
+
+    def _centring_problems(self) -> list[str]:
+        if self.centring in (None, "observed"):
+            return []
+        if self.centring != "latent":
+            return [
+                f"centring must be observed or latent, got {self.centring!r} (an SBC checks "
+                "one model; auto would choose per data set)"
+            ]
+        default = SBCConfig.__dataclass_fields__["priors"].default
+        if self.priors != default or self.fit_priors is not None:
+            return [
+                "latent centring draws from and fits with the latent model's own priors; "
+                "priors and fit_priors (prior sets) apply to observed centring only"
+            ]
+        return []
+
+    @property
+    def latent(self) -> bool:
+        """Whether the run checks the latent-centred model."""
+        return self.centring == "latent"
 
     @property
     def fit_prior_set(self) -> str:
@@ -180,28 +234,6 @@ def _refuse_data_scaled(built: BuiltModel, prior_set: str) -> None:
         )
 
 
-def _checked_parameters(terms: Any, levels: list[str]) -> dict[str, tuple[str, Any]]:
-    names = [
-        terms.intercept,
-        terms.slope,
-        terms.between,
-        terms.moderator,
-        terms.interaction,
-        *terms.moderator_terms,
-        *terms.interaction_terms,
-        *terms.other_fixed,
-        terms.group_intercept_sd,
-        terms.group_slope_sd,
-        terms.correlation,
-        terms.sigma,
-    ]
-    checked = {n: (n, None) for n in names if n}
-    for effect in (terms.group_intercept, terms.group_slope):
-        if effect:
-            checked[f"{effect}[{levels[0]}]"] = (effect, 0)
-    return checked
-
-
 @lru_cache(maxsize=4)
 def _template(config_json: str) -> _Template:
     """Covariates, simulator and fit spec of a run (built once per process)."""
@@ -222,20 +254,8 @@ def _template(config_json: str) -> _Template:
     fit_spec = spec_with_prior_set(spec, config.fit_prior_set, prepared)
     _refuse_data_scaled(build_model(fit_spec, prepared), config.fit_prior_set)
     levels = list(simulator.pymc_model.coords[simulator.terms.person_dim])
-    checked = _checked_parameters(simulator.terms, [str(v) for v in levels])
+    checked = checked_parameters(simulator.terms, [str(v) for v in levels])
     return _Template(prepared, simulator, fit_spec, checked)
-
-
-def _value(dataset: Any, variable: str, index: Any) -> np.ndarray:
-    values = np.asarray(dataset[variable].values, dtype=float)
-    values = values.reshape(-1, *values.shape[2:])  # (draws, ...) over chains
-    return values if index is None else values[..., index]
-
-
-def thinned(draws: np.ndarray, n: int) -> np.ndarray:
-    """``n`` draws taken at evenly spaced positions of ``draws`` (chains concatenated)."""
-    positions = np.linspace(0, len(draws) - 1, n).round().astype(int)
-    return draws[positions]
 
 
 def run_sbc_task(task: Task, config: SBCConfig) -> dict[str, Any]:
@@ -247,6 +267,10 @@ def run_sbc_task(task: Task, config: SBCConfig) -> dict[str, Any]:
     """
     import pymc as pm
 
+    if config.latent:
+        from ambidex_bayes.design.sbc_latent import run_latent_sbc_task
+
+        return run_latent_sbc_task(task, **_latent_fields(config))
     template = _template(json.dumps(config.to_dict(), sort_keys=True))
     model = template.simulator.pymc_model
     drawn = pm.sample_prior_predictive(draws=1, model=model, random_seed=task.seed % 2**32)
@@ -259,18 +283,27 @@ def run_sbc_task(task: Task, config: SBCConfig) -> dict[str, Any]:
     result = fit_simulated(
         template.fit_spec, prepared, config, task.seed, fast_path=config.fast_path
     )
-    posterior = result.posterior
-    row: dict[str, Any] = {}
-    for label, (variable, index) in template.checked.items():
-        truth = float(_value(prior, variable, index).ravel()[0])
-        draws = thinned(_value(posterior, variable, index).ravel(), config.rank_draws)
-        row[f"{RANK_PREFIX}{label}"] = int((draws < truth).sum())
-        row[f"{TRUTH_PREFIX}{label}"] = truth
+    row = rank_row(prior, result.posterior, template.checked, config.rank_draws)
     conv = result.convergence
     row["max_rhat"] = float(conv.table["rhat"].max())
     row["min_ess_bulk"] = float(conv.min_ess_bulk)
     row["divergent"] = int(conv.n_divergent)
     return row
+
+
+def _latent_fields(config: SBCConfig) -> dict[str, Any]:
+    """The fields of ``config`` a latent SBC task takes."""
+    return {
+        "spec": config.spec,
+        "design": config.design,
+        "design_seed": config.design_seed,
+        "rank_draws": config.rank_draws,
+        "fast_path": config.fast_path,
+        "backend": config.backend,
+        "draws": config.draws,
+        "tune": config.tune,
+        "chains": config.chains,
+    }
 
 
 def sbc_work(config: SBCConfig) -> Any:
@@ -328,6 +361,10 @@ def run_sbc(config: SBCConfig, folder: str | os.PathLike, **options: Any) -> pd.
     from ambidex_bayes.memory import check_run_memory
     from ambidex_bayes.simulate import reference_design
 
+    if config.latent:  # a spec latent centring cannot fit fails here, not in every task
+        from ambidex_bayes.design.sbc_latent import latent_template
+
+        latent_template(config.spec, json.dumps(config.design, sort_keys=True), config.design_seed)
     design = reference_design(**config.design)
     check_run_memory(  # before anything starts: the study and its fits must fit
         kind="sbc",

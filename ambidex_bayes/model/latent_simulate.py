@@ -12,16 +12,28 @@ For person :math:`j` with :math:`n_j` diaries (drawn uniformly from ``diaries``)
 
 The reliability of the observed person mean of :math:`n` diaries is
 :math:`\lambda = \tau_x^2 / (\tau_x^2 + \sigma_x^2 / n)`.
+
+:func:`draw_latent_data` draws the predictor and the outcome of the latent-centred model
+(:mod:`ambidex_bayes.model.latent_centring`) given values of all its parameters, person
+means and person effects included, on the rows and persons of a :class:`LatentData` (for
+simulation-based calibration: parameters from the model's prior, data from the model). Study
+designs with true person means are simulated by :func:`ambidex_bayes.simulate.simulate_diary`,
+whose truth names the latent model's parameters.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["LatentTruth", "simulate_latent_panel", "observed_reliability"]
+from ambidex_bayes.model.latent_data import LatentData
+from ambidex_bayes.model.latent_ladder import LADDER
+
+__all__ = ["LatentTruth", "simulate_latent_panel", "observed_reliability", "draw_latent_data"]
 
 
 @dataclass(frozen=True)
@@ -106,3 +118,69 @@ def simulate_latent_panel(
     return pd.DataFrame(
         {"person": [f"p{j}" for j in person], "day": day, "x": x, "y": y, "w": w[person]}
     )
+
+
+def draw_latent_data(
+    data: LatentData,
+    level: str,
+    values: Mapping[str, np.ndarray | float],
+    rng: np.random.Generator,
+) -> LatentData:
+    r"""Draw every daily predictor and outcome of ``data`` from the latent model of ``level``.
+
+    With :math:`c_{ij} = x_{ij} - \mu_j`,
+
+    .. math::
+
+        x_{ij} = \mu_j + \sigma_x \varepsilon^x_{ij}, \qquad
+        y_{ij} = \beta_0 + \beta_B(\mu_j - \mu_0) + \beta_W w_j
+            + (\beta_1 + \beta_{1W} w_j + u_{1j}) c_{ij} + u_{0j} + \sigma \varepsilon_{ij}
+
+    with independent standard normal :math:`\varepsilon` (:math:`\beta_W`, :math:`\beta_{1W}`
+    and :math:`u_{1j}` where the model has them). Every row gets a new predictor, drawn
+    before the outcome; where ``data`` has a missing predictor on an outcome row the drawn
+    value generates the outcome and is then set missing again (the fit imputes it), so
+    the pattern of missing values stays that of ``data``.
+
+    Parameters
+    ----------
+    data : LatentData
+        The rows, persons and centred moderator (kept); its ``y``, ``x`` and ``x_only``
+        are replaced.
+    level : {"M1", "M2", "M3"}
+    values : mapping
+        A value of every parameter under its posterior name (:class:`LatentNames`):
+        ``Intercept``, ``{x}_cw``, ``{x}_pm``, ``{x}_mu`` (J person means),
+        ``{x}_mu_mean``, ``{x}_within_sd``, ``1|person`` (J), ``sigma``, and with the model's
+        terms ``{w}``, ``{x}_cw:{w}`` and ``{x}_cw|person`` (J).
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    LatentData
+        ``data`` with the drawn ``y``, ``x`` (NaN where ``data``'s was) and ``x_only``.
+    """
+    nm = data.names
+    random_slope, interaction = LADDER[level]
+
+    def scalar(name: str) -> float:
+        return float(np.asarray(values[name], dtype=float).reshape(-1)[0])
+
+    def person(name: str) -> np.ndarray:
+        return np.asarray(values[name], dtype=float).reshape(data.n_persons)
+
+    mu, sd_x = person(nm.mu), scalar(nm.within_sd)
+    x = mu[data.person] + sd_x * rng.standard_normal(len(data.person))
+    x_only = mu[data.x_only_person] + sd_x * rng.standard_normal(len(data.x_only_person))
+    a = scalar("Intercept") + scalar(nm.between) * (mu - scalar(nm.mu_mean))
+    a = a + person(nm.intercept_effect)
+    b = np.full(data.n_persons, scalar(nm.within))
+    if data.w is not None and nm.w is not None:
+        a = a + scalar(nm.w) * data.w
+        if interaction and nm.interaction is not None:
+            b = b + scalar(nm.interaction) * data.w
+    if random_slope:
+        b = b + person(nm.slope_effect)
+    c = x - mu[data.person]
+    y = a[data.person] + b[data.person] * c + scalar("sigma") * rng.standard_normal(len(c))
+    return dataclasses.replace(data, y=y, x=np.where(data.missing, np.nan, x), x_only=x_only)

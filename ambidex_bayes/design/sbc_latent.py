@@ -1,0 +1,233 @@
+r"""Simulation-based calibration of the latent-centred model (latent person means).
+
+The observed SBC (:mod:`ambidex_bayes.design.sbc`) keeps the daily predictor fixed and draws
+the outcome. The latent-centred model (:mod:`ambidex_bayes.model.latent_centring`) models the
+predictor too, so here each simulation draws from its prior
+
+.. math::
+
+    \theta^\ast = (\beta_0, \beta_1, \beta_B, \beta_W, \beta_{1W}, \tau, \rho, \sigma,
+        \mu_0, \gamma, \tau_x, \sigma_x), \quad
+    \mu_j^\ast \sim N(\mu_0 + \gamma w_j, \tau_x^2), \quad u_j^\ast \sim N(0, \Sigma),
+
+with PyMC's forward sampler on the full model (person effects explicit), then the daily
+predictor and the outcome given them (:func:`~ambidex_bayes.model.latent_simulate.draw_latent_data`),
+on the persons, days, moderator and missing values of one simulated study (the reference
+design, fixed for the run); it fits the latent model and ranks every drawn value among
+:math:`L` posterior draws (:mod:`.sbc_draws`): the parameters shared with the observed model
+(fixed effects, person-effect SDs and correlation, residual SD, the first person's
+intercept and slope) and the predictor model's (``{x}_mu_mean``, ``{x}_mu_sd``,
+``{x}_within_sd``, ``{x}_mu:{w}`` and the first person's mean ``{x}_mu``).
+
+Priors
+------
+SBC needs the prior that generated the data to be the prior of the fit. The latent model's
+priors are weakly informative and scaled by the data (means and SDs of outcome, predictor
+and moderator), so a fit of each simulated data set by :func:`ambidex_bayes.fit.fit` would
+use a prior of its own. Here the scales are those of the run's covariate study, fixed: the
+generating model and every fit take the same prior values (the model keeps them in
+``pm.Data`` variables ``_prior_*``), and each fit is the latent fit's own route
+(:func:`~ambidex_bayes.model.latent_centring.build_latent_model`, the fast path or full
+NUTS, :func:`~ambidex_bayes.engine.latent_sampling.sample_latent`) with those values set.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ambidex_bayes.design.sbc_draws import Checked, checked_parameters, rank_row
+
+if TYPE_CHECKING:
+    from ambidex_bayes.design.tasks import Task
+    from ambidex_bayes.model.latent_centring import LatentModel
+    from ambidex_bayes.model.latent_data import LatentData
+
+__all__ = ["LatentTemplate", "latent_template", "run_latent_sbc_task"]
+
+#: Prefix of the ``pm.Data`` variables that hold the latent model's prior parameters.
+PRIOR_DATA_PREFIX = "_prior_"
+
+
+@dataclass(frozen=True)
+class LatentTemplate:
+    """What every simulation of a latent SBC run shares.
+
+    Attributes
+    ----------
+    data : LatentData
+        Persons, days, centred moderator and missing values of the covariate study.
+    level : str
+        The ladder's model: ``"M1"``, ``"M2"`` or ``"M3"``.
+    correlated : bool
+        Correlated person intercepts and slopes (the spec's choice).
+    simulator : LatentModel
+        The full model (person effects explicit) that the parameters are drawn from.
+    prior_values : dict of str to ndarray
+        The prior parameters (``_prior_*``) of the simulator, set in every fit.
+    checked : dict
+        The ranked parameters: label -> (variable, element or None).
+    """
+
+    data: LatentData
+    level: str
+    correlated: bool
+    simulator: LatentModel
+    prior_values: dict[str, np.ndarray]
+    checked: dict[str, Checked]
+
+
+@lru_cache(maxsize=4)
+def latent_template(spec: str, design_json: str, design_seed: int) -> LatentTemplate:
+    """The covariate study, the simulator and the checked parameters of a run (built once
+    per process).
+
+    Parameters
+    ----------
+    spec : str
+        The model spec (name or file): M1, M2 or M3.
+    design_json : str
+        The reference design's overrides, as JSON.
+    design_seed : int
+        Seed of the covariate study.
+
+    Returns
+    -------
+    LatentTemplate
+
+    Raises
+    ------
+    SpecError
+        A spec or data that latent centring cannot fit (the reason is named).
+    """
+    from ambidex_bayes.centring import choose_centring
+    from ambidex_bayes.data import ColumnMapping, load_diary
+    from ambidex_bayes.model.latent_centring import build_latent_model
+    from ambidex_bayes.model.latent_data import latent_data
+    from ambidex_bayes.prepare import prepare
+    from ambidex_bayes.simulate import reference_design, simulate_diary
+    from ambidex_bayes.spec import load_spec
+
+    study = simulate_diary(reference_design(**json.loads(design_json)), seed=design_seed)
+    prepared = prepare(load_diary(study.data, ColumnMapping.from_dict(study.mapping)))
+    model_spec = load_spec(spec)
+    choose_centring("latent", model_spec, prepared)
+    mapping = prepared.mapping
+    data = latent_data(
+        prepared.frame,
+        y=prepared.roles["y"],
+        x=mapping.level1[0],
+        person=mapping.person,
+        w=prepared.roles.get("w"),
+    )
+    simulator = build_latent_model(
+        data, model_spec.name, marginal=False, correlated=model_spec.correlated
+    )
+    prior_values = {
+        var.name: np.asarray(var.get_value())
+        for var in simulator.pymc_model.data_vars
+        if var.name.startswith(PRIOR_DATA_PREFIX)
+    }
+    nm = data.names
+    checked = checked_parameters(simulator.terms, [str(v) for v in data.levels])
+    for name in (nm.mu_mean, nm.mu_sd, nm.within_sd, nm.mu_moderator):
+        if name is not None:
+            checked[name] = (name, None)
+    checked[f"{nm.mu}[{data.levels[0]}]"] = (nm.mu, 0)
+    return LatentTemplate(
+        data=data,
+        level=model_spec.name,
+        correlated=model_spec.correlated,
+        simulator=simulator,
+        prior_values=prior_values,
+        checked=checked,
+    )
+
+
+def _with_priors(model: LatentModel, values: Mapping[str, np.ndarray]) -> LatentModel:
+    """``model`` with its prior parameters set to ``values`` (the run's fixed priors)."""
+    for var in model.pymc_model.data_vars:
+        if var.name in values:
+            var.set_value(values[var.name])
+    return model
+
+
+def run_latent_sbc_task(
+    task: Task,
+    *,
+    spec: str,
+    design: Mapping[str, Any],
+    design_seed: int,
+    rank_draws: int,
+    fast_path: bool,
+    backend: str,
+    draws: int,
+    tune: int,
+    chains: int,
+) -> dict[str, Any]:
+    """Draw parameters, person means and data from the latent model's prior, fit, and rank.
+
+    Parameters
+    ----------
+    task : Task
+        The simulation (its seed).
+    spec, design, design_seed
+        The model and the covariate study (:func:`latent_template`).
+    rank_draws : int
+        :math:`L`, the posterior draws each rank is taken among.
+    fast_path : bool
+        Fit on the fast path (person effects integrated out) or with full NUTS.
+    backend, draws, tune, chains
+        Sampler settings of the fit (one core).
+
+    Returns
+    -------
+    dict
+        ``rank__<parameter>`` and ``truth__<parameter>`` of every checked parameter,
+        ``centring`` (``"latent"``) and the fit's diagnostics (``max_rhat``,
+        ``min_ess_bulk``, ``divergent``).
+    """
+    import pymc as pm
+
+    from ambidex_bayes.diagnostics import check_convergence
+    from ambidex_bayes.engine.latent_sampling import sample_latent
+    from ambidex_bayes.engine.settings import SamplerSettings
+    from ambidex_bayes.model.latent_centring import build_latent_model
+    from ambidex_bayes.model.latent_simulate import draw_latent_data
+
+    template = latent_template(spec, json.dumps(dict(design), sort_keys=True), int(design_seed))
+    seed = int(task.seed) % 2**32
+    drawn = pm.sample_prior_predictive(
+        draws=1, model=template.simulator.pymc_model, random_seed=seed
+    )
+    prior = drawn["prior"].to_dataset()
+    values = {name: prior[name].to_numpy()[0, 0] for name in prior.data_vars}
+    data = draw_latent_data(
+        template.data, template.level, values, np.random.default_rng([int(task.seed), 1])
+    )
+    model = build_latent_model(
+        data, template.level, marginal=fast_path, correlated=template.correlated
+    )
+    _with_priors(model, template.prior_values)
+    settings = SamplerSettings(
+        backend=backend,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        seed=seed,
+        fast_path=fast_path,
+        cores=1,
+    ).resolved()
+    idata = sample_latent(model, settings)
+    row = rank_row(prior, idata["posterior"].to_dataset(), template.checked, rank_draws)
+    conv = check_convergence(idata, warn=False)
+    row["centring"] = "latent"
+    row["max_rhat"] = float(conv.table["rhat"].max())
+    row["min_ess_bulk"] = float(conv.min_ess_bulk)
+    row["divergent"] = int(conv.n_divergent)
+    return row

@@ -1,0 +1,197 @@
+"""Simulation-based calibration of the latent-centred model: configuration, the data drawn
+given the parameters, the run's fixed priors, and a small run whose ranks are computed."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ambidex_bayes.design.sbc import SBCConfig, run_sbc, sbc_ranks
+from ambidex_bayes.design.sbc_latent import _with_priors, latent_template
+from ambidex_bayes.errors import SpecError
+from ambidex_bayes.model.latent_data import latent_data
+from ambidex_bayes.model.latent_simulate import draw_latent_data, simulate_latent_panel
+
+
+def test_centring_is_stored_only_when_set():
+    assert "centring" not in SBCConfig().to_dict()
+    config = SBCConfig(centring="latent")
+    assert config.latent and config.to_dict()["centring"] == "latent"
+    assert SBCConfig.from_dict(config.to_dict()) == config
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "words"),
+    [
+        ({"centring": "auto"}, "centring must be observed or latent, got 'auto'"),
+        ({"centring": "latent", "fit_priors": "sceptical"}, "latent model's own priors"),
+        ({"centring": "latent", "priors": "informative"}, "latent model's own priors"),
+    ],
+)
+def test_centring_an_sbc_cannot_check_is_refused(kwargs, words):
+    with pytest.raises(SpecError, match="Invalid SBC run") as err:
+        SBCConfig(**kwargs)
+    assert words in str(err.value)
+
+
+@pytest.fixture(scope="module")
+def panel():
+    frame = simulate_latent_panel(15, (1, 5), seed=4, missing_x=0.2, missing_y=0.2)
+    frame["w"] = frame["w"] - frame.groupby("person")["w"].first().mean()
+    return latent_data(frame, y="y", x="x", person="person", w="w")
+
+
+def _values(panel, rng):
+    J = panel.n_persons
+    nm = panel.names
+    return {
+        "Intercept": 0.5,
+        nm.within: 0.3,
+        nm.between: -0.7,
+        nm.w: 0.2,
+        nm.interaction: 0.4,
+        nm.mu: 3.0 + rng.standard_normal(J),
+        nm.mu_mean: 3.0,
+        nm.within_sd: 0.8,
+        nm.intercept_effect: 0.5 * rng.standard_normal(J),
+        nm.slope_effect: 0.2 * rng.standard_normal(J),
+        "sigma": 0.6,
+    }
+
+
+def test_drawn_data_follow_the_latent_model(panel):
+    values = _values(panel, np.random.default_rng(1))
+    drawn = draw_latent_data(panel, "M3", values, np.random.default_rng(2))
+    # same rows, persons, moderator and missing predictors
+    np.testing.assert_array_equal(drawn.person, panel.person)
+    np.testing.assert_array_equal(drawn.missing, panel.missing)
+    assert drawn.w is panel.w and len(drawn.x_only) == len(panel.x_only)
+    # the same draws by hand: the predictor first (outcome rows, then x-only rows), then
+    # the outcome's residuals
+    rng = np.random.default_rng(2)
+    mu, p = values[panel.names.mu], panel.person
+    x = mu[p] + 0.8 * rng.standard_normal(len(p))
+    x_only = mu[panel.x_only_person] + 0.8 * rng.standard_normal(len(panel.x_only))
+    c = x - mu[p]
+    nm = panel.names
+    a = 0.5 - 0.7 * (mu - 3.0) + 0.2 * panel.w + values[nm.intercept_effect]
+    b = 0.3 + 0.4 * panel.w + values[nm.slope_effect]
+    y = a[p] + b[p] * c + 0.6 * rng.standard_normal(len(p))
+    np.testing.assert_allclose(drawn.y, y)
+    np.testing.assert_allclose(drawn.x[~panel.missing], x[~panel.missing])
+    assert np.isnan(drawn.x[panel.missing]).all()
+    np.testing.assert_allclose(drawn.x_only, x_only)
+
+
+def test_m1_draws_no_person_slopes(panel):
+    values = _values(panel, np.random.default_rng(1))
+    values[panel.names.slope_effect] = np.full(panel.n_persons, 100.0)
+    values[panel.names.interaction] = 100.0
+    drawn = draw_latent_data(panel, "M1", values, np.random.default_rng(2))
+    assert np.abs(drawn.y).max() < 50  # neither the slopes nor the interaction entered
+
+
+@pytest.fixture(scope="module")
+def template():
+    return latent_template("M3", json.dumps({"n_persons": 20}), 1)
+
+
+def test_template_checks_the_shared_and_the_predictor_model_s_parameters(template):
+    checked = set(template.checked)
+    assert {
+        "Intercept",
+        "uncertainty_cw",
+        "uncertainty_pm",
+        "leader_support_c",
+        "uncertainty_cw:leader_support_c",
+        "1|person_id_sigma",
+        "uncertainty_cw|person_id_sigma",
+        "corr(1|person_id,uncertainty_cw|person_id)",
+        "sigma",
+        "1|person_id[P001]",
+        "uncertainty_cw|person_id[P001]",
+        "uncertainty_mu_mean",
+        "uncertainty_mu_sd",
+        "uncertainty_within_sd",
+        "uncertainty_mu:leader_support_c",
+        "uncertainty_mu[P001]",
+    } == checked
+    assert template.level == "M3" and template.data.n_persons == 20
+
+
+def test_every_fit_takes_the_run_s_priors_not_its_data_s(template):
+    """The latent model scales its default priors by the data; an SBC fit must keep the
+    priors that generated its data, so they are set from the template."""
+    from ambidex_bayes.model.latent_centring import build_latent_model
+
+    shifted = draw_latent_data(
+        template.data,
+        "M3",
+        _values(template.data, np.random.default_rng(3)) | {"Intercept": 40.0, "sigma": 9.0},
+        np.random.default_rng(4),
+    )
+    model = build_latent_model(shifted, "M3", marginal=True)
+    own = {v.name: np.asarray(v.get_value()) for v in model.pymc_model.data_vars}
+    assert float(own["_prior_Intercept_mu"]) != pytest.approx(
+        float(template.prior_values["_prior_Intercept_mu"])
+    )
+    _with_priors(model, template.prior_values)
+    for name, value in template.prior_values.items():
+        np.testing.assert_array_equal(model.pymc_model[name].get_value(), value)
+
+
+def test_a_spec_latent_centring_cannot_fit_is_refused_before_any_fit(tmp_path):
+    config = SBCConfig(centring="latent", spec="M0", design={"n_persons": 20}, simulations=1)
+    with pytest.raises(SpecError, match="latent centring cannot fit"):
+        run_sbc(config, tmp_path / "sbc", scheduler="serial", progressbar=False, verbose=False)
+
+
+def test_the_command_passes_the_centring(monkeypatch, tmp_path):
+    from ambidex_bayes.cli import main
+    from ambidex_bayes.design import sbc as sbc_module
+
+    seen = {}
+
+    def fake_run(config, folder, **options):
+        seen["config"] = config
+        return pd.DataFrame({"simulation": range(4), "rank__sigma": [0, 3, 5, 9], "error": ""})
+
+    monkeypatch.setattr(sbc_module, "run_sbc", fake_run)
+    args = ["sbc", "--sims", "4", "--rank-draws", "9", "--out", str(tmp_path / "sbc")]
+    assert main([*args, "--centring", "latent", "--no-progress", "--draws", "9"]) == 0
+    assert seen["config"].latent
+    with pytest.raises(SystemExit):
+        main([*args, "--centring", "auto"])
+
+
+@pytest.mark.fit
+def test_a_small_latent_run_ranks_every_parameter(tmp_path):
+    pytest.importorskip("nutpie")
+    from ambidex_bayes.design.sbc_stats import sbc_calibration
+
+    config = SBCConfig(
+        centring="latent",
+        simulations=3,
+        design={"n_persons": 20},
+        rank_draws=19,
+        backend="nutpie",
+        draws=100,
+        tune=100,
+        chains=1,
+    )
+    results = run_sbc(
+        config, tmp_path / "sbc", scheduler="serial", progressbar=False, verbose=False
+    )
+    assert results["error"].eq("").all(), results["error"].tolist()
+    assert results["centring"].eq("latent").all()
+    ranks = sbc_ranks(results)
+    assert ranks["rank"].between(0, config.rank_draws).all()
+    assert len(ranks) == 3 * 16
+    assert {"uncertainty_mu_sd", "uncertainty_mu[P001]"} <= set(ranks["parameter"])
+    # the drawn values vary between simulations (they come from the prior)
+    assert results["truth__uncertainty_pm"].nunique() == 3
+    calibration = sbc_calibration(ranks, config.rank_draws)
+    assert len(calibration.table) == 16
