@@ -9,7 +9,11 @@ in this process (:mod:`.runner`) into a folder that survives interruption (:mod:
 - :func:`run_sbc` with an :class:`SBCConfig` (:mod:`.sbc`): simulation-based calibration,
   its ranks (:func:`sbc_ranks`), their uniformity test (:func:`sbc_calibration`,
   :mod:`.sbc_stats`) and plots (:func:`plot_sbc_ecdf`, :func:`plot_rank_histograms`,
-  :mod:`.sbc_plots`).
+  :mod:`.sbc_plots`); with ``centring="latent"`` of the latent-centred model
+  (:mod:`.sbc_latent`), both ranking their draws in :mod:`.sbc_draws`.
+
+Power analyses fit with observed, latent or automatic person-mean centring
+(``PowerConfig.centring``).
 """
 
 from __future__ import annotations
