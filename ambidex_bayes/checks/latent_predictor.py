@@ -327,8 +327,8 @@ def latent_chunks(
     effects = {v: _draws(posterior, v, name) for v in design.persons}
     zero = np.zeros(n_draws)
     n = design.n_rows
-    # about four arrays of the block's size are alive at a time
-    step = max(1, int(numbers or CHUNK_NUMBERS) // max(4 * n, 1))
+    # up to about eight arrays of the block's size (with temporaries) are alive at a time
+    step = max(1, int(numbers or CHUNK_NUMBERS) // max(8 * n, 1))
     for start in range(0, n_draws, step):
         block = slice(start, min(start + step, n_draws))
         mu_rows = mu[block][:, design.codes]
@@ -366,7 +366,7 @@ def latent_within_moments(
     n_draws = posterior.sizes["chain"] * posterior.sizes["draw"]
     mu, x_imp, where = _within_parts(design, posterior, name)
     mean, square = np.empty(n_draws), np.empty(n_draws)
-    step = max(1, CHUNK_NUMBERS // max(2 * design.n_rows, 1))
+    step = max(1, CHUNK_NUMBERS // max(4 * design.n_rows, 1))
     for start in range(0, n_draws, step):
         block = slice(start, min(start + step, n_draws))
         c = _within(design, mu[block][:, design.codes], x_imp, where, block)
