@@ -93,6 +93,8 @@ class PreparedData:
         columns where they can be computed; None when there are none. Observed centring
         never uses them (they are no part of ``frame``); latent centring imputes their
         predictor or lets them inform the person means. Not saved with a fit.
+        ``dataclasses.replace(prepared, frame=...)`` keeps them: pass ``partial_rows=None``
+        too when the new frame holds other data (other persons, simulated outcomes).
     partial_rows_note
         The note on ``partial_rows`` (also among ``notes``, but not in :meth:`to_dict`, which
         describes what a fit file keeps).
