@@ -286,3 +286,18 @@ def test_exact_refits_leave_out_rows_a_latent_refit_cannot_score():
     assert 0 in latent_unrefittable(fit, np.array([0]))
     observed = SimpleNamespace(**{**vars(fit), "meta": {}})
     assert latent_unrefittable(observed, rows).size == 0
+
+
+def test_the_reports_loo_comparison_holds_models_of_the_same_rows():
+    from ambidex_bayes.checks.report_section import _same_rows
+
+    def scored(n):
+        return SimpleNamespace(pareto_k_before=np.zeros(n))
+
+    same = {"M0": scored(10), "M1": scored(10)}
+    kept, lines = _same_rows(same)
+    assert kept == same and lines == []
+    mixed = {"M0": scored(8), "M1": scored(10), "M2": scored(10)}
+    kept, lines = _same_rows(mixed)
+    assert list(kept) == ["M1", "M2"]
+    assert "left out of the comparison: M0 (8 diaries)" in lines[0]
