@@ -18,6 +18,7 @@ from ambidex_bayes.model.latent_simulate import draw_latent_data, simulate_laten
 
 def test_centring_is_stored_only_when_set():
     assert "centring" not in SBCConfig().to_dict()
+    assert SBCConfig(centring="observed") == SBCConfig()  # the same run, resumed either way
     config = SBCConfig(centring="latent")
     assert config.latent and config.to_dict()["centring"] == "latent"
     assert SBCConfig.from_dict(config.to_dict()) == config

@@ -147,6 +147,8 @@ class SBCConfig(RunConfig):
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "design", dict(self.design))
+        if self.centring == "observed":  # the same run as without centring
+            object.__setattr__(self, "centring", None)
         problems = []
         if int(self.simulations) != self.simulations or self.simulations < 1:
             problems.append(
