@@ -40,7 +40,13 @@ from ambidex_bayes.errors import FitFileError
 if TYPE_CHECKING:
     import h5py
 
-__all__ = ["LazyPredicate", "disk_variables", "forget_read_draws", "read_plain_tree"]
+__all__ = [
+    "LazyPredicate",
+    "disk_file",
+    "disk_variables",
+    "forget_read_draws",
+    "read_plain_tree",
+]
 
 #: ``lazy(group, dims)``: hold a variable of ``group`` with these dims on disk until used.
 LazyPredicate = Callable[[str, tuple[str, ...]], bool]
@@ -238,6 +244,13 @@ def _disk_variable(
     _check_fill(dataset, attrs)
     held = indexing.LazilyIndexedArray(_DiskDraws(path, stamp, dataset))
     return xr.Variable(dims, held, fastpath=True)
+
+
+def disk_file(variable: xr.Variable) -> Path | None:
+    """The file a variable is read from on use, or None for a variable held in memory."""
+    data = variable._data
+    held = getattr(data, "array", None) if isinstance(data, indexing.LazilyIndexedArray) else None
+    return held.path if isinstance(held, _DiskDraws) else None
 
 
 def disk_variables(path: str | Path, group: str, names: tuple[str, ...]) -> dict[str, xr.Variable]:

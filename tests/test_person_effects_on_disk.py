@@ -18,6 +18,8 @@ from report_fakes import fake_fit
 
 from ambidex_bayes.engine.cache import CacheEntry
 from ambidex_bayes.errors import FitFileError
+from ambidex_bayes.fit import FitResult
+from ambidex_bayes.fit_reader import disk_file
 from ambidex_bayes.moderation import person_slopes, simple_slopes
 
 
@@ -32,7 +34,7 @@ def _bytes_in_memory(tree: xr.DataTree) -> int:
 
 
 def test_a_saved_fit_reads_the_same_person_slopes_from_its_file(tmp_path):
-    result = pair_result()
+    result = with_sample_stats(pair_result())
     effects = person_effect_names(result)
     assert len(effects) == 3
     in_memory = {n: result.posterior[n].values.copy() for n in effects}
@@ -68,12 +70,14 @@ def test_a_saved_fit_reads_the_same_person_slopes_from_its_file(tmp_path):
     for name in effects:
         assert not isinstance(result.posterior[name].variable._data, np.ndarray)
         np.testing.assert_array_equal(result.posterior[name].values, in_memory[name])
-    # saved elsewhere: read from there (the first file may go)
+    # saved elsewhere: the copy holds the same draws, and the fit reads them from its own
+    # file still (the copy may be changed or removed; see
+    # test_a_fit_saved_elsewhere_does_not_depend_on_the_copy)
     result.save(tmp_path / "other.nc")
-    (tmp_path / "fit.nc").unlink()
-    pd.testing.assert_frame_equal(
-        person_slopes(result, focal="str", moderator="cli").table, slopes.table
-    )
+    copy = FitResult.load(tmp_path / "other.nc")
+    for name in effects:
+        np.testing.assert_array_equal(copy.posterior[name].values, in_memory[name])
+        assert disk_file(result.posterior[name].variable) == tmp_path / "fit.nc"
 
 
 def test_a_fit_without_a_file_keeps_its_draws(tmp_path):
@@ -147,3 +151,13 @@ def test_a_variable_read_whole_is_read_once_until_another_file_is_read(tmp_path,
     fit_reader.forget_read_draws()
     np.testing.assert_array_equal(first.posterior["1|pid"].values, a)
     assert len(opened) == 5
+
+
+def test_a_fit_saved_elsewhere_does_not_depend_on_the_copy(tmp_path):
+    result = pair_result()
+    result.save(tmp_path / "fit.nc")
+    result.hold_person_effects_on_disk()
+    before = person_slopes(result, focal="str", moderator="cli").table
+    copy = result.save(tmp_path / "copy.nc")
+    copy.write_bytes(b"damaged")  # the copy is spoilt; the fit reads from its own file
+    pd.testing.assert_frame_equal(person_slopes(result, focal="str", moderator="cli").table, before)

@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import xarray as xr
 
 from ambidex_bayes.diagnostics import ConvergenceReport, check_convergence
@@ -152,8 +151,8 @@ class FitResult:
     def save(self, path: str | Path) -> Path:
         """Save to one NetCDF file, atomically.
 
-        Person effects held on disk (:meth:`hold_person_effects_on_disk`) are written too,
-        and read from the new file afterwards.
+        Person effects held on disk (:meth:`hold_person_effects_on_disk`) are written too;
+        they are read from their file as before, from the new one when it replaced theirs.
         """
         tree = self.idata.copy()
         tree["prepared_data"] = xr.DataTree(
@@ -174,9 +173,9 @@ class FitResult:
             "prepared": prepared_meta,
             "convergence": self.convergence.to_dict(),
         }
-        on_disk = self._person_effects_on_disk()
+        sources = self._person_effect_files()
         self.path = save_datatree(tree, path, attrs)
-        if on_disk:  # read them from the new file (the old one may be the file replaced)
+        if self.path.resolve() in sources:  # their file was replaced: read the new one
             self.hold_person_effects_on_disk()
         return self.path
 
@@ -223,15 +222,15 @@ class FitResult:
         self.idata["posterior"] = xr.DataTree(posterior)
         return names
 
-    def _person_effects_on_disk(self) -> bool:
-        """Whether any person effect is read from a file on use."""
+    def _person_effect_files(self) -> set[Path]:
+        """The files (resolved) the person effects are read from on use."""
+        from ambidex_bayes.fit_reader import disk_file
+
         if "posterior" not in self.idata.children:
-            return False
+            return set()
         posterior = self.idata["posterior"].to_dataset()
-        return any(
-            not isinstance(posterior[name].variable._data, np.ndarray)
-            for name in _person_effect_names(posterior)
-        )
+        files = (disk_file(posterior[name].variable) for name in _person_effect_names(posterior))
+        return {f.resolve() for f in files if f is not None}
 
     def save_copy(self, path: str | Path) -> Path:
         """Save to ``path`` by copying the file the fit was saved to or loaded from.
