@@ -120,4 +120,35 @@ def test_replicate_fits_are_latent(tmp_path):
     assert results["centring"].tolist() == ["latent"]
     assert results["between_truth"].tolist() == [0.1]  # the reference design's g02
     assert results["between_mean"].notna().all()
+    # the posterior means of the latent person means lie near the true ones
+    assert (results["person_mean_rmse"] > 0).all() and (results["person_mean_rmse"] < 1.0).all()
     assert power_table(results, config).loc[0, "latent"] == 1.0
+
+
+def test_person_mean_rmse_compares_the_fit_s_means_with_the_true_ones():
+    from types import SimpleNamespace
+
+    import numpy as np
+    import xarray as xr
+
+    from ambidex_bayes.design.power import _person_mean_rmse
+    from ambidex_bayes.simulate import reference_design, simulate_diary
+
+    study = simulate_diary(reference_design(n_persons=12), seed=4)
+    truth = study.person_means()
+    # observed centring: the observed means of the daily values
+    observed = study.data.groupby("person_id")["uncertainty"].mean()
+    expected = np.sqrt(np.mean((observed.reindex(truth.index) - truth) ** 2))
+    fit = SimpleNamespace(meta={}, posterior=xr.Dataset())
+    assert _person_mean_rmse(fit, study) == pytest.approx(expected)
+    # a latent fit: its posterior means of the person means (persons in another order)
+    shifted = truth.iloc[::-1] + 0.5
+    draws = np.broadcast_to(shifted.to_numpy(), (2, 3, len(shifted)))
+    posterior = xr.Dataset(
+        {"uncertainty_mu": (("chain", "draw", "person_id__factor_dim"), draws)},
+        coords={"person_id__factor_dim": list(shifted.index)},
+    )
+    latent = SimpleNamespace(
+        meta={"latent_names": {"person_means": "uncertainty_mu"}}, posterior=posterior
+    )
+    assert _person_mean_rmse(latent, study) == pytest.approx(0.5)

@@ -37,7 +37,10 @@ when the reliability of a data set's observed person means is below 0.7). The si
 person means are the true ones, so besides the tested effect each result records the
 posterior mean of the between effect ``{x}_pm`` and its truth :math:`\gamma_{02}` (defined on
 the latent mean): its bias per cell (``between_bias``) shows what observed centring loses
-with few diaries and latent centring recovers. Latent fits use the latent model's own
+with few diaries and latent centring recovers. Each result also records how far the person
+means the fit used lie from the true ones (root mean square over persons,
+``person_mean_rmse``): the posterior means of the latent person means, or the observed
+means for observed centring. Latent fits use the latent model's own
 weakly informative priors, so a prior set (``priors``) cannot be combined with
 ``centring="latent"``.
 """
@@ -71,6 +74,7 @@ from ambidex_bayes.errors import SpecError
 if TYPE_CHECKING:
     from ambidex_bayes.engine.result import FitResult
     from ambidex_bayes.prepared_data import PreparedData
+    from ambidex_bayes.simulate import SimulatedStudy
     from ambidex_bayes.simulation_design import SimulationDesign
     from ambidex_bayes.spec import ModelSpec
 
@@ -351,6 +355,7 @@ def run_power_task(task: Task, config: PowerConfig) -> dict[str, Any]:
     return {
         **_interaction_summary(draws, config.prob, p["effect"]),
         **_between_summary(result, study.truth),
+        "person_mean_rmse": _person_mean_rmse(result, study),
         "centring": str(result.meta.get("centring", "observed")),
         "n_rows": int(len(prepared.frame)),
         "rhat": float(conv.table.loc[name, "rhat"]),
@@ -372,6 +377,25 @@ def _between_summary(result: FitResult, truth: Mapping[str, float]) -> dict[str,
         "between_mean": float(draws.mean()),
         "between_truth": float(truth.get(name, float("nan"))),
     }
+
+
+def _person_mean_rmse(result: FitResult, study: SimulatedStudy) -> float:
+    r"""Root mean square distance of the fit's person means of the first predictor from the
+    true ones, :math:`\sqrt{\frac1J \sum_j (\hat\mu_j - \mu_j)^2}`: the posterior means of
+    the latent person means (``meta["latent_names"]["person_means"]``) for a latent fit, the
+    observed means of the daily values otherwise."""
+    truth = study.person_means()
+    latent = (result.meta.get("latent_names") or {}).get("person_means")
+    if latent is not None and latent in result.posterior:
+        draws = result.posterior[latent]
+        person_dim = next(d for d in draws.dims if d not in ("chain", "draw"))
+        means = draws.mean(("chain", "draw")).to_pandas()
+        means.index = means.index.astype(str).rename(person_dim)
+    else:
+        d = study.design
+        means = study.data.groupby(d.person_col)[d.x_col].mean()
+    error = (means.reindex(truth.index).to_numpy(dtype=float) - truth.to_numpy()) ** 2
+    return float(np.sqrt(np.nanmean(error)))
 
 
 def _tested_parameter(config: PowerConfig, prepared: PreparedData, result: FitResult) -> str | None:
@@ -446,6 +470,7 @@ def run_power(config: PowerConfig, folder: str | os.PathLike, **options: Any) ->
         One row per simulation: the cell (``n_persons, diaries, effect, replicate``), the
         interaction's posterior (``mean, sd, lower, upper, p_positive``), its ``truth``, the
         between effect's posterior mean and truth (``between_mean, between_truth``), the
+        distance of the fit's person means from the true ones (``person_mean_rmse``), the
         ``centring`` the fit used, diagnostics and ``error`` (empty for a successful fit). :func:`power_table` sums it
         up per cell.
 
@@ -519,7 +544,8 @@ def power_table(results: pd.DataFrame, config: PowerConfig) -> pd.DataFrame:
         person-slope SD near 0 often mixes slowly without touching the interaction, so
         the fit-wide diagnostics are kept in the results but not flagged here); from
         results that record them, ``between_bias`` (mean posterior mean of the between
-        effect minus its truth) and ``latent`` (share of fits with latent centring).
+        effect minus its truth), ``person_mean_rmse`` (its mean over the fits) and
+        ``latent`` (share of fits with latent centring).
     """
     rows = []
     for n in config.persons:
@@ -561,6 +587,8 @@ def _cell_row(
     row["flagged"] = float(flagged.mean())
     if "between_mean" in ok:
         row["between_bias"] = float((ok["between_mean"] - ok["between_truth"]).mean())
+    if "person_mean_rmse" in ok:
+        row["person_mean_rmse"] = float(ok["person_mean_rmse"].mean())
     if "centring" in ok:
         row["latent"] = float((ok["centring"] == "latent").mean())
     return row
