@@ -123,6 +123,12 @@ def test_template_checks_the_shared_and_the_predictor_model_s_parameters(templat
     assert template.level == "M3" and template.data.n_persons == 20
 
 
+def test_template_keeps_the_rows_a_latent_fit_takes():
+    """Days with a missing predictor (imputed) or outcome (person means only) stay in."""
+    with_gaps = latent_template("M3", json.dumps({"n_persons": 30, "missing_rate_x": 0.1}), 1)
+    assert with_gaps.data.n_imputed > 0 and len(with_gaps.data.x_only) > 0
+
+
 def test_every_fit_takes_the_run_s_priors_not_its_data_s(template):
     """The latent model scales its default priors by the data; an SBC fit must keep the
     priors that generated its data, so they are set from the template."""

@@ -33,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--simulations", type=int, default=100)
     parser.add_argument("--persons", type=int, default=30)
+    parser.add_argument(
+        "--missing-x", type=float, default=0.0, help="share of daily predictor values missing"
+    )
     parser.add_argument("--spec", default="M3")
     parser.add_argument("--draws", type=int, default=200)
     parser.add_argument("--tune", type=int, default=200)
@@ -52,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
             spec=args.spec,
             simulations=args.simulations,
             rank_draws=args.rank_draws,
-            design={"n_persons": args.persons},
+            design={"n_persons": args.persons, "missing_rate_x": args.missing_x},
             backend=args.backend,
             draws=args.draws,
             tune=args.tune,

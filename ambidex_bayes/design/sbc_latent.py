@@ -13,7 +13,8 @@ predictor too, so here each simulation draws from its prior
 with PyMC's forward sampler on the full model (person effects explicit), then the daily
 predictor and the outcome given them (:func:`~ambidex_bayes.model.latent_simulate.draw_latent_data`),
 on the persons, days, moderator and missing values of one simulated study (the reference
-design, fixed for the run); it fits the latent model and ranks every drawn value among
+design, fixed for the run; its rows as a latent fit takes them, days with a missing outcome
+or predictor included, e.g. ``missing_rate_x`` set in the design); it fits the latent model and ranks every drawn value among
 :math:`L` posterior draws (:mod:`.sbc_draws`): the parameters shared with the observed model
 (fixed effects, person-effect SDs and correlation, residual SD, the first person's
 intercept and slope) and the predictor model's (``{x}_mu_mean``, ``{x}_mu_sd``,
@@ -109,6 +110,7 @@ def latent_template(spec: str, design_json: str, design_seed: int) -> LatentTemp
     from ambidex_bayes.data import ColumnMapping, load_diary
     from ambidex_bayes.model.latent_centring import build_latent_model
     from ambidex_bayes.model.latent_data import latent_data
+    from ambidex_bayes.partial_rows import latent_rows
     from ambidex_bayes.prepare import prepare
     from ambidex_bayes.simulate import reference_design, simulate_diary
     from ambidex_bayes.spec import load_spec
@@ -119,7 +121,7 @@ def latent_template(spec: str, design_json: str, design_seed: int) -> LatentTemp
     choose_centring("latent", model_spec, prepared)
     mapping = prepared.mapping
     data = latent_data(
-        prepared.frame,
+        latent_rows(prepared),
         y=prepared.roles["y"],
         x=mapping.level1[0],
         person=mapping.person,
