@@ -319,3 +319,15 @@ def test_small_fit_recovers_the_per_level_slopes():
         assert row["ci_lower"] <= value <= row["ci_upper"], (level, value, row)
         assert row["ci_upper"] - row["ci_lower"] < 0.35
     assert table.loc["B", "median"] > table.loc["C", "median"]
+
+
+def test_latent_truth_of_every_predictor():
+    study = simulate_diary(_design(n_persons=20), seed=2)
+    truth = study.truth
+    assert (truth["x_mu_mean"], truth["x_mu_sd"], truth["x_within_sd"]) == (2.0, 0.7, 1.0)
+    assert (truth["z_mu_mean"], truth["z_within_sd"]) == (5.0, 1.5)
+    assert truth["z_pm"] == 0.1
+    assert not any(k.endswith("_c") and "_mu:" in k for k in truth)  # no numeric moderator
+    z = study.person_means("z")
+    assert z.name == "z_mu"
+    np.testing.assert_array_equal(z.to_numpy(), study.effects["xbar_true_z"].to_numpy())
