@@ -80,11 +80,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="fit file to write, .nc (default: in the cache folder); an existing file is "
         "replaced only if it is a .nc file and not an input",
     )
-    p.add_argument(
-        "--no-log-likelihood",
+    stored = p.add_mutually_exclusive_group()
+    stored.add_argument(
+        "--log-likelihood",
+        dest="log_likelihood",
         action="store_true",
-        help="do not store the pointwise log-likelihood (smaller fit; LOO needs it)",
+        help="also store the pointwise log-likelihood in the fit file, for ArviZ's own "
+        "functions (draws x rows numbers; this toolkit's LOO, LOO-PIT and comparison compute "
+        "it from the posterior by blocks of rows and do not need it)",
     )
+    stored.add_argument(
+        "--no-log-likelihood",
+        dest="log_likelihood",
+        action="store_false",
+        help="do not store the pointwise log-likelihood (the default)",
+    )
+    p.set_defaults(log_likelihood=False)
     p.add_argument(
         "--centring",
         choices=["observed", "latent", "auto"],
@@ -222,7 +233,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         cache_dir=args.cache_dir,
         refit=args.refit,
         progressbar=not args.no_progress,
-        log_likelihood=not args.no_log_likelihood,
+        log_likelihood=args.log_likelihood,
         centring=args.centring,
     )
     failed = None

@@ -133,3 +133,37 @@ def test_integrated_remedy_in_chunks_of_persons_changes_no_value(m3_fit, monkeyp
     assert chunked.remedied_rows == whole.remedied_rows
     np.testing.assert_allclose(chunked.elpd.elpd_i, whole.elpd.elpd_i, rtol=1e-12)
     np.testing.assert_allclose(chunked.pareto_k_after, whole.pareto_k_after, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("flags", "stored"),
+    [([], False), (["--no-log-likelihood"], False), (["--log-likelihood"], True)],
+)
+def test_the_fit_command_stores_the_log_likelihood_only_when_asked(flags, stored, monkeypatch):
+    """The checks compute the log-likelihood by blocks, so ``fit`` leaves it out of the file
+    unless ``--log-likelihood`` asks for it (for ArviZ's own functions)."""
+    import importlib
+
+    from ambidex_bayes.cli import main
+
+    fit_module = importlib.import_module("ambidex_bayes.fit")  # the package's `fit` is the verb
+
+    asked = {}
+
+    def record(spec, prepared, **kwargs):
+        asked.update(kwargs)
+        raise SystemExit(0)  # nothing to sample: only the request is checked
+
+    monkeypatch.setattr(fit_module, "fit", record)
+    with pytest.raises(SystemExit):
+        main(["fit", "--example", "--spec", "M3", "--no-progress", *flags])
+    assert asked["log_likelihood"] is stored
+
+
+def test_asking_for_and_against_the_log_likelihood_at_once_is_refused(capsys):
+    from ambidex_bayes.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fit", "--example", "--spec", "M3", "--log-likelihood", "--no-log-likelihood"])
+    assert exit_info.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err

@@ -168,7 +168,7 @@ def test_run_whose_report_cannot_be_written_names_the_saved_fits(
     report = importlib.import_module("ambidex_bayes.report")
 
     saved = tmp_path / "cache" / "M3-0123.nc"
-    analysis = SimpleNamespace(fits={"M3": SimpleNamespace(path=saved)}, slopes=None)
+    analysis = SimpleNamespace(fits={"M3": SimpleNamespace(path=saved, meta={})}, slopes=None)
     monkeypatch.setattr("ambidex_bayes.pipeline.run_analysis", lambda *a, **k: analysis)
 
     def disk_full(analysis, folder, *, title):
