@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -82,9 +83,16 @@ def centring_line(meta: Mapping[str, Any]) -> str:
         imputed = meta.get("imputed")
         if isinstance(imputed, Mapping):  # a record of numbers and words (older fits: words)
             imputed = imputed.get("note")
+        reliability = meta.get("person_mean_reliability")
+        evidence = (
+            f" The observed person means' reliability is lambda = {reliability:.2f} "
+            f"(centring='auto' takes latent centring below {LATENT_BELOW:.2f})."
+            if isinstance(reliability, int | float) and math.isfinite(reliability)
+            else ""
+        )
         return (
             "Centring: latent person means of the level-1 predictor (estimated with the "
-            "model, as in Mplus)." + (f" {imputed}" if imputed else "")
+            "model, as in Mplus)." + evidence + (f" {imputed}" if imputed else "")
         )
     return "Centring: observed person means of the level-1 predictor."
 
@@ -186,6 +194,11 @@ def imputed_record(data: LatentData, n_prepared: int) -> dict[str, Any]:
         "prepared_rows": int(n_prepared),
         "note": data.imputation_note(),
     }
+
+
+def _finite_or_none(value: float | None) -> float | None:
+    """``value`` as a float when it is a finite number, else None (for a fit's record)."""
+    return float(value) if value is not None and math.isfinite(value) else None
 
 
 def fitted_prepared(prepared: PreparedData, rows: pd.DataFrame, data: LatentData) -> PreparedData:
@@ -320,6 +333,9 @@ def fit_latent(
         "method": LATENT_METHODS[settings.fast_path],
         "n_rows": int(len(fitted.frame)),
         "centring": "latent",
+        "person_mean_reliability": _finite_or_none(
+            prepared.person_mean_reliability.get(m.level1[0])
+        ),
         "imputed": imputed_record(data, len(prepared.frame)),
         "latent_names": {
             "person_means": nm.mu,

@@ -256,7 +256,7 @@ def test_fit_command_prints_what_latent_centring_imputed(tmp_path, capsys):
         status = main([*args, "--cache-dir", str(tmp_path / "fits")])
     out = capsys.readouterr().out
     assert status == 0
-    assert "Centring: latent person means" in out
+    assert "Centring: latent person means" in out and "reliability is lambda = 0." in out
     assert f"{n_imputed} missing daily value(s) of 'x'" in out
     assert f"{n_x_only} day(s) with 'x' but no outcome" in out
 
