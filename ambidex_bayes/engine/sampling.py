@@ -11,6 +11,12 @@ through ``with_data`` for new data, of any number of persons or rows, and new pr
 without recompiling; its compiled callbacks are also kept on disk
 (:mod:`ambidex_bayes.engine.nutpie_cache`), so a new process skips numba's compilation.
 
+Every route samples through this module: :func:`sample_pymc` is the one call of
+``pm.sample`` and :func:`sample_compiled` the one call of ``nutpie.sample`` (the
+latent-centred models of :mod:`ambidex_bayes.engine.latent_sampling` included), and
+:func:`compiled_model` keeps every compiled model, by structure. :func:`refuse_nonfinite_draws`
+stops a fit whose sampler broke down.
+
 PyMC and the model-building modules are imported by the functions that sample, so that
 importing this module (as :mod:`ambidex_bayes.fit` does) stays light.
 """
