@@ -13,7 +13,8 @@ without recompiling; its compiled callbacks are also kept on disk
 
 Every route samples through this module: :func:`sample_pymc` is the one call of
 ``pm.sample`` and :func:`sample_compiled` the one call of ``nutpie.sample`` (the
-latent-centred models of :mod:`ambidex_bayes.engine.latent_sampling` included), and
+latent-centred models of :mod:`ambidex_bayes.engine.latent_sampling` included; only the
+prior sets of :mod:`ambidex_bayes.engine.reuse` run PyMC's NUTS with a step of their own), and
 :func:`compiled_model` keeps every compiled model, by structure. :func:`refuse_nonfinite_draws`
 stops a fit whose sampler broke down.
 
