@@ -1,11 +1,13 @@
-r"""Reliability of default M3 fits at the reference study's size, per backend.
+r"""Reliability of M3 fits at the reference study's size, per backend and centring.
 
 Simulates diary studies shaped like the reference study (85-100 persons, 1-7 diaries each,
 about 400 rows, continuous scores rounded to two decimals) for each true SD of the person
 slopes in ``--slope-sds`` (default 0, 0.03 and 0.15), ``--datasets`` studies per condition,
 fits M3 (correlated person intercept and slope, LKJ prior) with :func:`ambidex_bayes.fit.fit`
-on every backend in ``--backends`` (library defaults for everything not given), and prints
-per condition and backend:
+on every backend in ``--backends`` with the centring of ``--centring`` (``observed``, the
+default, ``latent`` or ``auto``; see :mod:`ambidex_bayes.centring`; library defaults for
+everything not given), and prints per condition and backend (the table's title names the
+centring, and ``latent`` counts the fits that used latent centring):
 
 - ``pass``: the share of fits meeting the strict criteria: R-hat <= 1.01, bulk-ESS >= 400
   and tail-ESS >= 400 for every reported parameter (fixed effects, SDs, correlation,
@@ -24,16 +26,19 @@ per condition and backend:
   every fit. The line under the table gives each backend's first fit alone (its compiling
   included) with its ESS per second;
 - ``agree``: for the first ``--reference-datasets`` studies of a condition, a long
-  reference fit (fast path, nutpie, ``--reference-draws`` draws per chain) gives each
-  parameter's posterior mean and SD; a fit agrees when every difference is within
-  ``--z-max`` standard errors, the standard error combining both runs' Monte Carlo
-  standard errors (:math:`|\bar\theta - \bar\theta_{ref}| \le z
+  reference fit (fast path, nutpie, the same centring, ``--reference-draws`` draws per
+  chain) gives each parameter's posterior mean and SD; a fit agrees when every difference
+  is within ``--z-max`` standard errors, the standard error combining both runs' Monte
+  Carlo standard errors (:math:`|\bar\theta - \bar\theta_{ref}| \le z
   \sqrt{\mathrm{MCSE}^2 + \mathrm{MCSE}_{ref}^2}`, likewise for the SD). Printed as
   agreeing fits / compared fits, with the largest standardised difference.
 - ``2nd try``: how many fits failed at first and were sampled once more by ``fit``'s
   announced second try (higher target acceptance, longer tuning; ``--no-rescue`` switches
   it off); such a fit counts as passing when its second try passes, and its wall time
   includes both tries.
+- ``latent``: how many fits used latent centring (all with ``latent``; with ``auto``, those
+  whose observed person means' reliability was below the threshold); ``s/fit``: the
+  median wall time of a fit.
 
 The plain-Bambi arm and the reference fits are skipped with ``--no-plain`` and
 ``--reference-datasets 0``. Fits run one after the other; ``--cores`` is the number of
@@ -44,6 +49,12 @@ chains sampled at once (default: the library's). A quick look::
 and the full run of the issue (about 30 fits per backend)::
 
     .venv/bin/python benchmarks/bench_reliability.py --datasets 10
+
+and the same for latent person-mean centring with nutpie (the plain arm and the
+reference fits skipped)::
+
+    .venv/bin/python benchmarks/bench_reliability.py --datasets 10 --backends nutpie \
+        --no-plain --reference-datasets 0 --centring latent
 
 Compare wall times and ESS per second only within one run on one machine.
 """
@@ -90,16 +101,32 @@ def reference_sized_study(slope_sd: float, seed: int):
     return prepare(load_diary(data, ColumnMapping.from_dict(mapping)))
 
 
-def fit_quietly(prepared, settings, *, rescue: bool = True):
-    """Fit M3 without printing or saving; return (wall seconds, FitResult)."""
-    from bench_fit import timed_fast_fit
+def fit_quietly(prepared, settings, *, rescue: bool = True, centring: str = "observed"):
+    """Fit M3 without printing or saving; return (wall seconds, FitResult).
 
+    ``centring`` is passed to :func:`ambidex_bayes.fit.fit` (``"observed"``, ``"latent"``
+    or ``"auto"``); the wall time covers everything a user waits for.
+    """
     from ambidex_bayes.diagnostics import ConvergenceWarning
+    from ambidex_bayes.fit import fit
+    from ambidex_bayes.spec import load_spec
 
     with warnings.catch_warnings():
         # the table below reports the diagnostics; the per-fit warning would repeat them
         warnings.simplefilter("ignore", ConvergenceWarning)
-        return timed_fast_fit(prepared, settings, rescue=rescue)
+        start = time.perf_counter()
+        result = fit(
+            load_spec("M3"),
+            prepared,
+            settings=settings,
+            cache_dir=False,
+            progressbar=False,
+            verbose=False,
+            log_likelihood=False,
+            rescue=rescue,
+            centring=centring,
+        )
+        return time.perf_counter() - start, result
 
 
 def fit_record(result, wall: float, ess_min: float) -> dict:
@@ -124,6 +151,7 @@ def fit_record(result, wall: float, ess_min: float) -> dict:
         "divergent": int(conv.n_divergent),
         "ess_per_s": float(table["ess_bulk"].min()) / wall,
         "rescued": "rescue" in result.meta,
+        "centring": str(result.meta.get("centring", "observed")),
     }
 
 
@@ -186,6 +214,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--target-accept", type=float, default=None)
     parser.add_argument("--cores", type=int, default=None, help="chains sampled at once")
     parser.add_argument("--full-nuts", action="store_true", help="no fast path")
+    parser.add_argument(
+        "--centring",
+        choices=("observed", "latent", "auto"),
+        default="observed",
+        help="centring of every fit (see ambidex_bayes.centring)",
+    )
     parser.add_argument("--no-rescue", action="store_true", help="no second try for a failing fit")
     parser.add_argument("--seed", type=int, default=BASE_SEED)
     parser.add_argument("--no-plain", action="store_true", help="skip plain Bambi + nutpie")
@@ -217,7 +251,8 @@ def main(argv: list[str] | None = None) -> None:
         f"cores on machine: {os.cpu_count()}; chains at once: {args.cores or 'library default'}; "
         f"draws {draws}, tune {args.tune or constants.TUNE}, chains {chains}, "
         f"target_accept {args.target_accept or constants.TARGET_ACCEPT}; "
-        f"fast path: {not args.full_nuts}; second try: {not args.no_rescue}; "
+        f"centring: {args.centring}; fast path: {not args.full_nuts}; "
+        f"second try: {not args.no_rescue}; "
         f"pass: R-hat <= {constants.RHAT_MAX}, "
         f"bulk and tail ESS >= {ess_min:.0f}, no divergence",
         flush=True,
@@ -241,7 +276,9 @@ def main(argv: list[str] | None = None) -> None:
                     fast_path=not args.full_nuts,
                     cores=args.cores,
                 )
-                wall, results[backend] = fit_quietly(prepared, settings, rescue=not args.no_rescue)
+                wall, results[backend] = fit_quietly(
+                    prepared, settings, rescue=not args.no_rescue, centring=args.centring
+                )
                 rec = fit_record(results[backend], wall, ess_min)
                 rec.update(slope_sd=slope_sd, study=i, seed=seed, backend=backend)
                 rec["rows"] = int(len(prepared.frame))
@@ -251,7 +288,7 @@ def main(argv: list[str] | None = None) -> None:
                     f"  sd={slope_sd} study {i} ({rec['rows']} rows) {backend:>8}: "
                     f"{'pass' if rec['passed'] else 'FAIL'}  bulk {rec['ess_bulk']:.0f} "
                     f"tail {rec['ess_tail']:.0f} R-hat {rec['rhat']:.3f} "
-                    f"div {rec['divergent']} ({rec['worst']}) {wall:.1f} s"
+                    f"div {rec['divergent']} ({rec['worst']}) {rec['centring']} {wall:.1f} s"
                     + (" after a second try" if rec["rescued"] else ""),
                     flush=True,
                 )
@@ -267,7 +304,9 @@ def main(argv: list[str] | None = None) -> None:
                     target_accept=0.95,
                     cores=args.cores,
                 )
-                _, reference = fit_quietly(prepared, ref_settings, rescue=False)
+                _, reference = fit_quietly(
+                    prepared, ref_settings, rescue=False, centring=args.centring
+                )
                 ref_rec = fit_record(reference, 1.0, 0.0)
                 zs = {b: agreement(r, reference) for b, r in results.items()}
                 for rec in rows[-len(backends) :]:
@@ -289,9 +328,11 @@ def main(argv: list[str] | None = None) -> None:
     header = (
         f"{'slope SD':>8} {'backend':>8} {'fits':>4} {'pass':>6} {'bulk med/min':>13} "
         f"{'tail med/min':>13} {'div fits(n)':>11} {'max R-hat':>9} {'ESS/s':>7} "
-        f"{'x plain':>7} {'agree (max z)':>14} {'2nd try':>7}  most often smallest"
+        f"{'x plain':>7} {'agree (max z)':>14} {'2nd try':>7} {'latent':>6} {'s/fit':>6}  "
+        "most often smallest"
     )
     print()
+    print(f"M3 fits with centring={args.centring!r}")
     print(header)
     print("-" * len(header))
     for slope_sd in slope_sds:
@@ -310,7 +351,9 @@ def main(argv: list[str] | None = None) -> None:
                 f"{_median(bulk):>6.0f}/{min(bulk):<6.0f} {_median(tail):>6.0f}/{min(tail):<6.0f} "
                 f"{sum(r['divergent'] > 0 for r in sel):>4}({sum(r['divergent'] for r in sel):>4}) "
                 f"{max(r['rhat'] for r in sel):>11.3f} {rate:>7.1f} {rate / plain_rate:>7.1f} "
-                f"{agree:>14} {sum(r['rescued'] for r in sel):>7}  {worst}"
+                f"{agree:>14} {sum(r['rescued'] for r in sel):>7} "
+                f"{sum(r['centring'] == 'latent' for r in sel):>6} "
+                f"{_median([r['wall'] for r in sel]):>6.1f}  {worst}"
             )
         if not args.no_plain:
             print(
