@@ -20,11 +20,13 @@ Centring
     that mean (:func:`ambidex_bayes.prepare.prepare`).
 ``"latent"``
     The person means are parameters of the model (latent person-mean centring, as in Mplus;
-    :mod:`ambidex_bayes.centring`): M1-M3 with one level-1 predictor and at most one numeric
-    moderator, on the unstandardised, undetrended predictor without controls, so a grid
-    with latent centring holds ``controls``, ``detrend`` and ``standardize`` at False. The
-    latent model takes its own weakly informative priors, scaled by the data: a latent
-    cell's estimates do not change with the prior set.
+    :mod:`ambidex_bayes.centring`), for the models and preparations latent centring serves
+    (:func:`ambidex_bayes.centring.latent_unavailable_reason`: M1-M3 with one level-1
+    predictor and at most one numeric moderator, on the unstandardised, undetrended
+    predictor); :func:`~ambidex_bayes.multiverse.run.check_inputs` refuses, before any fit, a
+    grid whose latent cells it cannot fit. The latent model takes its own weakly
+    informative priors, scaled by the data: a latent cell's estimates do not change with the
+    prior set.
 ``"auto"``
     Latent centring where the reliability of the observed person means is below 0.7 and
     latent centring can fit the cell, observed centring otherwise; the table's
@@ -291,15 +293,6 @@ def _config_problems(c: MultiverseConfig) -> list[str]:
             problems.append(f"centring: unknown value {value!r}. Available: {known}.")
     if len(set(c.centring)) != len(c.centring):
         problems.append(f"centring: each value once, got {list(c.centring)}")
-    if "latent" in c.centring:
-        held = [name for name in ("controls", "detrend", "standardize") if True in getattr(c, name)]
-        if held:
-            problems.append(
-                f"centring: latent centring works on the unstandardised, undetrended predictor "
-                f"without controls, so it cannot be combined with {', '.join(held)} = True; "
-                "use 'auto' (latent only where it can fit) or run those choices in a grid of "
-                "their own"
-            )
     for name in ("controls", "detrend", "standardize"):
         problems.extend(_flags(name, getattr(c, name)))
     if not isinstance(c.spec, str) or not c.spec.strip():

@@ -9,10 +9,12 @@ prior set or a missing file fails in a second, not in every task.
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import os
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -20,6 +22,10 @@ import pandas as pd
 from ambidex_bayes.errors import SpecError
 from ambidex_bayes.multiverse.cells import ESTIMATES, STATS, run_cell
 from ambidex_bayes.multiverse.grid import MultiverseConfig, multiverse_cells, multiverse_tasks
+
+if TYPE_CHECKING:
+    from ambidex_bayes.data import DiaryData
+    from ambidex_bayes.spec import ModelSpec
 
 __all__ = ["KIND", "TABLE_COLUMNS", "check_inputs", "run_multiverse", "multiverse_table"]
 
@@ -57,14 +63,14 @@ def check_inputs(config: MultiverseConfig) -> None:
     Each data file is read, validated and prepared; each prior set is read and resolved
     against it; the spec is read and built on it, and must have a within-person slope; a
     grid with controls needs data sets whose mappings name controls; with latent centring
-    in the grid, latent centring must be able to fit the spec on each data set.
+    in the grid, latent centring must be able to fit every latent cell (its data set,
+    controls, detrending and standardising).
 
     Raises
     ------
     AmbidexError
         (a :class:`~ambidex_bayes.errors.SpecError`, ``DataError``, ...) naming the input.
     """
-    from ambidex_bayes.centring import latent_unavailable_reason
     from ambidex_bayes.data import load_diary
     from ambidex_bayes.model.build import build_model
     from ambidex_bayes.prepare import prepare
@@ -87,18 +93,35 @@ def check_inputs(config: MultiverseConfig) -> None:
         for prior_set in prior_sets:
             load_prior_set(prior_set, prepared=prepared)
         if "latent" in config.centring:
-            reason = latent_unavailable_reason(spec, prepared)
-            if reason is not None:
-                raise SpecError(
-                    f"{dataset.name}: latent centring cannot fit {spec.name}: {reason}. Use "
-                    "centring 'auto' (latent only where it can fit) or 'observed'."
-                )
+            _check_latent_cells(config, spec, diary, dataset.name)
         built = build_model(spec, prepared)
         if built.terms.slope is None:
             raise SpecError(
                 f"{spec.source}: the model has no within-person slope; a multiverse compares "
                 "the slope and its cross-level interaction, so choose a spec with both "
                 "(e.g. M3)."
+            )
+
+
+def _check_latent_cells(
+    config: MultiverseConfig, spec: ModelSpec, diary: DiaryData, name: str
+) -> None:
+    """Refuse a grid with a latent cell that latent centring cannot fit (SpecError naming
+    the cell's choices and the reason)."""
+    from ambidex_bayes.centring import latent_unavailable_reason
+    from ambidex_bayes.prepare import prepare
+
+    for controls, detrend, standardize in itertools.product(
+        config.controls, config.detrend, config.standardize
+    ):
+        prepared = prepare(diary, detrend=detrend, standardize=standardize)
+        cell_spec = dataclasses.replace(spec, include_controls=controls)
+        reason = latent_unavailable_reason(cell_spec, prepared)
+        if reason is not None:
+            raise SpecError(
+                f"{name}: latent centring cannot fit {spec.name} with controls={controls}, "
+                f"detrend={detrend}, standardize={standardize}: {reason}. Use centring "
+                "'auto' (latent only where it can fit) or 'observed' for those choices."
             )
 
 
