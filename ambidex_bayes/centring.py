@@ -67,34 +67,63 @@ LATENT_METHODS = {
 }
 
 
-def centring_line(meta: Mapping[str, Any]) -> str:
-    """The centring of a fit in one sentence (from its ``meta``), for summaries and reports.
+def centring_line(meta: Mapping[str, Any], *, reliability: float | None = None) -> str:
+    r"""The centring of a fit and its evidence (from its ``meta``), for summaries and reports.
 
     Parameters
     ----------
     meta : mapping
         A fit's ``meta``; fits without ``"centring"`` used observed centring.
+        ``meta["person_mean_reliability"]`` is the reliability :math:`\lambda` of the
+        observed person means of the level-1 predictor (see
+        :mod:`ambidex_bayes.reliability`), recorded by fits of models with a between-person
+        effect.
+    reliability : float, optional
+        :math:`\lambda` when ``meta`` does not record it (fits saved before it was
+        recorded: the reliability in the fit's prepared data).
 
     Returns
     -------
     str
+        Which person means centre the predictor and, when :math:`\lambda` is known, its
+        value. For an observed fit with :math:`\lambda <` :data:`LATENT_BELOW`, also the
+        advice to fit with latent centring and why: the between-person slope on observed
+        means is pulled about :math:`1 - \lambda` of the way towards the within-person
+        slope, :math:`E[\hat\beta_B] \approx \lambda \beta_B + (1 - \lambda) \beta_W`
+        (Lüdtke et al., 2008), so towards zero when the within-person slope is small.
     """
+    recorded = meta.get("person_mean_reliability")
+    if isinstance(recorded, int | float) and not isinstance(recorded, bool):
+        reliability = float(recorded)
+    if reliability is None or not math.isfinite(reliability):
+        reliability = None
     if meta.get("centring") == "latent":
         imputed = meta.get("imputed")
         if isinstance(imputed, Mapping):  # a record of numbers and words (older fits: words)
             imputed = imputed.get("note")
-        reliability = meta.get("person_mean_reliability")
         evidence = (
             f" The observed person means' reliability is lambda = {reliability:.2f} "
             f"(centring='auto' takes latent centring below {LATENT_BELOW:.2f})."
-            if isinstance(reliability, int | float) and math.isfinite(reliability)
+            if reliability is not None
             else ""
         )
         return (
             "Centring: latent person means of the level-1 predictor (estimated with the "
             "model, as in Mplus)." + evidence + (f" {imputed}" if imputed else "")
         )
-    return "Centring: observed person means of the level-1 predictor."
+    line = "Centring: observed person means of the level-1 predictor."
+    if reliability is None:
+        return line
+    line += f" Their reliability is lambda = {reliability:.2f}"
+    if reliability >= LATENT_BELOW:
+        return line + f" (at least {LATENT_BELOW:.2f}: centring='auto' keeps observed centring)."
+    return line + (
+        f", below {LATENT_BELOW:.2f}: the between-person effect is biased, pulled about "
+        f"1 - lambda = {1 - reliability:.0%} of the way towards the within-person slope "
+        "(towards zero when that is small; Lüdtke et al., 2008). Latent centring is "
+        "advised where it serves the model (a Gaussian M1-M3 with one level-1 predictor): "
+        "--centring latent, or centring='latent' in Python."
+    )
 
 
 def latent_unavailable_reason(spec: ModelSpec, prepared: PreparedData) -> str | None:

@@ -287,8 +287,10 @@ def _cmd_summary(args: argparse.Namespace) -> int:
     from ambidex_bayes.centring import centring_line
 
     print(f"{result.spec.name}: {result.formula}")
-    if result.meta.get("centring") == "latent":  # observed centring is the usual case
-        print(centring_line(result.meta))
+    # fits saved before their meta recorded the reliability: the fit's prepared data hold it
+    level1 = result.prepared.mapping.level1
+    saved = result.prepared.person_mean_reliability.get(level1[0]) if level1 else None
+    print(centring_line(result.meta, reliability=saved if result.terms.between else None))
     print_table(posterior_summary(result), args.csv)
     print(result.convergence)
     return 0

@@ -127,12 +127,25 @@ def test_record_of_a_fit(tiny_prepared):
         "wall_seconds",
         "method",
         "n_rows",
+        "person_mean_reliability",
         "prior_set",
     ]
     assert meta["fit_key"] == "abc" and meta["settings"] == settings.to_dict()
     assert meta["wall_seconds"] == 1.235 and meta["n_rows"] == len(tiny_prepared.frame)
     assert meta["method"] == METHODS[True] and meta["method"].startswith("fast path")
     assert meta["prior_set"] == "x" and "pymc" in meta["versions"]
+    # the reliability the centring line states, of the level-1 predictor M3's between effect
+    # has; not part of the key
+    x = tiny_prepared.mapping.level1[0]
+    assert meta["person_mean_reliability"] == pytest.approx(
+        tiny_prepared.person_mean_reliability[x]
+    )
+    # the null model has no between-person effect for the reliability to bias
+    null = sampling_model(load_spec("M0"), tiny_prepared, settings)
+    assert (
+        fit_meta("abc", settings, tiny_prepared, null, wall_seconds=1.0)["person_mean_reliability"]
+        is None
+    )
 
 
 # --- both routes, real fits --------------------------------------------------------------

@@ -12,11 +12,12 @@ parameters. For posterior draw :math:`s` and row :math:`i` of person :math:`j = 
 
     \eta^{(s)}_i = \beta^{(s)}_0 + \beta^{(s)}_B (\mu^{(s)}_j - \mu^{(s)}_0)
         + \beta^{(s)}_W w_j + (\beta^{(s)}_1 + \beta^{(s)}_{1W} w_j) c^{(s)}_i
-        + u^{(s)}_{0j} + u^{(s)}_{1j} c^{(s)}_i,
+        + k_i^\top\gamma^{(s)} + u^{(s)}_{0j} + u^{(s)}_{1j} c^{(s)}_i,
 
 with :math:`\beta_0` ``Intercept``, :math:`\beta_1` ``{x}_cw``, :math:`\beta_B` ``{x}_pm``,
 :math:`\beta_W` the moderator's effect, :math:`\beta_{1W}` ``{x}_cw:{w}``, :math:`\mu_0`
-``{x}_mu_mean`` and :math:`u_{0j}, u_{1j}` the person effects ``1|person`` and
+``{x}_mu_mean``, :math:`k_i` the row's controls (when the spec includes them) with fixed
+effects :math:`\gamma` named by their columns, and :math:`u_{0j}, u_{1j}` the person effects ``1|person`` and
 ``{x}_cw|person`` (terms the model lacks are 0; without ``group_specific`` the person
 effects are left out, the marginal predictor). :math:`w_j` is the centred moderator of
 the prepared rows.
@@ -84,6 +85,7 @@ def latent_person_parameters(fit: FitResult) -> frozenset[str]:
 def latent_names(fit: FitResult) -> LatentNames:
     """The posterior names of a latent-centred fit's roles (from its prepared data)."""
     from ambidex_bayes.model.latent_data import LatentNames
+    from ambidex_bayes.model.latent_ladder import latent_controls
 
     prepared = fit.prepared
     mapping = prepared.mapping
@@ -92,6 +94,10 @@ def latent_names(fit: FitResult) -> LatentNames:
         y=prepared.roles["y"],
         person=mapping.person,
         w=prepared.roles.get("w"),
+        # specs without the field (stand-ins of a spec) include no controls
+        controls=latent_controls(fit.spec, prepared)
+        if getattr(fit.spec, "include_controls", False)
+        else (),
     )
 
 
@@ -114,9 +120,12 @@ class LatentDesign:
         The centred moderator per row.
     fixed : tuple of str
         The fixed effects in the posterior among ``Intercept``, ``{x}_cw``, ``{x}_pm``,
-        ``{w}`` and ``{x}_cw:{w}``.
+        ``{w}``, ``{x}_cw:{w}`` and the controls.
     persons : tuple of str
         The person effects used (empty for the marginal predictor).
+    controls : numpy.ndarray or None
+        The controls per row, shape (rows, K) in the order of ``names.controls``; None
+        without controls.
     """
 
     names: LatentNames
@@ -126,6 +135,7 @@ class LatentDesign:
     w: np.ndarray | None
     fixed: tuple[str, ...]
     persons: tuple[str, ...]
+    controls: np.ndarray | None = None
 
     @property
     def n_rows(self) -> int:
@@ -142,6 +152,7 @@ class LatentDesign:
             w=None if self.w is None else self.w[rows],
             fixed=self.fixed,
             persons=self.persons,
+            controls=None if self.controls is None else self.controls[rows],
         )
 
 
@@ -177,7 +188,9 @@ def _imputed_positions(fit: FitResult, names: LatentNames, frame: pd.DataFrame) 
     positions = np.full(len(frame), -1)
     if not frame[names.x].isna().any():
         return positions
-    data = latent_data(frame, y=names.y, x=names.x, person=names.person, w=names.w)
+    data = latent_data(
+        frame, y=names.y, x=names.x, person=names.person, w=names.w, controls=names.controls
+    )
     positions[data.imputed_source_rows] = np.arange(len(data.imputed_source_rows))
     return positions
 
@@ -200,7 +213,7 @@ def latent_design(
     group_specific : bool
         Include the person effects (conditional predictor) or not (marginal).
     data : DataFrame, optional
-        Rows with the prepared columns (raw predictor, moderator, person); default the
+        Rows with the prepared columns (raw predictor, moderator, controls, person); default the
         fitted rows. Their persons must be known to the fit and their predictor observed.
 
     Returns
@@ -217,7 +230,7 @@ def latent_design(
     model = fit.spec.name
     fitted = data is None
     rows = (fit.prepared.frame if fitted else data).reset_index(drop=True)
-    needed = [c for c in (names.x, names.person, names.w) if c is not None]
+    needed = [c for c in (names.x, names.person, names.w, *names.controls) if c is not None]
     lacking = [c for c in needed if c not in rows.columns]
     if lacking:
         raise ModelError(f"{model}: the rows lack the column(s) {lacking} of the latent model.")
@@ -241,7 +254,14 @@ def latent_design(
             f"{model}: some fitted rows have no value of {names.x!r} and none was imputed; "
             "the fit and its data do not belong together."
         )
-    candidates = ["Intercept", names.within, names.between, names.w, names.interaction]
+    candidates = [
+        "Intercept",
+        names.within,
+        names.between,
+        names.w,
+        names.interaction,
+        *names.controls,
+    ]
     fixed = tuple(c for c in candidates if c is not None and c in posterior.data_vars)
     persons: tuple[str, ...] = ()
     if group_specific:
@@ -256,7 +276,21 @@ def latent_design(
         w=None if names.w is None else rows[names.w].to_numpy(dtype=float, copy=True),
         fixed=fixed,
         persons=persons,
+        controls=_controls(rows, names, model),
     )
+
+
+def _controls(rows: pd.DataFrame, names: LatentNames, model: str) -> np.ndarray | None:
+    """The controls of ``rows`` as (rows, K), or None without controls."""
+    if not names.controls:
+        return None
+    values = rows[list(names.controls)].to_numpy(dtype=float, copy=True)
+    if np.isnan(values).any():
+        raise ModelError(
+            f"{model}: some rows have no value of a control ({list(names.controls)}); the "
+            "latent linear predictor needs every control."
+        )
+    return values
 
 
 def _draws(posterior: xr.Dataset, name: str, model: str) -> np.ndarray:
@@ -325,6 +359,13 @@ def latent_chunks(
     mu, x_imp, where = _within_parts(design, posterior, name)
     mu0 = _draws(posterior, nm.mu_mean, name) if nm.between in beta else None
     effects = {v: _draws(posterior, v, name) for v in design.persons}
+    present = [c for c in nm.controls if c in beta]
+    gamma = np.stack([beta[c] for c in present], axis=1) if present else None
+    if len(present) < len(nm.controls):
+        raise ModelError(
+            f"{name}: the posterior lacks the control(s) "
+            f"{sorted(set(nm.controls) - set(present))} of the latent model."
+        )
     zero = np.zeros(n_draws)
     n = design.n_rows
     # up to about eight arrays of the block's size (with temporaries) are alive at a time
@@ -346,6 +387,8 @@ def latent_chunks(
             eta += beta[nm.w][block][:, None] * design.w
         if nm.intercept_effect in effects:
             eta += effects[nm.intercept_effect][block][:, design.codes]
+        if gamma is not None and design.controls is not None:
+            eta += gamma[block] @ design.controls.T
         yield block, eta
 
 

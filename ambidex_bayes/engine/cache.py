@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -265,9 +266,18 @@ def fit_meta(
     Returns
     -------
     dict
-        ``fit_key, settings, versions, data_hash, created, wall_seconds, method, n_rows``
-        and ``extra``.
+        ``fit_key, settings, versions, data_hash, created, wall_seconds, method, n_rows,
+        person_mean_reliability`` and ``extra``. ``person_mean_reliability`` is the
+        reliability of the observed person means of the level-1 predictor when the model
+        has its between-person effect (None otherwise or when unknown; not part of the
+        fit's key): :func:`ambidex_bayes.centring.centring_line` states it.
     """
+    level1 = prepared.mapping.level1
+    reliability = (
+        prepared.person_mean_reliability.get(level1[0])
+        if level1 and built.terms.between is not None
+        else None
+    )
     return {
         "fit_key": key,
         "settings": settings.to_dict(),
@@ -277,5 +287,8 @@ def fit_meta(
         "wall_seconds": round(wall_seconds, 3),
         "method": fit_method(built),
         "n_rows": int(len(prepared.frame)),
+        "person_mean_reliability": (
+            float(reliability) if reliability is not None and math.isfinite(reliability) else None
+        ),
         **extra,
     }

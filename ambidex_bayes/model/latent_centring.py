@@ -15,15 +15,17 @@ and the outcome on the latent parts (the ladder M1-M3),
 .. math::
 
     y_{ij} = \beta_0 + \beta_1 (x_{ij} - \mu_j) + \beta_B (\mu_j - \mu_0) + \beta_W w_j
-        + \beta_{1W} (x_{ij} - \mu_j) w_j + u_{0j} + u_{1j} (x_{ij} - \mu_j) + e_{ij},
+        + \beta_{1W} (x_{ij} - \mu_j) w_j + k_{ij}^\top\gamma
+        + u_{0j} + u_{1j} (x_{ij} - \mu_j) + e_{ij},
 
 with :math:`(u_{0j}, u_{1j}) \sim N(0, \Sigma)` (M1: intercepts only; M3 adds
-:math:`\beta_{1W}`), :math:`e_{ij} \sim N(0, \sigma^2)`. Every observed x informs
+:math:`\beta_{1W}`), :math:`e_{ij} \sim N(0, \sigma^2)`, and :math:`k_{ij}` the numeric
+controls (day- or person-level columns, none by default) with fixed effects :math:`\gamma`. Every observed x informs
 :math:`\mu_j`, including days whose outcome is missing; a missing x on a day with an outcome
 is a parameter :math:`x_{ij} \sim N(\mu_j, \sigma_x^2)` (imputed by the model).
 
 Posterior names are the observed model's where the role is the same (``Intercept``,
-``{x}_cw``, ``{x}_pm``, ``{w}``, ``{x}_cw:{w}``, ``1|person``, ``{x}_cw|person``, their
+``{x}_cw``, ``{x}_pm``, ``{w}``, ``{x}_cw:{w}``, each control's column, ``1|person``, ``{x}_cw|person``, their
 ``_sigma``, ``corr(...)``, ``sigma``), so :class:`~ambidex_bayes.terms.ModerationTerms`
 reads them unchanged; the predictor model adds ``{x}_mu`` (person means, person dimension),
 ``{x}_mu_mean`` (:math:`\mu_0`), ``{x}_mu_sd`` (:math:`\tau_x`), ``{x}_mu:{w}``
@@ -31,7 +33,8 @@ reads them unchanged; the predictor model adds ``{x}_mu`` (person means, person 
 :class:`~ambidex_bayes.model.latent_data.LatentNames`).
 
 Priors are weakly informative and scaled by the data, as Bambi's defaults: normal priors with
-SD 2.5 times the outcome's SD over the predictor's (or moderator's) SD on the effects,
+SD 2.5 times the outcome's SD over the predictor's (or moderator's, or control's) SD on the
+effects,
 half-normal priors with the outcome's (or predictor's) SD as scale on the SDs, LKJ(2) on the
 correlation. :func:`build_latent_model` with ``marginal=True`` builds the fast path
 (:mod:`ambidex_bayes.model.latent_fast_path`): the person effects are integrated out and only
@@ -54,6 +57,7 @@ from ambidex_bayes.model.latent_fast_path import (
     latent_sums,
     outcome_marginal_loglik,
     outcome_sums,
+    residual_sums,
     x_loglik,
 )
 from ambidex_bayes.model.latent_ladder import LADDER
@@ -94,8 +98,8 @@ class LatentModel:
     @property
     def structure_key(self) -> tuple:
         """What a compiled fast-path model depends on besides its ``pm.Data`` values: the
-        level, correlation, parameterisation, whether there is a moderator, and the numbers
-        of persons and imputed values (the sizes of sampled vectors)."""
+        level, correlation, parameterisation, whether there is a moderator, the numbers
+        of persons and imputed values (the sizes of sampled vectors) and of controls."""
         return (
             self.level,
             self.marginal,
@@ -104,6 +108,7 @@ class LatentModel:
             self.data.w is not None,
             self.data.n_persons,
             self.data.n_imputed,
+            *((self.data.n_controls,) if self.data.n_controls else ()),
         )
 
     @property
@@ -147,6 +152,7 @@ class _Scales:
     mean_x: float
     sd_x: float
     sd_w: float
+    sd_controls: tuple[float, ...] = ()
 
     @classmethod
     def of(cls, data: LatentData) -> _Scales:
@@ -158,6 +164,7 @@ class _Scales:
             mean_x=float(np.mean(x_all)),
             sd_x=float(np.std(x_all)) or 1.0,
             sd_w=sd_w or 1.0,
+            sd_controls=tuple(float(np.std(k)) or 1.0 for k in data.controls.T),
         )
 
 
@@ -244,6 +251,7 @@ def build_latent_model(
             a = a + priors.normal(nm.w, 0.0, 2.5 * sc.sd_y / sc.sd_w) * w
         if interaction:
             b = b + priors.normal(nm.interaction, 0.0, slope_sd / sc.sd_w) * w
+        gamma = _controls(nm, sc, priors)
         tau = [priors.half_normal(f"{nm.intercept_effect}_sigma", sc.sd_y)]
         rho = None
         if random_slope:
@@ -254,13 +262,14 @@ def build_latent_model(
                 pm.Deterministic(nm.correlation, rho)
         sigma = priors.half_normal("sigma", sc.sd_y)
         if marginal:
-            Sx, Sxx, Sxy = outcome_sums(held, x_imp)
+            resid = held if gamma is None else residual_sums(held, gamma)
+            Sx, Sxx, Sxy = outcome_sums(resid, x_imp)
             pm.Potential(
                 "_latent_outcome_loglik",
-                outcome_marginal_loglik(held, Sx, Sxx, Sxy, mu, a, b, sigma, tau, rho),
+                outcome_marginal_loglik(resid, Sx, Sxx, Sxy, mu, a, b, sigma, tau, rho),
             )
         else:
-            _full_outcome(data, nm, mu, x_imp, a, b, sigma, tau, rho)
+            _full_outcome(data, nm, mu, x_imp, a, b, sigma, tau, rho, gamma)
     return LatentModel(
         data=data,
         level=level,
@@ -270,6 +279,19 @@ def build_latent_model(
         priors=priors.record,
         correlated=correlated and random_slope,
         centred_means=centred_means,
+    )
+
+
+def _controls(nm: LatentNames, sc: _Scales, priors: _Priors) -> pt.TensorVariable | None:
+    """The controls' fixed effects (named by their columns, as in the observed model) as one
+    vector; None without controls."""
+    if not nm.controls:
+        return None
+    return pt.stack(
+        [
+            priors.normal(name, 0.0, 2.5 * sc.sd_y / sd)
+            for name, sd in zip(nm.controls, sc.sd_controls, strict=True)
+        ]
     )
 
 
@@ -322,6 +344,7 @@ def _full_outcome(
     sigma: pt.TensorVariable,
     tau: list[pt.TensorVariable],
     rho: pt.TensorVariable | None,
+    gamma: pt.TensorVariable | None = None,
 ) -> None:
     """The outcome likelihood with explicit (non-centred) person effects."""
     J = data.n_persons
@@ -334,6 +357,8 @@ def _full_outcome(
     u0 = tau[0] * z[:, 0]
     pm.Deterministic(nm.intercept_effect, u0, dims=nm.person_dim)
     linpred = a[data.person] + b[data.person] * c + u0[data.person]
+    if gamma is not None:
+        linpred = linpred + pt.dot(pt.as_tensor(data.controls), gamma)
     if q == 2:
         r = 0.0 if rho is None else rho
         u1 = tau[1] * (r * z[:, 0] + pt.sqrt(1.0 - r**2) * z[:, 1])

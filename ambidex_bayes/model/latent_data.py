@@ -12,7 +12,9 @@ data frame; rows are kept as follows:
   outcome model;
 - both missing: the row is left out.
 
-Persons with a missing moderator are left out (the moderator is a person-level value).
+Persons with a missing moderator are left out (the moderator is a person-level value), and
+so are rows with a missing control (numeric day- or person-level columns that enter the
+outcome model as fixed effects, as in the observed model).
 """
 
 from __future__ import annotations
@@ -42,12 +44,16 @@ class LatentNames:
         The person column (grouping factor).
     w : str or None
         The centred moderator's column.
+    controls : tuple of str
+        The controls' columns, which are also their fixed effects' names (as in the observed
+        model).
     """
 
     x: str
     y: str
     person: str
     w: str | None = None
+    controls: tuple[str, ...] = ()
 
     @property
     def within(self) -> str:
@@ -146,6 +152,9 @@ class LatentData:
         Row numbers of the rows whose x is imputed.
     x_only_source_rows : ndarray (m,) of int
         Row numbers of the rows without an outcome (x only).
+    controls : ndarray (n, K)
+        The controls of the outcome rows (K = 0 without controls), in the order of
+        ``names.controls``.
     """
 
     names: LatentNames
@@ -159,6 +168,16 @@ class LatentData:
     source_rows: np.ndarray
     imputed_source_rows: np.ndarray
     x_only_source_rows: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=int))
+    controls: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.controls is None:
+            object.__setattr__(self, "controls", np.empty((len(self.y), 0)))
+
+    @property
+    def n_controls(self) -> int:
+        """K, the number of controls."""
+        return int(self.controls.shape[1])
 
     @property
     def n_persons(self) -> int:
@@ -195,7 +214,13 @@ class LatentData:
 
 
 def latent_data(
-    frame: pd.DataFrame, *, y: str, x: str, person: str, w: str | None = None
+    frame: pd.DataFrame,
+    *,
+    y: str,
+    x: str,
+    person: str,
+    w: str | None = None,
+    controls: tuple[str, ...] = (),
 ) -> LatentData:
     """Gather the rows of a latent-centred model from a data frame.
 
@@ -208,6 +233,9 @@ def latent_data(
     w : str, optional
         A numeric person-level moderator (centred over persons by the caller); persons
         without it are left out.
+    controls : tuple of str
+        Numeric control columns (entering the outcome model as fixed effects); rows with a
+        missing control are left out.
 
     Returns
     -------
@@ -216,10 +244,11 @@ def latent_data(
     Raises
     ------
     DataError
-        A missing column, no row with both outcome and predictor, or a moderator that
-        varies within a person.
+        A missing column, no row with both outcome and predictor, a moderator that varies
+        within a person, or a control that is not numeric.
     """
-    needed = [c for c in (y, x, person, w) if c is not None]
+    controls = tuple(controls)
+    needed = [c for c in (y, x, person, w, *controls) if c is not None]
     missing_cols = [c for c in needed if c not in frame.columns]
     if missing_cols:
         raise DataError(f"latent centring: no column(s) {missing_cols} in the data.")
@@ -227,6 +256,10 @@ def latent_data(
     keep = frame[person].notna() & (frame[y].notna() | frame[x].notna())
     if w is not None:
         keep &= frame[w].notna()
+    for c in controls:
+        if not pd.api.types.is_numeric_dtype(frame[c]):
+            raise DataError(f"latent centring: the control {c!r} is not numeric.")
+        keep &= frame[c].notna()
     rows = frame.index[keep].to_numpy()
     data = frame.loc[keep]
     ids = data[person].astype(str)
@@ -245,7 +278,7 @@ def latent_data(
             raise DataError(f"latent centring: the moderator {w!r} varies within a person.")
         w_person = per["min"].to_numpy(dtype=float)
     return LatentData(
-        names=LatentNames(x=x, y=y, person=person, w=w),
+        names=LatentNames(x=x, y=y, person=person, w=w, controls=controls),
         levels=levels,
         y=yv[has_y],
         x=xv[has_y],
@@ -256,4 +289,5 @@ def latent_data(
         source_rows=rows[has_y],
         imputed_source_rows=rows[has_y][np.isnan(xv[has_y])],
         x_only_source_rows=rows[~has_y],
+        controls=data[list(controls)].to_numpy(dtype=float)[has_y],
     )

@@ -41,6 +41,20 @@ O(1) per person per gradient. A person without outcome rows contributes nothing
 no x) are parameters; their contributions to :math:`S_x, S_{xx}, S_{xy}` are added by index
 (O(number imputed)).
 
+Controls :math:`k_{ij}` (a row of K numeric columns, with fixed effects :math:`\gamma`) enter
+the outcome as :math:`y_{ij} = \dots + k_{ij}^\top\gamma + \dots`; the formulas above hold
+for the residualised outcome :math:`\tilde y = y - k^\top\gamma`, whose sums follow from
+four more per-person sums, :math:`S_k = \sum k, S_{kk} = \sum k k^\top, S_{ky} = \sum k y,
+S_{kx} = \sum k x` (:func:`residual_sums`):
+
+.. math::
+
+    S_{\tilde y} = S_y - S_k^\top\gamma, \qquad
+    S_{\tilde y\tilde y} = S_{yy} - 2 S_{ky}^\top\gamma + \gamma^\top S_{kk}\gamma,
+    \qquad S_{x\tilde y} = S_{xy} - S_{kx}^\top\gamma,
+
+and on a row whose x is imputed the outcome is :math:`\tilde y = y - k^\top\gamma`.
+
 The predictor model :math:`x_{ij} \sim N(\mu_j, \sigma_x^2)` over every observed x (days
 without an outcome included) needs only :math:`n^x_j, S^x_x, S^x_{xx}`:
 
@@ -57,6 +71,7 @@ effects are drawn exactly from :math:`u_j \mid \cdot \sim N(P_j^{-1} v_j, P_j^{-
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from types import ModuleType
 
@@ -72,6 +87,7 @@ __all__ = [
     "LatentSums",
     "latent_sums",
     "outcome_sums",
+    "residual_sums",
     "x_loglik",
     "outcome_marginal_loglik",
     "draw_person_effects_latent",
@@ -97,6 +113,13 @@ class LatentSums:
         Person of each imputed x.
     imputed_y : ndarray (k,)
         Outcome on each row whose x is imputed.
+    Sk, Sky, Skx : ndarray (J, K) or None
+        Sums of the controls, of controls times outcome and of controls times x (over the
+        outcome rows with an observed x, as ``Sx``); None without controls.
+    Skk : ndarray (J, K, K) or None
+        Sums of the controls' outer products.
+    imputed_controls : ndarray (k, K) or None
+        Controls on each row whose x is imputed.
     """
 
     n: np.ndarray
@@ -110,6 +133,11 @@ class LatentSums:
     Sxx_all: np.ndarray
     imputed_person: np.ndarray
     imputed_y: np.ndarray
+    Sk: np.ndarray | None = None
+    Skk: np.ndarray | None = None
+    Sky: np.ndarray | None = None
+    Skx: np.ndarray | None = None
+    imputed_controls: np.ndarray | None = None
 
     @property
     def has_imputed(self) -> bool:
@@ -118,10 +146,15 @@ class LatentSums:
 
     def as_data(self) -> LatentSums:
         """The same sums as ``pm.Data`` variables ``_ls_<field>`` (inside a model context);
-        the persons of the imputed values are held as floats and cast to integers."""
+        the persons of the imputed values are held as floats and cast to integers (the
+        control sums stay None without controls)."""
         import pymc as pm
 
-        fields = {k: pm.Data(f"_ls_{k}", np.asarray(v, dtype=float)) for k, v in vars(self).items()}
+        fields = {
+            k: pm.Data(f"_ls_{k}", np.asarray(v, dtype=float))
+            for k, v in vars(self).items()
+            if v is not None
+        }
         fields["imputed_person"] = pt.cast(fields["imputed_person"], "int64")
         return LatentSums(**fields)
 
@@ -136,6 +169,16 @@ def latent_sums(data: LatentData) -> LatentSums:
         return np.bincount(person, weights=weights, minlength=J)
 
     x_all, p_all = data.all_x()
+    controls = {}
+    if data.n_controls:
+        k, p = data.controls, data.person
+        controls = {
+            "Sk": _per_person_rows(k, p, J),
+            "Skk": _per_person_rows(k[:, :, None] * k[:, None, :], p, J),
+            "Sky": _per_person_rows(k * data.y[:, None], p, J),
+            "Skx": _per_person_rows(k * x0[:, None], p, J),
+            "imputed_controls": k[data.missing],
+        }
     return LatentSums(
         n=np.bincount(data.person, minlength=J).astype(float),
         Sx=per(x0, data.person),
@@ -148,6 +191,55 @@ def latent_sums(data: LatentData) -> LatentSums:
         Sxx_all=per(x_all**2, p_all),
         imputed_person=data.person[data.missing],
         imputed_y=data.y[data.missing],
+        **controls,
+    )
+
+
+def _per_person_rows(values: np.ndarray, person: np.ndarray, J: int) -> np.ndarray:
+    """Sums of ``values`` (rows first, any shape after) per person: shape (J, ...)."""
+    out = np.zeros((J, *values.shape[1:]))
+    np.add.at(out, person, values)
+    return out
+
+
+def residual_sums(sums: LatentSums, gamma: Values, module: ModuleType = pt) -> LatentSums:
+    r"""``sums`` of the residualised outcome :math:`\tilde y = y - k^\top\gamma` (module
+    docstring): ``Sy``, ``Syy``, ``Sxy`` and ``imputed_y`` replaced; ``sums`` itself without
+    controls.
+
+    Parameters
+    ----------
+    sums : LatentSums
+    gamma : tensor (K,) or ndarray (S, K)
+        The controls' fixed effects: in the model, or per draw (``module`` numpy; the sums
+        then have shape (S, J) and ``imputed_y`` (S, k)).
+    module : module
+        :mod:`pytensor.tensor` or :mod:`numpy`.
+
+    Returns
+    -------
+    LatentSums
+    """
+    if sums.Sk is None:
+        return sums
+    if module is np:
+        sy = np.einsum("jk,sk->sj", sums.Sk, gamma)
+        syy = np.einsum("jkl,sk,sl->sj", sums.Skk, gamma, gamma)
+        sky = np.einsum("jk,sk->sj", sums.Sky, gamma)
+        sxy = np.einsum("jk,sk->sj", sums.Skx, gamma)
+        imp = np.einsum("ik,sk->si", sums.imputed_controls, gamma)
+    else:
+        sy = pt.dot(sums.Sk, gamma)
+        syy = pt.sum(pt.dot(sums.Skk, gamma) * gamma, axis=-1)
+        sky = pt.dot(sums.Sky, gamma)
+        sxy = pt.dot(sums.Skx, gamma)
+        imp = pt.dot(sums.imputed_controls, gamma)
+    return dataclasses.replace(
+        sums,
+        Sy=sums.Sy - sy,
+        Syy=sums.Syy - 2.0 * sky + syy,
+        Sxy=sums.Sxy - sxy,
+        imputed_y=sums.imputed_y - imp,
     )
 
 
@@ -166,13 +258,14 @@ def outcome_sums(
         return sums.Sx, sums.Sxx, sums.Sxy
     if module is np:
         S = x_imputed.shape[0]
+        J = sums.n.shape[-1]
         out = []
         for base, vals in (
             (sums.Sx, x_imputed),
             (sums.Sxx, x_imputed**2),
             (sums.Sxy, x_imputed * sums.imputed_y),
         ):
-            total = np.broadcast_to(base, (S, len(base))).copy()
+            total = np.broadcast_to(base, (S, J)).copy()
             for s in range(S):
                 np.add.at(total[s], sums.imputed_person, vals[s])
             out.append(total)
@@ -275,6 +368,7 @@ def draw_person_effects_latent(
     tau: np.ndarray,
     rho: np.ndarray | None,
     rng: np.random.Generator,
+    gamma: np.ndarray | None = None,
 ) -> np.ndarray:
     r"""Exact draws of the person effects given each posterior draw.
 
@@ -292,6 +386,8 @@ def draw_person_effects_latent(
         SDs of the person effects, q = 1 or 2.
     rho : ndarray (S,) or None
     rng : numpy Generator
+    gamma : ndarray (S, K), optional
+        The controls' fixed effects per draw (with controls).
 
     Returns
     -------
@@ -306,7 +402,7 @@ def draw_person_effects_latent(
     for lo in range(0, S, step):
         sl = slice(lo, min(S, lo + step))
         out[sl] = _draw_block(
-            sums,
+            sums if gamma is None else residual_sums(sums, gamma[sl], module=np),
             mu[sl],
             x_imputed[sl],
             a[sl],

@@ -44,6 +44,7 @@ def _complete(model: LatentModel, posterior: xr.Dataset, seed: int) -> xr.Datase
     names = [nm.intercept_effect] + ([nm.slope_effect] if model.random_slope else [])
     tau = np.stack([_flat(posterior, f"{n}_sigma") for n in names], axis=1)
     rho = _flat(posterior, nm.correlation) if model.correlated else None
+    gamma = np.stack([_flat(posterior, c) for c in nm.controls], axis=1) if nm.controls else None
     u = draw_person_effects_latent(
         model.sums,
         mu,
@@ -54,6 +55,7 @@ def _complete(model: LatentModel, posterior: xr.Dataset, seed: int) -> xr.Datase
         tau,
         rho,
         np.random.default_rng(seed),
+        gamma=gamma,
     )
     for k, name in enumerate(names):
         posterior[name] = (("chain", "draw", nm.person_dim), u[..., k].reshape(chains, draws, J))
