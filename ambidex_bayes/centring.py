@@ -127,8 +127,12 @@ def centring_line(meta: Mapping[str, Any], *, reliability: float | None = None) 
 
 
 def latent_unavailable_reason(spec: ModelSpec, prepared: PreparedData) -> str | None:
-    """Why latent centring cannot fit ``spec`` on ``prepared`` (None when it can)."""
-    from ambidex_bayes.model.latent_ladder import LADDER
+    """Why latent centring cannot fit ``spec`` on ``prepared`` (None when it can).
+
+    Numeric controls the spec includes are fitted as in the observed model
+    (:func:`~ambidex_bayes.model.latent_ladder.latent_controls_reason` says which are not).
+    """
+    from ambidex_bayes.model.latent_ladder import LADDER, latent_controls_reason
 
     m = prepared.mapping
     if spec.name not in LADDER:
@@ -137,9 +141,12 @@ def latent_unavailable_reason(spec: ModelSpec, prepared: PreparedData) -> str | 
         return f"it needs a Gaussian outcome (the spec's family is {spec.family!r})"
     if len(m.level1) != 1:
         return f"it takes one level-1 predictor (the data have {len(m.level1)})"
-    if len(m.level2) > 1 or m.controls:
-        return "it takes at most one level-2 moderator and no controls"
-    if prepared.factor_codings:
+    if len(m.level2) > 1:
+        return f"it takes at most one level-2 moderator (the data have {len(m.level2)})"
+    controls = latent_controls_reason(spec, prepared)
+    if controls:
+        return controls
+    if any(w in prepared.factor_codings for w in m.level2):
         return "it takes a numeric moderator only"
     if prepared.standardize or prepared.detrend:
         return "it works on the unstandardised, undetrended predictor"
@@ -312,6 +319,7 @@ def fit_latent(
     from ambidex_bayes.model.build import check_initial_point
     from ambidex_bayes.model.latent_centring import build_latent_model
     from ambidex_bayes.model.latent_data import latent_data
+    from ambidex_bayes.model.latent_ladder import latent_controls
     from ambidex_bayes.partial_rows import latent_rows
     from ambidex_bayes.store import data_hash, package_versions
 
@@ -327,7 +335,12 @@ def fit_latent(
     m = prepared.mapping
     rows = latent_rows(prepared)
     data = latent_data(
-        rows, y=prepared.roles["y"], x=m.level1[0], person=m.person, w=prepared.roles.get("w")
+        rows,
+        y=prepared.roles["y"],
+        x=m.level1[0],
+        person=m.person,
+        w=prepared.roles.get("w"),
+        controls=latent_controls(spec, prepared),
     )
     fitted = fitted_prepared(prepared, rows, data)
     model = build_latent_model(
