@@ -36,7 +36,9 @@ centring, and ``latent`` counts the fits that used latent centring):
   announced second try (higher target acceptance, longer tuning; ``--no-rescue`` switches
   it off); such a fit counts as passing when its second try passes, and its wall time
   includes both tries.
-- ``latent``: how many fits used latent centring (all with ``latent``; with ``auto``, those
+- ``lambda``: the range of the observed person means' reliability over the studies (see
+  :mod:`ambidex_bayes.reliability`; ``auto`` takes latent centring below 0.7), also given
+  per fit; ``latent``: how many fits used latent centring (all with ``latent``; with ``auto``, those
   whose observed person means' reliability was below the threshold); ``s/fit``: the
   median wall time of a fit.
 
@@ -282,10 +284,14 @@ def main(argv: list[str] | None = None) -> None:
                 rec = fit_record(results[backend], wall, ess_min)
                 rec.update(slope_sd=slope_sd, study=i, seed=seed, backend=backend)
                 rec["rows"] = int(len(prepared.frame))
+                rec["reliability"] = prepared.person_mean_reliability.get(
+                    prepared.mapping.level1[0], float("nan")
+                )
                 rec["agree_z"] = None
                 rows.append(rec)
                 print(
-                    f"  sd={slope_sd} study {i} ({rec['rows']} rows) {backend:>8}: "
+                    f"  sd={slope_sd} study {i} ({rec['rows']} rows, "
+                    f"lambda {rec['reliability']:.2f}) {backend:>8}: "
                     f"{'pass' if rec['passed'] else 'FAIL'}  bulk {rec['ess_bulk']:.0f} "
                     f"tail {rec['ess_tail']:.0f} R-hat {rec['rhat']:.3f} "
                     f"div {rec['divergent']} ({rec['worst']}) {rec['centring']} {wall:.1f} s"
@@ -328,7 +334,7 @@ def main(argv: list[str] | None = None) -> None:
     header = (
         f"{'slope SD':>8} {'backend':>8} {'fits':>4} {'pass':>6} {'bulk med/min':>13} "
         f"{'tail med/min':>13} {'div fits(n)':>11} {'max R-hat':>9} {'ESS/s':>7} "
-        f"{'x plain':>7} {'agree (max z)':>14} {'2nd try':>7} {'latent':>6} {'s/fit':>6}  "
+        f"{'x plain':>7} {'agree (max z)':>14} {'2nd try':>7} {'lambda':>9} {'latent':>6} {'s/fit':>6}  "
         "most often smallest"
     )
     print()
@@ -345,6 +351,7 @@ def main(argv: list[str] | None = None) -> None:
             zs = [r["agree_z"] for r in sel if r["agree_z"] is not None]
             agree = f"{sum(z <= args.z_max for z in zs)}/{len(zs)} ({max(zs):.1f})" if zs else "-"
             worst = Counter(r["worst"] for r in sel).most_common(1)[0][0]
+            lams = [r["reliability"] for r in sel]
             print(
                 f"{slope_sd:>8g} {backend:>8} {len(sel):>4} "
                 f"{np.mean([r['passed'] for r in sel]):>6.0%} "
@@ -352,6 +359,7 @@ def main(argv: list[str] | None = None) -> None:
                 f"{sum(r['divergent'] > 0 for r in sel):>4}({sum(r['divergent'] for r in sel):>4}) "
                 f"{max(r['rhat'] for r in sel):>11.3f} {rate:>7.1f} {rate / plain_rate:>7.1f} "
                 f"{agree:>14} {sum(r['rescued'] for r in sel):>7} "
+                f"{min(lams):.2f}-{max(lams):.2f} "
                 f"{sum(r['centring'] == 'latent' for r in sel):>6} "
                 f"{_median([r['wall'] for r in sel]):>6.1f}  {worst}"
             )
