@@ -129,18 +129,25 @@ def centring_line(meta: Mapping[str, Any], *, reliability: float | None = None) 
 def latent_unavailable_reason(spec: ModelSpec, prepared: PreparedData) -> str | None:
     """Why latent centring cannot fit ``spec`` on ``prepared`` (None when it can).
 
-    Numeric controls the spec includes are fitted as in the observed model
+    Each level-1 predictor the formula uses gets latent person means
+    (:func:`~ambidex_bayes.model.latent_ladder.latent_structure` says which terms it can
+    model); numeric controls the spec includes are fitted as in the observed model
     (:func:`~ambidex_bayes.model.latent_ladder.latent_controls_reason` says which are not).
     """
-    from ambidex_bayes.model.latent_ladder import LADDER, latent_controls_reason
+    from ambidex_bayes.model.latent_ladder import (
+        LADDER,
+        latent_controls_reason,
+        latent_structure,
+    )
 
     m = prepared.mapping
     if spec.name not in LADDER:
         return f"it serves the ladder's M1, M2 and M3, not {spec.name!r}"
     if spec.family != "gaussian":
         return f"it needs a Gaussian outcome (the spec's family is {spec.family!r})"
-    if len(m.level1) != 1:
-        return f"it takes one level-1 predictor (the data have {len(m.level1)})"
+    structure = latent_structure(spec, prepared)
+    if isinstance(structure, str):
+        return structure
     if len(m.level2) > 1:
         return f"it takes at most one level-2 moderator (the data have {len(m.level2)})"
     controls = latent_controls_reason(spec, prepared)
@@ -225,7 +232,7 @@ def imputed_record(data: LatentData, n_prepared: int) -> dict[str, Any]:
     return {
         "predictor": data.names.x,
         "x_imputed": data.n_imputed,
-        "x_only": len(data.x_only),
+        "x_only": len(data.predictor(0).x_only),
         "outcome_rows": len(data.y),
         "prepared_rows": int(n_prepared),
         "note": data.imputation_note(),
@@ -319,7 +326,7 @@ def fit_latent(
     from ambidex_bayes.model.build import check_initial_point
     from ambidex_bayes.model.latent_centring import build_latent_model
     from ambidex_bayes.model.latent_data import latent_data
-    from ambidex_bayes.model.latent_ladder import latent_controls
+    from ambidex_bayes.model.latent_ladder import latent_controls, latent_structure
     from ambidex_bayes.partial_rows import latent_rows
     from ambidex_bayes.store import data_hash, package_versions
 
@@ -334,17 +341,24 @@ def fit_latent(
         return saved
     m = prepared.mapping
     rows = latent_rows(prepared)
+    structure = latent_structure(spec, prepared)
+    predictors = [m.level1[k] for k in structure.predictors]
     data = latent_data(
         rows,
         y=prepared.roles["y"],
-        x=m.level1[0],
+        x=predictors[0],
         person=m.person,
         w=prepared.roles.get("w"),
         controls=latent_controls(spec, prepared),
+        others=tuple(predictors[1:]),
     )
     fitted = fitted_prepared(prepared, rows, data)
     model = build_latent_model(
-        data, spec.name, marginal=settings.fast_path, correlated=spec.correlated
+        data,
+        spec.name,
+        marginal=settings.fast_path,
+        correlated=spec.correlated,
+        structure=structure,
     )
     start = time.perf_counter()
     compiled = compiled_latent(model, settings)
@@ -385,6 +399,7 @@ def fit_latent(
             "sd": nm.mu_sd,
             "within_sd": nm.within_sd,
             "imputed": nm.imputed,
+            "predictors": list(nm.predictors),
         },
     }
     if rescued is not None:

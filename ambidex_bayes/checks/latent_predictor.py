@@ -20,7 +20,9 @@ with :math:`\beta_0` ``Intercept``, :math:`\beta_1` ``{x}_cw``, :math:`\beta_B` 
 effects :math:`\gamma` named by their columns, and :math:`u_{0j}, u_{1j}` the person effects ``1|person`` and
 ``{x}_cw|person`` (terms the model lacks are 0; without ``group_specific`` the person
 effects are left out, the marginal predictor). :math:`w_j` is the centred moderator of
-the prepared rows.
+the prepared rows. With several level-1 predictors each has its own within part
+:math:`c_{pi} = x_{pi} - \mu_{pj}`, between part and effects (named as the predictor's),
+and the person slope multiplies the within part of the predictor that has it.
 
 The values are computed over blocks of draws, as
 :func:`~ambidex_bayes.checks.indexed_predictor.predictor_chunks` does for observed fits (which
@@ -78,8 +80,12 @@ def is_latent(fit: FitResult) -> bool:
 
 def latent_person_parameters(fit: FitResult) -> frozenset[str]:
     """Posterior variables over the person dimension that are not person effects: the
-    latent person means of a latent-centred fit (none for an observed fit)."""
-    return frozenset({latent_names(fit).mu}) if is_latent(fit) else frozenset()
+    latent person means of a latent-centred fit, of every level-1 predictor it models (none
+    for an observed fit)."""
+    if not is_latent(fit):
+        return frozenset()
+    names = latent_names(fit)
+    return frozenset(names.of(x).mu for x in names.predictors)
 
 
 def latent_names(fit: FitResult) -> LatentNames:
@@ -89,8 +95,12 @@ def latent_names(fit: FitResult) -> LatentNames:
 
     prepared = fit.prepared
     mapping = prepared.mapping
+    # the predictors a fit modelled (fits of one predictor record none)
+    recorded = ((getattr(fit, "meta", None) or {}).get("latent_names") or {}).get("predictors")
+    predictors = tuple(recorded) if recorded else (mapping.level1[0],)
     return LatentNames(
-        x=mapping.level1[0],
+        x=predictors[0],
+        others=predictors[1:],
         y=prepared.roles["y"],
         person=mapping.person,
         w=prepared.roles.get("w"),
@@ -111,9 +121,11 @@ class LatentDesign:
     names : LatentNames
         Posterior names of the roles.
     x : numpy.ndarray
-        The raw daily predictor per row (NaN where it is imputed).
+        The raw daily predictors per row, shape (rows, P) in the order of
+        ``names.predictors`` (NaN where imputed).
     imputed : numpy.ndarray of int
-        Per row, the position of its value in ``{x}_imputed`` (-1 where x is observed).
+        Per row and predictor, the position of its value in ``{x}_imputed`` (-1 where
+        observed), shape (rows, P).
     codes : numpy.ndarray of int
         Per row, the position of its person in the posterior's person dimension.
     w : numpy.ndarray or None
@@ -126,6 +138,9 @@ class LatentDesign:
     controls : numpy.ndarray or None
         The controls per row, shape (rows, K) in the order of ``names.controls``; None
         without controls.
+    slope : int
+        The predictor (position in ``names.predictors``) whose within part the person
+        slopes multiply.
     """
 
     names: LatentNames
@@ -136,6 +151,7 @@ class LatentDesign:
     fixed: tuple[str, ...]
     persons: tuple[str, ...]
     controls: np.ndarray | None = None
+    slope: int = 0
 
     @property
     def n_rows(self) -> int:
@@ -153,6 +169,7 @@ class LatentDesign:
             fixed=self.fixed,
             persons=self.persons,
             controls=None if self.controls is None else self.controls[rows],
+            slope=self.slope,
         )
 
 
@@ -178,20 +195,30 @@ def _person_codes(
 
 
 def _imputed_positions(fit: FitResult, names: LatentNames, frame: pd.DataFrame) -> np.ndarray:
-    """Per row of the fitted frame, the position of its imputed x (-1 where observed).
+    """Per row of the fitted frame and predictor, the position of its imputed value (-1
+    where observed), shape (rows, P).
 
     The imputed values are ordered as :func:`~ambidex_bayes.model.latent_data.latent_data`
-    orders them (its ``imputed_source_rows``), which the fit used.
+    orders them (each predictor's ``imputed_source_rows``), which the fit used.
     """
     from ambidex_bayes.model.latent_data import latent_data
 
-    positions = np.full(len(frame), -1)
-    if not frame[names.x].isna().any():
+    P = len(names.predictors)
+    positions = np.full((len(frame), P), -1)
+    if not frame[list(names.predictors)].isna().any().any():
         return positions
     data = latent_data(
-        frame, y=names.y, x=names.x, person=names.person, w=names.w, controls=names.controls
+        frame,
+        y=names.y,
+        x=names.x,
+        person=names.person,
+        w=names.w,
+        controls=names.controls,
+        others=names.others,
     )
-    positions[data.imputed_source_rows] = np.arange(len(data.imputed_source_rows))
+    for p in range(P):
+        rows = data.predictor(p).imputed_source_rows
+        positions[rows, p] = np.arange(len(rows))
     return positions
 
 
@@ -230,7 +257,9 @@ def latent_design(
     model = fit.spec.name
     fitted = data is None
     rows = (fit.prepared.frame if fitted else data).reset_index(drop=True)
-    needed = [c for c in (names.x, names.person, names.w, *names.controls) if c is not None]
+    needed = [
+        c for c in (*names.predictors, names.person, names.w, *names.controls) if c is not None
+    ]
     lacking = [c for c in needed if c not in rows.columns]
     if lacking:
         raise ModelError(f"{model}: the rows lack the column(s) {lacking} of the latent model.")
@@ -242,31 +271,35 @@ def latent_design(
             )
         imputed = _imputed_positions(fit, names, rows)
     else:
-        if rows[names.x].isna().any():
-            raise ModelError(
-                f"{model}: {int(rows[names.x].isna().sum())} new row(s) have no value of "
-                f"{names.x!r}; a latent-centred fit imputes only the fitted rows."
-            )
-        imputed = np.full(len(rows), -1)
-    x = rows[names.x].to_numpy(dtype=float, copy=True)
+        for column in names.predictors:
+            if rows[column].isna().any():
+                raise ModelError(
+                    f"{model}: {int(rows[column].isna().sum())} new row(s) have no value of "
+                    f"{column!r}; a latent-centred fit imputes only the fitted rows."
+                )
+        imputed = np.full((len(rows), len(names.predictors)), -1)
+    x = rows[list(names.predictors)].to_numpy(dtype=float, copy=True)
     if fitted and np.any(np.isnan(x) & (imputed < 0)):
         raise ModelError(
-            f"{model}: some fitted rows have no value of {names.x!r} and none was imputed; "
-            "the fit and its data do not belong together."
+            f"{model}: some fitted rows have no value of {list(names.predictors)} and none "
+            "was imputed; the fit and its data do not belong together."
         )
+    each = [names.of(column) for column in names.predictors]
     candidates = [
         "Intercept",
-        names.within,
-        names.between,
+        *(n for vn in each for n in (vn.within, vn.between)),
         names.w,
-        names.interaction,
+        *(vn.interaction for vn in each),
         *names.controls,
     ]
     fixed = tuple(c for c in candidates if c is not None and c in posterior.data_vars)
+    slope = next((p for p, vn in enumerate(each) if vn.slope_effect in posterior.data_vars), 0)
     persons: tuple[str, ...] = ()
     if group_specific:
         persons = tuple(
-            n for n in (names.intercept_effect, names.slope_effect) if n in posterior.data_vars
+            n
+            for n in (names.intercept_effect, each[slope].slope_effect)
+            if n in posterior.data_vars
         )
     return LatentDesign(
         names=names,
@@ -277,6 +310,7 @@ def latent_design(
         fixed=fixed,
         persons=persons,
         controls=_controls(rows, names, model),
+        slope=slope,
     )
 
 
@@ -305,13 +339,14 @@ def _draws(posterior: xr.Dataset, name: str, model: str) -> np.ndarray:
 
 
 def _within_parts(
-    design: LatentDesign, posterior: xr.Dataset, model: str
+    design: LatentDesign, posterior: xr.Dataset, model: str, p: int
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-    """Draws of the person means (S, J), of the imputed x (S, k) or None, and the rows
-    whose x is imputed."""
-    mu = _draws(posterior, design.names.mu, model)
-    where = np.flatnonzero(design.imputed >= 0)
-    x_imp = _draws(posterior, design.names.imputed, model) if where.size else None
+    """Of predictor ``p``: draws of the person means (S, J), of the imputed values (S, k)
+    or None, and the rows whose value is imputed."""
+    names = design.names.of(design.names.predictors[p])
+    mu = _draws(posterior, names.mu, model)
+    where = np.flatnonzero(design.imputed[:, p] >= 0)
+    x_imp = _draws(posterior, names.imputed, model) if where.size else None
     return mu, x_imp, where
 
 
@@ -321,11 +356,12 @@ def _within(
     x_imp: np.ndarray | None,
     where: np.ndarray,
     block: slice,
+    p: int = 0,
 ) -> np.ndarray:
-    """:math:`c = x - \\mu_{j[i]}` for the draws of ``block``, shape (draws, rows)."""
-    c = np.subtract(design.x, mu_rows)  # NaN where imputed, filled next
+    """:math:`c = x_p - \\mu_{p,j[i]}` for the draws of ``block``, shape (draws, rows)."""
+    c = np.subtract(design.x[:, p], mu_rows)  # NaN where imputed, filled next
     if x_imp is not None:
-        c[:, where] = x_imp[block][:, design.imputed[where]] - mu_rows[:, where]
+        c[:, where] = x_imp[block][:, design.imputed[where, p]] - mu_rows[:, where]
     return c
 
 
@@ -356,9 +392,11 @@ def latent_chunks(
     nm = design.names
     n_draws = posterior.sizes["chain"] * posterior.sizes["draw"]
     beta = {v: _draws(posterior, v, name) for v in design.fixed}
-    mu, x_imp, where = _within_parts(design, posterior, name)
-    mu0 = _draws(posterior, nm.mu_mean, name) if nm.between in beta else None
+    each = [nm.of(column) for column in nm.predictors]
+    parts = [_within_parts(design, posterior, name, p) for p in range(len(each))]
+    mu0 = [_draws(posterior, vn.mu_mean, name) if vn.between in beta else None for vn in each]
     effects = {v: _draws(posterior, v, name) for v in design.persons}
+    slope_effect = each[design.slope].slope_effect
     present = [c for c in nm.controls if c in beta]
     gamma = np.stack([beta[c] for c in present], axis=1) if present else None
     if len(present) < len(nm.controls):
@@ -372,17 +410,20 @@ def latent_chunks(
     step = max(1, int(numbers or CHUNK_NUMBERS) // max(8 * n, 1))
     for start in range(0, n_draws, step):
         block = slice(start, min(start + step, n_draws))
-        mu_rows = mu[block][:, design.codes]
-        c = _within(design, mu_rows, x_imp, where, block)
-        slope = beta.get(nm.within, zero)[block][:, None]
-        if nm.interaction in beta and design.w is not None:
-            slope = slope + beta[nm.interaction][block][:, None] * design.w
-        if nm.slope_effect in effects:
-            slope = slope + effects[nm.slope_effect][block][:, design.codes]
-        eta = slope * c
+        eta = np.zeros((block.stop - block.start, n))
+        for p, vn in enumerate(each):
+            mu, x_imp, where = parts[p]
+            mu_rows = mu[block][:, design.codes]
+            c = _within(design, mu_rows, x_imp, where, block, p)
+            slope = beta.get(vn.within, zero)[block][:, None]
+            if vn.interaction in beta and design.w is not None:
+                slope = slope + beta[vn.interaction][block][:, None] * design.w
+            if p == design.slope and slope_effect in effects:
+                slope = slope + effects[slope_effect][block][:, design.codes]
+            eta += slope * c
+            if mu0[p] is not None:
+                eta += beta[vn.between][block][:, None] * (mu_rows - mu0[p][block][:, None])
         eta += beta.get("Intercept", zero)[block][:, None]
-        if mu0 is not None:
-            eta += beta[nm.between][block][:, None] * (mu_rows - mu0[block][:, None])
         if nm.w in beta and design.w is not None:
             eta += beta[nm.w][block][:, None] * design.w
         if nm.intercept_effect in effects:
@@ -395,7 +436,8 @@ def latent_chunks(
 def latent_within_moments(
     design: LatentDesign, posterior: xr.Dataset, *, name: str = "the model"
 ) -> tuple[np.ndarray, np.ndarray]:
-    r"""Per draw, the mean over rows of the within part :math:`c` and of :math:`c^2`.
+    r"""Per draw, the mean over rows of the within part :math:`c` (of the predictor with
+    person slopes) and of :math:`c^2`.
 
     :math:`\bar c^{(s)} = \frac1n\sum_i c^{(s)}_i` and
     :math:`\overline{c^2}^{(s)} = \frac1n\sum_i (c^{(s)}_i)^2` (module docstring), over
@@ -407,12 +449,13 @@ def latent_within_moments(
         Shape ``(chain * draw,)`` each.
     """
     n_draws = posterior.sizes["chain"] * posterior.sizes["draw"]
-    mu, x_imp, where = _within_parts(design, posterior, name)
+    p = design.slope
+    mu, x_imp, where = _within_parts(design, posterior, name, p)
     mean, square = np.empty(n_draws), np.empty(n_draws)
     step = max(1, CHUNK_NUMBERS // max(4 * design.n_rows, 1))
     for start in range(0, n_draws, step):
         block = slice(start, min(start + step, n_draws))
-        c = _within(design, mu[block][:, design.codes], x_imp, where, block)
+        c = _within(design, mu[block][:, design.codes], x_imp, where, block, p)
         mean[block] = c.mean(axis=1)
         square[block] = np.mean(c * c, axis=1)
     return mean, square
@@ -421,8 +464,9 @@ def latent_within_moments(
 def latent_within_draws(
     design: LatentDesign, posterior: xr.Dataset, *, name: str = "the model"
 ) -> np.ndarray:
-    r"""The within part :math:`c^{(s)}_i = x^{(s)}_i - \mu^{(s)}_{j[i]}` of every draw and
-    row, shape ``(chain * draw, rows)`` (for a few rows at a time: it is draws x rows)."""
-    mu, x_imp, where = _within_parts(design, posterior, name)
+    r"""The within part :math:`c^{(s)}_i = x^{(s)}_i - \mu^{(s)}_{j[i]}` (of the predictor
+    with person slopes) of every draw and row, shape ``(chain * draw, rows)`` (for a few rows at a time: it is draws x rows)."""
+    p = design.slope
+    mu, x_imp, where = _within_parts(design, posterior, name, p)
     every = slice(0, mu.shape[0])
-    return _within(design, mu[:, design.codes], x_imp, where, every)
+    return _within(design, mu[:, design.codes], x_imp, where, every, p)

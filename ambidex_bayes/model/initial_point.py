@@ -37,7 +37,11 @@ def _compile_check(model: pm.Model) -> InitialPointCheck:
 
     data_vars = list(model.data_vars)
     inputs = {v: v.type.clone(shape=(None,) * v.type.ndim)(name=v.name) for v in data_vars}
-    outputs = graph_replace([model.logp(), model.dlogp()], inputs, strict=False)
+    # the log density's terms are summed after the call: an addition of more than 32 terms
+    # (a model with many variables) cannot run in FAST_COMPILE's Python mode
+    terms = [pm.math.sum(t) for t in model.logp(sum=False)]
+    gradient = model.dlogp()
+    outputs = graph_replace([gradient, *terms], inputs, strict=False)
     fn = pytensor.function(
         [*model.value_vars, *inputs.values()],
         outputs,
@@ -49,7 +53,8 @@ def _compile_check(model: pm.Model) -> InitialPointCheck:
 
     def check(model: pm.Model, point: Mapping[str, np.ndarray]) -> tuple[float, np.ndarray]:
         data = {v.name: v.get_value() for v in model.data_vars}
-        return fn(*[point[n] for n in value_names], *[data[n] for n in data_names])
+        gradient, *terms = fn(*[point[n] for n in value_names], *[data[n] for n in data_names])
+        return float(np.sum(terms)), gradient
 
     return check
 

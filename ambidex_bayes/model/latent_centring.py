@@ -32,6 +32,15 @@ reads them unchanged; the predictor model adds ``{x}_mu`` (person means, person 
 (:math:`\gamma`), ``{x}_within_sd`` (:math:`\sigma_x`) and ``{x}_imputed`` (see
 :class:`~ambidex_bayes.model.latent_data.LatentNames`).
 
+With several level-1 predictors (the terms a spec's formula uses,
+:func:`~ambidex_bayes.model.latent_ladder.latent_structure`), each predictor :math:`p` has
+its own person means :math:`\mu_{pj}` with their own mean, SD, within SD and moderator
+effect (its own names, ``{x_p}_mu`` ...), within part :math:`x_{pij} - \mu_{pj}` and
+between part :math:`\mu_{pj} - \mu_{p0}`, each missing value imputed; at most one
+predictor's within slope varies over persons. The fast path then integrates the person
+effects out given every predictor's person means
+(:mod:`ambidex_bayes.model.latent_many`).
+
 Priors are weakly informative and scaled by the data, as Bambi's defaults: normal priors with
 SD 2.5 times the outcome's SD over the predictor's (or moderator's, or control's) SD on the
 effects,
@@ -60,7 +69,8 @@ from ambidex_bayes.model.latent_fast_path import (
     residual_sums,
     x_loglik,
 )
-from ambidex_bayes.model.latent_ladder import LADDER
+from ambidex_bayes.model.latent_ladder import LADDER, LatentStructure, ladder_structure
+from ambidex_bayes.model.latent_many import many_sums, many_terms, replace_outcome
 from ambidex_bayes.terms import ModerationTerms
 
 __all__ = ["LADDER", "LatentModel", "build_latent_model", "latent_terms"]
@@ -94,6 +104,7 @@ class LatentModel:
     priors: dict[str, dict[str, str]] = field(default_factory=dict)
     correlated: bool = True
     centred_means: bool = False
+    structure: LatentStructure | None = None
 
     @property
     def structure_key(self) -> tuple:
@@ -109,23 +120,48 @@ class LatentModel:
             self.data.n_persons,
             self.data.n_imputed,
             *((self.data.n_controls,) if self.data.n_controls else ()),
+            *(self._many_key() if self.data.n_predictors > 1 else ()),
+        )
+
+    def _many_key(self) -> tuple:
+        """The sizes and terms of a model with several predictors."""
+        views = [self.data.predictor(p) for p in range(self.data.n_predictors)]
+        return (
+            self.structure,
+            tuple(v.n_imputed for v in views),
+            int(np.isnan(self.data.xs).any(axis=1).sum()),
         )
 
     @property
     def random_slope(self) -> bool:
         """Whether the within slope varies over persons."""
+        if self.structure is not None:
+            return self.structure.slope is not None
         return LADDER[self.level][0]
 
     @property
     def terms(self) -> ModerationTerms:
         """Roles of the posterior variables."""
-        return latent_terms(self.data, self.level, correlated=self.correlated)
+        return latent_terms(
+            self.data, self.level, correlated=self.correlated, structure=self.structure
+        )
 
 
-def latent_terms(data: LatentData, level: str, *, correlated: bool = True) -> ModerationTerms:
-    """The :class:`ModerationTerms` of a latent-centred model of ``level``."""
+def latent_terms(
+    data: LatentData,
+    level: str,
+    *,
+    correlated: bool = True,
+    structure: LatentStructure | None = None,
+) -> ModerationTerms:
+    """The :class:`ModerationTerms` of a latent-centred model of ``level`` (or of
+    ``structure``): the first predictor's roles, the person slopes of the one that has
+    them."""
     nm = data.names
-    slope, interaction = LADDER[level]
+    structure = structure or ladder_structure(level, data.n_predictors)
+    slope = structure.slope is not None
+    interaction = structure.interaction[0]
+    sn = nm.of(nm.predictors[structure.slope or 0])
     return ModerationTerms(
         person_dim=nm.person_dim,
         x_column=nm.within,
@@ -134,12 +170,12 @@ def latent_terms(data: LatentData, level: str, *, correlated: bool = True) -> Mo
         slope=nm.within,
         moderator=nm.w,
         interaction=nm.interaction if interaction else None,
-        between=nm.between,
+        between=nm.between if structure.between[0] else None,
         group_intercept=nm.intercept_effect,
-        group_slope=nm.slope_effect if slope else None,
+        group_slope=sn.slope_effect if slope else None,
         group_intercept_sd=f"{nm.intercept_effect}_sigma",
-        group_slope_sd=f"{nm.slope_effect}_sigma" if slope else None,
-        correlation=nm.correlation if slope and correlated else None,
+        group_slope_sd=f"{sn.slope_effect}_sigma" if slope else None,
+        correlation=sn.correlation if slope and correlated else None,
     )
 
 
@@ -196,6 +232,7 @@ def build_latent_model(
     marginal: bool = True,
     correlated: bool = True,
     centred_means: bool = False,
+    structure: LatentStructure | None = None,
 ) -> LatentModel:
     r"""Build the latent-centred model of ``level`` (module docstring).
 
@@ -214,6 +251,10 @@ def build_latent_model(
         Sample the person means themselves (:math:`\mu_j \sim N(\cdot, \tau_x^2)`) instead
         of their standardised deviations :math:`z_j` with :math:`\mu_j = \mu_0 + \gamma w_j
         + \tau_x z_j` (the default, which samples better with few diaries per person).
+    structure : LatentStructure, optional
+        The terms of each level-1 predictor (:func:`~ambidex_bayes.model.latent_ladder.
+        latent_structure` of a spec); default the ladder's ``level`` (within and between
+        effects of every predictor, the first one's person slopes and interaction).
 
     Returns
     -------
@@ -226,50 +267,106 @@ def build_latent_model(
     """
     if level not in LADDER:
         raise SpecError(f"latent centring: unknown model {level!r}; choose one of {list(LADDER)}.")
-    random_slope, interaction = LADDER[level]
-    if interaction and data.w is None:
+    structure = structure or ladder_structure(level, data.n_predictors)
+    if structure.n_predictors != data.n_predictors:
+        raise SpecError(
+            f"latent centring: the structure has {structure.n_predictors} level-1 "
+            f"predictor(s), the data {data.n_predictors}."
+        )
+    random_slope = structure.slope is not None
+    if any(structure.interaction) and data.w is None:
         raise SpecError("latent centring: M3 needs a moderator (w); fit M2 without one.")
     nm = data.names
-    sc = _Scales.of(data)
-    sums = latent_sums(data)
+    views = [data.predictor(p) for p in range(data.n_predictors)]
+    scales = [_Scales.of(view) for view in views]
+    sc = scales[0]
+    sums = latent_sums(views[0])
     priors = _Priors()
     J = data.n_persons
-    coords = {nm.person_dim: data.levels, nm.imputed_dim: np.arange(data.n_imputed)}
+    coords = {nm.person_dim: data.levels}
+    for view in views:
+        coords[view.names.imputed_dim] = np.arange(view.n_imputed)
+    s_slope = structure.slope or 0
     with pm.Model(coords=coords) as model:
         held = sums.as_data() if marginal else sums
         w = None if data.w is None else pm.Data("_w", data.w)
-        mu, x_imp = _predictor_model(
-            data, held, w, sc, priors, marginal=marginal, centred=centred_means
-        )
+        mus, x_imps = [], []
+        for p, view in enumerate(views):
+            view_sums = held if p == 0 else latent_sums(view)
+            if p and marginal:
+                view_sums = view_sums.as_data(prefix=f"_ls{p}")
+            mu_p, x_imp_p = _predictor_model(
+                view,
+                view_sums,
+                w,
+                scales[p],
+                priors,
+                marginal=marginal,
+                centred=centred_means,
+                tag="" if p == 0 else str(p),
+            )
+            mus.append(mu_p)
+            x_imps.append(x_imp_p)
         beta0 = priors.normal("Intercept", sc.mean_y, 2.5 * sc.sd_y)
-        slope_sd = 2.5 * sc.sd_y / sc.sd_x
-        b_w = priors.normal(nm.within, 0.0, slope_sd)
-        b_b = priors.normal(nm.between, 0.0, slope_sd)
-        a = beta0 + b_b * (mu - model[nm.mu_mean])
-        b = b_w * pt.ones(J)
+        a = beta0
+        bs = []
+        for p, view in enumerate(views):
+            vn = view.names
+            slope_sd = 2.5 * sc.sd_y / scales[p].sd_x
+            b_w = priors.normal(vn.within, 0.0, slope_sd) if structure.within[p] else 0.0
+            if structure.between[p]:
+                b_b = priors.normal(vn.between, 0.0, slope_sd)
+                a = a + b_b * (mus[p] - model[vn.mu_mean])
+            bs.append(b_w * pt.ones(J))
         if w is not None:
             a = a + priors.normal(nm.w, 0.0, 2.5 * sc.sd_y / sc.sd_w) * w
-        if interaction:
-            b = b + priors.normal(nm.interaction, 0.0, slope_sd / sc.sd_w) * w
+        for p, view in enumerate(views):
+            if structure.interaction[p]:
+                slope_sd = 2.5 * sc.sd_y / scales[p].sd_x
+                bs[p] = bs[p] + priors.normal(view.names.interaction, 0.0, slope_sd / sc.sd_w) * w
         gamma = _controls(nm, sc, priors)
         tau = [priors.half_normal(f"{nm.intercept_effect}_sigma", sc.sd_y)]
         rho = None
+        slope_names = views[s_slope].names
         if random_slope:
-            tau.append(priors.half_normal(f"{nm.slope_effect}_sigma", sc.sd_y / sc.sd_x))
+            tau.append(
+                priors.half_normal(
+                    f"{slope_names.slope_effect}_sigma", sc.sd_y / scales[s_slope].sd_x
+                )
+            )
             if correlated:
                 rho = correlation_cholesky("_corr", 2, 2.0)[1, 0]
-                priors.record[nm.correlation] = {"prior": "LKJ(eta: 2)", "source": "default"}
-                pm.Deterministic(nm.correlation, rho)
+                priors.record[slope_names.correlation] = {
+                    "prior": "LKJ(eta: 2)",
+                    "source": "default",
+                }
+                pm.Deterministic(slope_names.correlation, rho)
         sigma = priors.half_normal("sigma", sc.sd_y)
-        if marginal:
+        if data.n_predictors > 1:
+            _many_outcome(
+                data,
+                views,
+                held,
+                mus,
+                x_imps,
+                a,
+                bs,
+                gamma,
+                s_slope,
+                sigma,
+                tau,
+                rho,
+                marginal=marginal,
+            )
+        elif marginal:
             resid = held if gamma is None else residual_sums(held, gamma)
-            Sx, Sxx, Sxy = outcome_sums(resid, x_imp)
+            Sx, Sxx, Sxy = outcome_sums(resid, x_imps[0])
             pm.Potential(
                 "_latent_outcome_loglik",
-                outcome_marginal_loglik(resid, Sx, Sxx, Sxy, mu, a, b, sigma, tau, rho),
+                outcome_marginal_loglik(resid, Sx, Sxx, Sxy, mus[0], a, bs[0], sigma, tau, rho),
             )
         else:
-            _full_outcome(data, nm, mu, x_imp, a, b, sigma, tau, rho, gamma)
+            _full_outcome(data, nm, mus[0], x_imps[0], a, bs[0], sigma, tau, rho, gamma)
     return LatentModel(
         data=data,
         level=level,
@@ -279,7 +376,64 @@ def build_latent_model(
         priors=priors.record,
         correlated=correlated and random_slope,
         centred_means=centred_means,
+        structure=structure,
     )
+
+
+def _many_outcome(
+    data: LatentData,
+    views: list[LatentData],
+    held: LatentSums,
+    mus: list[pt.TensorVariable],
+    x_imps: list[pt.TensorVariable | None],
+    a: pt.TensorVariable,
+    bs: list[pt.TensorVariable],
+    gamma: pt.TensorVariable | None,
+    s: int,
+    sigma: pt.TensorVariable,
+    tau: list[pt.TensorVariable],
+    rho: pt.TensorVariable | None,
+    *,
+    marginal: bool,
+) -> None:
+    """The outcome of a model with several level-1 predictors: on the fast path integrated
+    over the person effects (:mod:`ambidex_bayes.model.latent_many`), else with explicit
+    (non-centred) person effects."""
+    nm = data.names
+    if marginal:
+        ms = many_sums(data).as_data()
+        Sy, Syy, Sx, Sxx, Sxy, a_r = many_terms(
+            ms, data.n_persons, x_imps, mus, a, bs, gamma, s, held.Sy, held.Syy
+        )
+        resid = replace_outcome(held, Sy, Syy)
+        pm.Potential(
+            "_latent_outcome_loglik",
+            outcome_marginal_loglik(resid, Sx, Sxx, Sxy, mus[s], a_r, bs[s], sigma, tau, rho),
+        )
+        return
+    J = data.n_persons
+    parts = []
+    for view, mu, x_imp in zip(views, mus, x_imps, strict=True):
+        x = pt.as_tensor(np.where(view.missing, 0.0, view.x))
+        if x_imp is not None:
+            x = pt.set_subtensor(x[np.flatnonzero(view.missing)], x_imp)
+        parts.append(x - mu[data.person])
+    q = len(tau)
+    z = pm.Normal("_u_z", 0.0, 1.0, shape=(J, q))
+    u0 = tau[0] * z[:, 0]
+    pm.Deterministic(nm.intercept_effect, u0, dims=nm.person_dim)
+    # summed from a stack, so that no fused elementwise operation grows with the terms
+    terms = [a[data.person] + u0[data.person]]
+    terms += [b[data.person] * c for b, c in zip(bs, parts, strict=True)]
+    if gamma is not None:
+        terms.append(pt.dot(pt.as_tensor(data.controls), gamma))
+    if q == 2:
+        r = 0.0 if rho is None else rho
+        u1 = tau[1] * (r * z[:, 0] + pt.sqrt(1.0 - r**2) * z[:, 1])
+        pm.Deterministic(views[s].names.slope_effect, u1, dims=nm.person_dim)
+        terms.append(u1[data.person] * parts[s])
+    linpred = pt.sum(pt.stack(terms), axis=0)
+    pm.Normal(nm.y, mu=linpred, sigma=sigma, observed=data.y)
 
 
 def _controls(nm: LatentNames, sc: _Scales, priors: _Priors) -> pt.TensorVariable | None:
@@ -304,8 +458,10 @@ def _predictor_model(
     *,
     marginal: bool,
     centred: bool,
+    tag: str = "",
 ) -> tuple[pt.TensorVariable, pt.TensorVariable | None]:
-    """Person means, imputed x and the likelihood of every observed x."""
+    """Person means, imputed x and the likelihood of every observed x (internal variables
+    of predictors after the first end in ``tag``)."""
     nm = data.names
     mu0 = priors.normal(nm.mu_mean, sc.mean_x, 2.5 * sc.sd_x)
     tau_x = priors.half_normal(nm.mu_sd, sc.sd_x)
@@ -316,7 +472,7 @@ def _predictor_model(
     if centred:
         mu = pm.Normal(nm.mu, mu=centre, sigma=tau_x, dims=nm.person_dim)
     else:
-        z = pm.Normal("_mu_z", 0.0, 1.0, dims=nm.person_dim)
+        z = pm.Normal(f"_mu_z{tag}", 0.0, 1.0, dims=nm.person_dim)
         mu = pm.Deterministic(nm.mu, centre + tau_x * z, dims=nm.person_dim)
     x_imp = None
     if data.n_imputed:
@@ -327,10 +483,10 @@ def _predictor_model(
             dims=nm.imputed_dim,
         )
     if marginal:
-        pm.Potential("_latent_x_loglik", x_loglik(sums, mu, sd_x))
+        pm.Potential(f"_latent_x_loglik{tag}", x_loglik(sums, mu, sd_x))
     else:
         x_all, p_all = data.all_x()
-        pm.Normal("_x_observed", mu=mu[p_all], sigma=sd_x, observed=x_all)
+        pm.Normal(f"_x_observed{tag}", mu=mu[p_all], sigma=sd_x, observed=x_all)
     return mu, x_imp
 
 

@@ -12,6 +12,10 @@ data frame; rows are kept as follows:
   outcome model;
 - both missing: the row is left out.
 
+With several level-1 predictors (``others``) each is modelled so, with its own person means:
+a row is kept when it has the outcome or any predictor, each predictor missing on a row with
+an outcome is imputed, and each observed predictor informs its own person means.
+
 Persons with a missing moderator are left out (the moderator is a person-level value), and
 so are rows with a missing control (numeric day- or person-level columns that enter the
 outcome model as fixed effects, as in the observed model).
@@ -19,6 +23,7 @@ outcome model as fixed effects, as in the observed model).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -47,6 +52,9 @@ class LatentNames:
     controls : tuple of str
         The controls' columns, which are also their fixed effects' names (as in the observed
         model).
+    others : tuple of str
+        The other level-1 predictors' raw columns (after ``x``, the first), each with names
+        of its own (:meth:`of`).
     """
 
     x: str
@@ -54,6 +62,17 @@ class LatentNames:
     person: str
     w: str | None = None
     controls: tuple[str, ...] = ()
+    others: tuple[str, ...] = ()
+
+    @property
+    def predictors(self) -> tuple[str, ...]:
+        """Every level-1 predictor's raw column, ``x`` first."""
+        return (self.x, *self.others)
+
+    def of(self, column: str) -> LatentNames:
+        """The names of the level-1 predictor ``column`` (``{column}_cw``, ``{column}_mu``,
+        ...), the other roles unchanged."""
+        return dataclasses.replace(self, x=column, others=())
 
     @property
     def within(self) -> str:
@@ -155,6 +174,11 @@ class LatentData:
     controls : ndarray (n, K)
         The controls of the outcome rows (K = 0 without controls), in the order of
         ``names.controls``.
+    others : ndarray (n, P - 1) or None
+        The other level-1 predictors (``names.others``) on the outcome rows, NaN where
+        imputed; None with one predictor.
+    others_only : ndarray (m, P - 1) or None
+        The other predictors on the rows without an outcome (NaN where not observed).
     """
 
     names: LatentNames
@@ -169,10 +193,42 @@ class LatentData:
     imputed_source_rows: np.ndarray
     x_only_source_rows: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=int))
     controls: np.ndarray | None = None
+    others: np.ndarray | None = None
+    others_only: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.controls is None:
             object.__setattr__(self, "controls", np.empty((len(self.y), 0)))
+
+    @property
+    def n_predictors(self) -> int:
+        """P, the number of level-1 predictors."""
+        return 1 if self.others is None else 1 + int(self.others.shape[1])
+
+    @property
+    def xs(self) -> np.ndarray:
+        """Every predictor on the outcome rows, shape (n, P), NaN where imputed."""
+        return self.x[:, None] if self.others is None else np.column_stack([self.x, self.others])
+
+    def predictor(self, p: int) -> LatentData:
+        """The data of predictor ``p`` alone (0: ``x`` itself), with its own names, imputed
+        rows and rows without an outcome where it is observed; the controls are kept."""
+        if p == 0 and self.others is None:
+            return self
+        x = self.x if p == 0 else self.others[:, p - 1]
+        x_only = self.x_only if p == 0 else self.others_only[:, p - 1]
+        seen = ~np.isnan(x_only)
+        return dataclasses.replace(
+            self,
+            names=self.names.of(self.names.predictors[p]),
+            x=x,
+            x_only=x_only[seen],
+            x_only_person=self.x_only_person[seen],
+            imputed_source_rows=self.source_rows[np.isnan(x)],
+            x_only_source_rows=self.x_only_source_rows[seen],
+            others=None,
+            others_only=None,
+        )
 
     @property
     def n_controls(self) -> int:
@@ -203,7 +259,9 @@ class LatentData:
         )
 
     def imputation_note(self) -> str:
-        """What the model imputed, in words."""
+        """What the model imputed, in words (per predictor)."""
+        if self.n_predictors > 1:
+            return " ".join(self.predictor(p).imputation_note() for p in range(self.n_predictors))
         n_x_only = len(self.x_only)
         return (
             f"Latent centring of {self.names.x!r}: {self.n_imputed} missing daily value(s) of "
@@ -221,6 +279,7 @@ def latent_data(
     person: str,
     w: str | None = None,
     controls: tuple[str, ...] = (),
+    others: tuple[str, ...] = (),
 ) -> LatentData:
     """Gather the rows of a latent-centred model from a data frame.
 
@@ -236,6 +295,9 @@ def latent_data(
     controls : tuple of str
         Numeric control columns (entering the outcome model as fixed effects); rows with a
         missing control are left out.
+    others : tuple of str
+        Other level-1 predictors' raw columns, modelled as ``x`` is (each imputed where
+        missing on a row with an outcome).
 
     Returns
     -------
@@ -247,13 +309,13 @@ def latent_data(
         A missing column, no row with both outcome and predictor, a moderator that varies
         within a person, or a control that is not numeric.
     """
-    controls = tuple(controls)
-    needed = [c for c in (y, x, person, w, *controls) if c is not None]
+    controls, others = tuple(controls), tuple(others)
+    needed = [c for c in (y, x, person, w, *controls, *others) if c is not None]
     missing_cols = [c for c in needed if c not in frame.columns]
     if missing_cols:
         raise DataError(f"latent centring: no column(s) {missing_cols} in the data.")
     frame = frame.reset_index(drop=True)
-    keep = frame[person].notna() & (frame[y].notna() | frame[x].notna())
+    keep = frame[person].notna() & (frame[y].notna() | frame[[x, *others]].notna().any(axis=1))
     if w is not None:
         keep &= frame[w].notna()
     for c in controls:
@@ -269,8 +331,10 @@ def latent_data(
     yv = data[y].to_numpy(dtype=float)
     xv = data[x].to_numpy(dtype=float)
     has_y = ~np.isnan(yv)
-    if not np.any(has_y & ~np.isnan(xv)):
-        raise DataError(f"latent centring: no row has both {y!r} and {x!r}.")
+    for column in (x, *others):
+        if not np.any(has_y & data[column].notna().to_numpy()):
+            raise DataError(f"latent centring: no row has both {y!r} and {column!r}.")
+    ov = data[list(others)].to_numpy(dtype=float) if others else None
     w_person = None
     if w is not None:
         per = data.groupby(pidx)[w].agg(["min", "max"])
@@ -278,7 +342,7 @@ def latent_data(
             raise DataError(f"latent centring: the moderator {w!r} varies within a person.")
         w_person = per["min"].to_numpy(dtype=float)
     return LatentData(
-        names=LatentNames(x=x, y=y, person=person, w=w, controls=controls),
+        names=LatentNames(x=x, y=y, person=person, w=w, controls=controls, others=others),
         levels=levels,
         y=yv[has_y],
         x=xv[has_y],
@@ -290,4 +354,6 @@ def latent_data(
         imputed_source_rows=rows[has_y][np.isnan(xv[has_y])],
         x_only_source_rows=rows[~has_y],
         controls=data[list(controls)].to_numpy(dtype=float)[has_y],
+        others=None if ov is None else ov[has_y],
+        others_only=None if ov is None else ov[~has_y],
     )

@@ -91,6 +91,7 @@ __all__ = [
     "x_loglik",
     "outcome_marginal_loglik",
     "draw_person_effects_latent",
+    "draw_from_sums",
 ]
 
 
@@ -144,14 +145,14 @@ class LatentSums:
         """Whether any x is imputed (arrays only)."""
         return len(self.imputed_person) > 0
 
-    def as_data(self) -> LatentSums:
-        """The same sums as ``pm.Data`` variables ``_ls_<field>`` (inside a model context);
+    def as_data(self, prefix: str = "_ls") -> LatentSums:
+        """The same sums as ``pm.Data`` variables ``{prefix}_<field>`` (inside a model context);
         the persons of the imputed values are held as floats and cast to integers (the
         control sums stay None without controls)."""
         import pymc as pm
 
         fields = {
-            k: pm.Data(f"_ls_{k}", np.asarray(v, dtype=float))
+            k: pm.Data(f"{prefix}_{k}", np.asarray(v, dtype=float))
             for k, v in vars(self).items()
             if v is not None
         }
@@ -427,19 +428,76 @@ def _draw_block(
     z: np.ndarray,
 ) -> np.ndarray:
     """:func:`draw_person_effects_latent` for one block of draws, given the normals ``z``."""
-    S, q = tau.shape
-    s2 = (sigma**2)[:, None]
     Sx, Sxx, Sxy = outcome_sums(sums, x_imputed, module=np)
     Sc, Scc, Scy = _centred_sums(sums, Sx, Sxx, Sxy, mu)
-    v0 = (sums.Sy - sums.n * a - b * Sc) / s2
+    return _draw_core(sums.n, sums.Sy, Sc, Scc, Scy, a, b, sigma, tau, rho, z)
+
+
+def draw_from_sums(
+    n: np.ndarray,
+    Sy: np.ndarray,
+    Sx: np.ndarray,
+    Sxx: np.ndarray,
+    Sxy: np.ndarray,
+    mu: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    sigma: np.ndarray,
+    tau: np.ndarray,
+    rho: np.ndarray | None,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    r"""Exact draws of the person effects from per-draw sums (several predictors:
+    :mod:`ambidex_bayes.model.latent_many`), as :func:`draw_person_effects_latent`.
+
+    Parameters
+    ----------
+    n : ndarray (J,)
+    Sy, Sx, Sxx, Sxy, mu, a, b : ndarray (S, J)
+        Sums of the residualised outcome and of the person-slope predictor, its person
+        means, and the fixed parts of intercept and slope, per draw.
+    sigma : ndarray (S,)
+    tau : ndarray (S, q)
+    rho : ndarray (S,) or None
+    rng : numpy Generator
+
+    Returns
+    -------
+    ndarray (S, J, q)
+    """
+    S, q = tau.shape
+    z = rng.standard_normal((S, mu.shape[1], q))
+    Sc = Sx - n * mu
+    Scc = Sxx - 2.0 * mu * Sx + n * mu**2
+    Scy = Sxy - mu * Sy
+    return _draw_core(n, Sy, Sc, Scc, Scy, a, b, sigma, tau, rho, z)
+
+
+def _draw_core(
+    n: np.ndarray,
+    Sy: np.ndarray,
+    Sc: np.ndarray,
+    Scc: np.ndarray,
+    Scy: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    sigma: np.ndarray,
+    tau: np.ndarray,
+    rho: np.ndarray | None,
+    z: np.ndarray,
+) -> np.ndarray:
+    """The exact draws given the centred sums and the normals ``z`` (module docstring)."""
+    S, q = tau.shape
+    s2 = (sigma**2)[:, None]
+    v0 = (Sy - n * a - b * Sc) / s2
     if q == 1:
-        prec = 1.0 / tau[:, :1] ** 2 + sums.n / s2
+        prec = 1.0 / tau[:, :1] ** 2 + n / s2
         return (v0 / prec + z[..., 0] / np.sqrt(prec))[..., None]
     v1 = (Scy - a * Sc - b * Scc) / s2
     r = np.zeros(S) if rho is None else rho
     one_m_r2 = (1.0 - r**2)[:, None]
     t0, t1 = tau[:, :1], tau[:, 1:2]
-    p00 = 1.0 / (t0**2 * one_m_r2) + sums.n / s2
+    p00 = 1.0 / (t0**2 * one_m_r2) + n / s2
     p01 = -r[:, None] / (t0 * t1 * one_m_r2) + Sc / s2
     p11 = 1.0 / (t1**2 * one_m_r2) + Scc / s2
     # P = L L' with L = [[l00, 0], [l10, l11]]; u = P^{-1} v + L^{-T} z
