@@ -485,3 +485,14 @@ def test_high_reliability_latent_and_observed_fits_of_two_predictors_agree():
             allowed = extra / (2.0 * float(lp[name].mean())) + 0.005
         ok, detail = _agree(lp[name], op[name], allowed)
         assert ok, (name, detail)
+
+
+def test_exact_refits_leave_out_rows_with_any_imputed_predictor():
+    from ambidex_bayes.checks.loo import latent_unrefittable
+
+    fit = _fake_two_predictor_fit()
+    frame = fit.prepared.frame
+    rows = np.arange(len(frame))
+    left = set(latent_unrefittable(fit, rows).tolist())
+    assert set(np.flatnonzero(frame["z"].isna()).tolist()) <= left
+    assert set(np.flatnonzero(frame["x"].isna()).tolist()) <= left

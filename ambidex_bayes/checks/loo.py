@@ -275,14 +275,15 @@ def _refit_row_log_density(
 
 def latent_unrefittable(fit: FitResult, rows: np.ndarray) -> np.ndarray:
     """The rows of a latent-centred fit that an exact refit cannot score (none for an
-    observed fit): rows whose predictor was imputed (the refit has no value for it) and a
+    observed fit): rows with an imputed predictor (the refit has no value for it) and a
     person's only row (its person would be new, with an unknown latent mean)."""
     if not is_latent(fit) or rows.size == 0:
         return np.zeros(0, dtype=int)
     frame = fit.prepared.frame
     names = latent_names(fit)
     counts = frame[names.person].astype(str).map(frame[names.person].astype(str).value_counts())
-    cannot = frame[names.x].isna().to_numpy() | (counts.to_numpy() < 2)
+    imputed = frame[list(names.predictors)].isna().any(axis=1).to_numpy()
+    cannot = imputed | (counts.to_numpy() < 2)
     return rows[cannot[rows]]
 
 
