@@ -234,7 +234,7 @@ TWO = (
 )
 
 
-def _prepared(frame, *, standardize=False, controls=("k",)):
+def _prepared(frame, *, standardize=False, detrend=False, controls=("k",)):
     from ambidex_bayes.data import ColumnMapping, load_diary
     from ambidex_bayes.prepare import prepare
 
@@ -248,7 +248,7 @@ def _prepared(frame, *, standardize=False, controls=("k",)):
             "controls": list(controls),
         }
     )
-    return prepare(load_diary(frame, mapping), standardize=standardize)
+    return prepare(load_diary(frame, mapping), standardize=standardize, detrend=detrend)
 
 
 def _spec(formula=TWO, *, controls=True, family="gaussian"):
@@ -288,6 +288,13 @@ def test_latent_centring_takes_several_predictors_and_says_what_it_refuses():
     assert "Gaussian" in latent_unavailable_reason(_spec(family="t"), prepared)
     standardized = _prepared(frame, standardize=True)
     assert "unstandardised" in latent_unavailable_reason(_spec(), standardized)
+    detrended = _prepared(frame, detrend=True)
+    assert "undetrended" in latent_unavailable_reason(_spec(), detrended)
+    reversed_product = TWO.replace("{x0_within}:{w}", "{w}:{x0_within}")
+    reason = latent_unavailable_reason(_spec(reversed_product), prepared)
+    assert "{w}:{x0_within}" in reason
+    sector = frame.assign(w=np.where(frame["w"] > 0, "a", "b"))
+    assert "numeric moderator" in latent_unavailable_reason(_spec(), _prepared(sector))
 
 
 def _fake_two_predictor_fit(seed=0):

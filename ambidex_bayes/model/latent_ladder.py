@@ -198,9 +198,10 @@ def latent_structure(spec: ModelSpec, prepared: PreparedData) -> LatentStructure
         if found is not None:
             entry(found[1])[found[0]] = True
             continue
+        # the product as the observed model names it: within part first
         factors = [_role(f) for f in split_top_level(term, ":")]
-        if len(factors) == 2 and set(factors) & {"w", "w0"}:
-            other = _predictor_role(next(f for f in factors if f not in {"w", "w0"}) or "")
+        if len(factors) == 2 and factors[1] in {"w", "w0"}:
+            other = _predictor_role(factors[0] or "")
             if other is not None and other[0] == "within":
                 entry(other[1])["interaction"] = True
                 continue
