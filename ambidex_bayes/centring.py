@@ -55,7 +55,7 @@ __all__ = [
 LATENT_BELOW = 0.7
 
 #: Version of the latent model's code, part of a latent fit's cache key.
-LATENT_CODE_VERSION = 2
+LATENT_CODE_VERSION = 3
 
 #: ``meta["method"]`` of latent fits, by whether the fast path was sampled.
 LATENT_METHODS = {
@@ -121,7 +121,8 @@ def centring_line(meta: Mapping[str, Any], *, reliability: float | None = None) 
         f", below {LATENT_BELOW:.2f}: the between-person effect is biased, pulled about "
         f"1 - lambda = {1 - reliability:.0%} of the way towards the within-person slope "
         "(towards zero when that is small; Lüdtke et al., 2008). Latent centring is "
-        "advised where it serves the model (a Gaussian M1-M3 with one level-1 predictor): "
+        "advised where it serves the model (a Gaussian M1-M3 with numeric predictors, moderator "
+        "and controls, person slopes on one predictor): "
         "--centring latent, or centring='latent' in Python."
     )
 
