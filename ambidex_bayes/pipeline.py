@@ -118,13 +118,19 @@ def _moderation_fit(fits: dict[str, FitResult]) -> FitResult | None:
 
 
 def _check_job_memory(
-    built: Sequence[BuiltModel], prepared: PreparedData, settings: SamplerSettings | None
+    built: Sequence[BuiltModel],
+    prepared: PreparedData,
+    settings: SamplerSettings | None,
+    *,
+    effects_on_disk: bool = True,
 ) -> None:
     """Refuse, before sampling, a job whose fits and checks would not fit in memory.
 
     The estimate (:func:`ambidex_bayes.memory.check_analysis_memory`) counts each model's
     person effects per person, the draws kept and the rows; ``AMBIDEX_SKIP_MEMORY_CHECK=1``
-    skips it, as for the other memory checks.
+    skips it, as for the other memory checks. ``effects_on_disk`` says whether saved fits
+    read their person effects from their files (false without a fit cache: every fit then
+    holds its own).
     """
     from ambidex_bayes.memory import check_analysis_memory
 
@@ -141,6 +147,7 @@ def _check_job_memory(
         draws=int(resolved.draws),
         chains=int(resolved.chains),
         log_likelihood=STORE_LOG_LIKELIHOOD,
+        effects_on_disk=effects_on_disk,
     )
 
 
@@ -269,7 +276,7 @@ def run_analysis(
         # must fit in memory (a ResourceError saying what to do, before any sampling)
         built = [build_model(spec, prepared) for spec in specs]
         centrings = ladder_centrings(specs, built, prepared, centring)
-        _check_job_memory(built, prepared, settings)
+        _check_job_memory(built, prepared, settings, effects_on_disk=cache_dir is not False)
 
     fits: dict[str, FitResult] = {}
     summaries: dict[str, pd.DataFrame] = {}

@@ -148,3 +148,31 @@ def test_the_estimate_s_parts_are_the_arrays_the_job_holds(tmp_path):
     ll = np.concatenate([b.values for _, b in row_log_likelihood(fit).blocks(10**9)], axis=-1)
     assert ll.shape == (sizes["chain"], sizes["draw"], rows)
     assert stored["pointwise log-likelihoods"] == 2 * ll.nbytes
+
+
+@pytest.mark.parametrize(("cache_dir", "on_disk"), [(None, True), (False, False)])
+def test_the_job_counts_every_fits_person_effects_without_a_fit_cache(
+    cache_dir, on_disk, monkeypatch, tmp_path
+):
+    """Fits read their person effects from the fit cache's files; without a cache
+    (``cache_dir=False``) each fit holds its own, and the job's estimate must count them."""
+    from ambidex_bayes.datasets import example_mapping_path, example_path
+    from ambidex_bayes.pipeline import run_analysis
+
+    asked = {}
+
+    def record(**kwargs):
+        asked.update(kwargs)
+        raise ResourceError("stop before sampling")
+
+    monkeypatch.setattr(memory, "check_analysis_memory", record)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ResourceError, match="stop before sampling"):
+        run_analysis(
+            example_path(),
+            example_mapping_path(),
+            cache_dir=cache_dir,
+            progressbar=False,
+            verbose=False,
+        )
+    assert asked["effects_on_disk"] is on_disk
