@@ -55,7 +55,7 @@ __all__ = [
 LATENT_BELOW = 0.7
 
 #: Version of the latent model's code, part of a latent fit's cache key.
-LATENT_CODE_VERSION = 3
+LATENT_CODE_VERSION = 4
 
 #: ``meta["method"]`` of latent fits, by whether the fast path was sampled.
 LATENT_METHODS = {

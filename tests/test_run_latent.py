@@ -48,15 +48,20 @@ def test_ladder_centrings_reach_the_models_with_a_predictor():
 def test_latent_centring_the_job_cannot_serve_fails_before_sampling(tmp_path: Path):
     source, _ = example_inputs()
     frame = pd.read_csv(source)
-    frame["second"] = frame["uncertainty"] * 0.5 + np.arange(len(frame)) % 3
+    # a second moderator: latent centring takes at most one
+    frame["climate"] = (
+        frame["leader_support"] * 0.5 + frame["person_id"].astype("category").cat.codes % 3
+    )
     mapping = {
         "person": "person_id",
         "occasion": "day",
         "outcome": "innovation",
-        "level1": ["uncertainty", "second"],
-        "level2": ["leader_support"],
+        "level1": ["uncertainty"],
+        "level2": ["leader_support", "climate"],
     }
-    with pytest.raises(SpecError, match="latent centring cannot fit M1: it takes one level-1"):
+    with pytest.raises(
+        SpecError, match="latent centring cannot fit M1: it takes at most one level-2"
+    ):
         ab.report(frame, tmp_path / "r", mapping=mapping, centring="latent", progressbar=False)
     assert not (tmp_path / "r" / "report.md").exists()
 

@@ -330,7 +330,11 @@ def _nutpie_sample(built: BuiltModel, settings: SamplerSettings, progressbar: bo
 
 
 def sample_compiled(
-    compiled: CompiledPyMCModel, settings: SamplerSettings, progressbar: bool
+    compiled: CompiledPyMCModel,
+    settings: SamplerSettings,
+    progressbar: bool,
+    *,
+    adaptation: str = "diag",
 ) -> xr.DataTree:
     """nutpie's sampler on a compiled model with ``settings``; the one place every route
     calls ``nutpie.sample``.
@@ -342,6 +346,10 @@ def sample_compiled(
     settings : SamplerSettings
         Resolved settings.
     progressbar : bool
+    adaptation : {"diag", "low_rank"}
+        nutpie's mass-matrix adaptation: diagonal (the default), or diagonal plus a low-rank
+        correction along the directions of strongest posterior correlation (latent-centred
+        fits, see :data:`ambidex_bayes.engine.latent_sampling.LATENT_ADAPTATION`).
 
     Returns
     -------
@@ -358,6 +366,7 @@ def sample_compiled(
         seed=settings.seed,
         progress_bar=progressbar,
         target_accept=settings.target_accept,
+        adaptation=adaptation,
     )
 
 

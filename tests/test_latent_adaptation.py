@@ -1,0 +1,57 @@
+"""Latent-centred fits sample with nutpie's low-rank mass-matrix adaptation; observed fits
+keep the diagonal one."""
+
+from __future__ import annotations
+
+import pytest
+
+from ambidex_bayes.model.latent_data import latent_data
+from ambidex_bayes.model.latent_simulate import simulate_latent_panel
+
+pytestmark = pytest.mark.fit
+nutpie = pytest.importorskip("nutpie")
+
+
+def _recording(monkeypatch):
+    """Record the adaptation of every nutpie run (the run itself goes ahead)."""
+    asked = []
+    sample = nutpie.sample
+
+    def recorded(*args, **kwargs):
+        asked.append(kwargs.get("adaptation", "diag"))
+        return sample(*args, **kwargs)
+
+    monkeypatch.setattr(nutpie, "sample", recorded)
+    return asked
+
+
+def test_a_latent_fit_adapts_a_low_rank_mass_matrix(monkeypatch):
+    from ambidex_bayes.engine.latent_sampling import LATENT_ADAPTATION, fit_latent_model
+
+    asked = _recording(monkeypatch)
+    df = simulate_latent_panel(30, (2, 4), seed=3)
+    data = latent_data(df, y="y", x="x", person="person", w="w")
+    _, idata = fit_latent_model(data, "M3", backend="nutpie", draws=50, tune=50, chains=1, seed=1)
+    assert asked == [LATENT_ADAPTATION] == ["low_rank"]
+    assert idata.posterior.sizes["draw"] == 50
+
+
+def test_an_observed_fit_keeps_the_diagonal_mass_matrix(monkeypatch, small_prepared):
+    from ambidex_bayes.diagnostics import ConvergenceWarning
+    from ambidex_bayes.engine.settings import SamplerSettings
+    from ambidex_bayes.fit import fit
+    from ambidex_bayes.spec import load_spec
+
+    asked = _recording(monkeypatch)
+    settings = SamplerSettings(backend="nutpie", draws=50, tune=50, chains=1, seed=1)
+    with pytest.warns(ConvergenceWarning):  # 50 draws of one chain, as intended
+        fit(
+            load_spec("M3"),
+            small_prepared,
+            settings=settings,
+            cache_dir=False,
+            verbose=False,
+            progressbar=False,
+            rescue=False,
+        )
+    assert asked == ["diag"]
