@@ -16,7 +16,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ambidex_bayes.engine.sampling import compiled_model, sample_compiled, sample_pymc
+from ambidex_bayes.engine.sampling import (
+    compiled_model,
+    flat_point,
+    sample_compiled,
+    sample_pymc,
+)
 from ambidex_bayes.engine.settings import SamplerSettings
 
 if TYPE_CHECKING:
@@ -61,10 +66,7 @@ def finite_at_start(model: LatentModel, compiled: CompiledPyMCModel) -> bool:
     """Whether the compiled log density and its gradient are finite at the model's initial
     point (the check before sampling, without compiling another function)."""
     pymc_model = model.pymc_model
-    point = pymc_model.initial_point()
-    names = [pymc_model.rvs_to_values[rv].name for rv in pymc_model.free_RVs]
-    x = np.concatenate([np.ravel(np.asarray(point[n], dtype=float)) for n in names])
-    logp, grad = compiled.logp_func(x)
+    logp, grad = compiled.logp_func(flat_point(pymc_model, pymc_model.initial_point()))
     return bool(np.isfinite(logp) and np.all(np.isfinite(grad)))
 
 

@@ -59,6 +59,7 @@ __all__ = [
     "compiled_for",
     "compiled_model",
     "compile_with_check",
+    "flat_point",
     "sample_pymc",
     "sample_compiled",
     "jax_cache_dir",
@@ -235,6 +236,14 @@ def _entry(key: tuple, model: pm.Model) -> tuple[CompiledPyMCModel, pm.Model]:
     return cached
 
 
+def flat_point(model: pm.Model, point: Mapping[str, np.ndarray]) -> np.ndarray:
+    """``point`` (values of ``model``'s free variables on the sampler's scale, by name) as
+    the one vector nutpie's compiled log density takes: the free variables in model order,
+    each flattened."""
+    names = [model.rvs_to_values[rv].name for rv in model.free_RVs]
+    return np.concatenate([np.ravel(np.asarray(point[n], dtype=float)) for n in names])
+
+
 def compile_with_check(built: BuiltModel, settings: SamplerSettings) -> bool:
     """Compile nutpie's fast-path model now and let it serve the initial-point check.
 
@@ -257,13 +266,11 @@ def compile_with_check(built: BuiltModel, settings: SamplerSettings) -> bool:
     if key is None or not built.is_marginal or key in COMPILED_CHECKS:
         return False
     compiled, source_model = _compiled_entry(built, settings)
-    names = [source_model.rvs_to_values[rv].name for rv in source_model.free_RVs]
 
     def check(model: pm.Model, point: Mapping[str, np.ndarray]) -> tuple[float, np.ndarray]:
         for var in model.data_vars:  # nutpie's log density reads the source model's data
             source_model[var.name].set_value(var.get_value())
-        x = np.concatenate([np.ravel(np.asarray(point[n], dtype=float)) for n in names])
-        logp, grad = compiled.logp_func(x)
+        logp, grad = compiled.logp_func(flat_point(source_model, point))
         return float(logp), np.asarray(grad)
 
     COMPILED_CHECKS[key] = check
