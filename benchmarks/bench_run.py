@@ -25,6 +25,17 @@ Run from the repository root::
     .venv/bin/python benchmarks/bench_run.py --persons 100000 --diaries 10 --job-only
 
 Both arms run on this machine in the same invocation; compare only ratios from one run.
+
+With ``--person-slopes`` it measures instead the report's person-slopes step alone
+(:func:`ambidex_bayes.moderation.person_slopes` on the original and the standardised scale,
+both results kept, as :func:`ambidex_bayes.moderation.report_section.moderation_results`
+keeps them) on a fake M3 fit of the simulated panel: known normal draws of the slope, the
+interaction and the person slope effects (``--chains`` x ``--draws``, default 4 x 1000), no
+sampling. It prints the step's peak of traced allocations above what was held before
+(``tracemalloc``), the peak resident memory during the step (``VmHWM`` after resetting it)
+and the step's wall time::
+
+    .venv/bin/python benchmarks/bench_run.py --persons 20000 --diaries 10 --person-slopes
 """
 
 from __future__ import annotations
@@ -158,6 +169,89 @@ def _estimate(args: argparse.Namespace) -> str:
     return f"{format_bytes(sum(parts.values()))} ({described})"
 
 
+def _fake_m3(args: argparse.Namespace):
+    """A fake M3 fit of the simulated panel: the model's terms and prepared data, and known
+    draws of the parameters the person slopes read (no sampling)."""
+    import numpy as np
+    import xarray as xr
+
+    from ambidex_bayes.data import load_diary
+    from ambidex_bayes.model.build import build_model
+    from ambidex_bayes.posterior import PosteriorDraws
+    from ambidex_bayes.prepare import prepare
+    from ambidex_bayes.spec import load_spec
+
+    data, mapping = _study(args.persons, args.diaries, args.seed)
+    prepared = prepare(load_diary(data, mapping))
+    terms = build_model(load_spec("M3"), prepared).terms
+    ids = prepared.frame[prepared.roles["person"]].astype(str).unique().tolist()
+    chains, draws = args.chains or 4, args.draws or 1000
+    rng = np.random.default_rng(args.seed)
+    sample = ("chain", "draw")
+    posterior = xr.Dataset(
+        {
+            terms.slope: (sample, rng.normal(0.2, 0.05, (chains, draws))),
+            terms.interaction: (sample, rng.normal(0.3, 0.05, (chains, draws))),
+            terms.group_slope: (
+                (*sample, terms.person_dim),
+                rng.normal(0.0, 0.25, (chains, draws, len(ids))),
+            ),
+        },
+        coords={"chain": np.arange(chains), "draw": np.arange(draws), terms.person_dim: ids},
+    )
+    tree = xr.DataTree.from_dict({"posterior": posterior})
+    return PosteriorDraws(idata=tree, terms=terms, prepared=prepared)
+
+
+def _resident_peak() -> int | None:
+    """Peak resident bytes of this process since the last reset (``VmHWM``)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def _person_slopes_step(args: argparse.Namespace) -> None:
+    """Peak memory and wall time of the report's person-slopes step on a fake fit."""
+    import gc
+    import tracemalloc
+
+    from ambidex_bayes.memory import format_bytes
+    from ambidex_bayes.moderation import person_slopes
+
+    fit = _fake_m3(args)
+    effects = fit.idata["posterior"][fit.terms.group_slope]
+    print(
+        f"fake M3 fit: {effects.sizes['chain']} chains x {effects.sizes['draw']} draws, "
+        f"{args.persons:,} persons ({format_bytes(effects.nbytes)} of person slope effects)",
+        flush=True,
+    )
+    gc.collect()
+    try:  # reset the peak resident memory (Linux)
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+    except OSError:
+        pass
+    tracemalloc.start()
+    before, _ = tracemalloc.get_traced_memory()
+    start = time.perf_counter()
+    results = [person_slopes(fit), person_slopes(fit, scale="standardised")]
+    wall = time.perf_counter() - start
+    held, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    resident = _resident_peak()
+    print(f"person slopes (original and standardised): {wall:.1f} s")
+    print(f"  traced peak above the start: {format_bytes(peak - before)}")
+    print(f"  traced and still held by the two results: {format_bytes(held - before)}")
+    if resident is not None:
+        print(f"  peak resident memory during the step: {format_bytes(resident)}")
+    del results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--persons", type=int, default=2000)
@@ -171,8 +265,16 @@ def main() -> None:
     parser.add_argument(
         "--job-only", action="store_true", help="run the job only, not the single M3 fit (b)"
     )
+    parser.add_argument(
+        "--person-slopes",
+        action="store_true",
+        help="measure the report's person-slopes step alone, on a fake fit (no sampling)",
+    )
     parser.add_argument("--child", choices=("run", "m3"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.person_slopes:
+        _person_slopes_step(args)
+        return
     if args.child:
         _child(args)
         return
