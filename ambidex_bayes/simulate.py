@@ -55,7 +55,11 @@ their mean :math:`\mu_0 = \mu_x` and SD :math:`\tau_x = s_{x,b}`, the within-per
 effect :math:`\beta_B = \gamma_{02}` on the centred latent mean. The truth records these
 under the latent fit's names (``{x}_pm``, ``{x}_mu_mean``, ``{x}_mu_sd``, ``{x}_within_sd``,
 ``{x}_mu:{w}_c``) and :attr:`SimulatedStudy.person_means` gives the true person means
-(``{x}_mu``), so a latent fit can be compared with them. Observed centring estimates the
+(``{x}_mu``; :meth:`SimulatedStudy.all_person_means` those of every level-1 predictor),
+so a latent fit can be compared with them. An
+:class:`~ambidex_bayes.simulation_design.ExtendedDesign`'s further predictors are split in
+the same way, each with its own true person means (correlated with ``mean_corr``), and
+their parameters are recorded under their own names. Observed centring estimates the
 between effect on the observed means :math:`\frac1{n_j}\sum_i x_{ij}`, which attenuates it
 by their reliability :math:`\tau_x^2 / (\tau_x^2 + \sigma_x^2 / n_j)` (Lüdtke et al., 2008).
 
@@ -188,6 +192,25 @@ class SimulatedStudy:
         index = pd.Index(self.effects[d.person_col].astype(str), name=d.person_col)
         return pd.Series(values, index=index, name=f"{x}_mu")
 
+    def all_person_means(self) -> pd.DataFrame:
+        """The true (latent) person means of every level-1 predictor of the design.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per person (indexed by ``person_col``), one column ``{x}_mu`` per
+            level-1 predictor (``x_col`` first), each as :meth:`person_means` gives it.
+
+        Examples
+        --------
+        >>> design = ab.reference_design(
+        ...     n_persons=5, predictors=[{"name": "workload", "x_mean": 2.0}]
+        ... )
+        >>> ab.simulate(design, seed=1).all_person_means().columns.tolist()
+        ['uncertainty_mu', 'workload_mu']
+        """
+        return pd.concat([self.person_means(x) for x in self.design.predictor_names], axis=1)
+
 
 def _person_ids(n: int) -> list[str]:
     width = max(3, len(str(n)))
@@ -272,7 +295,8 @@ def simulate_diary(design: SimulationDesign, *, seed: int | np.random.Generator)
     n_diaries = rng.choice(counts_pmf.index.to_numpy(), size=n_p, p=counts_pmf.to_numpy())
 
     w_true = d.w_mean + d.w_sd * rng.standard_normal(n_p)
-    xbar_true = d.x_mean + d.x_sd_between * rng.standard_normal(n_p)
+    z_mean = rng.standard_normal(n_p)
+    xbar_true = d.x_mean + d.x_sd_between * z_mean
     z = rng.standard_normal((n_p, 2))
     tau0 = d.resolved_tau0
 
@@ -285,7 +309,7 @@ def simulate_diary(design: SimulationDesign, *, seed: int | np.random.Generator)
     gaps_x = _make_gaps(rng, n_rows, d.missing_rate_x)
     # a design's further parts draw after everything else, so a plain design's draws (and
     # data) are the same as before there were any
-    ext = draw_extensions(rng, d, n_rows, z) if isinstance(d, ExtendedDesign) else None
+    ext = draw_extensions(rng, d, n_rows, z, z_mean) if isinstance(d, ExtendedDesign) else None
 
     if ext is not None and ext.u is not None:
         u0, u1 = ext.u[:, 0], ext.u[:, 1]
@@ -390,7 +414,10 @@ def latent_truth(d: SimulationDesign) -> dict[str, float]:
         :class:`ExtendedDesign`'s further predictors): ``{x}_pm`` (:math:`\gamma_{02}`, the
         between effect on the centred true person mean), ``{x}_mu_mean`` (:math:`\mu_x`),
         ``{x}_mu_sd`` (:math:`s_{x,b}`), ``{x}_within_sd`` (:math:`s_{x,w}`) and, with a
-        numeric moderator ``w``, ``{x}_mu:{w}_c`` = 0 (module docstring).
+        numeric moderator ``w``, ``{x}_mu:{w}_c`` = 0 (module docstring); with an
+        :class:`ExtendedDesign`'s ``mean_corr``, the correlation of each pair's true person
+        means ``corr({x}_mu,{z}_mu)`` (the latent model has no such parameter: it gives
+        each predictor's person means a prior of their own).
     """
     parts = [(d.x_col, d.g02, d.x_mean, d.x_sd_between, d.x_sd_within)]
     if isinstance(d, ExtendedDesign):
@@ -403,6 +430,12 @@ def latent_truth(d: SimulationDesign) -> dict[str, float]:
         truth[f"{x}_within_sd"] = float(sd_within)
         if d.w_col is not None:
             truth[f"{x}_mu:{d.w_col}_c"] = 0.0
+    corr = getattr(d, "mean_corr", None)
+    if corr is not None:
+        names = d.predictor_names
+        for i in range(len(names)):
+            for j in range(i + 1, len(names)):
+                truth[f"corr({names[i]}_mu,{names[j]}_mu)"] = float(corr[i][j])
     return truth
 
 

@@ -1,5 +1,6 @@
 r"""The draws and the truth of a design's further parts: more level-1 predictors, a factor
-moderator and correlated person effects (:class:`~ambidex_bayes.simulation_design.ExtendedDesign`).
+moderator, correlated person effects and correlated person means
+(:class:`~ambidex_bayes.simulation_design.ExtendedDesign`).
 
 With further predictors :math:`k = 1..K` and a factor whose level of person :math:`j` is
 :math:`L_j`, the outcome of :mod:`ambidex_bayes.simulate` gains
@@ -15,10 +16,16 @@ N(\mu_k, s_{k,b}^2)`, :math:`d^{(k)}_{ij} \sim N(0, s_{k,w}^2)`, and the treatme
 :math:`a_L, b^{(k)}_L` (0 at the reference level). With a correlation matrix :math:`R` of the
 person effects, :math:`u_j = \operatorname{diag}(\tau)\, C z_j` with :math:`C C^\top = R`
 (Cholesky; for a singular :math:`R` the symmetric square root) and the same standard normal
-:math:`z_j` whose first two entries the plain design uses.
+:math:`z_j` whose first two entries the plain design uses. With a correlation matrix
+:math:`R_\mu` of the true person means (``mean_corr``), the further predictors' means are
+:math:`\bar x^{(k)}_j = \mu_k + s_{k,b} (C_\mu \zeta_j)_k` with :math:`C_\mu C_\mu^\top =
+R_\mu` and :math:`\zeta_j` the plain design's standard normal of :math:`\bar x_j` followed by
+one standard normal per further predictor; the Cholesky factor's first row is
+:math:`(1, 0, \dots)`, so :math:`\bar x_j` itself is the plain design's.
 
 Draw order after the plain design's draws: the persons' levels (:func:`~ambidex_bayes.
-simulation_terms.allocate_levels`), each further predictor's true person means, one standard
+simulation_terms.allocate_levels`), each further predictor's true person means (one standard
+normal per person and further predictor), one standard
 normal per person and further predictor, each further predictor's daily deviations, then each
 further predictor's gaps (``missing_rate_x``).
 """
@@ -132,7 +139,11 @@ def _root(corr: np.ndarray) -> np.ndarray:
 
 
 def draw_extensions(
-    rng: np.random.Generator, d: ExtendedDesign, n_rows: int, z: np.ndarray
+    rng: np.random.Generator,
+    d: ExtendedDesign,
+    n_rows: int,
+    z: np.ndarray,
+    z_mean: np.ndarray | None = None,
 ) -> Extensions:
     """Draw the further parts of ``d`` (in the module docstring's order).
 
@@ -146,6 +157,9 @@ def draw_extensions(
         Rows of the study.
     z : numpy.ndarray
         The plain design's standard normals of the person effects, persons x 2.
+    z_mean : numpy.ndarray, optional
+        The plain design's standard normals of the true person means of ``x_col`` (one per
+        person); needed with ``mean_corr``.
 
     Returns
     -------
@@ -154,9 +168,7 @@ def draw_extensions(
     n_p = z.shape[0]
     n_more = len(d.predictors)
     level = allocate_levels(rng, n_p, d.factor.resolved_shares) if d.factor is not None else None
-    xbar = np.empty((n_p, n_more))
-    for k, p in enumerate(d.predictors):
-        xbar[:, k] = p.x_mean + p.x_sd_between * rng.standard_normal(n_p)
+    xbar = _person_means(rng, d, n_p, z_mean)
     z_more = rng.standard_normal((n_p, n_more))
     dev = np.empty((n_rows, n_more))
     for k, p in enumerate(d.predictors):
@@ -175,6 +187,23 @@ def draw_extensions(
     else:
         u_more = z_more * np.array([p.tau1 for p in d.predictors], dtype=float)
     return Extensions(level=level, xbar=xbar, dev=dev, gaps=gaps, u=u, u_more=u_more)
+
+
+def _person_means(
+    rng: np.random.Generator, d: ExtendedDesign, n_p: int, z_mean: np.ndarray | None
+) -> np.ndarray:
+    """The further predictors' true person means, persons x predictors (module docstring)."""
+    xbar = np.empty((n_p, len(d.predictors)))
+    for k in range(len(d.predictors)):
+        xbar[:, k] = rng.standard_normal(n_p)
+    if d.mean_corr is not None:
+        if z_mean is None:
+            raise ValueError("correlated person means need the standard normals of x_col's")
+        root = np.linalg.cholesky(np.array(d.mean_corr, dtype=float))  # positive definite
+        xbar = (np.column_stack([z_mean, xbar]) @ root.T)[:, 1:]
+    for k, p in enumerate(d.predictors):
+        xbar[:, k] = p.x_mean + p.x_sd_between * xbar[:, k]
+    return xbar
 
 
 def parameter_truth(d: ExtendedDesign) -> dict[str, float]:

@@ -31,6 +31,7 @@ from ambidex_bayes.simulation_terms import (
     as_predictors,
     corr_problems,
     factor_problems,
+    mean_corr_problems,
     predictor_problems,
 )
 
@@ -382,13 +383,14 @@ def _column_problems(d: SimulationDesign) -> list[str]:
 
 
 #: The fields :class:`ExtendedDesign` adds to :class:`SimulationDesign`.
-EXTENSION_FIELDS: tuple[str, ...] = ("predictors", "factor", "person_corr")
+EXTENSION_FIELDS: tuple[str, ...] = ("predictors", "factor", "person_corr", "mean_corr")
 
 
 @dataclass(frozen=True)
 class ExtendedDesign(SimulationDesign):
-    """A :class:`SimulationDesign` with further level-1 predictors, a factor moderator and
-    the correlation of all person effects (see :mod:`ambidex_bayes.simulation_terms`).
+    """A :class:`SimulationDesign` with further level-1 predictors, a factor moderator, the
+    correlation of all person effects and that of the predictors' true person means (see
+    :mod:`ambidex_bayes.simulation_terms`).
 
     Parameters
     ----------
@@ -401,6 +403,9 @@ class ExtendedDesign(SimulationDesign):
         Correlation of the person effects (intercept, slope of ``x_col``, the further
         predictors' slopes in order); its entry ``[0][1]`` must equal ``rho``. None: the
         first two correlate by ``rho``, further slopes are independent.
+    mean_corr : square matrix or None
+        Correlation of the level-1 predictors' true person means (``x_col``, then the
+        further predictors in order). None: independent person means.
 
     Examples
     --------
@@ -419,12 +424,14 @@ class ExtendedDesign(SimulationDesign):
     predictors: tuple[Level1Predictor, ...] = ()
     factor: FactorModerator | None = None
     person_corr: tuple[tuple[float, ...], ...] | None = None
+    mean_corr: tuple[tuple[float, ...], ...] | None = None
 
     def __post_init__(self) -> None:
         for name, convert in (
             ("predictors", as_predictors),
             ("factor", as_factor),
             ("person_corr", as_corr),
+            ("mean_corr", as_corr),
         ):
             try:
                 object.__setattr__(self, name, convert(getattr(self, name)))
@@ -441,6 +448,7 @@ class ExtendedDesign(SimulationDesign):
             taken += [p.name for p in self.predictors]
             more += factor_problems(self.factor, taken, self.predictor_names)
             more += corr_problems(self.person_corr, 2 + len(self.predictors), self.rho)
+            more += mean_corr_problems(self.mean_corr, 1 + len(self.predictors))
         self._check(problems + more)
         if self.likert is not None:
             object.__setattr__(self, "likert", (float(self.likert[0]), float(self.likert[1])))
@@ -453,7 +461,12 @@ class ExtendedDesign(SimulationDesign):
     @property
     def extended(self) -> bool:
         """Whether the design has further predictors, a factor or a correlation matrix."""
-        return bool(self.predictors) or self.factor is not None or self.person_corr is not None
+        return (
+            bool(self.predictors)
+            or self.factor is not None
+            or self.person_corr is not None
+            or self.mean_corr is not None
+        )
 
 
 def diary_count_probabilities(design: SimulationDesign) -> pd.Series:

@@ -20,7 +20,11 @@ predictor (``x_col``) and, unless ``w_col`` is None, one numeric moderator. Thes
     the correlation matrix of the person effects
     :math:`(u_0, u_1, u^{(1)}_1, u^{(2)}_1, \dots)` (intercept, slope of ``x_col``, slopes of
     the further predictors in order); without it the intercept and the first slope correlate
-    by ``rho`` and every further slope is independent.
+    by ``rho`` and every further slope is independent;
+``mean_corr``
+    the correlation matrix of the level-1 predictors' true person means
+    :math:`(\bar x_j, \bar x^{(1)}_j, \bar x^{(2)}_j, \dots)` (``x_col`` first); without it
+    they are independent.
 
 This module holds the parts and their checks; :mod:`ambidex_bayes.simulate` draws the data.
 """
@@ -43,6 +47,7 @@ __all__ = [
     "predictor_problems",
     "factor_problems",
     "corr_problems",
+    "mean_corr_problems",
     "allocate_levels",
 ]
 
@@ -50,6 +55,8 @@ __all__ = [
 _SHARE_TOL = 1e-9
 #: Smallest eigenvalue a correlation matrix may have (rounding below 0 is allowed).
 _PSD_TOL = -1e-10
+#: Smallest eigenvalue of the person means' correlation matrix (its Cholesky factor must exist).
+_PD_TOL = 1e-8
 
 
 def _finite(value: Any) -> bool:
@@ -285,34 +292,55 @@ def _effect_problems(effects: Mapping[str, Any], others: tuple[str, ...], where:
     return problems
 
 
-def corr_problems(corr: Any, size: int, rho: float) -> list[str]:
-    """One line per problem of the person-effect correlation matrix (None is valid)."""
+def _matrix_problems(
+    corr: Any, size: int, name: str, rows: str
+) -> tuple[list[str], np.ndarray | None]:
+    """One line per way ``corr`` (the field ``name``; ``rows`` says what its rows are) is
+    not a ``size`` x ``size`` correlation matrix, and the matrix (None when it is not a
+    square matrix of finite numbers, or ``corr`` is None)."""
     if corr is None:
-        return []
+        return [], None
     try:
         matrix = np.array(corr, dtype=float)
     except (TypeError, ValueError):
-        return [f"person_corr must be a square matrix of numbers, got {corr!r}"]
+        return [f"{name} must be a square matrix of numbers, got {corr!r}"], None
     if matrix.shape != (size, size):
-        return [
-            f"person_corr must be {size} x {size} (intercept, the slope of x_col and one slope "
-            f"per further predictor), got shape {matrix.shape}"
-        ]
+        return [f"{name} must be {size} x {size} ({rows}), got shape {matrix.shape}"], None
     if not np.isfinite(matrix).all():
-        return ["person_corr must hold finite numbers"]
+        return [f"{name} must hold finite numbers"], None
     problems = []
     if not np.allclose(np.diag(matrix), 1.0):
-        problems.append("person_corr must have 1 on its diagonal")
+        problems.append(f"{name} must have 1 on its diagonal")
     if not np.allclose(matrix, matrix.T):
-        problems.append("person_corr must be symmetric")
+        problems.append(f"{name} must be symmetric")
     if np.abs(matrix).max() > 1.0:
-        problems.append("person_corr entries must lie in [-1, 1]")
+        problems.append(f"{name} entries must lie in [-1, 1]")
     if not problems and np.linalg.eigvalsh(matrix).min() < _PSD_TOL:
-        problems.append("person_corr must be positive semi-definite (a valid correlation matrix)")
-    if _finite(rho) and not math.isclose(matrix[0, 1], rho, abs_tol=1e-12):
+        problems.append(f"{name} must be positive semi-definite (a valid correlation matrix)")
+    return problems, matrix
+
+
+def corr_problems(corr: Any, size: int, rho: float) -> list[str]:
+    """One line per problem of the person-effect correlation matrix (None is valid)."""
+    rows = "intercept, the slope of x_col and one slope per further predictor"
+    problems, matrix = _matrix_problems(corr, size, "person_corr", rows)
+    if matrix is not None and _finite(rho) and not math.isclose(matrix[0, 1], rho, abs_tol=1e-12):
         problems.append(
             f"person_corr[0][1] ({matrix[0, 1]:g}) must equal rho ({rho:g}): both are the "
             "intercept-slope correlation"
+        )
+    return problems
+
+
+def mean_corr_problems(corr: Any, size: int) -> list[str]:
+    """One line per problem of the correlation matrix of the predictors' true person means
+    (None is valid)."""
+    rows = "x_col, then one row per further predictor"
+    problems, matrix = _matrix_problems(corr, size, "mean_corr", rows)
+    if matrix is not None and not problems and np.linalg.eigvalsh(matrix).min() < _PD_TOL:
+        problems.append(
+            "mean_corr must be positive definite (person means that correlate perfectly "
+            "belong to one predictor)"
         )
     return problems
 
