@@ -15,12 +15,15 @@ them the prepared data's created columns where these can be computed (the modera
 with the same centre, the person means of the persons seen), :func:`partial_note` counts
 them in words, and :func:`latent_rows` puts the prepared rows and these rows together for a
 latent fit. The prepared rows themselves, and therefore every observed-centred fit and its
-cache key, do not depend on them.
+cache key, do not depend on them. A saved fit keeps them (see
+:func:`ambidex_bayes.store.partial_rows_parts`); :func:`unsaved_partial_rows_note` says what
+a latent fit loaded from a file saved before then lacks.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -30,7 +33,13 @@ if TYPE_CHECKING:
     from ambidex_bayes.data.mapping import ColumnMapping
     from ambidex_bayes.prepared_data import PreparedData
 
-__all__ = ["partial_mask", "partial_frame", "partial_note", "latent_rows"]
+__all__ = [
+    "partial_mask",
+    "partial_frame",
+    "partial_note",
+    "latent_rows",
+    "unsaved_partial_rows_note",
+]
 
 
 def partial_mask(frame: pd.DataFrame, model: list[str], m: ColumnMapping) -> pd.Series:
@@ -119,3 +128,42 @@ def latent_rows(prepared: PreparedData) -> pd.DataFrame:
         return prepared.frame
     columns = [c for c in prepared.frame.columns if c in extra.columns]
     return pd.concat([prepared.frame, extra[columns]], ignore_index=True)
+
+
+def unsaved_partial_rows_note(meta: Mapping[str, Any]) -> str | None:
+    """The note on a latent fit loaded from a file that did not keep its partial rows.
+
+    Fit files written before the partial rows were saved with the fit hold the rows of the
+    outcome model only (imputed predictors included), not the days with a predictor but no
+    outcome that informed the latent person means. The posterior holds what they taught;
+    what rebuilds the latent model's rows from the loaded fit's prepared data lacks them.
+
+    Parameters
+    ----------
+    meta : mapping
+        The loaded fit's ``meta``; ``meta["imputed"]`` counts those days (``x_only``, or
+        ``x_only`` per predictor under ``predictors``), when the record has numbers.
+
+    Returns
+    -------
+    str or None
+        None for an observed-centred fit and for a latent fit that used no such day.
+    """
+    if meta.get("centring") != "latent":
+        return None
+    imputed = meta.get("imputed")
+    counts: list[int] = []
+    if isinstance(imputed, Mapping):
+        each = imputed.get("predictors")
+        records = each if isinstance(each, list) else [imputed]
+        counts = [r.get("x_only") for r in records if isinstance(r, Mapping)]
+        counts = [n for n in counts if isinstance(n, int) and not isinstance(n, bool)]
+    if counts and not any(counts):
+        return None
+    days = f"{max(counts)} day(s)" if counts else "the days"
+    return (
+        f"The partial rows are unavailable: this fit file was saved without them ({days} with "
+        "a predictor but no outcome, which informed the latent person means). The posterior "
+        "is unchanged, but whatever rebuilds the latent model's rows from this fit's data "
+        "lacks them; fit the model again to keep them with the fit."
+    )

@@ -92,7 +92,8 @@ class PreparedData:
         other model value present; see :mod:`ambidex_bayes.partial_rows`), with the created
         columns where they can be computed; None when there are none. Observed centring
         never uses them (they are no part of ``frame``); latent centring imputes their
-        predictor or lets them inform the person means. Not saved with a fit.
+        predictor or lets them inform the person means. Saved with a fit apart from
+        :meth:`to_dict` (see :func:`ambidex_bayes.store.partial_rows_parts`).
         ``dataclasses.replace(prepared, frame=...)`` keeps them: pass ``partial_rows=None``
         too when the new frame holds other data (other persons, simulated outcomes).
     partial_rows_note

@@ -2,9 +2,13 @@
 
 The file is the fit's ``xarray.DataTree`` (posterior, sample stats, observed data,
 log-likelihood) plus two groups holding the prepared data (``prepared_data``) and the
-observed person means (``person_means``). Root attributes hold, as JSON, the resolved spec,
+observed person means (``person_means``), and, when the prepared data have them, a third
+holding their partial rows (``partial_rows``: the rows only latent centring uses, see
+:mod:`ambidex_bayes.partial_rows`; :func:`partial_rows_parts` and
+:func:`restore_partial_rows`). Root attributes hold, as JSON, the resolved spec,
 the formula, every prior used, the roles of the parameters, the data transformations, the
-package versions, the sampler settings, the seed and a hash of the data.
+package versions, the sampler settings, the seed and a hash of the data. Every part is data
+(arrays, text and JSON), never code.
 
 Writing goes to a temporary file in the same folder that is renamed over the target only
 once complete, so an interrupted save never leaves a half-written fit behind and never
@@ -14,14 +18,15 @@ destroys the previous one.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -30,8 +35,15 @@ import xarray as xr
 from ambidex_bayes.errors import FitFileError
 from ambidex_bayes.fit_reader import LazyPredicate, read_plain_tree
 
+if TYPE_CHECKING:
+    from ambidex_bayes.prepared_data import PreparedData
+
 __all__ = [
     "FORMAT_VERSION",
+    "PARTIAL_ROWS_DIM",
+    "PARTIAL_ROWS_GROUP",
+    "partial_rows_parts",
+    "restore_partial_rows",
     "atomic_write",
     "copy_file",
     "data_hash",
@@ -45,6 +57,9 @@ __all__ = [
 #: Version of the fit-file layout; files of another version are refused on load.
 FORMAT_VERSION = 1
 _MARKER = "ambidex_bayes_fit"
+#: The group of a fit file holding the prepared data's partial rows, and its dimension.
+PARTIAL_ROWS_GROUP = "partial_rows"
+PARTIAL_ROWS_DIM = "__partial_row__"
 
 
 def package_versions() -> dict[str, str]:
@@ -287,3 +302,84 @@ def _json_default(obj: Any) -> Any:
     if isinstance(obj, tuple):
         return list(obj)
     raise TypeError(f"cannot store {type(obj).__name__} in a fit file")
+
+
+def partial_rows_parts(prepared: PreparedData) -> tuple[xr.Dataset | None, dict[str, Any]]:
+    """What a fit file keeps of the prepared data's partial rows.
+
+    The rows (:attr:`PreparedData.partial_rows`: of a latent fit, the days with a predictor
+    but no outcome, which informed the person means) are stored as a group of plain arrays
+    along :data:`PARTIAL_ROWS_DIM`, as the prepared rows are; their note and its place among
+    the notes go into the root record ``partial_rows``. Neither is part of
+    :meth:`PreparedData.to_dict` (nor, therefore, of an observed fit's cache key).
+
+    Parameters
+    ----------
+    prepared : PreparedData
+
+    Returns
+    -------
+    rows : xarray.Dataset or None
+        The group :data:`PARTIAL_ROWS_GROUP` (None when the data have no partial rows; an
+        empty table is kept as a group of 0 rows).
+    record : dict
+        ``{"rows": n, "note": text or None, "note_at": position or None}``, ``n`` the
+        number of rows (0 without any), ``note_at`` the note's position in
+        :attr:`PreparedData.notes`.
+    """
+    rows = prepared.partial_rows
+    note = prepared.partial_rows_note
+    note_at = prepared.notes.index(note) if note is not None and note in prepared.notes else None
+    record = {"rows": 0 if rows is None else int(len(rows)), "note": note, "note_at": note_at}
+    if rows is None:
+        return None, record
+    return frame_to_dataset(rows.reset_index(drop=True), PARTIAL_ROWS_DIM), record
+
+
+def restore_partial_rows(
+    prepared: PreparedData,
+    tree: xr.DataTree,
+    record: Mapping[str, Any] | None,
+    meta: Mapping[str, Any],
+) -> PreparedData:
+    """``prepared`` with the partial rows and note a fit file keeps (see
+    :func:`partial_rows_parts`).
+
+    Parameters
+    ----------
+    prepared : PreparedData
+        Rebuilt from the file's ``prepared`` record and prepared rows.
+    tree : xarray.DataTree
+        The file's content (checked by
+        :func:`~ambidex_bayes.engine.fit_file.check_fit_records`).
+    record : mapping or None
+        The root record ``partial_rows``; None for a file saved before fit files kept the
+        partial rows.
+    meta : mapping
+        The fit's ``meta``: for such an older file of a latent fit, the note says how many
+        partial rows the fit used that are now unavailable
+        (:func:`~ambidex_bayes.partial_rows.unsaved_partial_rows_note`).
+
+    Returns
+    -------
+    PreparedData
+    """
+    from ambidex_bayes.partial_rows import unsaved_partial_rows_note
+
+    if record is None:
+        note = unsaved_partial_rows_note(meta)
+        if note is None:
+            return prepared
+        return dataclasses.replace(prepared, notes=(*prepared.notes, note))
+    rows = None
+    if PARTIAL_ROWS_GROUP in tree.children:
+        rows = dataset_to_frame(tree[PARTIAL_ROWS_GROUP].to_dataset(), PARTIAL_ROWS_DIM)
+        rows.index = pd.RangeIndex(len(rows))
+    note = record.get("note")
+    notes = list(prepared.notes)
+    if note is not None:
+        at = record.get("note_at")
+        notes.insert(len(notes) if at is None else min(int(at), len(notes)), note)
+    return dataclasses.replace(
+        prepared, notes=tuple(notes), partial_rows=rows, partial_rows_note=note
+    )

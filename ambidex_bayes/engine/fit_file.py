@@ -1,7 +1,7 @@
 """Structural checks of a saved fit file's records, before a fit is rebuilt from them.
 
 A fit file (see :mod:`ambidex_bayes.store`) holds groups (posterior, sample statistics,
-prepared rows, person means) and root attributes holding JSON records (spec, formula,
+prepared rows, person means, and the partial rows where there are any) and root attributes holding JSON records (spec, formula,
 priors, terms, sampler settings, prepared-data description). A file damaged on disk, edited
 by hand or written by another version can hold records of the wrong shape; rebuilding a fit
 from them would fail deep inside pandas or a dataclass, or worse, succeed with nonsense.
@@ -282,15 +282,68 @@ def _check_rows(path: Path, tree: xr.DataTree, records: Mapping[str, Any]) -> No
                     f"it holds {n_rows} prepared rows but {values.size} observed values of "
                     f"{name!r}",
                 )
-    roles = records["prepared"].get("roles")
+    _check_role_columns(path, frame, records["prepared"], "prepared")
+
+
+def _check_role_columns(
+    path: Path, frame: xr.Dataset, prepared: Mapping[str, Any], what: str
+) -> None:
+    """The columns of ``frame`` that hold a numeric role of the prepared data hold numbers."""
+    roles = prepared.get("roles")
     if not isinstance(roles, Mapping):
         raise _damaged(path, "its prepared-data record has no roles")
-    factors = records["prepared"].get("factor_codings") or {}  # text columns, coded apart
+    factors = prepared.get("factor_codings") or {}  # text columns, coded apart
     for role, column in roles.items():
         if role in {"person", "occasion"} or column not in frame or column in factors:
             continue
         if frame[column].dtype.kind not in "biuf":
-            raise _damaged(path, f"its prepared column {column!r} ({role}) holds text, not numbers")
+            raise _damaged(path, f"its {what} column {column!r} ({role}) holds text, not numbers")
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _check_partial_rows(path: Path, tree: xr.DataTree, prepared: Mapping[str, Any]) -> None:
+    """The partial rows (an optional group, see :func:`ambidex_bayes.store.partial_rows_parts`)
+    agree with their record: as many rows, each variable one value per row, the person, outcome
+    and level-1 columns present, numeric roles held as numbers; the note is text."""
+    from ambidex_bayes.store import PARTIAL_ROWS_DIM, PARTIAL_ROWS_GROUP
+
+    has_group = PARTIAL_ROWS_GROUP in tree.children
+    if "partial_rows" not in tree.attrs:
+        if has_group:
+            raise _damaged(path, "it holds partial rows but no 'partial_rows' record")
+        return  # a file saved before fit files kept the partial rows
+    record = _decoded(path, tree, "partial_rows", dict)
+    n_rows, note, note_at = record.get("rows"), record.get("note"), record.get("note_at")
+    if not _is_count(n_rows):
+        raise _damaged(path, f"its 'partial_rows' record counts {n_rows!r} rows, not a number")
+    if not (note is None or isinstance(note, str)) or not (note_at is None or _is_count(note_at)):
+        raise _damaged(path, "its 'partial_rows' record has a note that is not text")
+    if not has_group:
+        if n_rows:
+            raise _damaged(path, f"it lacks its {PARTIAL_ROWS_GROUP!r} group")
+        return
+    rows = tree[PARTIAL_ROWS_GROUP].to_dataset()
+    if set(rows.dims) - {PARTIAL_ROWS_DIM} or rows.sizes.get(PARTIAL_ROWS_DIM, 0) != n_rows:
+        raise _damaged(
+            path,
+            f"its partial rows are not {n_rows} rows along {PARTIAL_ROWS_DIM!r} (dimensions "
+            f"{dict(rows.sizes)})",
+        )
+    for name, values in rows.data_vars.items():
+        if values.dims != (PARTIAL_ROWS_DIM,) or values.dtype.kind not in "biufU":
+            raise _damaged(path, f"its partial-row column {name!r} is not one value per row")
+    mapping = prepared.get("mapping")
+    needed = [mapping.get("person"), mapping.get("outcome"), *(mapping.get("level1") or [])]
+    missing = [str(c) for c in needed if str(c) not in rows.data_vars]
+    if missing:
+        raise _damaged(path, f"its partial rows lack the column(s) {', '.join(missing)}")
+    _check_role_columns(path, rows, prepared, "partial-row")
+    for column in needed[1:]:
+        if rows[str(column)].dtype.kind not in "biuf":
+            raise _damaged(path, f"its partial-row column {column!r} holds text, not numbers")
 
 
 def check_fit_records(path: str | Path, tree: xr.DataTree, *, unread: Collection[str] = ()) -> None:
@@ -329,6 +382,7 @@ def check_fit_records(path: str | Path, tree: xr.DataTree, *, unread: Collection
     _check_tables(path, tree, records["prepared"])
     _check_draws(path, tree, unread)
     _check_rows(path, tree, records)
+    _check_partial_rows(path, tree, records["prepared"])
     try:
         ModelSpec.from_dict(records["spec"], source=f"{path} (stored spec)")
         frame = dataset_to_frame(tree["prepared_data"].to_dataset(), "__prepared_row__")

@@ -33,10 +33,13 @@ from ambidex_bayes.errors import FitFileError, SpecError
 from ambidex_bayes.prepared_data import PreparedData
 from ambidex_bayes.spec import ModelSpec
 from ambidex_bayes.store import (
+    PARTIAL_ROWS_GROUP,
     copy_file,
     dataset_to_frame,
     frame_to_dataset,
     load_datatree,
+    partial_rows_parts,
+    restore_partial_rows,
     save_datatree,
 )
 from ambidex_bayes.terms import ModerationTerms
@@ -161,6 +164,9 @@ class FitResult:
         tree["person_means"] = xr.DataTree(
             frame_to_dataset(self.prepared.person_means, "__person__")
         )
+        partial_rows, partial_record = partial_rows_parts(self.prepared)
+        if partial_rows is not None:
+            tree[PARTIAL_ROWS_GROUP] = xr.DataTree(partial_rows)
         prepared_meta = self.prepared.to_dict()
         prepared_meta.pop("person_means", None)
         attrs = {
@@ -172,6 +178,7 @@ class FitResult:
             "meta": self.meta,
             "prepared": prepared_meta,
             "convergence": self.convergence.to_dict(),
+            "partial_rows": partial_record,
         }
         sources = self._person_effect_files()
         self.path = save_datatree(tree, path, attrs)
@@ -284,9 +291,11 @@ class FitResult:
             "columns": {str(c): person_means[c].tolist() for c in person_means.columns},
         }
         prepared = PreparedData.from_dict(prepared_meta, frame=frame)
+        prepared = restore_partial_rows(prepared, tree, attrs.get("partial_rows"), attrs["meta"])
         idata = tree.copy()
-        for group in ("prepared_data", "person_means"):
-            del idata[group]
+        for group in ("prepared_data", "person_means", PARTIAL_ROWS_GROUP):
+            if group in idata.children:
+                del idata[group]
         from ambidex_bayes.model.formula import check_saved_formulas
 
         try:  # the stored formulas are code for formulae: check them before any use
