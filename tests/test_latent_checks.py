@@ -241,11 +241,15 @@ def test_latent_design_refuses_what_it_cannot_predict():
         latent_design(fit, post, data=stranger)
 
 
-def test_new_person_scores_refuse_latent_fits():
+def test_new_person_scores_of_latent_fits_refuse_only_monte_carlo():
     from ambidex_bayes.checks.log_likelihood import new_person_log_density
 
-    with pytest.raises(ModelError, match="latent centring: a new person's latent mean"):
-        new_person_log_density(fake_latent_fit())
+    fit = fake_latent_fit()
+    with pytest.raises(ModelError, match="method='monte_carlo' is not available for latent"):
+        new_person_log_density(fit, method="monte_carlo")
+    scores = new_person_log_density(fit)
+    assert scores.attrs["method"] == "gauss-hermite"
+    assert np.isfinite(scores.to_numpy()).all()
 
 
 def test_person_slopes_of_a_latent_fit_and_bambis_cross_check_refuses():
@@ -277,13 +281,13 @@ def test_exact_refits_leave_out_rows_a_latent_refit_cannot_score():
     complete = np.setdiff1d(np.arange(len(frame)), imputed)[:4]
     rows = np.sort(np.concatenate([imputed, complete]))
     np.testing.assert_array_equal(latent_unrefittable(fit, rows), imputed)
-    # a person's only row would make the person new
+    # a person's only row is refitted: the refit scores it as a new person's
     single = fit.prepared.frame.drop(
         index=frame.index[frame["person"] == frame["person"].iloc[0]][1:]
     )
     fit.prepared = dataclasses.replace(fit.prepared, frame=single.reset_index(drop=True))
     assert not np.isnan(fit.prepared.frame["x"].iloc[0])
-    assert 0 in latent_unrefittable(fit, np.array([0]))
+    assert latent_unrefittable(fit, np.array([0])).size == 0
     observed = SimpleNamespace(**{**vars(fit), "meta": {}})
     assert latent_unrefittable(observed, rows).size == 0
 

@@ -14,6 +14,13 @@ with the training centres; :func:`fold_tasks`), and scores each held-out person 
 family, a Monte Carlo average over new person effects for the Student-t family). Scores are
 on the outcome's original scale (a standardised outcome's log density gets
 :math:`-n_j\log s_y`), so that folds with their own standardisation agree.
+
+A latent-centred fit's folds are latent-centred fits as well; the training data hold the
+training persons' partial rows (days with the predictor but no outcome, or the outcome but no
+predictor), and a held-out person's days without an outcome inform their latent person
+means, which are integrated out of the score
+(:mod:`ambidex_bayes.checks.latent_new_person`). Its scored outcomes are those of the rows
+with every predictor observed (``n_rows`` counts them).
 ``arviz_stats.loo_kfold(group_by=...)`` is not used because it scores each row separately
 (one person effect per row, not one per person) and refits one fold at a time; here folds can
 run in parallel processes (``n_jobs``).
@@ -32,6 +39,7 @@ import pandas as pd
 import xarray as xr
 
 from ambidex_bayes import constants
+from ambidex_bayes.checks.latent_predictor import is_latent
 from ambidex_bayes.checks.log_likelihood import (
     integration_method,
     logmeanexp,
@@ -134,6 +142,7 @@ def _run_fold(task: dict[str, Any]) -> dict[str, Any]:
         progressbar=False,
         verbose=False,
         log_likelihood=False,  # the held-out persons are scored from the posterior
+        **({"centring": task["centring"]} if task.get("centring") else {}),
     )
     test = train.apply(task["test"])
     scores = new_person_log_density(
@@ -165,6 +174,9 @@ def fold_tasks(
     """One picklable task per fold: the training persons' validated rows (to be prepared
     again), the held-out rows (raw columns) and everything the worker needs.
 
+    For a latent-centred fit the rows include its partial rows, and the fold fits are
+    latent-centred (``task["centring"]``).
+
     Parameters
     ----------
     fit : FitResult
@@ -188,6 +200,11 @@ def fold_tasks(
     prepared = fit.prepared
     mapping = prepared.mapping
     frame = prepared.frame
+    latent = is_latent(fit)
+    partial = getattr(prepared, "partial_rows", None)
+    if latent and partial is not None and len(partial):
+        # the days only latent centring uses go with their persons' fold
+        frame = pd.concat([frame, partial], ignore_index=True)
     persons = frame[mapping.person].astype(str)
     fold_of = dict(zip(folds["person"], folds["fold"], strict=True))
     row_fold = persons.map(fold_of).to_numpy()
@@ -215,6 +232,7 @@ def fold_tasks(
                 "n_mc": n_mc,
                 "seed": seed + int(number),
                 "max_draws": max_draws,
+                "centring": "latent" if latent else None,
             }
         )
     return tasks
@@ -290,7 +308,7 @@ def kfold_by_person(
     )
     lpd = pd.Series(logmeanexp(in_sample.to_numpy(dtype=float), axis=1), index=in_sample.index)
     order = list(dict.fromkeys(persons))
-    counts = persons.value_counts()
+    counts = pd.Series(in_sample.attrs["n_rows"])  # the scored rows
     table = pd.DataFrame(
         {
             "person": order,

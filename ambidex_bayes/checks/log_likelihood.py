@@ -24,9 +24,15 @@ A whole person as a new person (leave-persons-out cross-validation)
     \log p(y_j \mid \theta^{(s)}) = \log \int \prod_i
         p(y_{ij} \mid \beta^{(s)}, u, \sigma^{(s)})\, N(u \mid 0, \Sigma^{(s)})\, du .
 
-For the Gaussian family the integral is exact, :math:`N(y_j \mid X_j\beta, V_j)`; for the
-Student-t family it is a Monte Carlo average over :math:`M` new person effects
-:math:`u^{(m)} \sim N(0, \Sigma^{(s)})` per draw (:func:`new_person_log_density`).
+For the Gaussian family the integral is exact, :math:`N(y_j \mid X_j\beta, V_j)`
+(:mod:`ambidex_bayes.checks.person_gaussian`); for the Student-t family it is a Monte Carlo
+average over :math:`M` new person effects :math:`u^{(m)} \sim N(0, \Sigma^{(s)})` per draw
+(:func:`new_person_log_density`).
+
+A latent-centred fit's new person has no draws of their latent person means either: these
+are integrated out too, over their normal posterior given the person's own predictor values
+(exactly without a person slope, by adaptive Gauss--Hermite quadrature over the one person
+mean that the person slope multiplies; :mod:`ambidex_bayes.checks.latent_new_person`).
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ from scipy import special, stats
 from ambidex_bayes import constants
 from ambidex_bayes.checks.indexed_predictor import linear_predictor_draws, predictor_design
 from ambidex_bayes.checks.latent_predictor import is_latent, latent_person_parameters
+from ambidex_bayes.checks.person_gaussian import gaussian_log_density, person_covariance_matrix
 from ambidex_bayes.checks.predictive import (
     MAX_DRAWS,
     linear_predictor,
@@ -63,12 +70,14 @@ __all__ = [
     "INTEGRATION_METHODS",
     "integrated_log_likelihood",
     "new_person_log_density",
+    "fitted_persons",
 ]
 
 #: New person effects per posterior draw in the Monte Carlo integral (Student-t family).
 MC_DRAWS: int = 200
 
-#: Ways of integrating over new person effects; ``"auto"`` is exact for the Gaussian family.
+#: Ways of integrating over new person effects; ``"auto"`` is exact for the Gaussian family
+#: (for a latent-centred fit with a person slope: Gauss--Hermite over its person mean).
 INTEGRATION_METHODS: tuple[str, ...] = ("auto", "exact", "monte_carlo")
 
 
@@ -408,39 +417,35 @@ def _integrated_array(
 
 
 # ------------------------------------------------------------------ new persons
-def refuse_latent_new_persons(fit: FitResult) -> None:
-    """Refuse scores of new persons for a latent-centred fit, whose new person's latent
-    mean of the predictor is unknown.
-
-    Raises
-    ------
-    ModelError
-        ``fit`` is latent-centred.
-    """
-    if is_latent(fit):
-        raise ModelError(
-            f"{fit.spec.name} was fitted with latent centring: a new person's latent mean of "
-            "the predictor is unknown, so scores of whole new persons (leave-persons-out "
-            "K-fold, a left-out person's only row) are not available for latent-centred fits."
-        )
-
-
 def integration_method(fit: FitResult, method: str | None) -> str:
-    """``"exact"`` or ``"monte_carlo"``: the integration ``method`` asks for on this fit.
+    """``"exact"``, ``"monte_carlo"`` or ``"gauss-hermite"``: the integration ``method`` asks
+    for on this fit.
+
+    For a latent-centred fit, ``"auto"`` and ``"exact"`` give ``"exact"`` without a person
+    slope and ``"gauss-hermite"`` with one (the person effects exactly, the person mean that
+    the slope multiplies by quadrature; :mod:`ambidex_bayes.checks.latent_new_person`).
 
     Raises
     ------
     AmbidexError
         ``method`` is not one of :data:`INTEGRATION_METHODS`.
     ModelError
-        ``"exact"`` for a family other than Gaussian, or a latent-centred fit (a new
-        person's latent mean of the predictor is unknown).
+        ``"exact"`` for a family other than Gaussian, or ``"monte_carlo"`` for a
+        latent-centred fit.
     """
-    refuse_latent_new_persons(fit)
+    if method not in (None, *INTEGRATION_METHODS):
+        raise AmbidexError(f"method must be 'auto', 'exact' or 'monte_carlo'; got {method!r}.")
+    if is_latent(fit):
+        if method == "monte_carlo":
+            raise ModelError(
+                f"{fit.spec.name} was fitted with latent centring: its new persons are scored "
+                "with the person effects integrated out exactly and the latent person means by "
+                "quadrature; method='monte_carlo' is not available for latent-centred fits "
+                "(use 'auto')."
+            )
+        return "exact" if fit.terms.group_slope_sd is None else "gauss-hermite"
     if method in (None, "auto"):
         return "exact" if fit.spec.family == "gaussian" else "monte_carlo"
-    if method not in INTEGRATION_METHODS:
-        raise AmbidexError(f"method must be 'auto', 'exact' or 'monte_carlo'; got {method!r}.")
     if method == "exact" and fit.spec.family != "gaussian":
         raise ModelError(
             f"{fit.spec.name}: exact integration over new person effects needs the Gaussian "
@@ -449,11 +454,24 @@ def integration_method(fit: FitResult, method: str | None) -> str:
     return method
 
 
+def fitted_persons(fit: FitResult) -> frozenset[str]:
+    """The persons a fit has draws of: its rows' persons, and for a latent-centred fit also
+    the persons of its partial rows (their days without an outcome gave them person means
+    and person effects drawn from the population)."""
+    persons = set(fit.prepared.frame[fit.prepared.mapping.person].astype(str))
+    if is_latent(fit):
+        dim = fit.terms.person_dim
+        posterior = posterior_dataset(fit.idata)
+        if dim in posterior.coords:
+            persons |= set(np.asarray(posterior[dim].values).astype(str))
+    return frozenset(persons)
+
+
 def new_person_scores(
     fit: FitResult,
     post: xr.Dataset,
     rows: pd.DataFrame,
-    mu: np.ndarray,
+    mu: np.ndarray | None = None,
     *,
     method: str | None,
     n_mc: int,
@@ -461,11 +479,21 @@ def new_person_scores(
 ) -> dict[str, np.ndarray]:
     """Per person, ``log p(y_j | theta_s)`` per draw with new person effects integrated out.
 
-    ``mu`` is the fixed part, shape ``(draws, rows)``, on the modelled scale.
+    ``mu`` is the fixed part, shape ``(draws, rows)``, on the modelled scale (computed here
+    when not given). For a latent-centred fit the person means are integrated out as well
+    and ``mu`` is not used (:mod:`ambidex_bayes.checks.latent_new_person`).
     """
     method = integration_method(fit, method)
     sigma = scalar_draws(post, fit.terms.sigma, "residual SD")
     cov, names = person_covariance(fit, post)
+    by_person = rows_by_person(rows, fit.prepared.mapping.person)
+    if is_latent(fit):
+        from ambidex_bayes.checks.latent_new_person import latent_new_person_scores
+
+        return latent_new_person_scores(fit, post, rows, sigma=sigma, cov=cov, by_person=by_person)
+    if mu is None:
+        mu_da = linear_predictor(fit, group_specific=False, data=rows, posterior=post)
+        mu = np.asarray(mu_da.values, dtype=float).reshape(-1, len(rows))
     z_all = person_effect_design(fit, rows, names)
     y_all = rows[fit.terms.y_column].to_numpy(dtype=float)
     nu = scalar_draws(post, "nu", "degrees of freedom") if fit.spec.family == "t" else None
@@ -475,16 +503,13 @@ def new_person_scores(
         # Cholesky factors of Sigma per draw (jitter for draws at the boundary).
         chol = np.linalg.cholesky(cov + 1e-12 * np.eye(q))
     out: dict[str, np.ndarray] = {}
-    for person, idx in rows_by_person(rows, fit.prepared.mapping.person).items():
+    for person, idx in by_person.items():
         y = y_all[idx]
         m = mu[:, idx]
         z = z_all[idx]
         if method == "exact":
-            v = sigma[:, None, None] ** 2 * np.eye(idx.size) + z @ cov @ z.T
-            r = y[None, :] - m
-            sign, logdet = np.linalg.slogdet(v)
-            quad = np.einsum("sa,sa->s", r, np.linalg.solve(v, r[..., None])[..., 0])
-            out[person] = -0.5 * (idx.size * math.log(2 * math.pi) + logdet + quad)
+            v = person_covariance_matrix(z, cov, sigma**2)
+            out[person] = gaussian_log_density(y[None, :] - m, v)
         else:
             if q:
                 e = rng.standard_normal((mu.shape[0], n_mc, q))
@@ -501,6 +526,30 @@ def new_person_scores(
     return out
 
 
+def _default_rows(fit: FitResult) -> pd.DataFrame:
+    """The fitted rows; for a latent-centred fit with partial rows also those (their days
+    without an outcome inform the person means)."""
+    frame = fit.prepared.frame
+    partial = getattr(fit.prepared, "partial_rows", None)
+    if is_latent(fit) and partial is not None and len(partial):
+        return pd.concat([frame, partial], ignore_index=True)
+    return frame
+
+
+def scored_row_counts(fit: FitResult, rows: pd.DataFrame) -> pd.Series:
+    """Per person of ``rows``, the rows whose outcome :func:`new_person_log_density` scores:
+    every row, or for a latent-centred fit those with the outcome and every predictor and
+    control observed (:func:`~ambidex_bayes.checks.latent_new_person.latent_scored_rows`)."""
+    persons = rows[fit.prepared.mapping.person].astype(str)
+    if is_latent(fit):
+        from ambidex_bayes.checks.latent_new_person import latent_scored_rows
+
+        scored = latent_scored_rows(fit, rows.reset_index(drop=True))
+        counts = pd.Series(scored.astype(int), index=persons.to_numpy()).groupby(level=0).sum()
+        return counts.reindex(pd.unique(persons.to_numpy()))
+    return persons.value_counts()
+
+
 def new_person_log_density(
     fit: FitResult,
     rows: pd.DataFrame | None = None,
@@ -515,14 +564,20 @@ def new_person_log_density(
 
     :math:`\log \int \prod_i p(y_{ij} \mid \theta^{(s)}, u)\,N(u \mid 0, \Sigma^{(s)})\,du`
     for every person in ``rows``: exact for the Gaussian family (``method="exact"``), by
-    Monte Carlo with ``n_mc`` new person effects per draw otherwise.
+    Monte Carlo with ``n_mc`` new person effects per draw otherwise. For a latent-centred
+    fit the person's latent means are integrated out as well, over their posterior given the
+    person's own predictor values (:mod:`ambidex_bayes.checks.latent_new_person`: exact
+    without a person slope, Gauss--Hermite quadrature with one); its scored outcomes are
+    those of the rows with every predictor observed, and rows without an outcome inform the
+    person means.
 
     Parameters
     ----------
     fit : FitResult
     rows : DataFrame, optional
         Rows with the fit's prepared columns (e.g. ``fit.prepared.apply(new)``); default the
-        fitted rows (then the score is in-sample).
+        fitted rows (then the score is in-sample; a latent-centred fit's partial rows are
+        included).
     method : {"auto", "exact", "monte_carlo"}
     n_mc : int, optional
         Default :data:`MC_DRAWS`.
@@ -536,33 +591,33 @@ def new_person_log_density(
     Returns
     -------
     pandas.DataFrame
-        Index: person; columns: draws (``0 .. S-1``).
+        Index: person; columns: draws (``0 .. S-1``). ``attrs["method"]`` names the
+        integration, ``attrs["n_rows"]`` the scored rows per person.
     """
-    refuse_latent_new_persons(fit)
+    chosen = integration_method(fit, method)
     post_all = posterior_dataset(fit.idata)
     post = post_all.isel(draw=slice(None, None, thinning_step(post_all, max_draws or MAX_DRAWS)))
-    rows = fit.prepared.frame if rows is None else rows
+    rows = _default_rows(fit) if rows is None else rows
     if fit.terms.y_column not in rows.columns:
         raise AmbidexError(
             f"the rows lack the outcome column {fit.terms.y_column!r}; transform new rows with "
             "fit.prepared.apply(...) first."
         )
-    mu = linear_predictor(fit, group_specific=False, data=rows, posterior=post)
-    mu_flat = np.asarray(mu.values, dtype=float).reshape(-1, len(rows))
+    rows = rows.reset_index(drop=True)
     scores = new_person_scores(
         fit,
         post,
-        rows.reset_index(drop=True),
-        mu_flat,
+        rows,
         method=method,
         n_mc=MC_DRAWS if n_mc is None else int(n_mc),
         seed=constants.SEED if seed is None else int(seed),
     )
     table = pd.DataFrame.from_dict(scores, orient="index")
     table.index.name = "person"
+    counts = scored_row_counts(fit, rows).reindex(table.index)
     if original_scale:
         _, scale = outcome_transform(fit)
-        counts = rows[fit.prepared.mapping.person].astype(str).value_counts()
-        table = table.sub(counts.reindex(table.index).to_numpy() * math.log(scale), axis=0)
-    table.attrs["method"] = integration_method(fit, method)
+        table = table.sub(counts.to_numpy() * math.log(scale), axis=0)
+    table.attrs["method"] = chosen
+    table.attrs["n_rows"] = {str(p): int(n) for p, n in counts.items()}
     return table

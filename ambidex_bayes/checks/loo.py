@@ -40,6 +40,7 @@ from ambidex_bayes.checks.latent_predictor import is_latent, latent_names
 from ambidex_bayes.checks.log_likelihood import (
     MC_DRAWS,
     RowLogLikelihood,
+    fitted_persons,
     integrated_log_likelihood,
     logmeanexp,
     new_person_scores,
@@ -255,35 +256,33 @@ def _refit_row_log_density(
         **({"centring": "latent"} if is_latent(fit) else {}),
     )
     left_out = frame.iloc[[row]].reset_index(drop=True)
-    person_col = prepared.mapping.person
-    known = str(left_out[person_col].iloc[0]) in set(kept[person_col].astype(str))
+    person = str(left_out[prepared.mapping.person].iloc[0])
     post = posterior_dataset(refit.idata)
-    mu_da = linear_predictor(refit, group_specific=known, data=left_out, posterior=post)
-    mu = np.asarray(mu_da.values, dtype=float).reshape(-1)
-    y = float(left_out[fit.terms.y_column].iloc[0])
-    if known:
+    if person in fitted_persons(refit):
+        mu_da = linear_predictor(refit, group_specific=True, data=left_out, posterior=post)
+        mu = np.asarray(mu_da.values, dtype=float).reshape(-1)
+        y = float(left_out[fit.terms.y_column].iloc[0])
         return float(logmeanexp(row_log_density(refit, post, y, mu)))
-    # The person's only row: their effects are new, drawn from the population.
+    # The person's only row: their effects (and latent means) are new, from the population.
     return float(
         logmeanexp(
             new_person_scores(
-                refit, post, left_out, mu[:, None], method=None, n_mc=MC_DRAWS, seed=constants.SEED
-            )[str(left_out[person_col].iloc[0])]
+                refit, post, left_out, method=None, n_mc=MC_DRAWS, seed=constants.SEED
+            )[person]
         )
     )
 
 
 def latent_unrefittable(fit: FitResult, rows: np.ndarray) -> np.ndarray:
     """The rows of a latent-centred fit that an exact refit cannot score (none for an
-    observed fit): rows with an imputed predictor (the refit has no value for it) and a
-    person's only row (its person would be new, with an unknown latent mean)."""
+    observed fit): rows with an imputed predictor (the refit has no value for it). A
+    person's only row is scored as a new person's
+    (:mod:`ambidex_bayes.checks.latent_new_person`)."""
     if not is_latent(fit) or rows.size == 0:
         return np.zeros(0, dtype=int)
     frame = fit.prepared.frame
     names = latent_names(fit)
-    counts = frame[names.person].astype(str).map(frame[names.person].astype(str).value_counts())
-    imputed = frame[list(names.predictors)].isna().any(axis=1).to_numpy()
-    cannot = imputed | (counts.to_numpy() < 2)
+    cannot = frame[list(names.predictors)].isna().any(axis=1).to_numpy()
     return rows[cannot[rows]]
 
 
@@ -387,7 +386,7 @@ def psis_loo(
         bad_now = np.setdiff1d(bad_now, unrefittable)
         notes.append(
             f"{name}: {len(unrefittable)} row(s) with high Pareto k cannot be refitted exactly "
-            "in a latent-centred fit (an imputed predictor, or a person's only row); they are "
+            "in a latent-centred fit (their predictor is imputed); they are "
             "left as estimated."
         )
     if bad_now.size and remedy in ("auto", "refit"):
