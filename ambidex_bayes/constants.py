@@ -39,9 +39,13 @@ BACKEND: str = "nutpie"
 FALLBACK_BACKEND: str = "pymc"
 
 #: A fit that fails its convergence checks is sampled once more, announced, with this target
-#: acceptance (at least) and this many times the tuning steps (see :mod:`ambidex_bayes.rescue`).
+#: acceptance (at least) and this many times the tuning steps (see :mod:`ambidex_bayes.rescue`),
+#: and, when it failed on R-hat or an ESS, this many times the draws per chain: at the
+#: reference study's size, latent-centred fits that still failed after the first two changes
+#: were short of ESS 400 by at most half (benchmarks/bench_reliability.py --centring latent).
 RESCUE_TARGET_ACCEPT: float = 0.99
 RESCUE_TUNE_FACTOR: int = 2
+RESCUE_DRAWS_FACTOR: int = 2
 #: Fewest draws (draws x chains) for which that second try is made: with fewer, a low ESS
 #: comes from the number of draws itself, which more tuning does not change.
 RESCUE_MIN_DRAWS: int = 2000

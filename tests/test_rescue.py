@@ -5,12 +5,13 @@ from __future__ import annotations
 import dataclasses
 import importlib
 
+import pandas as pd
 import pytest
 
 from ambidex_bayes import constants
-from ambidex_bayes.diagnostics import ConvergenceWarning
+from ambidex_bayes.diagnostics import ConvergenceReport, ConvergenceWarning
 from ambidex_bayes.fit import FitResult, SamplerSettings, fit
-from ambidex_bayes.rescue import rescue_settings, worth_rescuing
+from ambidex_bayes.rescue import rescue_announcement, rescue_settings, worth_rescuing
 from ambidex_bayes.spec import load_spec
 
 #: the module itself; the attribute ``ambidex_bayes.fit`` is the function (the front door's verb)
@@ -25,6 +26,51 @@ def test_second_try_raises_target_accept_and_tuning():
     assert (second.draws, second.chains, second.seed) == (1000, 4, first.seed)
     assert worth_rescuing(first)
     assert not worth_rescuing(SamplerSettings(draws=100, chains=2).resolved())
+
+
+def _report(rhat: float, ess_bulk: float, ess_tail: float, problems: tuple[str, ...]):
+    table = pd.DataFrame(
+        {"rhat": [1.001, rhat], "ess_bulk": [2000.0, ess_bulk], "ess_tail": [2000.0, ess_tail]},
+        index=["a", "b"],
+    )
+    return ConvergenceReport(
+        table=table, n_divergent=0, n_max_treedepth=0, n_draws=4000, ebfmi=(1.0,), problems=problems
+    )
+
+
+@pytest.mark.parametrize(
+    ("rhat", "ess_bulk", "ess_tail", "more_draws"),
+    [
+        (1.02, 2000.0, 2000.0, True),  # R-hat
+        (1.001, 250.0, 2000.0, True),  # bulk-ESS
+        (1.001, 2000.0, 150.0, True),  # tail-ESS
+        (1.001, 2000.0, 2000.0, False),  # divergences only: more draws would not help
+    ],
+)
+def test_second_try_keeps_more_draws_only_when_the_chains_mixed_too_slowly(
+    rhat, ess_bulk, ess_tail, more_draws
+):
+    first = SamplerSettings(draws=1000, tune=1000, chains=4, target_accept=0.9).resolved()
+    report = _report(rhat, ess_bulk, ess_tail, ("a problem",))
+    second = rescue_settings(first, report)
+    expected = 1000 * constants.RESCUE_DRAWS_FACTOR if more_draws else 1000
+    assert second.draws == expected
+    assert second.tune == constants.RESCUE_TUNE_FACTOR * 1000
+    text = rescue_announcement("M3", report, first, second)
+    assert (f"{expected} draws per chain (was 1000)" in text) is more_draws
+    assert ("more draws raise the effective sample size" in text) is more_draws
+
+
+def test_the_second_try_rule_is_part_of_the_cache_key(monkeypatch, small_prepared):
+    from ambidex_bayes.engine.cache import fit_key
+
+    settings = SamplerSettings(draws=1000, tune=1000, chains=4, seed=1).resolved()
+    spec = load_spec("M3")
+    before = fit_key(spec, small_prepared, settings)
+    without = fit_key(spec, small_prepared, settings, rescue=False)
+    monkeypatch.setattr(constants, "RESCUE_DRAWS_FACTOR", 3)
+    assert fit_key(spec, small_prepared, settings) != before
+    assert fit_key(spec, small_prepared, settings, rescue=False) == without
 
 
 def _failing_once(monkeypatch):

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ambidex_bayes import constants
-from ambidex_bayes.engine.rescue import worth_rescuing
+from ambidex_bayes.engine.rescue import rescue_policy, worth_rescuing
 from ambidex_bayes.engine.result import FitResult
 from ambidex_bayes.engine.settings import SamplerSettings
 from ambidex_bayes.errors import FitFileError
@@ -81,7 +81,9 @@ def fit_key(
     rescue : bool
         Whether a fit that fails its convergence checks is sampled once more (see
         :mod:`ambidex_bayes.engine.rescue`). Without that second try a failing fit keeps other
-        draws, so its key differs, but only for settings that would get a second try.
+        draws, so its key differs, but only for settings that would get a second try; with
+        it, the second try's policy (``constants.RESCUE_*``) is part of the key, so that a
+        failing fit saved under another policy is not re-used.
 
     Returns
     -------
@@ -97,6 +99,8 @@ def fit_key(
         "model_code": MODEL_CODE_VERSION,
         "versions": {k: v for k, v in package_versions().items() if k in KEY_PACKAGES},
     }
+    if rescue and worth_rescuing(settings):
+        payload["rescue"] = rescue_policy()
     key = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
     if not rescue and worth_rescuing(settings):
         key = hashlib.sha256(f"{key}:no-rescue".encode()).hexdigest()

@@ -4,10 +4,12 @@ When the first fit's diagnostics fail (R-hat, bulk or tail ESS, divergences, tre
 E-BFMI; see :func:`ambidex_bayes.diagnostics.check_convergence`), :func:`ambidex_bayes.fit.fit`
 samples once more with a higher target acceptance (smaller steps, which follow the narrow
 regions near a small person-effect SD) and longer tuning (better step size and mass
-matrix), says so in plain words before it starts, and afterwards gives an honest verdict:
-the second fit passed, or it still fails and its results should not be trusted yet. The
-settings of the second try live in :mod:`ambidex_bayes.constants`
-(``RESCUE_TARGET_ACCEPT``, ``RESCUE_TUNE_FACTOR``); fits of fewer than
+matrix) — and, when the chains mixed too slowly (R-hat too high or an ESS too low), more
+draws, since the effective sample size grows with the draws kept — says so in plain words
+before it starts, and afterwards gives an honest verdict: the second fit passed, or it
+still fails and its results should not be trusted yet. The settings of the second try live
+in :mod:`ambidex_bayes.constants` (``RESCUE_TARGET_ACCEPT``, ``RESCUE_TUNE_FACTOR``,
+``RESCUE_DRAWS_FACTOR``); fits of fewer than
 ``RESCUE_MIN_DRAWS`` draws in all get no second try (see :func:`worth_rescuing`).
 
 :func:`sample_with_rescue` is that routine, shared by every route that fits: the observed
@@ -33,6 +35,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "worth_rescuing",
+    "mixed_too_slowly",
+    "rescue_policy",
     "rescue_settings",
     "rescue_announcement",
     "rescue_verdict",
@@ -50,18 +54,52 @@ def worth_rescuing(settings: SamplerSettings) -> bool:
     return int(settings.draws) * int(settings.chains) >= constants.RESCUE_MIN_DRAWS
 
 
-def rescue_settings(settings: SamplerSettings) -> SamplerSettings:
-    """The settings of the second try: higher target acceptance, longer tuning.
+def rescue_policy() -> dict[str, float]:
+    """The second try's settings rule, for cache keys: fits made under another rule differ."""
+    return {
+        "target_accept": constants.RESCUE_TARGET_ACCEPT,
+        "tune_factor": constants.RESCUE_TUNE_FACTOR,
+        "draws_factor": constants.RESCUE_DRAWS_FACTOR,
+    }
+
+
+def mixed_too_slowly(convergence: ConvergenceReport) -> bool:
+    """Whether a fit failed on R-hat or on an ESS (not only on divergences and the like)."""
+    table = convergence.table
+    if not len(table):
+        return False
+    return bool(
+        (table["rhat"] > constants.RHAT_MAX).any()
+        or (table["ess_bulk"] < constants.ESS_BULK_MIN).any()
+        or (table["ess_tail"] < constants.ESS_TAIL_MIN).any()
+    )
+
+
+def rescue_settings(
+    settings: SamplerSettings, convergence: ConvergenceReport | None = None
+) -> SamplerSettings:
+    """The settings of the second try: higher target acceptance, longer tuning, and more
+    draws when the first fit mixed too slowly.
 
     Parameters
     ----------
     settings : SamplerSettings
         Resolved settings of the first fit.
+    convergence : ConvergenceReport, optional
+        The first fit's checks. When its R-hat or an ESS failed (:func:`mixed_too_slowly`),
+        each chain keeps ``constants.RESCUE_DRAWS_FACTOR`` times the draws: with draws that
+        are correlated alike, the ESS grows in proportion to the draws kept, and R-hat
+        moves towards 1. Divergences alone do not get more draws (they would only add
+        divergent transitions).
     """
+    draws = int(settings.draws)
+    if convergence is not None and mixed_too_slowly(convergence):
+        draws *= constants.RESCUE_DRAWS_FACTOR
     return dataclasses.replace(
         settings,
         target_accept=max(float(settings.target_accept), constants.RESCUE_TARGET_ACCEPT),
         tune=int(settings.tune) * constants.RESCUE_TUNE_FACTOR,
+        draws=draws,
     )
 
 
@@ -94,9 +132,16 @@ def rescue_announcement(
     return (
         f"{name}: the fit failed its convergence checks ({_failed_checks(convergence)}). "
         f"Sampling once more with target_accept {second.target_accept:g} "
-        f"(was {first.target_accept:g}) and {second.tune} tuning steps (was {first.tune}): "
-        "smaller steps and longer tuning usually resolve this when a person-effect SD is "
-        "near zero. This takes longer; the first fit's draws are discarded."
+        f"(was {first.target_accept:g}), {second.tune} tuning steps (was {first.tune})"
+        + (
+            f" and {second.draws} draws per chain (was {first.draws})"
+            if second.draws != first.draws
+            else ""
+        )
+        + ": smaller steps and longer tuning usually resolve this when a person-effect SD is "
+        "near zero"
+        + ("; more draws raise the effective sample size" if second.draws != first.draws else "")
+        + ". This takes longer; the first fit's draws are discarded."
     )
 
 
@@ -157,7 +202,7 @@ def sample_with_rescue(
     convergence = check(idata, warn=not rescue)
     if not rescue or convergence.ok:
         return idata, convergence, None
-    second = rescue_settings(settings)
+    second = rescue_settings(settings, convergence)
     announcement = rescue_announcement(name, convergence, settings, second)
     if verbose:
         print(announcement)
