@@ -47,6 +47,8 @@ __all__ = [
     "fit_latent",
     "fitted_prepared",
     "imputed_record",
+    "imputed_counts",
+    "imputed_sentence",
     "centring_line",
 ]
 
@@ -100,7 +102,7 @@ def centring_line(meta: Mapping[str, Any], *, reliability: float | None = None) 
     if meta.get("centring") == "latent":
         imputed = meta.get("imputed")
         if isinstance(imputed, Mapping):  # a record of numbers and words (older fits: words)
-            imputed = imputed.get("note")
+            imputed = imputed.get("note") or imputed_sentence(meta)
         evidence = (
             f" The observed person means' reliability is lambda = {reliability:.2f} "
             f"(centring='auto' takes latent centring below {LATENT_BELOW:.2f})."
@@ -213,7 +215,8 @@ def _latent_key(
 
 
 def imputed_record(data: LatentData, n_prepared: int) -> dict[str, Any]:
-    """``meta["imputed"]`` of a latent fit: what was imputed, in numbers and in words.
+    """``meta["imputed"]`` of a latent fit: what was imputed, per predictor, in numbers and
+    in words.
 
     Parameters
     ----------
@@ -225,19 +228,98 @@ def imputed_record(data: LatentData, n_prepared: int) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``predictor`` (the level-1 predictor), ``x_imputed`` (days with an outcome whose
-        predictor was imputed; the length of ``{x}_imputed``), ``x_only`` (days with the
-        predictor but no outcome, informing the person means only), ``outcome_rows``
-        (rows in the outcome model), ``prepared_rows`` and ``note`` (the same in words).
+        ``predictors``: per level-1 predictor the latent model centres, in its order,
+        ``{"predictor": name, "x_imputed": n, "x_only": m}`` (``n`` days with an outcome
+        whose value of it was imputed, the length of its ``{x}_imputed``; ``m`` days with
+        it but no outcome, informing its person means only). ``x_imputed`` (all imputed
+        values, the sum of the ``n``) and ``x_only`` (days without an outcome with at least
+        one predictor; equal to ``m`` with one predictor), ``outcome_rows`` (rows in the
+        outcome model), ``prepared_rows`` and ``note`` (the counts in words). Records of
+        fits saved before they counted every predictor hold the first predictor's counts
+        only, as ``predictor``, ``x_imputed`` and ``x_only``; :func:`imputed_counts` reads
+        both.
     """
+    each = [data.predictor(p) for p in range(data.n_predictors)]
     return {
-        "predictor": data.names.x,
-        "x_imputed": data.n_imputed,
-        "x_only": len(data.predictor(0).x_only),
+        "predictors": [
+            {"predictor": v.names.x, "x_imputed": v.n_imputed, "x_only": len(v.x_only)}
+            for v in each
+        ],
+        "x_imputed": sum(v.n_imputed for v in each),
+        "x_only": len(data.x_only_person),
         "outcome_rows": len(data.y),
         "prepared_rows": int(n_prepared),
         "note": data.imputation_note(),
     }
+
+
+def _count(value: Any) -> int | None:
+    """``value`` when it is a count (a non-negative int, not a bool), else None."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return None
+
+
+def imputed_counts(meta: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Per predictor, what a latent fit imputed (from ``meta["imputed"]``, any form).
+
+    Parameters
+    ----------
+    meta : mapping
+        A fit's ``meta``. ``meta["imputed"]`` is the record of :func:`imputed_record`; a
+        record of a fit saved before it counted every predictor (the first predictor's
+        ``predictor``, ``x_imputed`` and ``x_only`` only) gives that predictor alone; a
+        record of words only, or none, gives none.
+
+    Returns
+    -------
+    list of dict
+        ``{"predictor": name or None, "x_imputed": int, "x_only": int}`` per predictor
+        (entries whose counts are not numbers are left out).
+    """
+    record = meta.get("imputed")
+    if not isinstance(record, Mapping):
+        return []
+    each = record.get("predictors")
+    entries = each if isinstance(each, list) else [record]
+    out = []
+    for entry in entries:
+        if not isinstance(entry, Mapping):
+            continue
+        n, m = _count(entry.get("x_imputed")), _count(entry.get("x_only"))
+        if n is None or m is None:
+            continue
+        name = entry.get("predictor")
+        out.append(
+            {"predictor": name if isinstance(name, str) else None, "x_imputed": n, "x_only": m}
+        )
+    return out
+
+
+def imputed_sentence(meta: Mapping[str, Any]) -> str:
+    """The counts of :func:`imputed_counts` in one sentence (empty when none are known).
+
+    Examples
+    --------
+    >>> meta = {"imputed": {"predictors": [
+    ...     {"predictor": "x", "x_imputed": 3, "x_only": 5},
+    ...     {"predictor": "z", "x_imputed": 0, "x_only": 2}]}}
+    >>> imputed_sentence(meta)
+    "Imputed missing daily values on days with an outcome: 3 of 'x', 0 of 'z'; days with the predictor but no outcome (informing the person means only): 5 of 'x', 2 of 'z'."
+    """
+    counts = imputed_counts(meta)
+    if not counts:
+        return ""
+
+    def of(key: str) -> str:
+        return ", ".join(
+            f"{c[key]} of {c['predictor']!r}" if c["predictor"] else str(c[key]) for c in counts
+        )
+
+    return (
+        f"Imputed missing daily values on days with an outcome: {of('x_imputed')}; days with "
+        f"the predictor but no outcome (informing the person means only): {of('x_only')}."
+    )
 
 
 def _finite_or_none(value: float | None) -> float | None:

@@ -314,8 +314,23 @@ def _latent_centring(fits: Mapping[str, FitResult]) -> str:
         "Mplus): each person's mean of the level-1 predictor was a parameter of the model, "
         "the within part was the daily value minus it and the between part its deviation "
         "from the mean of the person means; missing daily values of the predictor on days "
-        "with an outcome were imputed by the model."
+        "with an outcome were imputed by the model." + _imputed_counts(fits, latent)
     )
+
+
+def _imputed_counts(fits: Mapping[str, FitResult], latent: Sequence[str]) -> str:
+    """What the latent fits imputed, per predictor (see
+    :func:`ambidex_bayes.centring.imputed_sentence`): once when every fit records the same,
+    else per fit; empty when none records numbers."""
+    from ambidex_bayes.centring import imputed_sentence
+
+    each = {name: imputed_sentence(fits[name].meta) for name in latent}
+    known = {name: text for name, text in each.items() if text}
+    if not known:
+        return ""
+    if len(set(known.values())) == 1 and len(known) == len(each):
+        return " " + next(iter(known.values()))
+    return "".join(f" {name}: {text}" for name, text in known.items())
 
 
 def methods_paragraph(analysis: Analysis, *, loo: pd.DataFrame | None = None) -> str:

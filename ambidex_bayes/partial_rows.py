@@ -141,8 +141,8 @@ def unsaved_partial_rows_note(meta: Mapping[str, Any]) -> str | None:
     Parameters
     ----------
     meta : mapping
-        The loaded fit's ``meta``; ``meta["imputed"]`` counts those days (``x_only``, or
-        ``x_only`` per predictor under ``predictors``), when the record has numbers.
+        The loaded fit's ``meta``; ``meta["imputed"]["x_only"]`` counts those days, when
+        the record has numbers (see :func:`ambidex_bayes.centring.imputed_record`).
 
     Returns
     -------
@@ -152,15 +152,11 @@ def unsaved_partial_rows_note(meta: Mapping[str, Any]) -> str | None:
     if meta.get("centring") != "latent":
         return None
     imputed = meta.get("imputed")
-    counts: list[int] = []
-    if isinstance(imputed, Mapping):
-        each = imputed.get("predictors")
-        records = each if isinstance(each, list) else [imputed]
-        counts = [r.get("x_only") for r in records if isinstance(r, Mapping)]
-        counts = [n for n in counts if isinstance(n, int) and not isinstance(n, bool)]
-    if counts and not any(counts):
+    n = imputed.get("x_only") if isinstance(imputed, Mapping) else None
+    known = isinstance(n, int) and not isinstance(n, bool)
+    if known and n == 0:
         return None
-    days = f"{max(counts)} day(s)" if counts else "the days"
+    days = f"{n} day(s)" if known else "the days"
     return (
         f"The partial rows are unavailable: this fit file was saved without them ({days} with "
         "a predictor but no outcome, which informed the latent person means). The posterior "
