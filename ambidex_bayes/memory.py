@@ -32,7 +32,9 @@ __all__ = [
     "CHECK_MIN_DRAWS",
     "check_replicates",
     "analysis_bytes",
+    "person_slope_bytes",
     "check_analysis_memory",
+    "peak_line",
 ]
 
 #: Environment variable that turns the checks off when set to 1.
@@ -329,6 +331,48 @@ FLOAT32_LOG_LIKELIHOOD_ABOVE = 5e7
 CHECK_BLOCK_NUMBERS = 4 * 16_000_000
 
 
+#: Draws x persons numbers the report's person slopes compute and summarise at a time (as
+#: :data:`ambidex_bayes.moderation.person_slopes.BLOCK_NUMBERS`).
+PERSON_SLOPE_BLOCK_NUMBERS = 2_000_000
+#: Arrays of a block's size the person slopes hold at once (the fixed part plus the person
+#: effects, the moderator's term, their sum; on disk, the block read from the fit's file).
+PERSON_SLOPE_BLOCK_COPIES = 3
+#: Bytes per person of the person slopes' tables (the original and the standardised scale,
+#: both kept) and of their summary columns while they are built (measured: 340 to 420).
+BYTES_PER_PERSON_SLOPE = 500
+
+
+def person_slope_bytes(*, persons: int, draws: int, chains: int) -> int:
+    r"""Peak bytes of the report's person slopes besides the fit they read.
+
+    With :math:`S` = chains :math:`\times` draws and :math:`J` persons, the slopes are
+    computed by blocks of :math:`b = \min(J, \max(1, \lfloor N / S \rfloor))` persons
+    (:math:`N` = :data:`PERSON_SLOPE_BLOCK_NUMBERS`), :data:`PERSON_SLOPE_BLOCK_COPIES`
+    arrays of :math:`S b` numbers at once, and each person's summary is kept
+    (:data:`BYTES_PER_PERSON_SLOPE`):
+
+    .. math::
+
+        8 \cdot c \cdot S b + J \cdot B_{\text{person}}.
+
+    Parameters
+    ----------
+    persons : int
+    draws, chains : int
+        Draws per chain and chains of the fit.
+
+    Returns
+    -------
+    int
+        Bytes: at 20,000 persons and 4 chains x 1,000 draws about 58 MB (all draws at once
+        would be 640 MB per copy).
+    """
+    total = max(int(draws) * int(chains), 1)
+    block = min(int(persons), max(1, PERSON_SLOPE_BLOCK_NUMBERS // total))
+    held = PERSON_SLOPE_BLOCK_COPIES * 8 * total * block
+    return int(held + int(persons) * BYTES_PER_PERSON_SLOPE)
+
+
 def check_replicates(rows: int, samples: int, *, check_draws: int = CHECK_DRAWS) -> int:
     r"""Replicated data sets of the report's predictive checks of a fit of ``rows`` rows and
     ``samples`` posterior draws in all: :math:`\min(S, \max(100, \min(\text{check\_draws},
@@ -367,7 +411,10 @@ def analysis_bytes(
       ``check_draws``, at most :data:`CHECK_NUMBERS` numbers beyond 50,000 rows);
     - the data and designs, :data:`BYTES_PER_FIT_ROW` per row, and the blocks the checks
       (PSIS-LOO, LOO-PIT, the linear predictor) work in, :data:`CHECK_BLOCK_NUMBERS`
-      numbers.
+      numbers;
+    - when a model has two person effects per person (a person slope), the report's person
+      slopes: their blocks of persons and each person's summary
+      (:func:`person_slope_bytes`), never all persons' slope draws at once.
 
     Nothing grows with rows :math:`\times` persons: the checks index the person effects
     by each row's person.
@@ -407,7 +454,32 @@ def analysis_bytes(
     replicates = check_replicates(rows, total, check_draws=check_draws)
     parts["replicated data"] = int(2 * replicates * rows * 8)
     parts["data, designs and blocks"] = int(rows * BYTES_PER_FIT_ROW + CHECK_BLOCK_NUMBERS * 8)
+    if largest >= 2:
+        parts["person slopes"] = person_slope_bytes(persons=persons, draws=draws, chains=chains)
     return parts
+
+
+def peak_line(needed: float) -> str:
+    """One plain line with a job's estimated peak and the memory available now.
+
+    Parameters
+    ----------
+    needed : float
+        The estimate, in bytes.
+
+    Returns
+    -------
+    str
+        E.g. ``"Memory: about 5.6 GB expected at the peak (this machine has 21 GB
+        available)."``
+    """
+    available = available_memory()
+    machine = (
+        f"this machine has {format_bytes(available)} available"
+        if available is not None
+        else "the memory available on this machine is unknown"
+    )
+    return f"Memory: about {format_bytes(needed)} expected at the peak ({machine})."
 
 
 def check_analysis_memory(
@@ -420,13 +492,15 @@ def check_analysis_memory(
     log_likelihood: bool = True,
     check_draws: int = CHECK_DRAWS,
     effects_on_disk: bool = True,
+    verbose: bool = False,
 ) -> dict[str, int]:
     """Refuse, before sampling, a main job whose results and checks cannot be held in memory.
 
     The estimate is :func:`analysis_bytes` (same parameters); the message names its parts
     and what to do: fewer draws or chains (the person effects are held for every draw kept,
     the predictive checks use at most ``check_draws``), or, for fits that store the
-    pointwise log-likelihood, fits without it.
+    pointwise log-likelihood, fits without it. With ``verbose`` the estimate is printed
+    first, as one line (:func:`peak_line`), also when the job is then refused.
 
     Returns
     -------
@@ -448,6 +522,8 @@ def check_analysis_memory(
         check_draws=check_draws,
         effects_on_disk=effects_on_disk,
     )
+    if verbose:
+        print(peak_line(sum(parts.values())), flush=True)
     described = ", ".join(f"{name} {format_bytes(n)}" for name, n in parts.items())
     total = int(draws) * int(chains)
     fitting = max(1, int(check_draws) // max(int(chains), 1))

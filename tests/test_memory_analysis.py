@@ -42,6 +42,11 @@ def test_estimate_by_part_equals_hand_computation():
         rows=16_000, persons=2_000, effects=LADDER, draws=1000, chains=4, effects_on_disk=False
     )
     assert held["person effects of the other fits"] == s * 2000 * (6 - 2) * 8
+    # the person slopes: 3 blocks of 500 persons x 4000 draws, and each person's summaries
+    assert parts["person slopes"] == 3 * 500 * s * 8 + 2000 * memory.BYTES_PER_PERSON_SLOPE
+    assert small["person slopes"] == 3 * 20 * 200 * 8 + 20 * memory.BYTES_PER_PERSON_SLOPE
+    no_slopes = memory.analysis_bytes(rows=100, persons=20, effects=[1, 1], draws=100, chains=2)
+    assert "person slopes" not in no_slopes
 
 
 def test_estimate_grows_linearly_with_rows_never_with_rows_times_persons():
@@ -57,8 +62,11 @@ def test_estimate_grows_linearly_with_rows_never_with_rows_times_persons():
     more_persons = total(600_000, 40_000)
     more_rows = total(800_000, 20_000)
     # doubling persons adds only the largest fit's effects' draws (2 effects x 4000 draws x
-    # 8 bytes each, DRAW_COPIES times)
-    assert more_persons - base == 20_000 * 2 * memory.DRAW_COPIES * 4000 * 8
+    # 8 bytes each, DRAW_COPIES times) and each person's slope summaries (the person slopes'
+    # blocks stay the same size)
+    assert more_persons - base == (
+        20_000 * 2 * memory.DRAW_COPIES * 4000 * 8 + 20_000 * memory.BYTES_PER_PERSON_SLOPE
+    )
     # each further 200,000 rows add the same: linear in rows
     assert total(1_000_000, 20_000) - more_rows == more_rows - base
 
@@ -112,17 +120,23 @@ def test_run_analysis_refuses_a_job_too_large_before_any_sampling(monkeypatch):
 
 def test_the_estimate_s_parts_are_the_arrays_the_job_holds(tmp_path):
     """At a small size, each part of the estimate is the size of the arrays the code makes:
-    a fit's person effects (``DRAW_COPIES`` times), the report's replicated data and, for
-    fits that store it, the pointwise log-likelihood of every fit."""
+    a fit's person effects (``DRAW_COPIES`` times), the report's replicated data, the person
+    slopes' blocks (``PERSON_SLOPE_BLOCK_COPIES`` times) and, for fits that store it, the
+    pointwise log-likelihood of every fit."""
+    import importlib
+
     import numpy as np
     from fake_fit_results import pair_result, person_effect_names
 
     from ambidex_bayes.checks import ppc, predictive, report_section
     from ambidex_bayes.checks.log_likelihood import row_log_likelihood
+    from ambidex_bayes.moderation import person_slopes
 
     assert memory.CHECK_DRAWS == predictive.MAX_DRAWS
     assert memory.CHECK_NUMBERS == report_section.REPORT_PPC_NUMBERS
     assert memory.CHECK_MIN_DRAWS == report_section.REPORT_MIN_PPC_DRAWS
+    slopes_module = importlib.import_module("ambidex_bayes.moderation.person_slopes")
+    assert memory.PERSON_SLOPE_BLOCK_NUMBERS == slopes_module.BLOCK_NUMBERS
     fit = pair_result()
     sizes = fit.posterior.sizes
     rows = len(fit.prepared.frame)
@@ -144,6 +158,13 @@ def test_the_estimate_s_parts_are_the_arrays_the_job_holds(tmp_path):
     )
     replicated = ppc.posterior_predictive(fit, max_draws=report_section._ppc_max_draws(fit))
     assert parts["replicated data"] == replicated.y_rep.nbytes + replicated.mu.nbytes
+    slopes = person_slopes(fit).parts  # read by blocks from the fit's file, as in the job
+    block = slopes.block(0, slopes.block_persons)
+    assert block.shape == (sizes["chain"], sizes["draw"], asked["persons"])  # one block here
+    assert parts["person slopes"] == (
+        memory.PERSON_SLOPE_BLOCK_COPIES * block.nbytes
+        + asked["persons"] * memory.BYTES_PER_PERSON_SLOPE
+    )
     stored = memory.analysis_bytes(**asked, log_likelihood=True)
     ll = np.concatenate([b.values for _, b in row_log_likelihood(fit).blocks(10**9)], axis=-1)
     assert ll.shape == (sizes["chain"], sizes["draw"], rows)

@@ -18,6 +18,14 @@ person wrote). A person's slope is *credibly positive* when the lower limit of i
 - the posterior of the share of persons whose slope is positive,
   :math:`\pi^{(s)} = \frac1J\sum_j[\beta_j^{(s)} > 0]`, with its mean and interval.
 
+The slopes are computed and summarised by blocks of persons (:data:`BLOCK_NUMBERS` draws x
+persons numbers at a time), so the step holds a block's draws, never those of every person
+at once: at a national panel's size (100,000 persons x 4,000 draws) these would be 3.2 GB
+per copy. Each person's summary and each draw's count of positive slopes are the same
+numbers, in the same order of operations, as from all draws at once.
+:attr:`PersonSlopes.draws` computes all of them when read (for plots and checks of a few
+persons; the report does not read it).
+
 ``bambi.interpret.slopes(model, idata, wrt=x, average_by=person)`` computes the same person
 slopes by finite differences of the model's mean on the observed rows, averaged per person;
 :func:`person_slopes_bambi` runs it as a cross-check. The closed form here is exact and
@@ -26,7 +34,8 @@ needs no prediction over the rows.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -62,6 +71,10 @@ if TYPE_CHECKING:
 
 __all__ = ["BambiFitted", "PersonSlopes", "person_slopes", "person_slopes_bambi"]
 
+#: Draws x persons numbers computed and summarised at a time (16 MB of float64: 500 persons
+#: of 4 chains x 1,000 draws). As :data:`ambidex_bayes.memory.PERSON_SLOPE_BLOCK_NUMBERS`.
+BLOCK_NUMBERS = 2_000_000
+
 #: Columns of :attr:`PersonSlopes.table`, in order.
 PERSON_COLUMNS: tuple[str, ...] = (
     "person",
@@ -90,7 +103,9 @@ class PersonSlopes:
         ``credibly_positive`` / ``credibly_negative`` (the interval excludes zero) and
         ``scale``. ``attrs``: ``ci_prob, x_name, y_name, moderator_name, scale``.
     draws : xarray.DataArray
-        Slope draws, dims ``(chain, draw, person)``.
+        Slope draws, dims ``(chain, draw, person)``, attrs ``scale`` and ``ci_prob``:
+        computed from the fit's draws each time it is read (chains x draws x persons
+        numbers, not held by the result; see the module docstring).
     shares : pandas.DataFrame
         Rows ``"credibly positive"`` and ``"credibly negative"`` (share of persons, with
         ``ci_lower``/``ci_upper`` NaN) and ``"positive (posterior share)"`` (posterior mean
@@ -100,14 +115,103 @@ class PersonSlopes:
     """
 
     table: pd.DataFrame
-    draws: xr.DataArray
     shares: pd.DataFrame
     description: str
+    parts: _SlopeParts = field(repr=False, compare=False)
+
+    @property
+    def draws(self) -> xr.DataArray:
+        """Every person's slope draws, dims ``(chain, draw, person)`` (computed now)."""
+        return self.parts.all_draws()
 
     @property
     def share_credibly_positive(self) -> float:
         """Share of persons whose slope is credibly positive."""
         return float(self.table["credibly_positive"].mean())
+
+
+@dataclass(frozen=True)
+class _SlopeParts:
+    r"""What the persons' slope draws are made of, to compute them by blocks of persons.
+
+    Block :math:`[a, b)` is :math:`\big((\gamma_{10} + u_{1j}) + \gamma_{11} w_{c,j} +
+    \delta_{l(j)}\big)\cdot f` for :math:`a \le j < b`, in this order of operations (the
+    order of the whole-array computation it replaces, so the numbers are the same), with
+    :math:`\delta_{l(j)}` the coded interaction of person :math:`j`'s level of a factor
+    moderator and :math:`f` the factor to the slopes' units.
+
+    Attributes
+    ----------
+    slope : numpy.ndarray
+        Draws of :math:`\gamma_{10}`, ``(chain, draw)``.
+    effects : xarray.DataArray
+        The person slope effects :math:`u_{1j}`, dims ``(chain, draw, person_dim)``; read
+        from the fit's file block by block when the fit holds them on disk.
+    interaction : numpy.ndarray or None
+        Draws of :math:`\gamma_{11}`, ``(chain, draw)``, with a numeric moderator.
+    centred : numpy.ndarray
+        Each person's centred moderator value (NaN with a factor moderator).
+    shift : numpy.ndarray or None
+        The coded interaction per level, ``(chain, draw, level)``, with a factor moderator.
+    level_index : numpy.ndarray or None
+        Each person's level (index into ``shift``'s last axis).
+    factor : float
+        Factor from the model's scale to the slopes' units.
+    ids : list of str
+        The persons, in the order of ``effects``.
+    attrs : dict
+        ``scale`` and ``ci_prob`` of the draws.
+    """
+
+    slope: np.ndarray
+    effects: xr.DataArray
+    interaction: np.ndarray | None
+    centred: np.ndarray
+    shift: np.ndarray | None
+    level_index: np.ndarray | None
+    factor: float
+    ids: list[str]
+    attrs: dict[str, object]
+
+    @property
+    def block_persons(self) -> int:
+        """Persons per block: :data:`BLOCK_NUMBERS` over the draws, at least one."""
+        return max(1, BLOCK_NUMBERS // max(int(self.slope.size), 1))
+
+    def block(self, start: int, stop: int) -> np.ndarray:
+        """The slope draws of persons ``start`` to ``stop - 1``, ``(chain, draw, persons)``."""
+        dim = self.effects.dims[-1]
+        own = np.asarray(self.effects.isel({dim: slice(start, stop)}).values)
+        values = self.slope[..., None] + own
+        del own
+        if self.interaction is not None:
+            values = values + self.interaction[..., None] * self.centred[start:stop]
+        if self.shift is not None and self.level_index is not None:
+            values = values + self.shift[..., self.level_index[start:stop]]
+        values *= self.factor
+        return values
+
+    def blocks(self) -> Iterator[tuple[int, int, np.ndarray]]:
+        """``(start, stop, draws)`` of each block of persons, in order."""
+        step = self.block_persons
+        for start in range(0, len(self.ids), step):
+            stop = min(start + step, len(self.ids))
+            yield start, stop, self.block(start, stop)
+
+    def all_draws(self) -> xr.DataArray:
+        """Every person's slope draws as one DataArray ``(chain, draw, person)``."""
+        values = self.block(0, len(self.ids))
+        coords = {
+            dim: self.effects[dim].values for dim in SAMPLE_DIMS if dim in self.effects.coords
+        }
+        draws = xr.DataArray(
+            values,
+            dims=(*SAMPLE_DIMS, "person"),
+            coords={**coords, "person": self.ids},
+            name="person_slope",
+        )
+        draws.attrs = dict(self.attrs)
+        return draws
 
 
 def _person_column(prepared: PreparedData) -> str:
@@ -245,33 +349,33 @@ def person_slopes(
         raw = moderator_by_person(terms, prepared).reindex(ids)
         moderator = raw.to_numpy(dtype=float)
         centred = (moderator - float(tw.centre)) / float(tw.scale)
-    model_scale = slope + u1.rename({terms.person_dim: "person"}).assign_coords(person=ids)
-    if terms.interaction is not None:
-        g11 = get_scalar(posterior, terms.interaction, "cross-level interaction")
-        model_scale = model_scale + g11 * xr.DataArray(
-            centred, dims="person", coords={"person": ids}
+    if u1.ndim != 3:
+        raise ModelError(
+            f"The person slope effects {terms.group_slope!r} have dims {list(u1.dims)}; "
+            f"(chain, draw, {terms.person_dim}) was expected."
         )
-    shift = coded_effect(posterior, terms.interaction_terms, terms, "cross-level interaction")
-    if shift is not None and person_levels is not None:
-        index = [terms.moderator_levels.index(level) for level in person_levels]
-        model_scale = model_scale + shift.isel(moderator=index).rename(
-            {"moderator": "person"}
-        ).assign_coords(person=ids)
+    g11 = shift = level_index = None
+    if terms.interaction is not None:
+        g11 = get_scalar(posterior, terms.interaction, "cross-level interaction").values
+    coded = coded_effect(posterior, terms.interaction_terms, terms, "cross-level interaction")
+    if coded is not None and person_levels is not None:
+        shift = coded.values
+        level_index = np.array([terms.moderator_levels.index(lv) for lv in person_levels])
     factor = float(prepared.slope_to_original(terms.x_column, terms.y_column))
     if scale == "standardised":
         factor *= slope_scales(terms, prepared).within_to_standardised
-    draws = (model_scale * factor).transpose(*SAMPLE_DIMS, "person").rename("person_slope")
-    draws.attrs = {"scale": scale, "ci_prob": prob}
-
-    values = draws.values.reshape(-1, len(ids))
-    refuse_nonfinite(
-        values,
-        [f"person {p}" for p in ids],
-        "person's slope",
-        "the fit has non-finite draws of the slope, the interaction or the person effects. "
-        "Check the fit's convergence report and fit again.",
+    parts = _SlopeParts(
+        slope=slope.values,
+        effects=u1.transpose(*SAMPLE_DIMS, terms.person_dim),
+        interaction=g11,
+        centred=centred,
+        shift=shift,
+        level_index=level_index,
+        factor=factor,
+        ids=ids,
+        attrs={"scale": scale, "ci_prob": prob},
     )
-    table = pd.DataFrame(summarise_draws(values, prob))
+    table, share_draws = _summarise_by_blocks(parts, prob)
     table.insert(0, "person", ids)
     table.insert(1, "moderator", moderator)
     table.insert(2, "moderator_centred", centred)
@@ -292,7 +396,6 @@ def person_slopes(
         }
     )
 
-    share_draws = np.mean(values > 0, axis=1)
     q = np.quantile(share_draws, [(1.0 - prob) / 2.0, (1.0 + prob) / 2.0])
     n = len(ids)
     shares = pd.DataFrame(
@@ -324,7 +427,46 @@ def person_slopes(
         f"negative one; the posterior share of persons with a positive slope is "
         f"{shares.loc[2, 'value']:.0%} ({prob:.0%} interval {q[0]:.0%} to {q[1]:.0%})."
     )
-    return PersonSlopes(table=table, draws=draws, shares=shares, description=description)
+    return PersonSlopes(table=table, shares=shares, description=description, parts=parts)
+
+
+def _summarise_by_blocks(parts: _SlopeParts, prob: float) -> tuple[pd.DataFrame, np.ndarray]:
+    r"""Each person's summary of their slope draws, and each draw's share of persons with a
+    positive slope, :math:`\pi^{(s)} = \frac1J\sum_j[\beta_j^{(s)} > 0]`, computed one
+    block of persons at a time (:meth:`_SlopeParts.blocks`).
+
+    Returns
+    -------
+    tuple of (pandas.DataFrame, numpy.ndarray)
+        The summary columns of :func:`~ambidex_bayes.moderation.curve.summarise_draws`, one
+        row per person, and the ``chains x draws`` shares.
+
+    Raises
+    ------
+    ModelError
+        Some slope draws are not finite (the message names the persons, as for all draws
+        at once).
+    """
+    n = len(parts.ids)
+    columns: dict[str, np.ndarray] = {}
+    positive = np.zeros(int(parts.slope.size), dtype=np.int64)
+    for start, stop, block in parts.blocks():
+        values = block.reshape(-1, stop - start)
+        if not np.isfinite(values).all():
+            del block, values
+            refuse_nonfinite(
+                parts.all_draws().values.reshape(-1, n),
+                [f"person {p}" for p in parts.ids],
+                "person's slope",
+                "the fit has non-finite draws of the slope, the interaction or the person "
+                "effects. Check the fit's convergence report and fit again.",
+            )
+        rows = summarise_draws(values, prob)
+        for key in rows[0]:
+            column = columns.setdefault(key, np.empty(n))
+            column[start:stop] = [row[key] for row in rows]
+        positive += np.count_nonzero(values > 0, axis=1)
+    return pd.DataFrame(columns), positive / n
 
 
 class BambiFitted(Fitted, Protocol):
