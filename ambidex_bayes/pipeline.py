@@ -123,14 +123,16 @@ def _check_job_memory(
     settings: SamplerSettings | None,
     *,
     effects_on_disk: bool = True,
+    verbose: bool = False,
 ) -> None:
     """Refuse, before sampling, a job whose fits and checks would not fit in memory.
 
     The estimate (:func:`ambidex_bayes.memory.check_analysis_memory`) counts each model's
     person effects per person, the draws kept and the rows; ``AMBIDEX_SKIP_MEMORY_CHECK=1``
-    skips it, as for the other memory checks. ``effects_on_disk`` says whether saved fits
-    read their person effects from their files (false without a fit cache: every fit then
-    holds its own).
+    skips the refusal, as for the other memory checks. ``effects_on_disk`` says whether
+    saved fits read their person effects from their files (false without a fit cache:
+    every fit then holds its own). With ``verbose`` the estimated peak and the memory
+    available are printed first, as one line.
     """
     from ambidex_bayes.memory import check_analysis_memory
 
@@ -148,6 +150,7 @@ def _check_job_memory(
         chains=int(resolved.chains),
         log_likelihood=STORE_LOG_LIKELIHOOD,
         effects_on_disk=effects_on_disk,
+        verbose=verbose,
     )
 
 
@@ -237,7 +240,8 @@ def run_analysis(
     progressbar : bool
         Show the sampler's progress bars and a line as each stage starts.
     verbose : bool
-        Print the data summary, notes and warnings, and (at the end of
+        Print the data summary, notes and warnings, the memory the job is expected to need
+        at its peak (before sampling), and (at the end of
         :func:`ambidex_bayes.report.write_report`) the time each stage took.
     sheet : str or int, optional
         Sheet of an Excel file.
@@ -276,7 +280,9 @@ def run_analysis(
         # must fit in memory (a ResourceError saying what to do, before any sampling)
         built = [build_model(spec, prepared) for spec in specs]
         centrings = ladder_centrings(specs, built, prepared, centring)
-        _check_job_memory(built, prepared, settings, effects_on_disk=cache_dir is not False)
+        _check_job_memory(
+            built, prepared, settings, effects_on_disk=cache_dir is not False, verbose=verbose
+        )
 
     fits: dict[str, FitResult] = {}
     summaries: dict[str, pd.DataFrame] = {}
