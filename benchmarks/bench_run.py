@@ -33,9 +33,12 @@ keeps them) on a fake M3 fit of the simulated panel: known normal draws of the s
 interaction and the person slope effects (``--chains`` x ``--draws``, default 4 x 1000), no
 sampling. It prints the step's peak of traced allocations above what was held before
 (``tracemalloc``), the peak resident memory during the step (``VmHWM`` after resetting it)
-and the step's wall time::
+and the step's wall time. With ``--on-disk`` the fake posterior is first written to a fit
+file and the person slope effects are read from it on use, as the job's saved fits read
+them (:meth:`ambidex_bayes.engine.result.FitResult.hold_person_effects_on_disk`)::
 
     .venv/bin/python benchmarks/bench_run.py --persons 20000 --diaries 10 --person-slopes
+    .venv/bin/python benchmarks/bench_run.py --persons 20000 --diaries 10 --person-slopes --on-disk
 """
 
 from __future__ import annotations
@@ -169,9 +172,10 @@ def _estimate(args: argparse.Namespace) -> str:
     return f"{format_bytes(sum(parts.values()))} ({described})"
 
 
-def _fake_m3(args: argparse.Namespace):
+def _fake_m3(args: argparse.Namespace, folder: Path):
     """A fake M3 fit of the simulated panel: the model's terms and prepared data, and known
-    draws of the parameters the person slopes read (no sampling)."""
+    draws of the parameters the person slopes read (no sampling); with ``--on-disk`` its
+    fit file is written in ``folder``."""
     import numpy as np
     import xarray as xr
 
@@ -199,6 +203,16 @@ def _fake_m3(args: argparse.Namespace):
         },
         coords={"chain": np.arange(chains), "draw": np.arange(draws), terms.person_dim: ids},
     )
+    if args.on_disk:
+        from ambidex_bayes.fit_reader import disk_variables
+        from ambidex_bayes.store import save_datatree
+
+        path = folder / "fake.nc"
+        save_datatree(xr.DataTree.from_dict({"posterior": posterior}), path, {})
+        name = terms.group_slope
+        posterior[name] = xr.DataArray(
+            disk_variables(path, "posterior", (name,))[name], coords=posterior[name].coords
+        )
     tree = xr.DataTree.from_dict({"posterior": posterior})
     return PosteriorDraws(idata=tree, terms=terms, prepared=prepared)
 
@@ -223,33 +237,36 @@ def _person_slopes_step(args: argparse.Namespace) -> None:
     from ambidex_bayes.memory import format_bytes
     from ambidex_bayes.moderation import person_slopes
 
-    fit = _fake_m3(args)
-    effects = fit.idata["posterior"][fit.terms.group_slope]
-    print(
-        f"fake M3 fit: {effects.sizes['chain']} chains x {effects.sizes['draw']} draws, "
-        f"{args.persons:,} persons ({format_bytes(effects.nbytes)} of person slope effects)",
-        flush=True,
-    )
-    gc.collect()
-    try:  # reset the peak resident memory (Linux)
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-    except OSError:
-        pass
-    tracemalloc.start()
-    before, _ = tracemalloc.get_traced_memory()
-    start = time.perf_counter()
-    results = [person_slopes(fit), person_slopes(fit, scale="standardised")]
-    wall = time.perf_counter() - start
-    held, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    resident = _resident_peak()
-    print(f"person slopes (original and standardised): {wall:.1f} s")
-    print(f"  traced peak above the start: {format_bytes(peak - before)}")
-    print(f"  traced and still held by the two results: {format_bytes(held - before)}")
-    if resident is not None:
-        print(f"  peak resident memory during the step: {format_bytes(resident)}")
-    del results
+    with tempfile.TemporaryDirectory(prefix="bench_person_slopes_") as tmp:
+        fit = _fake_m3(args, Path(tmp))
+        effects = fit.idata["posterior"][fit.terms.group_slope]
+        where = "read from the fit file on use" if args.on_disk else "in memory"
+        print(
+            f"fake M3 fit: {effects.sizes['chain']} chains x {effects.sizes['draw']} draws, "
+            f"{args.persons:,} persons ({format_bytes(effects.nbytes)} of person slope effects, "
+            f"{where})",
+            flush=True,
+        )
+        gc.collect()
+        try:  # reset the peak resident memory (Linux)
+            with open("/proc/self/clear_refs", "w") as fh:
+                fh.write("5")
+        except OSError:
+            pass
+        tracemalloc.start()
+        before, _ = tracemalloc.get_traced_memory()
+        start = time.perf_counter()
+        results = [person_slopes(fit), person_slopes(fit, scale="standardised")]
+        wall = time.perf_counter() - start
+        held, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        resident = _resident_peak()
+        print(f"person slopes (original and standardised): {wall:.1f} s")
+        print(f"  traced peak above the start: {format_bytes(peak - before)}")
+        print(f"  traced and still held by the two results: {format_bytes(held - before)}")
+        if resident is not None:
+            print(f"  peak resident memory during the step: {format_bytes(resident)}")
+        del results
 
 
 def main() -> None:
@@ -269,6 +286,11 @@ def main() -> None:
         "--person-slopes",
         action="store_true",
         help="measure the report's person-slopes step alone, on a fake fit (no sampling)",
+    )
+    parser.add_argument(
+        "--on-disk",
+        action="store_true",
+        help="with --person-slopes: read the person effects from a fit file on use",
     )
     parser.add_argument("--child", choices=("run", "m3"), help=argparse.SUPPRESS)
     args = parser.parse_args()
