@@ -29,7 +29,7 @@ between parts :math:`\mu_{pj} - \mu_{p0}` (:mod:`ambidex_bayes.checks.latent_pre
 
 per posterior draw :math:`\theta`, with :math:`u_j` integrated out of
 :math:`p(y_j \mid x_j, \mu_j, \theta)` as for an observed-centred fit
-(:mod:`ambidex_bayes.checks.person_gaussian`).
+(:func:`~ambidex_bayes.checks.person_gaussian.person_log_density`).
 
 The person means given the person's own predictor values
 ---------------------------------------------------------
@@ -51,7 +51,8 @@ Write :math:`\mu_{pj} = \hat\mu_{pj} + \delta_p`. The linear predictor is
 :math:`\hat\mu` and :math:`a_{pj} = \beta_{Bp} - b_{pj}` (the same for all the person's
 rows). Every :math:`\delta_p` that no person slope multiplies is normal and enters linearly,
 so it is integrated out exactly: it adds :math:`v_{pj} a_{pj}^2 \mathbf 1\mathbf 1^\top`
-to the covariance. Without a person slope every person mean is so, and
+to the covariance -- to the person intercept's variance, whose design column is
+:math:`\mathbf 1` too. Without a person slope every person mean is so, and
 
 .. math::
 
@@ -97,7 +98,7 @@ days without an outcome; an outcome whose day lacks a predictor is not scored. A
 with no such row scores 0 (log of an empty product). The person's moderator must be known.
 
 The work goes person by person and, within a person, by blocks of draws; the largest array
-is (draws in a block) x nodes x rows x rows of that one person.
+is (draws in a block) x nodes x rows of that one person.
 """
 
 from __future__ import annotations
@@ -110,7 +111,7 @@ import pandas as pd
 from scipy import special
 
 from ambidex_bayes.checks.latent_predictor import latent_names
-from ambidex_bayes.checks.person_gaussian import gaussian_log_density, person_covariance_matrix
+from ambidex_bayes.checks.person_gaussian import person_log_density, person_solve
 from ambidex_bayes.errors import ModelError
 
 if TYPE_CHECKING:
@@ -309,13 +310,13 @@ def latent_new_person_scores(
             else:
                 spread = spread + v * a**2
         r = y_all[rows_j][None, :] - eta
-        extra = spread[:, None, None] * np.ones((n, n))
+        # the spread of the linearly entering person means adds to the intercept's variance
+        cov_j = cov.copy()
+        cov_j[:, 0, 0] += spread
         if slope is None:
-            z = np.ones((n, q))
-            v_all = person_covariance_matrix(z, cov, sigma2, extra)
-            out[person] = gaussian_log_density(r, v_all)
+            out[person] = person_log_density(r, np.ones((n, q)), cov_j, sigma2)
         else:
-            out[person] = _quadrature(r, c_s, a_s, v_s, cov, sigma2, extra, t, log_wt)
+            out[person] = _quadrature(r, c_s, a_s, v_s, cov_j, sigma2, t, log_wt)
     return out
 
 
@@ -335,7 +336,6 @@ def _quadrature(
     v: np.ndarray,
     cov: np.ndarray,
     sigma2: np.ndarray,
-    extra: np.ndarray,
     t: np.ndarray,
     log_wt: np.ndarray,
 ) -> np.ndarray:
@@ -344,19 +344,20 @@ def _quadrature(
 
     ``r`` and ``c`` are the residuals and the slope predictor's within parts at
     :math:`\delta = 0`, ``(draws, n)``; ``a`` and ``v`` the derivative of the linear
-    predictor in :math:`\delta` and the variance of :math:`\delta`, ``(draws,)``.
+    predictor in :math:`\delta` and the variance of :math:`\delta`, ``(draws,)``; ``cov``
+    the covariance of the person intercept (with the other person means' spread) and slope,
+    ``(draws, 2, 2)``.
     """
     n_draws, n = r.shape
     k = t.size
     out = np.empty(n_draws)
-    step = max(1, BLOCK_NUMBERS // (6 * (k + 1) * n * n))
+    step = max(1, BLOCK_NUMBERS // (8 * (k + 1) * n))
     ones = np.ones(n)
     for start in range(0, n_draws, step):
         b = slice(start, min(start + step, n_draws))
         ab = a[b][:, None] * ones
         z0 = np.stack([np.broadcast_to(ones, c[b].shape), c[b]], axis=-1)
-        v0 = person_covariance_matrix(z0, cov[b], sigma2[b], extra[b])
-        solved = np.linalg.solve(v0, np.stack([ab, r[b]], axis=-1))
+        solved = person_solve(np.stack([ab, r[b]], axis=-1), z0, cov[b], sigma2[b])
         precision = 1.0 / v[b] + np.einsum("si,si->s", ab, solved[..., 0])
         v_star = 1.0 / precision
         m_star = v_star * np.einsum("si,si->s", ab, solved[..., 1])
@@ -364,8 +365,7 @@ def _quadrature(
         r_k = r[b][:, None, :] - ab[:, None, :] * delta[..., None]
         c_k = c[b][:, None, :] - delta[..., None]
         z_k = np.stack([np.ones_like(c_k), c_k], axis=-1)
-        v_k = person_covariance_matrix(z_k, cov[b][:, None], sigma2[b][:, None], extra[b][:, None])
-        log_f = gaussian_log_density(r_k, v_k)
+        log_f = person_log_density(r_k, z_k, cov[b][:, None], sigma2[b][:, None])
         log_prior = -0.5 * (delta**2 / v[b][:, None] + np.log(2 * math.pi * v[b])[:, None])
         terms = log_wt + 0.5 * np.log(2.0 * v_star)[:, None] + log_prior + log_f
         out[b] = special.logsumexp(terms, axis=1)

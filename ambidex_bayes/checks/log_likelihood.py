@@ -50,7 +50,7 @@ from scipy import special, stats
 from ambidex_bayes import constants
 from ambidex_bayes.checks.indexed_predictor import linear_predictor_draws, predictor_design
 from ambidex_bayes.checks.latent_predictor import is_latent, latent_person_parameters
-from ambidex_bayes.checks.person_gaussian import gaussian_log_density, person_covariance_matrix
+from ambidex_bayes.checks.person_gaussian import person_log_density
 from ambidex_bayes.checks.predictive import (
     MAX_DRAWS,
     linear_predictor,
@@ -508,8 +508,7 @@ def new_person_scores(
         m = mu[:, idx]
         z = z_all[idx]
         if method == "exact":
-            v = person_covariance_matrix(z, cov, sigma**2)
-            out[person] = gaussian_log_density(y[None, :] - m, v)
+            out[person] = person_log_density(y[None, :] - m, z, cov, sigma**2)
         else:
             if q:
                 e = rng.standard_normal((mu.shape[0], n_mc, q))
