@@ -272,6 +272,31 @@ def _scores(fit, rows: pd.DataFrame, nodes: int | None = None) -> dict[str, np.n
 
 
 # ------------------------------------------------------------------ tests
+@pytest.mark.parametrize("q", [0, 1, 2])
+def test_the_person_density_is_the_multivariate_normal(q):
+    from ambidex_bayes.checks.person_gaussian import person_log_density, person_solve
+
+    rng = np.random.default_rng(q)
+    n, draws = 6, 5
+    z = rng.normal(size=(draws, n, q))
+    if q:
+        z[..., 0] = 1.0
+    root = rng.normal(size=(draws, q, q))
+    cov = root @ np.swapaxes(root, -1, -2)
+    if q == 2:
+        cov[1] = np.diag([0.3, 0.0])  # a singular covariance (a slope SD of 0)
+    sigma2 = rng.uniform(0.2, 1.0, draws)
+    r = rng.normal(size=(draws, n))
+    x = rng.normal(size=(draws, n, 3))
+    density = person_log_density(r, z, cov, sigma2)
+    solved = person_solve(x, z, cov, sigma2)
+    for d in range(draws):
+        v = sigma2[d] * np.eye(n) + z[d] @ cov[d] @ z[d].T
+        hand = stats.multivariate_normal(np.zeros(n), v).logpdf(r[d])
+        assert density[d] == pytest.approx(hand, abs=1e-10)
+        np.testing.assert_allclose(solved[d], np.linalg.solve(v, x[d]), rtol=1e-9, atol=1e-12)
+
+
 @pytest.mark.parametrize("moderated", [False, True])
 def test_without_a_person_slope_the_score_is_the_exact_conditional_normal(moderated):
     fit = fake_latent_fit(slope=False)
