@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from ambidex_bayes.model.latent_data import LatentData
-from ambidex_bayes.model.latent_ladder import LADDER
+from ambidex_bayes.model.latent_ladder import LatentStructure, ladder_structure
 
 __all__ = ["LatentTruth", "simulate_latent_panel", "observed_reliability", "draw_latent_data"]
 
@@ -125,10 +125,11 @@ def draw_latent_data(
     level: str,
     values: Mapping[str, np.ndarray | float],
     rng: np.random.Generator,
+    structure: LatentStructure | None = None,
 ) -> LatentData:
     r"""Draw every daily predictor and outcome of ``data`` from the latent model of ``level``.
 
-    With :math:`c_{ij} = x_{ij} - \mu_j`,
+    With one predictor and :math:`c_{ij} = x_{ij} - \mu_j`,
 
     .. math::
 
@@ -137,31 +138,46 @@ def draw_latent_data(
             + (\beta_1 + \beta_{1W} w_j + u_{1j}) c_{ij} + u_{0j} + \sigma \varepsilon_{ij}
 
     with independent standard normal :math:`\varepsilon` (:math:`\beta_W`, :math:`\beta_{1W}`
-    and :math:`u_{1j}` where the model has them). Every row gets a new predictor, drawn
-    before the outcome; where ``data`` has a missing predictor on an outcome row the drawn
-    value generates the outcome and is then set missing again (the fit imputes it), so
-    the pattern of missing values stays that of ``data``.
+    and :math:`u_{1j}` where the model has them). With several predictors :math:`p` (each
+    with its own person means :math:`\mu_{pj}`, mean :math:`\mu_{p0}` and within SD
+    :math:`\sigma_{p}`) every one is drawn so, and the outcome sums their parts:
+
+    .. math::
+
+        y_{ij} = \beta_0 + \sum_p \beta_{Bp}(\mu_{pj} - \mu_{p0}) + \beta_W w_j
+            + \sum_p (\beta_{1p} + \beta_{1Wp} w_j) c_{pij} + u_{0j} + u_{1j} c_{sij}
+            + \sigma \varepsilon_{ij},
+
+    the terms as ``structure`` has them (:math:`s` the predictor with person slopes). Every
+    row gets new predictors, drawn before the outcome (predictor by predictor: its outcome
+    rows, then its rows without an outcome); where ``data`` has a missing predictor the
+    drawn value generates the outcome and is then set missing again (the fit imputes it),
+    so the pattern of missing values stays that of ``data``.
 
     Parameters
     ----------
     data : LatentData
-        The rows, persons and centred moderator (kept); its ``y``, ``x`` and ``x_only``
-        are replaced.
+        The rows, persons and centred moderator (kept); its ``y``, ``x``, ``x_only``,
+        ``others`` and ``others_only`` are replaced.
     level : {"M1", "M2", "M3"}
     values : mapping
         A value of every parameter under its posterior name (:class:`LatentNames`):
-        ``Intercept``, ``{x}_cw``, ``{x}_pm``, ``{x}_mu`` (J person means),
-        ``{x}_mu_mean``, ``{x}_within_sd``, ``1|person`` (J), ``sigma``, and with the model's
-        terms ``{w}``, ``{x}_cw:{w}`` and ``{x}_cw|person`` (J).
+        ``Intercept``, ``1|person`` (J), ``sigma``, per predictor ``{x}_cw``, ``{x}_pm``,
+        ``{x}_mu`` (J person means), ``{x}_mu_mean`` and ``{x}_within_sd``, and with the
+        model's terms ``{w}``, ``{x}_cw:{w}`` and ``{x}_cw|person`` (J).
     rng : numpy.random.Generator
+    structure : LatentStructure, optional
+        The terms of each predictor (default the ladder's ``level`` for ``data``'s
+        predictors, :func:`~ambidex_bayes.model.latent_ladder.ladder_structure`).
 
     Returns
     -------
     LatentData
-        ``data`` with the drawn ``y``, ``x`` (NaN where ``data``'s was) and ``x_only``.
+        ``data`` with the drawn outcome and predictors (NaN where ``data``'s were).
     """
     nm = data.names
-    random_slope, interaction = LADDER[level]
+    structure = structure or ladder_structure(level, data.n_predictors)
+    slope = structure.slope
 
     def scalar(name: str) -> float:
         return float(np.asarray(values[name], dtype=float).reshape(-1)[0])
@@ -169,18 +185,45 @@ def draw_latent_data(
     def person(name: str) -> np.ndarray:
         return np.asarray(values[name], dtype=float).reshape(data.n_persons)
 
-    mu, sd_x = person(nm.mu), scalar(nm.within_sd)
-    x = mu[data.person] + sd_x * rng.standard_normal(len(data.person))
-    x_only = mu[data.x_only_person] + sd_x * rng.standard_normal(len(data.x_only_person))
-    a = scalar("Intercept") + scalar(nm.between) * (mu - scalar(nm.mu_mean))
+    a = np.full(data.n_persons, scalar("Intercept"))
+    xs, x_onlys = [], []
+    row_terms = np.zeros(len(data.person))
+    for p in range(data.n_predictors):
+        view = data.predictor(p) if data.n_predictors > 1 else data
+        vn = view.names
+        mu, sd_x = person(vn.mu), scalar(vn.within_sd)
+        x = mu[data.person] + sd_x * rng.standard_normal(len(data.person))
+        x_only = mu[data.x_only_person] + sd_x * rng.standard_normal(len(data.x_only_person))
+        if structure.between[p]:
+            a = a + scalar(vn.between) * (mu - scalar(vn.mu_mean))
+        b = np.full(data.n_persons, scalar(vn.within) if structure.within[p] else 0.0)
+        if data.w is not None and structure.interaction[p] and vn.interaction is not None:
+            b = b + scalar(vn.interaction) * data.w
+        if slope == p:
+            b = b + person(vn.slope_effect)
+        c = x - mu[data.person]
+        row_terms = row_terms + b[data.person] * c
+        xs.append(x)
+        x_onlys.append(x_only)
     a = a + person(nm.intercept_effect)
-    b = np.full(data.n_persons, scalar(nm.within))
     if data.w is not None and nm.w is not None:
         a = a + scalar(nm.w) * data.w
-        if interaction and nm.interaction is not None:
-            b = b + scalar(nm.interaction) * data.w
-    if random_slope:
-        b = b + person(nm.slope_effect)
-    c = x - mu[data.person]
-    y = a[data.person] + b[data.person] * c + scalar("sigma") * rng.standard_normal(len(c))
-    return dataclasses.replace(data, y=y, x=np.where(data.missing, np.nan, x), x_only=x_only)
+    y = a[data.person] + row_terms + scalar("sigma") * rng.standard_normal(len(data.person))
+    if data.n_predictors == 1:
+        return dataclasses.replace(
+            data, y=y, x=np.where(data.missing, np.nan, xs[0]), x_only=x_onlys[0]
+        )
+    drawn = np.column_stack(xs)
+    drawn_only = np.column_stack(x_onlys)
+    gone = np.isnan(data.xs)
+    gone_only = np.isnan(np.column_stack([data.x_only, data.others_only]))
+    drawn[gone] = np.nan
+    drawn_only[gone_only] = np.nan
+    return dataclasses.replace(
+        data,
+        y=y,
+        x=drawn[:, 0],
+        x_only=drawn_only[:, 0],
+        others=drawn[:, 1:],
+        others_only=drawn_only[:, 1:],
+    )
