@@ -12,6 +12,7 @@ __all__ = [
     "add_design_option",
     "add_design_file_option",
     "add_centring_option",
+    "add_every_predictor_option",
     "design_overrides",
     "sampler_fields",
     "run_options",
@@ -62,6 +63,17 @@ def add_centring_option(
     )
 
 
+def add_every_predictor_option(parser: argparse.ArgumentParser) -> None:
+    """``--every-predictor``: every level-1 predictor of the design in the model."""
+    parser.add_argument(
+        "--every-predictor",
+        action="store_true",
+        help="add the within and between parts of every further level-1 predictor of the "
+        "design ([[predictors]] of --design) to the spec's formula, each with person means "
+        "of its own",
+    )
+
+
 def add_design_file_option(parser: argparse.ArgumentParser) -> None:
     """``--design FILE``: design fields from a TOML file (tables for a factor moderator and
     further predictors)."""
@@ -70,8 +82,9 @@ def add_design_file_option(parser: argparse.ArgumentParser) -> None:
         dest="design_file",
         metavar="FILE",
         help="TOML file of reference-design fields, e.g. w_col = false, [factor] with name, "
-        "levels, shares and [factor.slopes.<predictor>], [[predictors]] with name and g10; "
-        "--set values override it",
+        "levels, shares and [factor.slopes.<predictor>], [[predictors]] with name, g10, g02, "
+        "x_mean, x_sd_between and x_sd_within, mean_corr (correlation of the predictors' "
+        "true person means); --set values override it",
     )
 
 

@@ -2,7 +2,9 @@
 
 Draws parameters and data from the prior, fits each data set, and tests whether the ranks of
 the drawn values among the posterior draws are uniform; ``--centring latent`` checks the
-latent-centred model (person means as parameters). Writes the per-parameter table
+latent-centred model (person means as parameters); with further level-1 predictors in the
+design (``--design FILE``) and ``--every-predictor`` every predictor's parameters are ranked.
+Writes the per-parameter table
 (CSV), the verdict (text), ECDF-difference plots and rank histograms (PNG) into the result
 folder, where the individual results are kept as they arrive (an interrupted run resumes).
 """
@@ -14,7 +16,9 @@ from pathlib import Path
 
 from ambidex_bayes.commands._simulation import (
     add_centring_option,
+    add_design_file_option,
     add_design_option,
+    add_every_predictor_option,
     add_run_options,
     design_overrides,
     run_options,
@@ -66,6 +70,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(--priors and --fit-priors then do not apply); default observed",
         choices=("observed", "latent"),
     )
+    add_every_predictor_option(parser)
+    add_design_file_option(parser)
     add_design_option(parser)
     add_run_options(parser, default_out="sbc_results")
 
@@ -94,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
         design={**design_overrides(args), "n_persons": args.persons},
         fast_path=not args.no_fast_path,
         centring=args.centring,
+        every_predictor=args.every_predictor,
         **sampler_fields(args),
     )
     results = run_sbc(config, args.out, **run_options(args))

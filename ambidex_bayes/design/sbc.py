@@ -27,6 +27,11 @@ parameters): each simulation draws the predictor as well as the outcome from the
 model's prior and fits it with latent centring (:mod:`.sbc_latent`, which explains its
 fixed priors); prior sets do not apply.
 
+With ``every_predictor`` the model takes the within and between parts of every level-1
+predictor of the design (an :class:`~ambidex_bayes.simulation_design.ExtendedDesign` with
+``predictors``; :mod:`.predictor_terms`), and the ranks cover each predictor's parameters
+(with latent centring its predictor model's too).
+
 ``simuk`` (which implements SBC for PyMC models) is not used: it runs its simulations in one
 loop in one process and keeps results in memory, while a run here is spread over a Dask
 cluster, seeded per task, and written to a store that resumes after interruption. Its
@@ -59,6 +64,7 @@ from ambidex_bayes.design.tasks import (
     Task,
     default_backend,
     design_problem,
+    every_predictor_problems,
     fit_simulated,
     task_seed,
 )
@@ -120,6 +126,9 @@ class SBCConfig(RunConfig):
         The model checked: observed person-mean centring (None, the default, is the same),
         or latent centring (module docstring; ``priors`` must keep its default and
         ``fit_priors`` stay unset, since the latent model takes its own priors).
+    every_predictor : bool
+        Add the within and between parts of every further level-1 predictor of the design
+        to the spec's formula (:mod:`.predictor_terms`); the design must have some.
     """
 
     spec: str = "M3"
@@ -136,13 +145,16 @@ class SBCConfig(RunConfig):
     fast_path: bool = True
     seed: int = constants.SEED
     centring: str | None = None
+    every_predictor: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form; ``centring`` only when set (so the stored configuration of a run
-        without it reads as before)."""
+        """JSON form; ``centring`` and ``every_predictor`` only when set (so the stored
+        configuration of a run without them reads as before)."""
         values = super().to_dict()
         if values["centring"] is None:
             del values["centring"]
+        if not values["every_predictor"]:
+            del values["every_predictor"]
         return values
 
     def __post_init__(self) -> None:
@@ -169,6 +181,8 @@ class SBCConfig(RunConfig):
             )
         if (problem := design_problem(self.design)) is not None:
             problems.append(problem)
+        elif self.every_predictor:
+            problems.extend(every_predictor_problems(self.design))
         problems.extend(self._centring_problems())
         if problems:
             raise SpecError(
@@ -240,6 +254,7 @@ def _refuse_data_scaled(built: BuiltModel, prior_set: str) -> None:
 def _template(config_json: str) -> _Template:
     """Covariates, simulator and fit spec of a run (built once per process)."""
     from ambidex_bayes.data import ColumnMapping, load_diary
+    from ambidex_bayes.design.predictor_terms import spec_with_every_predictor
     from ambidex_bayes.model.build import build_model
     from ambidex_bayes.prepare import prepare
     from ambidex_bayes.priors.sets import spec_with_prior_set
@@ -250,6 +265,8 @@ def _template(config_json: str) -> _Template:
     study = simulate_diary(reference_design(**config.design), seed=config.design_seed)
     prepared = prepare(load_diary(study.data, ColumnMapping.from_dict(study.mapping)))
     spec = load_spec(config.spec)
+    if config.every_predictor:
+        spec = spec_with_every_predictor(spec, len(prepared.mapping.level1))
     sim_spec = spec_with_prior_set(spec, config.priors, prepared)
     simulator = build_model(sim_spec, prepared)
     _refuse_data_scaled(simulator, config.priors)
@@ -305,6 +322,7 @@ def _latent_fields(config: SBCConfig) -> dict[str, Any]:
         "draws": config.draws,
         "tune": config.tune,
         "chains": config.chains,
+        "every_predictor": config.every_predictor,
     }
 
 
@@ -366,7 +384,12 @@ def run_sbc(config: SBCConfig, folder: str | os.PathLike, **options: Any) -> pd.
     if config.latent:  # a spec latent centring cannot fit fails here, not in every task
         from ambidex_bayes.design.sbc_latent import latent_template
 
-        latent_template(config.spec, json.dumps(config.design, sort_keys=True), config.design_seed)
+        latent_template(
+            config.spec,
+            json.dumps(config.design, sort_keys=True),
+            config.design_seed,
+            config.every_predictor,
+        )
     design = reference_design(**config.design)
     check_run_memory(  # before anything starts: the study and its fits must fit
         kind="sbc",

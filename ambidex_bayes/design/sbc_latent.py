@@ -14,11 +14,22 @@ with PyMC's forward sampler on the full model (person effects explicit), then th
 predictor and the outcome given them (:func:`~ambidex_bayes.model.latent_simulate.draw_latent_data`),
 on the persons, days, moderator and missing values of one simulated study (the reference
 design, fixed for the run; its rows as a latent fit takes them, days with a missing outcome
-or predictor included, e.g. ``missing_rate_x`` set in the design); it fits the latent model and ranks every drawn value among
-:math:`L` posterior draws (:mod:`.sbc_draws`): the parameters shared with the observed model
-(fixed effects, person-effect SDs and correlation, residual SD, the first person's
-intercept and slope) and the predictor model's (``{x}_mu_mean``, ``{x}_mu_sd``,
-``{x}_within_sd``, ``{x}_mu:{w}`` and the first person's mean ``{x}_mu``).
+or predictor included, e.g. ``missing_rate_x`` set in the design); it fits the latent model
+and ranks every drawn value among :math:`L` posterior draws (:mod:`.sbc_draws`): the
+parameters shared with the observed model (fixed effects, person-effect SDs and
+correlation, residual SD, the first person's intercept and slope) and the predictor
+model's (``{x}_mu_mean``, ``{x}_mu_sd``, ``{x}_within_sd``, ``{x}_mu:{w}`` and the first
+person's mean ``{x}_mu``).
+
+Several level-1 predictors
+--------------------------
+The level-1 predictors the spec's formula uses (:func:`~ambidex_bayes.model.latent_ladder.
+latent_structure`; with ``every_predictor`` every one of the design's,
+:func:`~ambidex_bayes.design.predictor_terms.spec_with_every_predictor`) each get latent
+person means of their own: each is drawn from its own predictor model, and every
+predictor's parameters are ranked (its within slope ``{x}_cw``, between effect ``{x}_pm``,
+cross-level interaction where the model has one, and its predictor model's parameters as
+above).
 
 Priors
 ------
@@ -48,6 +59,7 @@ if TYPE_CHECKING:
     from ambidex_bayes.design.tasks import Task
     from ambidex_bayes.model.latent_centring import LatentModel
     from ambidex_bayes.model.latent_data import LatentData
+    from ambidex_bayes.model.latent_ladder import LatentStructure
 
 __all__ = ["LatentTemplate", "latent_template", "run_latent_sbc_task"]
 
@@ -69,6 +81,8 @@ class LatentTemplate:
         Correlated person intercepts and slopes (the spec's choice).
     simulator : LatentModel
         The full model (person effects explicit) that the parameters are drawn from.
+    structure : LatentStructure
+        The terms of each level-1 predictor the model uses.
     prior_values : dict of str to ndarray
         The prior parameters (``_prior_*``) of the simulator, set in every fit.
     checked : dict
@@ -81,10 +95,13 @@ class LatentTemplate:
     simulator: LatentModel
     prior_values: dict[str, np.ndarray]
     checked: dict[str, Checked]
+    structure: LatentStructure | None = None
 
 
 @lru_cache(maxsize=4)
-def latent_template(spec: str, design_json: str, design_seed: int) -> LatentTemplate:
+def latent_template(
+    spec: str, design_json: str, design_seed: int, every_predictor: bool = False
+) -> LatentTemplate:
     """The covariate study, the simulator and the checked parameters of a run (built once
     per process).
 
@@ -96,6 +113,9 @@ def latent_template(spec: str, design_json: str, design_seed: int) -> LatentTemp
         The reference design's overrides, as JSON.
     design_seed : int
         Seed of the covariate study.
+    every_predictor : bool
+        Add every further level-1 predictor of the design to the spec's formula
+        (:func:`~ambidex_bayes.design.predictor_terms.spec_with_every_predictor`).
 
     Returns
     -------
@@ -108,8 +128,10 @@ def latent_template(spec: str, design_json: str, design_seed: int) -> LatentTemp
     """
     from ambidex_bayes.centring import choose_centring
     from ambidex_bayes.data import ColumnMapping, load_diary
+    from ambidex_bayes.design.predictor_terms import spec_with_every_predictor
     from ambidex_bayes.model.latent_centring import build_latent_model
     from ambidex_bayes.model.latent_data import latent_data
+    from ambidex_bayes.model.latent_ladder import latent_structure
     from ambidex_bayes.partial_rows import latent_rows
     from ambidex_bayes.prepare import prepare
     from ambidex_bayes.simulate import reference_design, simulate_diary
@@ -117,30 +139,36 @@ def latent_template(spec: str, design_json: str, design_seed: int) -> LatentTemp
 
     study = simulate_diary(reference_design(**json.loads(design_json)), seed=design_seed)
     prepared = prepare(load_diary(study.data, ColumnMapping.from_dict(study.mapping)))
-    model_spec = load_spec(spec)
-    choose_centring("latent", model_spec, prepared)
     mapping = prepared.mapping
+    model_spec = load_spec(spec)
+    if every_predictor:
+        model_spec = spec_with_every_predictor(model_spec, len(mapping.level1))
+    choose_centring("latent", model_spec, prepared)
+    structure = latent_structure(model_spec, prepared)
+    assert not isinstance(structure, str)  # choose_centring refused such a spec
+    predictors = [mapping.level1[k] for k in structure.predictors]
     data = latent_data(
         latent_rows(prepared),
         y=prepared.roles["y"],
-        x=mapping.level1[0],
+        x=predictors[0],
         person=mapping.person,
         w=prepared.roles.get("w"),
+        others=tuple(predictors[1:]),
     )
     simulator = build_latent_model(
-        data, model_spec.name, marginal=False, correlated=model_spec.correlated
+        data,
+        model_spec.name,
+        marginal=False,
+        correlated=model_spec.correlated,
+        structure=structure,
     )
     prior_values = {
         var.name: np.asarray(var.get_value())
         for var in simulator.pymc_model.data_vars
         if var.name.startswith(PRIOR_DATA_PREFIX)
     }
-    nm = data.names
     checked = checked_parameters(simulator.terms, [str(v) for v in data.levels])
-    for name in (nm.mu_mean, nm.mu_sd, nm.within_sd, nm.mu_moderator):
-        if name is not None:
-            checked[name] = (name, None)
-    checked[f"{nm.mu}[{data.levels[0]}]"] = (nm.mu, 0)
+    checked.update(_predictor_parameters(simulator, data))
     return LatentTemplate(
         data=data,
         level=model_spec.name,
@@ -148,7 +176,24 @@ def latent_template(spec: str, design_json: str, design_seed: int) -> LatentTemp
         simulator=simulator,
         prior_values=prior_values,
         checked=checked,
+        structure=structure,
     )
+
+
+def _predictor_parameters(simulator: LatentModel, data: LatentData) -> dict[str, Checked]:
+    """Every predictor model's ranked parameters (``{x}_mu_mean``, ``{x}_mu_sd``,
+    ``{x}_within_sd``, ``{x}_mu:{w}``, the first person's mean ``{x}_mu``) and the fixed
+    effects of the predictors after the first (the first's are the model's terms)."""
+    named = simulator.pymc_model.named_vars
+    checked: dict[str, Checked] = {}
+    for p in range(data.n_predictors):
+        nm = data.predictor(p).names if data.n_predictors > 1 else data.names
+        effects = (nm.within, nm.between, nm.interaction) if p else ()
+        for name in (*effects, nm.mu_mean, nm.mu_sd, nm.within_sd, nm.mu_moderator):
+            if name is not None and name in named:
+                checked[name] = (name, None)
+        checked[f"{nm.mu}[{data.levels[0]}]"] = (nm.mu, 0)
+    return checked
 
 
 def _with_priors(model: LatentModel, values: Mapping[str, np.ndarray]) -> LatentModel:
@@ -171,6 +216,7 @@ def run_latent_sbc_task(
     draws: int,
     tune: int,
     chains: int,
+    every_predictor: bool = False,
 ) -> dict[str, Any]:
     """Draw parameters, person means and data from the latent model's prior, fit, and rank.
 
@@ -186,6 +232,8 @@ def run_latent_sbc_task(
         Fit on the fast path (person effects integrated out) or with full NUTS.
     backend, draws, tune, chains
         Sampler settings of the fit (one core).
+    every_predictor : bool
+        Every level-1 predictor of the design in the model (:func:`latent_template`).
 
     Returns
     -------
@@ -202,7 +250,9 @@ def run_latent_sbc_task(
     from ambidex_bayes.model.latent_centring import build_latent_model
     from ambidex_bayes.model.latent_simulate import draw_latent_data
 
-    template = latent_template(spec, json.dumps(dict(design), sort_keys=True), int(design_seed))
+    template = latent_template(
+        spec, json.dumps(dict(design), sort_keys=True), int(design_seed), bool(every_predictor)
+    )
     seed = int(task.seed) % 2**32
     drawn = pm.sample_prior_predictive(
         draws=1, model=template.simulator.pymc_model, random_seed=seed
@@ -210,10 +260,18 @@ def run_latent_sbc_task(
     prior = drawn["prior"].to_dataset()
     values = {name: prior[name].to_numpy()[0, 0] for name in prior.data_vars}
     data = draw_latent_data(
-        template.data, template.level, values, np.random.default_rng([int(task.seed), 1])
+        template.data,
+        template.level,
+        values,
+        np.random.default_rng([int(task.seed), 1]),
+        structure=template.structure,
     )
     model = build_latent_model(
-        data, template.level, marginal=fast_path, correlated=template.correlated
+        data,
+        template.level,
+        marginal=fast_path,
+        correlated=template.correlated,
+        structure=template.structure,
     )
     _with_priors(model, template.prior_values)
     settings = SamplerSettings(

@@ -28,6 +28,7 @@ __all__ = [
     "RunConfig",
     "default_backend",
     "design_problem",
+    "every_predictor_problems",
     "fit_simulated",
 ]
 
@@ -89,6 +90,19 @@ def design_problem(overrides: Mapping[str, Any]) -> str | None:
     except DesignError as err:
         return str(err).replace("\n", " ")
     return None
+
+
+def every_predictor_problems(overrides: Mapping[str, Any]) -> list[str]:
+    """Why ``every_predictor`` does not apply to the reference design with ``overrides``
+    (a valid design): it needs further level-1 predictors."""
+    from ambidex_bayes.simulate import reference_design
+
+    if len(reference_design(**overrides).predictor_names) < 2:
+        return [
+            "every_predictor adds the design's further level-1 predictors to the model, but "
+            'the design has none (design={"predictors": [{"name": ...}]})'
+        ]
+    return []
 
 
 def default_backend() -> str:
