@@ -31,7 +31,7 @@ def test_centring_is_stored_only_when_set():
                 "centring": "latent",
                 "design": {"factor": {"name": "sector", "levels": ["a", "b"]}},
             },
-            "latent centring takes one level-1 predictor and a numeric moderator",
+            "latent centring takes a numeric moderator, not a factor",
         ),
     ],
 )

@@ -5,7 +5,10 @@ or with ``--contrast LEVEL`` the slope difference of a factor moderator's level 
 reference level, the factor given by ``--design FILE``) from the reference design, fits each
 with the fast path (with ``--centring latent`` on latent person means), and writes the power table
 (CSV), a summary (text) and the power curve (PNG) into the result folder, where the
-individual results are kept as they arrive (an interrupted run resumes).
+individual results are kept as they arrive (an interrupted run resumes). With further level-1
+predictors in the design (``[[predictors]]``, each with true person means of its own) and
+``--every-predictor``, every predictor enters the fits and the power, bias and coverage of
+each one's effects are written as the predictor table (``power_predictors.csv``).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from ambidex_bayes.commands._simulation import (
     add_centring_option,
     add_design_file_option,
     add_design_option,
+    add_every_predictor_option,
     add_run_options,
     design_overrides,
     run_options,
@@ -74,6 +78,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         what="auto: latent where the observed person means' reliability is below 0.7; "
         "default: the spec's centring (observed)",
     )
+    add_every_predictor_option(parser)
     add_design_file_option(parser)
     add_design_option(parser)
     add_run_options(parser, default_out="power_results")
@@ -84,7 +89,13 @@ def run(args: argparse.Namespace) -> int:
     from ambidex_bayes.commands._options import input_paths, print_table
     from ambidex_bayes.design.outputs import write_outputs
     from ambidex_bayes.design.plots import plot_power_curve
-    from ambidex_bayes.design.power import PowerConfig, describe_power, power_table, run_power
+    from ambidex_bayes.design.power import (
+        PowerConfig,
+        describe_power,
+        power_table,
+        predictor_table,
+        run_power,
+    )
     from ambidex_bayes.output_paths import OutputFolder
     from ambidex_bayes.priors.sets import read_prior_set
 
@@ -105,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
         contrast=args.contrast,
         focal=args.focal,
         centring=args.centring,
+        every_predictor=args.every_predictor,
         **sampler_fields(args),
     )
     results = run_power(config, args.out, **run_options(args))
@@ -112,9 +124,14 @@ def run(args: argparse.Namespace) -> int:
     summary = describe_power(table, config)
     print(summary)
     print_table(table)
+    tables = {"power_table": table}
+    predictors = predictor_table(results, config)
+    if not predictors.empty:
+        print_table(predictors)
+        tables["power_predictors"] = predictors
     written = write_outputs(
         Path(args.out),
-        tables={"power_table": table},
+        tables=tables,
         text={"power_summary": summary},
         figures={"power_curve": plot_power_curve(table, config=config)},
     )

@@ -31,9 +31,11 @@ negative bias (see :mod:`ambidex_bayes.simulate`).
 Centring
 --------
 ``centring`` chooses how every fit splits the daily predictor (:mod:`ambidex_bayes.centring`):
-``"observed"`` person means (the default, unless the spec's file says otherwise), ``"latent"`` person means estimated with the model
-(M1-M3 with one level-1 predictor and at most one numeric moderator), or ``"auto"`` (latent
-when the reliability of a data set's observed person means is below 0.7). The simulator's
+``"observed"`` person means (the default, unless the spec's file says otherwise),
+``"latent"`` person means estimated with the model (M1-M3 with the level-1 predictors the
+spec's formula uses, each with person means of its own, and at most one numeric moderator),
+or ``"auto"`` (latent when the reliability of a data set's observed person means is below
+0.7). The simulator's
 person means are the true ones, so besides the tested effect each result records the
 posterior mean of the between effect ``{x}_pm`` and its truth :math:`\gamma_{02}` (defined on
 the latent mean): its bias per cell (``between_bias``) shows what observed centring loses
@@ -43,6 +45,20 @@ means the fit used lie from the true ones (root mean square over persons,
 means for observed centring. Latent fits use the latent model's own
 weakly informative priors, so a prior set (``priors``) cannot be combined with
 ``centring="latent"``.
+
+Several level-1 predictors
+--------------------------
+A design with further level-1 predictors (an
+:class:`~ambidex_bayes.simulation_design.ExtendedDesign` with ``predictors``, each with
+true person means of its own) is fitted with the spec's formula; with ``every_predictor``
+the within and between parts of every further predictor are added to it
+(:mod:`.predictor_terms`). Besides the tested effect, each result then records, for every
+predictor :math:`p` and each of its effects the fit estimates (within slope ``{x}_cw``,
+between effect ``{x}_pm`` on the true person mean, cross-level interaction
+``{x}_cw:{w}``), the posterior mean, SD and interval ends and the true value, and the
+distance of the fit's person means of :math:`p` from the true ones
+(``person_mean_rmse__{x}``). :func:`predictor_table` sums them up per cell and effect:
+power (interval excludes 0), bias, RMSE and coverage, as for the tested effect.
 """
 
 from __future__ import annotations
@@ -65,6 +81,7 @@ from ambidex_bayes.design.tasks import (
     Task,
     default_backend,
     design_problem,
+    every_predictor_problems,
     fit_simulated,
     task_seed,
 )
@@ -87,11 +104,19 @@ __all__ = [
     "cell_design",
     "power_work",
     "run_power",
+    "predictor_effects",
+    "predictor_table",
+    "EFFECT_PREFIX",
 ]
 
 
 #: Bulk-ESS of the interaction below which a fit's interval ends are flagged as unreliable.
 FLAG_ESS = 100
+
+#: Column prefix of a predictor's effect in the results: ``effect__<parameter>__<statistic>``.
+EFFECT_PREFIX = "effect__"
+#: Column prefix of the distance of a predictor's person means from the true ones.
+RMSE_PREFIX = "person_mean_rmse__"
 
 
 @dataclass(frozen=True)
@@ -135,6 +160,9 @@ class PowerConfig(RunConfig):
     centring : {"observed", "latent", "auto"} or None
         Centring of every fit (module docstring); None: the spec's own (``"observed"``
         unless its file says otherwise).
+    every_predictor : bool
+        Add the within and between parts of every further level-1 predictor of the design
+        to the spec's formula (module docstring); the design must have some.
     """
 
     persons: tuple[int, ...] = (97,)
@@ -154,14 +182,17 @@ class PowerConfig(RunConfig):
     contrast: str | None = None
     focal: str | None = None
     centring: str | None = None
+    every_predictor: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form; ``contrast``, ``focal`` and ``centring`` only when set (so the stored
-        configuration of a run without them reads as before)."""
+        """JSON form; ``contrast``, ``focal``, ``centring`` and ``every_predictor`` only when
+        set (so the stored configuration of a run without them reads as before)."""
         values = super().to_dict()
         for name in ("contrast", "focal", "centring"):
             if values[name] is None:
                 del values[name]
+        if not values["every_predictor"]:
+            del values["every_predictor"]
         return values
 
     def __post_init__(self) -> None:
@@ -214,12 +245,14 @@ def _config_problems(c: PowerConfig) -> list[str]:
     else:
         problems.extend(_contrast_problems(c))
         problems.extend(_centring_problems(c))
+        if c.every_predictor:
+            problems.extend(every_predictor_problems(c.design))
     return problems
 
 
 def _centring_problems(c: PowerConfig) -> list[str]:
-    """Whether every fit of the run can take ``centring`` (latent centring serves one
-    level-1 predictor, at most one numeric moderator and its own priors)."""
+    """Whether every fit of the run can take ``centring`` (latent centring serves level-1
+    predictors with a numeric moderator, not a factor, and takes its own priors)."""
     from ambidex_bayes.simulate import reference_design
     from ambidex_bayes.spec import CENTRINGS
 
@@ -229,10 +262,10 @@ def _centring_problems(c: PowerConfig) -> list[str]:
         return []
     design = reference_design(**c.design)
     problems = []
-    if len(design.predictor_names) > 1 or getattr(design, "factor", None) is not None:
+    if getattr(design, "factor", None) is not None:
         problems.append(
-            "latent centring takes one level-1 predictor and a numeric moderator; the design "
-            "has further predictors or a factor moderator (use centring observed or auto)"
+            "latent centring takes a numeric moderator, not a factor; the design has a factor "
+            "moderator (use centring observed or auto)"
         )
     if c.priors is not None:
         problems.append(
@@ -356,6 +389,7 @@ def run_power_task(task: Task, config: PowerConfig) -> dict[str, Any]:
         **_interaction_summary(draws, config.prob, p["effect"]),
         **_between_summary(result, study.truth),
         "person_mean_rmse": _person_mean_rmse(result, study),
+        **_predictor_summaries(result, study, config.prob),
         "centring": str(result.meta.get("centring", "observed")),
         "n_rows": int(len(prepared.frame)),
         "rhat": float(conv.table.loc[name, "rhat"]),
@@ -379,21 +413,79 @@ def _between_summary(result: FitResult, truth: Mapping[str, float]) -> dict[str,
     }
 
 
-def _person_mean_rmse(result: FitResult, study: SimulatedStudy) -> float:
-    r"""Root mean square distance of the fit's person means of the first predictor from the
-    true ones, :math:`\sqrt{\frac1J \sum_j (\hat\mu_j - \mu_j)^2}`: the posterior means of
-    the latent person means (``meta["latent_names"]["person_means"]``) for a latent fit, the
-    observed means of the daily values otherwise."""
-    truth = study.person_means()
-    latent = (result.meta.get("latent_names") or {}).get("person_means")
+def predictor_effects(design: SimulationDesign) -> list[tuple[str, str, str, float]]:
+    """Every level-1 predictor's effects a fit may estimate, with their true values.
+
+    Parameters
+    ----------
+    design : SimulationDesign
+        A cell's design.
+
+    Returns
+    -------
+    list of (parameter, predictor, role, truth)
+        Per predictor ``x`` (``x_col`` first): ``("{x}_cw", x, "within", g10)``,
+        ``("{x}_pm", x, "between", g02)`` and, with a numeric moderator ``w``,
+        ``("{x}_cw:{w}_c", x, "interaction", g11)``, named as a fit on the prepared
+        simulated data names them (:func:`~ambidex_bayes.simulate_extensions.parameter_truth`).
+    """
+    d = design
+    slopes = [(d.x_col, d.g10, d.g02, d.g11)]
+    slopes += [(p.name, p.g10, p.g02, p.g11) for p in getattr(d, "predictors", ())]
+    effects = []
+    for x, g10, g02, g11 in slopes:
+        effects.append((f"{x}_cw", x, "within", float(g10)))
+        effects.append((f"{x}_pm", x, "between", float(g02)))
+        if d.w_col is not None:
+            effects.append((f"{x}_cw:{d.w_col}_c", x, "interaction", float(g11)))
+    return effects
+
+
+def _predictor_summaries(result: FitResult, study: SimulatedStudy, prob: float) -> dict[str, float]:
+    """``effect__<parameter>__<statistic>`` (posterior ``mean``, ``sd``, ``lower``, ``upper``
+    and the ``truth``) of every predictor effect the fit estimates, and the distance of the
+    fit's person means of every predictor from the true ones (``person_mean_rmse__<x>``)."""
+    from ambidex_bayes.posterior import describe_draws
+
+    out: dict[str, float] = {}
+    for name, _, _, truth in predictor_effects(study.design):
+        if name not in result.posterior:
+            continue
+        draws = np.asarray(result.posterior[name].values, dtype=float).ravel()
+        described = describe_draws(draws, prob)
+        stats = {
+            "mean": described["mean"],
+            "sd": described["sd"],
+            "lower": described["ci_lower"],
+            "upper": described["ci_upper"],
+            "truth": truth,
+        }
+        out.update({f"{EFFECT_PREFIX}{name}__{k}": float(v) for k, v in stats.items()})
+    for x in study.design.predictor_names:
+        out[f"{RMSE_PREFIX}{x}"] = _person_mean_rmse(result, study, x)
+    return out
+
+
+def _person_mean_rmse(
+    result: FitResult, study: SimulatedStudy, predictor: str | None = None
+) -> float:
+    r"""Root mean square distance of the fit's person means of ``predictor`` (default the
+    first) from the true ones, :math:`\sqrt{\frac1J \sum_j (\hat\mu_j - \mu_j)^2}`: the
+    posterior means of the latent person means (``meta["latent_names"]["person_means"]``
+    for the first predictor, ``{x}_mu`` for the others) for a latent fit, the observed
+    means of the daily values otherwise (also for a predictor the latent fit leaves out)."""
+    d = study.design
+    x = d.x_col if predictor is None else predictor
+    truth = study.person_means(x)
+    names = result.meta.get("latent_names") or {}
+    latent = names.get("person_means") if x == d.x_col else (f"{x}_mu" if names else None)
     if latent is not None and latent in result.posterior:
         draws = result.posterior[latent]
         person_dim = next(d for d in draws.dims if d not in ("chain", "draw"))
         means = draws.mean(("chain", "draw")).to_pandas()
         means.index = means.index.astype(str).rename(person_dim)
     else:
-        d = study.design
-        means = study.data.groupby(d.person_col)[d.x_col].mean()
+        means = study.data.groupby(d.person_col)[x].mean()
     error = (means.reindex(truth.index).to_numpy(dtype=float) - truth.to_numpy()) ** 2
     return float(np.sqrt(np.nanmean(error)))
 
@@ -428,12 +520,15 @@ def _spec(config: PowerConfig, prepared: PreparedData) -> ModelSpec:
     Every data set of a run has the same columns and declared scale ranges, which are all a
     prior set's resolution depends on, so the spec of the first serves them all.
     """
+    from ambidex_bayes.design.predictor_terms import spec_with_every_predictor
     from ambidex_bayes.priors.sets import spec_with_prior_set
     from ambidex_bayes.spec import load_spec
 
     key = json.dumps(config.to_dict(), sort_keys=True, default=str)
     if key not in _SPECS:
         spec = load_spec(config.spec)
+        if config.every_predictor:
+            spec = spec_with_every_predictor(spec, len(prepared.mapping.level1))
         if config.priors is not None:
             spec = spec_with_prior_set(spec, config.priors, prepared)
         _SPECS[key] = spec
@@ -594,6 +689,75 @@ def _cell_row(
     return row
 
 
+def predictor_table(results: pd.DataFrame, config: PowerConfig) -> pd.DataFrame:
+    """Power, bias and coverage of every level-1 predictor's effects per cell of the grid.
+
+    Parameters
+    ----------
+    results : DataFrame
+        Rows of :func:`run_power_task` (as stored) with ``effect__<parameter>__<statistic>``
+        columns (module docstring).
+    config : PowerConfig
+
+    Returns
+    -------
+    DataFrame
+        One row per cell and effect a fit estimated, in grid order and then in the order of
+        :func:`predictor_effects`: ``n_persons, diaries, effect`` (the cell), ``predictor``,
+        ``role`` (``within``, ``between`` or ``interaction``), ``parameter``, ``truth``,
+        ``simulations`` (successful fits that estimate it), ``power`` (share whose interval
+        excludes 0) and ``power_se``, ``mean_width``, ``bias`` (mean posterior mean minus
+        the truth), ``rmse``, ``coverage`` (share of intervals covering the truth) and
+        ``person_mean_rmse`` (mean distance of the fits' person means of the predictor from
+        the true ones). Empty (with these columns) when no result records such effects.
+    """
+    columns = [
+        "n_persons", "diaries", "effect", "predictor", "role", "parameter", "truth",
+        "simulations", "power", "power_se", "mean_width", "bias", "rmse", "coverage",
+        "person_mean_rmse",
+    ]  # fmt: skip
+    ok = results[results["error"].fillna("") == ""] if "error" in results else results
+    rows = []
+    for n in config.persons:
+        for d in config.diaries:
+            for e in config.effects:
+                in_cell = ok[
+                    (ok["n_persons"] == int(n))
+                    & np.isclose(ok["diaries"], float(d))
+                    & np.isclose(ok["effect"], float(e))
+                ]
+                design = cell_design(config, int(n), float(d), float(e))
+                for name, x, role, _ in predictor_effects(design):
+                    row = _effect_row(in_cell, name, x)
+                    if row is not None:
+                        base = {"n_persons": int(n), "diaries": float(d), "effect": float(e)}
+                        rows.append({**base, "predictor": x, "role": role, **row})
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _effect_row(in_cell: pd.DataFrame, name: str, x: str) -> dict[str, Any] | None:
+    """The summary of one predictor effect over a cell's successful fits (None when no
+    fit estimated it)."""
+    key = f"{EFFECT_PREFIX}{name}__"
+    if f"{key}mean" not in in_cell:
+        return None
+    fits = in_cell[in_cell[f"{key}mean"].notna()]
+    if fits.empty:
+        return None
+    mean, lower, upper = fits[f"{key}mean"], fits[f"{key}lower"], fits[f"{key}upper"]
+    truth = fits[f"{key}truth"]
+    row: dict[str, Any] = {"parameter": name, "truth": float(truth.mean())}
+    row["simulations"] = int(len(fits))
+    row["power"], row["power_se"] = _share((lower > 0) | (upper < 0))
+    row["mean_width"] = float((upper - lower).mean())
+    row["bias"] = float((mean - truth).mean())
+    row["rmse"] = float(np.sqrt(((mean - truth) ** 2).mean()))
+    row["coverage"] = float(((lower <= truth) & (truth <= upper)).mean())
+    rmse = f"{RMSE_PREFIX}{x}"
+    row["person_mean_rmse"] = float(fits[rmse].mean()) if rmse in fits else float("nan")
+    return row
+
+
 _CENTRING_WORDS = {
     "latent": "Every fit used latent person-mean centring (person means estimated with the model).",
     "auto": (
@@ -602,6 +766,26 @@ _CENTRING_WORDS = {
         "of latent fits)."
     ),
 }
+
+
+def _predictor_words(config: PowerConfig) -> list[str]:
+    """What the fits make of a design's further level-1 predictors."""
+    from ambidex_bayes.simulate import reference_design
+
+    further = reference_design(**config.design).predictor_names[1:]
+    if not further:
+        return []
+    names = ", ".join(repr(x) for x in further)
+    if config.every_predictor:
+        return [
+            f"Every fit includes the within and between parts of the further level-1 "
+            f"predictor(s) {names}; the power, bias and coverage of each predictor's effects "
+            "are in the predictor table."
+        ]
+    return [
+        f"The further level-1 predictor(s) {names} enter the fits only where the spec's "
+        "formula uses them (every_predictor, --every-predictor, adds them all)."
+    ]
 
 
 def describe_power(table: pd.DataFrame, config: PowerConfig) -> str:
@@ -618,6 +802,7 @@ def describe_power(table: pd.DataFrame, config: PowerConfig) -> str:
     ]
     if config.centring in _CENTRING_WORDS:
         lines.append(_CENTRING_WORDS[config.centring])
+    lines.extend(_predictor_words(config))
     for e in config.effects:
         cells = table[np.isclose(table["effect"], e)]
         # without a single successful fit the table has no power column
