@@ -121,9 +121,9 @@ class SimulationDesign:
 
     Notes
     -----
-    Further level-1 predictors, a factor moderator and the correlation of all person
-    effects are the fields of :class:`ExtendedDesign`; :meth:`replace` with any of them
-    returns one.
+    Further level-1 predictors, a factor moderator, the correlation of all person effects
+    and that of the predictors' true person means are the fields of :class:`ExtendedDesign`;
+    :meth:`replace` with any of them returns one.
     """
 
     n_persons: int = 97
