@@ -13,6 +13,11 @@ recorded with their depth (1 for a part of a stage, 2 for a part of a part), lis
 their stage in the table, and do not count again in the total. Outside any stage
 :func:`part` times nothing.
 
+Each record also keeps the process's peak resident memory when it ended (the high-water mark
+the operating system reports, so it never falls): the stage at which it rises is the one that
+needed the memory. The printed table (:meth:`StageTimes.text`) shows it; the report's table
+shows the times only.
+
 A leaf module: it imports nothing of the package.
 """
 
@@ -28,7 +33,14 @@ from typing import TextIO
 
 import pandas as pd
 
-__all__ = ["StageTime", "StageTimes", "format_seconds", "part"]
+__all__ = [
+    "StageTime",
+    "StageTimes",
+    "format_seconds",
+    "format_peak",
+    "peak_resident_bytes",
+    "part",
+]
 
 #: Marks a part's name in the tables, once per level of depth.
 PART_MARK = "· "
@@ -47,14 +59,35 @@ def format_seconds(seconds: float) -> str:
     return f"{hours} h {minutes:02d} min"
 
 
+def peak_resident_bytes() -> int | None:
+    """The peak resident memory of this process so far, in bytes, or None where the
+    operating system does not report it (``resource.getrusage``: kilobytes on Linux, bytes
+    on macOS)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    peak = int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    return peak if sys.platform == "darwin" else peak * 1024
+
+
+def format_peak(n: float | None) -> str:
+    """``1.23 GB``, ``456 MB`` (powers of 1000), or an empty string when unknown."""
+    if n is None or n != n:
+        return ""
+    return f"{n / 1e9:.2f} GB" if n >= 1e9 else f"{n / 1e6:.0f} MB"
+
+
 @dataclass(frozen=True)
 class StageTime:
-    """One finished stage (``depth`` 0) or part of a stage (``depth`` 1 and more): its name
-    and wall-clock seconds."""
+    """One finished stage (``depth`` 0) or part of a stage (``depth`` 1 and more): its name,
+    wall-clock seconds and the process's peak resident memory when it ended (bytes; None
+    when unknown)."""
 
     stage: str
     seconds: float
     depth: int = 0
+    peak_bytes: int | None = None
 
 
 @dataclass
@@ -117,7 +150,8 @@ class StageTimes:
             yield
         finally:
             _OPEN.reset(token)
-            self.records.insert(place, StageTime(name, time.perf_counter() - start, depth))
+            seconds = time.perf_counter() - start
+            self.records.insert(place, StageTime(name, seconds, depth, peak_resident_bytes()))
 
     @property
     def total(self) -> float:
@@ -125,7 +159,9 @@ class StageTimes:
         return float(sum(r.seconds for r in self.stages))
 
     def table(self) -> pd.DataFrame:
-        """One row per stage: ``stage, seconds, share`` (share of the total), then ``total``.
+        """One row per stage: ``stage, seconds, share`` (share of the total) and
+        ``peak_bytes`` (the process's peak resident memory when it ended), then ``total``
+        (with the largest peak).
 
         A part's row follows its stage, its name marked by :data:`PART_MARK` once per level.
         """
@@ -135,30 +171,44 @@ class StageTimes:
                 "stage": PART_MARK * r.depth + r.stage,
                 "seconds": round(r.seconds, 3),
                 "share": r.seconds / total if total > 0 else float("nan"),
+                "peak_bytes": r.peak_bytes,
             }
             for r in self.records
         ]
-        rows.append({"stage": "total", "seconds": round(total, 3), "share": 1.0})
-        return pd.DataFrame(rows, columns=["stage", "seconds", "share"])
+        peaks = [r.peak_bytes for r in self.records if r.peak_bytes is not None]
+        rows.append(
+            {
+                "stage": "total",
+                "seconds": round(total, 3),
+                "share": 1.0,
+                "peak_bytes": max(peaks) if peaks else None,
+            }
+        )
+        return pd.DataFrame(rows, columns=["stage", "seconds", "share", "peak_bytes"])
 
-    def readable(self) -> pd.DataFrame:
-        """:meth:`table` with durations in words and shares in percent, for reading."""
+    def readable(self, *, memory: bool = False) -> pd.DataFrame:
+        """:meth:`table` with durations in words and shares in percent, for reading; with
+        ``memory`` also the peak resident memory so far at the end of each stage."""
         table = self.table()
-        return pd.DataFrame(
+        out = pd.DataFrame(
             {
                 "stage": table["stage"],
                 "time": [format_seconds(s) for s in table["seconds"]],
                 "share": [f"{s:.0%}" if s == s else "" for s in table["share"]],
             }
         )
+        if memory:
+            out["peak memory so far"] = [format_peak(n) for n in table["peak_bytes"]]
+        return out
 
     def text(self) -> str:
-        """The stages as a small plain-text table."""
+        """The stages as a small plain-text table, with the peak memory so far when known."""
         from tabulate import tabulate
 
-        return tabulate(
-            self.readable(), headers="keys", showindex=False, colalign=("left", "right", "right")
-        )
+        memory = any(r.peak_bytes is not None for r in self.records)
+        readable = self.readable(memory=memory)
+        align = ("left", *("right",) * (readable.shape[1] - 1))
+        return tabulate(readable, headers="keys", showindex=False, colalign=align)
 
 
 #: The :class:`StageTimes` whose stage (or part) is running in this context, and the depth a
