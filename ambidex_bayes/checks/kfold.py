@@ -73,7 +73,9 @@ class KFoldResult:
     persons : pandas.DataFrame
         ``person, fold, n_rows, elpd, lpd_in_sample, p`` per person.
     method : str
-        ``"exact"`` or ``"monte_carlo"`` integration over new person effects.
+        ``"exact"`` or ``"monte_carlo"`` integration over new person effects;
+        ``"gauss-hermite"`` for a latent-centred fit with person slopes (its person means
+        by quadrature).
     notes : tuple of str
     """
 
@@ -268,7 +270,9 @@ def kfold_by_person(
         Seed of the fold assignment and of the Monte Carlo integral.
     method : {"auto", "exact", "monte_carlo"}
         Integration over new person effects (see
-        :func:`ambidex_bayes.checks.log_likelihood.new_person_log_density`).
+        :func:`ambidex_bayes.checks.log_likelihood.new_person_log_density`); a
+        latent-centred fit takes ``"auto"`` or ``"exact"`` (its new persons' latent means
+        are integrated out as well, :mod:`ambidex_bayes.checks.latent_new_person`).
     n_mc, max_draws : int, optional
     cache_dir : path or False, optional
         Where fold fits are cached (passed to :func:`ambidex_bayes.fit.fit`).

@@ -578,6 +578,7 @@ def new_person_log_density(
         fitted rows (then the score is in-sample; a latent-centred fit's partial rows are
         included).
     method : {"auto", "exact", "monte_carlo"}
+        ``"monte_carlo"`` is refused for a latent-centred fit.
     n_mc : int, optional
         Default :data:`MC_DRAWS`.
     seed : int, optional
