@@ -69,7 +69,7 @@ if TYPE_CHECKING:
     from ambidex_bayes.prepare import PreparedData
     from ambidex_bayes.terms import ModerationTerms
 
-__all__ = ["BambiFitted", "PersonSlopes", "person_slopes", "person_slopes_bambi"]
+__all__ = ["BambiFitted", "PersonSlopes", "SlopeParts", "person_slopes", "person_slopes_bambi"]
 
 #: Draws x persons numbers computed and summarised at a time (16 MB of float64: 500 persons
 #: of 4 chains x 1,000 draws). As :data:`ambidex_bayes.memory.PERSON_SLOPE_BLOCK_NUMBERS`.
@@ -112,12 +112,16 @@ class PersonSlopes:
         of the share of persons with a positive slope, with its interval).
     description : str
         What the slopes are, in words.
+    parts : SlopeParts
+        What the slope draws are made of (the fixed parts' draws, the person effects, each
+        person's moderator value and the factor to the units), from which :attr:`draws`
+        and the blocks of persons are computed.
     """
 
     table: pd.DataFrame
     shares: pd.DataFrame
     description: str
-    parts: _SlopeParts = field(repr=False, compare=False)
+    parts: SlopeParts = field(repr=False, compare=False)
 
     @property
     def draws(self) -> xr.DataArray:
@@ -131,7 +135,7 @@ class PersonSlopes:
 
 
 @dataclass(frozen=True)
-class _SlopeParts:
+class SlopeParts:
     r"""What the persons' slope draws are made of, to compute them by blocks of persons.
 
     Block :math:`[a, b)` is :math:`\big((\gamma_{10} + u_{1j}) + \gamma_{11} w_{c,j} +
@@ -364,7 +368,7 @@ def person_slopes(
     factor = float(prepared.slope_to_original(terms.x_column, terms.y_column))
     if scale == "standardised":
         factor *= slope_scales(terms, prepared).within_to_standardised
-    parts = _SlopeParts(
+    parts = SlopeParts(
         slope=slope.values,
         effects=u1.transpose(*SAMPLE_DIMS, terms.person_dim),
         interaction=g11,
@@ -430,10 +434,10 @@ def person_slopes(
     return PersonSlopes(table=table, shares=shares, description=description, parts=parts)
 
 
-def _summarise_by_blocks(parts: _SlopeParts, prob: float) -> tuple[pd.DataFrame, np.ndarray]:
+def _summarise_by_blocks(parts: SlopeParts, prob: float) -> tuple[pd.DataFrame, np.ndarray]:
     r"""Each person's summary of their slope draws, and each draw's share of persons with a
     positive slope, :math:`\pi^{(s)} = \frac1J\sum_j[\beta_j^{(s)} > 0]`, computed one
-    block of persons at a time (:meth:`_SlopeParts.blocks`).
+    block of persons at a time (:meth:`SlopeParts.blocks`).
 
     Returns
     -------
