@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
     from ambidex_bayes.engine.result import FitResult
     from ambidex_bayes.engine.settings import SamplerSettings
+    from ambidex_bayes.model.latent_centring import LatentModel
     from ambidex_bayes.model.latent_data import LatentData
     from ambidex_bayes.prepared_data import PreparedData
     from ambidex_bayes.spec import ModelSpec
@@ -46,6 +47,7 @@ __all__ = [
     "latent_unavailable_reason",
     "fit_latent",
     "fitted_prepared",
+    "latent_model_for",
     "imputed_record",
     "imputed_counts",
     "imputed_sentence",
@@ -56,8 +58,9 @@ __all__ = [
 #: means (Lüdtke et al., 2008: the bias of the between effect is about 1 - reliability).
 LATENT_BELOW = 0.7
 
-#: Version of the latent model's code, part of a latent fit's cache key.
-LATENT_CODE_VERSION = 4
+#: Version of the latent model's code, part of a latent fit's cache key (5: the spec's
+#: priors, its own or a prior set's, apply to the latent model).
+LATENT_CODE_VERSION = 5
 
 #: ``meta["method"]`` of latent fits, by whether the fast path was sampled.
 LATENT_METHODS = {
@@ -138,13 +141,14 @@ def latent_unavailable_reason(spec: ModelSpec, prepared: PreparedData) -> str | 
     (:func:`~ambidex_bayes.model.latent_ladder.latent_controls_reason` says which are not).
     """
     from ambidex_bayes.model.latent_ladder import (
-        LADDER,
+        ladder_level,
         latent_controls_reason,
         latent_structure,
     )
 
     m = prepared.mapping
-    if spec.name not in LADDER:
+    level = ladder_level(spec.name)
+    if level is None:
         return f"it serves the ladder's M1, M2 and M3, not {spec.name!r}"
     if spec.family != "gaussian":
         return f"it needs a Gaussian outcome (the spec's family is {spec.family!r})"
@@ -160,7 +164,7 @@ def latent_unavailable_reason(spec: ModelSpec, prepared: PreparedData) -> str | 
         return "it takes a numeric moderator only"
     if prepared.standardize or prepared.detrend:
         return "it works on the unstandardised, undetrended predictor"
-    if spec.name == "M3" and "w" not in prepared.roles:
+    if level == "M3" and "w" not in prepared.roles:
         return "M3 needs a moderator"
     return None
 
@@ -358,6 +362,71 @@ def fitted_prepared(prepared: PreparedData, rows: pd.DataFrame, data: LatentData
     )
 
 
+def latent_model_for(
+    spec: ModelSpec, prepared: PreparedData, *, marginal: bool
+) -> tuple[pd.DataFrame, LatentData, LatentModel]:
+    """The latent-centred model of ``spec`` on ``prepared``, built as a latent fit builds it.
+
+    The rows are :func:`~ambidex_bayes.partial_rows.latent_rows` of ``prepared``; the
+    model's terms come from the spec's formula
+    (:func:`~ambidex_bayes.model.latent_ladder.latent_structure`) and its priors are the
+    defaults, replaced for the parameters the spec's priors name (its own or a prior set's,
+    rendered with the data's roles; see :mod:`ambidex_bayes.model.latent_priors`).
+
+    Parameters
+    ----------
+    spec : ModelSpec
+        A model latent centring serves (:func:`latent_unavailable_reason` is None), named
+        by its level of the ladder, with or without a prior set's label (``"M3[sceptical]"``).
+    prepared : PreparedData
+    marginal : bool
+        The fast path (person effects integrated out) or full NUTS.
+
+    Returns
+    -------
+    rows : DataFrame
+        The rows of the model.
+    data : LatentData
+    model : LatentModel
+
+    Raises
+    ------
+    SpecError
+        A prior of the spec that names no parameter of the latent model, or gives one of
+        its SDs a distribution that is not positive.
+    """
+    from ambidex_bayes.model.latent_centring import build_latent_model
+    from ambidex_bayes.model.latent_data import latent_data
+    from ambidex_bayes.model.latent_ladder import ladder_level, latent_controls, latent_structure
+    from ambidex_bayes.partial_rows import latent_rows
+
+    m = prepared.mapping
+    rows = latent_rows(prepared)
+    structure = latent_structure(spec, prepared)
+    if isinstance(structure, str):
+        raise SpecError(f"{spec.source}: latent centring cannot fit {spec.name}: {structure}.")
+    predictors = [m.level1[k] for k in structure.predictors]
+    data = latent_data(
+        rows,
+        y=prepared.roles["y"],
+        x=predictors[0],
+        person=m.person,
+        w=prepared.roles.get("w"),
+        controls=latent_controls(spec, prepared),
+        others=tuple(predictors[1:]),
+    )
+    model = build_latent_model(
+        data,
+        ladder_level(spec.name) or spec.name,
+        marginal=marginal,
+        correlated=spec.correlated,
+        structure=structure,
+        priors=spec.render_priors(prepared.formula_fields(), factors=prepared.formula_columns()),
+        prior_source=f"{spec.source} ({spec.name})",
+    )
+    return rows, data, model
+
+
 def fit_latent(
     spec: ModelSpec,
     prepared: PreparedData,
@@ -407,10 +476,6 @@ def fit_latent(
     from ambidex_bayes.engine.result import FitResult
     from ambidex_bayes.engine.sampling import refuse_nonfinite_draws
     from ambidex_bayes.model.build import check_initial_point
-    from ambidex_bayes.model.latent_centring import build_latent_model
-    from ambidex_bayes.model.latent_data import latent_data
-    from ambidex_bayes.model.latent_ladder import latent_controls, latent_structure
-    from ambidex_bayes.partial_rows import latent_rows
     from ambidex_bayes.store import data_hash, package_versions
 
     choose_centring("latent", spec, prepared)
@@ -422,27 +487,8 @@ def fit_latent(
         if verbose:
             print(f"{spec.name}: re-using the saved fit {entry.path}")
         return saved
-    m = prepared.mapping
-    rows = latent_rows(prepared)
-    structure = latent_structure(spec, prepared)
-    predictors = [m.level1[k] for k in structure.predictors]
-    data = latent_data(
-        rows,
-        y=prepared.roles["y"],
-        x=predictors[0],
-        person=m.person,
-        w=prepared.roles.get("w"),
-        controls=latent_controls(spec, prepared),
-        others=tuple(predictors[1:]),
-    )
+    rows, data, model = latent_model_for(spec, prepared, marginal=settings.fast_path)
     fitted = fitted_prepared(prepared, rows, data)
-    model = build_latent_model(
-        data,
-        spec.name,
-        marginal=settings.fast_path,
-        correlated=spec.correlated,
-        structure=structure,
-    )
     start = time.perf_counter()
     compiled = compiled_latent(model, settings)
     if compiled is None or not finite_at_start(model, compiled):
@@ -473,7 +519,7 @@ def fit_latent(
         "n_rows": int(len(fitted.frame)),
         "centring": "latent",
         "person_mean_reliability": _finite_or_none(
-            prepared.person_mean_reliability.get(m.level1[0])
+            prepared.person_mean_reliability.get(prepared.mapping.level1[0])
         ),
         "imputed": imputed_record(data, len(prepared.frame)),
         "latent_names": {

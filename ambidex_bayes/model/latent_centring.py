@@ -45,13 +45,15 @@ Priors are weakly informative and scaled by the data, as Bambi's defaults: norma
 SD 2.5 times the outcome's SD over the predictor's (or moderator's, or control's) SD on the
 effects,
 half-normal priors with the outcome's (or predictor's) SD as scale on the SDs, LKJ(2) on the
-correlation. :func:`build_latent_model` with ``marginal=True`` builds the fast path
+correlation; a spec's priors (its own, or a prior set's) replace them for the parameters
+they name (:mod:`ambidex_bayes.model.latent_priors`). :func:`build_latent_model` with ``marginal=True`` builds the fast path
 (:mod:`ambidex_bayes.model.latent_fast_path`): the person effects are integrated out and only
 the rest is sampled.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -71,6 +73,8 @@ from ambidex_bayes.model.latent_fast_path import (
 )
 from ambidex_bayes.model.latent_ladder import LADDER, LatentStructure, ladder_structure
 from ambidex_bayes.model.latent_many import many_sums, many_terms, replace_outcome
+from ambidex_bayes.model.latent_priors import LatentPriors
+from ambidex_bayes.prior_spec import PriorSpec
 from ambidex_bayes.terms import ModerationTerms
 
 __all__ = ["LADDER", "LatentModel", "build_latent_model", "latent_terms"]
@@ -94,6 +98,9 @@ class LatentModel:
         Every prior, by parameter name: ``{"prior": text}``.
     correlated : bool
         Whether person intercepts and slopes are correlated.
+    prior_structure : tuple
+        The given priors' distributions (:attr:`~ambidex_bayes.model.latent_priors.
+        LatentPriors.structure`; empty with the defaults).
     """
 
     data: LatentData
@@ -105,12 +112,14 @@ class LatentModel:
     correlated: bool = True
     centred_means: bool = False
     structure: LatentStructure | None = None
+    prior_structure: tuple = ()
 
     @property
     def structure_key(self) -> tuple:
         """What a compiled fast-path model depends on besides its ``pm.Data`` values: the
         level, correlation, parameterisation, whether there is a moderator, the numbers
-        of persons and imputed values (the sizes of sampled vectors) and of controls."""
+        of persons and imputed values (the sizes of sampled vectors) and of controls, and
+        the distributions of given priors."""
         return (
             self.level,
             self.marginal,
@@ -121,6 +130,7 @@ class LatentModel:
             self.data.n_imputed,
             *((self.data.n_controls,) if self.data.n_controls else ()),
             *(self._many_key() if self.data.n_predictors > 1 else ()),
+            *((("priors", self.prior_structure),) if self.prior_structure else ()),
         )
 
     def _many_key(self) -> tuple:
@@ -204,27 +214,6 @@ class _Scales:
         )
 
 
-class _Priors:
-    """Adds prior variables and records them; their parameters are ``pm.Data`` variables
-    (``_prior_<name>_mu``, ``_prior_<name>_sigma``), so that one compiled model serves data
-    sets with other scales."""
-
-    def __init__(self) -> None:
-        self.record: dict[str, dict[str, str]] = {}
-
-    @staticmethod
-    def _value(name: str, what: str, value: float) -> pt.TensorVariable:
-        return pm.Data(f"_prior_{name}_{what}", np.asarray(value, dtype=float))
-
-    def normal(self, name: str, mu: float, sd: float) -> pt.TensorVariable:
-        self.record[name] = {"prior": f"Normal(mu: {mu:.4g}, sigma: {sd:.4g})", "source": "data"}
-        return pm.Normal(name, mu=self._value(name, "mu", mu), sigma=self._value(name, "sigma", sd))
-
-    def half_normal(self, name: str, sd: float) -> pt.TensorVariable:
-        self.record[name] = {"prior": f"HalfNormal(sigma: {sd:.4g})", "source": "data"}
-        return pm.HalfNormal(name, sigma=self._value(name, "sigma", sd))
-
-
 def build_latent_model(
     data: LatentData,
     level: str = "M3",
@@ -233,6 +222,8 @@ def build_latent_model(
     correlated: bool = True,
     centred_means: bool = False,
     structure: LatentStructure | None = None,
+    priors: Mapping[str, PriorSpec] | None = None,
+    prior_source: str = "<spec>",
 ) -> LatentModel:
     r"""Build the latent-centred model of ``level`` (module docstring).
 
@@ -255,6 +246,12 @@ def build_latent_model(
         The terms of each level-1 predictor (:func:`~ambidex_bayes.model.latent_ladder.
         latent_structure` of a spec); default the ladder's ``level`` (within and between
         effects of every predictor, the first one's person slopes and interaction).
+    priors : mapping of str to PriorSpec, optional
+        Priors by parameter name, replacing the defaults of the parameters they name (a
+        spec's priors rendered with the data's roles, ``"corr"`` for the correlation; see
+        :mod:`ambidex_bayes.model.latent_priors`).
+    prior_source : str
+        Where ``priors`` come from, for messages.
 
     Returns
     -------
@@ -263,7 +260,8 @@ def build_latent_model(
     Raises
     ------
     SpecError
-        An unknown level, or M3 without a moderator.
+        An unknown level, M3 without a moderator, or a prior that names no parameter of
+        the model (or gives an SD a distribution that is not positive).
     """
     if level not in LADDER:
         raise SpecError(f"latent centring: unknown model {level!r}; choose one of {list(LADDER)}.")
@@ -281,7 +279,7 @@ def build_latent_model(
     scales = [_Scales.of(view) for view in views]
     sc = scales[0]
     sums = latent_sums(views[0])
-    priors = _Priors()
+    priors = LatentPriors(priors, source=prior_source)
     J = data.n_persons
     coords = {nm.person_dim: data.levels}
     for view in views:
@@ -335,11 +333,8 @@ def build_latent_model(
                 )
             )
             if correlated:
-                rho = correlation_cholesky("_corr", 2, 2.0)[1, 0]
-                priors.record[slope_names.correlation] = {
-                    "prior": "LKJ(eta: 2)",
-                    "source": "default",
-                }
+                eta = priors.correlation_eta(slope_names.correlation)
+                rho = correlation_cholesky("_corr", 2, eta)[1, 0]
                 pm.Deterministic(slope_names.correlation, rho)
         sigma = priors.half_normal("sigma", sc.sd_y)
         if data.n_predictors > 1:
@@ -367,6 +362,7 @@ def build_latent_model(
             )
         else:
             _full_outcome(data, nm, mus[0], x_imps[0], a, bs[0], sigma, tau, rho, gamma)
+    priors.check_all_used(level)
     return LatentModel(
         data=data,
         level=level,
@@ -377,6 +373,7 @@ def build_latent_model(
         correlated=correlated and random_slope,
         centred_means=centred_means,
         structure=structure,
+        prior_structure=priors.structure,
     )
 
 
@@ -436,7 +433,7 @@ def _many_outcome(
     pm.Normal(nm.y, mu=linpred, sigma=sigma, observed=data.y)
 
 
-def _controls(nm: LatentNames, sc: _Scales, priors: _Priors) -> pt.TensorVariable | None:
+def _controls(nm: LatentNames, sc: _Scales, priors: LatentPriors) -> pt.TensorVariable | None:
     """The controls' fixed effects (named by their columns, as in the observed model) as one
     vector; None without controls."""
     if not nm.controls:
@@ -454,7 +451,7 @@ def _predictor_model(
     sums: LatentSums,
     w: pt.TensorVariable | None,
     sc: _Scales,
-    priors: _Priors,
+    priors: LatentPriors,
     *,
     marginal: bool,
     centred: bool,

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = [
     "LADDER",
     "LatentStructure",
+    "ladder_level",
     "ladder_structure",
     "latent_structure",
     "latent_controls",
@@ -35,6 +36,26 @@ LADDER: dict[str, tuple[bool, bool]] = {
     "M2": (True, False),
     "M3": (True, True),
 }
+
+
+def ladder_level(name: str) -> str | None:
+    """The ladder's level of a spec name (None for a model off the ladder).
+
+    A spec with a prior set's priors is named after both (``"M3[sceptical]"``, see
+    :meth:`~ambidex_bayes.spec.ModelSpec.with_priors`); its level is the part before the
+    bracket.
+
+    Parameters
+    ----------
+    name : str
+
+    Returns
+    -------
+    str or None
+        ``"M1"``, ``"M2"`` or ``"M3"``, or None.
+    """
+    found = re.fullmatch(r"(M[123])(\[[^\[\]]*\])?", name)
+    return None if found is None else found.group(1)
 
 
 def latent_controls_reason(spec: ModelSpec, prepared: PreparedData) -> str | None:

@@ -39,6 +39,9 @@ the range, :math:`\mu = (\text{lo}_y + 0.5 R_y - c_y)/s_y` with the outcome's ce
 ``"{x_within}" = { dist = "Normal", mu = 0, sigma = 1 }`` in ``[relative]`` becomes
 Normal(0, 1) per raw unit; ``"sigma" = { dist = "HalfNormal", sigma = 0.25 }`` becomes
 HalfNormal(1.0).
+
+A latent-centred fit takes a set's priors for the parameters it shares with the observed
+model (:mod:`ambidex_bayes.model.latent_priors`); a key it has no parameter for is refused.
 """
 
 from __future__ import annotations
