@@ -24,9 +24,10 @@ Centring
     (:func:`ambidex_bayes.centring.latent_unavailable_reason`: M1-M3 with one level-1
     predictor and at most one numeric moderator, on the unstandardised, undetrended
     predictor); :func:`~ambidex_bayes.multiverse.run.check_inputs` refuses, before any fit, a
-    grid whose latent cells it cannot fit. The latent model takes its own weakly
-    informative priors, scaled by the data: a latent cell's estimates do not change with the
-    prior set.
+    grid whose latent cells it cannot fit. The cell's prior set applies to the parameters
+    the latent model shares with the observed one; the predictor model's own keep their
+    weakly informative defaults, scaled by the data
+    (:mod:`ambidex_bayes.model.latent_priors`).
 ``"auto"``
     Latent centring where the reliability of the observed person means is below 0.7 and
     latent centring can fit the cell, observed centring otherwise; the table's

@@ -108,8 +108,8 @@ def describe_multiverse(table: pd.DataFrame, *, figure: str | None = None) -> st
     if len(latent):
         lines.append(
             f"- **Latent centring**: {len(latent)} of {len(fitted)} fits estimated the person "
-            "means with the model; they use the latent model's own priors, so their estimates "
-            "do not change with the prior set."
+            "means with the model; the prior set applies to the parameters they share with the "
+            "observed model, the predictor model's own keep their data-scaled defaults."
         )
     failed = table[table["error"] != ""]
     if len(failed):
