@@ -25,7 +25,6 @@ def test_centring_is_stored_only_when_set():
     ("kwargs", "words"),
     [
         ({"centring": "latnet"}, "centring must be one of observed, latent, auto"),
-        ({"centring": "latent", "priors": "weakly_informative"}, "a prior set (priors)"),
         (
             {
                 "centring": "latent",
@@ -39,6 +38,11 @@ def test_centring_the_fits_cannot_take_is_refused(kwargs, words):
     with pytest.raises(SpecError, match="Invalid power analysis") as err:
         PowerConfig(**kwargs)
     assert words in str(err.value)
+
+
+def test_a_prior_set_is_taken_with_latent_centring():
+    config = PowerConfig(centring="latent", priors="sceptical")
+    assert PowerConfig.from_dict(config.to_dict()) == config
 
 
 def test_auto_may_meet_designs_latent_centring_cannot_fit():
@@ -152,3 +156,42 @@ def test_person_mean_rmse_compares_the_fit_s_means_with_the_true_ones():
         meta={"latent_names": {"person_means": "uncertainty_mu"}}, posterior=posterior
     )
     assert _person_mean_rmse(latent, study) == pytest.approx(0.5)
+
+
+@pytest.mark.fit
+def test_latent_fits_take_the_prior_set(monkeypatch, tmp_path):
+    pytest.importorskip("nutpie")
+    from ambidex_bayes.design import power as power_module
+
+    fits = []
+
+    def recording_fit(*args, **kwargs):
+        fits.append(fit_simulated(*args, **kwargs))
+        return fits[-1]
+
+    fit_simulated = power_module.fit_simulated
+    monkeypatch.setattr(power_module, "fit_simulated", recording_fit)
+    config = PowerConfig(
+        persons=(30,),
+        diaries=(3.0,),
+        simulations=1,
+        centring="latent",
+        priors="sceptical",
+        backend="nutpie",
+        draws=100,
+        tune=100,
+        chains=1,
+    )
+    results = run_power(
+        config, tmp_path / "power", scheduler="serial", progressbar=False, verbose=False
+    )
+    assert results["error"].eq("").all(), results["error"].tolist()
+    assert results["centring"].tolist() == ["latent"]
+    (fit,) = fits
+    assert fit.meta["centring"] == "latent"
+    # the sceptical set's interaction prior on 1-5 scales (relative SD 0.2 -> 0.05), not
+    # the latent model's data-scaled default
+    interaction = fit.priors["uncertainty_cw:leader_support_c"]
+    assert interaction == {"prior": "Normal(mu=0, sigma=0.05)", "source": "spec"}
+    assert fit.priors["Intercept"]["source"] == "spec"
+    assert fit.priors["uncertainty_mu_sd"]["source"] == "data"  # the predictor model's own

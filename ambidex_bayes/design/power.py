@@ -42,9 +42,9 @@ the latent mean): its bias per cell (``between_bias``) shows what observed centr
 with few diaries and latent centring recovers. Each result also records how far the person
 means the fit used lie from the true ones (root mean square over persons,
 ``person_mean_rmse``): the posterior means of the latent person means, or the observed
-means for observed centring. Latent fits use the latent model's own
-weakly informative priors, so a prior set (``priors``) cannot be combined with
-``centring="latent"``.
+means for observed centring. A prior set (``priors``) applies to latent fits too: it gives
+the parameters the latent model shares with the observed one, the predictor model's keep the
+latent model's weakly informative defaults (:mod:`ambidex_bayes.model.latent_priors`).
 
 Several level-1 predictors
 --------------------------
@@ -252,7 +252,7 @@ def _config_problems(c: PowerConfig) -> list[str]:
 
 def _centring_problems(c: PowerConfig) -> list[str]:
     """Whether every fit of the run can take ``centring`` (latent centring serves level-1
-    predictors with a numeric moderator, not a factor, and takes its own priors)."""
+    predictors with a numeric moderator, not a factor)."""
     from ambidex_bayes.simulate import reference_design
     from ambidex_bayes.spec import CENTRINGS
 
@@ -266,11 +266,6 @@ def _centring_problems(c: PowerConfig) -> list[str]:
         problems.append(
             "latent centring takes a numeric moderator, not a factor; the design has a factor "
             "moderator (use centring observed or auto)"
-        )
-    if c.priors is not None:
-        problems.append(
-            "latent fits use the latent model's own weakly informative priors; a prior set "
-            "(priors) applies to observed centring only"
         )
     return problems
 
