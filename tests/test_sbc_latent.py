@@ -28,8 +28,6 @@ def test_centring_is_stored_only_when_set():
     ("kwargs", "words"),
     [
         ({"centring": "auto"}, "centring must be observed or latent, got 'auto'"),
-        ({"centring": "latent", "fit_priors": "sceptical"}, "latent model's own priors"),
-        ({"centring": "latent", "priors": "informative"}, "latent model's own priors"),
     ],
 )
 def test_centring_an_sbc_cannot_check_is_refused(kwargs, words):
@@ -202,3 +200,128 @@ def test_a_small_latent_run_ranks_every_parameter(tmp_path):
     assert results["truth__uncertainty_pm"].nunique() == 3
     calibration = sbc_calibration(ranks, config.rank_draws)
     assert len(calibration.table) == 16
+
+
+def test_prior_sets_are_taken_with_latent_centring():
+    from ambidex_bayes.design.sbc import _latent_fields
+
+    config = SBCConfig(centring="latent", priors="sceptical", fit_priors="weakly_informative")
+    assert SBCConfig.from_dict(config.to_dict()) == config
+    fields = _latent_fields(config)
+    assert (fields["priors"], fields["fit_priors"]) == ("sceptical", "weakly_informative")
+
+
+#: The cross-level interaction's prior on the reference design's 1-5 scales: the sceptical
+#: set's relative SD 0.2 (range per range) is 0.2 * 4 / (4 * 4) = 0.05 per scale point
+#: squared; the weakly informative set's 1.0 is 0.25.
+SCEPTICAL_INTERACTION_SD = 0.05
+WEAK_INTERACTION_SD = 0.25
+INTERACTION = "uncertainty_cw:leader_support_c"
+
+
+@pytest.fixture(scope="module")
+def sceptical():
+    return latent_template("M3", json.dumps({"n_persons": 20}), 1, False, "sceptical")
+
+
+def _prior_draws(template, n):
+    import pymc as pm
+
+    drawn = pm.sample_prior_predictive(
+        draws=n,
+        model=template.simulator.pymc_model,
+        random_seed=5,
+        var_names=[INTERACTION, "Intercept"],
+    )
+    return drawn["prior"]
+
+
+def test_truths_are_drawn_from_the_run_s_prior_set(template, sceptical):
+    n = 2000
+    tolerance = 4 / np.sqrt(2 * (n - 1))  # relative, about 4 standard errors of a sample SD
+    drawn = _prior_draws(sceptical, n)
+    sd = float(drawn[INTERACTION].std())
+    assert sd == pytest.approx(SCEPTICAL_INTERACTION_SD, rel=tolerance)
+    # the set's intercept, Normal(3, 1) on 1-5 scales
+    assert float(drawn["Intercept"].mean()) == pytest.approx(3.0, abs=4 / np.sqrt(n))
+    assert float(drawn["Intercept"].std()) == pytest.approx(1.0, rel=tolerance)
+    # the latent model's own data-scaled prior on the interaction is far wider
+    assert float(_prior_draws(template, n)[INTERACTION].std()) > 10 * SCEPTICAL_INTERACTION_SD
+    # the same parameters are ranked, and the set's priors are recorded as the spec's
+    assert set(sceptical.checked) == set(template.checked)
+    assert sceptical.simulator.priors[INTERACTION]["source"] == "spec"
+    assert sceptical.fit_values is sceptical.prior_values
+
+
+class _Sampled(Exception):
+    """Raised in place of sampling, with the model a task would sample."""
+
+
+def _fitted_model(monkeypatch, template_args):
+    """The model a latent SBC task fits (its sampling replaced by raising _Sampled)."""
+    from ambidex_bayes.design.sbc_latent import run_latent_sbc_task
+    from ambidex_bayes.design.tasks import Task
+    from ambidex_bayes.engine import latent_sampling
+
+    def fake_sample(model, settings, **kwargs):
+        raise _Sampled(model)
+
+    monkeypatch.setattr(latent_sampling, "sample_latent", fake_sample)
+    with pytest.raises(_Sampled) as caught:
+        run_latent_sbc_task(
+            Task(task_id="sim000000", seed=11, params={"simulation": 0}),
+            spec="M3",
+            design={"n_persons": 20},
+            design_seed=1,
+            rank_draws=9,
+            fast_path=True,
+            backend="nutpie",
+            draws=10,
+            tune=10,
+            chains=1,
+            **template_args,
+        )
+    return caught.value.args[0]
+
+
+def _value(model, name):
+    return float(model.pymc_model[name].get_value())
+
+
+@pytest.mark.parametrize(
+    ("fit_priors", "sd"),
+    [(None, SCEPTICAL_INTERACTION_SD), ("weakly_informative", WEAK_INTERACTION_SD)],
+)
+def test_every_fit_takes_the_fitting_set(monkeypatch, sceptical, fit_priors, sd):
+    model = _fitted_model(monkeypatch, {"priors": "sceptical", "fit_priors": fit_priors})
+    assert _value(model, f"_prior_{INTERACTION}_sigma") == pytest.approx(sd)
+    assert model.priors[INTERACTION]["source"] == "spec"
+    # the predictor model's data-scaled defaults stay those of the covariate study
+    name = "_prior_uncertainty_mu_sd_sigma"
+    assert _value(model, name) == pytest.approx(float(sceptical.prior_values[name]))
+    assert model.priors["uncertainty_mu_sd"]["source"] == "data"
+
+
+@pytest.mark.fit
+def test_a_small_latent_run_with_a_prior_set(tmp_path):
+    pytest.importorskip("nutpie")
+    config = SBCConfig(
+        centring="latent",
+        priors="sceptical",
+        simulations=2,
+        design={"n_persons": 20},
+        rank_draws=19,
+        backend="nutpie",
+        draws=100,
+        tune=100,
+        chains=1,
+    )
+    results = run_sbc(
+        config, tmp_path / "sbc", scheduler="serial", progressbar=False, verbose=False
+    )
+    assert results["error"].eq("").all(), results["error"].tolist()
+    ranks = sbc_ranks(results)
+    assert len(ranks) == 2 * 16 and ranks["rank"].between(0, config.rank_draws).all()
+    # the interactions drawn from the set's Normal(0, 0.05), within 4 SDs
+    truths = results[f"truth__{INTERACTION}"]
+    assert truths.nunique() == 2 and (truths.abs() < 4 * SCEPTICAL_INTERACTION_SD).all()

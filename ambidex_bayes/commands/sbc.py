@@ -66,8 +66,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_centring_option(
         parser,
-        what="latent draws the predictor too, from the latent model's own priors "
-        "(--priors and --fit-priors then do not apply); default observed",
+        what="latent draws the predictor too; --priors and --fit-priors then give the "
+        "parameters shared with the observed model, the predictor model's keep the latent "
+        "model's own priors; default observed",
         choices=("observed", "latent"),
     )
     add_every_predictor_option(parser)

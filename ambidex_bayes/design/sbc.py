@@ -25,7 +25,9 @@ from a prior set, e.g. ``weakly_informative``.
 With ``centring="latent"`` the model checked is the latent-centred one (person means as
 parameters): each simulation draws the predictor as well as the outcome from the latent
 model's prior and fits it with latent centring (:mod:`.sbc_latent`, which explains its
-fixed priors); prior sets do not apply.
+fixed priors). The prior sets give the parameters the latent model shares with the observed
+one; the predictor model's parameters keep the latent model's defaults, fixed at the
+covariate study.
 
 With ``every_predictor`` the model takes the within and between parts of every level-1
 predictor of the design (an :class:`~ambidex_bayes.simulation_design.ExtendedDesign` with
@@ -124,8 +126,8 @@ class SBCConfig(RunConfig):
         Seed of the run; each simulation's seed derives from it and the simulation number.
     centring : {"observed", "latent"} or None
         The model checked: observed person-mean centring (None, the default, is the same),
-        or latent centring (module docstring; ``priors`` must keep its default and
-        ``fit_priors`` stay unset, since the latent model takes its own priors).
+        or latent centring (module docstring; the prior sets give the parameters the latent
+        model shares with the observed one).
     every_predictor : bool
         Add the within and between parts of every further level-1 predictor of the design
         to the spec's formula (:mod:`.predictor_terms`); the design must have some.
@@ -198,12 +200,6 @@ class SBCConfig(RunConfig):
             return [
                 f"centring must be observed or latent, got {self.centring!r} (an SBC checks "
                 "one model; auto would choose per data set)"
-            ]
-        default = SBCConfig.__dataclass_fields__["priors"].default
-        if self.priors != default or self.fit_priors is not None:
-            return [
-                "latent centring draws from and fits with the latent model's own priors; "
-                "priors and fit_priors (prior sets) apply to observed centring only"
             ]
         return []
 
@@ -323,6 +319,8 @@ def _latent_fields(config: SBCConfig) -> dict[str, Any]:
         "tune": config.tune,
         "chains": config.chains,
         "every_predictor": config.every_predictor,
+        "priors": config.priors,
+        "fit_priors": config.fit_priors,
     }
 
 
@@ -389,6 +387,8 @@ def run_sbc(config: SBCConfig, folder: str | os.PathLike, **options: Any) -> pd.
             json.dumps(config.design, sort_keys=True),
             config.design_seed,
             config.every_predictor,
+            config.priors,
+            config.fit_priors,
         )
     design = reference_design(**config.design)
     check_run_memory(  # before anything starts: the study and its fits must fit

@@ -33,21 +33,28 @@ above).
 
 Priors
 ------
-SBC needs the prior that generated the data to be the prior of the fit. The latent model's
-priors are weakly informative and scaled by the data (means and SDs of outcome, predictor
-and moderator), so a fit of each simulated data set by :func:`ambidex_bayes.fit.fit` would
-use a prior of its own. Here the scales are those of the run's covariate study, fixed: the
-generating model and every fit take the same prior values (the model keeps them in
-``pm.Data`` variables ``_prior_*``), and each fit is the latent fit's own route
-(:func:`~ambidex_bayes.model.latent_centring.build_latent_model`, the fast path or full
-NUTS, :func:`~ambidex_bayes.engine.latent_sampling.sample_latent`) with those values set.
+SBC needs the prior that generated the data to be the prior of the fit. The run's prior set
+(``priors``; :mod:`ambidex_bayes.priors.sets`) gives the parameters the latent model shares
+with the observed one (fixed effects, person-effect SDs and correlation, residual SD; see
+:mod:`ambidex_bayes.model.latent_priors`); its values are fixed by the declared ranges, not
+by a data set. The other parameters (the predictor model's, and any the set leaves out) keep
+the latent model's weakly informative defaults, which are scaled by the data (means and SDs
+of outcome, predictor and moderator), so a fit of each simulated data set by
+:func:`ambidex_bayes.fit.fit` would use a prior of its own. Here the scales are those of the
+run's covariate study, fixed: the generating model and every fit take the same prior values
+(the model keeps them in ``pm.Data`` variables ``_prior_*``), and each fit is the latent
+fit's own route (:func:`~ambidex_bayes.model.latent_centring.build_latent_model`, the fast
+path or full NUTS, :func:`~ambidex_bayes.engine.latent_sampling.sample_latent`) with those
+values set. A different fitting set (``fit_priors``) fits with its own priors, their values
+taken on the covariate study in the same way: a deliberately miscalibrated check, as in the
+observed SBC.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +67,9 @@ if TYPE_CHECKING:
     from ambidex_bayes.model.latent_centring import LatentModel
     from ambidex_bayes.model.latent_data import LatentData
     from ambidex_bayes.model.latent_ladder import LatentStructure
+    from ambidex_bayes.prepared_data import PreparedData
+    from ambidex_bayes.prior_spec import PriorSpec
+    from ambidex_bayes.spec import ModelSpec
 
 __all__ = ["LatentTemplate", "latent_template", "run_latent_sbc_task"]
 
@@ -84,9 +94,17 @@ class LatentTemplate:
     structure : LatentStructure
         The terms of each level-1 predictor the model uses.
     prior_values : dict of str to ndarray
-        The prior parameters (``_prior_*``) of the simulator, set in every fit.
+        The prior parameters (``_prior_*``) of the simulator.
     checked : dict
         The ranked parameters: label -> (variable, element or None).
+    structure : LatentStructure or None
+        The terms of each level-1 predictor the model uses.
+    fit_priors : dict of str to PriorSpec
+        The priors every fit is built with (the fitting set's, rendered with the covariate
+        study's roles; empty: the defaults).
+    fit_prior_values : dict of str to ndarray or None
+        The prior parameters (``_prior_*``) set in every fit: those of the fitting priors
+        on the covariate study; None means ``prior_values`` (the same priors).
     """
 
     data: LatentData
@@ -96,11 +114,23 @@ class LatentTemplate:
     prior_values: dict[str, np.ndarray]
     checked: dict[str, Checked]
     structure: LatentStructure | None = None
+    fit_priors: dict[str, PriorSpec] = field(default_factory=dict)
+    fit_prior_values: dict[str, np.ndarray] | None = None
+
+    @property
+    def fit_values(self) -> dict[str, np.ndarray]:
+        """The prior parameters set in every fit."""
+        return self.prior_values if self.fit_prior_values is None else self.fit_prior_values
 
 
 @lru_cache(maxsize=4)
 def latent_template(
-    spec: str, design_json: str, design_seed: int, every_predictor: bool = False
+    spec: str,
+    design_json: str,
+    design_seed: int,
+    every_predictor: bool = False,
+    priors: str | None = None,
+    fit_priors: str | None = None,
 ) -> LatentTemplate:
     """The covariate study, the simulator and the checked parameters of a run (built once
     per process).
@@ -116,6 +146,11 @@ def latent_template(
     every_predictor : bool
         Add every further level-1 predictor of the design to the spec's formula
         (:func:`~ambidex_bayes.design.predictor_terms.spec_with_every_predictor`).
+    priors : str or None
+        The prior set (name or file) the parameters are drawn from (module docstring);
+        None: the spec's own priors.
+    fit_priors : str or None
+        The prior set every fit takes; None: ``priors`` (a correct SBC).
 
     Returns
     -------
@@ -124,7 +159,8 @@ def latent_template(
     Raises
     ------
     SpecError
-        A spec or data that latent centring cannot fit (the reason is named).
+        A spec or data that latent centring cannot fit, or a prior set that names no
+        parameter of the latent model (the reason is named).
     """
     from ambidex_bayes.centring import choose_centring
     from ambidex_bayes.data import ColumnMapping, load_diary
@@ -155,18 +191,30 @@ def latent_template(
         w=prepared.roles.get("w"),
         others=tuple(predictors[1:]),
     )
+    sim_priors = _rendered_priors(model_spec, priors, prepared)
     simulator = build_latent_model(
         data,
         model_spec.name,
         marginal=False,
         correlated=model_spec.correlated,
         structure=structure,
+        priors=sim_priors,
+        prior_source=_prior_source(model_spec, priors),
     )
-    prior_values = {
-        var.name: np.asarray(var.get_value())
-        for var in simulator.pymc_model.data_vars
-        if var.name.startswith(PRIOR_DATA_PREFIX)
-    }
+    prior_values = _prior_values(simulator)
+    fit_set, fit_prior_values = sim_priors, None
+    if fit_priors is not None and fit_priors != priors:
+        fit_set = _rendered_priors(model_spec, fit_priors, prepared)
+        fit_model = build_latent_model(
+            data,
+            model_spec.name,
+            marginal=True,
+            correlated=model_spec.correlated,
+            structure=structure,
+            priors=fit_set,
+            prior_source=_prior_source(model_spec, fit_priors),
+        )
+        fit_prior_values = _prior_values(fit_model)
     checked = checked_parameters(simulator.terms, [str(v) for v in data.levels])
     checked.update(_predictor_parameters(simulator, data))
     return LatentTemplate(
@@ -177,7 +225,37 @@ def latent_template(
         prior_values=prior_values,
         checked=checked,
         structure=structure,
+        fit_priors=fit_set,
+        fit_prior_values=fit_prior_values,
     )
+
+
+def _rendered_priors(
+    spec: ModelSpec, prior_set: str | None, prepared: PreparedData
+) -> dict[str, PriorSpec]:
+    """The priors of ``spec`` with ``prior_set`` (None: its own), rendered with the roles of
+    ``prepared`` (the latent model's parameter names)."""
+    from ambidex_bayes.priors.sets import spec_with_prior_set
+
+    if prior_set is not None:
+        spec = spec_with_prior_set(spec, prior_set, prepared)
+    return spec.render_priors(prepared.formula_fields(), factors=prepared.formula_columns())
+
+
+def _prior_source(spec: ModelSpec, prior_set: str | None) -> str:
+    """Where the priors come from, for messages."""
+    if prior_set is None:
+        return f"{spec.source} ({spec.name})"
+    return f"prior set {prior_set!r} ({spec.name})"
+
+
+def _prior_values(model: LatentModel) -> dict[str, np.ndarray]:
+    """The prior parameters (``_prior_*`` data variables) of ``model``."""
+    return {
+        var.name: np.asarray(var.get_value())
+        for var in model.pymc_model.data_vars
+        if var.name.startswith(PRIOR_DATA_PREFIX)
+    }
 
 
 def _predictor_parameters(simulator: LatentModel, data: LatentData) -> dict[str, Checked]:
@@ -217,6 +295,8 @@ def run_latent_sbc_task(
     tune: int,
     chains: int,
     every_predictor: bool = False,
+    priors: str | None = None,
+    fit_priors: str | None = None,
 ) -> dict[str, Any]:
     """Draw parameters, person means and data from the latent model's prior, fit, and rank.
 
@@ -234,6 +314,9 @@ def run_latent_sbc_task(
         Sampler settings of the fit (one core).
     every_predictor : bool
         Every level-1 predictor of the design in the model (:func:`latent_template`).
+    priors, fit_priors : str or None
+        The prior sets the parameters are drawn from and the fit takes
+        (:func:`latent_template`).
 
     Returns
     -------
@@ -251,7 +334,12 @@ def run_latent_sbc_task(
     from ambidex_bayes.model.latent_simulate import draw_latent_data
 
     template = latent_template(
-        spec, json.dumps(dict(design), sort_keys=True), int(design_seed), bool(every_predictor)
+        spec,
+        json.dumps(dict(design), sort_keys=True),
+        int(design_seed),
+        bool(every_predictor),
+        priors,
+        fit_priors,
     )
     seed = int(task.seed) % 2**32
     drawn = pm.sample_prior_predictive(
@@ -272,8 +360,9 @@ def run_latent_sbc_task(
         marginal=fast_path,
         correlated=template.correlated,
         structure=template.structure,
+        priors=template.fit_priors,
     )
-    _with_priors(model, template.prior_values)
+    _with_priors(model, template.fit_values)
     settings = SamplerSettings(
         backend=backend,
         draws=draws,
