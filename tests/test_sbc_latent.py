@@ -202,6 +202,13 @@ def test_a_small_latent_run_ranks_every_parameter(tmp_path):
     assert len(calibration.table) == 16
 
 
+def test_without_a_set_the_latent_model_keeps_its_own_priors():
+    assert SBCConfig().priors == "weakly_informative"  # the observed model needs a set
+    assert SBCConfig().to_dict()["priors"] == "weakly_informative"  # stored as before
+    assert SBCConfig(centring="latent").priors is None
+    assert SBCConfig(centring="latent").fit_prior_set is None
+
+
 def test_prior_sets_are_taken_with_latent_centring():
     from ambidex_bayes.design.sbc import _latent_fields
 

@@ -40,9 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--spec", default="M3", help="model spec (default M3)")
     parser.add_argument(
         "--priors",
-        default="weakly_informative",
-        help="prior set that generates the parameters; must set every prior "
-        "(default weakly_informative)",
+        help="prior set that generates the parameters; must set every prior (default "
+        "weakly_informative; with --centring latent, the latent model's own priors)",
     )
     parser.add_argument(
         "--fit-priors",

@@ -27,7 +27,8 @@ parameters): each simulation draws the predictor as well as the outcome from the
 model's prior and fits it with latent centring (:mod:`.sbc_latent`, which explains its
 fixed priors). The prior sets give the parameters the latent model shares with the observed
 one; the predictor model's parameters keep the latent model's defaults, fixed at the
-covariate study.
+covariate study. Without a set (``priors=None``, the default) the latent model's own
+priors serve every parameter.
 
 With ``every_predictor`` the model takes the within and between parts of every level-1
 predictor of the design (an :class:`~ambidex_bayes.simulation_design.ExtendedDesign` with
@@ -93,6 +94,10 @@ __all__ = [
 ]
 
 
+#: The prior set of an observed SBC run that names none.
+OBSERVED_PRIORS = "weakly_informative"
+
+
 @dataclass(frozen=True)
 class SBCConfig(RunConfig):
     """Everything that defines an SBC run.
@@ -101,9 +106,11 @@ class SBCConfig(RunConfig):
     ----------
     spec : str
         Model spec (name or file).
-    priors : str
+    priors : str or None
         Prior set that generates the parameters (name or file); it must set every
-        parameter's prior (no data-scaled defaults).
+        parameter's prior (no data-scaled defaults). None, the default: ``"weakly_informative"``
+        for the observed model; with latent centring, the spec's own priors (the latent
+        model's weakly informative defaults, fixed at the covariate study).
     fit_priors : str or None
         Prior set used for fitting; None means ``priors`` (a correct SBC). A different set
         makes a deliberately miscalibrated check.
@@ -134,7 +141,7 @@ class SBCConfig(RunConfig):
     """
 
     spec: str = "M3"
-    priors: str = "weakly_informative"
+    priors: str | None = None
     fit_priors: str | None = None
     simulations: int = 100
     rank_draws: int = 99
@@ -163,6 +170,8 @@ class SBCConfig(RunConfig):
         object.__setattr__(self, "design", dict(self.design))
         if self.centring == "observed":  # the same run as without centring
             object.__setattr__(self, "centring", None)
+        if self.priors is None and self.centring != "latent":  # stored as before
+            object.__setattr__(self, "priors", OBSERVED_PRIORS)
         problems = []
         if int(self.simulations) != self.simulations or self.simulations < 1:
             problems.append(
@@ -209,8 +218,8 @@ class SBCConfig(RunConfig):
         return self.centring == "latent"
 
     @property
-    def fit_prior_set(self) -> str:
-        """The prior set used for fitting."""
+    def fit_prior_set(self) -> str | None:
+        """The prior set used for fitting (None: the spec's own, with latent centring)."""
         return self.fit_priors if self.fit_priors is not None else self.priors
 
 
@@ -263,11 +272,13 @@ def _template(config_json: str) -> _Template:
     spec = load_spec(config.spec)
     if config.every_predictor:
         spec = spec_with_every_predictor(spec, len(prepared.mapping.level1))
-    sim_spec = spec_with_prior_set(spec, config.priors, prepared)
+    sim_set = config.priors or OBSERVED_PRIORS  # always set for the observed model
+    fit_set = config.fit_prior_set or OBSERVED_PRIORS
+    sim_spec = spec_with_prior_set(spec, sim_set, prepared)
     simulator = build_model(sim_spec, prepared)
-    _refuse_data_scaled(simulator, config.priors)
-    fit_spec = spec_with_prior_set(spec, config.fit_prior_set, prepared)
-    _refuse_data_scaled(build_model(fit_spec, prepared), config.fit_prior_set)
+    _refuse_data_scaled(simulator, sim_set)
+    fit_spec = spec_with_prior_set(spec, fit_set, prepared)
+    _refuse_data_scaled(build_model(fit_spec, prepared), fit_set)
     levels = list(simulator.pymc_model.coords[simulator.terms.person_dim])
     checked = checked_parameters(simulator.terms, [str(v) for v in levels])
     return _Template(prepared, simulator, fit_spec, checked)
