@@ -135,7 +135,7 @@ def test_person_mean_rmse_compares_the_fit_s_means_with_the_true_ones():
     import numpy as np
     import xarray as xr
 
-    from ambidex_bayes.design.power import _person_mean_rmse
+    from ambidex_bayes.design.power_predictors import person_mean_rmse
     from ambidex_bayes.simulate import reference_design, simulate_diary
 
     study = simulate_diary(reference_design(n_persons=12), seed=4)
@@ -144,7 +144,7 @@ def test_person_mean_rmse_compares_the_fit_s_means_with_the_true_ones():
     observed = study.data.groupby("person_id")["uncertainty"].mean()
     expected = np.sqrt(np.mean((observed.reindex(truth.index) - truth) ** 2))
     fit = SimpleNamespace(meta={}, posterior=xr.Dataset())
-    assert _person_mean_rmse(fit, study) == pytest.approx(expected)
+    assert person_mean_rmse(fit, study) == pytest.approx(expected)
     # a latent fit: its posterior means of the person means (persons in another order)
     shifted = truth.iloc[::-1] + 0.5
     draws = np.broadcast_to(shifted.to_numpy(), (2, 3, len(shifted)))
@@ -155,7 +155,7 @@ def test_person_mean_rmse_compares_the_fit_s_means_with_the_true_ones():
     latent = SimpleNamespace(
         meta={"latent_names": {"person_means": "uncertainty_mu"}}, posterior=posterior
     )
-    assert _person_mean_rmse(latent, study) == pytest.approx(0.5)
+    assert person_mean_rmse(latent, study) == pytest.approx(0.5)
 
 
 @pytest.mark.fit

@@ -6,6 +6,8 @@ in this process (:mod:`.runner`) into a folder that survives interruption (:mod:
 - :func:`run_power` with a :class:`PowerConfig` (:mod:`.power`): power, interval width,
   bias and coverage of the cross-level interaction per cell of persons x diaries x effect,
   tabulated by :func:`power_table` and drawn by :func:`plot_power_curve` (:mod:`.plots`);
+  the configuration's checks and each cell's design are in :mod:`.power_config`, every
+  level-1 predictor's effects and their table in :mod:`.power_predictors`;
 - :func:`run_sbc` with an :class:`SBCConfig` (:mod:`.sbc`): simulation-based calibration,
   its ranks (:func:`sbc_ranks`), their uniformity test (:func:`sbc_calibration`,
   :mod:`.sbc_stats`) and plots (:func:`plot_sbc_ecdf`, :func:`plot_rank_histograms`,

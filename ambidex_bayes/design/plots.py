@@ -18,7 +18,7 @@ from ambidex_bayes.errors import AmbidexError
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from ambidex_bayes.design.power import PowerConfig
+    from ambidex_bayes.design.power_config import PowerConfig
 
 __all__ = ["plot_power_curve"]
 

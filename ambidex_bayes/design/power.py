@@ -48,27 +48,20 @@ latent model's weakly informative defaults (:mod:`ambidex_bayes.model.latent_pri
 
 Several level-1 predictors
 --------------------------
-A design with further level-1 predictors (an
-:class:`~ambidex_bayes.simulation_design.ExtendedDesign` with ``predictors``, each with
-true person means of its own) is fitted with the spec's formula; with ``every_predictor``
-the within and between parts of every further predictor are added to it
-(:mod:`.predictor_terms`). Besides the tested effect, each result then records, for every
-predictor :math:`p` and each of its effects the fit estimates (within slope ``{x}_cw``,
-between effect ``{x}_pm`` on the true person mean, cross-level interaction
-``{x}_cw:{w}``), the posterior mean, SD and interval ends and the true value, and the
-distance of the fit's person means of :math:`p` from the true ones
-(``person_mean_rmse__{x}``). :func:`predictor_table` sums them up per cell and effect:
-power (interval excludes 0), bias, RMSE and coverage, as for the tested effect.
+A design with further level-1 predictors is fitted with the spec's formula, or with
+``every_predictor`` with every predictor's within and between parts added; each result then
+also records every predictor's effects, which :func:`predictor_table` sums up per cell
+(:mod:`.power_predictors`).
+
+The configuration and its checks, and the design of each cell of the grid, are in
+:mod:`.power_config`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -76,23 +69,22 @@ import numpy as np
 import pandas as pd
 
 from ambidex_bayes import constants
-from ambidex_bayes.design.tasks import (
-    RunConfig,
-    Task,
-    default_backend,
-    design_problem,
-    every_predictor_problems,
-    fit_simulated,
-    task_seed,
+from ambidex_bayes.design.power_config import PowerConfig, cell_design
+from ambidex_bayes.design.power_predictors import (
+    EFFECT_PREFIX,
+    person_mean_rmse,
+    predictor_effects,
+    predictor_summaries,
+    predictor_table,
+    predictor_words,
+    share_with_se,
 )
-from ambidex_bayes.engine.limits import sampler_problems
+from ambidex_bayes.design.tasks import Task, fit_simulated, task_seed
 from ambidex_bayes.errors import SpecError
 
 if TYPE_CHECKING:
     from ambidex_bayes.engine.result import FitResult
     from ambidex_bayes.prepared_data import PreparedData
-    from ambidex_bayes.simulate import SimulatedStudy
-    from ambidex_bayes.simulation_design import SimulationDesign
     from ambidex_bayes.spec import ModelSpec
 
 __all__ = [
@@ -112,213 +104,6 @@ __all__ = [
 
 #: Bulk-ESS of the interaction below which a fit's interval ends are flagged as unreliable.
 FLAG_ESS = 100
-
-#: Column prefix of a predictor's effect in the results: ``effect__<parameter>__<statistic>``.
-EFFECT_PREFIX = "effect__"
-#: Column prefix of the distance of a predictor's person means from the true ones.
-RMSE_PREFIX = "person_mean_rmse__"
-
-
-@dataclass(frozen=True)
-class PowerConfig(RunConfig):
-    """Everything that defines a power analysis (its store refuses any other).
-
-    Parameters
-    ----------
-    persons : tuple of int
-        Numbers of persons to try.
-    diaries : tuple of float
-        Mean diaries per person to try (the count per person varies around it as in the
-        reference design, a truncated Poisson from 1 to ``max(7, 2 * mean)``).
-    effects : tuple of float
-        True cross-level interactions :math:`\\gamma_{11}` (raw units: change of the
-        within-person slope per moderator unit). The reference value is 0.25.
-    simulations : int
-        Data sets per cell.
-    spec : str
-        Model spec (name or file); it must contain the cross-level interaction.
-    priors : str or None
-        Prior set (name or file); None for the spec's own priors.
-    design : dict
-        Further overrides of the reference design (e.g. ``{"tau1": 0.15}``).
-    backend, draws, tune, chains
-        Sampler settings of every fit (small draw counts suffice for interval ends).
-    prob : float
-        Width of the credible interval.
-    level : float
-        Threshold of :math:`P(\\gamma_{11} > 0)` for the second power definition.
-    seed : int
-        Seed of the run; each task's seed derives from it and the task's cell and replicate.
-    contrast : str or None
-        A non-reference level of the design's factor moderator (``design["factor"]``): the
-        effects are then its true slope differences from the reference level, and the
-        tested parameter is its slope contrast (module docstring). None: the cross-level
-        interaction with the numeric moderator.
-    focal : str or None
-        The level-1 predictor whose slope the contrast is about (a column of the design);
-        default the design's ``x_col``. Only with ``contrast``.
-    centring : {"observed", "latent", "auto"} or None
-        Centring of every fit (module docstring); None: the spec's own (``"observed"``
-        unless its file says otherwise).
-    every_predictor : bool
-        Add the within and between parts of every further level-1 predictor of the design
-        to the spec's formula (module docstring); the design must have some.
-    """
-
-    persons: tuple[int, ...] = (97,)
-    diaries: tuple[float, ...] = (4.2,)
-    effects: tuple[float, ...] = (0.25,)
-    simulations: int = 100
-    spec: str = "M3"
-    priors: str | None = None
-    design: Mapping[str, Any] = field(default_factory=dict)
-    backend: str = field(default_factory=default_backend)
-    draws: int = field(default_factory=lambda: constants.DESIGN_DRAWS)
-    tune: int = field(default_factory=lambda: constants.DESIGN_TUNE)
-    chains: int = field(default_factory=lambda: constants.DESIGN_CHAINS)
-    prob: float = constants.CI_PROB
-    level: float = 0.95
-    seed: int = constants.SEED
-    contrast: str | None = None
-    focal: str | None = None
-    centring: str | None = None
-    every_predictor: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form; ``contrast``, ``focal``, ``centring`` and ``every_predictor`` only when
-        set (so the stored configuration of a run without them reads as before)."""
-        values = super().to_dict()
-        for name in ("contrast", "focal", "centring"):
-            if values[name] is None:
-                del values[name]
-        if not values["every_predictor"]:
-            del values["every_predictor"]
-        return values
-
-    def __post_init__(self) -> None:
-        for name in ("persons", "diaries", "effects"):
-            object.__setattr__(self, name, tuple(getattr(self, name)))
-        object.__setattr__(self, "design", dict(self.design))
-        problems = _config_problems(self)
-        if problems:
-            raise SpecError(
-                "Invalid power analysis:\n"
-                + "\n".join(f"  - {p}" for p in problems)
-                + "\nFix the named option(s) and run again."
-            )
-
-
-def _config_problems(c: PowerConfig) -> list[str]:
-    problems = []
-    if not c.persons or any(int(n) != n or n < 2 for n in c.persons):
-        problems.append(f"persons must be whole numbers of at least 2, got {list(c.persons)}")
-    if not c.diaries or any(not (d > 1.0) or not math.isfinite(d) for d in c.diaries):
-        problems.append(f"mean diaries per person must be above 1, got {list(c.diaries)}")
-    if not c.effects or any(not math.isfinite(e) for e in c.effects):
-        problems.append(f"effects must be finite numbers, got {list(c.effects)}")
-    if int(c.simulations) != c.simulations or c.simulations < 1:
-        problems.append(f"simulations must be a whole number of at least 1, got {c.simulations}")
-    if not 0 < c.prob < 1:
-        problems.append(f"prob must lie between 0 and 1, got {c.prob}")
-    if not 0.5 <= c.level < 1:
-        problems.append(f"level must lie in [0.5, 1), got {c.level}")
-    sampler = sampler_problems(
-        {"backend": c.backend, "draws": c.draws, "tune": c.tune, "chains": c.chains, "seed": c.seed}
-    )
-    problems.extend(sampler)
-    if not sampler and c.tune < 1:
-        problems.append("tune (--tune) must be at least 1 in a power analysis")
-    grid = {"n_persons", "diaries_mean", "diaries_max"} | ({"g11"} if c.contrast is None else set())
-    reserved = grid & set(c.design)
-    if c.contrast is None and "w_col" in c.design and c.design["w_col"] is None:
-        problems.append(
-            "the design has no numeric moderator (w_col is None), so there is no cross-level "
-            "interaction g11 to vary; name a level of its factor with contrast"
-        )
-    elif reserved:
-        problems.append(
-            f"design overrides {sorted(reserved)} are set by the grid; use persons, diaries "
-            "and effects instead"
-        )
-    elif (problem := design_problem(c.design)) is not None:
-        problems.append(problem)
-    else:
-        problems.extend(_contrast_problems(c))
-        problems.extend(_centring_problems(c))
-        if c.every_predictor:
-            problems.extend(every_predictor_problems(c.design))
-    return problems
-
-
-def _centring_problems(c: PowerConfig) -> list[str]:
-    """Whether every fit of the run can take ``centring`` (latent centring serves level-1
-    predictors with a numeric moderator, not a factor)."""
-    from ambidex_bayes.simulate import reference_design
-    from ambidex_bayes.spec import CENTRINGS
-
-    if c.centring is not None and c.centring not in CENTRINGS:
-        return [f"centring must be one of {', '.join(CENTRINGS)}, got {c.centring!r}"]
-    if c.centring != "latent":
-        return []
-    design = reference_design(**c.design)
-    problems = []
-    if getattr(design, "factor", None) is not None:
-        problems.append(
-            "latent centring takes a numeric moderator, not a factor; the design has a factor "
-            "moderator (use centring observed or auto)"
-        )
-    return problems
-
-
-def _contrast_problems(c: PowerConfig) -> list[str]:
-    """Whether ``contrast`` and ``focal`` name a level and a predictor of the design."""
-    from ambidex_bayes.simulate import reference_design
-
-    design = reference_design(**c.design)
-    if c.contrast is None:
-        if c.focal is not None:
-            return ["focal is only used with contrast (a factor level)"]
-        return []
-    factor = getattr(design, "factor", None)
-    if factor is None:
-        return [
-            f"contrast {c.contrast!r} needs a factor moderator in the design "
-            '(design={"factor": {"name": ..., "levels": [...]}, ...})'
-        ]
-    if c.contrast not in factor.others:
-        return [
-            f"contrast must be a non-reference level of the factor {factor.name!r} "
-            f"({', '.join(factor.others)}), got {c.contrast!r}"
-        ]
-    if c.focal is not None and c.focal not in design.predictor_names:
-        return [
-            f"focal must be a level-1 predictor of the design ({', '.join(design.predictor_names)}), "
-            f"got {c.focal!r}"
-        ]
-    return []
-
-
-def cell_design(
-    config: PowerConfig, n_persons: int, diaries: float, effect: float
-) -> SimulationDesign:
-    """The simulation design of one grid cell: its persons and diaries, and its effect as the
-    cross-level interaction ``g11`` or, with ``config.contrast``, as that level's slope
-    difference from the reference level."""
-    from ambidex_bayes.simulate import reference_design
-
-    base = reference_design(**config.design)
-    cell = {
-        "n_persons": int(n_persons),
-        "diaries_mean": float(diaries),
-        "diaries_max": max(base.diaries_max, math.ceil(2 * diaries)),
-    }
-    factor = getattr(base, "factor", None)
-    if config.contrast is None or factor is None:
-        return base.replace(**cell, g11=float(effect))
-    focal = config.focal or base.x_col
-    slopes = {k: dict(v) for k, v in factor.slopes.items()}
-    slopes[focal] = {**slopes.get(focal, {}), config.contrast: float(effect)}
-    return base.replace(**cell, factor=dataclasses.replace(factor, slopes=slopes))
 
 
 def power_tasks(config: PowerConfig) -> list[Task]:
@@ -383,8 +168,8 @@ def run_power_task(task: Task, config: PowerConfig) -> dict[str, Any]:
     return {
         **_interaction_summary(draws, config.prob, p["effect"]),
         **_between_summary(result, study.truth),
-        "person_mean_rmse": _person_mean_rmse(result, study),
-        **_predictor_summaries(result, study, config.prob),
+        "person_mean_rmse": person_mean_rmse(result, study),
+        **predictor_summaries(result, study, config.prob),
         "centring": str(result.meta.get("centring", "observed")),
         "n_rows": int(len(prepared.frame)),
         "rhat": float(conv.table.loc[name, "rhat"]),
@@ -406,83 +191,6 @@ def _between_summary(result: FitResult, truth: Mapping[str, float]) -> dict[str,
         "between_mean": float(draws.mean()),
         "between_truth": float(truth.get(name, float("nan"))),
     }
-
-
-def predictor_effects(design: SimulationDesign) -> list[tuple[str, str, str, float]]:
-    """Every level-1 predictor's effects a fit may estimate, with their true values.
-
-    Parameters
-    ----------
-    design : SimulationDesign
-        A cell's design.
-
-    Returns
-    -------
-    list of (parameter, predictor, role, truth)
-        Per predictor ``x`` (``x_col`` first): ``("{x}_cw", x, "within", g10)``,
-        ``("{x}_pm", x, "between", g02)`` and, with a numeric moderator ``w``,
-        ``("{x}_cw:{w}_c", x, "interaction", g11)``, named as a fit on the prepared
-        simulated data names them (:func:`~ambidex_bayes.simulate_extensions.parameter_truth`).
-    """
-    d = design
-    slopes = [(d.x_col, d.g10, d.g02, d.g11)]
-    slopes += [(p.name, p.g10, p.g02, p.g11) for p in getattr(d, "predictors", ())]
-    effects = []
-    for x, g10, g02, g11 in slopes:
-        effects.append((f"{x}_cw", x, "within", float(g10)))
-        effects.append((f"{x}_pm", x, "between", float(g02)))
-        if d.w_col is not None:
-            effects.append((f"{x}_cw:{d.w_col}_c", x, "interaction", float(g11)))
-    return effects
-
-
-def _predictor_summaries(result: FitResult, study: SimulatedStudy, prob: float) -> dict[str, float]:
-    """``effect__<parameter>__<statistic>`` (posterior ``mean``, ``sd``, ``lower``, ``upper``
-    and the ``truth``) of every predictor effect the fit estimates, and the distance of the
-    fit's person means of every predictor from the true ones (``person_mean_rmse__<x>``)."""
-    from ambidex_bayes.posterior import describe_draws
-
-    out: dict[str, float] = {}
-    for name, _, _, truth in predictor_effects(study.design):
-        if name not in result.posterior:
-            continue
-        draws = np.asarray(result.posterior[name].values, dtype=float).ravel()
-        described = describe_draws(draws, prob)
-        stats = {
-            "mean": described["mean"],
-            "sd": described["sd"],
-            "lower": described["ci_lower"],
-            "upper": described["ci_upper"],
-            "truth": truth,
-        }
-        out.update({f"{EFFECT_PREFIX}{name}__{k}": float(v) for k, v in stats.items()})
-    for x in study.design.predictor_names:
-        out[f"{RMSE_PREFIX}{x}"] = _person_mean_rmse(result, study, x)
-    return out
-
-
-def _person_mean_rmse(
-    result: FitResult, study: SimulatedStudy, predictor: str | None = None
-) -> float:
-    r"""Root mean square distance of the fit's person means of ``predictor`` (default the
-    first) from the true ones, :math:`\sqrt{\frac1J \sum_j (\hat\mu_j - \mu_j)^2}`: the
-    posterior means of the latent person means (``meta["latent_names"]["person_means"]``
-    for the first predictor, ``{x}_mu`` for the others) for a latent fit, the observed
-    means of the daily values otherwise (also for a predictor the latent fit leaves out)."""
-    d = study.design
-    x = d.x_col if predictor is None else predictor
-    truth = study.person_means(x)
-    names = result.meta.get("latent_names") or {}
-    latent = names.get("person_means") if x == d.x_col else (f"{x}_mu" if names else None)
-    if latent is not None and latent in result.posterior:
-        draws = result.posterior[latent]
-        person_dim = next(d for d in draws.dims if d not in ("chain", "draw"))
-        means = draws.mean(("chain", "draw")).to_pandas()
-        means.index = means.index.astype(str).rename(person_dim)
-    else:
-        means = study.data.groupby(d.person_col)[x].mean()
-    error = (means.reindex(truth.index).to_numpy(dtype=float) - truth.to_numpy()) ** 2
-    return float(np.sqrt(np.nanmean(error)))
 
 
 def _tested_parameter(config: PowerConfig, prepared: PreparedData, result: FitResult) -> str | None:
@@ -607,12 +315,6 @@ def run_power(config: PowerConfig, folder: str | os.PathLike, **options: Any) ->
     )
 
 
-def _share(flags: pd.Series) -> tuple[float, float]:
-    n = len(flags)
-    share = float(flags.mean()) if n else float("nan")
-    return share, math.sqrt(share * (1 - share) / n) if n else float("nan")
-
-
 def power_table(results: pd.DataFrame, config: PowerConfig) -> pd.DataFrame:
     """Power, interval width, bias and coverage per cell of the grid.
 
@@ -665,8 +367,8 @@ def _cell_row(
         return row
     excludes = (ok["lower"] > 0) | (ok["upper"] < 0)
     row["mean_rows"] = float(ok["n_rows"].mean())
-    row["power"], row["power_se"] = _share(excludes)
-    row["power_prob"], row["power_prob_se"] = _share(ok["p_positive"] >= config.level)
+    row["power"], row["power_se"] = share_with_se(excludes)
+    row["power_prob"], row["power_prob_se"] = share_with_se(ok["p_positive"] >= config.level)
     row["mean_width"] = float((ok["upper"] - ok["lower"]).mean())
     row["bias"] = float((ok["mean"] - e).mean())
     row["rmse"] = float(np.sqrt(((ok["mean"] - e) ** 2).mean()))
@@ -684,75 +386,6 @@ def _cell_row(
     return row
 
 
-def predictor_table(results: pd.DataFrame, config: PowerConfig) -> pd.DataFrame:
-    """Power, bias and coverage of every level-1 predictor's effects per cell of the grid.
-
-    Parameters
-    ----------
-    results : DataFrame
-        Rows of :func:`run_power_task` (as stored) with ``effect__<parameter>__<statistic>``
-        columns (module docstring).
-    config : PowerConfig
-
-    Returns
-    -------
-    DataFrame
-        One row per cell and effect a fit estimated, in grid order and then in the order of
-        :func:`predictor_effects`: ``n_persons, diaries, effect`` (the cell), ``predictor``,
-        ``role`` (``within``, ``between`` or ``interaction``), ``parameter``, ``truth``,
-        ``simulations`` (successful fits that estimate it), ``power`` (share whose interval
-        excludes 0) and ``power_se``, ``mean_width``, ``bias`` (mean posterior mean minus
-        the truth), ``rmse``, ``coverage`` (share of intervals covering the truth) and
-        ``person_mean_rmse`` (mean distance of the fits' person means of the predictor from
-        the true ones). Empty (with these columns) when no result records such effects.
-    """
-    columns = [
-        "n_persons", "diaries", "effect", "predictor", "role", "parameter", "truth",
-        "simulations", "power", "power_se", "mean_width", "bias", "rmse", "coverage",
-        "person_mean_rmse",
-    ]  # fmt: skip
-    ok = results[results["error"].fillna("") == ""] if "error" in results else results
-    rows = []
-    for n in config.persons:
-        for d in config.diaries:
-            for e in config.effects:
-                in_cell = ok[
-                    (ok["n_persons"] == int(n))
-                    & np.isclose(ok["diaries"], float(d))
-                    & np.isclose(ok["effect"], float(e))
-                ]
-                design = cell_design(config, int(n), float(d), float(e))
-                for name, x, role, _ in predictor_effects(design):
-                    row = _effect_row(in_cell, name, x)
-                    if row is not None:
-                        base = {"n_persons": int(n), "diaries": float(d), "effect": float(e)}
-                        rows.append({**base, "predictor": x, "role": role, **row})
-    return pd.DataFrame(rows, columns=columns)
-
-
-def _effect_row(in_cell: pd.DataFrame, name: str, x: str) -> dict[str, Any] | None:
-    """The summary of one predictor effect over a cell's successful fits (None when no
-    fit estimated it)."""
-    key = f"{EFFECT_PREFIX}{name}__"
-    if f"{key}mean" not in in_cell:
-        return None
-    fits = in_cell[in_cell[f"{key}mean"].notna()]
-    if fits.empty:
-        return None
-    mean, lower, upper = fits[f"{key}mean"], fits[f"{key}lower"], fits[f"{key}upper"]
-    truth = fits[f"{key}truth"]
-    row: dict[str, Any] = {"parameter": name, "truth": float(truth.mean())}
-    row["simulations"] = int(len(fits))
-    row["power"], row["power_se"] = _share((lower > 0) | (upper < 0))
-    row["mean_width"] = float((upper - lower).mean())
-    row["bias"] = float((mean - truth).mean())
-    row["rmse"] = float(np.sqrt(((mean - truth) ** 2).mean()))
-    row["coverage"] = float(((lower <= truth) & (truth <= upper)).mean())
-    rmse = f"{RMSE_PREFIX}{x}"
-    row["person_mean_rmse"] = float(fits[rmse].mean()) if rmse in fits else float("nan")
-    return row
-
-
 _CENTRING_WORDS = {
     "latent": "Every fit used latent person-mean centring (person means estimated with the model).",
     "auto": (
@@ -761,26 +394,6 @@ _CENTRING_WORDS = {
         "of latent fits)."
     ),
 }
-
-
-def _predictor_words(config: PowerConfig) -> list[str]:
-    """What the fits make of a design's further level-1 predictors."""
-    from ambidex_bayes.simulate import reference_design
-
-    further = reference_design(**config.design).predictor_names[1:]
-    if not further:
-        return []
-    names = ", ".join(repr(x) for x in further)
-    if config.every_predictor:
-        return [
-            f"Every fit includes the within and between parts of the further level-1 "
-            f"predictor(s) {names}; the power, bias and coverage of each predictor's effects "
-            "are in the predictor table."
-        ]
-    return [
-        f"The further level-1 predictor(s) {names} enter the fits only where the spec's "
-        "formula uses them (every_predictor, --every-predictor, adds them all)."
-    ]
 
 
 def describe_power(table: pd.DataFrame, config: PowerConfig) -> str:
@@ -797,7 +410,7 @@ def describe_power(table: pd.DataFrame, config: PowerConfig) -> str:
     ]
     if config.centring in _CENTRING_WORDS:
         lines.append(_CENTRING_WORDS[config.centring])
-    lines.extend(_predictor_words(config))
+    lines.extend(predictor_words(config))
     for e in config.effects:
         cells = table[np.isclose(table["effect"], e)]
         # without a single successful fit the table has no power column
