@@ -5,10 +5,11 @@ or with ``--contrast LEVEL`` the slope difference of a factor moderator's level 
 reference level, the factor given by ``--design FILE``) from the reference design, fits each
 with the fast path (with ``--centring latent`` on latent person means), and writes the power table
 (CSV), a summary (text) and the power curve (PNG) into the result folder, where the
-individual results are kept as they arrive (an interrupted run resumes). With further level-1
-predictors in the design (``[[predictors]]``, each with true person means of its own) and
-``--every-predictor``, every predictor enters the fits and the power, bias and coverage of
-each one's effects are written as the predictor table (``power_predictors.csv``).
+individual results are kept as they arrive (an interrupted run resumes). The power, bias and
+coverage of every level-1 predictor's effects the fits estimate are written as the predictor
+table (``power_predictors.csv``); with further level-1 predictors in the design
+(``[[predictors]]``, each with true person means of its own) ``--every-predictor`` adds them
+all to the fits.
 """
 
 from __future__ import annotations

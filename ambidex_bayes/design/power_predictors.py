@@ -2,9 +2,10 @@ r"""The effects of every level-1 predictor in a power analysis.
 
 A design with further level-1 predictors (an
 :class:`~ambidex_bayes.simulation_design.ExtendedDesign` with ``predictors``, each with
-true person means of its own) is fitted with the spec's formula; with ``every_predictor``
-the within and between parts of every further predictor are added to it
-(:mod:`.predictor_terms`). Besides the tested effect, each result of :mod:`.power` then
+true person means of its own, correlated over predictors with ``mean_corr``,
+:mod:`ambidex_bayes.simulate_extensions`) is fitted with the spec's formula; with
+``every_predictor`` the within and between parts of every further predictor are added to
+it (:mod:`.predictor_terms`). Besides the tested effect, each result of :mod:`.power` then
 records, for every predictor :math:`p` and each of its effects the fit estimates
 (:func:`predictor_effects`: within slope ``{x}_cw``, between effect ``{x}_pm`` on the true
 person mean, cross-level interaction ``{x}_cw:{w}``), the posterior mean, SD and interval
