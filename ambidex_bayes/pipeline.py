@@ -15,6 +15,7 @@ posterior one block of rows at a time
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -299,6 +300,11 @@ def run_analysis(
                 centring=centrings[spec.name],
             )
         fits[spec.name] = result
+        # A saved fit reads its person effects from its file; the arrays it completed them
+        # in stay reachable through reference cycles of its former posterior tree until
+        # Python's cycle collector runs. Collect them now, so that the next fit does not
+        # complete its own while they are still held.
+        gc.collect()
         with timings.stage(f"posterior summary of {spec.name}"):
             summaries[spec.name] = posterior_summary(result)
 
