@@ -49,8 +49,12 @@ BYTES_PER_TEXT_CELL = 100
 #: Peak bytes per data row of one simulated study while it is simulated, prepared, fitted
 #: and summarised (the frame's copies, the model's design matrices).
 BYTES_PER_FIT_ROW = 2_000
-#: Copies of the person-effect draws held at once while a fit's posterior is completed.
-DRAW_COPIES = 3
+#: Copies of the person-effect draws held at once while a fit's posterior is completed and
+#: saved, with a margin: measured (``benchmarks/bench_completion.py``, M3 at 20,000 persons x
+#: 4,000 draws) 1.25 while completed (the draws and the working arrays of a chunk of draws),
+#: 1.52 while saved (the draws and the contiguous copy of one effect written to the file);
+#: the report's checks hold one (read from the fit's file) besides their blocks.
+DRAW_COPIES = 2
 
 
 def available_memory() -> int | None:
