@@ -25,7 +25,7 @@ __all__ = ["further_terms", "spec_with_every_predictor"]
 
 
 def further_terms(n_predictors: int) -> list[str]:
-    """The within and between terms of the further predictors ``1 .. n_predictors - 1``."""
+    """The within and between terms of the further predictors ``1`` to ``n_predictors - 1``."""
     return [t for k in range(1, n_predictors) for t in (f"{{x{k}_within}}", f"{{x{k}_between}}")]
 
 
