@@ -510,6 +510,9 @@ def _check(
     formula: str, *, source: str, columns: Collection[str] | None, shown: str
 ) -> FormulaParts:
     """:func:`check_formula`, naming ``shown`` (e.g. a spec's template) in messages."""
+    from ambidex_bayes.light_imports import import_formulae
+
+    import_formulae()  # without scipy.interpolate, which the checks do not use
     from formulae import expr as fx
     from formulae.parser import ParseError, Parser
 

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from ambidex_bayes.cache_dirs import user_cache_dir
+from ambidex_bayes.light_imports import import_nutpie
 
 __all__ = ["compile_cached", "nutpie_cache_dir"]
 
@@ -253,6 +254,8 @@ def compile_cached(model: Any) -> Any | None:
     nutpie then.
     """
     import numba
+
+    import_nutpie()  # without ArviZ's statistics and plots, where nutpie is not imported yet
     from nutpie.compile_pymc import (
         CompiledPyMCModel,
         _prepare_dims_and_coords,

@@ -36,6 +36,7 @@ from ambidex_bayes.cache_dirs import user_cache_dir
 from ambidex_bayes.diagnostics import nonfinite_draws
 from ambidex_bayes.engine.nutpie_cache import compile_cached
 from ambidex_bayes.errors import ModelError
+from ambidex_bayes.light_imports import import_nutpie
 from ambidex_bayes.posterior import without_internal
 from ambidex_bayes.terms import correlation_name
 
@@ -163,6 +164,8 @@ def sample_pymc(
     import pymc as pm
 
     extra: dict[str, Any] = {}
+    if settings.backend == "nutpie":  # before PyMC imports it in full
+        import_nutpie()
     if settings.backend == "numpyro":
         _use_jax_compilation_cache()
         if numpyro_chain_method(settings.chains) == "vectorized":
@@ -317,7 +320,7 @@ def _compile_nutpie(model: pm.Model) -> CompiledPyMCModel:
     See :mod:`ambidex_bayes.engine.nutpie_cache`; models it cannot handle are compiled by
     nutpie itself (same draws up to rounding, slower to compile).
     """
-    import nutpie
+    nutpie = import_nutpie()  # without ArviZ's statistics and plots (see light_imports)
 
     try:
         compiled = compile_cached(model)
@@ -362,7 +365,7 @@ def sample_compiled(
     -------
     xarray.DataTree
     """
-    import nutpie
+    nutpie = import_nutpie()
 
     return nutpie.sample(
         compiled,

@@ -342,7 +342,9 @@ def _model_data(spec: ModelSpec, prepared: PreparedData) -> tuple[FormulaParts, 
 
 def _bambi_model(text: str, *, data: pd.DataFrame, family: str, source: str) -> bmb.Model:
     """Bambi's model of the formula ``text`` on ``data`` (non-centred person effects)."""
-    import bambi as bmb
+    from ambidex_bayes.light_imports import import_bambi
+
+    bmb = import_bambi()  # without its plotting and interpretation modules
 
     try:
         return bmb.Model(text, data, family=family, noncentered=True)
