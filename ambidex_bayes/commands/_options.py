@@ -111,11 +111,15 @@ def sampler_settings(args: argparse.Namespace):
 
 
 def data_inputs(args: argparse.Namespace):
-    from ambidex_bayes.pipeline import example_inputs, load_mapping
+    # not through the pipeline's load_mapping: importing the pipeline imports every stage
+    # of the main job (scipy.optimize among them), which a single fit does not need
+    from ambidex_bayes.data import ColumnMapping
 
     if args.example:
         if args.data:
             raise AmbidexError("Give either a data file or --example, not both.")
+        from ambidex_bayes.pipeline import example_inputs
+
         return example_inputs()
     if not args.data:
         raise AmbidexError("Give a data file and --mapping, or --example for the bundled data.")
@@ -123,7 +127,7 @@ def data_inputs(args: argparse.Namespace):
         raise AmbidexError(
             f"{args.data}: give --mapping MAPPING.toml saying which column plays which role."
         )
-    return Path(args.data), load_mapping(args.mapping)
+    return Path(args.data), ColumnMapping.from_toml(args.mapping)
 
 
 def prepared_inputs(args: argparse.Namespace, *, show_warnings: bool = True):
