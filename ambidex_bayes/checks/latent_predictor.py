@@ -141,6 +141,9 @@ class LatentDesign:
     slope : int
         The predictor (position in ``names.predictors``) whose within part the person
         slopes multiply.
+    at_mean : numpy.ndarray of bool or None
+        Per row and predictor, shape (rows, P): True where the value is missing and the
+        within part is taken as 0 (the predictor at the person mean); None for none.
     """
 
     names: LatentNames
@@ -152,6 +155,7 @@ class LatentDesign:
     persons: tuple[str, ...]
     controls: np.ndarray | None = None
     slope: int = 0
+    at_mean: np.ndarray | None = None
 
     @property
     def n_rows(self) -> int:
@@ -170,6 +174,7 @@ class LatentDesign:
             persons=self.persons,
             controls=None if self.controls is None else self.controls[rows],
             slope=self.slope,
+            at_mean=None if self.at_mean is None else self.at_mean[rows],
         )
 
 
@@ -228,6 +233,7 @@ def latent_design(
     *,
     group_specific: bool = True,
     data: pd.DataFrame | None = None,
+    at_person_mean: bool = False,
 ) -> LatentDesign:
     """The rows of a latent-centred fit's linear predictor: the fitted rows or ``data``.
 
@@ -241,7 +247,13 @@ def latent_design(
         Include the person effects (conditional predictor) or not (marginal).
     data : DataFrame, optional
         Rows with the prepared columns (raw predictor, moderator, controls, person); default the
-        fitted rows. Their persons must be known to the fit and their predictor observed.
+        fitted rows. Their persons must be known to the fit and their predictor observed
+        (unless ``at_person_mean``).
+    at_person_mean : bool
+        Rows of ``data`` may lack a level-1 predictor: its within part is then 0, the row's
+        value at the person mean (:attr:`LatentDesign.at_mean`; the mean of the predictor
+        given the person mean, which a left-out row's score integrates around, see
+        :func:`~ambidex_bayes.checks.latent_log_likelihood.latent_left_out_log_density`).
 
     Returns
     -------
@@ -272,13 +284,14 @@ def latent_design(
         imputed = _imputed_positions(fit, names, rows)
     else:
         for column in names.predictors:
-            if rows[column].isna().any():
+            if rows[column].isna().any() and not at_person_mean:
                 raise ModelError(
                     f"{model}: {int(rows[column].isna().sum())} new row(s) have no value of "
                     f"{column!r}; a latent-centred fit imputes only the fitted rows."
                 )
         imputed = np.full((len(rows), len(names.predictors)), -1)
     x = rows[list(names.predictors)].to_numpy(dtype=float, copy=True)
+    at_mean = np.isnan(x) if not fitted and at_person_mean and np.isnan(x).any() else None
     if fitted and np.any(np.isnan(x) & (imputed < 0)):
         raise ModelError(
             f"{model}: some fitted rows have no value of {list(names.predictors)} and none "
@@ -311,6 +324,7 @@ def latent_design(
         persons=persons,
         controls=_controls(rows, names, model),
         slope=slope,
+        at_mean=at_mean,
     )
 
 
@@ -362,6 +376,8 @@ def _within(
     c = np.subtract(design.x[:, p], mu_rows)  # NaN where imputed, filled next
     if x_imp is not None:
         c[:, where] = x_imp[block][:, design.imputed[where, p]] - mu_rows[:, where]
+    if design.at_mean is not None:
+        c[:, design.at_mean[:, p]] = 0.0
     return c
 
 
