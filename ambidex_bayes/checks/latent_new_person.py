@@ -89,6 +89,21 @@ for person slopes whose spread times the predictor's within SD is up to about th
 (the tests check both); much wider slope spreads converge more slowly (about
 :math:`10^{-5}` at three times the residual SD).
 
+A row without a predictor
+-------------------------
+The left-out row of an exact LOO refit (:func:`ambidex_bayes.checks.loo.psis_loo`) may lack
+a predictor (the fit imputed it); when it is the person's one row with an outcome the refit
+scores it as a new person's (``missing_x``). Its missing :math:`x_{pi}` is integrated out
+over :math:`x_{pi} = \mu_{pj} + e_{pi}`, :math:`e_{pi} \sim N(0, \sigma_{xp}^2)`: the
+within part :math:`e_{pi}` is independent of :math:`\delta_p`, so :math:`\delta_p` enters
+through the between part alone (:math:`a_{pj} = \beta_{Bp}`, adding
+:math:`v_{pj}\beta_{Bp}^2`) and :math:`b_{pj} e_{pi}` adds :math:`b_{pj}^2\sigma_{xp}^2` to
+the one row's variance. When the person slope is on the missing predictor, the slope
+multiplies :math:`e_{si}` and the quadrature above runs over :math:`\delta = -e_{si}`
+instead (:math:`a = -b_{sj}`, :math:`c = 0`, :math:`v = \sigma_{xs}^2`). A person with such
+a row among other outcomes is not handled (the missing values of several rows would each
+need an integral of their own).
+
 Which rows are scored
 ---------------------
 The outcomes scored are those of the rows with the outcome and every predictor (and
@@ -200,6 +215,7 @@ def latent_new_person_scores(
     cov: np.ndarray,
     by_person: dict[str, np.ndarray],
     nodes: int | None = None,
+    missing_x: bool = False,
 ) -> dict[str, np.ndarray]:
     r"""Per person of ``rows``, :math:`\log p(y_j \mid x_j, \theta^{(s)})` per draw as a new
     person: person effects and person means integrated out (module docstring).
@@ -222,6 +238,10 @@ def latent_new_person_scores(
         Person id -> positions of the person's rows in ``rows``.
     nodes : int, optional
         Gauss--Hermite nodes (default :data:`GH_NODES`); used only with a person slope.
+    missing_x : bool
+        Also score the outcome of a row with a missing level-1 predictor when it is the
+        person's one row with an outcome (a left-out row of an exact LOO refit, module
+        docstring); a person with such a row and other outcomes is refused.
 
     Returns
     -------
@@ -231,12 +251,14 @@ def latent_new_person_scores(
     Raises
     ------
     ModelError
-        Rows without a column of the model, a person without a moderator value, or a
-        posterior without a variable the scores need.
+        Rows without a column of the model, a person without a moderator value, a
+        posterior without a variable the scores need, or (``missing_x``) a person with a row
+        without a predictor among other rows with an outcome.
     """
     model = fit.spec.name
     names = latent_names(fit)
     scored = latent_scored_rows(fit, rows)
+    outcome = rows[[names.y, *names.controls]].notna().all(axis=1).to_numpy()
     each = [names.of(c) for c in names.predictors]
     n_draws = sigma.shape[0]
     zero = np.zeros(n_draws)
@@ -285,6 +307,18 @@ def latent_new_person_scores(
                 )
             w_j = float(known[0])
         rows_j = idx[scored[idx]]
+        missing = np.zeros(len(each), dtype=bool)
+        if missing_x:
+            partly = idx[outcome[idx] & ~scored[idx]]
+            if partly.size and (partly.size > 1 or rows_j.size):
+                raise ModelError(
+                    f"{model}: person {person!r} has {partly.size + rows_j.size} rows with an "
+                    "outcome, some without a level-1 predictor; a new person's row without a "
+                    "predictor is scored only as the person's one row with an outcome."
+                )
+            if partly.size:
+                rows_j = partly
+                missing = np.isnan(x_all[partly[0]])
         n = rows_j.size
         if n == 0:
             out[person] = np.zeros(n_draws)
@@ -302,6 +336,15 @@ def latent_new_person_scores(
             )
             b = within[p] + interaction[p] * w_j
             eta += (between[p] * (m_hat - mu_mean[p]))[:, None]
+            if missing[p]:
+                # one row (n = 1): its within part e ~ N(0, sigma_x^2) is free of the person
+                # mean, which enters through the between part alone
+                spread = spread + v * between[p] ** 2
+                if p == slope:  # the slope multiplies e: quadrature over delta = -e
+                    a_s, c_s, v_s = -b, np.zeros((n_draws, 1)), within_sd[p] ** 2
+                else:
+                    spread = spread + within_sd[p] ** 2 * b**2
+                continue
             c = x_all[rows_j, p][None, :] - m_hat[:, None]
             eta += b[:, None] * c
             a = between[p] - b

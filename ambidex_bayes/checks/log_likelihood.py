@@ -476,12 +476,15 @@ def new_person_scores(
     method: str | None,
     n_mc: int,
     seed: int,
+    missing_x: bool = False,
 ) -> dict[str, np.ndarray]:
     """Per person, ``log p(y_j | theta_s)`` per draw with new person effects integrated out.
 
     ``mu`` is the fixed part, shape ``(draws, rows)``, on the modelled scale (computed here
     when not given). For a latent-centred fit the person means are integrated out as well
-    and ``mu`` is not used (:mod:`ambidex_bayes.checks.latent_new_person`).
+    and ``mu`` is not used (:mod:`ambidex_bayes.checks.latent_new_person`); with
+    ``missing_x`` a person's one row with an outcome is scored even when it lacks a
+    predictor, which is then integrated out too.
     """
     method = integration_method(fit, method)
     sigma = scalar_draws(post, fit.terms.sigma, "residual SD")
@@ -490,7 +493,9 @@ def new_person_scores(
     if is_latent(fit):
         from ambidex_bayes.checks.latent_new_person import latent_new_person_scores
 
-        return latent_new_person_scores(fit, post, rows, sigma=sigma, cov=cov, by_person=by_person)
+        return latent_new_person_scores(
+            fit, post, rows, sigma=sigma, cov=cov, by_person=by_person, missing_x=missing_x
+        )
     if mu is None:
         mu_da = linear_predictor(fit, group_specific=False, data=rows, posterior=post)
         mu = np.asarray(mu_da.values, dtype=float).reshape(-1, len(rows))
