@@ -9,6 +9,7 @@ log-likelihood against scipy's normal density. Observed fits keep their own rout
 from __future__ import annotations
 
 import dataclasses
+import importlib
 from types import SimpleNamespace
 
 import numpy as np
@@ -272,24 +273,32 @@ def test_person_slopes_of_a_latent_fit_and_bambis_cross_check_refuses():
         person_slopes_bambi(fit)
 
 
-def test_exact_refits_leave_out_rows_a_latent_refit_cannot_score():
-    from ambidex_bayes.checks.loo import latent_unrefittable
+def test_an_exact_refit_drops_a_row_with_an_imputed_predictor_and_scores_it(monkeypatch):
+    """The refit's data lack the left-out row altogether (its imputed value goes with it)
+    and its outcome is scored with the missing predictor integrated out."""
+    from ambidex_bayes.checks.latent_log_likelihood import latent_left_out_log_density
+    from ambidex_bayes.checks.log_likelihood import logmeanexp
+    from ambidex_bayes.checks.loo import _refit_row_log_density
 
     fit = fake_latent_fit()
+    seen = {}
+
+    def refit(spec, prepared, **options):
+        seen.update(prepared=prepared, options=options)
+        return fit  # the draws stand in for the refit's
+
+    fit_module = importlib.import_module("ambidex_bayes.fit")  # the module, not ab.fit
+    monkeypatch.setattr(fit_module, "fit", refit)
     frame = fit.prepared.frame
-    imputed = np.sort(fit.imputed_rows)
-    complete = np.setdiff1d(np.arange(len(frame)), imputed)[:4]
-    rows = np.sort(np.concatenate([imputed, complete]))
-    np.testing.assert_array_equal(latent_unrefittable(fit, rows), imputed)
-    # a person's only row is refitted: the refit scores it as a new person's
-    single = fit.prepared.frame.drop(
-        index=frame.index[frame["person"] == frame["person"].iloc[0]][1:]
-    )
-    fit.prepared = dataclasses.replace(fit.prepared, frame=single.reset_index(drop=True))
-    assert not np.isnan(fit.prepared.frame["x"].iloc[0])
-    assert latent_unrefittable(fit, np.array([0])).size == 0
-    observed = SimpleNamespace(**{**vars(fit), "meta": {}})
-    assert latent_unrefittable(observed, rows).size == 0
+    post = fit.idata["posterior"].to_dataset()
+    for row in np.sort(fit.imputed_rows):
+        got = _refit_row_log_density(fit, int(row), settings=None, cache_dir=False)
+        reduced = seen["prepared"].frame
+        assert len(reduced) == len(frame) - 1
+        assert reduced.equals(frame.drop(index=frame.index[row]).reset_index(drop=True))
+        assert seen["options"]["centring"] == "latent"
+        want = logmeanexp(latent_left_out_log_density(fit, post, frame.iloc[[row]]))
+        assert np.isfinite(got) and got == pytest.approx(float(want), rel=1e-12)
 
 
 def test_the_reports_loo_comparison_holds_models_of_the_same_rows():

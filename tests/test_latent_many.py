@@ -9,6 +9,8 @@ observed model's.
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pandas as pd
 import pytensor.tensor as pt
@@ -494,12 +496,21 @@ def test_high_reliability_latent_and_observed_fits_of_two_predictors_agree():
         assert ok, (name, detail)
 
 
-def test_exact_refits_leave_out_rows_with_any_imputed_predictor():
-    from ambidex_bayes.checks.loo import latent_unrefittable
+def test_exact_refits_score_rows_with_any_imputed_predictor(monkeypatch):
+    import xarray as xr
+
+    from ambidex_bayes.checks.loo import _refit_row_log_density
 
     fit = _fake_two_predictor_fit()
+    post = fit.idata["posterior"].to_dataset()
+    for column in ("x", "z"):  # the predictors' own models, which the scores need
+        post[f"{column}_within_sd"] = (("chain", "draw"), np.full(post["sigma"].shape, 0.8))
+    fit.idata = xr.DataTree.from_dict({"posterior": post})
+    fit_module = importlib.import_module("ambidex_bayes.fit")  # the module, not ab.fit
+    monkeypatch.setattr(fit_module, "fit", lambda spec, prepared, **options: fit)
     frame = fit.prepared.frame
-    rows = np.arange(len(frame))
-    left = set(latent_unrefittable(fit, rows).tolist())
-    assert set(np.flatnonzero(frame["z"].isna()).tolist()) <= left
-    assert set(np.flatnonzero(frame["x"].isna()).tolist()) <= left
+    rows = np.flatnonzero(frame[["x", "z"]].isna().any(axis=1).to_numpy())
+    assert set(np.flatnonzero(frame["z"].isna()).tolist()) <= set(rows.tolist())
+    assert set(np.flatnonzero(frame["x"].isna()).tolist()) <= set(rows.tolist())
+    scores = [_refit_row_log_density(fit, int(i), settings=None, cache_dir=False) for i in rows]
+    assert np.all(np.isfinite(scores))

@@ -18,7 +18,12 @@ row barely moves. PSIS is then applied to these values; the target
 better, so the remedied rows stay comparable with the others. Rows whose :math:`\hat k` stays
 high -- and every high-:math:`\hat k` row of a Student-t model, where no closed form exists
 -- are then computed **exactly by refitting** the model without the row (at most
-``max_refits`` refits; beyond that they are left as they are and reported). Moment matching
+``max_refits`` refits; beyond that they are left as they are and reported). In a
+latent-centred fit a row whose predictor was imputed is refitted too: leaving out its outcome
+leaves nothing of the row, so the refit drops it, and its outcome is scored with the missing
+predictor integrated out
+(:func:`~ambidex_bayes.checks.latent_log_likelihood.latent_left_out_log_density`; as a new
+person's when it was the person's only row). Moment matching
 (``arviz_stats.loo_moment_match``) is not used: it needs the unconstrained draws of every
 parameter, including the internal offsets and Cholesky factors that a saved fit does not
 keep.
@@ -36,7 +41,8 @@ import numpy as np
 import xarray as xr
 
 from ambidex_bayes import constants
-from ambidex_bayes.checks.latent_predictor import is_latent, latent_names
+from ambidex_bayes.checks.latent_log_likelihood import latent_left_out_log_density
+from ambidex_bayes.checks.latent_predictor import is_latent
 from ambidex_bayes.checks.log_likelihood import (
     MC_DRAWS,
     RowLogLikelihood,
@@ -238,7 +244,20 @@ def blocked_loo(ll: xr.DataArray | RowLogLikelihood, reff: float) -> ELPDDataLOO
 def _refit_row_log_density(
     fit: FitResult, row: int, *, settings: SamplerSettings, cache_dir: CacheDir
 ) -> float:
-    """Exact :math:`\\log p(y_i \\mid y_{-i})` by refitting without row ``row``."""
+    r"""Exact :math:`\log p(y_i \mid y_{-i})` by refitting without row ``row``.
+
+    The refit's data are the fit's rows without ``row`` (for a latent-centred fit its
+    partial rows stay: the days without an outcome). The left-out outcome is scored under
+    the refit's draws: by the normal density at the row's linear predictor when the refit
+    has draws of the row's person; for a latent-centred fit's row with an imputed predictor
+    (the row has nothing left once its outcome is left out, so the refit drops it, imputed
+    value and all) with the missing predictor integrated out in closed form
+    (:func:`~ambidex_bayes.checks.latent_log_likelihood.latent_left_out_log_density`); and
+    as a new person's
+    (:func:`~ambidex_bayes.checks.log_likelihood.new_person_scores`, for a latent fit
+    :mod:`ambidex_bayes.checks.latent_new_person` with ``missing_x``) when it was the
+    person's only row.
+    """
     from ambidex_bayes.fit import fit as fit_model
 
     prepared = fit.prepared
@@ -258,6 +277,9 @@ def _refit_row_log_density(
     left_out = frame.iloc[[row]].reset_index(drop=True)
     person = str(left_out[prepared.mapping.person].iloc[0])
     post = posterior_dataset(refit.idata)
+    latent = is_latent(fit)
+    if person in fitted_persons(refit) and latent:
+        return float(logmeanexp(latent_left_out_log_density(refit, post, left_out)))
     if person in fitted_persons(refit):
         mu_da = linear_predictor(refit, group_specific=True, data=left_out, posterior=post)
         mu = np.asarray(mu_da.values, dtype=float).reshape(-1)
@@ -267,23 +289,16 @@ def _refit_row_log_density(
     return float(
         logmeanexp(
             new_person_scores(
-                refit, post, left_out, method=None, n_mc=MC_DRAWS, seed=constants.SEED
+                refit,
+                post,
+                left_out,
+                method=None,
+                n_mc=MC_DRAWS,
+                seed=constants.SEED,
+                missing_x=latent,
             )[person]
         )
     )
-
-
-def latent_unrefittable(fit: FitResult, rows: np.ndarray) -> np.ndarray:
-    """The rows of a latent-centred fit that an exact refit cannot score (none for an
-    observed fit): rows with an imputed predictor (the refit has no value for it). A
-    person's only row is scored as a new person's
-    (:mod:`ambidex_bayes.checks.latent_new_person`)."""
-    if not is_latent(fit) or rows.size == 0:
-        return np.zeros(0, dtype=int)
-    frame = fit.prepared.frame
-    names = latent_names(fit)
-    cannot = frame[list(names.predictors)].isna().any(axis=1).to_numpy()
-    return rows[cannot[rows]]
 
 
 def psis_loo(
@@ -381,14 +396,6 @@ def psis_loo(
             f"at most {threshold:.2f}."
         )
     bad_now = np.flatnonzero(k_after > threshold)
-    unrefittable = latent_unrefittable(fit, bad_now) if remedy in ("auto", "refit") else []
-    if len(unrefittable):
-        bad_now = np.setdiff1d(bad_now, unrefittable)
-        notes.append(
-            f"{name}: {len(unrefittable)} row(s) with high Pareto k cannot be refitted exactly "
-            "in a latent-centred fit (their predictor is imputed); they are "
-            "left as estimated."
-        )
     if bad_now.size and remedy in ("auto", "refit"):
         if bad_now.size > max_refits:
             notes.append(
