@@ -20,6 +20,10 @@ with
 - Bambi's ``bambi.interpret`` loaded lazily (:class:`importlib.util.LazyLoader`): the module
   is there and runs on the first use of one of its names (``bambi.interpret.slopes``).
 
+:func:`not_importable` makes a package that a library only probes for (xarray, before it
+writes a file, asks whether a client of dask's ``distributed`` is running, importing
+``distributed`` to find out) fail to import for a while, as when it is not installed.
+
 A package already imported is used as it is, and so is a real package already imported in
 place of a stand-in. When the import with stand-ins fails (another version of the package
 takes other names from them at its top), its modules are forgotten and it is imported in
@@ -34,7 +38,8 @@ import importlib.abc
 import importlib.machinery
 import importlib.util
 import sys
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
 
@@ -47,6 +52,7 @@ __all__ = [
     "import_formulae",
     "import_nutpie",
     "import_without",
+    "not_importable",
 ]
 
 #: Package replaced while Bambi is imported -> its names Bambi takes -> ``"module:name"``
@@ -210,3 +216,30 @@ def import_formulae() -> ModuleType:
         ``formulae``.
     """
     return import_without("formulae", FORMULAE_STAND_INS)
+
+
+@contextmanager
+def not_importable(package: str) -> Iterator[None]:
+    """Within the block, importing ``package`` fails as when it is not installed -- unless it
+    is imported already, when nothing changes.
+
+    For probes that import a package only to look for something in it that cannot exist
+    unless the package was imported before, such as a running client of dask's
+    ``distributed`` (xarray asks for one before it writes a file; importing ``distributed``
+    to find none takes about half a CPU-second). The probe gets the answer it gets when the
+    package is imported and holds nothing.
+
+    Parameters
+    ----------
+    package : str
+        A top-level package, e.g. ``"distributed"``.
+    """
+    if package in sys.modules:
+        yield
+        return
+    sys.modules[package] = None  # the import system's mark of a module that cannot be imported
+    try:
+        yield
+    finally:
+        if package in sys.modules and sys.modules[package] is None:
+            del sys.modules[package]

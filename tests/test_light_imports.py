@@ -154,3 +154,50 @@ def test_formulae_imported_lightly_draws_the_same_splines():
     full_before, full = _run(_SPLINE_BASIS.format(importer="import formulae"))
     assert not light_before and full_before  # scipy.interpolate waits for the first spline
     assert light == full
+
+
+def test_the_cache_saves_without_importing_distributed_and_xarray_sees_the_same():
+    found = _run(
+        """
+        import json, sys
+        from xarray.backends.locks import get_dask_scheduler
+        from ambidex_bayes.engine import cache
+
+        inside = []
+
+        def save(result, path, where):  # what xarray's writer asks before writing
+            inside.append([get_dask_scheduler(), sys.modules.get("distributed") is not None])
+
+        cache.save_fit_or_warn = save
+        cache.CacheEntry(key="k", path=cache.Path("unused.nc")).save(None)
+        absent_after = "distributed" not in sys.modules
+        answer = get_dask_scheduler()  # importable again: this imports it
+        print(json.dumps({
+            "inside": inside,
+            "absent_after": absent_after,
+            "answer": answer,
+            "imported_now": sys.modules.get("distributed") is not None,
+        }))
+        """
+    )
+    assert found == {
+        "inside": [["threaded", False]],
+        "absent_after": True,
+        "answer": "threaded",
+        "imported_now": True,
+    }
+
+
+def test_a_package_imported_already_stays_importable():
+    found = _run(
+        """
+        import json, sys
+        import distributed
+        from ambidex_bayes.light_imports import not_importable
+
+        with not_importable("distributed"):
+            import distributed as again
+        print(json.dumps(again is distributed and sys.modules["distributed"] is distributed))
+        """
+    )
+    assert found is True
