@@ -1,4 +1,5 @@
-"""Bambi and nutpie imported without the plotting and statistics packages they never use here.
+"""Bambi, nutpie and formulae imported without the plotting and statistics packages they never
+use here.
 
 ``import bambi`` runs ``bambi.interpret`` (ArviZ, seaborn, matplotlib, and scipy.stats through
 arviz-stats), and ``bambi.models`` takes ``plot_dist`` from ``arviz_plots`` and ``residual_r2``
@@ -13,10 +14,10 @@ part of the fit command's own work.
 with
 
 - stand-ins for the packages they take functions from (:data:`BAMBI_STAND_INS`,
-  :data:`NUTPIE_STAND_INS`, :data:`FORMULAE_STAND_INS`): a module holding those functions, each importing the function
-  it stands for on its first call, and giving any other name from the real package (imported
-  then). The stand-ins are in ``sys.modules`` only while the package is imported, so a later
-  ``import arviz`` imports the real ArviZ;
+  :data:`NUTPIE_STAND_INS`, :data:`FORMULAE_STAND_INS`): a module holding those functions,
+  each importing the function it stands for on its first call, and giving any other name
+  from the real package (imported then). The stand-ins are in ``sys.modules`` only while the
+  package is imported, so a later ``import arviz`` imports the real ArviZ;
 - Bambi's ``bambi.interpret`` loaded lazily (:class:`importlib.util.LazyLoader`): the module
   is there and runs on the first use of one of its names (``bambi.interpret.slopes``).
 
@@ -28,7 +29,8 @@ A package already imported is used as it is, and so is a real package already im
 place of a stand-in. When the import with stand-ins fails (another version of the package
 takes other names from them at its top), its modules are forgotten and it is imported in
 full, as usual. The models, draws and files are the same either way: only what is imported
-differs (``tests/test_light_imports.py`` checks that the stand-ins' functions are ArviZ's).
+differs (``tests/test_light_imports.py`` checks that the stand-ins' functions are the real
+ones and that B-splines come out the same).
 """
 
 from __future__ import annotations
