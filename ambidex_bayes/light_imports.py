@@ -162,7 +162,8 @@ def import_without(
         (no stand-ins, nothing lazy) when the import with stand-ins fails.
     """
     if package in sys.modules:
-        return sys.modules[package]
+        # through the import system, which waits for another thread still importing it
+        return importlib.import_module(package)
     replaced = {
         name: _stand_in(name, functions)
         for name, functions in stand_ins.items()
