@@ -102,7 +102,6 @@ def _fit(prepared, **kwargs):
         cache_dir=False,
         progressbar=False,
         log_likelihood=False,
-        centring="observed",  # the observed route's samplers are replaced by the tests
         **kwargs,
     )
 
