@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from latent_design_runs import small_latent_power
 
 from ambidex_bayes.design.power import (
     PowerConfig,
     describe_power,
     power_table,
-    run_power,
 )
 from ambidex_bayes.errors import SpecError
 
@@ -106,22 +106,8 @@ def test_the_command_passes_the_centring(monkeypatch, tmp_path):
 @pytest.mark.fit
 def test_replicate_fits_are_latent(tmp_path):
     pytest.importorskip("nutpie")
-    config = PowerConfig(
-        persons=(30,),
-        diaries=(3.0,),
-        simulations=1,
-        centring="latent",
-        backend="nutpie",
-        draws=100,
-        tune=100,
-        chains=1,
-    )
-    results = run_power(
-        config, tmp_path / "power", scheduler="serial", progressbar=False, verbose=False
-    )
-    assert results["error"].eq("").all(), results["error"].tolist()
-    # the centring each fit's meta recorded
-    assert results["centring"].tolist() == ["latent"]
+    # small_latent_power checks that the fit did not fail and its meta recorded latent centring
+    config, results = small_latent_power(tmp_path)
     assert results["between_truth"].tolist() == [0.1]  # the reference design's g02
     assert results["between_mean"].notna().all()
     # the posterior means of the latent person means lie near the true ones
@@ -171,22 +157,7 @@ def test_latent_fits_take_the_prior_set(monkeypatch, tmp_path):
 
     fit_simulated = power_module.fit_simulated
     monkeypatch.setattr(power_module, "fit_simulated", recording_fit)
-    config = PowerConfig(
-        persons=(30,),
-        diaries=(3.0,),
-        simulations=1,
-        centring="latent",
-        priors="sceptical",
-        backend="nutpie",
-        draws=100,
-        tune=100,
-        chains=1,
-    )
-    results = run_power(
-        config, tmp_path / "power", scheduler="serial", progressbar=False, verbose=False
-    )
-    assert results["error"].eq("").all(), results["error"].tolist()
-    assert results["centring"].tolist() == ["latent"]
+    small_latent_power(tmp_path, priors="sceptical")
     (fit,) = fits
     assert fit.meta["centring"] == "latent"
     # the sceptical set's interaction prior on 1-5 scales (relative SD 0.2 -> 0.05), not

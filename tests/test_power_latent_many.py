@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from latent_design_runs import small_latent_power
 
 from ambidex_bayes.design.power import (
     EFFECT_PREFIX,
@@ -17,7 +18,6 @@ from ambidex_bayes.design.power import (
     power_table,
     predictor_effects,
     predictor_table,
-    run_power,
 )
 from ambidex_bayes.errors import SpecError
 
@@ -197,23 +197,7 @@ def test_the_command_passes_the_option_and_writes_the_predictor_table(monkeypatc
 @pytest.mark.fit
 def test_a_small_run_with_two_latent_predictors_reports_each(tmp_path):
     pytest.importorskip("nutpie")
-    config = PowerConfig(
-        persons=(30,),
-        diaries=(4.0,),
-        simulations=1,
-        design=TWO,
-        centring="latent",
-        every_predictor=True,
-        backend="nutpie",
-        draws=100,
-        tune=100,
-        chains=1,
-    )
-    results = run_power(
-        config, tmp_path / "power", scheduler="serial", progressbar=False, verbose=False
-    )
-    assert results["error"].eq("").all(), results["error"].tolist()
-    assert results["centring"].tolist() == ["latent"]
+    config, results = small_latent_power(tmp_path, diaries=(4.0,), design=TWO, every_predictor=True)
     table = predictor_table(results, config)
     # both predictors' within and between effects, and the first one's interaction (the
     # ladder's M3 gives the further predictor none)

@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from latent_design_runs import M3_OUTCOME_RANKED, PREDICTOR_MODEL_RANKED, small_latent_sbc
 
 from ambidex_bayes.design.sbc import SBCConfig, run_sbc, sbc_ranks
 from ambidex_bayes.design.sbc_latent import _with_priors, latent_template
@@ -100,24 +101,7 @@ def template():
 
 def test_template_checks_the_shared_and_the_predictor_model_s_parameters(template):
     checked = set(template.checked)
-    assert {
-        "Intercept",
-        "uncertainty_cw",
-        "uncertainty_pm",
-        "leader_support_c",
-        "uncertainty_cw:leader_support_c",
-        "1|person_id_sigma",
-        "uncertainty_cw|person_id_sigma",
-        "corr(1|person_id,uncertainty_cw|person_id)",
-        "sigma",
-        "1|person_id[P001]",
-        "uncertainty_cw|person_id[P001]",
-        "uncertainty_mu_mean",
-        "uncertainty_mu_sd",
-        "uncertainty_within_sd",
-        "uncertainty_mu:leader_support_c",
-        "uncertainty_mu[P001]",
-    } == checked
+    assert M3_OUTCOME_RANKED | {f"uncertainty{s}" for s in PREDICTOR_MODEL_RANKED} == checked
     assert template.level == "M3" and template.data.n_persons == 20
 
 
@@ -177,20 +161,7 @@ def test_a_small_latent_run_ranks_every_parameter(tmp_path):
     pytest.importorskip("nutpie")
     from ambidex_bayes.design.sbc_stats import sbc_calibration
 
-    config = SBCConfig(
-        centring="latent",
-        simulations=3,
-        design={"n_persons": 20},
-        rank_draws=19,
-        backend="nutpie",
-        draws=100,
-        tune=100,
-        chains=1,
-    )
-    results = run_sbc(
-        config, tmp_path / "sbc", scheduler="serial", progressbar=False, verbose=False
-    )
-    assert results["error"].eq("").all(), results["error"].tolist()
+    config, results = small_latent_sbc(tmp_path, simulations=3, design={"n_persons": 20})
     assert results["centring"].eq("latent").all()
     ranks = sbc_ranks(results)
     assert ranks["rank"].between(0, config.rank_draws).all()
@@ -312,21 +283,9 @@ def test_every_fit_takes_the_fitting_set(monkeypatch, sceptical, fit_priors, sd)
 @pytest.mark.fit
 def test_a_small_latent_run_with_a_prior_set(tmp_path):
     pytest.importorskip("nutpie")
-    config = SBCConfig(
-        centring="latent",
-        priors="sceptical",
-        simulations=2,
-        design={"n_persons": 20},
-        rank_draws=19,
-        backend="nutpie",
-        draws=100,
-        tune=100,
-        chains=1,
+    config, results = small_latent_sbc(
+        tmp_path, priors="sceptical", simulations=2, design={"n_persons": 20}
     )
-    results = run_sbc(
-        config, tmp_path / "sbc", scheduler="serial", progressbar=False, verbose=False
-    )
-    assert results["error"].eq("").all(), results["error"].tolist()
     ranks = sbc_ranks(results)
     assert len(ranks) == 2 * 16 and ranks["rank"].between(0, config.rank_draws).all()
     # the interactions drawn from the set's Normal(0, 0.05), within 4 SDs

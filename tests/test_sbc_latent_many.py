@@ -8,8 +8,9 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from latent_design_runs import M3_OUTCOME_RANKED, PREDICTOR_MODEL_RANKED, small_latent_sbc
 
-from ambidex_bayes.design.sbc import SBCConfig, run_sbc, sbc_ranks
+from ambidex_bayes.design.sbc import SBCConfig, sbc_ranks
 from ambidex_bayes.design.sbc_latent import latent_template
 from ambidex_bayes.errors import SpecError
 from ambidex_bayes.model.latent_data import latent_data
@@ -117,23 +118,12 @@ def template():
 def test_template_ranks_both_predictors_parameters(template):
     assert template.data.n_predictors == 2
     assert template.structure.predictors == (0, 1) and template.structure.slope == 0
-    predictor_model = {"_mu_mean", "_mu_sd", "_within_sd", "_mu:leader_support_c", "_mu[P001]"}
     expected = {
-        "Intercept",
-        "uncertainty_cw",
-        "uncertainty_pm",
-        "leader_support_c",
-        "uncertainty_cw:leader_support_c",
-        "1|person_id_sigma",
-        "uncertainty_cw|person_id_sigma",
-        "corr(1|person_id,uncertainty_cw|person_id)",
-        "sigma",
-        "1|person_id[P001]",
-        "uncertainty_cw|person_id[P001]",
+        *M3_OUTCOME_RANKED,
         "workload_cw",
         "workload_pm",
-        *(f"uncertainty{s}" for s in predictor_model),
-        *(f"workload{s}" for s in predictor_model),
+        *(f"uncertainty{s}" for s in PREDICTOR_MODEL_RANKED),
+        *(f"workload{s}" for s in PREDICTOR_MODEL_RANKED),
     }
     assert set(template.checked) == expected
 
@@ -177,21 +167,9 @@ def test_the_command_passes_the_design_file_and_the_option(monkeypatch, tmp_path
 @pytest.mark.fit
 def test_a_small_run_ranks_both_predictors_parameters(tmp_path):
     pytest.importorskip("nutpie")
-    config = SBCConfig(
-        centring="latent",
-        every_predictor=True,
-        simulations=2,
-        design={"n_persons": 20, **TWO},
-        rank_draws=19,
-        backend="nutpie",
-        draws=100,
-        tune=100,
-        chains=1,
+    config, results = small_latent_sbc(
+        tmp_path, every_predictor=True, simulations=2, design={"n_persons": 20, **TWO}
     )
-    results = run_sbc(
-        config, tmp_path / "sbc", scheduler="serial", progressbar=False, verbose=False
-    )
-    assert results["error"].eq("").all(), results["error"].tolist()
     ranks = sbc_ranks(results)
     assert ranks["rank"].between(0, config.rank_draws).all()
     assert len(ranks) == 2 * 23
