@@ -191,29 +191,28 @@ def latent_template(
         w=prepared.roles.get("w"),
         others=tuple(predictors[1:]),
     )
-    sim_priors = _rendered_priors(model_spec, priors, prepared)
-    simulator = build_latent_model(
-        data,
-        model_spec.name,
-        marginal=False,
-        correlated=model_spec.correlated,
-        structure=structure,
-        priors=sim_priors,
-        prior_source=_prior_source(model_spec, priors),
-    )
+
+    def model_with(
+        prior_set: str | None, *, marginal: bool
+    ) -> tuple[dict[str, PriorSpec], LatentModel]:
+        """The rendered priors of ``prior_set`` and the latent model of the study under them."""
+        rendered = _rendered_priors(model_spec, prior_set, prepared)
+        model = build_latent_model(
+            data,
+            model_spec.name,
+            marginal=marginal,
+            correlated=model_spec.correlated,
+            structure=structure,
+            priors=rendered,
+            prior_source=_prior_source(model_spec, prior_set),
+        )
+        return rendered, model
+
+    sim_priors, simulator = model_with(priors, marginal=False)
     prior_values = _prior_values(simulator)
     fit_set, fit_prior_values = sim_priors, None
     if fit_priors is not None and fit_priors != priors:
-        fit_set = _rendered_priors(model_spec, fit_priors, prepared)
-        fit_model = build_latent_model(
-            data,
-            model_spec.name,
-            marginal=True,
-            correlated=model_spec.correlated,
-            structure=structure,
-            priors=fit_set,
-            prior_source=_prior_source(model_spec, fit_priors),
-        )
+        fit_set, fit_model = model_with(fit_priors, marginal=True)
         fit_prior_values = _prior_values(fit_model)
     checked = checked_parameters(simulator.terms, [str(v) for v in data.levels])
     checked.update(_predictor_parameters(simulator, data))
