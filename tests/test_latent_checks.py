@@ -15,6 +15,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import xarray as xr
+from latent_fits import prepare_panel
 from scipy import stats
 
 from ambidex_bayes.checks.indexed_predictor import linear_predictor_draws, predictor_design
@@ -31,16 +32,6 @@ from ambidex_bayes.model.latent_simulate import simulate_latent_panel
 from ambidex_bayes.terms import ModerationTerms
 
 CHAINS, DRAWS = 2, 30
-
-
-def _prepared(frame):
-    from ambidex_bayes.data import ColumnMapping, load_diary
-    from ambidex_bayes.prepare import prepare
-
-    mapping = ColumnMapping.from_dict(
-        {"person": "person", "occasion": "day", "outcome": "y", "level1": ["x"], "level2": ["w"]}
-    )
-    return prepare(load_diary(frame, mapping))
 
 
 def _terms(nm: LatentNames, *, slope: bool = True, interaction: bool = True) -> ModerationTerms:
@@ -68,7 +59,7 @@ def fake_latent_fit(
     outcome lose their predictor (imputed in the draws), as prepare keeps them for latent
     fits."""
     rng = np.random.default_rng(seed)
-    prepared = _prepared(simulate_latent_panel(12, (3, 6), seed=seed))
+    prepared = prepare_panel(simulate_latent_panel(12, (3, 6), seed=seed))
     frame = prepared.frame.reset_index(drop=True).copy()
     gone = rng.choice(len(frame), size=n_missing, replace=False)
     frame.loc[gone, "x"] = np.nan

@@ -4,10 +4,9 @@ person latent and observed centring explain about the same variance."""
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pytest
+from latent_fits import prepare_panel, quiet_fit
 from scipy import stats
 
 from ambidex_bayes.checks.log_likelihood import row_log_likelihood
@@ -15,21 +14,10 @@ from ambidex_bayes.checks.loo import psis_loo
 from ambidex_bayes.checks.predictive import posterior_predictive
 from ambidex_bayes.checks.r2 import explained_variance, variance_decomposition
 from ambidex_bayes.engine.settings import SamplerSettings
-from ambidex_bayes.fit import fit
 from ambidex_bayes.model.latent_simulate import LatentTruth, simulate_latent_panel
 from ambidex_bayes.spec import load_spec
 
 pytestmark = pytest.mark.fit
-
-
-def _prepared(frame):
-    from ambidex_bayes.data import ColumnMapping, load_diary
-    from ambidex_bayes.prepare import prepare
-
-    mapping = ColumnMapping.from_dict(
-        {"person": "person", "occasion": "day", "outcome": "y", "level1": ["x"], "level2": ["w"]}
-    )
-    return prepare(load_diary(frame, mapping))
 
 
 @pytest.fixture(scope="module")
@@ -38,21 +26,12 @@ def high_reliability_fits():
     above 0.95), a few predictor values missing on days with an outcome."""
     truth = LatentTruth(mu_sd=0.8, within_sd=0.5, sd_slope=0.1)
     frame = simulate_latent_panel(40, (20, 20), truth, seed=8, missing_x=0.03)
-    prepared = _prepared(frame)
+    prepared = prepare_panel(frame)
     settings = SamplerSettings(backend="nutpie", draws=150, tune=200, chains=2, seed=5)
-    fits = {}
-    for centring in ("observed", "latent"):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # 300 draws: ESS warnings expected
-            fits[centring] = fit(
-                load_spec("M3"),
-                prepared,
-                settings=settings,
-                cache_dir=False,
-                progressbar=False,
-                verbose=False,
-                centring=centring,
-            )
+    fits = {  # 300 draws: a low ESS is expected
+        centring: quiet_fit(load_spec("M3"), prepared, settings, centring=centring)
+        for centring in ("observed", "latent")
+    }
     assert prepared.person_mean_reliability["x"] > 0.95
     return fits
 

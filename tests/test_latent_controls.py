@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytensor.tensor as pt
 import pytest
+from latent_fits import prepare_panel, quiet_fit
 from scipy import stats
 
 from ambidex_bayes.model.latent_centring import build_latent_model
@@ -228,22 +229,7 @@ def test_latent_linear_predictor_with_controls_matches_hand_computation(group_sp
 
 
 def _prepared_with_controls(frame, **mapping_extra):
-    from ambidex_bayes.data import ColumnMapping, load_diary
-    from ambidex_bayes.prepare import prepare
-
-    standardize = mapping_extra.pop("standardize", False)
-    mapping = ColumnMapping.from_dict(
-        {
-            "person": "person",
-            "occasion": "day",
-            "outcome": "y",
-            "level1": ["x"],
-            "level2": ["w"],
-            "controls": ["k_day", "k_person"],
-            **mapping_extra,
-        }
-    )
-    return prepare(load_diary(frame, mapping), standardize=standardize)
+    return prepare_panel(frame, **{"controls": ["k_day", "k_person"], **mapping_extra})
 
 
 def _with_controls(spec):
@@ -283,11 +269,9 @@ def test_latent_centring_takes_numeric_controls_and_says_what_it_refuses():
 
 @pytest.mark.fit
 def test_fast_path_agrees_with_full_nuts_with_controls():
-    import warnings
-
     import arviz_stats as azs
 
-    from ambidex_bayes.fit import SamplerSettings, fit
+    from ambidex_bayes.fit import SamplerSettings
     from ambidex_bayes.spec import load_spec
 
     frame = simulate_latent_panel(60, (2, 5), seed=21, missing_x=0.1, missing_y=0.1)
@@ -304,17 +288,7 @@ def test_fast_path_agrees_with_full_nuts_with_controls():
         settings = SamplerSettings(
             backend="nutpie", draws=500, tune=500, chains=2, seed=8, fast_path=fast
         )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            fits[fast] = fit(
-                spec,
-                prepared,
-                settings=settings,
-                cache_dir=False,
-                progressbar=False,
-                verbose=False,
-                centring="latent",
-            )
+        fits[fast] = quiet_fit(spec, prepared, settings)
     post = {k: v.idata["posterior"] for k, v in fits.items()}
     assert set(post[True].data_vars) == set(post[False].data_vars)
     assert fits[True].meta["imputed"]["x_imputed"] > 0
@@ -327,16 +301,8 @@ def test_fast_path_agrees_with_full_nuts_with_controls():
     # the controls' effects are found
     assert abs(float(post[True]["k_day"].mean()) - 0.5) < 0.15
     # the observed fit of the same spec has the same fixed-effect names
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        observed = fit(
-            spec,
-            prepared,
-            settings=SamplerSettings(backend="nutpie", draws=100, tune=100, chains=1, seed=8),
-            cache_dir=False,
-            progressbar=False,
-            verbose=False,
-        )
+    settings = SamplerSettings(backend="nutpie", draws=100, tune=100, chains=1, seed=8)
+    observed = quiet_fit(spec, prepared, settings, centring=None)
     shared = {"Intercept", "x_cw", "x_pm", "w_c", "x_cw:w_c", "k_day", "k_person", "sigma"}
     assert shared <= set(observed.idata["posterior"].data_vars)
     assert shared <= set(post[True].data_vars)

@@ -22,13 +22,14 @@ import pytest
 import xarray as xr
 
 from ambidex_bayes.errors import FitFileError
-from ambidex_bayes.fit import FitResult, SamplerSettings, fit
+from ambidex_bayes.fit import FitResult, SamplerSettings
 from ambidex_bayes.partial_rows import latent_rows, unsaved_partial_rows_note
 from ambidex_bayes.spec import load_spec
 from ambidex_bayes.store import PARTIAL_ROWS_GROUP, partial_rows_parts
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_latent_partial_rows import _counts, _panel, _prepare  # noqa: E402
+from latent_fits import prepare_panel, quiet_fit  # noqa: E402
+from test_latent_partial_rows import _counts, _panel  # noqa: E402
 
 pytestmark = pytest.mark.fit
 
@@ -38,20 +39,11 @@ def latent_fit_saved(tmp_path_factory) -> tuple[FitResult, Path]:
     """A latent M3 fit of a panel with partial rows, saved once."""
     from ambidex_bayes.diagnostics import ConvergenceWarning
 
-    prepared = _prepare(_panel())
     settings = SamplerSettings(backend="nutpie", draws=200, tune=200, chains=2, seed=11)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)  # few draws: plumbing only
-        result = fit(
-            load_spec("M3"),
-            prepared,
-            settings=settings,
-            cache_dir=False,
-            progressbar=False,
-            verbose=False,
-            centring="latent",
-            rescue=False,
-        )
+    # few draws: plumbing only
+    result = quiet_fit(
+        load_spec("M3"), prepare_panel(_panel()), settings, quiet=ConvergenceWarning, rescue=False
+    )
     path = result.save(tmp_path_factory.mktemp("latent") / "m3_latent.nc")
     return result, path
 

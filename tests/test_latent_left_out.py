@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+from latent_fits import prepare_panel, quiet_fit
 from scipy import special, stats
 from test_latent_checks import fake_latent_fit
 from test_latent_new_person import _parameters, _posterior, two_predictor_fit
@@ -279,11 +280,8 @@ def test_a_new_person_with_a_row_without_x_among_other_outcomes_is_refused():
 @pytest.mark.fit
 def test_psis_loo_refits_rows_with_an_imputed_predictor(monkeypatch):
     from ambidex_bayes.checks import loo
-    from ambidex_bayes.data import ColumnMapping, load_diary
     from ambidex_bayes.engine.settings import SamplerSettings
-    from ambidex_bayes.fit import fit as fit_model
     from ambidex_bayes.model.latent_simulate import simulate_latent_panel
-    from ambidex_bayes.prepare import prepare
     from ambidex_bayes.spec import load_spec
 
     frame = simulate_latent_panel(10, (4, 6), seed=5)
@@ -291,22 +289,9 @@ def test_psis_loo_refits_rows_with_an_imputed_predictor(monkeypatch):
     last = frame["person"].iloc[-1]  # a person whose only row lacks x
     frame = frame[(frame["person"] != last) | (frame["day"] == frame["day"].min())]
     frame.loc[frame.index[-1], "x"] = np.nan
-    mapping = ColumnMapping.from_dict(
-        {"person": "person", "occasion": "day", "outcome": "y", "level1": ["x"], "level2": ["w"]}
-    )
-    prepared = prepare(load_diary(frame.reset_index(drop=True), mapping))
+    prepared = prepare_panel(frame.reset_index(drop=True))
     settings = SamplerSettings(backend="nutpie", draws=100, tune=150, chains=1, seed=2)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # few draws: ESS warnings expected
-        fit = fit_model(
-            load_spec("M2"),
-            prepared,
-            settings=settings,
-            cache_dir=False,
-            progressbar=False,
-            verbose=False,
-            centring="latent",
-        )
+    fit = quiet_fit(load_spec("M2"), prepared, settings)  # few draws: a low ESS
     imputed = np.flatnonzero(fit.prepared.frame["x"].isna().to_numpy())
     assert imputed.size == 2
     persons = fit.prepared.frame["person"].astype(str).to_numpy()

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+from latent_fits import prepare_panel, quiet_fit
 from scipy import special, stats
 from test_latent_checks import CHAINS, DRAWS, fake_latent_fit
 
@@ -431,32 +432,18 @@ def test_the_scores_of_a_person_do_not_depend_on_the_other_persons():
 def test_a_latent_fit_runs_through_kfold_and_a_single_row_refit():
     from ambidex_bayes.checks.kfold import fold_tasks, kfold_by_person, person_folds
     from ambidex_bayes.checks.loo import _refit_row_log_density
-    from ambidex_bayes.data import ColumnMapping, load_diary
     from ambidex_bayes.engine.settings import SamplerSettings
-    from ambidex_bayes.fit import fit as fit_model
     from ambidex_bayes.model.latent_simulate import simulate_latent_panel
-    from ambidex_bayes.prepare import prepare
     from ambidex_bayes.spec import load_spec
 
     frame = simulate_latent_panel(14, (4, 7), seed=3, missing_x=0.05, missing_y=0.05)
     last = frame["person"].iloc[-1]
     frame = frame[(frame["person"] != last) | (frame["day"] == frame["day"].min())]
-    mapping = ColumnMapping.from_dict(
-        {"person": "person", "occasion": "day", "outcome": "y", "level1": ["x"], "level2": ["w"]}
-    )
-    prepared = prepare(load_diary(frame.reset_index(drop=True), mapping))
+    prepared = prepare_panel(frame.reset_index(drop=True))
     settings = SamplerSettings(backend="nutpie", draws=100, tune=150, chains=1, seed=2)
+    fit = quiet_fit(load_spec("M2"), prepared, settings)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # few draws: ESS warnings expected
-        fit = fit_model(
-            load_spec("M2"),
-            prepared,
-            settings=settings,
-            cache_dir=False,
-            progressbar=False,
-            verbose=False,
-            centring="latent",
-        )
         persons = fit.prepared.frame["person"].astype(str)
         tasks = fold_tasks(fit, person_folds(persons, 2, seed=1), settings=settings)
         assert {t["centring"] for t in tasks} == {"latent"}

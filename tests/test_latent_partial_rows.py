@@ -20,19 +20,17 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from latent_fits import prepare_panel, quiet_fit
 
-from ambidex_bayes.data import ColumnMapping, load_diary
 from ambidex_bayes.diagnostics import ConvergenceWarning
 from ambidex_bayes.engine.cache import fit_key
 from ambidex_bayes.fit import SamplerSettings, fit
 from ambidex_bayes.model.latent_simulate import simulate_latent_panel
 from ambidex_bayes.partial_rows import latent_rows
-from ambidex_bayes.prepare import prepare
 from ambidex_bayes.spec import load_spec
 
 centring_module = importlib.import_module("ambidex_bayes.centring")
 
-MAPPING = {"person": "person", "occasion": "day", "outcome": "y", "level1": ["x"], "level2": ["w"]}
 #: the extra person's days: the predictor only, far above the population mean of 3
 EXTRA_X = 5.0
 
@@ -54,10 +52,6 @@ def _panel(seed: int = 4) -> pd.DataFrame:
     return pd.concat([df, extra], ignore_index=True)
 
 
-def _prepare(df: pd.DataFrame):
-    return prepare(load_diary(df, ColumnMapping.from_dict(MAPPING)))
-
-
 def _counts(df: pd.DataFrame) -> tuple[int, int]:
     """Rows with an outcome but no predictor; rows with a predictor but no outcome."""
     return int((df["y"].notna() & df["x"].isna()).sum()), int(
@@ -67,7 +61,7 @@ def _counts(df: pd.DataFrame) -> tuple[int, int]:
 
 def test_prepare_keeps_the_partial_rows_aside_without_changing_observed_fits():
     df = _panel()
-    prepared = _prepare(df)
+    prepared = prepare_panel(df)
     n_imputed, n_x_only = _counts(df)
     assert n_imputed > 0 and n_x_only > 20
     partial = prepared.partial_rows
@@ -92,7 +86,7 @@ def test_prepare_keeps_the_partial_rows_aside_without_changing_observed_fits():
     assert len(latent_rows(prepared)) == len(prepared.frame) + len(partial)
     # the prepared rows are those of the data without the partial rows (but for the
     # source row numbers)
-    without = _prepare(df.drop(index=df.index[df[["x", "y"]].isna().sum(axis=1) == 1]))
+    without = prepare_panel(df.drop(index=df.index[df[["x", "y"]].isna().sum(axis=1) == 1]))
     assert without.partial_rows is None and without.partial_rows_note is None
     pd.testing.assert_frame_equal(
         prepared.frame.drop(columns="__row__"), without.frame.drop(columns="__row__")
@@ -103,14 +97,14 @@ def test_prepare_keeps_the_partial_rows_aside_without_changing_observed_fits():
     changed.loc[only_x, "x"] += 10.0
     only_y = changed["x"].isna() & changed["y"].notna()
     changed.loc[only_y, "y"] -= 10.0
-    other = _prepare(changed)
+    other = prepare_panel(changed)
     pd.testing.assert_frame_equal(prepared.frame, other.frame)
     settings = SamplerSettings(backend="nutpie", draws=200, tune=200, chains=2).resolved()
     spec = load_spec("M3")
     assert fit_key(spec, prepared, settings) == fit_key(spec, other, settings)
     assert prepared.to_dict() == other.to_dict()
     # complete data: nothing set aside, nothing said
-    complete = _prepare(simulate_latent_panel(20, (3, 5), seed=1))
+    complete = prepare_panel(simulate_latent_panel(20, (3, 5), seed=1))
     assert complete.partial_rows is None
     assert not any("latent person-mean centring" in n for n in complete.notes)
 
@@ -120,26 +114,14 @@ def test_latent_fit_imputes_and_learns_person_means_from_days_without_outcome():
     from ambidex_bayes.engine.sampling import clear_compiled_cache, compiled_cache_info
 
     df = _panel()
-    prepared = _prepare(df)
+    prepared = prepare_panel(df)
     n_imputed, n_x_only = _counts(df)
     settings = SamplerSettings(backend="nutpie", draws=300, tune=300, chains=2, seed=5)
     clear_compiled_cache()
     before = compiled_cache_info()  # the counts run over the whole process
     fits = []
     for _ in range(2):  # the second fit re-uses the compiled model of the first
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # 600 draws: ESS warnings expected
-            fits.append(
-                fit(
-                    load_spec("M3"),
-                    prepared,
-                    settings=settings,
-                    cache_dir=False,
-                    progressbar=False,
-                    verbose=False,
-                    centring="latent",
-                )
-            )
+        fits.append(quiet_fit(load_spec("M3"), prepared, settings))  # 600 draws: a low ESS
     info = compiled_cache_info()
     assert info["misses"] - before["misses"] == 1 and info["hits"] - before["hits"] >= 1
     assert info["size"] == 1
@@ -190,7 +172,7 @@ def _failing_once(monkeypatch):
 @pytest.mark.fit
 def test_failed_latent_fit_is_rescued_once_and_announced(monkeypatch, capsys, tmp_path):
     calls = _failing_once(monkeypatch)
-    prepared = _prepare(simulate_latent_panel(40, (3, 5), seed=2, missing_x=0.1))
+    prepared = prepare_panel(simulate_latent_panel(40, (3, 5), seed=2, missing_x=0.1))
     settings = SamplerSettings(backend="nutpie", draws=500, tune=300, chains=4, seed=3)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -282,7 +264,7 @@ def test_latent_fit_with_nonfinite_draws_is_refused(monkeypatch):
     with pytest.raises(ModelError, match=r"non-finite \(NaN or infinite\) draws of sigma"):
         fit(
             load_spec("M1"),
-            _prepare(simulate_latent_panel(20, (3, 5), seed=3)),
+            prepare_panel(simulate_latent_panel(20, (3, 5), seed=3)),
             settings=settings,
             cache_dir=False,
             progressbar=False,

@@ -18,13 +18,12 @@ import warnings
 import numpy as np
 import pymc as pm
 import pytest
-from test_latent_partial_rows import MAPPING, _panel
+from latent_fits import prepare_panel, quiet_fit
+from test_latent_partial_rows import _panel
 
 from ambidex_bayes.centring import _latent_key, latent_model_for, latent_unavailable_reason
-from ambidex_bayes.data import ColumnMapping, load_diary
 from ambidex_bayes.engine.settings import SamplerSettings
 from ambidex_bayes.errors import SpecError
-from ambidex_bayes.prepare import prepare
 from ambidex_bayes.priors.sets import load_prior_set
 from ambidex_bayes.spec import load_spec
 
@@ -47,7 +46,7 @@ PREDICTOR_MODEL = ("x_mu_mean", "x_mu_sd", "x_within_sd", "x_mu:w_c")
 def prepared():
     """The partial-rows panel with declared ranges (for the sets' relative priors)."""
     ranges = {"x": [-2, 8], "y": [-4, 4], "w": [-3, 3]}
-    return prepare(load_diary(_panel(), ColumnMapping.from_dict({**MAPPING, "ranges": ranges})))
+    return prepare_panel(_panel(), ranges=ranges)
 
 
 def _with_set(prepared, source, label: str = "set"):
@@ -154,22 +153,11 @@ def test_a_set_for_m3_on_latent_m1_refuses_what_m1_lacks(prepared):
 
 @pytest.mark.fit
 def test_latent_fit_with_a_prior_set_records_saves_and_reloads_it(prepared, tmp_path):
-    from ambidex_bayes.fit import FitResult, fit
+    from ambidex_bayes.fit import FitResult
 
     spec = _with_set(prepared, "sceptical", "sceptical")
     settings = SamplerSettings(backend="nutpie", draws=150, tune=150, chains=2, seed=4)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # 300 draws: ESS warnings expected
-        result = fit(
-            spec,
-            prepared,
-            settings=settings,
-            cache_dir=False,
-            progressbar=False,
-            verbose=False,
-            centring="latent",
-            rescue=False,
-        )
+    result = quiet_fit(spec, prepared, settings, rescue=False)  # 300 draws: a low ESS
     assert result.meta["centring"] == "latent" and result.spec.name == "M3[sceptical]"
     assert result.priors["x_cw:w_c"]["source"] == "spec"
     # the interaction's posterior stays within the sceptical prior's reach
