@@ -4,7 +4,9 @@ parameters an SBC of the reference design's M3 ranks.
 
 :func:`small_latent_sbc` and :func:`small_latent_power` fill in the settings every such run
 shares (latent centring, nutpie, 100 draws after 100 tuning steps on one chain), take the
-fields a test varies, run it and check that no simulation failed.
+fields a test varies, run it and check that no simulation failed;
+:func:`record_sbc_configs` stands in for the SBC run where a test checks only the
+configuration the command builds.
 """
 
 from __future__ import annotations
@@ -12,11 +14,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from ambidex_bayes.design.power import PowerConfig, run_power
 from ambidex_bayes.design.sbc import SBCConfig, run_sbc
 
-__all__ = ["M3_OUTCOME_RANKED", "PREDICTOR_MODEL_RANKED", "small_latent_power", "small_latent_sbc"]
+__all__ = [
+    "M3_OUTCOME_RANKED",
+    "PREDICTOR_MODEL_RANKED",
+    "record_sbc_configs",
+    "small_latent_power",
+    "small_latent_sbc",
+]
 
 #: The outcome model's parameters an SBC of the reference design's latent-centred M3 ranks
 #: (the first predictor's within and between effects, the moderator's, their interaction,
@@ -89,3 +98,29 @@ def small_latent_power(folder: Path, **fields: object) -> tuple[PowerConfig, pd.
     assert results["error"].eq("").all(), results["error"].tolist()
     assert results["centring"].tolist() == ["latent"]
     return config, results
+
+
+def record_sbc_configs(monkeypatch: pytest.MonkeyPatch) -> dict[str, SBCConfig]:
+    """Replace :func:`~ambidex_bayes.design.sbc.run_sbc` by a fake that records the
+    configuration it is given (under ``"config"``) and returns four made-up ranks of sigma.
+
+    Parameters
+    ----------
+    monkeypatch : pytest.MonkeyPatch
+        The test's monkeypatch (the fake is undone with it).
+
+    Returns
+    -------
+    dict
+        Filled with the last configuration passed, once the command has run.
+    """
+    from ambidex_bayes.design import sbc as sbc_module
+
+    seen: dict[str, SBCConfig] = {}
+
+    def fake_run(config: SBCConfig, folder: Path, **options: object) -> pd.DataFrame:
+        seen["config"] = config
+        return pd.DataFrame({"simulation": range(4), "rank__sigma": [0, 3, 5, 9], "error": ""})
+
+    monkeypatch.setattr(sbc_module, "run_sbc", fake_run)
+    return seen

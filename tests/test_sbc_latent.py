@@ -6,9 +6,13 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pandas as pd
 import pytest
-from latent_design_runs import M3_OUTCOME_RANKED, PREDICTOR_MODEL_RANKED, small_latent_sbc
+from latent_design_runs import (
+    M3_OUTCOME_RANKED,
+    PREDICTOR_MODEL_RANKED,
+    record_sbc_configs,
+    small_latent_sbc,
+)
 
 from ambidex_bayes.design.sbc import SBCConfig, run_sbc, sbc_ranks
 from ambidex_bayes.design.sbc_latent import _with_priors, latent_template
@@ -140,15 +144,8 @@ def test_a_spec_latent_centring_cannot_fit_is_refused_before_any_fit(tmp_path):
 
 def test_the_command_passes_the_centring(monkeypatch, tmp_path):
     from ambidex_bayes.cli import main
-    from ambidex_bayes.design import sbc as sbc_module
 
-    seen = {}
-
-    def fake_run(config, folder, **options):
-        seen["config"] = config
-        return pd.DataFrame({"simulation": range(4), "rank__sigma": [0, 3, 5, 9], "error": ""})
-
-    monkeypatch.setattr(sbc_module, "run_sbc", fake_run)
+    seen = record_sbc_configs(monkeypatch)
     args = ["sbc", "--sims", "4", "--rank-draws", "9", "--out", str(tmp_path / "sbc")]
     assert main([*args, "--centring", "latent", "--no-progress", "--draws", "9"]) == 0
     assert seen["config"].latent

@@ -6,9 +6,13 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pandas as pd
 import pytest
-from latent_design_runs import M3_OUTCOME_RANKED, PREDICTOR_MODEL_RANKED, small_latent_sbc
+from latent_design_runs import (
+    M3_OUTCOME_RANKED,
+    PREDICTOR_MODEL_RANKED,
+    record_sbc_configs,
+    small_latent_sbc,
+)
 
 from ambidex_bayes.design.sbc import SBCConfig, sbc_ranks
 from ambidex_bayes.design.sbc_latent import latent_template
@@ -144,15 +148,8 @@ def test_every_predictor_is_stored_only_when_set_and_needs_further_predictors():
 
 def test_the_command_passes_the_design_file_and_the_option(monkeypatch, tmp_path):
     from ambidex_bayes.cli import main
-    from ambidex_bayes.design import sbc as sbc_module
 
-    seen = {}
-
-    def fake_run(config, folder, **options):
-        seen["config"] = config
-        return pd.DataFrame({"simulation": range(4), "rank__sigma": [0, 3, 5, 9], "error": ""})
-
-    monkeypatch.setattr(sbc_module, "run_sbc", fake_run)
+    seen = record_sbc_configs(monkeypatch)
     design = tmp_path / "two.toml"
     design.write_text('likert = false\n[[predictors]]\nname = "workload"\nx_mean = 2.0\n')
     args = ["sbc", "--sims", "4", "--rank-draws", "9", "--out", str(tmp_path / "sbc")]
