@@ -34,7 +34,16 @@ from ambidex_bayes.terms import ModerationTerms
 CHAINS, DRAWS = 2, 30
 
 
-def _terms(nm: LatentNames, *, slope: bool = True, interaction: bool = True) -> ModerationTerms:
+def latent_terms(
+    nm: LatentNames,
+    *,
+    slope: bool = True,
+    interaction: bool = True,
+    slope_on: LatentNames | None = None,
+) -> ModerationTerms:
+    """The terms of a latent fit with the names ``nm``; the person slope (if any) on the
+    predictor named by ``slope_on`` (None: the first)."""
+    s = nm if slope_on is None else slope_on
     return ModerationTerms(
         person_dim=nm.person_dim,
         x_column=nm.within,
@@ -45,10 +54,10 @@ def _terms(nm: LatentNames, *, slope: bool = True, interaction: bool = True) -> 
         interaction=nm.interaction if interaction else None,
         between=nm.between,
         group_intercept=nm.intercept_effect,
-        group_slope=nm.slope_effect if slope else None,
+        group_slope=s.slope_effect if slope else None,
         group_intercept_sd=f"{nm.intercept_effect}_sigma",
-        group_slope_sd=f"{nm.slope_effect}_sigma" if slope else None,
-        correlation=nm.correlation if slope else None,
+        group_slope_sd=f"{s.slope_effect}_sigma" if slope else None,
+        correlation=s.correlation if slope else None,
     )
 
 
@@ -103,7 +112,7 @@ def fake_latent_fit(
     )
     return SimpleNamespace(
         spec=SimpleNamespace(name="M3", family="gaussian"),
-        terms=_terms(nm, slope=slope, interaction=interaction),
+        terms=latent_terms(nm, slope=slope, interaction=interaction),
         prepared=prepared,
         idata=xr.DataTree.from_dict({"posterior": post}),
         formula="y ~ 1 + x_cw + x_pm",

@@ -27,7 +27,7 @@ import pytest
 import xarray as xr
 from latent_fits import prepare_panel, quiet_fit
 from scipy import special, stats
-from test_latent_checks import CHAINS, DRAWS, fake_latent_fit
+from test_latent_checks import CHAINS, DRAWS, fake_latent_fit, latent_terms
 
 from ambidex_bayes.checks.latent_new_person import GH_NODES, latent_new_person_scores
 from ambidex_bayes.checks.log_likelihood import (
@@ -37,7 +37,6 @@ from ambidex_bayes.checks.log_likelihood import (
     scalar_draws,
 )
 from ambidex_bayes.model.latent_data import LatentNames
-from ambidex_bayes.terms import ModerationTerms
 
 SHAPE = (CHAINS, DRAWS)
 
@@ -101,21 +100,7 @@ def two_predictor_fit(*, slope: bool = True, seed: int = 1) -> SimpleNamespace:
     for name, value in draws.items():
         post[name] = (("chain", "draw"), value)
     post["x2_mu"] = (("chain", "draw", nm.person_dim), rng.normal(1.0, 0.7, post["x_mu"].shape))
-    terms = ModerationTerms(
-        person_dim=nm.person_dim,
-        x_column=nm.within,
-        w_column=w,
-        y_column="y",
-        slope=nm.within,
-        moderator=w,
-        interaction=nm.interaction,
-        between=nm.between,
-        group_intercept=nm.intercept_effect,
-        group_slope=s.slope_effect if slope else None,
-        group_intercept_sd=f"{nm.intercept_effect}_sigma",
-        group_slope_sd=f"{s.slope_effect}_sigma" if slope else None,
-        correlation=s.correlation if slope else None,
-    )
+    terms = latent_terms(nm, slope=slope, slope_on=s)
     return SimpleNamespace(
         **{
             **vars(base),
