@@ -59,8 +59,10 @@ __all__ = [
 LATENT_BELOW = 0.7
 
 #: Version of the latent model's code, part of a latent fit's cache key (5: the spec's
-#: priors, its own or a prior set's, apply to the latent model).
-LATENT_CODE_VERSION = 5
+#: priors, its own or a prior set's, apply to the latent model; 6: models with more free
+#: parameters than :data:`~ambidex_bayes.engine.latent_sampling.LOW_RANK_MAX_PARAMETERS`
+#: adapt a diagonal mass matrix).
+LATENT_CODE_VERSION = 6
 
 #: ``meta["method"]`` of latent fits, by whether the fast path was sampled.
 LATENT_METHODS = {

@@ -1,5 +1,5 @@
-"""Latent-centred fits sample with nutpie's low-rank mass-matrix adaptation; observed fits
-keep the diagonal one."""
+"""Latent-centred fits of up to LOW_RANK_MAX_PARAMETERS free parameters sample with nutpie's
+low-rank mass-matrix adaptation, larger ones and observed fits with the diagonal one."""
 
 from __future__ import annotations
 
@@ -25,7 +25,15 @@ def _recording(monkeypatch):
     return asked
 
 
-def test_a_latent_fit_adapts_a_low_rank_mass_matrix(monkeypatch):
+def test_the_adaptation_turns_diagonal_above_the_size_limit():
+    from ambidex_bayes.engine.latent_sampling import LOW_RANK_MAX_PARAMETERS, adaptation_for
+
+    assert adaptation_for(10) == "low_rank"
+    assert adaptation_for(LOW_RANK_MAX_PARAMETERS) == "low_rank"
+    assert adaptation_for(LOW_RANK_MAX_PARAMETERS + 1) == "diag"
+
+
+def test_a_small_latent_fit_adapts_a_low_rank_mass_matrix(monkeypatch):
     from ambidex_bayes.engine.latent_sampling import LATENT_ADAPTATION, fit_latent_model
 
     asked = _recording(monkeypatch)
@@ -34,6 +42,17 @@ def test_a_latent_fit_adapts_a_low_rank_mass_matrix(monkeypatch):
     _, idata = fit_latent_model(data, "M3", backend="nutpie", draws=50, tune=50, chains=1, seed=1)
     assert asked == [LATENT_ADAPTATION] == ["low_rank"]
     assert idata.posterior.sizes["draw"] == 50
+
+
+def test_a_large_latent_fit_adapts_a_diagonal_mass_matrix(monkeypatch):
+    from ambidex_bayes.engine.latent_sampling import LOW_RANK_MAX_PARAMETERS, fit_latent_model
+
+    asked = _recording(monkeypatch)
+    df = simulate_latent_panel(LOW_RANK_MAX_PARAMETERS + 1, (2, 2), seed=3)
+    data = latent_data(df, y="y", x="x", person="person", w="w")
+    _, idata = fit_latent_model(data, "M3", backend="nutpie", draws=20, tune=20, chains=1, seed=1)
+    assert asked == ["diag"]
+    assert idata.posterior.sizes["draw"] == 20
 
 
 def test_an_observed_fit_keeps_the_diagonal_mass_matrix(monkeypatch, small_prepared):

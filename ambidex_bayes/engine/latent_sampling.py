@@ -33,13 +33,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LATENT_ADAPTATION",
+    "LOW_RANK_MAX_PARAMETERS",
+    "adaptation_for",
     "compiled_latent",
     "finite_at_start",
     "sample_latent",
     "fit_latent_model",
 ]
 
-#: nutpie's mass-matrix adaptation for latent-centred fits. With few diaries per person the
+#: nutpie's mass-matrix adaptation for latent-centred fits of up to
+#: :data:`LOW_RANK_MAX_PARAMETERS` free parameters. With few diaries per person the
 #: between-person effect, the moderator's effect, the SD of person intercepts and the SD of
 #: the latent means are strongly correlated a posteriori (0.87 between the first two at
 #: reliability 0.37), which a diagonal mass matrix cannot follow. The low-rank correction
@@ -47,6 +50,23 @@ __all__ = [
 #: from 26 to 29 of 30 (``benchmarks/bench_reliability.py --centring latent``, 10 studies
 #: per slope SD).
 LATENT_ADAPTATION = "low_rank"
+
+#: The most free parameters (one latent mean per person and predictor, imputed values and
+#: the hyperparameters) for which a latent-centred fit adapts a low-rank mass matrix; larger
+#: models adapt a diagonal one. The low-rank adaptation's cost during tuning rises steeply
+#: with the number of free parameters: latent M3 with 8 diaries per person took 6.3 s
+#: against 3.1 s with the diagonal adaptation at 97 persons, 38 s against 3.7 s at 130, and
+#: 276 s against 16 s at 2000, while the diagonal adaptation's ESS there was ample (bulk ESS
+#: 1678 at 130 persons, 1681 at 2000) because the hyperparameters' posterior correlations
+#: matter less as the persons grow (``benchmarks/bench_latent_adaptation.py``).
+LOW_RANK_MAX_PARAMETERS = 120
+
+
+def adaptation_for(n_parameters: int) -> str:
+    """nutpie's mass-matrix adaptation for a latent-centred model with ``n_parameters`` free
+    parameters: :data:`LATENT_ADAPTATION` up to :data:`LOW_RANK_MAX_PARAMETERS`, diagonal
+    above."""
+    return LATENT_ADAPTATION if n_parameters <= LOW_RANK_MAX_PARAMETERS else "diag"
 
 
 def compiled_latent(model: LatentModel, settings: SamplerSettings) -> CompiledPyMCModel | None:
@@ -100,7 +120,8 @@ def sample_latent(
     if compiled is None:
         compiled = compiled_latent(model, settings)
     if compiled is not None:
-        idata = sample_compiled(compiled, settings, progressbar, adaptation=LATENT_ADAPTATION)
+        adaptation = adaptation_for(int(compiled.n_dim))
+        idata = sample_compiled(compiled, settings, progressbar, adaptation=adaptation)
     else:
         idata = sample_pymc(model.pymc_model, settings, progressbar)
     return complete_latent(model, idata, int(settings.seed) + 1)
