@@ -1,12 +1,16 @@
 """The centring of the level-1 predictor: observed person means or latent ones.
 
-``centring="observed"`` (the default) fits the spec on the observed split of the daily
-predictor into ``{x}_cw`` and ``{x}_pm`` (:mod:`ambidex_bayes.prepare`).
+``centring="observed"`` (the default of a spec file without a ``centring`` key) fits the
+spec on the observed split of the daily predictor into ``{x}_cw`` and ``{x}_pm``
+(:mod:`ambidex_bayes.prepare`).
 ``centring="latent"`` fits the same rung of the ladder (M1-M3) with latent person-mean
 centring (:mod:`ambidex_bayes.model.latent_centring`): the person means are parameters, so an
 unreliable observed mean no longer biases the between-person effect. ``centring="auto"``
 takes latent centring when the reliability of the observed person means is below
-:data:`LATENT_BELOW` and the model is one latent centring serves, observed centring otherwise.
+:data:`LATENT_BELOW` and the model is one latent centring serves, observed centring otherwise;
+it is the centring of the bundled ladder's M1-M3 (their spec files say so). A fit records an
+automatic choice and its grounds in ``meta["centring_choice"]`` (:func:`auto_choice`), which
+:func:`centring_line` states.
 
 :func:`fit_latent` is the latent route of :func:`ambidex_bayes.fit.fit`: it returns a
 :class:`~ambidex_bayes.engine.result.FitResult` whose posterior uses the observed model's
@@ -44,6 +48,7 @@ __all__ = [
     "LATENT_BELOW",
     "LATENT_CODE_VERSION",
     "choose_centring",
+    "auto_choice",
     "latent_unavailable_reason",
     "fit_latent",
     "fitted_prepared",
@@ -74,8 +79,15 @@ LATENT_METHODS = {
 }
 
 
+def _number(value: Any) -> float | None:
+    """``value`` as a float when it is a finite number (not a bool), else None."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
+
+
 def centring_line(meta: Mapping[str, Any], *, reliability: float | None = None) -> str:
-    r"""The centring of a fit and its evidence (from its ``meta``), for summaries and reports.
+    r"""The centring of a fit and why it was used (from its ``meta``), for summaries and reports.
 
     Parameters
     ----------
@@ -84,7 +96,8 @@ def centring_line(meta: Mapping[str, Any], *, reliability: float | None = None) 
         ``meta["person_mean_reliability"]`` is the reliability :math:`\lambda` of the
         observed person means of the level-1 predictor (see
         :mod:`ambidex_bayes.reliability`), recorded by fits of models with a between-person
-        effect.
+        effect. ``meta["centring_choice"]`` (:func:`auto_choice`) records a centring chosen
+        by ``centring="auto"``, with the :math:`\lambda` it was chosen on.
     reliability : float, optional
         :math:`\lambda` when ``meta`` does not record it (fits saved before it was
         recorded: the reliability in the fit's prepared data).
@@ -93,43 +106,86 @@ def centring_line(meta: Mapping[str, Any], *, reliability: float | None = None) 
     -------
     str
         Which person means centre the predictor and, when :math:`\lambda` is known, its
-        value. For an observed fit with :math:`\lambda <` :data:`LATENT_BELOW`, also the
-        advice to fit with latent centring and why: the between-person slope on observed
+        value. A centring chosen by ``centring="auto"`` is said to be, with the ground:
+        :math:`\lambda <` :data:`LATENT_BELOW` for latent centring, :math:`\lambda \ge`
+        :data:`LATENT_BELOW` for observed centring, or, below it, why latent centring
+        cannot fit the model. For an observed fit with :math:`\lambda <`
+        :data:`LATENT_BELOW`, also what that costs: the between-person slope on observed
         means is pulled about :math:`1 - \lambda` of the way towards the within-person
         slope, :math:`E[\hat\beta_B] \approx \lambda \beta_B + (1 - \lambda) \beta_W`
-        (Lüdtke et al., 2008), so towards zero when the within-person slope is small.
+        (Lüdtke et al., 2008), so towards zero when the within-person slope is small; and,
+        when it was not chosen by ``"auto"``, the advice to fit with latent centring.
+
+    Examples
+    --------
+    >>> centring_line({"centring": "latent", "person_mean_reliability": 0.49,
+    ...                "centring_choice": {"asked": "auto", "reliability": 0.49}})
+    "Centring: latent person means of the level-1 predictor (estimated with the model, as in Mplus), chosen by centring='auto' because the observed person means' reliability is lambda = 0.49 < 0.70."
+    >>> centring_line({"person_mean_reliability": 0.85,
+    ...                "centring_choice": {"asked": "auto", "reliability": 0.85}})
+    "Centring: observed person means of the level-1 predictor, chosen by centring='auto' because their reliability is lambda = 0.85 >= 0.70."
     """
-    recorded = meta.get("person_mean_reliability")
-    if isinstance(recorded, int | float) and not isinstance(recorded, bool):
-        reliability = float(recorded)
+    choice = meta.get("centring_choice")
+    auto = isinstance(choice, Mapping) and choice.get("asked") == "auto"
+    recorded = _number(meta.get("person_mean_reliability"))
+    if recorded is None and auto:
+        recorded = _number(choice.get("reliability"))
+    if recorded is not None:
+        reliability = recorded
     if reliability is None or not math.isfinite(reliability):
         reliability = None
     if meta.get("centring") == "latent":
         imputed = meta.get("imputed")
         if isinstance(imputed, Mapping):  # a record of numbers and words (older fits: words)
             imputed = imputed.get("note") or imputed_sentence(meta)
-        evidence = (
-            f" The observed person means' reliability is lambda = {reliability:.2f} "
-            f"(centring='auto' takes latent centring below {LATENT_BELOW:.2f})."
-            if reliability is not None
-            else ""
-        )
+        if auto:
+            evidence = ", chosen by centring='auto'" + (
+                " because the observed person means' reliability is lambda = "
+                f"{reliability:.2f} < {LATENT_BELOW:.2f}."
+                if reliability is not None
+                else "."
+            )
+        else:
+            evidence = "." + (
+                f" The observed person means' reliability is lambda = {reliability:.2f} "
+                f"(centring='auto' takes latent centring below {LATENT_BELOW:.2f})."
+                if reliability is not None
+                else ""
+            )
         return (
             "Centring: latent person means of the level-1 predictor (estimated with the "
-            "model, as in Mplus)." + evidence + (f" {imputed}" if imputed else "")
+            "model, as in Mplus)" + evidence + (f" {imputed}" if imputed else "")
         )
-    line = "Centring: observed person means of the level-1 predictor."
+    line = "Centring: observed person means of the level-1 predictor"
     if reliability is None:
-        return line
-    line += f" Their reliability is lambda = {reliability:.2f}"
+        return line + (
+            ", chosen by centring='auto' (their reliability is unknown)." if auto else "."
+        )
     if reliability >= LATENT_BELOW:
-        return line + f" (at least {LATENT_BELOW:.2f}: centring='auto' keeps observed centring)."
+        if auto:
+            return line + (
+                ", chosen by centring='auto' because their reliability is lambda = "
+                f"{reliability:.2f} >= {LATENT_BELOW:.2f}."
+            )
+        return line + (
+            f". Their reliability is lambda = {reliability:.2f} (at least {LATENT_BELOW:.2f}: "
+            "centring='auto' keeps observed centring)."
+        )
+    line += (
+        f". Their reliability is lambda = {reliability:.2f}, below {LATENT_BELOW:.2f}: the "
+        f"between-person effect is biased, pulled about 1 - lambda = {1 - reliability:.0%} "
+        "of the way towards the within-person slope (towards zero when that is small; "
+        "Lüdtke et al., 2008)."
+    )
+    if auto:
+        reason = choice.get("latent_unavailable")
+        return line + (
+            " centring='auto' kept observed centring because latent centring cannot fit "
+            + (f"this model: {reason}." if isinstance(reason, str) and reason else "this model.")
+        )
     return line + (
-        f", below {LATENT_BELOW:.2f}: the between-person effect is biased, pulled about "
-        f"1 - lambda = {1 - reliability:.0%} of the way towards the within-person slope "
-        "(towards zero when that is small; Lüdtke et al., 2008). Latent centring is "
-        "advised where it serves the model (a Gaussian M1-M3 with numeric predictors, moderator "
-        "and controls, person slopes on one predictor): "
+        " Latent centring is advised where it serves the model (a Gaussian M1-M3 with "
+        "numeric predictors, moderator and controls, person slopes on one predictor): "
         "--centring latent, or centring='latent' in Python."
     )
 
@@ -204,6 +260,38 @@ def choose_centring(centring: str, spec: ModelSpec, prepared: PreparedData) -> s
         low = rel is not None and rel < LATENT_BELOW
         return "latent" if low and reason is None else "observed"
     return centring
+
+
+def auto_choice(centring: str, spec: ModelSpec, prepared: PreparedData) -> dict[str, Any] | None:
+    """The record of a centring chosen by ``centring="auto"``, for ``meta["centring_choice"]``.
+
+    Parameters
+    ----------
+    centring : {"observed", "latent", "auto"}
+        The centring a fit was asked for (the spec's own when no other was given).
+    spec : ModelSpec
+    prepared : PreparedData
+
+    Returns
+    -------
+    dict or None
+        None unless ``centring`` is ``"auto"``. Otherwise ``asked`` (``"auto"``),
+        ``reliability`` (:math:`\\lambda` of the observed person means of the first
+        level-1 predictor, or None when unknown), ``threshold`` (:data:`LATENT_BELOW`) and
+        ``latent_unavailable`` (why latent centring cannot fit the model, or None):
+        :func:`choose_centring` took latent centring when :math:`\\lambda <` ``threshold``
+        and ``latent_unavailable`` is None.
+    """
+    if centring != "auto":
+        return None
+    level1 = prepared.mapping.level1
+    rel = prepared.person_mean_reliability.get(level1[0]) if level1 else None
+    return {
+        "asked": "auto",
+        "reliability": _finite_or_none(rel),
+        "threshold": LATENT_BELOW,
+        "latent_unavailable": latent_unavailable_reason(spec, prepared),
+    }
 
 
 def _latent_key(
@@ -439,6 +527,7 @@ def fit_latent(
     progressbar: bool = True,
     verbose: bool = True,
     rescue: bool = True,
+    choice: Mapping[str, Any] | None = None,
 ) -> FitResult:
     """Fit ``spec`` (M1-M3) with latent person-mean centring (or load the saved fit).
 
@@ -461,6 +550,9 @@ def fit_latent(
         Resolved settings; ``settings.fast_path`` chooses the fast path.
     cache_dir, refit, progressbar, verbose, rescue
         As for :func:`ambidex_bayes.fit.fit`.
+    choice : mapping, optional
+        The record of a centring chosen by ``centring="auto"`` (:func:`auto_choice`),
+        saved as ``meta["centring_choice"]`` of a new fit.
 
     Returns
     -------
@@ -489,6 +581,9 @@ def fit_latent(
         if verbose:
             print(f"{spec.name}: re-using the saved fit {entry.path}")
         return saved
+    from ambidex_bayes.model.prior_scale import check_prior_scales
+
+    check_prior_scales(spec, prepared)  # the spec's priors apply to the shared parameters
     rows, data, model = latent_model_for(spec, prepared, marginal=settings.fast_path)
     fitted = fitted_prepared(prepared, rows, data)
     start = time.perf_counter()
@@ -535,6 +630,8 @@ def fit_latent(
     }
     if rescued is not None:
         meta["rescue"] = rescued
+    if choice is not None:
+        meta["centring_choice"] = dict(choice)
     from ambidex_bayes.model.formula import render_formula
 
     # the formula as the observed model reads it (a saved fit's formula must parse); what

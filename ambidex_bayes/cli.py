@@ -101,9 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--centring",
         choices=["observed", "latent", "auto"],
-        help="person-mean centring of the level-1 predictor (default: the spec's, observed): "
-        "latent estimates the person means with the model (M1-M3); auto takes latent below "
-        "reliability 0.7",
+        help="person-mean centring of the level-1 predictor (default: the spec's; auto for the "
+        "bundled M1-M3, observed for M0 and spec files without a centring key): latent "
+        "estimates the person means with the model (M1-M3); auto takes latent where the "
+        "observed person means' reliability is below 0.7 and latent centring can fit the "
+        "model",
     )
     add_sampler_options(p)
 
@@ -140,9 +142,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--centring",
         choices=["observed", "latent", "auto"],
-        help="person-mean centring of the level-1 predictor in M1-M3 (default: each spec's, "
-        "observed): latent estimates the person means with the model; auto takes latent "
-        "below reliability 0.7; M0 has no predictor and is fitted as it is",
+        help="person-mean centring of the level-1 predictor in M1-M3 (default: each spec's; "
+        "auto for the bundled ladder, observed for spec files without a centring key): "
+        "latent estimates the person means with the model; auto takes latent where the "
+        "observed person means' reliability is below 0.7 and latent centring can fit the "
+        "model; M0 has no predictor and is fitted as it is",
     )
     p.add_argument(
         "--out",
@@ -371,12 +375,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
         sheet=args.sheet,
         centring=args.centring,
     )
-    if any(f.meta.get("centring") == "latent" for f in analysis.fits.values()):
-        from ambidex_bayes.centring import centring_line
+    from ambidex_bayes.centring import centring_line
 
-        print()
-        for name, result in analysis.fits.items():
-            print(f"{name}: {centring_line(result.meta)}")
+    print()
+    for name, result in analysis.fits.items():  # each model's centring, and why
+        print(f"{name}: {centring_line(result.meta)}")
     if args.focal or args.moderator:
         from ambidex_bayes.moderation import focus_pair
 

@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import xarray as xr
 
-from ambidex_bayes.centring import choose_centring, fit_latent
+from ambidex_bayes.centring import auto_choice, choose_centring, fit_latent
 from ambidex_bayes.diagnostics import check_convergence
 from ambidex_bayes.engine.cache import cache_entry, fit_key, fit_meta, sampling_model
 from ambidex_bayes.engine.limits import BACKENDS
@@ -77,6 +77,20 @@ def _check_posterior_memory(
     )
 
 
+def _with_choice(result: FitResult, choice: dict[str, Any] | None) -> FitResult:
+    """``result`` with ``meta["centring_choice"]`` saying how this call chose its centring.
+
+    A saved fit is found by its inputs, which do not include whether its centring was asked
+    for or chosen by ``centring="auto"``, so the record of a loaded fit is set (or removed)
+    for the call that loaded it.
+    """
+    if choice is None:
+        result.meta.pop("centring_choice", None)
+    else:
+        result.meta["centring_choice"] = choice
+    return result
+
+
 def fit(
     spec: ModelSpec,
     prepared: PreparedData,
@@ -121,8 +135,12 @@ def fit(
         spec's ``centring``, which is "observed" unless it says otherwise): observed person
         means, or latent person means estimated with the model (M1-M3, one predictor, a
         numeric moderator; see :mod:`ambidex_bayes.centring`); ``"auto"`` takes latent
-        centring when the observed person means' reliability is below 0.7.
-        A latent fit records ``meta["centring"] = "latent"``.
+        centring when the observed person means' reliability is below 0.7 and latent
+        centring can fit the model, observed centring otherwise. The bundled M1-M3 say
+        ``"auto"``; M0 and spec files without a ``centring`` key say ``"observed"``.
+        A latent fit records ``meta["centring"] = "latent"``; a centring chosen by
+        ``"auto"`` is recorded with its grounds in ``meta["centring_choice"]``
+        (:func:`ambidex_bayes.centring.auto_choice`).
 
     Notes
     -----
@@ -140,7 +158,8 @@ def fit(
     --------
     M3 on the bundled example (``data``) with small ``settings`` (2 chains of 200 draws);
     ``cache`` is a folder of saved fits, so the same call again loads the fit instead of
-    sampling:
+    sampling. The example's observed person means have reliability 0.49, so M3's own
+    centring, ``"auto"``, takes latent centring:
 
     >>> m3 = ab.fit(
     ...     ab.load_spec("M3"),
@@ -150,15 +169,19 @@ def fit(
     ...     progressbar=False,
     ...     verbose=False,
     ... )
-    >>> m3.spec.name, m3.meta["method"].split(":")[0]
-    ('M3', 'fast path')
+    >>> m3.spec.name, m3.meta["centring"], m3.meta["method"]
+    ('M3', 'latent', 'latent person-mean centring on the fast path ...')
+    >>> round(m3.meta["centring_choice"]["reliability"], 2)
+    0.49
     >>> m3.posterior.sizes["chain"], m3.posterior.sizes["draw"]
     (2, 200)
     """
     settings = (settings or SamplerSettings()).resolved()
     require_backend(settings.backend)
-    if choose_centring(centring or spec.centring, spec, prepared) == "latent":
-        return fit_latent(
+    asked = centring or spec.centring
+    choice = auto_choice(asked, spec, prepared)
+    if choose_centring(asked, spec, prepared) == "latent":
+        result = fit_latent(
             spec,
             prepared,
             settings,
@@ -167,14 +190,16 @@ def fit(
             progressbar=progressbar,
             verbose=verbose,
             rescue=rescue,
+            choice=choice,
         )
+        return _with_choice(result, choice)
     entry = cache_entry(spec, prepared, settings, cache_dir, rescue=rescue)
     saved = entry.load(refit=refit)
     if saved is not None:
         if verbose:
             print(f"{spec.name}: re-using the saved fit {entry.path}")
             print(saved.convergence)
-        return saved
+        return _with_choice(saved, choice)
 
     from ambidex_bayes.model.build import check_initial_point
 
@@ -205,6 +230,8 @@ def fit(
     )
     wall = time.perf_counter() - start
     extra = {} if rescued is None else {"rescue": rescued}
+    if choice is not None:
+        extra["centring_choice"] = choice
     meta = fit_meta(entry.key, settings, prepared, built, wall_seconds=wall, **extra)
     result = FitResult.from_model(built, prepared, idata, meta=meta, convergence=convergence)
     if verbose:

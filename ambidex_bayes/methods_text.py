@@ -314,7 +314,33 @@ def _latent_centring(fits: Mapping[str, FitResult]) -> str:
         "Mplus): each person's mean of the level-1 predictor was a parameter of the model, "
         "the within part was the daily value minus it and the between part its deviation "
         "from the mean of the person means; missing daily values of the predictor on days "
-        "with an outcome were imputed by the model." + _imputed_counts(fits, latent)
+        "with an outcome were imputed by the model."
+        + _auto_reason(fits, latent)
+        + _imputed_counts(fits, latent)
+    )
+
+
+def _auto_reason(fits: Mapping[str, FitResult], latent: Sequence[str]) -> str:
+    """Why the automatic rule took latent centring for the ``latent`` fits it chose it for
+    (their ``meta["centring_choice"]``; empty when none was chosen so)."""
+    records = {
+        name: fits[name].meta.get("centring_choice")
+        for name in latent
+        if isinstance(fits[name].meta.get("centring_choice"), Mapping)
+    }
+    values = {
+        (r.get("reliability"), r.get("threshold"))
+        for r in records.values()
+        if isinstance(r.get("reliability"), float) and isinstance(r.get("threshold"), float)
+    }
+    if not records or len(values) != 1:
+        return ""
+    reliability, threshold = values.pop()
+    verb = "was" if len(records) == 1 else "were"
+    return (
+        f" {_join(list(records))} {verb} centred so by the automatic rule, which takes latent "
+        "centring where the reliability of the observed person means is below "
+        f"{threshold:.2f} (here {reliability:.2f}; Lüdtke et al., 2008)."
     )
 
 

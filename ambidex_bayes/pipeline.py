@@ -248,7 +248,8 @@ def run_analysis(
         Sheet of an Excel file.
     centring : {"observed", "latent", "auto"}, optional
         Person-mean centring of the level-1 predictor in every fit that has one (default:
-        each spec's own, observed unless the spec says otherwise); see
+        each spec's own: ``"auto"`` for the bundled M1-M3, ``"observed"`` for spec files
+        without a ``centring`` key); see
         :func:`ladder_centrings`. A model without a level-1 predictor (M0) is fitted as it is.
 
     Returns

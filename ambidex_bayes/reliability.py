@@ -96,8 +96,10 @@ def reliability_message(x: str, rel: dict[str, float]) -> tuple[str, str | None]
         f"ICC(1) = {rel['icc']:.2f} with {rel['n_bar']:.1f} diaries per person on average). "
         f"The between-person effect of {x!r} and the contextual effect are biased (the "
         "between-person slope is pulled toward the within-person slope) and their uncertainty "
-        "is understated. The within-person effect and the cross-level interaction are not "
-        "affected. To fix it: collect more diaries per person, or fit with latent person-mean "
-        "centring, which models each person's true mean (`fit --centring latent`, or "
-        'centring="latent" in ab.fit or the spec file).'
+        "is understated when they are estimated from the observed person means. The "
+        "within-person effect and the cross-level interaction are not affected. Fitting with latent "
+        "person-mean centring, which models each person's true mean, removes the bias: the "
+        "bundled M1-M3 use it by themselves below this reliability (their centring is "
+        '"auto"); for other specs, fit with `--centring latent` or `--centring auto` (or '
+        'centring="latent" in ab.fit or the spec file), or collect more diaries per person.'
     )

@@ -77,7 +77,8 @@ def report(
         convergence reports.
     centring : {"observed", "latent", "auto"}, optional
         Person-mean centring of the level-1 predictor in every model that has one (M1-M3 of
-        the ladder; M0 is fitted as it is); default each spec's own, observed. See
+        the ladder; M0 is fitted as it is); default each spec's own (``"auto"`` for the
+        bundled M1-M3, ``"observed"`` for spec files without a ``centring`` key). See
         :func:`ambidex_bayes.pipeline.run_analysis`. The report states each model's centring.
 
     Returns

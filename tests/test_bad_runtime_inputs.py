@@ -493,6 +493,7 @@ def test_non_finite_draws_after_sampling_are_refused(example_prepared, monkeypat
             cache_dir=False,
             progressbar=False,
             verbose=False,
+            centring="observed",
         )
     assert "non-finite (NaN or infinite) draws of Intercept (2 values)" in str(info.value)
     assert "not saved" in str(info.value)

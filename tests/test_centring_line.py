@@ -101,3 +101,49 @@ def test_a_real_observed_fit_records_and_states_its_reliability(m3_fit, tmp_path
     assert centring_line(m3_fit.meta) in out
     assert f"lambda = {reliability:.2f}" in out
     assert (ADVICE in out) == (reliability < LATENT_BELOW)
+
+
+def _auto(reliability: float | None, unavailable: str | None = None) -> dict[str, object]:
+    return {
+        "asked": "auto",
+        "reliability": reliability,
+        "threshold": LATENT_BELOW,
+        "latent_unavailable": unavailable,
+    }
+
+
+def test_a_latent_centring_chosen_by_auto_says_why():
+    meta = {"centring": "latent", "person_mean_reliability": 0.49, "centring_choice": _auto(0.49)}
+    line = centring_line(meta)
+    assert line.startswith("Centring: latent person means")
+    assert "chosen by centring='auto' because" in line and "lambda = 0.49 < 0.70" in line
+    # asked for explicitly: no claim that auto chose it
+    assert "chosen by" not in centring_line({**meta, "centring_choice": None})
+
+
+def test_an_observed_centring_chosen_by_auto_says_why():
+    line = centring_line({"person_mean_reliability": 0.85, "centring_choice": _auto(0.85)})
+    assert "chosen by centring='auto' because" in line and "lambda = 0.85 >= 0.70" in line
+    assert ADVICE not in line
+    # a model without a between-person effect: the reliability auto chose on is stated
+    line = centring_line({"person_mean_reliability": None, "centring_choice": _auto(0.9)})
+    assert "lambda = 0.90 >= 0.70" in line
+
+
+def test_auto_keeping_observed_below_the_threshold_says_latent_cannot_fit():
+    reason = "it needs a Gaussian outcome (the spec's family is 'student_t')"
+    meta = {"person_mean_reliability": 0.49, "centring_choice": _auto(0.49, reason)}
+    line = centring_line(meta)
+    assert line.startswith("Centring: observed person means")
+    assert "lambda = 0.49, below 0.70" in line and "1 - lambda = 51%" in line
+    assert f"kept observed centring because latent centring cannot fit this model: {reason}." in (
+        line
+    )
+    assert ADVICE not in line  # the advice to centre latently cannot be followed
+
+
+def test_summary_states_the_automatic_choice_of_a_saved_fit(tmp_path: Path, capsys):
+    path = _saved_fake_fit(tmp_path, person_mean_reliability=0.89, centring_choice=_auto(0.89))
+    assert main(["summary", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "chosen by centring='auto' because their reliability is lambda = 0.89 >= 0.70" in out

@@ -13,8 +13,10 @@ from ambidex_bayes.cli import main
 SMALL = ["--draws", "150", "--tune", "150", "--chains", "2", "--backend", "pymc", "--no-progress"]
 
 
-# fits of 2 x 150 draws: too few for the R-hat and ESS limits, as expected here
+# fits of 2 x 150 draws: too few for the R-hat and ESS limits, and (the example's M1-M3 take
+# latent centring by default) for every LOO term's Pareto k, as expected here
 @pytest.mark.filterwarnings("ignore::ambidex_bayes.diagnostics.ConvergenceWarning")
+@pytest.mark.filterwarnings("ignore:.*still have Pareto k above:UserWarning")
 @pytest.mark.fit
 def test_run_on_example_writes_the_report(tmp_path: Path, capsys):
     out = tmp_path / "report"
@@ -35,6 +37,12 @@ def test_run_on_example_writes_the_report(tmp_path: Path, capsys):
     assert "uncertainty_cw:leader_support_c" in set(summary["parameter"])
     printed = capsys.readouterr().out
     assert "report written" in printed
+    # the default: the ladder's M1-M3 choose their centring by the reliability, and say why
+    chosen = "chosen by centring='auto' because the observed person means' reliability is "
+    for name in ("M1", "M2", "M3"):
+        assert f"{name}: Centring: latent person means" in printed
+    assert f"{chosen}lambda = 0.49 < 0.70" in printed
+    assert text.count(f"{chosen}lambda = 0.49 < 0.70") == 3
     # a folder others can read (not the owner-only mode of a temporary folder)
     umask = os.umask(0)
     os.umask(umask)

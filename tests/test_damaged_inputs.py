@@ -746,7 +746,14 @@ def test_fit_whose_posterior_exceeds_the_memory_is_refused_before_sampling(
     room = parts["person effects"] / memory.MEMORY_SHARE * 1.01
     monkeypatch.setattr(memory, "available_memory", lambda: int(room))
     with pytest.raises(ResourceError) as info:
-        fit(load_spec("M3"), small_prepared, settings=settings, cache_dir=False, verbose=False)
+        fit(
+            load_spec("M3"),
+            small_prepared,
+            settings=settings,
+            cache_dir=False,
+            verbose=False,
+            centring="observed",  # the observed posterior's memory is what is checked
+        )
     message = str(info.value)
     assert f"4 chains x 1000 draws for {rows:,} rows and {persons:,} persons" in message
     assert "pointwise log-likelihood" in message and "--no-log-likelihood" in message
@@ -759,4 +766,5 @@ def test_fit_whose_posterior_exceeds_the_memory_is_refused_before_sampling(
             cache_dir=False,
             verbose=False,
             log_likelihood=False,
+            centring="observed",
         )

@@ -177,7 +177,10 @@ def test_default_prior_set_gives_the_draws_of_fit_and_fit_finds_its_file(tiny_pr
     spec = load_spec("M3")
     settings = SamplerSettings(backend="nutpie", draws=100, tune=100, chains=2, seed=21)
     quiet = {"progressbar": False, "verbose": False}
-    alone = fit(spec, tiny_prepared, settings=settings, cache_dir=False, **quiet)
+    # compare_priors fits the observed model
+    alone = fit(
+        spec, tiny_prepared, settings=settings, cache_dir=False, centring="observed", **quiet
+    )
     comparison = compare_priors(
         spec, tiny_prepared, ["default"], settings=settings, cache_dir=tmp_path, **quiet
     )
@@ -188,7 +191,9 @@ def test_default_prior_set_gives_the_draws_of_fit_and_fit_finds_its_file(tiny_pr
 
     # fit() of the set's spec finds the file compare_priors saved, under the same key
     labelled = spec.with_priors(read_prior_set("default").resolve(tiny_prepared), label="default")
-    again = fit(labelled, tiny_prepared, settings=settings, cache_dir=tmp_path, **quiet)
+    again = fit(
+        labelled, tiny_prepared, settings=settings, cache_dir=tmp_path, centring="observed", **quiet
+    )
     assert again.path == compared.path and again.path.parent == tmp_path
     assert "log_prior" in again.idata.children  # written by compare_priors, not sampled anew
     assert again.meta["fit_key"] == compared.meta["fit_key"]
@@ -206,7 +211,9 @@ def test_compare_priors_finds_the_file_fit_saved(tiny_prepared, tmp_path):
     settings = SamplerSettings(backend="pymc", draws=100, tune=100, chains=2, seed=22)
     quiet = {"progressbar": False, "verbose": False}
     labelled = spec.with_priors(WIDE.resolve(tiny_prepared), label="wide")
-    saved = fit(labelled, tiny_prepared, settings=settings, cache_dir=tmp_path, **quiet)
+    saved = fit(
+        labelled, tiny_prepared, settings=settings, cache_dir=tmp_path, centring="observed", **quiet
+    )
     assert saved.path is not None and saved.path.exists()
     comparison = compare_priors(
         spec, tiny_prepared, {"wide": WIDE}, settings=settings, cache_dir=tmp_path, **quiet

@@ -61,6 +61,7 @@ def test_fast_path_agrees_with_full_nuts(small_prepared):
             cache_dir=False,
             progressbar=False,
             verbose=False,
+            centring="observed",
         )
     full, quick = runs[False], runs[True]
     assert quick.meta["method"].startswith("fast path")

@@ -81,6 +81,7 @@ def test_unchanged_inputs_reuse_the_saved_fit(m3_fit, small_prepared, small_sett
         cache_dir=fit_cache,
         progressbar=False,
         verbose=False,
+        centring="observed",
     )
     assert again.path.parent == fit_cache
     assert again.meta["created"] == m3_fit.meta["created"]  # loaded, not sampled again
@@ -140,6 +141,7 @@ def test_other_backends_reproduce_draws_bit_for_bit(small_prepared, backend):
             cache_dir=False,
             progressbar=False,
             verbose=False,
+            centring="observed",
         )
         for _ in range(2)
     ]
@@ -180,6 +182,7 @@ def test_compiled_model_is_reused_across_sizes_with_the_same_draws(small_study, 
             cache_dir=False,
             progressbar=False,
             verbose=False,
+            centring="observed",
         )
 
     first = run(other)  # compiled from this data set (unless an earlier test compiled M1)

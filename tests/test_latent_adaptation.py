@@ -70,6 +70,7 @@ def test_an_observed_fit_keeps_the_diagonal_mass_matrix(monkeypatch, small_prepa
             settings=settings,
             cache_dir=False,
             verbose=False,
+            centring="observed",
             progressbar=False,
             rescue=False,
         )

@@ -194,12 +194,43 @@ def test_choice_of_centring():
     assert choose_centring("auto", m3, many) == "observed"
 
 
+def test_the_record_of_an_automatic_choice():
+    from ambidex_bayes.centring import auto_choice
+
+    prepared = _prepared(simulate_latent_panel(40, (2, 4), seed=1))
+    m3 = load_spec("M3")
+    assert auto_choice("observed", m3, prepared) is None
+    assert auto_choice("latent", m3, prepared) is None
+    record = auto_choice("auto", m3, prepared)
+    assert record == {
+        "asked": "auto",
+        "reliability": pytest.approx(prepared.person_mean_reliability["x"]),
+        "threshold": LATENT_BELOW,
+        "latent_unavailable": None,
+    }
+    m0 = auto_choice("auto", load_spec("M0"), prepared)
+    assert m0 is not None and "not 'M0'" in m0["latent_unavailable"]
+
+
 def test_spec_files_choose_the_centring():
     from ambidex_bayes.spec import ModelSpec
 
-    m3 = load_spec("M3")
+    # the bundled ladder chooses by the reliability; M0 has no level-1 predictor
+    assert [load_spec(n).centring for n in ("M0", "M1", "M2", "M3")] == [
+        "observed",
+        "auto",
+        "auto",
+        "auto",
+    ]
+    bundled = load_spec("M3")
+    assert bundled.to_dict()["centring"] == "auto"
+    # a spec file without a centring key: observed
+    m3 = ModelSpec.from_dict(
+        {k: v for k, v in bundled.to_dict().items() if k != "centring"}, source="m3.toml"
+    )
     assert m3.centring == "observed"
     assert "centring" not in m3.to_dict()  # the fingerprint of observed specs is unchanged
+    assert bundled.fingerprint() != m3.fingerprint()
     latent = ModelSpec.from_dict({**m3.to_dict(), "centring": "latent"}, source="m3.toml")
     assert latent.centring == "latent"
     assert latent.fingerprint() != m3.fingerprint()

@@ -90,3 +90,19 @@ def test_models_that_differ_are_each_described():
     text = methods_paragraph(fake_analysis(m0, fake_fit()))
     assert "M0 differed in: Intercept ~ Normal(mu=9, sigma=9)" in text
     assert "Each model was sampled" in text
+
+
+def test_states_why_the_automatic_rule_took_latent_centring():
+    fit = fake_fit()
+    fit.meta.update(centring="latent")
+    text = methods_paragraph(fake_analysis(fit))
+    assert "latent person-mean centring" in text and "automatic rule" not in text
+    fit.meta["centring_choice"] = {
+        "asked": "auto",
+        "reliability": 0.49,
+        "threshold": 0.7,
+        "latent_unavailable": None,
+    }
+    text = methods_paragraph(fake_analysis(fit))
+    assert "by the automatic rule" in text
+    assert "reliability of the observed person means is below 0.70 (here 0.49" in text

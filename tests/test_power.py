@@ -267,3 +267,41 @@ def test_set_option_changes_the_design_of_the_run(tmp_path):
     assert (design.tau1, design.icc, design.likert, design.g11) == (0.15, 0.3, None, 0.2)
     with pytest.raises(SystemExit):
         build_parser().parse_args(["sbc", "--set", "tau1"])
+
+
+class _Fitted(Exception):
+    """Raised by a stand-in fit, carrying the centring it was asked for."""
+
+
+def test_power_and_sbc_fit_one_model_for_every_data_set(monkeypatch):
+    """The bundled M3's own centring, "auto", would choose per data set; power and SBC fit
+    observed centring unless their configuration asks for another."""
+    from ambidex_bayes.data import ColumnMapping, load_diary
+    from ambidex_bayes.design import power, sbc
+    from ambidex_bayes.design.power import _spec
+    from ambidex_bayes.design.tasks import Task
+    from ambidex_bayes.prepare import prepare
+    from ambidex_bayes.simulate import reference_design, simulate_diary
+    from ambidex_bayes.spec import load_spec
+
+    assert load_spec("M3").centring == "auto"
+    study = simulate_diary(reference_design(n_persons=15), seed=2)
+    prepared = prepare(load_diary(study.data, ColumnMapping.from_dict(study.mapping)))
+    assert _spec(PowerConfig(persons=(15,)), prepared).centring == "observed"
+
+    def fake_fit(*args, centring=None, **kwargs):
+        raise _Fitted(centring)
+
+    monkeypatch.setattr(sbc, "fit_simulated", fake_fit)
+    config = sbc.SBCConfig(simulations=1, design={"n_persons": 15}, draws=100, chains=1)
+    task = Task(task_id="sim-0", seed=3, params={})
+    with pytest.raises(_Fitted) as asked:
+        sbc.run_sbc_task(task, config)
+    assert asked.value.args == ("observed",)
+    monkeypatch.setattr(power, "fit_simulated", fake_fit)
+    for centring in (None, "auto"):
+        config = PowerConfig(persons=(15,), simulations=1, centring=centring)
+        with pytest.raises(_Fitted) as asked:
+            power.run_power_task(power.power_tasks(config)[0], config)
+        spec_centring = _spec(config, prepared).centring
+        assert (asked.value.args[0] or spec_centring) == (centring or "observed")

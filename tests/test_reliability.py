@@ -82,6 +82,7 @@ def test_small_slope_sd_fit_passes_its_checks(backend, seed, fast_path, draws, r
         cache_dir=False,
         progressbar=False,
         verbose=False,
+        centring="observed",
         log_likelihood=False,
         rescue=rescue,
     )

@@ -104,7 +104,8 @@ def test_a_fit_found_in_the_cache_does_not_import_the_model_builder(m3_fit, fit_
         prepared = ab.prepare(ab.load_diary(study.data, study.mapping))
         settings = ab.SamplerSettings(backend="pymc", draws=300, tune=300, chains=2, seed=5)
         again = ab.fit(ab.load_spec("M3"), prepared, settings=settings,
-                       cache_dir={str(fit_cache)!r}, progressbar=False, verbose=False)
+                       cache_dir={str(fit_cache)!r}, progressbar=False, verbose=False,
+                       centring="observed")
         assert again.meta["fit_key"] == {m3_fit.meta["fit_key"]!r}
     """
     assert _heavy_imports(code) == []

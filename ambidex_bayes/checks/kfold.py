@@ -234,7 +234,8 @@ def fold_tasks(
                 "n_mc": n_mc,
                 "seed": seed + int(number),
                 "max_draws": max_draws,
-                "centring": "latent" if latent else None,
+                # the fit's centring, not a new choice per fold (a spec may say "auto")
+                "centring": "latent" if latent else "observed",
             }
         )
     return tasks

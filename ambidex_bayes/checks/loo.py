@@ -272,7 +272,7 @@ def _refit_row_log_density(
         progressbar=False,
         verbose=False,
         log_likelihood=False,  # the left-out row is scored from the posterior
-        **({"centring": "latent"} if is_latent(fit) else {}),
+        centring="latent" if is_latent(fit) else "observed",  # the fit's, not a new choice
     )
     left_out = frame.iloc[[row]].reset_index(drop=True)
     person = str(left_out[prepared.mapping.person].iloc[0])

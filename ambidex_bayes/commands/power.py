@@ -76,8 +76,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_centring_option(
         parser,
-        what="auto: latent where the observed person means' reliability is below 0.7; "
-        "default: the spec's centring (observed)",
+        what="auto: latent where a data set's observed person means' reliability is below "
+        "0.7, chosen per data set; default: observed, the same model for every data set (also "
+        "for the bundled M1-M3, whose own centring is auto; a spec file's latent is kept)",
     )
     add_every_predictor_option(parser)
     add_design_file_option(parser)

@@ -67,7 +67,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser,
         what="latent draws the predictor too; --priors and --fit-priors then give the "
         "parameters shared with the observed model, the predictor model's keep the latent "
-        "model's own priors; default observed",
+        "model's own priors; default observed (also for the bundled M1-M3, whose own "
+        "centring is auto: the data are drawn from one model)",
         choices=("observed", "latent"),
     )
     add_every_predictor_option(parser)

@@ -31,7 +31,9 @@ negative bias (see :mod:`ambidex_bayes.simulate`).
 Centring
 --------
 ``centring`` chooses how every fit splits the daily predictor (:mod:`ambidex_bayes.centring`):
-``"observed"`` person means (the default, unless the spec's file says otherwise),
+``"observed"`` person means (the default: also for a spec whose own centring is ``"auto"``,
+as the bundled M1-M3's is, so that every data set is fitted with the same model; a spec
+file's ``"latent"`` is kept),
 ``"latent"`` person means estimated with the model (M1-M3 with the level-1 predictors the
 spec's formula uses, each with person means of its own, and at most one numeric moderator),
 or ``"auto"`` (latent when the reliability of a data set's observed person means is below
@@ -59,6 +61,7 @@ The configuration and its checks, and the design of each cell of the grid, are i
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Mapping
@@ -220,6 +223,10 @@ _SPECS: dict[str, ModelSpec] = {}
 def _spec(config: PowerConfig, prepared: PreparedData) -> ModelSpec:
     """The run's spec with its prior set, built on the first task a process runs.
 
+    A spec whose centring is ``"auto"`` (the bundled M1-M3) is fitted with observed
+    centring: a simulation study fits the same model to every data set, and ``"auto"``
+    would choose per data set; ``config.centring = "auto"`` asks for that choice.
+
     Every data set of a run has the same columns and declared scale ranges, which are all a
     prior set's resolution depends on, so the spec of the first serves them all.
     """
@@ -230,6 +237,8 @@ def _spec(config: PowerConfig, prepared: PreparedData) -> ModelSpec:
     key = json.dumps(config.to_dict(), sort_keys=True, default=str)
     if key not in _SPECS:
         spec = load_spec(config.spec)
+        if spec.centring == "auto":  # one model for every data set, not a choice per set
+            spec = dataclasses.replace(spec, centring="observed")
         if config.every_predictor:
             spec = spec_with_every_predictor(spec, len(prepared.mapping.level1))
         if config.priors is not None:

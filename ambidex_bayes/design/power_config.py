@@ -73,8 +73,9 @@ class PowerConfig(RunConfig):
         The level-1 predictor whose slope the contrast is about (a column of the design);
         default the design's ``x_col``. Only with ``contrast``.
     centring : {"observed", "latent", "auto"} or None
-        Centring of every fit (:mod:`.power`); None: the spec's own (``"observed"``
-        unless its file says otherwise).
+        Centring of every fit (:mod:`.power`); None: the spec's own, except that a spec's
+        ``"auto"`` (the bundled M1-M3's) is read as ``"observed"``, so that every data set
+        is fitted with the same model.
     every_predictor : bool
         Add the within and between parts of every further level-1 predictor of the design
         to the spec's formula (:mod:`.power_predictors`); the design must have some.

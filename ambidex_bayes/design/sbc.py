@@ -132,9 +132,10 @@ class SBCConfig(RunConfig):
     seed : int
         Seed of the run; each simulation's seed derives from it and the simulation number.
     centring : {"observed", "latent"} or None
-        The model checked: observed person-mean centring (None, the default, is the same),
-        or latent centring (module docstring; the prior sets give the parameters the latent
-        model shares with the observed one).
+        The model checked: observed person-mean centring (None, the default, is the same,
+        also for a spec whose own centring is ``"auto"`` or ``"latent"``: the data are
+        drawn from the observed model), or latent centring (module docstring; the prior
+        sets give the parameters the latent model shares with the observed one).
     every_predictor : bool
         Add the within and between parts of every further level-1 predictor of the design
         to the spec's formula (:mod:`.predictor_terms`); the design must have some.
@@ -306,8 +307,13 @@ def run_sbc_task(task: Task, config: SBCConfig) -> dict[str, Any]:
     frame = template.prepared.frame.copy()
     frame[response] = y
     prepared = dataclasses.replace(template.prepared, frame=frame)
-    result = fit_simulated(
-        template.fit_spec, prepared, config, task.seed, fast_path=config.fast_path
+    result = fit_simulated(  # the observed model, whatever the spec's own centring
+        template.fit_spec,
+        prepared,
+        config,
+        task.seed,
+        fast_path=config.fast_path,
+        centring="observed",
     )
     row = rank_row(prior, result.posterior, template.checked, config.rank_draws)
     conv = result.convergence
