@@ -302,7 +302,7 @@ def test_fast_path_agrees_with_full_nuts_with_controls():
     assert abs(float(post[True]["k_day"].mean()) - 0.5) < 0.15
     # the observed fit of the same spec has the same fixed-effect names
     settings = SamplerSettings(backend="nutpie", draws=100, tune=100, chains=1, seed=8)
-    observed = quiet_fit(spec, prepared, settings, centring=None)
+    observed = quiet_fit(spec, prepared, settings, centring="observed")
     shared = {"Intercept", "x_cw", "x_pm", "w_c", "x_cw:w_c", "k_day", "k_person", "sigma"}
     assert shared <= set(observed.idata["posterior"].data_vars)
     assert shared <= set(post[True].data_vars)
