@@ -517,6 +517,28 @@ def latent_model_for(
     return rows, data, model
 
 
+def _check_latent_memory(
+    spec: ModelSpec, data: LatentData, model: LatentModel, settings: SamplerSettings
+) -> None:
+    """Refuse, before sampling, a latent fit whose posterior clearly exceeds the memory
+    (person effects, latent person means and imputed values of every draw; see
+    :func:`ambidex_bayes.memory.check_fit_memory`)."""
+    from ambidex_bayes.memory import check_fit_memory
+
+    each = [data.predictor(p) for p in range(data.n_predictors)]
+    check_fit_memory(
+        source=spec.source,
+        rows=len(data.y),
+        persons=data.n_persons,
+        effects=1 + int(model.random_slope),
+        draws=int(settings.draws),
+        chains=int(settings.chains),
+        log_likelihood=False,
+        latent_means=data.n_predictors,
+        imputed=sum(one.n_imputed for one in each),
+    )
+
+
 def fit_latent(
     spec: ModelSpec,
     prepared: PreparedData,
@@ -585,6 +607,7 @@ def fit_latent(
 
     check_prior_scales(spec, prepared)  # the spec's priors apply to the shared parameters
     rows, data, model = latent_model_for(spec, prepared, marginal=settings.fast_path)
+    _check_latent_memory(spec, data, model, settings)
     fitted = fitted_prepared(prepared, rows, data)
     start = time.perf_counter()
     compiled = compiled_latent(model, settings)

@@ -258,6 +258,8 @@ def posterior_bytes(
     draws: int,
     chains: int,
     log_likelihood: bool,
+    latent_means: int = 0,
+    imputed: int = 0,
 ) -> dict[str, int]:
     r"""Bytes of a fit's largest posterior arrays, by part.
 
@@ -265,10 +267,16 @@ def posterior_bytes(
     :math:`S \times` rows numbers and the person effects :math:`S \times` persons
     :math:`\times` effects numbers, 8 bytes each. :data:`DRAW_COPIES` copies of the person
     effects are held at once while the posterior is assembled; the log-likelihood is computed
-    in place, so it counts once (the estimate refuses only what clearly cannot work).
+    in place, so it counts once (the estimate refuses only what clearly cannot work). A
+    latent-centred fit also holds :math:`S \times` persons :math:`\times` ``latent_means``
+    person means and :math:`S \times` ``imputed`` imputed predictor values, once each.
     """
     draws_total = draws * chains
     parts = {"person effects": draws_total * persons * effects * 8 * DRAW_COPIES}
+    if latent_means:
+        parts["latent person means"] = draws_total * persons * latent_means * 8
+    if imputed:
+        parts["imputed predictor values"] = draws_total * imputed * 8
     if log_likelihood:
         parts["pointwise log-likelihood"] = draws_total * rows * 8
     return parts
@@ -283,8 +291,13 @@ def check_fit_memory(
     draws: int,
     chains: int,
     log_likelihood: bool,
+    latent_means: int = 0,
+    imputed: int = 0,
 ) -> None:
     """Refuse a fit whose posterior clearly cannot be held in memory, before sampling.
+
+    The parts are :func:`posterior_bytes`'s (``latent_means`` and ``imputed`` for
+    latent-centred fits).
 
     Raises
     ------
@@ -299,6 +312,8 @@ def check_fit_memory(
         draws=draws,
         chains=chains,
         log_likelihood=log_likelihood,
+        latent_means=latent_means,
+        imputed=imputed,
     )
     described = ", ".join(f"{name} {format_bytes(n)}" for name, n in parts.items())
     advice = "Fit fewer draws or chains (--draws, --chains)"
