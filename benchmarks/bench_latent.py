@@ -53,11 +53,34 @@ def prepared_study(persons: int, diaries: int, seed: int):
     return prepare(load_diary(frame, mapping))
 
 
-def run(persons: int, diaries: int, draws: int, tune: int, chains: int) -> pd.DataFrame:
-    """Fit M3 observed and latent, twice each; one row per fit."""
+def timed_fit(spec, prepared, settings, *, centring: str, **options):
+    """A fit without cache, progress or messages: the result, its wall time in seconds and
+    the smallest bulk ESS over :data:`HYPER`."""
     import arviz_stats as azs
 
-    from ambidex_bayes.fit import SamplerSettings, fit
+    from ambidex_bayes.fit import fit
+
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        result = fit(
+            spec,
+            prepared,
+            settings=settings,
+            cache_dir=False,
+            progressbar=False,
+            verbose=False,
+            centring=centring,
+            **options,
+        )
+    wall = time.perf_counter() - start
+    ess = min(float(azs.ess(result.idata["posterior"][name]).to_numpy()) for name in HYPER)
+    return result, wall, ess
+
+
+def run(persons: int, diaries: int, draws: int, tune: int, chains: int) -> pd.DataFrame:
+    """Fit M3 observed and latent, twice each; one row per fit."""
+    from ambidex_bayes.fit import SamplerSettings
     from ambidex_bayes.spec import load_spec
 
     spec = load_spec("M3")
@@ -66,20 +89,7 @@ def run(persons: int, diaries: int, draws: int, tune: int, chains: int) -> pd.Da
         prepared = prepared_study(persons, diaries, seed)
         for centring in ("observed", "latent"):
             settings = SamplerSettings(draws=draws, tune=tune, chains=chains, seed=seed)
-            start = time.perf_counter()
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)
-                result = fit(
-                    spec,
-                    prepared,
-                    settings=settings,
-                    cache_dir=False,
-                    progressbar=False,
-                    verbose=False,
-                    centring=centring,
-                )
-            wall = time.perf_counter() - start
-            ess = min(float(azs.ess(result.idata["posterior"][name]).to_numpy()) for name in HYPER)
+            result, wall, ess = timed_fit(spec, prepared, settings, centring=centring)
             rows.append(
                 {
                     "fit": attempt,

@@ -21,19 +21,15 @@ Compare only figures from the same run on the same machine.
 from __future__ import annotations
 
 import argparse
-import time
-import warnings
 
 import pandas as pd
-from bench_latent import HYPER, prepared_study
+from bench_latent import prepared_study, timed_fit
 
 
 def run(persons: list[int], diaries: int, draws: int, tune: int) -> pd.DataFrame:
     """Latent-centred M3 with each adaptation on each panel size; one row per fit."""
-    import arviz_stats as azs
-
     import ambidex_bayes.engine.latent_sampling as latent_sampling
-    from ambidex_bayes.fit import SamplerSettings, fit
+    from ambidex_bayes.fit import SamplerSettings
     from ambidex_bayes.spec import load_spec
 
     spec = load_spec("M3")
@@ -50,24 +46,10 @@ def run(persons: list[int], diaries: int, draws: int, tune: int) -> pd.DataFrame
 
             latent_sampling.adaptation_for = forced
             settings = SamplerSettings(draws=draws, tune=tune, chains=4, seed=1)
-            start = time.perf_counter()
             try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", UserWarning)
-                    result = fit(
-                        spec,
-                        prepared,
-                        settings=settings,
-                        cache_dir=False,
-                        progressbar=False,
-                        verbose=False,
-                        centring="latent",
-                        rescue=False,
-                    )
+                _, wall, ess = timed_fit(spec, prepared, settings, centring="latent", rescue=False)
             finally:
                 latent_sampling.adaptation_for = chosen
-            wall = time.perf_counter() - start
-            ess = min(float(azs.ess(result.idata["posterior"][v]).to_numpy()) for v in HYPER)
             rows.append(
                 {
                     "persons": n,
