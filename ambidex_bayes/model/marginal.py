@@ -543,7 +543,9 @@ def complete_posterior(
     sigma = posterior["sigma"].reshape(S)
     corr_flat = None if corr is None else corr.reshape(S, *corr.shape[2:])
     J, q = design.stats.Zty.shape
-    u = np.empty((S, J, q))
+    # effect first: each effect's draws are one contiguous block, as a saved file holds them
+    # (strided views made every save copy them: 0.1-0.2 s at 2000 persons x 4000 draws)
+    u = np.empty((q, S, J))
     loglik = (
         np.empty((S, len(design.y)), dtype=np.float32 if S * len(design.y) > 5e7 else float)
         if log_likelihood
@@ -555,10 +557,13 @@ def complete_posterior(
 
     def complete_chunk(sl: slice, z: np.ndarray) -> None:
         chol = covariance_cholesky(stds[sl], None if corr_flat is None else corr_flat[sl])
-        u[sl] = _draw_given_normals(design.stats, beta[sl], chol, sigma[sl], z)
+        drawn = np.ascontiguousarray(
+            _draw_given_normals(design.stats, beta[sl], chol, sigma[sl], z), dtype=u.dtype
+        )
+        u[:, sl] = np.moveaxis(drawn, -1, 0)
         if loglik is not None:
             loglik[sl] = conditional_loglik(
-                design.y, design.X, design.Z, design.person, beta[sl], u[sl], sigma[sl]
+                design.y, design.X, design.Z, design.person, beta[sl], drawn, sigma[sl]
             )
 
     # The normals come from ``rng`` in draw order, chunk after chunk, in this thread; the
@@ -579,5 +584,5 @@ def complete_posterior(
                 pending.append(pool.submit(complete_chunk, sl, z))
             for future in pending:
                 future.result()
-    effects = {n: u[:, :, k].reshape(C, D, J) for k, n in enumerate(design.group_names)}
+    effects = {n: u[k].reshape(C, D, J) for k, n in enumerate(design.group_names)}
     return effects, None if loglik is None else loglik.reshape(C, D, -1)
