@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ambidex_bayes import constants
 from ambidex_bayes.diagnostics import check_convergence
 from ambidex_bayes.errors import SpecError
 from ambidex_bayes.spec import CENTRINGS
@@ -60,8 +61,9 @@ __all__ = [
 ]
 
 #: ``centring="auto"`` takes latent centring below this reliability of the observed person
-#: means (Lüdtke et al., 2008: the bias of the between effect is about 1 - reliability).
-LATENT_BELOW = 0.7
+#: means (Lüdtke et al., 2008: the bias of the between effect is about 1 - reliability); the
+#: threshold of the reliability warning, which says so.
+LATENT_BELOW = constants.PERSON_MEAN_RELIABILITY_MIN
 
 #: Version of the latent model's code, part of a latent fit's cache key (5: the spec's
 #: priors, its own or a prior set's, apply to the latent model; 6: models with more free

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from ambidex_bayes import constants
 from ambidex_bayes.errors import DataError
 
 if TYPE_CHECKING:
@@ -105,8 +106,9 @@ def partial_note(m: ColumnMapping, rows: pd.DataFrame) -> str:
     uses += ["lets the days without an outcome inform the person means"] if n_y else []
     return (
         f"Of the rows left out, {' and '.join(what)}: observed centring cannot use them; "
-        'latent person-mean centring (fit --centring latent, or centring="latent") '
-        f"{' and '.join(uses)}."
+        f"latent person-mean centring {' and '.join(uses)} (the bundled M1-M3 take it by "
+        f"themselves below reliability {constants.PERSON_MEAN_RELIABILITY_MIN:g}; otherwise "
+        'fit --centring latent, or centring="latent").'
     )
 
 

@@ -82,6 +82,10 @@ def test_prepare_keeps_the_partial_rows_aside_without_changing_observed_fits():
     assert note in prepared.notes
     assert f"{n_imputed} miss only the level-1 predictor" in note
     assert f"{n_x_only} miss only the outcome ('y')" in note and "latent" in note
+    assert "imputes the missing predictor" in note and "inform the person means" in note
+    # it says where latent centring comes by itself and how to ask for it otherwise
+    assert "bundled M1-M3 take it by themselves below reliability 0.7" in note
+    assert "--centring latent" in note
     assert note not in prepared.to_dict()["notes"]
     assert len(latent_rows(prepared)) == len(prepared.frame) + len(partial)
     # the prepared rows are those of the data without the partial rows (but for the
