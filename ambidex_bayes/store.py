@@ -178,7 +178,15 @@ def dataset_to_frame(ds: xr.Dataset, dim: str) -> pd.DataFrame:
 
 
 def save_datatree(tree: xr.DataTree, path: str | Path, attrs: dict[str, Any]) -> Path:
-    """Write ``tree`` with JSON ``attrs`` on its root to ``path`` atomically."""
+    """Write ``tree`` with JSON ``attrs`` on its root to ``path`` atomically.
+
+    Before it writes, xarray asks whether a client of dask's ``distributed`` is running,
+    importing ``distributed`` to find out (about half a CPU-second); none can run unless
+    ``distributed`` was imported before, so the package is not importable while the file is
+    written (:func:`ambidex_bayes.light_imports.not_importable`) and the answer is the same.
+    """
+    from ambidex_bayes.light_imports import not_importable
+
     tree = tree.copy()
     root_attrs = {k: json.dumps(v, default=_json_default) for k, v in attrs.items()}
     root_attrs[_MARKER] = str(FORMAT_VERSION)
@@ -190,7 +198,8 @@ def save_datatree(tree: xr.DataTree, path: str | Path, attrs: dict[str, Any]) ->
         node.attrs = {k: _clean_attr(v) for k, v in node.attrs.items()}
 
     def write(tmp: Path) -> None:
-        tree.to_netcdf(tmp, engine="h5netcdf")
+        with not_importable("distributed"):
+            tree.to_netcdf(tmp, engine="h5netcdf")
 
     return atomic_write(path, write)
 

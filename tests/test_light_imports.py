@@ -156,33 +156,43 @@ def test_formulae_imported_lightly_draws_the_same_splines():
     assert light == full
 
 
-def test_the_cache_saves_without_importing_distributed_and_xarray_sees_the_same():
+def test_every_save_writes_without_importing_distributed_and_xarray_sees_the_same(tmp_path):
     found = _run(
-        """
+        f"""
         import json, sys
-        from xarray.backends.locks import get_dask_scheduler
-        from ambidex_bayes.engine import cache
+        import numpy as np
+        import xarray as xr
+        from xarray.backends import locks, writers
+        from ambidex_bayes.store import load_datatree, save_datatree
 
         inside = []
 
-        def save(result, path, where):  # what xarray's writer asks before writing
-            inside.append([get_dask_scheduler(), sys.modules.get("distributed") is not None])
+        def probe(*args, **kwargs):  # what xarray's writer asks before writing
+            imported = sys.modules.get("distributed") is not None
+            inside.append([locks.get_dask_scheduler(*args, **kwargs), imported])
+            return inside[-1][0]
 
-        cache.save_fit_or_warn = save
-        cache.CacheEntry(key="k", path=cache.Path("unused.nc")).save(None)
-        absent_after = "distributed" not in sys.modules
-        answer = get_dask_scheduler()  # importable again: this imports it
-        print(json.dumps({
+        writers.get_dask_scheduler = probe
+        tree = xr.DataTree.from_dict({{"posterior": xr.Dataset({{"a": ("draw", np.arange(3.0))}})}})
+        save_datatree(tree, {str(tmp_path / "fit.nc")!r}, {{"meta": {{"seed": 1}}}})
+        absent_after = "distributed" not in sys.modules  # the mark is gone too
+        loaded, attrs = load_datatree({str(tmp_path / "fit.nc")!r})
+        answer = locks.get_dask_scheduler()  # importable again: this imports it
+        print(json.dumps({{
             "inside": inside,
             "absent_after": absent_after,
+            "values": loaded["posterior"]["a"].values.tolist(),
+            "attrs": attrs,
             "answer": answer,
             "imported_now": sys.modules.get("distributed") is not None,
-        }))
+        }}))
         """
     )
     assert found == {
         "inside": [["threaded", False]],
         "absent_after": True,
+        "values": [0.0, 1.0, 2.0],
+        "attrs": {"meta": {"seed": 1}},
         "answer": "threaded",
         "imported_now": True,
     }

@@ -37,7 +37,6 @@ from ambidex_bayes.engine.rescue import rescue_policy, worth_rescuing
 from ambidex_bayes.engine.result import FitResult
 from ambidex_bayes.engine.settings import SamplerSettings
 from ambidex_bayes.errors import FitFileError
-from ambidex_bayes.light_imports import not_importable
 from ambidex_bayes.model.code_version import MODEL_CODE_VERSION
 from ambidex_bayes.output_paths import save_fit_or_warn
 from ambidex_bayes.prepare import PreparedData
@@ -162,8 +161,7 @@ class CacheEntry:
         :func:`ambidex_bayes.output_paths.save_fit_or_warn`)."""
         if self.path is None:
             return None
-        with not_importable("distributed"):  # no client can run unless it is imported
-            saved = save_fit_or_warn(result, self.path, where="the cache folder")
+        saved = save_fit_or_warn(result, self.path, where="the cache folder")
         if saved is not None:
             result.hold_person_effects_on_disk()
         return saved
