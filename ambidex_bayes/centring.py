@@ -68,8 +68,9 @@ LATENT_BELOW = constants.PERSON_MEAN_RELIABILITY_MIN
 #: Version of the latent model's code, part of a latent fit's cache key (5: the spec's
 #: priors, its own or a prior set's, apply to the latent model; 6: models with more free
 #: parameters than :data:`~ambidex_bayes.engine.latent_sampling.LOW_RANK_MAX_PARAMETERS`
-#: adapt a diagonal mass matrix).
-LATENT_CODE_VERSION = 6
+#: adapt a diagonal mass matrix; 7: and sample at a lower target acceptance unless one is
+#: chosen).
+LATENT_CODE_VERSION = 7
 
 #: ``meta["method"]`` of latent fits, by whether the fast path was sampled.
 LATENT_METHODS = {
@@ -552,6 +553,7 @@ def fit_latent(
     verbose: bool = True,
     rescue: bool = True,
     choice: Mapping[str, Any] | None = None,
+    target_accept_given: bool = False,
 ) -> FitResult:
     """Fit ``spec`` (M1-M3) with latent person-mean centring (or load the saved fit).
 
@@ -577,6 +579,10 @@ def fit_latent(
     choice : mapping, optional
         The record of a centring chosen by ``centring="auto"`` (:func:`auto_choice`),
         saved as ``meta["centring_choice"]`` of a new fit.
+    target_accept_given : bool, default False
+        Whether the caller chose ``settings.target_accept``; otherwise a large model samples
+        at a lower one (:func:`~ambidex_bayes.engine.latent_sampling.latent_settings`; the
+        fit's ``meta["settings"]`` says which).
 
     Returns
     -------
@@ -588,6 +594,7 @@ def fit_latent(
     from ambidex_bayes.engine.latent_sampling import (
         compiled_latent,
         finite_at_start,
+        latent_settings,
         sample_latent,
     )
     from ambidex_bayes.engine.rescue import sample_with_rescue
@@ -613,6 +620,10 @@ def fit_latent(
     fitted = fitted_prepared(prepared, rows, data)
     start = time.perf_counter()
     compiled = compiled_latent(model, settings)
+    if compiled is not None:
+        settings = latent_settings(
+            settings, int(compiled.n_dim), target_accept_given=target_accept_given
+        )
     if compiled is None or not finite_at_start(model, compiled):
         # the check compiles a function of its own, and says what is not finite
         check_initial_point(model.pymc_model, source=spec.source)

@@ -176,6 +176,7 @@ def fit(
     >>> m3.posterior.sizes["chain"], m3.posterior.sizes["draw"]
     (2, 200)
     """
+    target_accept_given = settings is not None and settings.target_accept is not None
     settings = (settings or SamplerSettings()).resolved()
     require_backend(settings.backend)
     asked = centring or spec.centring
@@ -191,6 +192,7 @@ def fit(
             verbose=verbose,
             rescue=rescue,
             choice=choice,
+            target_accept_given=target_accept_given,
         )
         return _with_choice(result, choice)
     entry = cache_entry(spec, prepared, settings, cache_dir, rescue=rescue)

@@ -75,3 +75,46 @@ def test_an_observed_fit_keeps_the_diagonal_mass_matrix(monkeypatch, small_prepa
             rescue=False,
         )
     assert asked == ["diag"]
+
+
+def test_a_large_latent_model_samples_at_the_lower_target_unless_one_is_chosen():
+    from ambidex_bayes import constants
+    from ambidex_bayes.engine.latent_sampling import LOW_RANK_MAX_PARAMETERS, latent_settings
+    from ambidex_bayes.engine.settings import SamplerSettings
+
+    default = SamplerSettings().resolved()
+    assert default.target_accept == constants.TARGET_ACCEPT
+    small = latent_settings(default, LOW_RANK_MAX_PARAMETERS, target_accept_given=False)
+    large = latent_settings(default, LOW_RANK_MAX_PARAMETERS + 1, target_accept_given=False)
+    chosen = latent_settings(default, LOW_RANK_MAX_PARAMETERS + 1, target_accept_given=True)
+    assert small == default and chosen == default
+    assert large.target_accept == constants.LARGE_LATENT_TARGET_ACCEPT < default.target_accept
+    assert large.draws == default.draws and large.seed == default.seed
+
+
+def test_a_large_latent_fit_records_the_target_it_sampled_at(monkeypatch):
+    from latent_fits import prepare_panel, quiet_fit
+
+    from ambidex_bayes import constants
+    from ambidex_bayes.engine.latent_sampling import LOW_RANK_MAX_PARAMETERS
+    from ambidex_bayes.fit import SamplerSettings
+    from ambidex_bayes.spec import load_spec
+
+    targets = []
+    sample = nutpie.sample
+
+    def recorded(*args, **kwargs):
+        targets.append(kwargs["target_accept"])
+        return sample(*args, **kwargs)
+
+    monkeypatch.setattr(nutpie, "sample", recorded)
+    prepared = prepare_panel(simulate_latent_panel(LOW_RANK_MAX_PARAMETERS + 1, (2, 2), seed=3))
+    spec = load_spec("M3")
+    for given in (None, 0.85):
+        settings = SamplerSettings(
+            backend="nutpie", draws=20, tune=20, chains=1, seed=1, target_accept=given
+        )
+        result = quiet_fit(spec, prepared, settings, rescue=False)
+        expected = constants.LARGE_LATENT_TARGET_ACCEPT if given is None else given
+        assert targets[-1] == expected
+        assert result.meta["settings"]["target_accept"] == expected

@@ -12,10 +12,12 @@ effects drawn exactly, internal variables dropped).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ambidex_bayes import constants
 from ambidex_bayes.engine.sampling import (
     compiled_model,
     flat_point,
@@ -35,6 +37,7 @@ __all__ = [
     "LATENT_ADAPTATION",
     "LOW_RANK_MAX_PARAMETERS",
     "adaptation_for",
+    "latent_settings",
     "compiled_latent",
     "finite_at_start",
     "sample_latent",
@@ -67,6 +70,22 @@ def adaptation_for(n_parameters: int) -> str:
     parameters: :data:`LATENT_ADAPTATION` up to :data:`LOW_RANK_MAX_PARAMETERS`, diagonal
     above."""
     return LATENT_ADAPTATION if n_parameters <= LOW_RANK_MAX_PARAMETERS else "diag"
+
+
+def latent_settings(
+    settings: SamplerSettings, n_parameters: int, *, target_accept_given: bool
+) -> SamplerSettings:
+    """The settings a latent-centred model of ``n_parameters`` free parameters samples with.
+
+    Above :data:`LOW_RANK_MAX_PARAMETERS` (a diagonal mass matrix, see
+    :func:`adaptation_for`) the target acceptance is
+    :data:`ambidex_bayes.constants.LARGE_LATENT_TARGET_ACCEPT` unless the caller chose one
+    (``target_accept_given``); ``settings`` otherwise. A fit that then fails its checks is
+    sampled once more at the second try's target acceptance, as every fit.
+    """
+    if target_accept_given or n_parameters <= LOW_RANK_MAX_PARAMETERS:
+        return settings
+    return dataclasses.replace(settings, target_accept=constants.LARGE_LATENT_TARGET_ACCEPT)
 
 
 def compiled_latent(model: LatentModel, settings: SamplerSettings) -> CompiledPyMCModel | None:
