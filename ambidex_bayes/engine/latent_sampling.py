@@ -57,11 +57,13 @@ LATENT_ADAPTATION = "low_rank"
 #: The most free parameters (one latent mean per person and predictor, imputed values and
 #: the hyperparameters) for which a latent-centred fit adapts a low-rank mass matrix; larger
 #: models adapt a diagonal one. The low-rank adaptation's cost during tuning rises steeply
-#: with the number of free parameters: latent M3 with 8 diaries per person took 6.3 s
-#: against 3.1 s with the diagonal adaptation at 97 persons, 38 s against 3.7 s at 130, and
-#: 276 s against 16 s at 2000, while the diagonal adaptation's ESS there was ample (bulk ESS
-#: 1678 at 130 persons, 1681 at 2000) because the hyperparameters' posterior correlations
-#: matter less as the persons grow (``benchmarks/bench_latent_adaptation.py``).
+#: with the number of free parameters: latent M3 with 8 diaries per person took 3.4 s
+#: against 0.7 s with the diagonal adaptation at 97 persons (110 free parameters), 12.2 s
+#: against 0.6 s at 105 and 41 s against 2.0 s at 125 (``benchmarks/
+#: bench_latent_adaptation.py --persons 97 105 115 125``, compiled models re-used), and 276 s
+#: against 16 s at 2000 persons, while the diagonal adaptation's smallest bulk ESS there was
+#: ample (2567 at 125 persons, 1681 at 2000): the hyperparameters' posterior correlations
+#: matter less as the persons grow.
 LOW_RANK_MAX_PARAMETERS = 120
 
 
