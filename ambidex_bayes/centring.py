@@ -69,8 +69,8 @@ LATENT_BELOW = constants.PERSON_MEAN_RELIABILITY_MIN
 #: priors, its own or a prior set's, apply to the latent model; 6: models with more free
 #: parameters than :data:`~ambidex_bayes.engine.latent_sampling.LOW_RANK_MAX_PARAMETERS`
 #: adapt a diagonal mass matrix; 7: and sample at a lower target acceptance unless one is
-#: chosen).
-LATENT_CODE_VERSION = 7
+#: chosen; 8: PyMC and NumPyro adapt a dense mass matrix up to that limit).
+LATENT_CODE_VERSION = 8
 
 #: ``meta["method"]`` of latent fits, by whether the fast path was sampled.
 LATENT_METHODS = {

@@ -118,3 +118,72 @@ def test_a_large_latent_fit_records_the_target_it_sampled_at(monkeypatch):
         expected = constants.LARGE_LATENT_TARGET_ACCEPT if given is None else given
         assert targets[-1] == expected
         assert result.meta["settings"]["target_accept"] == expected
+
+
+def _recording_pymc(monkeypatch):
+    """Record the keywords of every pm.sample call (the call itself goes ahead)."""
+    import pymc as pm
+
+    calls = []
+    sample = pm.sample
+
+    def recorded(*args, **kwargs):
+        calls.append(kwargs)
+        return sample(*args, **kwargs)
+
+    monkeypatch.setattr(pm, "sample", recorded)
+    return calls
+
+
+def test_pymc_keeps_its_diagonal_mass_matrix_for_a_small_latent_model(monkeypatch):
+    from ambidex_bayes.engine.latent_sampling import (
+        LOW_RANK_MAX_PARAMETERS,
+        fit_latent_model,
+        free_parameters,
+    )
+
+    calls = _recording_pymc(monkeypatch)
+    df = simulate_latent_panel(30, (2, 3), seed=3)
+    data = latent_data(df, y="y", x="x", person="person", w="w")
+    model, idata = fit_latent_model(
+        data, "M3", backend="pymc", draws=20, tune=20, chains=1, seed=1, cores=1
+    )
+    assert free_parameters(model) <= LOW_RANK_MAX_PARAMETERS
+    assert "init" not in calls[-1]
+    assert idata.posterior.sizes["draw"] == 20
+
+
+@pytest.mark.parametrize("persons", [30, 130])
+def test_numpyro_adapts_a_dense_mass_matrix_for_small_latent_models_only(monkeypatch, persons):
+    pytest.importorskip("numpyro")
+    from ambidex_bayes.engine.latent_sampling import (
+        LOW_RANK_MAX_PARAMETERS,
+        fit_latent_model,
+        free_parameters,
+    )
+
+    calls = _recording_pymc(monkeypatch)
+    df = simulate_latent_panel(persons, (2, 3), seed=3)
+    data = latent_data(df, y="y", x="x", person="person", w="w")
+    model, _ = fit_latent_model(data, "M3", backend="numpyro", draws=20, tune=20, chains=1, seed=1)
+    small = free_parameters(model) <= LOW_RANK_MAX_PARAMETERS
+    assert small == (persons == 30)
+    assert calls[-1].get("nuts", {}).get("dense_mass", False) is small
+
+
+def test_the_observed_fast_path_keeps_numpyro_s_diagonal_mass_matrix(monkeypatch):
+    import pymc as pm
+
+    from ambidex_bayes.engine.sampling import sample_pymc
+    from ambidex_bayes.engine.settings import SamplerSettings
+
+    calls = []
+    monkeypatch.setattr(pm, "sample", lambda *args, **kwargs: calls.append(kwargs))
+    with pm.Model() as model:
+        pm.Normal("a")
+    for backend in ("pymc", "numpyro"):
+        settings = SamplerSettings(backend=backend, draws=5, tune=5, chains=1, seed=1).resolved()
+        sample_pymc(model, settings, False, dense_mass=True)
+    pymc_call, numpyro_call = calls
+    assert pymc_call["init"] == "jitter+adapt_full"
+    assert "init" not in numpyro_call and "dense_mass" not in numpyro_call.get("nuts", {})

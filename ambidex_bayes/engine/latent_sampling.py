@@ -37,6 +37,7 @@ __all__ = [
     "LATENT_ADAPTATION",
     "LOW_RANK_MAX_PARAMETERS",
     "adaptation_for",
+    "free_parameters",
     "latent_settings",
     "compiled_latent",
     "finite_at_start",
@@ -45,7 +46,8 @@ __all__ = [
 ]
 
 #: nutpie's mass-matrix adaptation for latent-centred fits of up to
-#: :data:`LOW_RANK_MAX_PARAMETERS` free parameters. With few diaries per person the
+#: :data:`LOW_RANK_MAX_PARAMETERS` free parameters (NumPyro adapts a dense one there;
+#: PyMC's dense adaptation broke down on a reference-size study, giving non-finite draws). With few diaries per person the
 #: between-person effect, the moderator's effect, the SD of person intercepts and the SD of
 #: the latent means are strongly correlated a posteriori (0.87 between the first two at
 #: reliability 0.37), which a diagonal mass matrix cannot follow. The low-rank correction
@@ -65,6 +67,11 @@ LATENT_ADAPTATION = "low_rank"
 #: ample (2567 at 125 persons, 1681 at 2000): the hyperparameters' posterior correlations
 #: matter less as the persons grow.
 LOW_RANK_MAX_PARAMETERS = 120
+
+
+def free_parameters(model: LatentModel) -> int:
+    """Number of free (sampled) parameters of ``model``: the sizes of its initial point."""
+    return int(sum(np.size(value) for value in model.pymc_model.initial_point().values()))
 
 
 def adaptation_for(n_parameters: int) -> str:
@@ -144,7 +151,14 @@ def sample_latent(
         adaptation = adaptation_for(int(compiled.n_dim))
         idata = sample_compiled(compiled, settings, progressbar, adaptation=adaptation)
     else:
-        idata = sample_pymc(model.pymc_model, settings, progressbar)
+        dense = free_parameters(model) <= LOW_RANK_MAX_PARAMETERS
+        idata = sample_pymc(
+            model.pymc_model,
+            settings,
+            progressbar,
+            dense_mass=dense,
+            dense_backends=("numpyro",),
+        )
     return complete_latent(model, idata, int(settings.seed) + 1)
 
 

@@ -142,7 +142,12 @@ def numpyro_chain_method(
 
 
 def sample_pymc(
-    model: pm.Model, settings: SamplerSettings, progressbar: bool, *, dense_mass: bool = False
+    model: pm.Model,
+    settings: SamplerSettings,
+    progressbar: bool,
+    *,
+    dense_mass: bool = False,
+    dense_backends: tuple[str, ...] = ("pymc",),
 ) -> xr.DataTree:
     """PyMC's ``pm.sample`` of ``model`` with ``settings`` (any backend, nutpie included,
     through ``nuts_sampler``); the one place every route calls it.
@@ -154,7 +159,11 @@ def sample_pymc(
         Resolved settings.
     progressbar : bool
     dense_mass : bool, default False
-        With the PyMC backend, adapt a dense mass matrix (for models of few parameters).
+        Adapt a dense mass matrix (for models of few parameters) with the backends in
+        ``dense_backends``.
+    dense_backends : tuple of str, default ("pymc",)
+        The backends ``dense_mass`` applies to, of ``"pymc"`` and ``"numpyro"`` (the
+        observed fast path: PyMC only; small latent-centred models: NumPyro only).
 
     Returns
     -------
@@ -170,10 +179,13 @@ def sample_pymc(
         _use_jax_compilation_cache()
         if numpyro_chain_method(settings.chains) == "vectorized":
             extra["nuts"] = {"chain_method": "vectorized"}
-    if dense_mass and settings.backend == "pymc":
-        # few parameters (the fast path's hyperparameters): a dense mass matrix is cheap and
-        # follows the correlations between the SDs, the intercept and the moderator effect
+    dense = dense_mass and settings.backend in dense_backends
+    # few parameters (the fast path's hyperparameters): a dense mass matrix is cheap and
+    # follows the correlations between the SDs, the intercept and the moderator effect
+    if dense and settings.backend == "pymc":
         extra["init"] = "jitter+adapt_full"
+    if dense and settings.backend == "numpyro":
+        extra["nuts"] = {**extra.get("nuts", {}), "dense_mass": True}
     with model:
         return pm.sample(
             **extra,
