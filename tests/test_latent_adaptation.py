@@ -42,6 +42,8 @@ def test_a_small_latent_fit_adapts_a_low_rank_mass_matrix(monkeypatch):
     _, idata = fit_latent_model(data, "M3", backend="nutpie", draws=50, tune=50, chains=1, seed=1)
     assert asked == [LATENT_ADAPTATION] == ["low_rank"]
     assert idata.posterior.sizes["draw"] == 50
+    # the tuning draws are not kept (no route reads them)
+    assert not {"warmup_posterior", "warmup_sample_stats"} & set(idata.children)
 
 
 def test_a_large_latent_fit_adapts_a_diagonal_mass_matrix(monkeypatch):

@@ -389,6 +389,7 @@ def sample_compiled(
         progress_bar=progressbar,
         target_accept=settings.target_accept,
         adaptation=adaptation,
+        save_warmup=False,  # no route reads the tuning draws
     )
 
 
