@@ -16,9 +16,11 @@ TARGET_ACCEPT: float = 0.9
 #: Target acceptance of latent-centred fits with more free parameters than
 #: ``engine.latent_sampling.LOW_RANK_MAX_PARAMETERS`` (one latent mean per person), unless
 #: one is chosen: their diagonal mass matrix needs 31 leapfrog steps a draw at 0.9 and 15 at
-#: 0.8, with no divergence and more bulk ESS per second (latent M3, 2000 x 8: 13.6 s and
-#: smallest bulk ESS 978 against 25.7 s and 1398; 1000 x 2-4: 917 against 1217 in a third
-#: of the time).
+#: 0.8, with no divergence. A trade of ESS for time: latent M3 at 2000 x 8 took 7.9 s against
+#: 13.4 s, with smallest bulk ESS 1403 against 3265 over the outcome model's parameters and
+#: 842 against 1618 over the predictor model's (``benchmarks/bench_latent.py`` with and
+#: without ``--target-accept 0.9``), so ESS per second is somewhat lower while every fit
+#: checked kept ESS far above the checks' 400.
 LARGE_LATENT_TARGET_ACCEPT: float = 0.8
 
 #: Sampler settings of each fit in a study-design run (power, SBC): many small fits.

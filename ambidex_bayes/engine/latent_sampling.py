@@ -62,10 +62,10 @@ LATENT_ADAPTATION = "low_rank"
 #: with the number of free parameters: latent M3 with 8 diaries per person took 3.4 s
 #: against 0.7 s with the diagonal adaptation at 97 persons (110 free parameters), 12.2 s
 #: against 0.6 s at 105 and 41 s against 2.0 s at 125 (``benchmarks/
-#: bench_latent_adaptation.py --persons 97 105 115 125``, compiled models re-used), and 276 s
-#: against 16 s at 2000 persons, while the diagonal adaptation's smallest bulk ESS there was
-#: ample (2567 at 125 persons, 1681 at 2000): the hyperparameters' posterior correlations
-#: matter less as the persons grow.
+#: bench_latent_adaptation.py --persons 97 105 115 125``, compiled models re-used), and 280 s
+#: against 8.9 s at 2000 persons (``--persons 2000``), while the diagonal adaptation's
+#: smallest bulk ESS there was ample (2567 at 125 persons, 1863 at 2000): the
+#: hyperparameters' posterior correlations matter less as the persons grow.
 LOW_RANK_MAX_PARAMETERS = 120
 
 
