@@ -69,8 +69,9 @@ LATENT_BELOW = constants.PERSON_MEAN_RELIABILITY_MIN
 #: priors, its own or a prior set's, apply to the latent model; 6: models with more free
 #: parameters than :data:`~ambidex_bayes.engine.latent_sampling.LOW_RANK_MAX_PARAMETERS`
 #: adapt a diagonal mass matrix; 7: and sample at a lower target acceptance unless one is
-#: chosen; 8: PyMC and NumPyro adapt a dense mass matrix up to that limit).
-LATENT_CODE_VERSION = 8
+#: chosen; 8: PyMC and NumPyro adapt a dense mass matrix up to that limit; 9: and tune
+#: for fewer steps unless they are chosen).
+LATENT_CODE_VERSION = 9
 
 #: ``meta["method"]`` of latent fits, by whether the fast path was sampled.
 LATENT_METHODS = {
@@ -554,6 +555,7 @@ def fit_latent(
     rescue: bool = True,
     choice: Mapping[str, Any] | None = None,
     target_accept_given: bool = False,
+    tune_given: bool = False,
 ) -> FitResult:
     """Fit ``spec`` (M1-M3) with latent person-mean centring (or load the saved fit).
 
@@ -583,6 +585,9 @@ def fit_latent(
         Whether the caller chose ``settings.target_accept``; otherwise a large model samples
         at a lower one (:func:`~ambidex_bayes.engine.latent_sampling.latent_settings`; the
         fit's ``meta["settings"]`` says which).
+    tune_given : bool, default False
+        Whether the caller chose ``settings.tune``; otherwise a large model tunes for fewer
+        steps (same function).
 
     Returns
     -------
@@ -622,7 +627,10 @@ def fit_latent(
     compiled = compiled_latent(model, settings)
     if compiled is not None:
         settings = latent_settings(
-            settings, int(compiled.n_dim), target_accept_given=target_accept_given
+            settings,
+            int(compiled.n_dim),
+            target_accept_given=target_accept_given,
+            tune_given=tune_given,
         )
     if compiled is None or not finite_at_start(model, compiled):
         # the check compiles a function of its own, and says what is not finite

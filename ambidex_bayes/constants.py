@@ -22,6 +22,16 @@ TARGET_ACCEPT: float = 0.9
 #: without ``--target-accept 0.9``), so ESS per second is somewhat lower while every fit
 #: checked kept ESS far above the checks' 400.
 LARGE_LATENT_TARGET_ACCEPT: float = 0.8
+#: Tuning steps per chain of those fits, unless chosen: nutpie's diagonal adaptation has
+#: settled well before 1000 steps there, while tuning took 58% of the leapfrog steps of a
+#: latent M3 fit at 2000 x 8. With 500 the fits took 24-26% fewer leapfrog steps in all, at
+#: the same steps per draw, no divergence and a similar smallest ESS over the outcome and
+#: predictor models' parameters (``benchmarks/bench_latent_tuning.py``): at 2000 x 8 bulk
+#: ESS 850 and 818 against 844 and 842 (two data sets); at 300 persons x 2-4 diaries
+#: (``--persons 300 --diaries 2 4 --datasets 6``, reliability about 0.43) 403-1267 against
+#: 133-1371, and the one data set that fails its checks fails them either way (tail ESS 384
+#: against 94), so it gets the second try. nutpie's own default is 300.
+LARGE_LATENT_TUNE: int = 500
 
 #: Sampler settings of each fit in a study-design run (power, SBC): many small fits.
 DESIGN_DRAWS: int = 500

@@ -177,6 +177,7 @@ def fit(
     (2, 200)
     """
     target_accept_given = settings is not None and settings.target_accept is not None
+    tune_given = settings is not None and settings.tune is not None
     settings = (settings or SamplerSettings()).resolved()
     require_backend(settings.backend)
     asked = centring or spec.centring
@@ -193,6 +194,7 @@ def fit(
             rescue=rescue,
             choice=choice,
             target_accept_given=target_accept_given,
+            tune_given=tune_given,
         )
         return _with_choice(result, choice)
     entry = cache_entry(spec, prepared, settings, cache_dir, rescue=rescue)

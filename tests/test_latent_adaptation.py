@@ -79,7 +79,7 @@ def test_an_observed_fit_keeps_the_diagonal_mass_matrix(monkeypatch, small_prepa
     assert asked == ["diag"]
 
 
-def test_a_large_latent_model_samples_at_the_lower_target_unless_one_is_chosen():
+def test_a_large_latent_model_samples_at_the_lower_target_and_tunes_less_unless_chosen():
     from ambidex_bayes import constants
     from ambidex_bayes.engine.latent_sampling import LOW_RANK_MAX_PARAMETERS, latent_settings
     from ambidex_bayes.engine.settings import SamplerSettings
@@ -89,12 +89,20 @@ def test_a_large_latent_model_samples_at_the_lower_target_unless_one_is_chosen()
     small = latent_settings(default, LOW_RANK_MAX_PARAMETERS, target_accept_given=False)
     large = latent_settings(default, LOW_RANK_MAX_PARAMETERS + 1, target_accept_given=False)
     chosen = latent_settings(default, LOW_RANK_MAX_PARAMETERS + 1, target_accept_given=True)
-    assert small == default and chosen == default
+    assert small == default
     assert large.target_accept == constants.LARGE_LATENT_TARGET_ACCEPT < default.target_accept
+    assert large.tune == constants.LARGE_LATENT_TUNE < default.tune
     assert large.draws == default.draws and large.seed == default.seed
+    assert chosen.target_accept == default.target_accept
+    assert chosen.tune == constants.LARGE_LATENT_TUNE
+    tune_chosen = latent_settings(
+        default, LOW_RANK_MAX_PARAMETERS + 1, target_accept_given=False, tune_given=True
+    )
+    assert tune_chosen.tune == default.tune
+    assert tune_chosen.target_accept == constants.LARGE_LATENT_TARGET_ACCEPT
 
 
-def test_a_large_latent_fit_records_the_target_it_sampled_at(monkeypatch):
+def test_a_large_latent_fit_records_the_target_and_tuning_it_sampled_with(monkeypatch):
     from latent_fits import prepare_panel, quiet_fit
 
     from ambidex_bayes import constants
@@ -102,24 +110,32 @@ def test_a_large_latent_fit_records_the_target_it_sampled_at(monkeypatch):
     from ambidex_bayes.fit import SamplerSettings
     from ambidex_bayes.spec import load_spec
 
-    targets = []
+    calls = []
     sample = nutpie.sample
 
     def recorded(*args, **kwargs):
-        targets.append(kwargs["target_accept"])
+        calls.append(kwargs)
         return sample(*args, **kwargs)
 
     monkeypatch.setattr(nutpie, "sample", recorded)
     prepared = prepare_panel(simulate_latent_panel(LOW_RANK_MAX_PARAMETERS + 1, (2, 2), seed=3))
     spec = load_spec("M3")
-    for given in (None, 0.85):
+    for given_target, given_tune in ((None, 20), (0.85, 20), (None, None)):
         settings = SamplerSettings(
-            backend="nutpie", draws=20, tune=20, chains=1, seed=1, target_accept=given
+            backend="nutpie",
+            draws=20,
+            tune=given_tune,
+            chains=1,
+            seed=1,
+            target_accept=given_target,
         )
         result = quiet_fit(spec, prepared, settings, rescue=False)
-        expected = constants.LARGE_LATENT_TARGET_ACCEPT if given is None else given
-        assert targets[-1] == expected
-        assert result.meta["settings"]["target_accept"] == expected
+        target = constants.LARGE_LATENT_TARGET_ACCEPT if given_target is None else given_target
+        tune = constants.LARGE_LATENT_TUNE if given_tune is None else given_tune
+        assert calls[-1]["target_accept"] == target
+        assert calls[-1]["tune"] == tune
+        assert result.meta["settings"]["target_accept"] == target
+        assert result.meta["settings"]["tune"] == tune
 
 
 def _recording_pymc(monkeypatch):

@@ -288,3 +288,29 @@ def test_a_small_latent_run_with_a_prior_set(tmp_path):
     # the interactions drawn from the set's Normal(0, 0.05), within 4 SDs
     truths = results[f"truth__{INTERACTION}"]
     assert truths.nunique() == 2 and (truths.abs() < 4 * SCEPTICAL_INTERACTION_SD).all()
+
+
+def test_a_large_latent_sbc_fit_takes_the_large_model_target_and_keeps_its_tuning(
+    monkeypatch, tmp_path
+):
+    nutpie = pytest.importorskip("nutpie")
+    from ambidex_bayes import constants
+    from ambidex_bayes.engine.latent_sampling import LOW_RANK_MAX_PARAMETERS
+
+    calls = []
+    sample = nutpie.sample
+
+    def recorded(*args, **kwargs):
+        calls.append(kwargs)
+        return sample(*args, **kwargs)
+
+    monkeypatch.setattr(nutpie, "sample", recorded)
+    for persons, target in (
+        (20, constants.TARGET_ACCEPT),
+        (LOW_RANK_MAX_PARAMETERS + 1, constants.LARGE_LATENT_TARGET_ACCEPT),
+    ):
+        config, _ = small_latent_sbc(
+            tmp_path / str(persons), simulations=1, design={"n_persons": persons}
+        )
+        assert calls[-1]["target_accept"] == target
+        assert calls[-1]["tune"] == config.tune  # the run's tuning was chosen: it is kept

@@ -49,7 +49,12 @@ def add_sampler_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--draws", type=int, help=f"draws per chain after tuning (default {constants.DRAWS})"
     )
-    g.add_argument("--tune", type=int, help=f"tuning steps per chain (default {constants.TUNE})")
+    g.add_argument(
+        "--tune",
+        type=int,
+        help=f"tuning steps per chain (default {constants.TUNE}; "
+        f"{constants.LARGE_LATENT_TUNE} for latent fits of over 120 free parameters)",
+    )
     g.add_argument("--chains", type=int, help=f"number of chains (default {constants.CHAINS})")
     g.add_argument("--seed", type=int, help=f"random seed (default {constants.SEED})")
     g.add_argument(

@@ -327,7 +327,11 @@ def run_latent_sbc_task(
     import pymc as pm
 
     from ambidex_bayes.diagnostics import check_convergence
-    from ambidex_bayes.engine.latent_sampling import sample_latent
+    from ambidex_bayes.engine.latent_sampling import (
+        compiled_latent,
+        latent_settings,
+        sample_latent,
+    )
     from ambidex_bayes.engine.settings import SamplerSettings
     from ambidex_bayes.model.latent_centring import build_latent_model
     from ambidex_bayes.model.latent_simulate import draw_latent_data
@@ -371,7 +375,12 @@ def run_latent_sbc_task(
         fast_path=fast_path,
         cores=1,
     ).resolved()
-    idata = sample_latent(model, settings)
+    compiled = compiled_latent(model, settings)
+    if compiled is not None:  # the target acceptance a fit of this size takes by default
+        settings = latent_settings(
+            settings, int(compiled.n_dim), target_accept_given=False, tune_given=True
+        )
+    idata = sample_latent(model, settings, compiled=compiled)
     row = rank_row(prior, idata["posterior"].to_dataset(), template.checked, rank_draws)
     conv = check_convergence(idata, warn=False)
     row["centring"] = "latent"

@@ -82,19 +82,30 @@ def adaptation_for(n_parameters: int) -> str:
 
 
 def latent_settings(
-    settings: SamplerSettings, n_parameters: int, *, target_accept_given: bool
+    settings: SamplerSettings,
+    n_parameters: int,
+    *,
+    target_accept_given: bool,
+    tune_given: bool = False,
 ) -> SamplerSettings:
     """The settings a latent-centred model of ``n_parameters`` free parameters samples with.
 
     Above :data:`LOW_RANK_MAX_PARAMETERS` (a diagonal mass matrix, see
     :func:`adaptation_for`) the target acceptance is
     :data:`ambidex_bayes.constants.LARGE_LATENT_TARGET_ACCEPT` unless the caller chose one
-    (``target_accept_given``); ``settings`` otherwise. A fit that then fails its checks is
-    sampled once more at the second try's target acceptance, as every fit.
+    (``target_accept_given``), and the tuning steps are
+    :data:`ambidex_bayes.constants.LARGE_LATENT_TUNE` unless the caller chose them
+    (``tune_given``); ``settings`` otherwise. A fit that then fails its checks is sampled
+    once more with the second try's settings, as every fit.
     """
-    if target_accept_given or n_parameters <= LOW_RANK_MAX_PARAMETERS:
+    if n_parameters <= LOW_RANK_MAX_PARAMETERS:
         return settings
-    return dataclasses.replace(settings, target_accept=constants.LARGE_LATENT_TARGET_ACCEPT)
+    changes: dict[str, float | int] = {}
+    if not target_accept_given:
+        changes["target_accept"] = constants.LARGE_LATENT_TARGET_ACCEPT
+    if not tune_given:
+        changes["tune"] = constants.LARGE_LATENT_TUNE
+    return dataclasses.replace(settings, **changes)
 
 
 def compiled_latent(model: LatentModel, settings: SamplerSettings) -> CompiledPyMCModel | None:
