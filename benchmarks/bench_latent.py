@@ -99,7 +99,7 @@ def run(
     persons: int,
     diaries: int,
     draws: int,
-    tune: int,
+    tune: int | None,
     chains: int,
     target_accept: float | None = None,
 ) -> pd.DataFrame:
@@ -138,7 +138,12 @@ def main() -> None:
     parser.add_argument("--persons", type=int, default=2000)
     parser.add_argument("--diaries", type=int, default=8)
     parser.add_argument("--draws", type=int, default=1000)
-    parser.add_argument("--tune", type=int, default=1000)
+    parser.add_argument(
+        "--tune",
+        type=int,
+        default=None,
+        help="for both fits (default: the library's, 500 for latent fits above the low-rank limit)",
+    )
     parser.add_argument("--chains", type=int, default=4)
     parser.add_argument(
         "--target-accept",
