@@ -18,7 +18,7 @@ from ambidex_bayes.fit import FitResult, SamplerSettings, fit
 from ambidex_bayes.prepare import PreparedData, prepare
 from ambidex_bayes.spec import ModelSpec
 
-__all__ = ["MAPPING", "prepare_panel", "quiet_fit"]
+__all__ = ["MAPPING", "prepare_panel", "quiet_fit", "recording_nutpie"]
 
 #: The column mapping of a simulated latent panel.
 MAPPING = {"person": "person", "occasion": "day", "outcome": "y", "level1": ["x"], "level2": ["w"]}
@@ -88,3 +88,28 @@ def quiet_fit(
             centring=centring,
             **options,
         )
+
+
+def recording_nutpie(monkeypatch: Any) -> list[dict[str, Any]]:
+    """Record the keywords of every ``nutpie.sample`` call from now on (each call goes ahead).
+
+    Parameters
+    ----------
+    monkeypatch : pytest.MonkeyPatch
+
+    Returns
+    -------
+    list of dict
+        Filled as the calls happen, one dict of keywords per call.
+    """
+    import nutpie
+
+    calls: list[dict[str, Any]] = []
+    sample = nutpie.sample
+
+    def recorded(*args: Any, **kwargs: Any) -> Any:
+        calls.append(kwargs)
+        return sample(*args, **kwargs)
+
+    monkeypatch.setattr(nutpie, "sample", recorded)
+    return calls

@@ -4,6 +4,7 @@ low-rank mass-matrix adaptation, larger ones and observed fits with the diagonal
 from __future__ import annotations
 
 import pytest
+from latent_fits import recording_nutpie
 
 from ambidex_bayes.model.latent_data import latent_data
 from ambidex_bayes.model.latent_simulate import simulate_latent_panel
@@ -12,17 +13,9 @@ pytestmark = pytest.mark.fit
 nutpie = pytest.importorskip("nutpie")
 
 
-def _recording(monkeypatch):
-    """Record the adaptation of every nutpie run (the run itself goes ahead)."""
-    asked = []
-    sample = nutpie.sample
-
-    def recorded(*args, **kwargs):
-        asked.append(kwargs.get("adaptation", "diag"))
-        return sample(*args, **kwargs)
-
-    monkeypatch.setattr(nutpie, "sample", recorded)
-    return asked
+def _adaptations(calls: list[dict]) -> list[str]:
+    """The adaptation of each recorded nutpie run."""
+    return [kwargs.get("adaptation", "diag") for kwargs in calls]
 
 
 def test_the_adaptation_turns_diagonal_above_the_size_limit():
@@ -36,11 +29,11 @@ def test_the_adaptation_turns_diagonal_above_the_size_limit():
 def test_a_small_latent_fit_adapts_a_low_rank_mass_matrix(monkeypatch):
     from ambidex_bayes.engine.latent_sampling import LATENT_ADAPTATION, fit_latent_model
 
-    asked = _recording(monkeypatch)
+    calls = recording_nutpie(monkeypatch)
     df = simulate_latent_panel(30, (2, 4), seed=3)
     data = latent_data(df, y="y", x="x", person="person", w="w")
     _, idata = fit_latent_model(data, "M3", backend="nutpie", draws=50, tune=50, chains=1, seed=1)
-    assert asked == [LATENT_ADAPTATION] == ["low_rank"]
+    assert _adaptations(calls) == [LATENT_ADAPTATION] == ["low_rank"]
     assert idata.posterior.sizes["draw"] == 50
     # the tuning draws are not kept (no route reads them)
     assert not {"warmup_posterior", "warmup_sample_stats"} & set(idata.children)
@@ -49,11 +42,11 @@ def test_a_small_latent_fit_adapts_a_low_rank_mass_matrix(monkeypatch):
 def test_a_large_latent_fit_adapts_a_diagonal_mass_matrix(monkeypatch):
     from ambidex_bayes.engine.latent_sampling import LOW_RANK_MAX_PARAMETERS, fit_latent_model
 
-    asked = _recording(monkeypatch)
+    calls = recording_nutpie(monkeypatch)
     df = simulate_latent_panel(LOW_RANK_MAX_PARAMETERS + 1, (2, 2), seed=3)
     data = latent_data(df, y="y", x="x", person="person", w="w")
     _, idata = fit_latent_model(data, "M3", backend="nutpie", draws=20, tune=20, chains=1, seed=1)
-    assert asked == ["diag"]
+    assert _adaptations(calls) == ["diag"]
     assert idata.posterior.sizes["draw"] == 20
 
 
@@ -63,7 +56,7 @@ def test_an_observed_fit_keeps_the_diagonal_mass_matrix(monkeypatch, small_prepa
     from ambidex_bayes.fit import fit
     from ambidex_bayes.spec import load_spec
 
-    asked = _recording(monkeypatch)
+    calls = recording_nutpie(monkeypatch)
     settings = SamplerSettings(backend="nutpie", draws=50, tune=50, chains=1, seed=1)
     with pytest.warns(ConvergenceWarning):  # 50 draws of one chain, as intended
         fit(
@@ -76,7 +69,7 @@ def test_an_observed_fit_keeps_the_diagonal_mass_matrix(monkeypatch, small_prepa
             progressbar=False,
             rescue=False,
         )
-    assert asked == ["diag"]
+    assert _adaptations(calls) == ["diag"]
 
 
 def test_a_large_latent_model_samples_at_the_lower_target_and_tunes_less_unless_chosen():
@@ -110,14 +103,7 @@ def test_a_large_latent_fit_records_the_target_and_tuning_it_sampled_with(monkey
     from ambidex_bayes.fit import SamplerSettings
     from ambidex_bayes.spec import load_spec
 
-    calls = []
-    sample = nutpie.sample
-
-    def recorded(*args, **kwargs):
-        calls.append(kwargs)
-        return sample(*args, **kwargs)
-
-    monkeypatch.setattr(nutpie, "sample", recorded)
+    calls = recording_nutpie(monkeypatch)
     prepared = prepare_panel(simulate_latent_panel(LOW_RANK_MAX_PARAMETERS + 1, (2, 2), seed=3))
     spec = load_spec("M3")
     for given_target, given_tune in ((None, 20), (0.85, 20), (None, None)):

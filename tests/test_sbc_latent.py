@@ -293,18 +293,13 @@ def test_a_small_latent_run_with_a_prior_set(tmp_path):
 def test_a_large_latent_sbc_fit_takes_the_large_model_target_and_keeps_its_tuning(
     monkeypatch, tmp_path
 ):
-    nutpie = pytest.importorskip("nutpie")
+    pytest.importorskip("nutpie")
+    from latent_fits import recording_nutpie
+
     from ambidex_bayes import constants
     from ambidex_bayes.engine.latent_sampling import LOW_RANK_MAX_PARAMETERS
 
-    calls = []
-    sample = nutpie.sample
-
-    def recorded(*args, **kwargs):
-        calls.append(kwargs)
-        return sample(*args, **kwargs)
-
-    monkeypatch.setattr(nutpie, "sample", recorded)
+    calls = recording_nutpie(monkeypatch)
     for persons, target in (
         (20, constants.TARGET_ACCEPT),
         (LOW_RANK_MAX_PARAMETERS + 1, constants.LARGE_LATENT_TARGET_ACCEPT),
