@@ -219,7 +219,8 @@ def fit(
     if not compiled_here:  # the check's own compilation is not sampling
         start = time.perf_counter()
 
-    def draws(with_settings: SamplerSettings) -> xr.DataTree:
+    def draws(with_settings: SamplerSettings, second_try: bool) -> xr.DataTree:
+        # both tries of an observed model differ only in their settings
         idata = sample(built, with_settings, progressbar=progressbar, log_likelihood=log_likelihood)
         refuse_nonfinite_draws(idata, spec)
         return idata
