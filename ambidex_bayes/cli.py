@@ -254,7 +254,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     if failed:
         kept = f"The fit is saved at {result.path} instead." if result.path else ""
         print(f"error: {failed} {kept}".rstrip(), file=sys.stderr)
-    from ambidex_bayes.centring import centring_line
+    from ambidex_bayes.centring_record import centring_line
 
     print(centring_line(result.meta))
     print_table(posterior_summary(result))
@@ -290,7 +290,7 @@ def _cmd_summary(args: argparse.Namespace) -> int:
     check_csv_option(args.csv, args)
     # the table needs neither the log-likelihood nor the person effects' draws
     result = load_fit(args.fit, log_likelihood=False, person_effects=False)
-    from ambidex_bayes.centring import centring_line
+    from ambidex_bayes.centring_record import centring_line
 
     print(f"{result.spec.name}: {result.formula}")
     # fits saved before their meta recorded the reliability: the fit's prepared data hold it
@@ -375,7 +375,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         sheet=args.sheet,
         centring=args.centring,
     )
-    from ambidex_bayes.centring import centring_line
+    from ambidex_bayes.centring_record import centring_line
 
     print()
     for name, result in analysis.fits.items():  # each model's centring, and why

@@ -346,9 +346,9 @@ def _auto_reason(fits: Mapping[str, FitResult], latent: Sequence[str]) -> str:
 
 def _imputed_counts(fits: Mapping[str, FitResult], latent: Sequence[str]) -> str:
     """What the latent fits imputed, per predictor (see
-    :func:`ambidex_bayes.centring.imputed_sentence`): once when every fit records the same,
+    :func:`ambidex_bayes.centring_record.imputed_sentence`): once when every fit records the same,
     else per fit; empty when none records numbers."""
-    from ambidex_bayes.centring import imputed_sentence
+    from ambidex_bayes.centring_record import imputed_sentence
 
     each = {name: imputed_sentence(fits[name].meta) for name in latent}
     known = {name: text for name, text in each.items() if text}

@@ -144,7 +144,7 @@ def unsaved_partial_rows_note(meta: Mapping[str, Any]) -> str | None:
     ----------
     meta : mapping
         The loaded fit's ``meta``; ``meta["imputed"]["x_only"]`` counts those days, when
-        the record has numbers (see :func:`ambidex_bayes.centring.imputed_record`).
+        the record has numbers (see :func:`ambidex_bayes.centring_record.imputed_record`).
 
     Returns
     -------

@@ -33,7 +33,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from ambidex_bayes import constants  # noqa: E402
 from ambidex_bayes.apa_tables import ApaTable, apa_tables  # noqa: E402
-from ambidex_bayes.centring import centring_line  # noqa: E402
+from ambidex_bayes.centring_record import centring_line  # noqa: E402
 from ambidex_bayes.checks.report_section import (  # noqa: E402
     report_section as checks_report_section,
 )

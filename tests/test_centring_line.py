@@ -1,7 +1,7 @@
 """Every fit states its centring and the evidence for it (issue 17).
 
 The centring line of an observed fit names the observed person means' reliability and,
-below :data:`~ambidex_bayes.centring.LATENT_BELOW`, advises latent centring and says why;
+below :data:`~ambidex_bayes.centring_record.LATENT_BELOW`, advises latent centring and says why;
 the ``summary`` command prints it for every fit, latent or observed.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from fake_fit_results import pair_result, with_sample_stats
 
-from ambidex_bayes.centring import LATENT_BELOW, centring_line
+from ambidex_bayes.centring_record import LATENT_BELOW, centring_line
 from ambidex_bayes.cli import main
 
 ADVICE = "Latent centring is advised"

@@ -122,7 +122,7 @@ def test_low_reliability_latent_covers_and_observed_is_biased(tmp_path):
         lo, hi = _interval(r.posterior, "x_cw", 0.99)
         assert lo < truth.within < hi
     # the saved latent fit loads with its centring, and the slope analyses read it
-    from ambidex_bayes.centring import centring_line
+    from ambidex_bayes.centring_record import centring_line
     from ambidex_bayes.fit import load_fit
     from ambidex_bayes.results import simple_slopes
 

@@ -16,7 +16,7 @@ import pytest
 from report_fakes import fake_analysis, fake_fit
 from test_latent_many import two_predictor_frame
 
-from ambidex_bayes.centring import (
+from ambidex_bayes.centring_record import (
     centring_line,
     imputed_counts,
     imputed_record,

@@ -274,7 +274,7 @@ def fit_meta(
         person_mean_reliability`` and ``extra``. ``person_mean_reliability`` is the
         reliability of the observed person means of the level-1 predictor when the model
         has its between-person effect (None otherwise or when unknown; not part of the
-        fit's key): :func:`ambidex_bayes.centring.centring_line` states it.
+        fit's key): :func:`ambidex_bayes.centring_record.centring_line` states it.
     """
     level1 = prepared.mapping.level1
     reliability = (
