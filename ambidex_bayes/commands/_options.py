@@ -52,8 +52,8 @@ def add_sampler_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--tune",
         type=int,
-        help=f"tuning steps per chain (default {constants.TUNE}; "
-        f"{constants.LARGE_LATENT_TUNE} for latent fits of over 120 free parameters)",
+        help=f"tuning steps per chain (default {constants.TUNE}); a latent fit of over 120 "
+        f"free parameters tunes for {constants.LARGE_LATENT_TUNE} unless this is given",
     )
     g.add_argument("--chains", type=int, help=f"number of chains (default {constants.CHAINS})")
     g.add_argument("--seed", type=int, help=f"random seed (default {constants.SEED})")
