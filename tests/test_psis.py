@@ -9,7 +9,13 @@ import pytest
 import xarray as xr
 
 from ambidex_bayes.checks import loo
-from ambidex_bayes.checks.psis import gpd_fit, psis_log_weights, psis_loo_rows, tail_length
+from ambidex_bayes.checks.psis import (
+    gpd_fit,
+    log_sum_exp,
+    psis_log_weights,
+    psis_loo_rows,
+    tail_length,
+)
 
 
 def _arviz(ll: np.ndarray, reff: float):
@@ -92,3 +98,23 @@ def test_log_weights_equal_arviz_psislw():
         atol=1e-12,
     )
     np.testing.assert_allclose(khat, expected_k.values, rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_log_sum_exp_equals_scipy_s_including_infinite_and_missing_rows(dtype):
+    from scipy.special import logsumexp
+
+    rng = np.random.default_rng(4)
+    values = (rng.normal(size=(7, 500)) * 40).astype(dtype)
+    values[1] = -np.inf  # all -inf: -inf
+    values[2, 3] = np.inf  # any +inf: +inf
+    values[3, 5] = np.nan  # any NaN: NaN
+    values[4, :250] = -np.inf  # some -inf: the finite ones count
+    values[5] += 600  # exp would overflow without the shift
+    for axis, keepdims, scale in ((1, False, None), (1, True, 0.25), (0, False, None)):
+        ours = log_sum_exp(values, axis=axis, keepdims=keepdims, scale=scale)
+        with np.errstate(all="ignore"):
+            theirs = logsumexp(values, axis=axis, keepdims=keepdims, b=scale)
+        assert ours.shape == theirs.shape and ours.dtype == dtype
+        tol = 1e-12 if dtype == np.float64 else 1e-5
+        np.testing.assert_allclose(ours, theirs, rtol=tol, atol=0)

@@ -29,9 +29,8 @@ directly instead of through a log-sum-exp).
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import logsumexp
 
-from ambidex_bayes.checks.psis import gpd_fit, tail_length
+from ambidex_bayes.checks.psis import gpd_fit, log_sum_exp, tail_length
 
 __all__ = ["pareto_pit_rows", "gpd_cdf"]
 
@@ -74,7 +73,7 @@ def _tail_values(
         kappa, sigma = gpd_fit(tail[fit] - cutoff[fit, None], weights=np.exp(tail_lw[fit]))
         good = np.isfinite(kappa) & ~np.isnan(sigma)
         rows = fit[good]
-        weight = np.exp(logsumexp(tail_lw[rows], axis=1))
+        weight = np.exp(log_sum_exp(tail_lw[rows], axis=1))
         below = gpd_cdf(y[rows], cutoff[rows], sigma[good], kappa[good])
         values[rows] = weight * (1.0 - below)
         used[rows] = True

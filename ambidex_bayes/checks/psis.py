@@ -29,12 +29,45 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import numpy as np
-from scipy.special import logsumexp
 
-__all__ = ["tail_length", "gpd_fit", "psis_log_weights", "psis_loo_rows"]
+__all__ = ["tail_length", "gpd_fit", "psis_log_weights", "psis_loo_rows", "log_sum_exp"]
 
 #: Rows of one vectorised generalized Pareto fit (its temporaries: rows x 30+sqrt(M) x M).
 GPD_ROWS: int = 256
+
+
+def log_sum_exp(
+    values: np.ndarray, axis: int, *, keepdims: bool = False, scale: float | None = None
+) -> np.ndarray:
+    r""":math:`\log\big(c \sum_s e^{v_s}\big)` along ``axis``, computed stably as
+    :math:`m + \log\big(c \sum_s e^{v_s - m}\big)` with :math:`m` the largest value.
+
+    The same values as ``scipy.special.logsumexp(values, axis, b=scale, keepdims=...)`` for a
+    scalar ``scale``, in the array's own precision, several times faster on large blocks
+    (it skips SciPy's array-API dispatch). A slice whose largest value is not finite is
+    shifted by 0 instead: all :math:`-\infty` gives :math:`-\infty`, any :math:`+\infty`
+    gives :math:`+\infty`, any NaN gives NaN.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+    axis : int
+    keepdims : bool, default False
+    scale : float, optional
+        :math:`c` (default 1).
+
+    Returns
+    -------
+    numpy.ndarray
+    """
+    largest = np.max(values, axis=axis, keepdims=True)
+    shift = np.where(np.isfinite(largest), largest, 0).astype(values.dtype, copy=False)
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        total = np.sum(np.exp(values - shift), axis=axis, keepdims=True)
+        if scale is not None:
+            total = total * values.dtype.type(scale)
+        out = np.log(total) + shift
+    return out if keepdims else np.squeeze(out, axis=axis)
 
 
 def tail_length(n_draws: int, r_eff: float) -> int:
@@ -83,7 +116,7 @@ def gpd_fit(x: np.ndarray, weights: np.ndarray | None = None) -> tuple[np.ndarra
             w_x = w_x / w_x.sum(axis=1, keepdims=True) * n
             k = np.einsum("rmn,rn->rm", log1p_bx, w_x) / n
         len_scale = n * (np.log(-b / k) - k - 1)
-        w = np.exp(len_scale - logsumexp(len_scale, axis=1, keepdims=True))
+        w = np.exp(len_scale - log_sum_exp(len_scale, axis=1, keepdims=True))
         w = np.where(w >= 10 * np.finfo(float).eps, w, 0.0)
         w /= w.sum(axis=1, keepdims=True)
         b_post = np.sum(b * w, axis=1)
@@ -131,7 +164,7 @@ def _smooth_block(log_lik: np.ndarray, n_tail: int) -> tuple[np.ndarray, np.ndar
             smoothed = np.log(q)
         capped = np.where(smoothed > max_tail[smooth, None], max_tail[smooth, None], smoothed)
         ratios[rows[smooth], tail_pos[smooth]] = capped
-    ratios -= logsumexp(ratios, axis=1, keepdims=True)
+    ratios -= log_sum_exp(ratios, axis=1, keepdims=True)
     return ratios, khat
 
 
@@ -213,7 +246,7 @@ def psis_loo_rows(
     n_draws, n_rows = values.shape
     elpd, khat, lpd = np.empty(n_rows), np.empty(n_rows), np.empty(n_rows)
     for start, stop, block, weights, k in _smoothed_blocks(values, r_eff, rows_per_fit):
-        elpd[start:stop] = logsumexp(weights + block, axis=1)
-        lpd[start:stop] = logsumexp(block, axis=1, b=1 / n_draws)
+        elpd[start:stop] = log_sum_exp(weights + block, axis=1)
+        lpd[start:stop] = log_sum_exp(block, axis=1, scale=1 / n_draws)
         khat[start:stop] = k
     return elpd, khat, lpd - elpd
