@@ -53,6 +53,7 @@ from ambidex_bayes.checks.log_likelihood import (
     row_log_density,
     row_log_likelihood,
 )
+from ambidex_bayes.checks.mean_ess import mean_ess
 from ambidex_bayes.checks.predictive import linear_predictor
 from ambidex_bayes.checks.psis import psis_loo_rows
 from ambidex_bayes.checks.refit_settings import CacheDir, merged_settings
@@ -172,15 +173,20 @@ def relative_efficiency(posterior: xr.Dataset) -> float:
     """Relative MCMC efficiency of the draws, as ``arviz_stats.loo`` computes it by default.
 
     The mean ESS (``method="mean"``) over every posterior variable and element, divided by
-    the number of draws; 1 for a single chain.
+    the number of draws; 1 for a single chain. The ESS of all elements of a variable are
+    computed together (:func:`~ambidex_bayes.checks.mean_ess.mean_ess`, the same values as
+    ``arviz_stats``).
     """
-    import arviz_stats  # noqa: F401  (registers the ``.azstats`` accessor)
-
-    n_samples = posterior.sizes["chain"] * posterior.sizes["draw"]
-    if posterior.sizes["chain"] == 1:
+    n_chains, n_draws = posterior.sizes["chain"], posterior.sizes["draw"]
+    if n_chains == 1:
         return 1.0
-    ess = posterior.azstats.ess(method="mean")
-    return float(np.hstack([ess[v].values.ravel() for v in ess.data_vars]).mean() / n_samples)
+    total, count = 0.0, 0
+    for name in posterior.data_vars:
+        values = posterior[name].transpose("chain", "draw", ...).to_numpy()
+        ess = mean_ess(values.reshape(n_chains, n_draws, -1))
+        total += float(ess.sum())
+        count += ess.size
+    return total / count / (n_chains * n_draws)
 
 
 def blocked_loo(ll: xr.DataArray | RowLogLikelihood, reff: float) -> ELPDDataLOO:
