@@ -61,9 +61,8 @@ __all__ = [
 #: parameters than :data:`~ambidex_bayes.engine.latent_sampling.LOW_RANK_MAX_PARAMETERS`
 #: adapt a diagonal mass matrix; 7: and sample at a lower target acceptance unless one is
 #: chosen; 8: PyMC and NumPyro adapt a dense mass matrix up to that limit; 9: and tune
-#: for fewer steps unless they are chosen; 10: PyMC adapts a dense mass matrix up to that
-#: limit on the second try only).
-LATENT_CODE_VERSION = 10
+#: for fewer steps unless they are chosen).
+LATENT_CODE_VERSION = 9
 
 #: ``meta["method"]`` of latent fits, by whether the fast path was sampled.
 LATENT_METHODS = {
@@ -409,14 +408,8 @@ def fit_latent(
         # the check compiles a function of its own, and says what is not finite
         check_initial_point(model.pymc_model, source=spec.source)
     idata, convergence, rescued = sample_with_rescue(
-        lambda with_settings, second_try: refuse_nonfinite_draws(
-            sample_latent(
-                model,
-                with_settings,
-                progressbar=progressbar,
-                compiled=compiled,
-                second_try=second_try,
-            ),
+        lambda with_settings: refuse_nonfinite_draws(
+            sample_latent(model, with_settings, progressbar=progressbar, compiled=compiled),
             spec,
         ),
         settings,

@@ -219,8 +219,7 @@ def fit(
     if not compiled_here:  # the check's own compilation is not sampling
         start = time.perf_counter()
 
-    def draws(with_settings: SamplerSettings, second_try: bool) -> xr.DataTree:
-        # both tries of an observed model differ only in their settings
+    def draws(with_settings: SamplerSettings) -> xr.DataTree:
         idata = sample(built, with_settings, progressbar=progressbar, log_likelihood=log_likelihood)
         refuse_nonfinite_draws(idata, spec)
         return idata

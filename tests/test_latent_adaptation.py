@@ -139,16 +139,12 @@ def _recording_pymc(monkeypatch):
     return calls
 
 
-def test_pymc_adapts_a_dense_mass_matrix_for_a_small_latent_model_on_the_second_try_only(
-    monkeypatch,
-):
+def test_pymc_keeps_its_diagonal_mass_matrix_for_a_small_latent_model(monkeypatch):
     from ambidex_bayes.engine.latent_sampling import (
         LOW_RANK_MAX_PARAMETERS,
         fit_latent_model,
         free_parameters,
-        sample_latent,
     )
-    from ambidex_bayes.engine.settings import SamplerSettings
 
     calls = _recording_pymc(monkeypatch)
     df = simulate_latent_panel(30, (2, 3), seed=3)
@@ -159,10 +155,6 @@ def test_pymc_adapts_a_dense_mass_matrix_for_a_small_latent_model_on_the_second_
     assert free_parameters(model) <= LOW_RANK_MAX_PARAMETERS
     assert "init" not in calls[-1]
     assert idata.posterior.sizes["draw"] == 20
-    settings = SamplerSettings(backend="pymc", draws=20, tune=20, chains=1, seed=1, cores=1)
-    second = sample_latent(model, settings.resolved(), second_try=True)
-    assert calls[-1]["init"] == "jitter+adapt_full"
-    assert second.posterior.sizes["draw"] == 20
 
 
 @pytest.mark.parametrize("persons", [30, 130])

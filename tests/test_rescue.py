@@ -132,28 +132,3 @@ def test_no_second_try_when_switched_off(monkeypatch, capsys, small_prepared):
     assert len(calls) == 1
     assert "rescue" not in result.meta
     assert "once more" not in capsys.readouterr().out
-
-
-def test_the_second_try_is_told_that_it_is_the_second(capsys):
-    """A route may sample its second try differently (a small latent model's dense mass
-    matrix with PyMC): ``sample`` learns which try it is, alongside the settings."""
-    from ambidex_bayes.engine.rescue import sample_with_rescue
-
-    table = pd.DataFrame({"rhat": [1.05], "ess_bulk": [900.0], "ess_tail": [900.0]}, index=["b"])
-    failing = ConvergenceReport(table, 0, 0, 4000, (1.0,), problems=("R-hat above 1.01.",))
-    passing = ConvergenceReport(table.assign(rhat=1.0), 0, 0, 4000, (1.0,))
-    reports = iter([failing, passing])
-    tries = []
-
-    def sample(settings, second_try):
-        tries.append((settings.target_accept, second_try))
-        return f"draws of try {len(tries)}"
-
-    settings = SamplerSettings(backend="pymc", draws=1000, chains=4).resolved()
-    with pytest.warns(ConvergenceWarning):
-        idata, report, rescued = sample_with_rescue(
-            sample, settings, name="M3", check=lambda idata, warn: next(reports)
-        )
-    assert tries == [(settings.target_accept, False), (constants.RESCUE_TARGET_ACCEPT, True)]
-    assert idata == "draws of try 2" and report is passing and rescued["passed"] is True
-    assert "second try passed" in capsys.readouterr().out

@@ -135,7 +135,6 @@ def sample_latent(
     *,
     progressbar: bool = False,
     compiled: CompiledPyMCModel | None = None,
-    second_try: bool = False,
 ) -> xr.DataTree:
     """Sample a latent-centred model; the posterior has the person effects either way.
 
@@ -148,10 +147,6 @@ def sample_latent(
     compiled : nutpie compiled model, optional
         :func:`compiled_latent` of ``model``, when the caller holds it already (nutpie and
         the fast path); found or compiled here otherwise.
-    second_try : bool, default False
-        The fit's second try (:func:`ambidex_bayes.engine.rescue.sample_with_rescue`): up
-        to :data:`LOW_RANK_MAX_PARAMETERS` free parameters PyMC then adapts a dense mass
-        matrix as NumPyro always does there.
 
     Returns
     -------
@@ -168,18 +163,12 @@ def sample_latent(
         idata = sample_compiled(compiled, settings, progressbar, adaptation=adaptation)
     else:
         dense = free_parameters(model) <= LOW_RANK_MAX_PARAMETERS
-        # PyMC's dense adaptation only on the second try (target acceptance 0.99): on the
-        # first try, at 0.9, it gave non-finite draws on a reference-size study and
-        # divergences on another. On the second try it passed the study whose diagonal
-        # second try kept failing (reliability 0.40, true slope SD 0.15: bulk ESS 834, tail
-        # ESS 599, R-hat 1.005, no divergence, against tail ESS 356 and R-hat 1.015); pass
-        # rates: ``benchmarks/bench_reliability.py --backends pymc --centring auto``, README
         idata = sample_pymc(
             model.pymc_model,
             settings,
             progressbar,
             dense_mass=dense,
-            dense_backends=("numpyro", "pymc") if second_try else ("numpyro",),
+            dense_backends=("numpyro",),
         )
     return complete_latent(model, idata, int(settings.seed) + 1)
 

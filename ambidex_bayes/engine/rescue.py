@@ -157,7 +157,7 @@ def rescue_verdict(name: str, convergence: ConvergenceReport) -> str:
 
 
 def sample_with_rescue(
-    sample: Callable[[SamplerSettings, bool], xr.DataTree],
+    sample: Callable[[SamplerSettings], xr.DataTree],
     settings: SamplerSettings,
     *,
     name: str,
@@ -171,11 +171,8 @@ def sample_with_rescue(
     Parameters
     ----------
     sample : callable
-        ``sample(settings, second_try)`` gives the draws of a fit with these settings (and
-        raises when they are unusable); ``second_try`` is True for the second try, which a
-        route may sample differently besides the settings (a small latent-centred model
-        adapts a dense mass matrix with PyMC then, see
-        :func:`ambidex_bayes.engine.latent_sampling.sample_latent`).
+        ``sample(settings)`` gives the draws of a fit with these settings (and raises when
+        they are unusable).
     settings : SamplerSettings
         Resolved settings of the first fit.
     name : str
@@ -201,7 +198,7 @@ def sample_with_rescue(
         ``{"first_problems": [...], "settings": {...}, "passed": bool}``.
     """
     rescue = rescue and worth_rescuing(settings)
-    idata = sample(settings, False)
+    idata = sample(settings)
     convergence = check(idata, warn=not rescue)
     if not rescue or convergence.ok:
         return idata, convergence, None
@@ -211,7 +208,7 @@ def sample_with_rescue(
         print(announcement)
     warnings.warn(announcement, ConvergenceWarning, stacklevel=stacklevel)
     first_problems = list(convergence.problems)
-    idata = sample(second, True)
+    idata = sample(second)
     convergence = check(idata, warn=True)
     if verbose:
         print(rescue_verdict(name, convergence))
