@@ -42,13 +42,14 @@ HYPER = [
 ]
 
 
-def prepared_study(persons: int, diaries: int, seed: int):
-    """Prepared data of a simulated panel (x, y, moderator w, person)."""
+def prepared_study(persons: int, diaries: int, seed: int, most: int | None = None):
+    """Prepared data of a simulated panel (x, y, moderator w, person): ``diaries`` per
+    person, or between ``diaries`` and ``most``."""
     from ambidex_bayes.data import ColumnMapping, load_diary
     from ambidex_bayes.model.latent_simulate import simulate_latent_panel
     from ambidex_bayes.prepare import prepare
 
-    frame = simulate_latent_panel(persons, (diaries, diaries), seed=seed)
+    frame = simulate_latent_panel(persons, (diaries, most or diaries), seed=seed)
     mapping = ColumnMapping.from_dict(
         {"person": "person", "occasion": "day", "outcome": "y", "level1": ["x"], "level2": ["w"]}
     )

@@ -22,7 +22,7 @@ import argparse
 import warnings
 
 import pandas as pd
-from bench_latent import HYPER, PREDICTOR_MODEL
+from bench_latent import HYPER, PREDICTOR_MODEL, prepared_study
 
 
 def _fit_row(compiled, tune: int, seed: int, draws: int, chains: int) -> dict:
@@ -66,19 +66,13 @@ def run(
 ) -> pd.DataFrame:
     """One row per data set and tuning length."""
     from ambidex_bayes.centring import latent_model_for
-    from ambidex_bayes.data import ColumnMapping, load_diary
     from ambidex_bayes.engine.latent_sampling import compiled_latent
     from ambidex_bayes.engine.settings import SamplerSettings
-    from ambidex_bayes.model.latent_simulate import simulate_latent_panel
-    from ambidex_bayes.prepare import prepare
     from ambidex_bayes.spec import load_spec
 
-    mapping = ColumnMapping.from_dict(
-        {"person": "person", "occasion": "day", "outcome": "y", "level1": ["x"], "level2": ["w"]}
-    )
     rows = []
     for seed in range(1, datasets + 1):
-        prepared = prepare(load_diary(simulate_latent_panel(persons, diaries, seed=seed), mapping))
+        prepared = prepared_study(persons, diaries[0], seed, most=diaries[1])
         _, _, model = latent_model_for(load_spec("M3"), prepared, marginal=True)
         compiled = compiled_latent(model, SamplerSettings(backend="nutpie").resolved())
         for tune in tunes:

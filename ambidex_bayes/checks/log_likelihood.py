@@ -57,6 +57,7 @@ from ambidex_bayes.checks.predictive import (
     outcome_transform,
     thinning_step,
 )
+from ambidex_bayes.checks.psis import log_sum_exp
 from ambidex_bayes.errors import AmbidexError, ModelError
 from ambidex_bayes.posterior import SAMPLE_DIMS, get_scalar, posterior_dataset
 
@@ -226,9 +227,9 @@ def student_t_logpdf(
 
 
 def logmeanexp(values: np.ndarray, axis: int = 0) -> np.ndarray:
-    r""":math:`\log \frac1n \sum_k e^{v_k}` along ``axis``, without overflow."""
-    n = values.shape[axis]
-    return special.logsumexp(values, axis=axis) - math.log(n)
+    r""":math:`\log \frac1n \sum_k e^{v_k}` along ``axis``, without overflow
+    (:func:`~ambidex_bayes.checks.psis.log_sum_exp` with :math:`c = 1/n`)."""
+    return log_sum_exp(np.asarray(values), axis=axis, scale=1.0 / values.shape[axis])
 
 
 def scalar_draws(posterior: xr.Dataset, name: str | None, role: str) -> np.ndarray:

@@ -78,8 +78,8 @@ def _tau(rho: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     monotone = np.minimum.accumulate(pairs, axis=1)
     n_pairs = (max_t + 1) // 2
     within = np.arange(pairs.shape[1])[None, :] < n_pairs[:, None]
-    tail = np.where(max_t + 1 < n, kept[rows, np.minimum(max_t + 1, n - 1)], 0.0)
-    tau = -1.0 + 2.0 * np.sum(np.where(within, monotone, 0.0), axis=1) + tail
+    # the loop stops before lag n - 3, so the last even lag max_t + 1 is always inside
+    tau = -1.0 + 2.0 * np.sum(np.where(within, monotone, 0.0), axis=1) + kept[rows, max_t + 1]
     return tau, np.isnan(kept).any(axis=1)
 
 
