@@ -61,8 +61,9 @@ __all__ = [
 #: parameters than :data:`~ambidex_bayes.engine.latent_sampling.LOW_RANK_MAX_PARAMETERS`
 #: adapt a diagonal mass matrix; 7: and sample at a lower target acceptance unless one is
 #: chosen; 8: PyMC and NumPyro adapt a dense mass matrix up to that limit; 9: and tune
-#: for fewer steps unless they are chosen).
-LATENT_CODE_VERSION = 9
+#: for fewer steps unless they are chosen; 10: nutpie's fast path pads the persons, see
+#: :func:`~ambidex_bayes.engine.latent_sampling.model_persons`).
+LATENT_CODE_VERSION = 10
 
 #: ``meta["method"]`` of latent fits, by whether the fast path was sampled.
 LATENT_METHODS = {
@@ -229,7 +230,7 @@ def fitted_prepared(prepared: PreparedData, rows: pd.DataFrame, data: LatentData
 
 
 def latent_model_for(
-    spec: ModelSpec, prepared: PreparedData, *, marginal: bool
+    spec: ModelSpec, prepared: PreparedData, *, marginal: bool, pad: bool = False
 ) -> tuple[pd.DataFrame, LatentData, LatentModel]:
     """The latent-centred model of ``spec`` on ``prepared``, built as a latent fit builds it.
 
@@ -247,6 +248,10 @@ def latent_model_for(
     prepared : PreparedData
     marginal : bool
         The fast path (person effects integrated out) or full NUTS.
+    pad : bool, default False
+        Pad the fast path's persons to the size of a compiled model that serves nearby
+        sizes too (:func:`~ambidex_bayes.engine.latent_sampling.model_persons`; for nutpie,
+        which keeps compiled models). The posterior holds the real persons only.
 
     Returns
     -------
@@ -261,6 +266,7 @@ def latent_model_for(
         A prior of the spec that names no parameter of the latent model, or gives one of
         its SDs a distribution that is not positive.
     """
+    from ambidex_bayes.engine.latent_sampling import model_persons
     from ambidex_bayes.model.latent_centring import build_latent_model
     from ambidex_bayes.model.latent_data import latent_data
     from ambidex_bayes.model.latent_ladder import ladder_level, latent_controls, latent_structure
@@ -289,6 +295,7 @@ def latent_model_for(
         structure=structure,
         priors=spec.render_priors(prepared.formula_fields(), factors=prepared.formula_columns()),
         prior_source=f"{spec.source} ({spec.name})",
+        model_persons=model_persons(data.n_persons) if pad and marginal else None,
     )
     return rows, data, model
 
@@ -372,6 +379,7 @@ def fit_latent(
         compiled_latent,
         finite_at_start,
         latent_settings,
+        real_parameters,
         sample_latent,
     )
     from ambidex_bayes.engine.rescue import sample_with_rescue
@@ -392,7 +400,9 @@ def fit_latent(
     from ambidex_bayes.model.prior_scale import check_prior_scales
 
     check_prior_scales(spec, prepared)  # the spec's priors apply to the shared parameters
-    rows, data, model = latent_model_for(spec, prepared, marginal=settings.fast_path)
+    rows, data, model = latent_model_for(
+        spec, prepared, marginal=settings.fast_path, pad=settings.backend == "nutpie"
+    )
     _check_latent_memory(spec, data, model, settings)
     fitted = fitted_prepared(prepared, rows, data)
     start = time.perf_counter()
@@ -400,7 +410,7 @@ def fit_latent(
     if compiled is not None:
         settings = latent_settings(
             settings,
-            int(compiled.n_dim),
+            real_parameters(model, compiled.n_dim),
             target_accept_given=target_accept_given,
             tune_given=tune_given,
         )

@@ -62,7 +62,7 @@ import pytensor.tensor as pt
 
 from ambidex_bayes.errors import SpecError
 from ambidex_bayes.model.correlation import correlation_cholesky
-from ambidex_bayes.model.latent_data import LatentData, LatentNames
+from ambidex_bayes.model.latent_data import LatentData, LatentNames, with_padding_persons
 from ambidex_bayes.model.latent_fast_path import (
     LatentSums,
     latent_sums,
@@ -113,20 +113,27 @@ class LatentModel:
     centred_means: bool = False
     structure: LatentStructure | None = None
     prior_structure: tuple = ()
+    model_persons: int | None = None
+
+    @property
+    def n_padding(self) -> int:
+        """Persons without data the sampled model has after the real ones (see
+        :func:`~ambidex_bayes.model.latent_data.with_padding_persons`); 0 without padding."""
+        return 0 if self.model_persons is None else self.model_persons - self.data.n_persons
 
     @property
     def structure_key(self) -> tuple:
         """What a compiled fast-path model depends on besides its ``pm.Data`` values: the
         level, correlation, parameterisation, whether there is a moderator, the numbers
-        of persons and imputed values (the sizes of sampled vectors) and of controls, and
-        the distributions of given priors."""
+        of persons in the model (padding included) and of imputed values (the sizes of
+        sampled vectors) and of controls, and the distributions of given priors."""
         return (
             self.level,
             self.marginal,
             self.correlated,
             self.centred_means,
             self.data.w is not None,
-            self.data.n_persons,
+            self.data.n_persons + self.n_padding,
             self.data.n_imputed,
             *((self.data.n_controls,) if self.data.n_controls else ()),
             *(self._many_key() if self.data.n_predictors > 1 else ()),
@@ -224,6 +231,7 @@ def build_latent_model(
     structure: LatentStructure | None = None,
     priors: Mapping[str, PriorSpec] | None = None,
     prior_source: str = "<spec>",
+    model_persons: int | None = None,
 ) -> LatentModel:
     r"""Build the latent-centred model of ``level`` (module docstring).
 
@@ -252,6 +260,12 @@ def build_latent_model(
         :mod:`ambidex_bayes.model.latent_priors`).
     prior_source : str
         Where ``priors`` come from, for messages.
+    model_persons : int, optional
+        The fast path's persons, at least ``data.n_persons``: persons without data are
+        added up to this number (:func:`~ambidex_bayes.model.latent_data.
+        with_padding_persons`), so that one compiled model serves data sets of nearby
+        sizes. Their latent means follow the prior alone and the posterior drops them
+        (:func:`~ambidex_bayes.model.latent_fit.complete_latent`). Ignored by full NUTS.
 
     Returns
     -------
@@ -275,19 +289,24 @@ def build_latent_model(
     if any(structure.interaction) and data.w is None:
         raise SpecError("latent centring: M3 needs a moderator (w); fit M2 without one.")
     nm = data.names
-    views = [data.predictor(p) for p in range(data.n_predictors)]
-    scales = [_Scales.of(view) for view in views]
+    # the priors' scales come from the real persons; the sampled model may add padding
+    scales = [_Scales.of(data.predictor(p)) for p in range(data.n_predictors)]
     sc = scales[0]
-    sums = latent_sums(views[0])
+    sums = latent_sums(data.predictor(0))
+    if not marginal or model_persons is None:
+        model_persons = None
+    model_data = with_padding_persons(data, model_persons or data.n_persons)
+    views = [model_data.predictor(p) for p in range(data.n_predictors)]
+    model_sums = latent_sums(views[0]) if model_persons else sums
     priors = LatentPriors(priors, source=prior_source)
-    J = data.n_persons
-    coords = {nm.person_dim: data.levels}
+    J = model_data.n_persons
+    coords = {nm.person_dim: model_data.levels}
     for view in views:
         coords[view.names.imputed_dim] = np.arange(view.n_imputed)
     s_slope = structure.slope or 0
     with pm.Model(coords=coords) as model:
-        held = sums.as_data() if marginal else sums
-        w = None if data.w is None else pm.Data("_w", data.w)
+        held = model_sums.as_data() if marginal else sums
+        w = None if model_data.w is None else pm.Data("_w", model_data.w)
         mus, x_imps = [], []
         for p, view in enumerate(views):
             view_sums = held if p == 0 else latent_sums(view)
@@ -339,7 +358,7 @@ def build_latent_model(
         sigma = priors.half_normal("sigma", sc.sd_y)
         if data.n_predictors > 1:
             _many_outcome(
-                data,
+                model_data,
                 views,
                 held,
                 mus,
@@ -374,6 +393,7 @@ def build_latent_model(
         centred_means=centred_means,
         structure=structure,
         prior_structure=priors.structure,
+        model_persons=model_persons,
     )
 
 

@@ -31,7 +31,7 @@ import pandas as pd
 
 from ambidex_bayes.errors import DataError
 
-__all__ = ["LatentNames", "LatentData", "latent_data"]
+__all__ = ["LatentNames", "LatentData", "latent_data", "with_padding_persons"]
 
 
 @dataclass(frozen=True)
@@ -357,3 +357,42 @@ def latent_data(
         others=None if ov is None else ov[has_y],
         others_only=None if ov is None else ov[~has_y],
     )
+
+
+def with_padding_persons(data: LatentData, total: int) -> LatentData:
+    """``data`` with persons added after its own, up to ``total`` persons, who have no rows.
+
+    A padding person has no outcome and no predictor value and a moderator of 0, so every
+    per-person sum of theirs is 0 and they add nothing to the likelihood: in the fast path
+    (:mod:`ambidex_bayes.model.latent_fast_path`) a person without rows contributes
+    nothing, and their latent means follow the prior alone, independently of everything
+    else. They let one compiled model serve studies of nearby sizes (see
+    :func:`ambidex_bayes.engine.latent_sampling.model_persons`); the posterior is cut back
+    to the real persons after sampling. Their labels differ from every real person's.
+
+    Parameters
+    ----------
+    data : LatentData
+    total : int
+        Persons wanted, at least ``data.n_persons``.
+
+    Returns
+    -------
+    LatentData
+        ``data`` itself when ``total`` equals its persons.
+    """
+    extra = total - data.n_persons
+    if extra < 0:
+        raise ValueError(f"cannot pad {data.n_persons} persons down to {total}")
+    if extra == 0:
+        return data
+    taken = set(data.levels)
+    labels: list[str] = []
+    k = 0
+    while len(labels) < extra:
+        label = f"_padding_{k}"
+        if label not in taken:
+            labels.append(label)
+        k += 1
+    w = None if data.w is None else np.concatenate([data.w, np.zeros(extra)])
+    return dataclasses.replace(data, levels=[*data.levels, *labels], w=w)

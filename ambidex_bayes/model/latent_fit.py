@@ -21,7 +21,7 @@ from ambidex_bayes.model.latent_ladder import ladder_structure
 from ambidex_bayes.model.latent_many import many_sums, many_terms
 from ambidex_bayes.posterior import without_internal
 
-__all__ = ["complete_latent"]
+__all__ = ["complete_latent", "real_persons"]
 
 
 def _flat(posterior: xr.Dataset, name: str) -> np.ndarray:
@@ -141,6 +141,21 @@ def _complete_many(model: LatentModel, posterior: xr.Dataset, seed: int) -> xr.D
     return posterior
 
 
+def real_persons(posterior: xr.Dataset, model: LatentModel) -> xr.Dataset:
+    """``posterior`` over the real persons of ``model``, labelled with their ids.
+
+    Drops the padding persons (:attr:`~ambidex_bayes.model.latent_centring.LatentModel.
+    n_padding`, after the real ones) and sets the person labels: a compiled model re-used
+    for another data set of the same size still carries the labels of the data it was
+    compiled from.
+    """
+    dim, data = model.data.names.person_dim, model.data
+    if dim not in posterior.dims:
+        return posterior
+    posterior = posterior.isel({dim: slice(0, data.n_persons)})
+    return posterior.assign_coords({dim: list(data.levels)})
+
+
 def complete_latent(model: LatentModel, idata: xr.DataTree, seed: int) -> xr.DataTree:
     """The posterior of a sampled latent-centred model, with the person effects either way.
 
@@ -156,10 +171,11 @@ def complete_latent(model: LatentModel, idata: xr.DataTree, seed: int) -> xr.Dat
     Returns
     -------
     xarray.DataTree
-        ``idata`` with the fast path's person effects added (drawn exactly given each
-        posterior draw) and the internal variables dropped.
+        ``idata`` over the real persons (padding dropped, labels of ``model``'s data; see
+        :func:`real_persons`), with the fast path's person effects added (drawn exactly
+        given each posterior draw) and the internal variables dropped.
     """
-    posterior = idata["posterior"].to_dataset()
+    posterior = real_persons(idata["posterior"].to_dataset(), model)
     if model.marginal and model.data.n_predictors > 1:
         posterior = _complete_many(model, posterior, seed)
     elif model.marginal:
