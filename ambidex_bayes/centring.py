@@ -36,6 +36,7 @@ from ambidex_bayes.spec import CENTRINGS
 
 if TYPE_CHECKING:
     import pandas as pd
+    import xarray as xr
 
     from ambidex_bayes.engine.result import FitResult
     from ambidex_bayes.engine.settings import SamplerSettings
@@ -62,8 +63,9 @@ __all__ = [
 #: adapt a diagonal mass matrix; 7: and sample at a lower target acceptance unless one is
 #: chosen; 8: PyMC and NumPyro adapt a dense mass matrix up to that limit; 9: and tune
 #: for fewer steps unless they are chosen; 10: nutpie's fast path pads the persons, see
-#: :func:`~ambidex_bayes.engine.latent_sampling.model_persons`).
-LATENT_CODE_VERSION = 10
+#: :func:`~ambidex_bayes.engine.latent_sampling.model_persons`; 11: nutpie's first try adapts
+#: a diagonal mass matrix, the second a low-rank one).
+LATENT_CODE_VERSION = 11
 
 #: ``meta["method"]`` of latent fits, by whether the fast path was sampled.
 LATENT_METHODS = {
@@ -376,6 +378,7 @@ def fit_latent(
     """
     from ambidex_bayes.engine.cache import CacheEntry, cache_folder, cache_path
     from ambidex_bayes.engine.latent_sampling import (
+        adaptation_for,
         compiled_latent,
         finite_at_start,
         latent_settings,
@@ -417,17 +420,29 @@ def fit_latent(
     if compiled is None or not finite_at_start(model, compiled):
         # the check compiles a function of its own, and says what is not finite
         check_initial_point(model.pymc_model, source=spec.source)
+
+    def sample(with_settings: SamplerSettings, second_try: bool = False) -> xr.DataTree:
+        idata = sample_latent(
+            model, with_settings, progressbar=progressbar, compiled=compiled, second_try=second_try
+        )
+        return refuse_nonfinite_draws(idata, spec)
+
+    n_parameters = None if compiled is None else real_parameters(model, compiled.n_dim)
+    low_rank = n_parameters is not None and adaptation_for(n_parameters, second_try=True) != "diag"
     idata, convergence, rescued = sample_with_rescue(
-        lambda with_settings: refuse_nonfinite_draws(
-            sample_latent(model, with_settings, progressbar=progressbar, compiled=compiled),
-            spec,
-        ),
+        sample,
         settings,
         name=spec.name,
         check=check_convergence,
         rescue=rescue,
         verbose=verbose,
         stacklevel=4,
+        second_sample=lambda with_settings: sample(with_settings, second_try=True),
+        second_change=(
+            "a mass matrix that follows the correlations between the hyperparameters"
+            if low_rank
+            else ""
+        ),
     )
     wall = time.perf_counter() - start
     nm = data.names

@@ -40,7 +40,13 @@ def run(persons: list[int], diaries: int, draws: int, tune: int) -> pd.DataFrame
             chosen = latent_sampling.adaptation_for
             sizes: list[int] = []
 
-            def forced(n_parameters: int, a: str = adaptation, seen: list = sizes) -> str:
+            def forced(
+                n_parameters: int,
+                *,
+                second_try: bool = False,
+                a: str = adaptation,
+                seen: list = sizes,
+            ) -> str:
                 seen.append(n_parameters)
                 return a
 

@@ -1,7 +1,11 @@
-"""Latent-centred fits of up to LOW_RANK_MAX_PARAMETERS free parameters sample with nutpie's
-low-rank mass-matrix adaptation, larger ones and observed fits with the diagonal one."""
+"""Latent-centred fits sample with nutpie's diagonal mass-matrix adaptation, and their second
+try, up to LOW_RANK_MAX_PARAMETERS free parameters, with the low-rank one; observed fits keep
+the diagonal one."""
 
 from __future__ import annotations
+
+import dataclasses
+import warnings
 
 import pytest
 from latent_fits import recording_nutpie
@@ -18,25 +22,85 @@ def _adaptations(calls: list[dict]) -> list[str]:
     return [kwargs.get("adaptation", "diag") for kwargs in calls]
 
 
-def test_the_adaptation_turns_diagonal_above_the_size_limit():
+def test_only_a_small_model_s_second_try_adapts_a_low_rank_mass_matrix():
     from ambidex_bayes.engine.latent_sampling import LOW_RANK_MAX_PARAMETERS, adaptation_for
 
-    assert adaptation_for(10) == "low_rank"
-    assert adaptation_for(LOW_RANK_MAX_PARAMETERS) == "low_rank"
+    assert adaptation_for(10) == "diag"
+    assert adaptation_for(10, second_try=True) == "low_rank"
+    assert adaptation_for(LOW_RANK_MAX_PARAMETERS, second_try=True) == "low_rank"
+    assert adaptation_for(LOW_RANK_MAX_PARAMETERS + 1, second_try=True) == "diag"
     assert adaptation_for(LOW_RANK_MAX_PARAMETERS + 1) == "diag"
 
 
-def test_a_small_latent_fit_adapts_a_low_rank_mass_matrix(monkeypatch):
-    from ambidex_bayes.engine.latent_sampling import LATENT_ADAPTATION, fit_latent_model
+def test_a_small_latent_fit_adapts_a_diagonal_mass_matrix(monkeypatch):
+    from ambidex_bayes.engine.latent_sampling import fit_latent_model
 
     calls = recording_nutpie(monkeypatch)
     df = simulate_latent_panel(30, (2, 4), seed=3)
     data = latent_data(df, y="y", x="x", person="person", w="w")
     _, idata = fit_latent_model(data, "M3", backend="nutpie", draws=50, tune=50, chains=1, seed=1)
-    assert _adaptations(calls) == [LATENT_ADAPTATION] == ["low_rank"]
+    assert _adaptations(calls) == ["diag"]
     assert idata.posterior.sizes["draw"] == 50
     # the tuning draws are not kept (no route reads them)
     assert not {"warmup_posterior", "warmup_sample_stats"} & set(idata.children)
+
+
+def _failing_once(monkeypatch):
+    """The latent route's convergence check reports an R-hat failure for the first fit only."""
+    import ambidex_bayes.centring as centring
+
+    real = centring.check_convergence
+    calls = []
+
+    def check(idata, **kwargs):
+        report = real(idata, **kwargs)
+        calls.append(kwargs)
+        if len(calls) > 1:
+            return report
+        table = report.table.copy()
+        table.iloc[0, table.columns.get_loc("rhat")] = 1.05
+        return dataclasses.replace(
+            report, table=table, problems=(f"R-hat above 1.01 for {table.index[0]}.",)
+        )
+
+    monkeypatch.setattr(centring, "check_convergence", check)
+    return calls
+
+
+@pytest.mark.parametrize("persons", [30, 130])
+def test_the_second_try_of_a_small_latent_fit_adapts_a_low_rank_mass_matrix_announced(
+    monkeypatch, capsys, persons
+):
+    from latent_fits import prepare_panel
+
+    from ambidex_bayes.diagnostics import ConvergenceWarning
+    from ambidex_bayes.fit import SamplerSettings, fit
+    from ambidex_bayes.spec import load_spec
+
+    checks = _failing_once(monkeypatch)
+    calls = recording_nutpie(monkeypatch)
+    prepared = prepare_panel(simulate_latent_panel(persons, (2, 3), seed=3))
+    settings = SamplerSettings(backend="nutpie", draws=500, tune=100, chains=4, seed=2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = fit(
+            load_spec("M3"),
+            prepared,
+            settings=settings,
+            cache_dir=False,
+            progressbar=False,
+            log_likelihood=False,
+            centring="latent",
+        )
+    out = capsys.readouterr().out
+    announced = [w for w in caught if issubclass(w.category, ConvergenceWarning)]
+    assert "Sampling once more" in str(announced[0].message)
+    small = persons == 30
+    assert len(checks) == 2 and result.meta["rescue"]["settings"]["target_accept"] == 0.99
+    assert _adaptations(calls) == ["diag", "low_rank" if small else "diag"]
+    said = "a mass matrix that follows the correlations between the hyperparameters"
+    assert (said in out) is small
+    assert "second try" in out
 
 
 def test_a_large_latent_fit_adapts_a_diagonal_mass_matrix(monkeypatch):

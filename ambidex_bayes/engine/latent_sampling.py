@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from ambidex_bayes.model.latent_data import LatentData
 
 __all__ = [
-    "LATENT_ADAPTATION",
+    "SECOND_TRY_ADAPTATION",
     "LOW_RANK_MAX_PARAMETERS",
     "PADDING_OCTAVE_STEPS",
     "adaptation_for",
@@ -48,20 +48,24 @@ __all__ = [
     "fit_latent_model",
 ]
 
-#: nutpie's mass-matrix adaptation for latent-centred fits of up to
-#: :data:`LOW_RANK_MAX_PARAMETERS` free parameters (NumPyro adapts a dense one there;
-#: PyMC's dense adaptation broke down on a reference-size study, giving non-finite draws). With few diaries per person the
-#: between-person effect, the moderator's effect, the SD of person intercepts and the SD of
-#: the latent means are strongly correlated a posteriori (0.87 between the first two at
-#: reliability 0.37), which a diagonal mass matrix cannot follow. The low-rank correction
-#: took the share of latent M3 fits passing the strict checks at the reference study's size
-#: from 26 to 29 of 30 (``benchmarks/bench_reliability.py --centring latent``, 10 studies
-#: per slope SD).
-LATENT_ADAPTATION = "low_rank"
+#: nutpie's mass-matrix adaptation for the second try of a latent-centred fit of up to
+#: :data:`LOW_RANK_MAX_PARAMETERS` free parameters (the first try adapts a diagonal one; PyMC's
+#: dense adaptation broke down on a reference-size study, giving non-finite draws, NumPyro's
+#: is dense there). With few diaries per person the between-person effect, the moderator's
+#: effect, the SD of person intercepts and the SD of the latent means are strongly
+#: correlated a posteriori (0.87 between the first two at reliability 0.37), which a
+#: diagonal mass matrix cannot follow. Over 204 reference-size studies
+#: (``benchmarks/bench_reliability.py --centring latent --datasets 34``, default seed and
+#: ``--seed 7000000``) the low-rank adaptation on both tries passed 203; the diagonal one on
+#: both tries 200, at about half the wall time per fit (median 1.7 s against 3.7 s, same
+#: leapfrog steps and bulk ESS on the studies both pass). A diagonal first try and a low-rank
+#: second try passed 203 too: the second try took 3 of the diagonal one's 4 failures. So
+#: the common case is fast and the hard one gets the correlations followed.
+SECOND_TRY_ADAPTATION = "low_rank"
 
 #: The most free parameters (one latent mean per person and predictor, imputed values and
-#: the hyperparameters) for which a latent-centred fit adapts a low-rank mass matrix; larger
-#: models adapt a diagonal one. The low-rank adaptation's cost during tuning rises steeply
+#: the hyperparameters) for which a latent-centred fit's second try adapts a low-rank mass
+#: matrix; larger models adapt a diagonal one on both tries. The low-rank adaptation's cost during tuning rises steeply
 #: with the number of free parameters: latent M3 with 8 diaries per person took 3.4 s
 #: against 0.7 s with the diagonal adaptation at 97 persons (110 free parameters), 12.2 s
 #: against 0.6 s at 105 and 41 s against 2.0 s at 125 (``benchmarks/
@@ -117,11 +121,14 @@ def real_parameters(model: LatentModel, n_dim: int) -> int:
     return int(n_dim) - model.n_padding * model.data.n_predictors
 
 
-def adaptation_for(n_parameters: int) -> str:
+def adaptation_for(n_parameters: int, *, second_try: bool = False) -> str:
     """nutpie's mass-matrix adaptation for a latent-centred model with ``n_parameters`` free
-    parameters: :data:`LATENT_ADAPTATION` up to :data:`LOW_RANK_MAX_PARAMETERS`, diagonal
-    above."""
-    return LATENT_ADAPTATION if n_parameters <= LOW_RANK_MAX_PARAMETERS else "diag"
+    parameters: diagonal, except on the second try (:func:`ambidex_bayes.engine.rescue.
+    sample_with_rescue`) of a model of up to :data:`LOW_RANK_MAX_PARAMETERS`, which adapts
+    :data:`SECOND_TRY_ADAPTATION`."""
+    if second_try and n_parameters <= LOW_RANK_MAX_PARAMETERS:
+        return SECOND_TRY_ADAPTATION
+    return "diag"
 
 
 def latent_settings(
@@ -178,6 +185,7 @@ def sample_latent(
     *,
     progressbar: bool = False,
     compiled: CompiledPyMCModel | None = None,
+    second_try: bool = False,
 ) -> xr.DataTree:
     """Sample a latent-centred model; the posterior has the person effects either way.
 
@@ -190,6 +198,9 @@ def sample_latent(
     compiled : nutpie compiled model, optional
         :func:`compiled_latent` of ``model``, when the caller holds it already (nutpie and
         the fast path); found or compiled here otherwise.
+    second_try : bool, default False
+        Whether this is the second try of a fit that failed its checks (nutpie then adapts
+        the mass matrix of :func:`adaptation_for`).
 
     Returns
     -------
@@ -202,7 +213,7 @@ def sample_latent(
     if compiled is None:
         compiled = compiled_latent(model, settings)
     if compiled is not None:
-        adaptation = adaptation_for(real_parameters(model, compiled.n_dim))
+        adaptation = adaptation_for(real_parameters(model, compiled.n_dim), second_try=second_try)
         idata = sample_compiled(compiled, settings, progressbar, adaptation=adaptation)
     else:
         dense = free_parameters(model) <= LOW_RANK_MAX_PARAMETERS

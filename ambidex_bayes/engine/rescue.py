@@ -126,18 +126,25 @@ def _failed_checks(convergence: ConvergenceReport) -> str:
 
 
 def rescue_announcement(
-    name: str, convergence: ConvergenceReport, first: SamplerSettings, second: SamplerSettings
+    name: str,
+    convergence: ConvergenceReport,
+    first: SamplerSettings,
+    second: SamplerSettings,
+    change: str = "",
 ) -> str:
-    """What is wrong with the first fit and what the second try changes, in plain words."""
+    """What is wrong with the first fit and what the second try changes, in plain words
+    (``change``: a further change of the second try, said after the settings)."""
+    changes = [
+        f"target_accept {second.target_accept:g} (was {first.target_accept:g})",
+        f"{second.tune} tuning steps (was {first.tune})",
+    ]
+    if second.draws != first.draws:
+        changes.append(f"{second.draws} draws per chain (was {first.draws})")
+    if change:
+        changes.append(change)
     return (
         f"{name}: the fit failed its convergence checks ({_failed_checks(convergence)}). "
-        f"Sampling once more with target_accept {second.target_accept:g} "
-        f"(was {first.target_accept:g}), {second.tune} tuning steps (was {first.tune})"
-        + (
-            f" and {second.draws} draws per chain (was {first.draws})"
-            if second.draws != first.draws
-            else ""
-        )
+        f"Sampling once more with {', '.join(changes[:-1])} and {changes[-1]}"
         + ": smaller steps and longer tuning usually resolve this when a person-effect SD is "
         "near zero"
         + ("; more draws raise the effective sample size" if second.draws != first.draws else "")
@@ -165,6 +172,8 @@ def sample_with_rescue(
     rescue: bool = True,
     verbose: bool = True,
     stacklevel: int = 3,
+    second_sample: Callable[[SamplerSettings], xr.DataTree] | None = None,
+    second_change: str = "",
 ) -> tuple[xr.DataTree, ConvergenceReport, dict[str, Any] | None]:
     """Sample, check, and sample once more (announced) when the checks fail.
 
@@ -189,6 +198,11 @@ def sample_with_rescue(
         ``ConvergenceWarning``).
     stacklevel : int, default 3
         Of the announcement's warning (3: the caller of the function that calls this one).
+    second_sample : callable, optional
+        Samples the second try instead of ``sample`` (a latent-centred fit's second try
+        adapts another mass matrix); ``second_change`` says what it changes, in the
+        announcement.
+    second_change : str
 
     Returns
     -------
@@ -203,12 +217,12 @@ def sample_with_rescue(
     if not rescue or convergence.ok:
         return idata, convergence, None
     second = rescue_settings(settings, convergence)
-    announcement = rescue_announcement(name, convergence, settings, second)
+    announcement = rescue_announcement(name, convergence, settings, second, second_change)
     if verbose:
         print(announcement)
     warnings.warn(announcement, ConvergenceWarning, stacklevel=stacklevel)
     first_problems = list(convergence.problems)
-    idata = sample(second)
+    idata = (second_sample or sample)(second)
     convergence = check(idata, warn=True)
     if verbose:
         print(rescue_verdict(name, convergence))

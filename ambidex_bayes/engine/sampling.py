@@ -371,7 +371,8 @@ def sample_compiled(
     adaptation : {"diag", "low_rank"}
         nutpie's mass-matrix adaptation: diagonal (the default), or diagonal plus a low-rank
         correction along the directions of strongest posterior correlation (latent-centred
-        fits, see :data:`ambidex_bayes.engine.latent_sampling.LATENT_ADAPTATION`).
+        fits' second try, see :data:`ambidex_bayes.engine.latent_sampling.
+        SECOND_TRY_ADAPTATION`).
 
     Returns
     -------
