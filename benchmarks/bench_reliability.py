@@ -22,7 +22,9 @@ centring, and ``latent`` counts the fits that used latent centring):
   and its ratio to plain Bambi 0.21 + nutpie (independent person effects ``(x | person)``,
   Bambi's default priors, 4 x (1000 + 1000)) on the same data sets in the same run. All
   fits run in one process, as in a model ladder or a simulation: with nutpie the fast path
-  is compiled by the first fit and re-used by the later ones, while plain Bambi compiles
+  is compiled by the first fit and re-used by the later ones (latent fits pad the persons to
+  one of a few model sizes, see :func:`ambidex_bayes.engine.latent_sampling.model_persons`,
+  so studies of 85-100 persons share three compiled models), while plain Bambi compiles
   every fit. The line under the table gives each backend's first fit alone (its compiling
   included) with its ESS per second;
 - ``agree``: for the first ``--reference-datasets`` studies of a condition, a long
