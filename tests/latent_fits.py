@@ -8,7 +8,9 @@ silencing the one kind of warning a short test run expects (a low ESS at few dra
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
+from types import ModuleType
 from typing import Any
 
 import pandas as pd
@@ -18,7 +20,7 @@ from ambidex_bayes.fit import FitResult, SamplerSettings, fit
 from ambidex_bayes.prepare import PreparedData, prepare
 from ambidex_bayes.spec import ModelSpec
 
-__all__ = ["MAPPING", "prepare_panel", "quiet_fit", "recording_nutpie"]
+__all__ = ["MAPPING", "failing_once", "prepare_panel", "quiet_fit", "recording_nutpie"]
 
 #: The column mapping of a simulated latent panel.
 MAPPING = {"person": "person", "occasion": "day", "outcome": "y", "level1": ["x"], "level2": ["w"]}
@@ -112,4 +114,37 @@ def recording_nutpie(monkeypatch: Any) -> list[dict[str, Any]]:
         return sample(*args, **kwargs)
 
     monkeypatch.setattr(nutpie, "sample", recorded)
+    return calls
+
+
+def failing_once(monkeypatch: Any, module: ModuleType) -> list[dict[str, Any]]:
+    """Make ``module.check_convergence`` report an R-hat of 1.05 for the first fit only.
+
+    Parameters
+    ----------
+    monkeypatch : pytest.MonkeyPatch
+    module : module
+        The route whose check is replaced (``ambidex_bayes.fit`` for observed fits,
+        ``ambidex_bayes.centring`` for latent ones).
+
+    Returns
+    -------
+    list of dict
+        The keywords of each check, filled as the checks happen.
+    """
+    real = module.check_convergence
+    calls: list[dict[str, Any]] = []
+
+    def check(idata: Any, **kwargs: Any) -> Any:
+        report = real(idata, **kwargs)
+        calls.append(kwargs)
+        if len(calls) > 1:
+            return report
+        table = report.table.copy()
+        table.iloc[0, table.columns.get_loc("rhat")] = 1.05
+        return dataclasses.replace(
+            report, table=table, problems=(f"R-hat above 1.01 for {table.index[0]}.",)
+        )
+
+    monkeypatch.setattr(module, "check_convergence", check)
     return calls

@@ -4,11 +4,10 @@ the diagonal one."""
 
 from __future__ import annotations
 
-import dataclasses
 import warnings
 
 import pytest
-from latent_fits import recording_nutpie
+from latent_fits import failing_once, recording_nutpie
 
 from ambidex_bayes.model.latent_data import latent_data
 from ambidex_bayes.model.latent_simulate import simulate_latent_panel
@@ -45,39 +44,18 @@ def test_a_small_latent_fit_adapts_a_diagonal_mass_matrix(monkeypatch):
     assert not {"warmup_posterior", "warmup_sample_stats"} & set(idata.children)
 
 
-def _failing_once(monkeypatch):
-    """The latent route's convergence check reports an R-hat failure for the first fit only."""
-    import ambidex_bayes.centring as centring
-
-    real = centring.check_convergence
-    calls = []
-
-    def check(idata, **kwargs):
-        report = real(idata, **kwargs)
-        calls.append(kwargs)
-        if len(calls) > 1:
-            return report
-        table = report.table.copy()
-        table.iloc[0, table.columns.get_loc("rhat")] = 1.05
-        return dataclasses.replace(
-            report, table=table, problems=(f"R-hat above 1.01 for {table.index[0]}.",)
-        )
-
-    monkeypatch.setattr(centring, "check_convergence", check)
-    return calls
-
-
 @pytest.mark.parametrize("persons", [30, 130])
 def test_the_second_try_of_a_small_latent_fit_adapts_a_low_rank_mass_matrix_announced(
     monkeypatch, capsys, persons
 ):
     from latent_fits import prepare_panel
 
+    import ambidex_bayes.centring as centring
     from ambidex_bayes.diagnostics import ConvergenceWarning
     from ambidex_bayes.fit import SamplerSettings, fit
     from ambidex_bayes.spec import load_spec
 
-    checks = _failing_once(monkeypatch)
+    checks = failing_once(monkeypatch, centring)
     calls = recording_nutpie(monkeypatch)
     prepared = prepare_panel(simulate_latent_panel(persons, (2, 3), seed=3))
     settings = SamplerSettings(backend="nutpie", draws=500, tune=100, chains=4, seed=2)

@@ -13,14 +13,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
-from latent_fits import prepare_panel, quiet_fit
+from latent_fits import failing_once, prepare_panel, quiet_fit
 
 from ambidex_bayes.diagnostics import ConvergenceWarning
 from ambidex_bayes.engine.cache import fit_key
@@ -153,29 +152,9 @@ def test_latent_fit_imputes_and_learns_person_means_from_days_without_outcome():
     )
 
 
-def _failing_once(monkeypatch):
-    """The latent fit's convergence check reports an R-hat failure for the first fit only."""
-    real = centring_module.check_convergence
-    calls = []
-
-    def check(idata, **kwargs):
-        report = real(idata, **kwargs)
-        calls.append(kwargs)
-        if len(calls) > 1:
-            return report
-        table = report.table.copy()
-        table.iloc[0, table.columns.get_loc("rhat")] = 1.05
-        return dataclasses.replace(
-            report, table=table, problems=(f"R-hat above 1.01 for {table.index[0]}.",)
-        )
-
-    monkeypatch.setattr(centring_module, "check_convergence", check)
-    return calls
-
-
 @pytest.mark.fit
 def test_failed_latent_fit_is_rescued_once_and_announced(monkeypatch, capsys, tmp_path):
-    calls = _failing_once(monkeypatch)
+    calls = failing_once(monkeypatch, centring_module)
     prepared = prepare_panel(simulate_latent_panel(40, (3, 5), seed=2, missing_x=0.1))
     settings = SamplerSettings(backend="nutpie", draws=500, tune=300, chains=4, seed=3)
     with warnings.catch_warnings(record=True) as caught:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 
 import pandas as pd
 import pytest
+from latent_fits import failing_once
 
 from ambidex_bayes import constants
 from ambidex_bayes.diagnostics import ConvergenceReport, ConvergenceWarning
@@ -73,26 +73,6 @@ def test_the_second_try_rule_is_part_of_the_cache_key(monkeypatch, small_prepare
     assert fit_key(spec, small_prepared, settings, rescue=False) == without
 
 
-def _failing_once(monkeypatch):
-    """check_convergence reports an R-hat failure for the first fit only."""
-    real = fit_module.check_convergence
-    calls = []
-
-    def check(idata, **kwargs):
-        report = real(idata, **kwargs)
-        calls.append(kwargs)
-        if len(calls) > 1:
-            return report
-        table = report.table.copy()
-        table.iloc[0, table.columns.get_loc("rhat")] = 1.05
-        return dataclasses.replace(
-            report, table=table, problems=(f"R-hat above 1.01 for {table.index[0]}.",)
-        )
-
-    monkeypatch.setattr(fit_module, "check_convergence", check)
-    return calls
-
-
 def _fit(prepared, **kwargs):
     settings = SamplerSettings(backend="nutpie", draws=500, tune=300, chains=4, seed=3)
     return fit(
@@ -109,7 +89,7 @@ def _fit(prepared, **kwargs):
 
 @pytest.mark.fit
 def test_failed_fit_is_rescued_once_and_announced(monkeypatch, capsys, small_prepared, tmp_path):
-    calls = _failing_once(monkeypatch)
+    calls = failing_once(monkeypatch, fit_module)
     with pytest.warns(ConvergenceWarning, match="Sampling once more with target_accept 0.99"):
         result = _fit(small_prepared)
     out = capsys.readouterr().out
@@ -127,7 +107,7 @@ def test_failed_fit_is_rescued_once_and_announced(monkeypatch, capsys, small_pre
 
 @pytest.mark.fit
 def test_no_second_try_when_switched_off(monkeypatch, capsys, small_prepared):
-    calls = _failing_once(monkeypatch)
+    calls = failing_once(monkeypatch, fit_module)
     result = _fit(small_prepared, rescue=False, verbose=False)
     assert len(calls) == 1
     assert "rescue" not in result.meta
