@@ -79,9 +79,8 @@ SECOND_TRY_ADAPTATION = "low_rank"
 LOW_RANK_MAX_PARAMETERS = 120
 
 
-#: Person counts are padded up to a multiple of :math:`2^{\lfloor \log_2 J \rfloor - 3}`
-#: (:func:`model_persons`): at most an eighth more persons, and eight model sizes per
-#: doubling of the persons.
+#: Person counts are padded up to a multiple of a power of 2 (:func:`model_persons`), at
+#: most an eighth more persons, which gives eight model sizes per doubling of the persons.
 PADDING_OCTAVE_STEPS = 3
 
 
@@ -126,9 +125,11 @@ def real_parameters(model: LatentModel, n_dim: int) -> int:
 
 def adaptation_for(n_parameters: int, *, second_try: bool = False) -> str:
     """nutpie's mass-matrix adaptation for a latent-centred model with ``n_parameters`` free
-    parameters: diagonal, except on the second try (:func:`ambidex_bayes.engine.rescue.
-    sample_with_rescue`) of a model of up to :data:`LOW_RANK_MAX_PARAMETERS`, which adapts
-    :data:`SECOND_TRY_ADAPTATION`."""
+    parameters: diagonal, except on the second try of a model of up to
+    :data:`LOW_RANK_MAX_PARAMETERS`, which adapts :data:`SECOND_TRY_ADAPTATION`.
+
+    The second try is the one of :func:`~ambidex_bayes.engine.rescue.sample_with_rescue`.
+    """
     if second_try and n_parameters <= LOW_RANK_MAX_PARAMETERS:
         return SECOND_TRY_ADAPTATION
     return "diag"
