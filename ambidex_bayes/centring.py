@@ -410,10 +410,11 @@ def fit_latent(
     fitted = fitted_prepared(prepared, rows, data)
     start = time.perf_counter()
     compiled = compiled_latent(model, settings)
-    if compiled is not None:
+    n_parameters = None if compiled is None else real_parameters(model, compiled.n_dim)
+    if n_parameters is not None:
         settings = latent_settings(
             settings,
-            real_parameters(model, compiled.n_dim),
+            n_parameters,
             target_accept_given=target_accept_given,
             tune_given=tune_given,
         )
@@ -427,7 +428,6 @@ def fit_latent(
         )
         return refuse_nonfinite_draws(idata, spec)
 
-    n_parameters = None if compiled is None else real_parameters(model, compiled.n_dim)
     low_rank = n_parameters is not None and adaptation_for(n_parameters, second_try=True) != "diag"
     idata, convergence, rescued = sample_with_rescue(
         sample,
