@@ -33,7 +33,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from ambidex_bayes import constants  # noqa: E402
 from ambidex_bayes.apa_tables import ApaTable, apa_tables  # noqa: E402
-from ambidex_bayes.centring_record import centring_line  # noqa: E402
+from ambidex_bayes.centring_record import LATENT_BELOW, centring_line  # noqa: E402
 from ambidex_bayes.checks.report_section import (  # noqa: E402
     report_section as checks_report_section,
 )
@@ -281,8 +281,27 @@ def _data_lines(analysis: Analysis, tables: Path) -> list[str]:
     if notes:
         md += ["Notes:", ""] + [f"- {n}" for n in notes] + [""]
     if analysis.prepared.warnings:
-        md += ["**Warnings:**", ""] + [f"- {w}" for w in analysis.prepared.warnings] + [""]
+        md += ["**Warnings:**", ""] + [f"- {w}" for w in analysis.prepared.warnings]
+        md += [f"- {line}" for line in _latent_remedy_lines(analysis)] + [""]
     return md
+
+
+def _latent_remedy_lines(analysis: Analysis) -> list[str]:
+    """Which fits below already answer the data's reliability warning: those that used
+    latent person-mean centring (none when the person means are reliable enough)."""
+    low = {
+        x: lam for x, lam in analysis.prepared.person_mean_reliability.items() if lam < LATENT_BELOW
+    }
+    latent = [name for name, f in analysis.fits.items() if f.meta.get("centring") == "latent"]
+    if not low or not latent:
+        return []
+    names = latent[0] if len(latent) == 1 else f"{', '.join(latent[:-1])} and {latent[-1]}"
+    verb = "uses" if len(latent) == 1 else "use"
+    return [
+        f"{names} below {verb} latent person-mean centring, so the bias from unreliable "
+        "observed person means described above does not apply to "
+        f"{'it' if len(latent) == 1 else 'them'} (see each model's centring line)."
+    ]
 
 
 def _moderation_lines(analysis: Analysis, figures: Path, tables: Path) -> list[str]:
