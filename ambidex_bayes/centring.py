@@ -64,8 +64,9 @@ __all__ = [
 #: chosen; 8: PyMC and NumPyro adapt a dense mass matrix up to that limit; 9: and tune
 #: for fewer steps unless they are chosen; 10: nutpie's fast path pads the persons, see
 #: :func:`~ambidex_bayes.engine.latent_sampling.model_persons`; 11: nutpie's first try adapts
-#: a diagonal mass matrix, the second a low-rank one).
-LATENT_CODE_VERSION = 11
+#: a diagonal mass matrix, the second a low-rank one; 12: the fast path samples the latent
+#: means conditionally non-centred, see :mod:`ambidex_bayes.model.latent_means`).
+LATENT_CODE_VERSION = 12
 
 #: ``meta["method"]`` of latent fits, by whether the fast path was sampled.
 LATENT_METHODS = {

@@ -48,7 +48,9 @@ half-normal priors with the outcome's (or predictor's) SD as scale on the SDs, L
 correlation; a spec's priors (its own, or a prior set's) replace them for the parameters
 they name (:mod:`ambidex_bayes.model.latent_priors`). :func:`build_latent_model` with ``marginal=True`` builds the fast path
 (:mod:`ambidex_bayes.model.latent_fast_path`): the person effects are integrated out and only
-the rest is sampled.
+the rest is sampled. There, with one level-1 predictor, the latent means are sampled in
+coordinates that follow what each person's data say about them (conditionally non-centred,
+:mod:`ambidex_bayes.model.latent_means`), the same model with a better-behaved posterior.
 """
 
 from __future__ import annotations
@@ -69,10 +71,14 @@ from ambidex_bayes.model.latent_fast_path import (
     outcome_marginal_loglik,
     outcome_sums,
     residual_sums,
-    x_loglik,
 )
 from ambidex_bayes.model.latent_ladder import LADDER, LatentStructure, ladder_structure
 from ambidex_bayes.model.latent_many import many_sums, many_terms, replace_outcome
+from ambidex_bayes.model.latent_means import (
+    OutcomeGuide,
+    latent_means,
+    predictor_parameters,
+)
 from ambidex_bayes.model.latent_priors import LatentPriors
 from ambidex_bayes.prior_spec import PriorSpec
 from ambidex_bayes.terms import ModerationTerms
@@ -101,6 +107,9 @@ class LatentModel:
     prior_structure : tuple
         The given priors' distributions (:attr:`~ambidex_bayes.model.latent_priors.
         LatentPriors.structure`; empty with the defaults).
+    conditional_means : bool
+        Whether the latent means are sampled conditionally non-centred
+        (:mod:`ambidex_bayes.model.latent_means`).
     """
 
     data: LatentData
@@ -114,6 +123,7 @@ class LatentModel:
     structure: LatentStructure | None = None
     prior_structure: tuple = ()
     model_persons: int | None = None
+    conditional_means: bool = False
 
     @property
     def n_padding(self) -> int:
@@ -132,6 +142,7 @@ class LatentModel:
             self.marginal,
             self.correlated,
             self.centred_means,
+            self.conditional_means,
             self.data.w is not None,
             self.data.n_persons + self.n_padding,
             self.data.n_imputed,
@@ -232,6 +243,7 @@ def build_latent_model(
     priors: Mapping[str, PriorSpec] | None = None,
     prior_source: str = "<spec>",
     model_persons: int | None = None,
+    conditional_means: bool = True,
 ) -> LatentModel:
     r"""Build the latent-centred model of ``level`` (module docstring).
 
@@ -266,6 +278,12 @@ def build_latent_model(
         with_padding_persons`), so that one compiled model serves data sets of nearby
         sizes. Their latent means follow the prior alone and the posterior drops them
         (:func:`~ambidex_bayes.model.latent_fit.complete_latent`). Ignored by full NUTS.
+    conditional_means : bool, default True
+        On the fast path with one level-1 predictor (and ``centred_means`` False), sample
+        the latent means conditionally non-centred (:mod:`ambidex_bayes.model.latent_means`),
+        which keeps the sampler out of the funnel that small person-intercept SDs and
+        unreliable observed means make; False samples the plain standardised means
+        :math:`z_j` (the same model in other coordinates).
 
     Returns
     -------
@@ -307,40 +325,37 @@ def build_latent_model(
     with pm.Model(coords=coords) as model:
         held = model_sums.as_data() if marginal else sums
         w = None if model_data.w is None else pm.Data("_w", model_data.w)
-        mus, x_imps = [], []
-        for p, view in enumerate(views):
-            view_sums = held if p == 0 else latent_sums(view)
-            if p and marginal:
-                view_sums = view_sums.as_data(prefix=f"_ls{p}")
-            mu_p, x_imp_p = _predictor_model(
+        view_sums = [held]
+        for p, view in enumerate(views[1:], start=1):
+            more = latent_sums(view)
+            view_sums.append(more.as_data(prefix=f"_ls{p}") if marginal else more)
+        predictors = [
+            predictor_parameters(
                 view,
-                view_sums,
                 w,
-                scales[p],
-                priors,
-                marginal=marginal,
-                centred=centred_means,
-                tag="" if p == 0 else str(p),
+                mean_x=scales[p].mean_x,
+                sd_x=scales[p].sd_x,
+                sd_w=scales[p].sd_w,
+                priors=priors,
             )
-            mus.append(mu_p)
-            x_imps.append(x_imp_p)
+            for p, view in enumerate(views)
+        ]
         beta0 = priors.normal("Intercept", sc.mean_y, 2.5 * sc.sd_y)
-        a = beta0
-        bs = []
+        within, between = [], []
         for p, view in enumerate(views):
             vn = view.names
             slope_sd = 2.5 * sc.sd_y / scales[p].sd_x
-            b_w = priors.normal(vn.within, 0.0, slope_sd) if structure.within[p] else 0.0
-            if structure.between[p]:
-                b_b = priors.normal(vn.between, 0.0, slope_sd)
-                a = a + b_b * (mus[p] - model[vn.mu_mean])
-            bs.append(b_w * pt.ones(J))
-        if w is not None:
-            a = a + priors.normal(nm.w, 0.0, 2.5 * sc.sd_y / sc.sd_w) * w
-        for p, view in enumerate(views):
-            if structure.interaction[p]:
-                slope_sd = 2.5 * sc.sd_y / scales[p].sd_x
-                bs[p] = bs[p] + priors.normal(view.names.interaction, 0.0, slope_sd / sc.sd_w) * w
+            within.append(priors.normal(vn.within, 0.0, slope_sd) if structure.within[p] else 0.0)
+            between.append(
+                priors.normal(vn.between, 0.0, slope_sd) if structure.between[p] else None
+            )
+        w_effect = None if w is None else priors.normal(nm.w, 0.0, 2.5 * sc.sd_y / sc.sd_w)
+        interactions = [
+            priors.normal(view.names.interaction, 0.0, 2.5 * sc.sd_y / scales[p].sd_x / sc.sd_w)
+            if structure.interaction[p]
+            else None
+            for p, view in enumerate(views)
+        ]
         gamma = _controls(nm, sc, priors)
         tau = [priors.half_normal(f"{nm.intercept_effect}_sigma", sc.sd_y)]
         rho = None
@@ -356,6 +371,42 @@ def build_latent_model(
                 rho = correlation_cholesky("_corr", 2, eta)[1, 0]
                 pm.Deterministic(slope_names.correlation, rho)
         sigma = priors.half_normal("sigma", sc.sd_y)
+        guide = None
+        if conditional_means and marginal and not centred_means and data.n_predictors == 1:
+            guide = OutcomeGuide(
+                intercept=beta0,
+                between=0.0 if between[0] is None else between[0],
+                within=within[0],
+                w_effect=0.0 if w_effect is None else w_effect,
+                interaction=0.0 if interactions[0] is None else interactions[0],
+                intercept_sd=tau[0],
+                sigma=sigma,
+            )
+        mus, x_imps = [], []
+        for p, view in enumerate(views):
+            mu_p, x_imp_p = latent_means(
+                view,
+                view_sums[p],
+                predictors[p],
+                marginal=marginal,
+                centred=centred_means,
+                guide=guide if p == 0 else None,
+                w=w,
+                tag="" if p == 0 else str(p),
+            )
+            mus.append(mu_p)
+            x_imps.append(x_imp_p)
+        a = beta0
+        bs = []
+        for p in range(len(views)):
+            if between[p] is not None:
+                a = a + between[p] * (mus[p] - predictors[p].mean)
+            slope = within[p] * pt.ones(J)
+            if interactions[p] is not None:
+                slope = slope + interactions[p] * w
+            bs.append(slope)
+        if w_effect is not None:
+            a = a + w_effect * w
         if data.n_predictors > 1:
             _many_outcome(
                 model_data,
@@ -394,6 +445,7 @@ def build_latent_model(
         structure=structure,
         prior_structure=priors.structure,
         model_persons=model_persons,
+        conditional_means=guide is not None,
     )
 
 
@@ -464,47 +516,6 @@ def _controls(nm: LatentNames, sc: _Scales, priors: LatentPriors) -> pt.TensorVa
             for name, sd in zip(nm.controls, sc.sd_controls, strict=True)
         ]
     )
-
-
-def _predictor_model(
-    data: LatentData,
-    sums: LatentSums,
-    w: pt.TensorVariable | None,
-    sc: _Scales,
-    priors: LatentPriors,
-    *,
-    marginal: bool,
-    centred: bool,
-    tag: str = "",
-) -> tuple[pt.TensorVariable, pt.TensorVariable | None]:
-    """Person means, imputed x and the likelihood of every observed x (internal variables
-    of predictors after the first end in ``tag``)."""
-    nm = data.names
-    mu0 = priors.normal(nm.mu_mean, sc.mean_x, 2.5 * sc.sd_x)
-    tau_x = priors.half_normal(nm.mu_sd, sc.sd_x)
-    sd_x = priors.half_normal(nm.within_sd, sc.sd_x)
-    centre = mu0
-    if w is not None:
-        centre = centre + priors.normal(nm.mu_moderator, 0.0, 2.5 * sc.sd_x / sc.sd_w) * w
-    if centred:
-        mu = pm.Normal(nm.mu, mu=centre, sigma=tau_x, dims=nm.person_dim)
-    else:
-        z = pm.Normal(f"_mu_z{tag}", 0.0, 1.0, dims=nm.person_dim)
-        mu = pm.Deterministic(nm.mu, centre + tau_x * z, dims=nm.person_dim)
-    x_imp = None
-    if data.n_imputed:
-        x_imp = pm.Normal(
-            nm.imputed,
-            mu=mu[sums.imputed_person],
-            sigma=sd_x,
-            dims=nm.imputed_dim,
-        )
-    if marginal:
-        pm.Potential(f"_latent_x_loglik{tag}", x_loglik(sums, mu, sd_x))
-    else:
-        x_all, p_all = data.all_x()
-        pm.Normal(f"_x_observed{tag}", mu=mu[p_all], sigma=sd_x, observed=x_all)
-    return mu, x_imp
 
 
 def _full_outcome(
