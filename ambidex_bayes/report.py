@@ -289,11 +289,9 @@ def _data_lines(analysis: Analysis, tables: Path) -> list[str]:
 def _latent_remedy_lines(analysis: Analysis) -> list[str]:
     """Which fits below already answer the data's reliability warning: those that used
     latent person-mean centring (none when the person means are reliable enough)."""
-    low = {
-        x: lam for x, lam in analysis.prepared.person_mean_reliability.items() if lam < LATENT_BELOW
-    }
+    reliability = analysis.prepared.person_mean_reliability.values()
     latent = [name for name, f in analysis.fits.items() if f.meta.get("centring") == "latent"]
-    if not low or not latent:
+    if not latent or not any(lam < LATENT_BELOW for lam in reliability):
         return []
     names = latent[0] if len(latent) == 1 else f"{', '.join(latent[:-1])} and {latent[-1]}"
     verb = "uses" if len(latent) == 1 else "use"
