@@ -381,6 +381,7 @@ def build_latent_model(
                 interaction=0.0 if interactions[0] is None else interactions[0],
                 intercept_sd=tau[0],
                 sigma=sigma,
+                moderator=w,
             )
         mus, x_imps = [], []
         for p, view in enumerate(views):
@@ -391,7 +392,6 @@ def build_latent_model(
                 marginal=marginal,
                 centred=centred_means,
                 guide=guide if p == 0 else None,
-                w=w,
                 tag="" if p == 0 else str(p),
             )
             mus.append(mu_p)

@@ -89,6 +89,8 @@ from typing import TYPE_CHECKING
 import pymc as pm
 import pytensor.tensor as pt
 
+from ambidex_bayes.model.latent_fast_path import x_loglik
+
 if TYPE_CHECKING:
     from ambidex_bayes.model.latent_data import LatentData
     from ambidex_bayes.model.latent_fast_path import LatentSums
@@ -138,6 +140,8 @@ class OutcomeGuide:
         :math:`\\tau_0`, the SD of the person intercepts.
     sigma : tensor
         :math:`\\sigma`, the residual SD.
+    moderator : tensor or None
+        :math:`w_j` (None without a moderator).
     """
 
     intercept: pt.TensorVariable | float
@@ -147,6 +151,7 @@ class OutcomeGuide:
     interaction: pt.TensorVariable | float
     intercept_sd: pt.TensorVariable
     sigma: pt.TensorVariable
+    moderator: pt.TensorVariable | None = None
 
 
 def predictor_parameters(
@@ -175,7 +180,6 @@ def conditional_location_scale(
     sums: LatentSums,
     predictor: PredictorParameters,
     guide: OutcomeGuide,
-    w: pt.TensorVariable | None,
 ) -> tuple[pt.TensorVariable, pt.TensorVariable]:
     """:math:`(m_j, s_j)`, the approximate conditional mean and SD of each :math:`z_j` (module
     docstring), from the persons' sums of observed x (``nx``, ``Sx_all``) and of outcomes
@@ -184,7 +188,7 @@ def conditional_location_scale(
     nx, n = sums.nx, sums.n
     x_dev_sum = sums.Sx_all - nx * centre
     x_dev_mean = x_dev_sum / pt.maximum(nx, 1.0)
-    w_value = 0.0 if w is None else w
+    w_value = 0.0 if guide.moderator is None else guide.moderator
     slope = guide.within + guide.interaction * w_value
     k = tau_x * (guide.between - slope)
     y_var_n = n * guide.intercept_sd**2 + guide.sigma**2  # n_j times the variance of ybar_j
@@ -208,7 +212,6 @@ def latent_means(
     marginal: bool,
     centred: bool,
     guide: OutcomeGuide | None = None,
-    w: pt.TensorVariable | None = None,
     tag: str = "",
 ) -> tuple[pt.TensorVariable, pt.TensorVariable | None]:
     """The person means :math:`\\mu_j` (``{x}_mu``), the imputed missing x and the likelihood
@@ -228,8 +231,6 @@ def latent_means(
     guide : OutcomeGuide, optional
         Sample the conditionally non-centred :math:`\\eta_j` (module docstring) with these
         outcome parameters; else :math:`z_j` (or :math:`\\mu_j` when ``centred``).
-    w : tensor, optional
-        The moderator (for ``guide``).
     tag : str
         Ends the internal variables' names (predictors after the first).
 
@@ -238,8 +239,6 @@ def latent_means(
     mu, x_imputed
         The person means and the imputed x (None when no x is missing).
     """
-    from ambidex_bayes.model.latent_fast_path import x_loglik
-
     nm = data.names
     tau_x, sd_x, centre = predictor.sd, predictor.within_sd, predictor.centre
     if centred:
@@ -249,7 +248,7 @@ def latent_means(
             z = pm.Normal(f"_mu_z{tag}", 0.0, 1.0, dims=nm.person_dim)
         else:
             eta = pm.Flat(f"_mu_eta{tag}", dims=nm.person_dim)
-            location, scale = conditional_location_scale(sums, predictor, guide, w)
+            location, scale = conditional_location_scale(sums, predictor, guide)
             z = location + scale * eta
             # the prior of z and the Jacobian of z = m + s * eta: the same model, other coordinates
             pm.Potential(
