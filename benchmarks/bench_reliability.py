@@ -38,7 +38,8 @@ centring, and ``latent`` counts the fits that used latent centring):
   announced second try (higher target acceptance, longer tuning; ``--no-rescue`` switches
   it off); such a fit counts as passing when its second try passes, and its wall time
   includes both tries.
-- ``lambda``: the range of the observed person means' reliability over the studies (see
+- ``lambda``: the range of the observed person means' reliability over the studies (the
+  lower of the two predictors' with ``--second-predictor``; see
   :mod:`ambidex_bayes.reliability`; ``auto`` takes latent centring below 0.7), also given
   per fit; ``latent``: how many fits used latent centring (all with ``latent``; with ``auto``, those
   whose observed person means' reliability was below the threshold); ``s/fit``: the
@@ -59,6 +60,10 @@ reference fits skipped)::
 
     .venv/bin/python benchmarks/bench_reliability.py --datasets 10 --backends nutpie \
         --no-plain --reference-datasets 0 --centring latent
+
+``--second-predictor`` gives every study a second daily predictor with the first's
+reliability (:data:`SECOND_PREDICTOR`) and fits M3 with both predictors' within and between
+parts (the plain arm too); with latent centring both have latent person means.
 
 Compare wall times and ESS per second only within one run on one machine.
 """
@@ -83,20 +88,37 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 BASE_SEED = 20261201
 
 
-def reference_sized_study(slope_sd: float, seed: int):
+#: The second daily predictor of ``--second-predictor``: the first one's SDs (so the same
+#: reliability of its observed person means), a negative within slope, a between effect
+#: four times the first's and person means correlated 0.3 with the first's.
+SECOND_PREDICTOR = {
+    "name": "workload",
+    "g10": -0.3,
+    "g02": 0.4,
+    "x_mean": 3.0,
+    "x_sd_between": 0.55,
+    "x_sd_within": 1.0,
+}
+
+
+def reference_sized_study(slope_sd: float, seed: int, *, second_predictor: bool = False):
     """Prepared M3 data of one study of the reference study's size.
 
     The reference design of :func:`ambidex_bayes.simulate.reference_design` on a
     continuous scale with the true SD of person slopes ``slope_sd``, 85-100 persons (drawn
     from ``seed``), 1-7 diaries each (truncated Poisson, mean 4.2), 2% missing outcomes,
-    and every score rounded to two decimals (as averaged questionnaire scales are stored).
+    and every score rounded to two decimals (as averaged questionnaire scales are stored);
+    with ``second_predictor`` a second daily predictor (:data:`SECOND_PREDICTOR`).
     """
     from ambidex_bayes.data import ColumnMapping, load_diary
     from ambidex_bayes.prepare import prepare
     from ambidex_bayes.simulate import reference_design, simulate_diary
 
     persons = int(np.random.default_rng([seed, 85]).integers(85, 101))
-    design = reference_design(n_persons=persons, likert=None, tau1=float(slope_sd))
+    more = {}
+    if second_predictor:
+        more = {"predictors": [SECOND_PREDICTOR], "mean_corr": [[1.0, 0.3], [0.3, 1.0]]}
+    design = reference_design(n_persons=persons, likert=None, tau1=float(slope_sd), **more)
     study = simulate_diary(design, seed=seed)
     data = study.data.copy()
     mapping = study.mapping
@@ -105,22 +127,30 @@ def reference_sized_study(slope_sd: float, seed: int):
     return prepare(load_diary(data, ColumnMapping.from_dict(mapping)))
 
 
+def study_spec(prepared):
+    """The bundled M3 with the within and between parts of every daily predictor."""
+    from ambidex_bayes.design.predictor_terms import spec_with_every_predictor
+    from ambidex_bayes.spec import load_spec
+
+    return spec_with_every_predictor(load_spec("M3"), len(prepared.mapping.level1))
+
+
 def fit_quietly(prepared, settings, *, rescue: bool = True, centring: str = "observed"):
-    """Fit M3 without printing or saving; return (wall seconds, FitResult).
+    """Fit M3 (:func:`study_spec`) without printing or saving; return (wall seconds,
+    FitResult).
 
     ``centring`` is passed to :func:`ambidex_bayes.fit.fit` (``"observed"``, ``"latent"``
     or ``"auto"``); the wall time covers everything a user waits for.
     """
     from ambidex_bayes.diagnostics import ConvergenceWarning
     from ambidex_bayes.fit import fit
-    from ambidex_bayes.spec import load_spec
 
     with warnings.catch_warnings():
         # the table below reports the diagnostics; the per-fit warning would repeat them
         warnings.simplefilter("ignore", ConvergenceWarning)
         start = time.perf_counter()
         result = fit(
-            load_spec("M3"),
+            study_spec(prepared),
             prepared,
             settings=settings,
             cache_dir=False,
@@ -181,9 +211,7 @@ def run_plain_quietly(prepared, seed: int, cores: int | None) -> tuple[float, fl
     import bambi as bmb
     from bench_fit import _min_ess
 
-    from ambidex_bayes.spec import load_spec
-
-    formula = load_spec("M3").render(prepared.formula_fields())
+    formula = study_spec(prepared).render(prepared.formula_fields())
     data = prepared.frame[[c for c in prepared.frame.columns if c in formula]].dropna()
     start = time.perf_counter()
     model = bmb.Model(formula, data)
@@ -236,6 +264,11 @@ def main(argv: list[str] | None = None) -> None:
         default=True,
         help="scale the ESS threshold with draws x chains / 4000",
     )
+    parser.add_argument(
+        "--second-predictor",
+        action="store_true",
+        help="studies with a second daily predictor (SECOND_PREDICTOR), in every fit's model",
+    )
     parser.add_argument("--csv", type=Path, default=None, help="also write one row per fit")
     args = parser.parse_args(argv)
     # PyMC's per-fit progress lines would bury the table (its warnings still show)
@@ -267,7 +300,7 @@ def main(argv: list[str] | None = None) -> None:
     for c, slope_sd in enumerate(slope_sds):
         for i in range(args.datasets):
             seed = args.seed + 1000 * c + i
-            prepared = reference_sized_study(slope_sd, seed)
+            prepared = reference_sized_study(slope_sd, seed, second_predictor=args.second_predictor)
             results = {}
             for backend in backends:
                 settings = SamplerSettings(
@@ -286,8 +319,9 @@ def main(argv: list[str] | None = None) -> None:
                 rec = fit_record(results[backend], wall, ess_min)
                 rec.update(slope_sd=slope_sd, study=i, seed=seed, backend=backend)
                 rec["rows"] = int(len(prepared.frame))
-                rec["reliability"] = prepared.person_mean_reliability.get(
-                    prepared.mapping.level1[0], float("nan")
+                rec["reliability"] = min(
+                    prepared.person_mean_reliability.get(x, float("nan"))
+                    for x in prepared.mapping.level1
                 )
                 rec["agree_z"] = None
                 rows.append(rec)
@@ -340,7 +374,8 @@ def main(argv: list[str] | None = None) -> None:
         "most often smallest"
     )
     print()
-    print(f"M3 fits with centring={args.centring!r}")
+    predictors = " and a second daily predictor" if args.second_predictor else ""
+    print(f"M3 fits{predictors} with centring={args.centring!r}")
     print(header)
     print("-" * len(header))
     for slope_sd in slope_sds:
