@@ -65,8 +65,9 @@ __all__ = [
 #: for fewer steps unless they are chosen; 10: nutpie's fast path pads the persons, see
 #: :func:`~ambidex_bayes.engine.latent_sampling.model_persons`; 11: nutpie's first try adapts
 #: a diagonal mass matrix, the second a low-rank one; 12: the fast path samples the latent
-#: means conditionally non-centred, see :mod:`ambidex_bayes.model.latent_means`).
-LATENT_CODE_VERSION = 12
+#: means conditionally non-centred, see :mod:`ambidex_bayes.model.latent_means`; 13: so
+#: do models with several level-1 predictors).
+LATENT_CODE_VERSION = 13
 
 #: ``meta["method"]`` of latent fits, by whether the fast path was sampled.
 LATENT_METHODS = {

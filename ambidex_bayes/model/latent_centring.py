@@ -48,7 +48,7 @@ half-normal priors with the outcome's (or predictor's) SD as scale on the SDs, L
 correlation; a spec's priors (its own, or a prior set's) replace them for the parameters
 they name (:mod:`ambidex_bayes.model.latent_priors`). :func:`build_latent_model` with ``marginal=True`` builds the fast path
 (:mod:`ambidex_bayes.model.latent_fast_path`): the person effects are integrated out and only
-the rest is sampled. There, with one level-1 predictor, the latent means are sampled in
+the rest is sampled. There the latent means are sampled in
 coordinates that follow what each person's data say about them (conditionally non-centred,
 :mod:`ambidex_bayes.model.latent_means`), the same model with a better-behaved posterior.
 """
@@ -76,6 +76,7 @@ from ambidex_bayes.model.latent_ladder import LADDER, LatentStructure, ladder_st
 from ambidex_bayes.model.latent_many import many_sums, many_terms, replace_outcome
 from ambidex_bayes.model.latent_means import (
     OutcomeGuide,
+    guided_standardised_means,
     latent_means,
     predictor_parameters,
 )
@@ -279,8 +280,8 @@ def build_latent_model(
         sizes. Their latent means follow the prior alone and the posterior drops them
         (:func:`~ambidex_bayes.model.latent_fit.complete_latent`). Ignored by full NUTS.
     conditional_means : bool, default True
-        On the fast path with one level-1 predictor (and ``centred_means`` False), sample
-        the latent means conditionally non-centred (:mod:`ambidex_bayes.model.latent_means`),
+        On the fast path (with ``centred_means`` False), sample the latent means
+        conditionally non-centred (:mod:`ambidex_bayes.model.latent_means`),
         which keeps the sampler out of the funnel that small person-intercept SDs and
         unreliable observed means make; False samples the plain standardised means
         :math:`z_j` (the same model in other coordinates).
@@ -371,18 +372,20 @@ def build_latent_model(
                 rho = correlation_cholesky("_corr", 2, eta)[1, 0]
                 pm.Deterministic(slope_names.correlation, rho)
         sigma = priors.half_normal("sigma", sc.sd_y)
-        guide = None
-        if conditional_means and marginal and not centred_means and data.n_predictors == 1:
+        zs: list[pt.TensorVariable | None] = [None] * len(views)
+        guided = conditional_means and marginal and not centred_means
+        if guided:
             guide = OutcomeGuide(
                 intercept=beta0,
-                between=0.0 if between[0] is None else between[0],
-                within=within[0],
+                between=tuple(0.0 if b is None else b for b in between),
+                within=tuple(within),
                 w_effect=0.0 if w_effect is None else w_effect,
-                interaction=0.0 if interactions[0] is None else interactions[0],
+                interaction=tuple(0.0 if i is None else i for i in interactions),
                 intercept_sd=tau[0],
                 sigma=sigma,
                 moderator=w,
             )
+            zs = guided_standardised_means(view_sums, predictors, guide, nm.person_dim)
         mus, x_imps = [], []
         for p, view in enumerate(views):
             mu_p, x_imp_p = latent_means(
@@ -391,7 +394,7 @@ def build_latent_model(
                 predictors[p],
                 marginal=marginal,
                 centred=centred_means,
-                guide=guide if p == 0 else None,
+                standardised=zs[p],
                 tag="" if p == 0 else str(p),
             )
             mus.append(mu_p)
@@ -445,7 +448,7 @@ def build_latent_model(
         structure=structure,
         prior_structure=priors.structure,
         model_persons=model_persons,
-        conditional_means=guide is not None,
+        conditional_means=guided,
     )
 
 

@@ -77,12 +77,37 @@ try (low-rank mass matrix, bulk-ESS 1416). Over the 204 latent studies of
 ``--seed 7000000``) all 204 fits passed, that one after a second try; with plain
 :math:`z_j` 202 had passed, 13 after a second try.
 
-Models with several level-1 predictors, full NUTS and ``centred_means=True`` keep their
-parameterisation (:math:`z_j` or :math:`\mu_j` sampled).
+**Several level-1 predictors.** With predictors :math:`p = 1, \dots, P` the fast path
+samples :math:`\eta_j = (\eta_{1j}, \dots, \eta_{Pj})` with :math:`z_j = m_j + A_j \eta_j`,
+:math:`A_j A_j^\top` the covariance of :math:`z_j` under the same approximation. Each
+predictor's mean of observed x informs its own :math:`z_{pj}` (precision
+:math:`d_{pj} = 1 + \tau_p^2 n^x_{pj} / \sigma_p^2`), and the mean outcome, which depends on
+:math:`\sum_p k_{pj} z_{pj}` with :math:`k_{pj} = \tau_p(\beta_{Bp} - \bar b_{pj})`, couples
+them: the precision matrix is :math:`Q_j = D_j + c_j k_j k_j^\top` with
+:math:`D_j = \mathrm{diag}(d_{pj})` and :math:`c_j = n_j / (n_j \tau_0^2 + \sigma^2)`. With
+:math:`u_j = D_j^{-1/2} k_j`, :math:`r_j = \sqrt{1 + c_j u_j^\top u_j}` and the score
+:math:`h_j` (per predictor the bracket of :math:`m_j` above, with :math:`\hat y_j` summing
+every predictor's terms :math:`\beta_{Bp}(c_{pj} - \mu_{p0}) + \bar b_{pj}(\bar x_{pj} -
+c_{pj})`),
+
+.. math::
+
+    A_j = D_j^{-1/2}\left(I - \frac{c_j}{r_j (1 + r_j)} u_j u_j^\top\right), \qquad
+    m_j = D_j^{-1/2}\left(g_j - \frac{c_j\, u_j^\top g_j}{r_j^2} u_j\right), \quad
+    g_j = D_j^{-1/2} h_j,
+
+so that :math:`A_j A_j^\top = Q_j^{-1}` and :math:`\log |\det A_j| = -\tfrac12 \sum_p \log
+d_{pj} - \log r_j`, in closed form for any :math:`P` (no factorisation per person). With
+one predictor this is the scalar case above. The approximation leaves out the controls and
+the variance of the person slopes, as there.
+
+Full NUTS and ``centred_means=True`` keep their parameterisation (:math:`z_j` or
+:math:`\mu_j` sampled).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -100,7 +125,8 @@ __all__ = [
     "PredictorParameters",
     "OutcomeGuide",
     "predictor_parameters",
-    "conditional_location_scale",
+    "conditional_standardised_means",
+    "guided_standardised_means",
     "latent_means",
 ]
 
@@ -129,13 +155,15 @@ class PredictorParameters:
 
 @dataclass(frozen=True)
 class OutcomeGuide:
-    """The outcome model's parameters that :func:`conditional_location_scale` reads (tensors;
+    """The outcome model's parameters that the conditionally non-centred means read (tensors;
     0.0 for a term the model lacks).
 
     Attributes
     ----------
-    intercept, between, within, w_effect, interaction : tensor or float
-        :math:`\\beta_0, \\beta_B, \\beta_1, \\beta_W, \\beta_{1W}`.
+    intercept, w_effect : tensor or float
+        :math:`\\beta_0, \\beta_W`.
+    between, within, interaction : tuple of tensor or float
+        Per level-1 predictor :math:`p`, :math:`\\beta_{Bp}, \\beta_{1p}, \\beta_{1Wp}`.
     intercept_sd : tensor
         :math:`\\tau_0`, the SD of the person intercepts.
     sigma : tensor
@@ -145,13 +173,17 @@ class OutcomeGuide:
     """
 
     intercept: pt.TensorVariable | float
-    between: pt.TensorVariable | float
-    within: pt.TensorVariable | float
+    between: tuple[pt.TensorVariable | float, ...]
+    within: tuple[pt.TensorVariable | float, ...]
     w_effect: pt.TensorVariable | float
-    interaction: pt.TensorVariable | float
+    interaction: tuple[pt.TensorVariable | float, ...]
     intercept_sd: pt.TensorVariable
     sigma: pt.TensorVariable
     moderator: pt.TensorVariable | None = None
+
+    def __post_init__(self) -> None:
+        if not len(self.between) == len(self.within) == len(self.interaction):
+            raise ValueError("OutcomeGuide: one between, within and interaction per predictor.")
 
 
 def predictor_parameters(
@@ -176,32 +208,136 @@ def predictor_parameters(
     return PredictorParameters(mean=mean, sd=sd, within_sd=within_sd, centre=centre)
 
 
-def conditional_location_scale(
-    sums: LatentSums,
-    predictor: PredictorParameters,
+@dataclass(frozen=True)
+class _PersonTerms:
+    """One predictor's part of each person's conditional (module docstring)."""
+
+    predictor: PredictorParameters
+    x_dev_sum: pt.TensorVariable  # S^x - n^x c
+    k: pt.TensorVariable  # tau_x (beta_B - bbar)
+    prior_precision: pt.TensorVariable  # 1 + tau_x^2 n^x / sigma_x^2
+
+    def score(self, y_dev_sum: pt.TensorVariable, y_var_n: pt.TensorVariable) -> pt.TensorVariable:
+        """The conditional mean times the precision: the x part, then the outcome's."""
+        tau_x, sd_x = self.predictor.sd, self.predictor.within_sd
+        return tau_x * self.x_dev_sum / sd_x**2 + self.k * y_dev_sum / y_var_n
+
+
+def _person_terms(
+    x_sums: Sequence[LatentSums],
+    outcome: LatentSums,
+    predictors: Sequence[PredictorParameters],
     guide: OutcomeGuide,
-) -> tuple[pt.TensorVariable, pt.TensorVariable]:
-    """:math:`(m_j, s_j)`, the approximate conditional mean and SD of each :math:`z_j` (module
-    docstring), from the persons' sums of observed x (``nx``, ``Sx_all``) and of outcomes
-    (``n``, ``Sy``)."""
-    tau_x, sd_x, centre = predictor.sd, predictor.within_sd, predictor.centre
-    nx, n = sums.nx, sums.n
-    x_dev_sum = sums.Sx_all - nx * centre
-    x_dev_mean = x_dev_sum / pt.maximum(nx, 1.0)
+) -> tuple[list[_PersonTerms], pt.TensorVariable, pt.TensorVariable]:
+    """Each predictor's terms; :math:`n_j \\tau_0^2 + \\sigma^2`, :math:`n_j` times the
+    variance of the mean outcome; and :math:`S^y_j - n_j \\hat y_j`."""
     w_value = 0.0 if guide.moderator is None else guide.moderator
-    slope = guide.within + guide.interaction * w_value
-    k = tau_x * (guide.between - slope)
+    x_dev_sums, x_dev_means, slopes, ks = [], [], [], []
+    for p, (sums, predictor) in enumerate(zip(x_sums, predictors, strict=True)):
+        x_dev_sums.append(sums.Sx_all - sums.nx * predictor.centre)
+        x_dev_means.append(x_dev_sums[-1] / pt.maximum(sums.nx, 1.0))
+        slopes.append(guide.within[p] + guide.interaction[p] * w_value)
+        ks.append(predictor.sd * (guide.between[p] - slopes[-1]))
+    n = outcome.n
     y_var_n = n * guide.intercept_sd**2 + guide.sigma**2  # n_j times the variance of ybar_j
-    y_hat = (
-        guide.intercept
-        + guide.between * (centre - predictor.mean)
-        + guide.w_effect * w_value
-        + slope * x_dev_mean
-    )
-    precision = 1.0 + tau_x**2 * nx / sd_x**2 + k**2 * n / y_var_n
-    scale = 1.0 / pt.sqrt(precision)
-    location = (tau_x * x_dev_sum / sd_x**2 + k * (sums.Sy - n * y_hat) / y_var_n) / precision
-    return location, scale
+    y_hat = guide.intercept
+    for predictor, between in zip(predictors, guide.between, strict=True):
+        y_hat = y_hat + between * (predictor.centre - predictor.mean)
+    y_hat = y_hat + guide.w_effect * w_value
+    for slope, x_dev_mean in zip(slopes, x_dev_means, strict=True):
+        y_hat = y_hat + slope * x_dev_mean
+    terms = [
+        _PersonTerms(
+            predictor=predictor,
+            x_dev_sum=x_dev_sum,
+            k=k,
+            prior_precision=1.0 + predictor.sd**2 * sums.nx / predictor.within_sd**2,
+        )
+        for sums, predictor, x_dev_sum, k in zip(x_sums, predictors, x_dev_sums, ks, strict=True)
+    ]
+    return terms, y_var_n, y_hat
+
+
+def conditional_standardised_means(
+    etas: Sequence[pt.TensorVariable],
+    x_sums: Sequence[LatentSums],
+    outcome: LatentSums,
+    predictors: Sequence[PredictorParameters],
+    guide: OutcomeGuide,
+) -> tuple[list[pt.TensorVariable], pt.TensorVariable]:
+    """Each predictor's :math:`z_{pj}` from the sampled :math:`\\eta_{pj}`, and the log
+    Jacobian of the map (module docstring).
+
+    Parameters
+    ----------
+    etas : sequence of tensor (J,)
+        One per predictor.
+    x_sums : sequence of LatentSums
+        Each predictor's sums of observed x (``nx``, ``Sx_all``).
+    outcome : LatentSums
+        The sums of the outcomes (``n``, ``Sy``; any predictor's view holds them).
+    predictors : sequence of PredictorParameters
+    guide : OutcomeGuide
+
+    Returns
+    -------
+    zs, log_jacobian
+        The standardised person means and :math:`\\sum_j \\log |\\det A_j|`.
+    """
+    terms, y_var_n, y_hat = _person_terms(x_sums, outcome, predictors, guide)
+    n = outcome.n
+    if len(terms) == 1:
+        (t,) = terms
+        precision = t.prior_precision + t.k**2 * n / y_var_n
+        scale = 1.0 / pt.sqrt(precision)
+        location = t.score(outcome.Sy - n * y_hat, y_var_n) / precision
+        return [location + scale * etas[0]], pt.sum(pt.log(scale))
+    y_weight = n / y_var_n
+    y_dev_sum = outcome.Sy - n * y_hat
+    root_d = [pt.sqrt(t.prior_precision) for t in terms]
+    u = [t.k / r for t, r in zip(terms, root_d, strict=True)]
+    g = [t.score(y_dev_sum, y_var_n) / r for t, r in zip(terms, root_d, strict=True)]
+    uu = _dot(u, u)
+    root = pt.sqrt(1.0 + y_weight * uu)
+    mean_shift = y_weight * _dot(u, g) / root**2
+    eta_shift = -y_weight * _dot(u, etas) / (root * (1.0 + root))
+    zs = [
+        (g_p - mean_shift * u_p + eta_p + eta_shift * u_p) / r
+        for g_p, u_p, eta_p, r in zip(g, u, etas, root_d, strict=True)
+    ]
+    log_jacobian = -pt.sum(pt.log(root))
+    for t in terms:
+        log_jacobian = log_jacobian - 0.5 * pt.sum(pt.log(t.prior_precision))
+    return zs, log_jacobian
+
+
+def _dot(a: Sequence[pt.TensorVariable], b: Sequence[pt.TensorVariable]) -> pt.TensorVariable:
+    """:math:`\\sum_p a_p b_p`, elementwise over persons."""
+    total = a[0] * b[0]
+    for a_p, b_p in zip(a[1:], b[1:], strict=True):
+        total = total + a_p * b_p
+    return total
+
+
+def guided_standardised_means(
+    x_sums: Sequence[LatentSums],
+    predictors: Sequence[PredictorParameters],
+    guide: OutcomeGuide,
+    person_dim: str,
+) -> list[pt.TensorVariable]:
+    """Sample :math:`\\eta_{pj}` (``_mu_eta``, ``_mu_eta1``, ...) and return every
+    predictor's :math:`z_{pj}`; the prior of the :math:`z` and the Jacobian enter as one
+    potential, so the model is the plain one in other coordinates."""
+    etas = [
+        pm.Flat(f"_mu_eta{'' if p == 0 else p}", dims=person_dim) for p in range(len(predictors))
+    ]
+    zs, log_jacobian = conditional_standardised_means(etas, x_sums, x_sums[0], predictors, guide)
+    standard = pm.Normal.dist(0.0, 1.0)
+    log_prior = pt.sum(pm.logp(standard, zs[0]))
+    for z in zs[1:]:
+        log_prior = log_prior + pt.sum(pm.logp(standard, z))
+    pm.Potential("_mu_z_prior", log_prior + log_jacobian)
+    return zs
 
 
 def latent_means(
@@ -211,7 +347,7 @@ def latent_means(
     *,
     marginal: bool,
     centred: bool,
-    guide: OutcomeGuide | None = None,
+    standardised: pt.TensorVariable | None = None,
     tag: str = "",
 ) -> tuple[pt.TensorVariable, pt.TensorVariable | None]:
     """The person means :math:`\\mu_j` (``{x}_mu``), the imputed missing x and the likelihood
@@ -228,9 +364,10 @@ def latent_means(
         The fast path (observed x enter through their sums).
     centred : bool
         Sample :math:`\\mu_j` itself.
-    guide : OutcomeGuide, optional
-        Sample the conditionally non-centred :math:`\\eta_j` (module docstring) with these
-        outcome parameters; else :math:`z_j` (or :math:`\\mu_j` when ``centred``).
+    standardised : tensor, optional
+        :math:`z_j`, when sampled in other coordinates
+        (:func:`guided_standardised_means`); else :math:`z_j` is sampled (or
+        :math:`\\mu_j` when ``centred``).
     tag : str
         Ends the internal variables' names (predictors after the first).
 
@@ -244,18 +381,9 @@ def latent_means(
     if centred:
         mu = pm.Normal(nm.mu, mu=centre, sigma=tau_x, dims=nm.person_dim)
     else:
-        if guide is None:
-            z = pm.Normal(f"_mu_z{tag}", 0.0, 1.0, dims=nm.person_dim)
-        else:
-            eta = pm.Flat(f"_mu_eta{tag}", dims=nm.person_dim)
-            location, scale = conditional_location_scale(sums, predictor, guide)
-            z = location + scale * eta
-            # the prior of z and the Jacobian of z = m + s * eta: the same model, other coordinates
-            pm.Potential(
-                f"_mu_z_prior{tag}",
-                pt.sum(pm.logp(pm.Normal.dist(0.0, 1.0), z)) + pt.sum(pt.log(scale)),
-            )
-        mu = pm.Deterministic(nm.mu, centre + tau_x * z, dims=nm.person_dim)
+        if standardised is None:
+            standardised = pm.Normal(f"_mu_z{tag}", 0.0, 1.0, dims=nm.person_dim)
+        mu = pm.Deterministic(nm.mu, centre + tau_x * standardised, dims=nm.person_dim)
     x_imp = None
     if data.n_imputed:
         x_imp = pm.Normal(
