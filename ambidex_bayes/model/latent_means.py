@@ -21,7 +21,7 @@ observed person means makes likely. The fast path therefore samples :math:`\eta_
 
 where :math:`m_j` and :math:`s_j` are the mean and SD of :math:`z_j` given the other
 parameters under a Gaussian approximation of person :math:`j`'s data
-(:func:`conditional_location_scale`): the mean of the :math:`n^x_j` observed x,
+(:func:`conditional_standardised_means`): the mean of the :math:`n^x_j` observed x,
 :math:`\bar x_j \sim N(c_j + \tau_x z_j, \sigma_x^2 / n^x_j)`, and the mean of the
 :math:`n_j` outcomes,
 
